@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/saescope/saescope/compute/cpu"
+	"github.com/saescope/saescope/compute/perf"
+)
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	blas := fs.String("blas", "auto", "CPU matrix products: auto, openblas or gonum")
+	backend := fs.String("backend", "cpu", "compute backend: cpu")
+	batch := fs.Int("batch", 32, "sequences per batch")
+	seq := fs.Int("seq", 128, "tokens per sequence")
+	hook := fs.String("hook", "blocks.9.hook_resid_pre", "scan hook")
+	dsae := fs.Int("d-sae", 6144, "SAE features")
+	reps := fs.Int("reps", 2, "timed repetitions (best is kept)")
+	skipFull := fs.Bool("skip-full", false, "skip the full forward to logits")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *backend != "cpu" {
+		return fmt.Errorf("--backend %q: this build has only the cpu backend", *backend)
+	}
+	be, err := cpu.New(cpu.BLAS(*blas))
+	if err != nil {
+		return err
+	}
+	rep, err := perf.Run(ctx, be, perf.Options{Batch: *batch, Seq: *seq, Hook: *hook, DSae: *dsae, Reps: *reps, SkipFull: *skipFull,
+		Progress: func(s string) { fmt.Fprintln(stderr, "bench:", s) }})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, rep)
+	}
+	fmt.Fprintf(stdout, "backend            %s\n", rep.Backend)
+	fmt.Fprintf(stdout, "SGEMM              %.1f GFLOPS (4096×768×3072)\n", rep.SGEMMGFLOPS)
+	fmt.Fprintf(stdout, "scan               %.0f tokens/s  (%d×%d to %s + %d-feature SAE encode, %.2f s/batch)\n", rep.ScanTokensPerS, rep.Batch, rep.Seq, rep.Hook, rep.DSae, rep.ScanSecondsPerB)
+	fmt.Fprintf(stdout, "scan effective     %.1f GFLOPS = %.0f%% of SGEMM\n", rep.ScanGFLOPS, 100*rep.ScanFraction)
+	if rep.FullTokensPerS > 0 {
+		fmt.Fprintf(stdout, "full forward       %.0f tokens/s to logits and loss (%.1f GFLOPS)\n", rep.FullTokensPerS, rep.FullGFLOPS)
+	}
+	return nil
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/compute/cpu"
+	"github.com/saescope/saescope/compute/encoder"
+	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/weights/gpt2"
+	"github.com/saescope/saescope/weights/sae"
+	"github.com/saescope/saescope/weights/tokenizer"
+)
+
+// engineFlags are the flags shared by the commands that run the model.
+type engineFlags struct {
+	model   *string
+	saePath *string
+	hook    *string
+	text    *string
+	tokens  *string
+	blas    *string
+}
+
+func addEngineFlags(fs *flag.FlagSet, withSAE bool) *engineFlags {
+	ef := &engineFlags{
+		model:  fs.String("model", "", "GPT-2 checkpoint folder (config.json + model.safetensors or pytorch_model.bin)"),
+		text:   fs.String("text", "", "input text (tokenized with BOS prepended)"),
+		tokens: fs.String("tokens", "", `exact token ids: "50256,464,2068;50256,818,16450" (rows separated by ';', all the same length)`),
+		blas:   fs.String("blas", "auto", "CPU matrix products: auto, openblas or gonum"),
+		hook:   fs.String("hook", "", "hook point (default: the SAE's own hook)"),
+	}
+	empty := ""
+	ef.saePath = &empty
+	if withSAE {
+		ef.saePath = fs.String("sae", "", "SAE .pt file or SAELens folder")
+	}
+	return ef
+}
+
+// engine is a loaded model (and SAE) ready to run.
+type engine struct {
+	be   compute.Backend
+	ck   *gpt2.Checkpoint
+	m    *model.Model
+	sae  *sae.SAE
+	enc  *encoder.Encoder
+	tok  *tokenizer.Tokenizer
+	hook string
+}
+
+func (e *engine) Close() {
+	if e.sae != nil {
+		e.sae.Close()
+	}
+	if e.ck != nil {
+		e.ck.Close()
+	}
+}
+
+func (ef *engineFlags) load(needSAE bool) (*engine, error) {
+	if *ef.model == "" {
+		return nil, errors.New("--model DIR is required")
+	}
+	if needSAE && *ef.saePath == "" {
+		return nil, errors.New("--sae PATH is required")
+	}
+	be, err := cpu.New(cpu.BLAS(*ef.blas))
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{be: be}
+	if e.tok, err = tokenizer.New(); err != nil {
+		return nil, err
+	}
+	if e.ck, err = gpt2.Load(*ef.model); err != nil {
+		return nil, err
+	}
+	if e.m, err = model.New(be, e.ck); err != nil {
+		e.Close()
+		return nil, err
+	}
+	cfg := e.ck.Config
+	if *ef.saePath != "" {
+		if e.sae, err = sae.Load(*ef.saePath, ""); err != nil {
+			e.Close()
+			return nil, err
+		}
+		if err = e.sae.CheckModel(cfg.DModel, cfg.DMLP(), cfg.NLayer); err != nil {
+			e.Close()
+			return nil, err
+		}
+		if e.enc, err = encoder.New(be, e.sae); err != nil {
+			e.Close()
+			return nil, err
+		}
+		e.hook = e.sae.Hook.String()
+	}
+	if *ef.hook != "" {
+		e.hook = *ef.hook
+	}
+	return e, nil
+}
+
+// input returns the token rows given by --text or --tokens.
+func (ef *engineFlags) input(tok *tokenizer.Tokenizer) ([][]int32, error) {
+	switch {
+	case *ef.text != "" && *ef.tokens != "":
+		return nil, errors.New("give --text or --tokens, not both")
+	case *ef.text != "":
+		ids := tok.ToTokens(*ef.text)
+		row := make([]int32, len(ids))
+		for i, id := range ids {
+			row[i] = int32(id)
+		}
+		return [][]int32{row}, nil
+	case *ef.tokens != "":
+		return parseTokens(*ef.tokens)
+	}
+	return nil, errors.New("give --text TEXT or --tokens IDS")
+}
+
+// parseTokens reads "1,2,3;4,5,6" into equal-length rows.
+func parseTokens(s string) ([][]int32, error) {
+	var rows [][]int32
+	for ri, part := range strings.Split(s, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			return nil, fmt.Errorf("--tokens: row %d is empty", ri)
+		}
+		var row []int32
+		for _, f := range strings.Split(part, ",") {
+			v, err := strconv.ParseInt(strings.TrimSpace(f), 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("--tokens: row %d: %q is not a token id", ri, f)
+			}
+			if v < 0 || v >= tokenizer.VocabSize {
+				return nil, fmt.Errorf("--tokens: row %d: id %d outside the vocabulary [0, %d)", ri, v, tokenizer.VocabSize)
+			}
+			row = append(row, int32(v))
+		}
+		if len(rows) > 0 && len(row) != len(rows[0]) {
+			return nil, fmt.Errorf("--tokens: row %d has %d ids, row 0 has %d (all rows must be the same length)", ri, len(row), len(rows[0]))
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+func flatten(rows [][]int32) []int32 {
+	var out []int32
+	for _, r := range rows {
+		out = append(out, r...)
+	}
+	return out
+}

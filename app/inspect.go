@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+
+	"github.com/saescope/saescope/weights/gpt2"
+	"github.com/saescope/saescope/weights/sae"
+)
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	return enc.Encode(v)
+}
+
+func runInspect(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("inspect", stderr)
+	model := fs.String("model", "", "GPT-2 checkpoint folder (config.json + weights)")
+	saePath := fs.String("sae", "", "SAE .pt file or SAELens folder")
+	hook := fs.String("hook", "", "hook point of the SAE, when its file does not say")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *model == "" && *saePath == "" {
+		return errors.New("give --model DIR and/or --sae PATH")
+	}
+	out := map[string]any{}
+	if *model != "" {
+		ck, err := gpt2.Load(*model)
+		if err != nil {
+			return err
+		}
+		defer ck.Close()
+		out["model"] = map[string]any{"dir": *model, "config": ck.Config, "d_mlp": ck.Config.DMLP()}
+		if *saePath != "" {
+			s, err := sae.Load(*saePath, *hook)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if err := s.CheckModel(ck.Config.DModel, ck.Config.DMLP(), ck.Config.NLayer); err != nil {
+				return err
+			}
+		}
+	}
+	if *saePath != "" {
+		s, err := sae.Load(*saePath, *hook)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		out["sae"] = map[string]any{"path": s.Path, "format": s.Format, "hook": s.Hook.String(), "d_in": s.DIn, "d_sae": s.DSae, "apply_b_dec_to_input": s.ApplyBDecToInput}
+	}
+	return writeJSON(stdout, out)
+}

@@ -1,0 +1,95 @@
+// Command saescope is SAE Scope: a desktop explorer for the features of
+// sparse autoencoders trained on GPT-2 small. Run without arguments it opens
+// the window; its subcommands do the same work headless, printing JSON.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"github.com/saescope/saescope/ui"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+// command is one headless subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"version": {"print the version", func(_ context.Context, _ []string, out, _ io.Writer) error {
+			_, err := fmt.Fprintln(out, version)
+			return err
+		}},
+		"inspect": {"describe a model folder or SAE: inspect --model DIR | --sae PATH", runInspect},
+		"acts":    {"activations at a hook (and SAE features): acts --model DIR --hook NAME [--sae PATH] --text T|--tokens IDS", runActs},
+		"elicit":  {"top features of a text: elicit --model DIR --sae PATH [--top K] [--pos P] --text T", runElicit},
+		"bench":   {"measure speed on full-size random GPT-2 small: bench [--json] [--blas gonum|openblas]", runBench},
+		"recons":  {"losses with the SAE spliced in: recons --model DIR --sae PATH --text T|--tokens IDS", runRecons},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-psn") {
+		gui()
+		return 0
+	}
+	cmds := commands()
+	name := args[0]
+	if name == "help" || name == "-h" || name == "--help" {
+		usage(stdout, cmds)
+		return 0
+	}
+	cmd, ok := cmds[name]
+	if !ok {
+		fmt.Fprintf(stderr, "saescope: unknown command %q\n", name)
+		usage(stderr, cmds)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := cmd.run(ctx, args[1:], stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "saescope %s: %v\n", name, err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "usage: saescope               open the window")
+	fmt.Fprintln(w, "       saescope COMMAND [flags]")
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+	}
+}
+
+func gui() {
+	a := fyneapp.NewWithID("io.github.saescope")
+	shell := ui.NewShell(a, version)
+	shell.Window.ShowAndRun()
+}

@@ -1,0 +1,73 @@
+// Package compute runs GPT-2 and sparse autoencoders. This file defines the
+// Backend interface: the few primitives the model needs, implemented on the
+// CPU (package compute/cpu, gorgonia.org/tensor storage and a BLAS) and,
+// behind the cuda build tag, on an NVIDIA GPU.
+//
+// Every tensor is a row-major matrix [rows, cols] owned by its backend; a
+// vector is a [1, n] matrix. Operations never allocate their outputs: the
+// caller passes dst, so that buffers are reused across batches.
+package compute
+
+import "github.com/saescope/saescope/weights"
+
+// Tensor is a matrix that lives on a Backend (host or device memory).
+type Tensor interface {
+	// Rows and Cols give the matrix shape.
+	Rows() int
+	Cols() int
+}
+
+// Backend holds the primitives of a GPT-2 + SAE forward pass.
+type Backend interface {
+	// Name identifies the backend ("cpu/openblas", "cpu/gonum", "cuda").
+	Name() string
+
+	// Alloc returns a zeroed rows×cols tensor.
+	Alloc(rows, cols int) Tensor
+	// Upload copies (or, on the CPU, aliases read-only) a weight tensor; 1-D
+	// tensors become [1, n] and 2-D keep their shape.
+	Upload(w weights.Tensor) (Tensor, error)
+	// Read copies t into dst (len rows·cols).
+	Read(t Tensor, dst []float32)
+	// Write copies src (len rows·cols) into t.
+	Write(t Tensor, src []float32)
+	// RowsView returns rows [lo, hi) of t without copying.
+	RowsView(t Tensor, lo, hi int) Tensor
+	// Free releases t's memory; t must not be used afterwards.
+	Free(t Tensor)
+
+	// Gather sets dst[i] = table[ids[i]] for each row i.
+	Gather(dst, table Tensor, ids []int32)
+	// MatMul sets dst = a·b (+ bias broadcast over rows, when bias != nil).
+	MatMul(dst, a, b, bias Tensor)
+	// MatMulTransB sets dst = a·bᵀ.
+	MatMulTransB(dst, a, b Tensor)
+	// Add sets dst = a + b elementwise (dst may alias a or b).
+	Add(dst, a, b Tensor)
+	// Copy sets dst = src.
+	Copy(dst, src Tensor)
+	// Fill sets every element of t to v.
+	Fill(t Tensor, v float32)
+	// FillRows sets every row of dst to the single row of v ([1, cols]).
+	FillRows(dst, v Tensor)
+	// MeanRows sets dst ([1, cols]) to the mean of x's rows.
+	MeanRows(dst, x Tensor)
+	// CenterRows subtracts from each row of x its own mean (in place).
+	CenterRows(x Tensor)
+	// LayerNorm sets dst = (x - mean)/sqrt(var + eps) · w + b, row by row.
+	LayerNorm(dst, x, w, b Tensor, eps float32)
+	// GeluNew applies the tanh approximation of GELU in place.
+	GeluNew(x Tensor)
+	// CausalAttention reads qkv ([batch·seq, 3·d]: q, k, v blocks, heads
+	// contiguous inside each) and writes the heads' mixed values z
+	// ([batch·seq, d]) with a causal mask and 1/sqrt(d_head) scaling.
+	CausalAttention(dst, qkv Tensor, batch, seq, heads int)
+	// SAEEncode sets dst = relu((x - bDec)·wEnc + bEnc); bDec may be nil
+	// for SAEs that do not subtract it.
+	SAEEncode(dst, x, wEnc, bEnc, bDec Tensor)
+	// CrossEntropy sets loss[i] = logsumexp(logits[i]) - logits[i][targets[i]].
+	CrossEntropy(loss []float32, logits Tensor, targets []int32)
+	// SoftmaxStats sets, for each row of logits, the entropy (bits) and the
+	// maximum probability of its softmax.
+	SoftmaxStats(entropyBits, maxProb []float32, logits Tensor)
+}

@@ -1,0 +1,408 @@
+// Package cpu is the CPU Backend of SAE Scope: tensors are
+// gorgonia.org/tensor dense matrices, matrix products go through OpenBLAS
+// when the shared library is installed (found at run time) and through
+// gonum's pure-Go BLAS otherwise, and the elementwise kernels are parallel
+// Go loops over rows.
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+
+	"gonum.org/v1/gonum/blas"
+	"gorgonia.org/tensor"
+
+	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/weights"
+)
+
+// BLAS names a matrix-product implementation.
+type BLAS string
+
+// The BLAS choices.
+const (
+	BLASAuto     BLAS = "auto"     // OpenBLAS when installed, else gonum
+	BLASOpenBLAS BLAS = "openblas" // fail when OpenBLAS is not installed
+	BLASGonum    BLAS = "gonum"    // pure Go, gorgonia.org/tensor's default
+)
+
+// Backend is the CPU implementation of compute.Backend. It is safe for
+// concurrent use as long as concurrent calls write different tensors.
+type Backend struct {
+	name string
+	gemm sgemmer
+}
+
+// New returns a CPU backend with the chosen BLAS.
+func New(choice BLAS) (*Backend, error) {
+	switch choice {
+	case BLASAuto, "":
+		if lib := loadOpenBLAS(); lib != "" {
+			setBLASThreads(runtime.GOMAXPROCS(0))
+			return &Backend{name: "cpu/openblas", gemm: openBLAS{}}, nil
+		}
+		return &Backend{name: "cpu/gonum", gemm: gonumBLAS{}}, nil
+	case BLASOpenBLAS:
+		if loadOpenBLAS() == "" {
+			return nil, fmt.Errorf("cpu backend: OpenBLAS not found (install libopenblas0, e.g. apt-get install libopenblas-dev)")
+		}
+		setBLASThreads(runtime.GOMAXPROCS(0))
+		return &Backend{name: "cpu/openblas", gemm: openBLAS{}}, nil
+	case BLASGonum:
+		return &Backend{name: "cpu/gonum", gemm: gonumBLAS{}}, nil
+	}
+	return nil, fmt.Errorf("cpu backend: unknown BLAS %q (auto, openblas or gonum)", choice)
+}
+
+// Name implements compute.Backend.
+func (b *Backend) Name() string { return b.name }
+
+// Mat is a CPU tensor: a row-major matrix whose storage is a
+// gorgonia.org/tensor Dense with a []float32 backing, which may be a
+// read-only view of a memory-mapped weight file.
+type Mat struct {
+	dense      *tensor.Dense
+	data       []float32
+	rows, cols int
+}
+
+// Rows implements compute.Tensor.
+func (m *Mat) Rows() int { return m.rows }
+
+// Cols implements compute.Tensor.
+func (m *Mat) Cols() int { return m.cols }
+
+// Data returns the backing slice (row-major), for code that runs on the CPU.
+func (m *Mat) Data() []float32 { return m.data }
+
+// Dense returns the gorgonia tensor view of the matrix.
+func (m *Mat) Dense() *tensor.Dense {
+	if m.dense == nil {
+		m.dense = tensor.New(tensor.WithShape(m.rows, m.cols), tensor.WithBacking(m.data))
+	}
+	return m.dense
+}
+
+// NewMat wraps data (len rows·cols) as a matrix without copying.
+func NewMat(data []float32, rows, cols int) *Mat {
+	if len(data) != rows*cols {
+		panic(fmt.Sprintf("cpu.NewMat: %d values for %dx%d", len(data), rows, cols))
+	}
+	return &Mat{data: data, rows: rows, cols: cols}
+}
+
+func mat(t compute.Tensor) *Mat {
+	if t == nil {
+		return nil
+	}
+	return t.(*Mat)
+}
+
+// Alloc implements compute.Backend.
+func (b *Backend) Alloc(rows, cols int) compute.Tensor {
+	return &Mat{data: make([]float32, rows*cols), rows: rows, cols: cols}
+}
+
+// Upload implements compute.Backend; the CPU aliases w's data.
+func (b *Backend) Upload(w weights.Tensor) (compute.Tensor, error) {
+	switch len(w.Shape) {
+	case 1:
+		return NewMat(w.Data, 1, w.Shape[0]), nil
+	case 2:
+		return NewMat(w.Data, w.Shape[0], w.Shape[1]), nil
+	}
+	return nil, fmt.Errorf("cpu backend: upload of a %d-D tensor %v (want 1-D or 2-D)", len(w.Shape), w.Shape)
+}
+
+// Read implements compute.Backend.
+func (b *Backend) Read(t compute.Tensor, dst []float32) { copy(dst, mat(t).data) }
+
+// Write implements compute.Backend.
+func (b *Backend) Write(t compute.Tensor, src []float32) { copy(mat(t).data, src) }
+
+// RowsView implements compute.Backend.
+func (b *Backend) RowsView(t compute.Tensor, lo, hi int) compute.Tensor {
+	m := mat(t)
+	return &Mat{data: m.data[lo*m.cols : hi*m.cols], rows: hi - lo, cols: m.cols}
+}
+
+// Free implements compute.Backend (the garbage collector owns CPU memory).
+func (b *Backend) Free(compute.Tensor) {}
+
+// Gather implements compute.Backend.
+func (b *Backend) Gather(dst, table compute.Tensor, ids []int32) {
+	d, t := mat(dst), mat(table)
+	for i, id := range ids {
+		copy(d.data[i*d.cols:(i+1)*d.cols], t.data[int(id)*t.cols:(int(id)+1)*t.cols])
+	}
+}
+
+// MatMul implements compute.Backend.
+func (b *Backend) MatMul(dst, a, w, bias compute.Tensor) {
+	d, x, y := mat(dst), mat(a), mat(w)
+	beta := float32(0)
+	if bias != nil {
+		bv := mat(bias).data
+		for i := 0; i < d.rows; i++ {
+			copy(d.data[i*d.cols:(i+1)*d.cols], bv)
+		}
+		beta = 1
+	}
+	b.gemm.Sgemm(blas.NoTrans, blas.NoTrans, x.rows, y.cols, x.cols, 1, x.data, x.cols, y.data, y.cols, beta, d.data, d.cols)
+}
+
+// MatMulTransB implements compute.Backend.
+func (b *Backend) MatMulTransB(dst, a, w compute.Tensor) {
+	d, x, y := mat(dst), mat(a), mat(w)
+	b.gemm.Sgemm(blas.NoTrans, blas.Trans, x.rows, y.rows, x.cols, 1, x.data, x.cols, y.data, y.cols, 0, d.data, d.cols)
+}
+
+// Add implements compute.Backend.
+func (b *Backend) Add(dst, a, c compute.Tensor) {
+	d, x, y := mat(dst).data, mat(a).data, mat(c).data
+	parallel(len(d), 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			d[i] = x[i] + y[i]
+		}
+	})
+}
+
+// Copy implements compute.Backend.
+func (b *Backend) Copy(dst, src compute.Tensor) { copy(mat(dst).data, mat(src).data) }
+
+// Fill implements compute.Backend.
+func (b *Backend) Fill(t compute.Tensor, v float32) {
+	d := mat(t).data
+	for i := range d {
+		d[i] = v
+	}
+}
+
+// FillRows implements compute.Backend.
+func (b *Backend) FillRows(dst, v compute.Tensor) {
+	d, row := mat(dst), mat(v).data
+	for i := 0; i < d.rows; i++ {
+		copy(d.data[i*d.cols:(i+1)*d.cols], row)
+	}
+}
+
+// MeanRows implements compute.Backend (accumulates in float64).
+func (b *Backend) MeanRows(dst, x compute.Tensor) {
+	d, m := mat(dst).data, mat(x)
+	acc := make([]float64, m.cols)
+	for i := 0; i < m.rows; i++ {
+		for j, v := range m.data[i*m.cols : (i+1)*m.cols] {
+			acc[j] += float64(v)
+		}
+	}
+	for j := range acc {
+		d[j] = float32(acc[j] / float64(m.rows))
+	}
+}
+
+// CenterRows implements compute.Backend.
+func (b *Backend) CenterRows(x compute.Tensor) {
+	m := mat(x)
+	parallel(m.rows, m.cols, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := m.data[i*m.cols : (i+1)*m.cols]
+			mean := sum32(row) / float32(len(row))
+			for j := range row {
+				row[j] -= mean
+			}
+		}
+	})
+}
+
+// sum32 adds with four partial sums, for speed and a smaller rounding error.
+func sum32(v []float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		s0 += v[i]
+		s1 += v[i+1]
+		s2 += v[i+2]
+		s3 += v[i+3]
+	}
+	for ; i < len(v); i++ {
+		s0 += v[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// LayerNorm implements compute.Backend.
+func (b *Backend) LayerNorm(dst, x, w, bias compute.Tensor, eps float32) {
+	d, m := mat(dst), mat(x)
+	wv, bv := mat(w).data, mat(bias).data
+	n := float32(m.cols)
+	parallel(m.rows, m.cols, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			in := m.data[i*m.cols : (i+1)*m.cols]
+			out := d.data[i*m.cols : (i+1)*m.cols]
+			mean := sum32(in) / n
+			var s0, s1, s2, s3 float32
+			j := 0
+			for ; j+4 <= len(in); j += 4 {
+				a0, a1, a2, a3 := in[j]-mean, in[j+1]-mean, in[j+2]-mean, in[j+3]-mean
+				s0 += a0 * a0
+				s1 += a1 * a1
+				s2 += a2 * a2
+				s3 += a3 * a3
+			}
+			for ; j < len(in); j++ {
+				a := in[j] - mean
+				s0 += a * a
+			}
+			variance := ((s0 + s1) + (s2 + s3)) / n
+			inv := float32(1 / math.Sqrt(float64(variance+eps)))
+			for j := range in {
+				out[j] = (in[j]-mean)*inv*wv[j] + bv[j]
+			}
+		}
+	})
+}
+
+// GeluNew implements compute.Backend.
+func (b *Backend) GeluNew(x compute.Tensor) {
+	d := mat(x).data
+	parallel(len(d), 8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			d[i] = geluNew(d[i])
+		}
+	})
+}
+
+// CausalAttention implements compute.Backend. Each (sequence, head) pair
+// is two small matrix products around a masked softmax.
+func (b *Backend) CausalAttention(dst, qkv compute.Tensor, batch, seq, heads int) {
+	z, in := mat(dst), mat(qkv)
+	dm := z.cols
+	dh := dm / heads
+	ld := in.cols // 3·d
+	scale := float32(1 / math.Sqrt(float64(dh)))
+	pairs := batch * heads
+	workers := min(runtime.GOMAXPROCS(0), pairs)
+	jobs := make(chan int, pairs)
+	for p := 0; p < pairs; p++ {
+		jobs <- p
+	}
+	close(jobs)
+	done := make(chan struct{}, workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			scores := make([]float32, seq*seq)
+			for p := range jobs {
+				bi, h := p/heads, p%heads
+				base := bi * seq * ld
+				q := in.data[base+h*dh:]
+				k := in.data[base+dm+h*dh:]
+				v := in.data[base+2*dm+h*dh:]
+				out := z.data[bi*seq*dm+h*dh:]
+				b.gemm.Sgemm(blas.NoTrans, blas.Trans, seq, seq, dh, scale, q, ld, k, ld, 0, scores, seq)
+				for i := 0; i < seq; i++ {
+					row := scores[i*seq : (i+1)*seq]
+					mx := row[0]
+					for _, s := range row[1 : i+1] {
+						if s > mx {
+							mx = s
+						}
+					}
+					var sum float32
+					for j := 0; j <= i; j++ {
+						e := expf(row[j] - mx)
+						row[j] = e
+						sum += e
+					}
+					inv := 1 / sum
+					for j := 0; j <= i; j++ {
+						row[j] *= inv
+					}
+					for j := i + 1; j < seq; j++ {
+						row[j] = 0
+					}
+				}
+				b.gemm.Sgemm(blas.NoTrans, blas.NoTrans, seq, dh, seq, 1, scores, seq, v, ld, 0, out, dm)
+			}
+			done <- struct{}{}
+		}()
+	}
+	for w := 0; w < workers; w++ {
+		<-done
+	}
+}
+
+// SAEEncode implements compute.Backend.
+func (b *Backend) SAEEncode(dst, x, wEnc, bEnc, bDec compute.Tensor) {
+	d, in := mat(dst), mat(x)
+	src := in
+	if bDec != nil {
+		// (x - b_dec) in a scratch matrix; the caller's x is left untouched.
+		bd := mat(bDec).data
+		tmp := &Mat{data: make([]float32, len(in.data)), rows: in.rows, cols: in.cols}
+		parallel(in.rows, in.cols, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				r, o := in.data[i*in.cols:(i+1)*in.cols], tmp.data[i*in.cols:(i+1)*in.cols]
+				for j := range r {
+					o[j] = r[j] - bd[j]
+				}
+			}
+		})
+		src = tmp
+	}
+	b.MatMul(d, src, wEnc, bEnc)
+	parallel(len(d.data), 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if d.data[i] < 0 {
+				d.data[i] = 0
+			}
+		}
+	})
+}
+
+// CrossEntropy implements compute.Backend.
+func (b *Backend) CrossEntropy(loss []float32, logits compute.Tensor, targets []int32) {
+	m := mat(logits)
+	parallel(m.rows, m.cols, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := m.data[i*m.cols : (i+1)*m.cols]
+			loss[i] = logSumExp(row) - row[targets[i]]
+		}
+	})
+}
+
+func logSumExp(row []float32) float32 {
+	mx := row[0]
+	for _, v := range row {
+		if v > mx {
+			mx = v
+		}
+	}
+	var s float64
+	for _, v := range row {
+		s += float64(expf(v - mx))
+	}
+	return mx + float32(math.Log(s))
+}
+
+// SoftmaxStats implements compute.Backend.
+func (b *Backend) SoftmaxStats(entropyBits, maxProb []float32, logits compute.Tensor) {
+	m := mat(logits)
+	parallel(m.rows, m.cols, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := m.data[i*m.cols : (i+1)*m.cols]
+			lse := float64(logSumExp(row))
+			mx := row[0]
+			var h float64
+			for _, v := range row {
+				if v > mx {
+					mx = v
+				}
+				lp := float64(v) - lse
+				h -= math.Exp(lp) * lp
+			}
+			entropyBits[i] = float32(h / math.Ln2)
+			maxProb[i] = float32(math.Exp(float64(mx) - lse))
+		}
+	})
+}

@@ -1,0 +1,213 @@
+package cpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/saescope/saescope/compute"
+)
+
+func backends(t *testing.T) []*Backend {
+	var out []*Backend
+	for _, c := range []BLAS{BLASGonum, BLASOpenBLAS} {
+		b, err := New(c)
+		if err != nil {
+			t.Logf("skipping %s: %v", c, err)
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func randMat(rng *rand.Rand, r, c int, scale float64) *Mat {
+	d := make([]float32, r*c)
+	for i := range d {
+		d[i] = float32(rng.NormFloat64() * scale)
+	}
+	return NewMat(d, r, c)
+}
+
+func TestExpfAccuracy(t *testing.T) {
+	worst := 0.0
+	for x := -87.0; x < 88.5; x += 0.0137 {
+		got := float64(expf(float32(x)))
+		want := math.Exp(float64(float32(x)))
+		if rel := math.Abs(got-want) / want; rel > worst {
+			worst = rel
+		}
+	}
+	if worst > 4e-7 {
+		t.Errorf("expf worst relative error %g", worst)
+	}
+	if !math.IsInf(float64(expf(100)), 1) || expf(-100) != 0 {
+		t.Error("expf overflow/underflow")
+	}
+}
+
+func TestGeluNewMatchesTanhForm(t *testing.T) {
+	for x := -12.0; x < 12; x += 0.001 {
+		want := 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+		got := float64(geluNew(float32(x)))
+		if math.Abs(got-want) > 2e-6*math.Max(1, math.Abs(want)) {
+			t.Fatalf("gelu_new(%g) = %g, want %g", x, got, want)
+		}
+	}
+	if v := geluNew(-1e4); v != 0 || math.IsNaN(float64(v)) {
+		t.Errorf("gelu_new(-1e4) = %g", v)
+	}
+}
+
+func TestMatMulAgainstNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, be := range backends(t) {
+		a, w, bias := randMat(rng, 37, 53, 1), randMat(rng, 53, 29, 1), randMat(rng, 1, 29, 1)
+		dst := be.Alloc(37, 29).(*Mat)
+		be.MatMul(dst, a, w, bias)
+		wt := randMat(rng, 29, 53, 1)
+		dstT := be.Alloc(37, 29).(*Mat)
+		be.MatMulTransB(dstT, a, wt)
+		for i := 0; i < 37; i++ {
+			for j := 0; j < 29; j++ {
+				s, st := float64(bias.data[j]), 0.0
+				for k := 0; k < 53; k++ {
+					s += float64(a.data[i*53+k]) * float64(w.data[k*29+j])
+					st += float64(a.data[i*53+k]) * float64(wt.data[j*53+k])
+				}
+				if math.Abs(float64(dst.data[i*29+j])-s) > 1e-4 || math.Abs(float64(dstT.data[i*29+j])-st) > 1e-4 {
+					t.Fatalf("%s: [%d,%d] = %g/%g want %g/%g", be.Name(), i, j, dst.data[i*29+j], dstT.data[i*29+j], s, st)
+				}
+			}
+		}
+	}
+}
+
+func TestLayerNormAndCenter(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	be, _ := New(BLASGonum)
+	x := randMat(rng, 5, 64, 3)
+	for i := range x.data {
+		x.data[i] += 10 // a large mean, as in GPT-2's residual stream
+	}
+	w, b := randMat(rng, 1, 64, 1), randMat(rng, 1, 64, 1)
+	dst := be.Alloc(5, 64).(*Mat)
+	be.LayerNorm(dst, x, w, b, 1e-5)
+	for r := 0; r < 5; r++ {
+		row := x.data[r*64 : (r+1)*64]
+		var mean, v float64
+		for _, a := range row {
+			mean += float64(a)
+		}
+		mean /= 64
+		for _, a := range row {
+			v += (float64(a) - mean) * (float64(a) - mean)
+		}
+		v /= 64
+		for j, a := range row {
+			want := (float64(a)-mean)/math.Sqrt(v+1e-5)*float64(w.data[j]) + float64(b.data[j])
+			if math.Abs(float64(dst.data[r*64+j])-want) > 1e-5 {
+				t.Fatalf("layernorm [%d,%d] = %g want %g", r, j, dst.data[r*64+j], want)
+			}
+		}
+	}
+	be.CenterRows(x)
+	for r := 0; r < 5; r++ {
+		var s float64
+		for _, a := range x.data[r*64 : (r+1)*64] {
+			s += float64(a)
+		}
+		if math.Abs(s/64) > 1e-5 {
+			t.Errorf("row %d mean %g after CenterRows", r, s/64)
+		}
+	}
+}
+
+func TestCausalAttentionAgainstNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	const B, T, H, D = 2, 7, 3, 12
+	dh := D / H
+	qkv := randMat(rng, B*T, 3*D, 1)
+	for _, be := range backends(t) {
+		z := be.Alloc(B*T, D).(*Mat)
+		be.CausalAttention(z, qkv, B, T, H)
+		for b := 0; b < B; b++ {
+			for h := 0; h < H; h++ {
+				for i := 0; i < T; i++ {
+					q := qkv.data[(b*T+i)*3*D+h*dh:]
+					scores := make([]float64, i+1)
+					mx := math.Inf(-1)
+					for j := 0; j <= i; j++ {
+						k := qkv.data[(b*T+j)*3*D+D+h*dh:]
+						var s float64
+						for c := 0; c < dh; c++ {
+							s += float64(q[c]) * float64(k[c])
+						}
+						scores[j] = s / math.Sqrt(float64(dh))
+						mx = math.Max(mx, scores[j])
+					}
+					var sum float64
+					for j := range scores {
+						scores[j] = math.Exp(scores[j] - mx)
+						sum += scores[j]
+					}
+					for c := 0; c < dh; c++ {
+						var want float64
+						for j := 0; j <= i; j++ {
+							want += scores[j] / sum * float64(qkv.data[(b*T+j)*3*D+2*D+h*dh+c])
+						}
+						got := float64(z.data[(b*T+i)*D+h*dh+c])
+						if math.Abs(got-want) > 1e-5 {
+							t.Fatalf("%s: z[b%d h%d i%d c%d] = %g want %g", be.Name(), b, h, i, c, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestSAEEncodeAndLosses(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	be, _ := New(BLASGonum)
+	x, w, bEnc, bDec := randMat(rng, 6, 8, 1), randMat(rng, 8, 10, 1), randMat(rng, 1, 10, 1), randMat(rng, 1, 8, 1)
+	f := be.Alloc(6, 10).(*Mat)
+	be.SAEEncode(f, x, w, bEnc, bDec)
+	for i := 0; i < 6; i++ {
+		for j := 0; j < 10; j++ {
+			s := float64(bEnc.data[j])
+			for k := 0; k < 8; k++ {
+				s += (float64(x.data[i*8+k]) - float64(bDec.data[k])) * float64(w.data[k*10+j])
+			}
+			s = math.Max(s, 0)
+			if math.Abs(float64(f.data[i*10+j])-s) > 1e-5 {
+				t.Fatalf("encode [%d,%d] = %g want %g", i, j, f.data[i*10+j], s)
+			}
+		}
+	}
+	logits := randMat(rng, 3, 50, 2)
+	loss := make([]float32, 3)
+	targets := []int32{0, 17, 49}
+	be.CrossEntropy(loss, logits, targets)
+	ent, mp := make([]float32, 3), make([]float32, 3)
+	be.SoftmaxStats(ent, mp, logits)
+	for r := 0; r < 3; r++ {
+		row := logits.data[r*50 : (r+1)*50]
+		var z float64
+		for _, v := range row {
+			z += math.Exp(float64(v))
+		}
+		want := math.Log(z) - float64(row[targets[r]])
+		var h, pmax float64
+		for _, v := range row {
+			p := math.Exp(float64(v)) / z
+			h -= p * math.Log2(p)
+			pmax = math.Max(pmax, p)
+		}
+		if math.Abs(float64(loss[r])-want) > 1e-5 || math.Abs(float64(ent[r])-h) > 1e-5 || math.Abs(float64(mp[r])-pmax) > 1e-6 {
+			t.Errorf("row %d: loss %g/%g entropy %g/%g maxprob %g/%g", r, loss[r], want, ent[r], h, mp[r], pmax)
+		}
+	}
+}
+
+var _ compute.Backend = (*Backend)(nil)

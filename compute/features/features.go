@@ -1,0 +1,289 @@
+// Package features answers questions about SAE features that need the
+// model: elicitation (which features a text evokes), the reconstruction
+// score of an SAE spliced into the model, and the direct unembedding of
+// decoder directions.
+package features
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/compute/encoder"
+	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/weights/hookname"
+)
+
+// Activations runs the model on one batch up to the SAE's hook and returns
+// the feature activations [batch·seq][d_sae] flattened row-major.
+func Activations(ctx context.Context, m *model.Model, enc *encoder.Encoder, tokens []int32, batch, seq int) ([]float32, error) {
+	h := enc.Hook()
+	be := m.Backend()
+	var out []float32
+	m.Lock()
+	defer m.Unlock()
+	_, err := m.Run(ctx, tokens, batch, seq, model.Hooks{
+		StopAfter: &h,
+		Observe: func(hk hookname.Hook, act compute.Tensor) error {
+			if hk != h {
+				return nil
+			}
+			f := be.Alloc(act.Rows(), enc.DSae())
+			defer be.Free(f)
+			if err := enc.Encode(f, act); err != nil {
+				return err
+			}
+			out = make([]float32, act.Rows()*enc.DSae())
+			be.Read(f, out)
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Ranked is one feature with a value.
+type Ranked struct {
+	ID    int     `json:"id"`
+	Value float32 `json:"value"`
+}
+
+// TopK returns the k largest values of v with their indices, largest
+// first, ties broken by the smaller index.
+func TopK(v []float32, k int) []Ranked {
+	idx := make([]int, len(v))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return v[idx[a]] > v[idx[b]] })
+	if k > len(idx) {
+		k = len(idx)
+	}
+	out := make([]Ranked, k)
+	for i := 0; i < k; i++ {
+		out[i] = Ranked{ID: idx[i], Value: v[idx[i]]}
+	}
+	return out
+}
+
+// Elicit returns the top k features for one tokenized text (BOS first).
+// With pos == nil it averages the activations over every position but the
+// BOS; otherwise it ranks them at one position of the BOS-dropped sequence
+// (0 is the first token after BOS; negative positions count from the end,
+// -1 being the last token).
+func Elicit(ctx context.Context, m *model.Model, enc *encoder.Encoder, tokens []int32, k int, pos *int) ([]Ranked, error) {
+	T := len(tokens)
+	if T < 2 {
+		return nil, fmt.Errorf("elicit: the text has no tokens after BOS")
+	}
+	if k <= 0 {
+		return nil, fmt.Errorf("elicit: k must be positive, got %d", k)
+	}
+	acts, err := Activations(ctx, m, enc, tokens, 1, T)
+	if err != nil {
+		return nil, err
+	}
+	d := enc.DSae()
+	scores := make([]float32, d)
+	if pos == nil {
+		acc := make([]float64, d)
+		for t := 1; t < T; t++ {
+			for j, v := range acts[t*d : (t+1)*d] {
+				acc[j] += float64(v)
+			}
+		}
+		for j := range acc {
+			scores[j] = float32(acc[j] / float64(T-1))
+		}
+	} else {
+		n := T - 1
+		p := *pos
+		if p < 0 {
+			p += n
+		}
+		if p < 0 || p >= n {
+			return nil, fmt.Errorf("elicit: position %d outside the text's %d tokens (use 0..%d or -%d..-1)", *pos, n, n-1, n)
+		}
+		copy(scores, acts[(p+1)*d:(p+2)*d])
+	}
+	return TopK(scores, k), nil
+}
+
+// Losses are the next-token losses with the SAE's hook left alone, replaced
+// by the reconstruction, zero-ablated and mean-ablated.
+type Losses struct {
+	Clean  float64 `json:"loss_clean"`
+	Recons float64 `json:"loss_recons"`
+	Zero   float64 `json:"loss_zero"`
+	Mean   float64 `json:"loss_mean"`
+	// Score is (Zero - Recons) / (Zero - Clean): 1 for a perfect
+	// reconstruction, 0 for one as bad as zero ablation.
+	Score float64 `json:"score"`
+	// L0 is the mean number of active features per token, BOS excluded.
+	L0 float64 `json:"l0"`
+}
+
+// Reconstruction measures the SAE spliced into the model on a batch.
+func Reconstruction(ctx context.Context, m *model.Model, enc *encoder.Encoder, tokens []int32, batch, seq int) (Losses, error) {
+	var res Losses
+	hook := enc.Hook().String()
+	run := func(p model.Patch) (float64, error) {
+		m.Lock()
+		defer m.Unlock()
+		hooks := model.Hooks{}
+		if p != nil {
+			hooks.Patches = map[string]model.Patch{hook: p}
+		}
+		out, err := m.Run(ctx, tokens, batch, seq, hooks)
+		if err != nil {
+			return 0, err
+		}
+		tl, err := m.TokenLoss(out, tokens)
+		if err != nil {
+			return 0, err
+		}
+		return model.MeanLoss(tl), nil
+	}
+	var err error
+	if res.Clean, err = run(nil); err != nil {
+		return res, err
+	}
+	if res.Recons, err = run(enc.ReconstructPatch()); err != nil {
+		return res, err
+	}
+	if res.Zero, err = run(model.ZeroAblate()); err != nil {
+		return res, err
+	}
+	if res.Mean, err = run(model.MeanAblate()); err != nil {
+		return res, err
+	}
+	res.Score = (res.Zero - res.Recons) / (res.Zero - res.Clean)
+	acts, err := Activations(ctx, m, enc, tokens, batch, seq)
+	if err != nil {
+		return res, err
+	}
+	d := enc.DSae()
+	var active, n int
+	for r := 0; r < batch*seq; r++ {
+		if r%seq == 0 {
+			continue
+		}
+		for _, v := range acts[r*d : (r+1)*d] {
+			if v > 0 {
+				active++
+			}
+		}
+		n++
+	}
+	if n > 0 {
+		res.L0 = float64(active) / float64(n)
+	} else {
+		res.L0 = math.NaN()
+	}
+	return res, nil
+}
+
+// decoderRows writes scale·W_dec[f] + b_dec for features [lo, hi) into dst.
+func decoderRows(enc *encoder.Encoder, lo, hi int, scale float32, dst []float32) {
+	s := enc.SAE
+	for f := lo; f < hi; f++ {
+		row := s.WDec.Data[f*s.DIn : (f+1)*s.DIn]
+		out := dst[(f-lo)*s.DIn : (f-lo+1)*s.DIn]
+		for j, w := range row {
+			out[j] = scale*w + s.BDec.Data[j]
+		}
+	}
+}
+
+// Unembedding holds, for each feature, the softmax statistics of
+// softmax(W_U · ln_final(scale·W_dec[f] + b_dec)).
+type Unembedding struct {
+	Scale       float32   `json:"scale"`
+	EntropyBits []float32 `json:"entropy_bits"`
+	MaxProb     []float32 `json:"max_prob"`
+}
+
+// UnembedDecoder computes the Unembedding of every feature's decoder
+// direction scaled by scale (the notebook used the average hidden norm).
+func UnembedDecoder(ctx context.Context, m *model.Model, enc *encoder.Encoder, scale float32) (*Unembedding, error) {
+	d, n := enc.DIn(), enc.DSae()
+	if d != m.Config.DModel {
+		return nil, fmt.Errorf("unembed: SAE width %d is not the model's d_model %d", d, m.Config.DModel)
+	}
+	res := &Unembedding{Scale: scale, EntropyBits: make([]float32, n), MaxProb: make([]float32, n)}
+	be := m.Backend()
+	const chunk = 256
+	buf := make([]float32, chunk*d)
+	x := be.Alloc(chunk, d)
+	defer be.Free(x)
+	m.Lock()
+	defer m.Unlock()
+	for lo := 0; lo < n; lo += chunk {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hi := min(lo+chunk, n)
+		decoderRows(enc, lo, hi, scale, buf)
+		xv := be.RowsView(x, 0, hi-lo)
+		be.Write(xv, buf[:(hi-lo)*d])
+		h, p, err := m.UnembedStats(xv)
+		if err != nil {
+			return nil, err
+		}
+		copy(res.EntropyBits[lo:hi], h)
+		copy(res.MaxProb[lo:hi], p)
+	}
+	return res, nil
+}
+
+// LogitEffect is the direct effect of one feature on the logits: the
+// tokens whose logits ln_final(scale·W_dec[f] + b_dec)·W_U raises and
+// lowers most, relative to the mean over the vocabulary.
+type LogitEffect struct {
+	Boosted    []Ranked `json:"boosted"`
+	Suppressed []Ranked `json:"suppressed"`
+}
+
+// FeatureLogits returns the k most boosted and suppressed tokens of feature f.
+func FeatureLogits(m *model.Model, enc *encoder.Encoder, f int, scale float32, k int) (*LogitEffect, error) {
+	if f < 0 || f >= enc.DSae() {
+		return nil, fmt.Errorf("feature %d outside [0, %d)", f, enc.DSae())
+	}
+	d := enc.DIn()
+	if d != m.Config.DModel {
+		return nil, fmt.Errorf("logit effect: SAE width %d is not the model's d_model %d", d, m.Config.DModel)
+	}
+	be := m.Backend()
+	buf := make([]float32, d)
+	decoderRows(enc, f, f+1, scale, buf)
+	x := be.Alloc(1, d)
+	defer be.Free(x)
+	be.Write(x, buf)
+	m.Lock()
+	rows, err := m.UnembedRows(x)
+	m.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	logits := rows[0]
+	var mean float64
+	for _, v := range logits {
+		mean += float64(v)
+	}
+	mean /= float64(len(logits))
+	centred := make([]float32, len(logits))
+	neg := make([]float32, len(logits))
+	for i, v := range logits {
+		centred[i] = v - float32(mean)
+		neg[i] = -centred[i]
+	}
+	res := &LogitEffect{Boosted: TopK(centred, k), Suppressed: TopK(neg, k)}
+	for i := range res.Suppressed {
+		res.Suppressed[i].Value = -res.Suppressed[i].Value
+	}
+	return res, nil
+}

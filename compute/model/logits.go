@@ -1,0 +1,142 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/saescope/saescope/compute"
+)
+
+// scratch returns the model's ln_final and logits buffers (allocated once).
+func (m *Model) scratch() (final, logits compute.Tensor) {
+	if m.ws == nil {
+		m.workspace(1)
+	}
+	if m.ws.final == nil {
+		m.ws.final = m.be.Alloc(logitChunk, m.Config.DModel)
+		m.ws.logits = m.be.Alloc(logitChunk, m.Config.VocabSize)
+	}
+	return m.ws.final, m.ws.logits
+}
+
+// forChunks runs fn on the logits of resid's rows, logitChunk rows at a
+// time: fn gets the first row index and the logits [n, vocab].
+func (m *Model) forChunks(resid compute.Tensor, fn func(row0 int, logits compute.Tensor) error) error {
+	be := m.be
+	final, logits := m.scratch()
+	eps := float32(m.Config.LayerNormEps)
+	for lo := 0; lo < resid.Rows(); lo += logitChunk {
+		hi := min(lo+logitChunk, resid.Rows())
+		f := be.RowsView(final, 0, hi-lo)
+		lg := be.RowsView(logits, 0, hi-lo)
+		be.LayerNorm(f, be.RowsView(resid, lo, hi), m.lnfW, m.lnfB, eps)
+		be.MatMulTransB(lg, f, m.wte)
+		if err := fn(lo, lg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Logits returns the logits ([vocab] each) at the given rows of a final
+// residual stream (row = sequence·seq + position).
+func (m *Model) Logits(resid compute.Tensor, rows []int) ([][]float32, error) {
+	out := make([][]float32, len(rows))
+	for i, r := range rows {
+		if r < 0 || r >= resid.Rows() {
+			return nil, fmt.Errorf("logits: row %d outside [0, %d)", r, resid.Rows())
+		}
+		row := m.be.RowsView(resid, r, r+1)
+		err := m.forChunks(row, func(_ int, lg compute.Tensor) error {
+			out[i] = make([]float32, m.Config.VocabSize)
+			m.be.Read(lg, out[i])
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// UnembedStats applies ln_final and the unembedding to each row of x
+// ([n, d]) and returns the entropy (bits) and maximum probability of each
+// row's softmax.
+func (m *Model) UnembedStats(x compute.Tensor) (entropyBits, maxProb []float32, err error) {
+	entropyBits = make([]float32, x.Rows())
+	maxProb = make([]float32, x.Rows())
+	err = m.forChunks(x, func(row0 int, lg compute.Tensor) error {
+		n := lg.Rows()
+		m.be.SoftmaxStats(entropyBits[row0:row0+n], maxProb[row0:row0+n], lg)
+		return nil
+	})
+	return entropyBits, maxProb, err
+}
+
+// UnembedRows returns the full logits of each row of x ([n, d]) after
+// ln_final, n·vocab floats (keep n small).
+func (m *Model) UnembedRows(x compute.Tensor) ([][]float32, error) {
+	out := make([][]float32, x.Rows())
+	err := m.forChunks(x, func(row0 int, lg compute.Tensor) error {
+		buf := make([]float32, lg.Rows()*lg.Cols())
+		m.be.Read(lg, buf)
+		for i := 0; i < lg.Rows(); i++ {
+			out[row0+i] = buf[i*lg.Cols() : (i+1)*lg.Cols()]
+		}
+		return nil
+	})
+	return out, err
+}
+
+// TokenLoss returns the next-token cross-entropy at every position but the
+// last of each sequence: [batch][seq-1], as TransformerLens'
+// loss_per_token.
+func (m *Model) TokenLoss(out *Output, tokens []int32) ([][]float32, error) {
+	if out == nil || out.Resid == nil {
+		return nil, fmt.Errorf("loss: the forward pass stopped before the logits")
+	}
+	B, T := out.Batch, out.Seq
+	if T < 2 {
+		return nil, fmt.Errorf("loss: sequences of %d token cannot predict a next token", T)
+	}
+	perRow := make([]float32, B*T)
+	targets := make([]int32, logitChunk)
+	err := m.forChunks(out.Resid, func(row0 int, lg compute.Tensor) error {
+		n := lg.Rows()
+		for i := 0; i < n; i++ {
+			r := row0 + i
+			if r%T == T-1 {
+				targets[i] = 0 // no next token; result discarded
+			} else {
+				targets[i] = tokens[r+1]
+			}
+		}
+		m.be.CrossEntropy(perRow[row0:row0+n], lg, targets[:n])
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := make([][]float32, B)
+	for b := 0; b < B; b++ {
+		res[b] = perRow[b*T : b*T+T-1]
+	}
+	return res, nil
+}
+
+// MeanLoss is the mean of TokenLoss over every sequence and position,
+// TransformerLens' default loss.
+func MeanLoss(perToken [][]float32) float64 {
+	var s float64
+	n := 0
+	for _, row := range perToken {
+		for _, v := range row {
+			s += float64(v)
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return s / float64(n)
+}

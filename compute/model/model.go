@@ -1,0 +1,231 @@
+// Package model runs GPT-2 on a compute.Backend the way TransformerLens'
+// HookedTransformer.from_pretrained does: every write into the residual
+// stream is centred over d_model (center_writing_weights), hooks carry
+// TransformerLens names, the pass can stop as soon as a hook is computed,
+// and any hook can be patched.
+package model
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/weights"
+	"github.com/saescope/saescope/weights/gpt2"
+	"github.com/saescope/saescope/weights/hookname"
+)
+
+type layer struct {
+	ln1W, ln1B, qkvW, qkvB, oW, oB, ln2W, ln2B, fcW, fcB, projW, projB compute.Tensor
+}
+
+// Model is GPT-2 with its weights on a backend. Run may be called from
+// several goroutines; calls are serialized because they share buffers.
+type Model struct {
+	Config gpt2.Config
+	be     compute.Backend
+	wte    compute.Tensor // [vocab, d], also the (tied) unembedding
+	wpe    compute.Tensor
+	lnfW   compute.Tensor
+	lnfB   compute.Tensor
+	layers []layer
+
+	mu sync.Mutex
+	ws *workspace
+}
+
+// New uploads a checkpoint's weights to be. On the CPU they stay where the
+// checkpoint holds them (a memory mapping): keep ck open while m is used.
+func New(be compute.Backend, ck *gpt2.Checkpoint) (*Model, error) {
+	m := &Model{Config: ck.Config, be: be, layers: make([]layer, len(ck.Layers))}
+	var err error
+	up := func(dst *compute.Tensor, w weights.Tensor) {
+		if err != nil {
+			return
+		}
+		*dst, err = be.Upload(w)
+	}
+	up(&m.wte, ck.WTE)
+	up(&m.wpe, ck.WPE)
+	up(&m.lnfW, ck.LNFW)
+	up(&m.lnfB, ck.LNFB)
+	for i, L := range ck.Layers {
+		l := &m.layers[i]
+		up(&l.ln1W, L.LN1W)
+		up(&l.ln1B, L.LN1B)
+		up(&l.qkvW, L.QKVW)
+		up(&l.qkvB, L.QKVB)
+		up(&l.oW, L.OW)
+		up(&l.oB, L.OB)
+		up(&l.ln2W, L.LN2W)
+		up(&l.ln2B, L.LN2B)
+		up(&l.fcW, L.FCW)
+		up(&l.fcB, L.FCB)
+		up(&l.projW, L.ProjW)
+		up(&l.projB, L.ProjB)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("upload GPT-2 weights to %s: %w", be.Name(), err)
+	}
+	return m, nil
+}
+
+// Backend returns the backend the model runs on.
+func (m *Model) Backend() compute.Backend { return m.be }
+
+// WTE returns the token embedding, which is also the unembedding.
+func (m *Model) WTE() compute.Tensor { return m.wte }
+
+// Patch replaces a hook's activation in place. act is [batch·seq, width];
+// rows are positions, sequence by sequence.
+type Patch func(be compute.Backend, h hookname.Hook, act compute.Tensor, batch, seq int) error
+
+// Hooks says what to do at hook points during a Run.
+type Hooks struct {
+	// StopAfter, when set, ends the pass as soon as that hook has been
+	// computed, patched and observed (TransformerLens' stop_at_layer, but
+	// at any hook).
+	StopAfter *hookname.Hook
+	// Patches replace activations, keyed by hook name.
+	Patches map[string]Patch
+	// Observe, when set, sees every hook's activation after patching. The
+	// tensor is a buffer that the pass goes on to overwrite: copy what you
+	// keep. Returning an error ends the pass with it.
+	Observe func(h hookname.Hook, act compute.Tensor) error
+}
+
+// Output is what a Run leaves: the final residual stream (resid_post of the
+// last block), or nil when the pass stopped early. It is valid until the
+// next Run.
+type Output struct {
+	Resid   compute.Tensor
+	Batch   int
+	Seq     int
+	Stopped bool
+}
+
+// CheckTokens verifies that tokens ([batch·seq] ids) fit the model.
+func (m *Model) CheckTokens(tokens []int32, batch, seq int) error {
+	if batch <= 0 || seq <= 0 {
+		return fmt.Errorf("empty batch (%d sequences of %d tokens)", batch, seq)
+	}
+	if len(tokens) != batch*seq {
+		return fmt.Errorf("%d tokens for %d sequences of %d", len(tokens), batch, seq)
+	}
+	if seq > m.Config.NPositions {
+		return fmt.Errorf("sequence of %d tokens is longer than the model's context of %d", seq, m.Config.NPositions)
+	}
+	for i, t := range tokens {
+		if t < 0 || int(t) >= m.Config.VocabSize {
+			return fmt.Errorf("token %d at position %d outside the vocabulary [0, %d)", t, i%seq, m.Config.VocabSize)
+		}
+	}
+	return nil
+}
+
+// Run computes the forward pass on tokens ([batch·seq] ids, row-major).
+// The result stays valid until the next Run; hold Lock around Run and the
+// use of its output when other goroutines share the model (RunLocked does).
+func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks Hooks) (*Output, error) {
+	if err := m.CheckTokens(tokens, batch, seq); err != nil {
+		return nil, err
+	}
+	cfg := m.Config
+	be := m.be
+	ws := m.workspace(batch * seq)
+	rows := batch * seq
+
+	var stop int = -1
+	if hooks.StopAfter != nil {
+		stop = hooks.StopAfter.Order()
+		if hooks.StopAfter.Layer >= cfg.NLayer || stop < 0 {
+			return nil, fmt.Errorf("stop hook %s not in a %d-layer model", hooks.StopAfter, cfg.NLayer)
+		}
+	}
+	visit := func(h hookname.Hook, act compute.Tensor) (bool, error) {
+		if p, ok := hooks.Patches[h.String()]; ok && p != nil {
+			if err := p(be, h, act, batch, seq); err != nil {
+				return false, fmt.Errorf("patch at %s: %w", h, err)
+			}
+		}
+		if hooks.Observe != nil {
+			if err := hooks.Observe(h, act); err != nil {
+				return false, err
+			}
+		}
+		return h.Order() == stop, nil
+	}
+	out := &Output{Batch: batch, Seq: seq}
+
+	for i := 0; i < rows; i++ {
+		ws.pos[i] = int32(i % seq)
+	}
+	be.Gather(ws.embed, m.wte, tokens)
+	be.CenterRows(ws.embed)
+	if done, err := visit(hookname.Hook{Layer: -1, Point: hookname.Embed}, ws.embed); err != nil || done {
+		out.Stopped = done
+		return out, err
+	}
+	be.Gather(ws.posEmbed, m.wpe, ws.pos[:rows])
+	be.CenterRows(ws.posEmbed)
+	if done, err := visit(hookname.Hook{Layer: -1, Point: hookname.PosEmbed}, ws.posEmbed); err != nil || done {
+		out.Stopped = done
+		return out, err
+	}
+	be.Add(ws.resid, ws.embed, ws.posEmbed)
+
+	eps := float32(cfg.LayerNormEps)
+	for li := range m.layers {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		l := &m.layers[li]
+		hk := func(p hookname.Point) hookname.Hook { return hookname.Hook{Layer: li, Point: p} }
+		if done, err := visit(hk(hookname.ResidPre), ws.resid); err != nil || done {
+			out.Stopped = done
+			return out, err
+		}
+		be.LayerNorm(ws.ln, ws.resid, l.ln1W, l.ln1B, eps)
+		be.MatMul(ws.qkv, ws.ln, l.qkvW, l.qkvB)
+		be.CausalAttention(ws.z, ws.qkv, batch, seq, cfg.NHead)
+		be.MatMul(ws.attnOut, ws.z, l.oW, l.oB)
+		be.CenterRows(ws.attnOut)
+		if done, err := visit(hk(hookname.AttnOut), ws.attnOut); err != nil || done {
+			out.Stopped = done
+			return out, err
+		}
+		be.Add(ws.resid, ws.resid, ws.attnOut)
+		if done, err := visit(hk(hookname.ResidMid), ws.resid); err != nil || done {
+			out.Stopped = done
+			return out, err
+		}
+		be.LayerNorm(ws.ln, ws.resid, l.ln2W, l.ln2B, eps)
+		be.MatMul(ws.hidden, ws.ln, l.fcW, l.fcB)
+		be.GeluNew(ws.hidden)
+		if done, err := visit(hk(hookname.MLPPost), ws.hidden); err != nil || done {
+			out.Stopped = done
+			return out, err
+		}
+		be.MatMul(ws.mlpOut, ws.hidden, l.projW, l.projB)
+		be.CenterRows(ws.mlpOut)
+		if done, err := visit(hk(hookname.MLPOut), ws.mlpOut); err != nil || done {
+			out.Stopped = done
+			return out, err
+		}
+		be.Add(ws.resid, ws.resid, ws.mlpOut)
+		if done, err := visit(hk(hookname.ResidPost), ws.resid); err != nil || done {
+			out.Stopped = done
+			return out, err
+		}
+	}
+	out.Resid = ws.resid
+	return out, nil
+}
+
+// Lock serializes users of the model's shared buffers: hold it from Run
+// until the Output is no longer needed.
+func (m *Model) Lock() { m.mu.Lock() }
+
+// Unlock releases Lock.
+func (m *Model) Unlock() { m.mu.Unlock() }

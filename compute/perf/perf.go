@@ -1,0 +1,191 @@
+// Package perf measures the engine on full-size GPT-2 small with random
+// weights made in memory: the machine's SGEMM rate, the feature scan
+// (forward stopped at a hook, then the SAE encode) and the full forward to
+// logits. The app's bench subcommand prints its Report.
+package perf
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/compute/encoder"
+	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/weights/gpt2"
+	"github.com/saescope/saescope/weights/hookname"
+	"github.com/saescope/saescope/weights/sae"
+)
+
+// Options choose the workload.
+type Options struct {
+	Batch, Seq int    // scan batch shape (default 32×128)
+	Hook       string // scan hook (default blocks.9.hook_resid_pre)
+	DSae       int    // SAE width (default 6144)
+	Reps       int    // timed repetitions of each measurement (default 2)
+	SkipFull   bool   // skip the full forward to logits
+	Progress   func(string)
+}
+
+// Report holds the measured figures.
+type Report struct {
+	Backend         string  `json:"backend"`
+	Batch           int     `json:"batch"`
+	Seq             int     `json:"seq"`
+	Hook            string  `json:"hook"`
+	DSae            int     `json:"d_sae"`
+	SGEMMGFLOPS     float64 `json:"sgemm_gflops"`
+	ScanTokensPerS  float64 `json:"scan_tokens_per_s"`
+	ScanGFLOPS      float64 `json:"scan_gflops"`
+	ScanFraction    float64 `json:"scan_fraction_of_sgemm"`
+	FullTokensPerS  float64 `json:"full_tokens_per_s"`
+	FullGFLOPS      float64 `json:"full_gflops"`
+	ScanSecondsPerB float64 `json:"scan_seconds_per_batch"`
+}
+
+func (o *Options) defaults() {
+	if o.Batch == 0 {
+		o.Batch = 32
+	}
+	if o.Seq == 0 {
+		o.Seq = 128
+	}
+	if o.Hook == "" {
+		o.Hook = "blocks.9.hook_resid_pre"
+	}
+	if o.DSae == 0 {
+		o.DSae = 6144
+	}
+	if o.Reps == 0 {
+		o.Reps = 2
+	}
+	if o.Progress == nil {
+		o.Progress = func(string) {}
+	}
+}
+
+// SGEMM times an m×k by k×n product on be and returns GFLOPS (best of reps).
+func SGEMM(be compute.Backend, m, k, n, reps int) float64 {
+	a, b, c := be.Alloc(m, k), be.Alloc(k, n), be.Alloc(m, n)
+	defer func() { be.Free(a); be.Free(b); be.Free(c) }()
+	rng := rand.New(rand.NewPCG(1, 2))
+	buf := make([]float32, max(m*k, k*n))
+	for i := range buf {
+		buf[i] = rng.Float32() - 0.5
+	}
+	be.Write(a, buf[:m*k])
+	be.Write(b, buf[:k*n])
+	be.MatMul(c, a, b, nil) // warm up
+	best := time.Duration(1 << 62)
+	for r := 0; r < reps; r++ {
+		t0 := time.Now()
+		be.MatMul(c, a, b, nil)
+		be.Read(be.RowsView(c, 0, 1), buf[:n]) // wait for asynchronous backends
+		best = min(best, time.Since(t0))
+	}
+	return 2 * float64(m) * float64(k) * float64(n) / best.Seconds() / 1e9
+}
+
+// ForwardFLOPs counts the multiply-adds (×2) per token of layers whole
+// blocks at sequence length seq, attention computed over the full square.
+func ForwardFLOPs(cfg gpt2.Config, layers, seq int) float64 {
+	d, m := float64(cfg.DModel), float64(cfg.DMLP())
+	perLayer := 2*(d*3*d+d*d+2*d*m) + 4*float64(seq)*d
+	return float64(layers) * perLayer
+}
+
+// Run builds the random model and measures it on be.
+func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error) {
+	opts.defaults()
+	cfg := gpt2.SmallConfig()
+	h, err := hookname.Parse(opts.Hook, cfg.NLayer)
+	if err != nil {
+		return nil, err
+	}
+	if h.Width() != "d_model" {
+		return nil, fmt.Errorf("bench: hook %s is not d_model wide", h)
+	}
+	rep := &Report{Backend: be.Name(), Batch: opts.Batch, Seq: opts.Seq, Hook: h.String(), DSae: opts.DSae}
+
+	opts.Progress("SGEMM 4096×768×3072")
+	rep.SGEMMGFLOPS = SGEMM(be, 4096, 768, 3072, 3)
+
+	opts.Progress("building a random full-size GPT-2 small")
+	ck := gpt2.Random(cfg, 1)
+	m, err := model.New(be, ck)
+	if err != nil {
+		return nil, err
+	}
+	s := sae.Random(cfg.DModel, opts.DSae, h, -0.5, 2)
+	enc, err := encoder.New(be, s)
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	B, T := opts.Batch, opts.Seq
+	tokens := make([]int32, B*T)
+	for i := range tokens {
+		if i%T == 0 {
+			tokens[i] = 50256
+		} else {
+			tokens[i] = int32(rng.IntN(cfg.VocabSize))
+		}
+	}
+	feats := be.Alloc(B*T, opts.DSae)
+	defer be.Free(feats)
+	sink := make([]float32, opts.DSae)
+	scan := func() error {
+		m.Lock()
+		defer m.Unlock()
+		_, err := m.Run(ctx, tokens, B, T, model.Hooks{StopAfter: &h, Observe: func(hk hookname.Hook, act compute.Tensor) error {
+			if hk != h {
+				return nil
+			}
+			return enc.Encode(feats, act)
+		}})
+		be.Read(be.RowsView(feats, 0, 1), sink)
+		return err
+	}
+	opts.Progress(fmt.Sprintf("scan: %d×%d tokens to %s + %d-feature encode", B, T, h, opts.DSae))
+	if err := scan(); err != nil { // warm-up allocates the buffers
+		return nil, err
+	}
+	best := time.Duration(1 << 62)
+	for r := 0; r < opts.Reps; r++ {
+		t0 := time.Now()
+		if err := scan(); err != nil {
+			return nil, err
+		}
+		best = min(best, time.Since(t0))
+	}
+	tokensN := float64(B * T)
+	rep.ScanSecondsPerB = best.Seconds()
+	rep.ScanTokensPerS = tokensN / best.Seconds()
+	scanFlops := ForwardFLOPs(cfg, h.Layer, T) + 2*float64(cfg.DModel)*float64(opts.DSae)
+	rep.ScanGFLOPS = scanFlops * rep.ScanTokensPerS / 1e9
+	rep.ScanFraction = rep.ScanGFLOPS / rep.SGEMMGFLOPS
+
+	if !opts.SkipFull {
+		opts.Progress("full forward to logits")
+		full := func() error {
+			m.Lock()
+			defer m.Unlock()
+			out, err := m.Run(ctx, tokens, B, T, model.Hooks{})
+			if err != nil {
+				return err
+			}
+			_, err = m.TokenLoss(out, tokens)
+			return err
+		}
+		t0 := time.Now()
+		if err := full(); err != nil {
+			return nil, err
+		}
+		el := time.Since(t0)
+		rep.FullTokensPerS = tokensN / el.Seconds()
+		fullFlops := ForwardFLOPs(cfg, cfg.NLayer, T) + 2*float64(cfg.DModel)*float64(cfg.VocabSize)
+		rep.FullGFLOPS = fullFlops * rep.FullTokensPerS / 1e9
+	}
+	return rep, nil
+}

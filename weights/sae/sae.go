@@ -1,0 +1,288 @@
+// Package sae loads sparse autoencoders for GPT-2 from the two formats
+// researchers have: a torch.save'd dict {W_enc, W_dec, b_enc, b_dec} in a
+// .pt file (jacobcd52/gpt2-small-sparse-autoencoders), and SAELens folders
+// (cfg.json + sae_weights.safetensors).
+package sae
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/saescope/saescope/weights"
+	"github.com/saescope/saescope/weights/hookname"
+	"github.com/saescope/saescope/weights/safetensors"
+	"github.com/saescope/saescope/weights/torchpt"
+)
+
+// Format names the file format an SAE came from.
+type Format string
+
+// The supported formats.
+const (
+	FormatTorchDict Format = "pt"
+	FormatSAELens   Format = "saelens"
+)
+
+// SAE is a standard ReLU sparse autoencoder:
+// encode f = relu((x - b_dec·[ApplyBDecToInput]) · W_enc + b_enc),
+// decode x̂ = f · W_dec + b_dec.
+type SAE struct {
+	Path   string
+	Format Format
+	Hook   hookname.Hook
+	DIn    int
+	DSae   int
+	WEnc   weights.Tensor // [d_in, d_sae]
+	WDec   weights.Tensor // [d_sae, d_in]
+	BEnc   weights.Tensor // [d_sae]
+	BDec   weights.Tensor // [d_in]
+	// ApplyBDecToInput is true for the .pt format and for SAELens unless
+	// its cfg says otherwise.
+	ApplyBDecToInput bool
+	// ModelName is the model the SAE says it was trained on, if it says.
+	ModelName string
+	closer    io.Closer
+}
+
+// Name is a short human label such as "blocks.9.hook_resid_pre (6144)".
+func (s *SAE) Name() string {
+	return fmt.Sprintf("%s (%d)", s.Hook, s.DSae)
+}
+
+// Close releases the memory mapping behind the tensors, if any.
+func (s *SAE) Close() error {
+	if s.closer == nil {
+		return nil
+	}
+	err := s.closer.Close()
+	s.closer = nil
+	return err
+}
+
+// CheckModel verifies that the SAE fits a model of width dModel (MLP width
+// dMLP) with nLayer blocks.
+func (s *SAE) CheckModel(dModel, dMLP, nLayer int) error {
+	want := dModel
+	if s.Hook.Point == hookname.MLPPost {
+		want = dMLP
+	}
+	if s.DIn != want {
+		return fmt.Errorf("SAE %s: d_in %d does not match the model's %s %d at %s (an SAE for another model?)", s.Path, s.DIn, s.Hook.Width(), want, s.Hook)
+	}
+	if s.Hook.Layer >= nLayer {
+		return fmt.Errorf("SAE %s: hook %s is past the model's %d layers", s.Path, s.Hook, nLayer)
+	}
+	return nil
+}
+
+var ptNameRE = regexp.MustCompile(`_(resid_pre|resid_mid|resid_post|mlp_out|attn_out)_(\d+)\.(pt|bin)$`)
+
+// HookFromFileName infers the hook from names such as
+// gpt2-small_6144_resid_pre_9.pt (the jacobcd52 release's convention).
+func HookFromFileName(path string) (hookname.Hook, bool) {
+	m := ptNameRE.FindStringSubmatch(filepath.Base(path))
+	if m == nil {
+		return hookname.Hook{}, false
+	}
+	layer, err := strconv.Atoi(m[2])
+	if err != nil {
+		return hookname.Hook{}, false
+	}
+	return hookname.Hook{Layer: layer, Point: hookname.Point("hook_" + m[1])}, true
+}
+
+// Load reads an SAE from a .pt file or a SAELens folder. hook, when not
+// empty, names the hook point and overrides what the files say.
+func Load(path, hook string) (*SAE, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("load SAE %s: %w", path, err)
+	}
+	var s *SAE
+	if st.IsDir() {
+		s, err = loadSAELens(path, hook)
+	} else {
+		s, err = loadTorchDict(path, hook)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load SAE %s: %w", path, err)
+	}
+	s.Path = path
+	return s, nil
+}
+
+func loadTorchDict(path, hook string) (*SAE, error) {
+	var h hookname.Hook
+	if hook != "" {
+		var err error
+		if h, err = hookname.Parse(hook, 0); err != nil {
+			return nil, err
+		}
+	} else {
+		var ok bool
+		if h, ok = HookFromFileName(path); !ok {
+			return nil, fmt.Errorf("cannot tell the hook point from the file name %q (expected …_resid_pre_9.pt or …_mlp_out_6.pt): give it explicitly", filepath.Base(path))
+		}
+	}
+	tensors, err := torchpt.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &SAE{Format: FormatTorchDict, Hook: h, ApplyBDecToInput: true}
+	if err := s.assign(tensors); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// saelensConfig holds the cfg.json keys SAE Scope reads, across SAELens
+// versions (legacy hook_point/hook_point_layer, v6's metadata block).
+type saelensConfig struct {
+	Architecture         *string          `json:"architecture"`
+	DIn                  int              `json:"d_in"`
+	DSae                 int              `json:"d_sae"`
+	HookName             string           `json:"hook_name"`
+	HookPoint            string           `json:"hook_point"`
+	HookHeadIndex        *int             `json:"hook_head_index"`
+	ActivationFn         *string          `json:"activation_fn_str"`
+	ActivationFnAlt      *string          `json:"activation_fn"`
+	ApplyBDecToInput     *bool            `json:"apply_b_dec_to_input"`
+	NormalizeActivations *json.RawMessage `json:"normalize_activations"`
+	FinetuningScaling    *json.RawMessage `json:"finetuning_scaling_factor"`
+	ModelName            string           `json:"model_name"`
+	Metadata             *struct {
+		HookName  string `json:"hook_name"`
+		ModelName string `json:"model_name"`
+	} `json:"metadata"`
+}
+
+func loadSAELens(dir, hook string) (*SAE, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "cfg.json"))
+	if err != nil {
+		return nil, fmt.Errorf("not a SAELens folder (cfg.json): %w", err)
+	}
+	var cfg saelensConfig
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("cfg.json: %w", err)
+	}
+	if cfg.Architecture != nil && *cfg.Architecture != "standard" {
+		return nil, fmt.Errorf("cfg.json: architecture %q not supported (only \"standard\" ReLU SAEs)", *cfg.Architecture)
+	}
+	for _, act := range []*string{cfg.ActivationFn, cfg.ActivationFnAlt} {
+		if act != nil && *act != "relu" {
+			return nil, fmt.Errorf("cfg.json: activation function %q not supported (only relu)", *act)
+		}
+	}
+	if cfg.HookHeadIndex != nil {
+		return nil, fmt.Errorf("cfg.json: hook_head_index %d: per-head SAEs are not supported", *cfg.HookHeadIndex)
+	}
+	if cfg.NormalizeActivations != nil {
+		var norm any
+		_ = json.Unmarshal(*cfg.NormalizeActivations, &norm)
+		switch v := norm.(type) {
+		case nil:
+		case string:
+			if v != "none" && v != "" {
+				return nil, fmt.Errorf("cfg.json: normalize_activations %q not supported (only \"none\")", v)
+			}
+		default:
+			return nil, fmt.Errorf("cfg.json: normalize_activations %s not supported (only \"none\")", string(*cfg.NormalizeActivations))
+		}
+	}
+	if cfg.FinetuningScaling != nil {
+		var v any
+		_ = json.Unmarshal(*cfg.FinetuningScaling, &v)
+		if b, ok := v.(bool); !(v == nil || ok && !b) {
+			return nil, fmt.Errorf("cfg.json: finetuning_scaling_factor %s not supported", string(*cfg.FinetuningScaling))
+		}
+	}
+	name := hook
+	if name == "" {
+		name = cfg.HookName
+	}
+	if name == "" {
+		name = cfg.HookPoint
+	}
+	if name == "" && cfg.Metadata != nil {
+		name = cfg.Metadata.HookName
+	}
+	if name == "" {
+		return nil, errors.New("cfg.json names no hook (hook_name or hook_point): give it explicitly")
+	}
+	h, err := hookname.Parse(name, 0)
+	if err != nil {
+		return nil, fmt.Errorf("cfg.json: %w", err)
+	}
+	f, err := safetensors.Open(filepath.Join(dir, "sae_weights.safetensors"))
+	if err != nil {
+		return nil, err
+	}
+	tensors, err := f.Tensors()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s := &SAE{Format: FormatSAELens, Hook: h, ApplyBDecToInput: true, ModelName: cfg.ModelName, closer: f}
+	if cfg.Metadata != nil && s.ModelName == "" {
+		s.ModelName = cfg.Metadata.ModelName
+	}
+	if cfg.ApplyBDecToInput != nil {
+		s.ApplyBDecToInput = *cfg.ApplyBDecToInput
+	}
+	if err := s.assign(tensors); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if cfg.DIn != 0 && cfg.DIn != s.DIn || cfg.DSae != 0 && cfg.DSae != s.DSae {
+		f.Close()
+		return nil, fmt.Errorf("cfg.json says d_in %d, d_sae %d but the weights are %dx%d", cfg.DIn, cfg.DSae, s.DIn, s.DSae)
+	}
+	return s, nil
+}
+
+// assign picks W_enc, W_dec, b_enc, b_dec out of a state dict and checks
+// that their shapes agree.
+func (s *SAE) assign(tensors map[string]weights.Tensor) error {
+	var missing []string
+	for _, k := range []string{"W_enc", "W_dec", "b_enc", "b_dec"} {
+		if _, ok := tensors[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		var have []string
+		for k := range tensors {
+			have = append(have, k)
+		}
+		return fmt.Errorf("missing %s (the file has %s)", strings.Join(missing, ", "), strings.Join(have, ", "))
+	}
+	s.WEnc, s.WDec, s.BEnc, s.BDec = tensors["W_enc"], tensors["W_dec"], tensors["b_enc"], tensors["b_dec"]
+	if len(s.WEnc.Shape) != 2 {
+		return fmt.Errorf("W_enc has shape %v, want [d_in, d_sae]", s.WEnc.Shape)
+	}
+	s.DIn, s.DSae = s.WEnc.Shape[0], s.WEnc.Shape[1]
+	if s.DIn <= 0 || s.DSae <= 0 {
+		return fmt.Errorf("W_enc has empty shape %v", s.WEnc.Shape)
+	}
+	for _, c := range []struct {
+		name  string
+		t     weights.Tensor
+		shape []int
+	}{
+		{"W_dec", s.WDec, []int{s.DSae, s.DIn}},
+		{"b_enc", s.BEnc, []int{s.DSae}},
+		{"b_dec", s.BDec, []int{s.DIn}},
+	} {
+		if err := c.t.CheckShape(c.name, c.shape...); err != nil {
+			return fmt.Errorf("%w (W_enc is %v)", err, s.WEnc.Shape)
+		}
+	}
+	return nil
+}

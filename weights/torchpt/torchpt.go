@@ -1,0 +1,585 @@
+// Package torchpt reads state dicts saved with PyTorch's torch.save without
+// executing anything from the file.
+//
+// A torch.save file is a Python pickle plus raw tensor storages: a zip
+// archive (<stem>/data.pkl, <stem>/data/<key>, PyTorch >= 1.6) or, for older
+// files, a stream of pickles followed by the storages (the "legacy" format).
+// A pickle is a small program that may call any Python function, so it is
+// never run as such here. Each pickle is first walked opcode by opcode by a
+// validator that bounds every length, stack, memo and container against the
+// input, allows only the opcodes a state dict needs, and refuses every global
+// outside a short whitelist (collections.OrderedDict, torch._utils'
+// _rebuild_tensor{,_v2} and _rebuild_parameter{,_with_state}, and the typed
+// torch.<T>Storage classes); only then is it decoded with gopickle, whose
+// FindClass hook enforces the same whitelist. Tensors are then read from the
+// storages with every offset, size and stride checked against the data.
+//
+// Float32, float16, bfloat16 and float64 tensors are returned as float32.
+// Integer and bool tensors (buffers such as a causal mask) are skipped.
+package torchpt
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/nlpodyssey/gopickle/types"
+	"github.com/saescope/saescope/weights"
+)
+
+// Load reads the state dict saved in the torch.save file at path: a
+// top-level dict or OrderedDict of name -> tensor. A dict nested under the key
+// "state_dict" (when the top level holds no tensors itself) is used in its
+// place; other nested dicts are flattened with "." between the keys.
+// Non-tensor values and integer or bool tensors are left out. Errors wrap
+// ErrForbiddenGlobal, ErrInvalid or the error from opening the file.
+func Load(path string) (map[string]weights.Tensor, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("torchpt %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("torchpt %s: %w", path, err)
+	}
+	return LoadReader(f, st.Size(), path)
+}
+
+// LoadReader is Load for a file already open or in memory: r holds size
+// bytes, and name (usually the path) is used in error messages.
+func LoadReader(r io.ReaderAt, size int64, name string) (out map[string]weights.Tensor, err error) {
+	defer func() {
+		// The reader is written not to panic; this is the last guard.
+		if p := recover(); p != nil {
+			out, err = nil, fmt.Errorf("torchpt %s: %w", name, invalidf("internal error on malformed input: %s", truncate(fmt.Sprint(p), 200)))
+		}
+	}()
+	out, err = load(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("torchpt %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// source locates root storages' bytes.
+type source interface {
+	resolve(root *rootStorage) error
+}
+
+func load(r io.ReaderAt, size int64) (map[string]weights.Tensor, error) {
+	if size <= 0 {
+		return nil, invalidf("empty file")
+	}
+	head := make([]byte, min(size, 512))
+	if err := readFull(r, head, 0); err != nil {
+		return nil, err
+	}
+	var (
+		obj any
+		src source
+		err error
+	)
+	switch {
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")) || bytes.HasPrefix(head, []byte("PK\x05\x06")):
+		obj, src, err = openZip(r, size)
+	case len(head) >= 262 && string(head[257:262]) == "ustar":
+		return nil, invalidf("legacy tar torch format not supported, re-save with torch>=1.6")
+	default:
+		obj, src, err = openLegacy(r, size)
+	}
+	if err != nil {
+		return nil, err
+	}
+	refs, err := collect(obj)
+	if err != nil {
+		return nil, err
+	}
+	return materialize(refs, src)
+}
+
+func readFull(r io.ReaderAt, p []byte, off int64) error {
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return invalidf("reading %d bytes at offset %d: %v", len(p), off, err)
+}
+
+// ---- zip format (PyTorch >= 1.6) ----
+
+type zipSource struct {
+	r     io.ReaderAt
+	size  int64
+	stem  string
+	files map[string]*zip.File
+}
+
+func openZip(r io.ReaderAt, size int64) (any, source, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil && !(errors.Is(err, zip.ErrInsecurePath) && zr != nil) {
+		return nil, nil, invalidf("not a valid zip archive: %v", err)
+	}
+	files := make(map[string]*zip.File, len(zr.File))
+	var pkl []*zip.File
+	for _, f := range zr.File {
+		if _, dup := files[f.Name]; dup {
+			return nil, nil, invalidf("zip archive has two entries named %q", truncate(f.Name, 100))
+		}
+		files[f.Name] = f
+		if stem, ok := strings.CutSuffix(f.Name, "/data.pkl"); ok && stem != "" && !strings.Contains(stem, "/") {
+			pkl = append(pkl, f)
+		}
+	}
+	switch len(pkl) {
+	case 0:
+		return nil, nil, invalidf("zip archive has no <name>/data.pkl entry: not a torch.save file")
+	case 1:
+	default:
+		return nil, nil, invalidf("zip archive has %d data.pkl entries", len(pkl))
+	}
+	stem := strings.TrimSuffix(pkl[0].Name, "/data.pkl")
+	if files[stem+"/constants.pkl"] != nil {
+		return nil, nil, invalidf("a TorchScript archive (torch.jit.save) is not a state dict; save model.state_dict() with torch.save")
+	}
+	if f := files[stem+"/byteorder"]; f != nil {
+		b, err := readEntry(f, 64)
+		if err != nil {
+			return nil, nil, err
+		}
+		switch bo := strings.TrimSpace(string(b)); bo {
+		case "little":
+		case "big":
+			return nil, nil, invalidf("storages are big-endian (saved on a big-endian machine); not supported")
+		default:
+			return nil, nil, invalidf("unknown byteorder %q", truncate(bo, 20))
+		}
+	}
+	buf, err := readEntry(pkl[0], maxPickleBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	pl := newPersistentLoader(false)
+	obj, end, err := unpickle(buf, pl.load)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", pkl[0].Name, err)
+	}
+	if end != len(buf) {
+		return nil, nil, invalidf("%s: %d bytes after the pickle's end", pkl[0].Name, len(buf)-end)
+	}
+	return obj, &zipSource{r: r, size: size, stem: stem, files: files}, nil
+}
+
+// readEntry reads a small zip entry whole, refusing one over max bytes.
+func readEntry(f *zip.File, max int64) ([]byte, error) {
+	if f.UncompressedSize64 > uint64(max) {
+		return nil, invalidf("%s is %d bytes, more than the %d allowed", truncate(f.Name, 100), f.UncompressedSize64, max)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, invalidf("%s: %v", truncate(f.Name, 100), err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, max+1))
+	if err != nil {
+		return nil, invalidf("%s: %v", truncate(f.Name, 100), err)
+	}
+	if int64(len(b)) > max {
+		return nil, invalidf("%s is more than the %d bytes allowed", truncate(f.Name, 100), max)
+	}
+	return b, nil
+}
+
+func (z *zipSource) resolve(root *rootStorage) error {
+	name := z.stem + "/data/" + root.key
+	f := z.files[name]
+	if f == nil {
+		return invalidf("data.pkl refers to storage %q but the archive has no entry %q", truncate(root.key, 64), truncate(name, 100))
+	}
+	if f.Method == zip.Store {
+		off, err := f.DataOffset()
+		if err != nil {
+			return invalidf("%s: %v", truncate(name, 100), err)
+		}
+		if f.CompressedSize64 != f.UncompressedSize64 || off < 0 || off > z.size || f.CompressedSize64 > uint64(z.size-off) {
+			return invalidf("%s: entry sizes do not fit the file", truncate(name, 100))
+		}
+		root.data = io.NewSectionReader(z.r, off, int64(f.CompressedSize64))
+		root.nbytes = int64(f.CompressedSize64)
+		return nil
+	}
+	// A compressed storage (torch never writes one, but a re-zipped file
+	// may have it) is inflated into memory, within the bound that deflate's
+	// maximum ratio puts on a genuine entry.
+	if f.CompressedSize64 > uint64(z.size) || f.UncompressedSize64 > 1100*f.CompressedSize64+1024 || f.UncompressedSize64 > math.MaxInt64/2 {
+		return invalidf("%s: implausible entry sizes", truncate(name, 100))
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return invalidf("%s: %v", truncate(name, 100), err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, int64(f.UncompressedSize64)+1))
+	if err != nil {
+		return invalidf("%s: %v", truncate(name, 100), err)
+	}
+	if uint64(len(b)) != f.UncompressedSize64 {
+		return invalidf("%s: entry holds %d bytes, its header says %d", truncate(name, 100), len(b), f.UncompressedSize64)
+	}
+	root.data = bytes.NewReader(b)
+	root.nbytes = int64(len(b))
+	return nil
+}
+
+// ---- legacy format (PyTorch < 1.6) ----
+
+// legacyMagic is torch's MAGIC_NUMBER; legacyProtocol its PROTOCOL_VERSION.
+var legacyMagic, _ = new(big.Int).SetString("1950a86a20f9469cfc6c", 16)
+
+const legacyProtocol = 1001
+
+type legacySource struct {
+	blocks map[string]*rootStorage // roots laid out in the file
+}
+
+func (l *legacySource) resolve(root *rootStorage) error {
+	if l.blocks[root.key] != root {
+		return invalidf("storage %q is not in the file's list of storages", truncate(root.key, 64))
+	}
+	return nil // already resolved when laid out
+}
+
+// openLegacy reads the legacy format: pickles of the magic number, the
+// protocol version, sys_info and the object, then a pickled list of storage
+// keys, then each storage as an int64 element count and its raw bytes.
+func openLegacy(r io.ReaderAt, size int64) (any, source, error) {
+	n := min(size, 1<<20)
+	for {
+		buf := make([]byte, n)
+		if err := readFull(r, buf, 0); err != nil {
+			return nil, nil, err
+		}
+		obj, src, err := parseLegacy(r, size, buf)
+		if err != nil && isTruncated(err) && n < size && n < maxPickleBytes {
+			n = min(n*4, size, maxPickleBytes)
+			continue
+		}
+		return obj, src, err
+	}
+}
+
+func parseLegacy(r io.ReaderAt, size int64, buf []byte) (any, source, error) {
+	magic, pos, err := unpickle(buf, nil)
+	if err != nil {
+		if errors.Is(err, ErrForbiddenGlobal) || isTruncated(err) && int64(len(buf)) < size {
+			return nil, nil, err
+		}
+		return nil, nil, fmt.Errorf("not a PyTorch file (neither a zip archive nor a legacy torch.save stream): %w", err)
+	}
+	if m, ok := magic.(*big.Int); !ok || m.Cmp(legacyMagic) != 0 {
+		return nil, nil, invalidf("not a PyTorch file (neither a zip archive nor a legacy torch.save stream: it is a pickle of %s)", typeName(magic))
+	}
+	next := func(pl func(any) (any, error)) (any, error) {
+		v, n, err := unpickle(buf[pos:], pl)
+		if err != nil {
+			return nil, err
+		}
+		pos += n
+		return v, nil
+	}
+	proto, err := next(nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("legacy format, protocol version: %w", err)
+	}
+	if p, ok := proto.(int); !ok || p != legacyProtocol {
+		return nil, nil, invalidf("legacy format: unsupported protocol version (want %d)", legacyProtocol)
+	}
+	info, err := next(nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("legacy format, sys_info: %w", err)
+	}
+	if d, ok := info.(*types.Dict); ok {
+		for _, e := range *d {
+			if k, _ := e.Key.(string); k == "little_endian" && e.Value == false {
+				return nil, nil, invalidf("storages are big-endian (saved on a big-endian machine); not supported")
+			}
+		}
+	}
+	pl := newPersistentLoader(true)
+	obj, err := next(pl.load)
+	if err != nil {
+		return nil, nil, fmt.Errorf("legacy format, object: %w", err)
+	}
+	keysObj, err := next(nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("legacy format, storage keys: %w", err)
+	}
+	keys, ok := keysObj.(*types.List)
+	if !ok {
+		return nil, nil, invalidf("legacy format: storage keys are %s, not a list", typeName(keysObj))
+	}
+	src := &legacySource{blocks: map[string]*rootStorage{}}
+	off := int64(pos)
+	var hdr [8]byte
+	for _, k := range *keys {
+		key, ok := k.(string)
+		if !ok {
+			return nil, nil, invalidf("legacy format: a storage key is %s, not a str", typeName(k))
+		}
+		root := pl.roots[key]
+		if root == nil {
+			return nil, nil, invalidf("legacy format: storage %q is listed but never used", truncate(key, 64))
+		}
+		if src.blocks[key] != nil {
+			return nil, nil, invalidf("legacy format: storage %q is listed twice", truncate(key, 64))
+		}
+		if size-off < 8 {
+			return nil, nil, invalidf("legacy format: file ends before storage %q", truncate(key, 64))
+		}
+		if err := readFull(r, hdr[:], off); err != nil {
+			return nil, nil, err
+		}
+		off += 8
+		numel := binary.LittleEndian.Uint64(hdr[:])
+		es := uint64(dtypes[root.dt].size)
+		if numel > uint64(size-off)/es {
+			return nil, nil, invalidf("legacy format: storage %q has %d elements but the file ends first", truncate(key, 64), numel)
+		}
+		nb := int64(numel * es)
+		root.data = io.NewSectionReader(r, off, nb)
+		root.nbytes = nb
+		root.resolved = true
+		src.blocks[key] = root
+		off += nb
+	}
+	return obj, src, nil
+}
+
+// ---- state dict ----
+
+const maxNesting = 16
+
+type dictEntry struct{ key, value any }
+
+func dictEntries(v any) ([]dictEntry, bool) {
+	switch d := v.(type) {
+	case *types.Dict:
+		out := make([]dictEntry, len(*d))
+		for i, e := range *d {
+			out[i] = dictEntry{e.Key, e.Value}
+		}
+		return out, true
+	case *types.OrderedDict:
+		out := make([]dictEntry, 0, d.Len())
+		for el := d.List.Front(); el != nil; el = el.Next() {
+			e := el.Value.(*types.OrderedDictEntry)
+			out = append(out, dictEntry{e.Key, e.Value})
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// collect finds the state dict's tensors by name.
+func collect(obj any) (map[string]*tensorRef, error) {
+	entries, ok := dictEntries(obj)
+	if !ok {
+		return nil, invalidf("the file holds %s, not a state dict (a dict of tensors)", typeName(obj))
+	}
+	direct := false
+	var nested any
+	for _, e := range entries {
+		if _, ok := e.value.(*tensorRef); ok {
+			direct = true
+		}
+		if k, _ := e.key.(string); k == "state_dict" {
+			if _, ok := dictEntries(e.value); ok {
+				nested = e.value
+			}
+		}
+	}
+	if !direct && nested != nil {
+		obj = nested
+	}
+	out := map[string]*tensorRef{}
+	seen := map[any]bool{}
+	var walk func(d any, prefix string, depth int)
+	walk = func(d any, prefix string, depth int) {
+		seen[d] = true
+		entries, _ := dictEntries(d)
+		for _, e := range entries {
+			k, ok := e.key.(string)
+			if !ok {
+				continue
+			}
+			switch v := e.value.(type) {
+			case *tensorRef:
+				out[prefix+k] = v
+			case *types.Dict, *types.OrderedDict:
+				if depth < maxNesting && !seen[v] {
+					walk(v, prefix+k+".", depth+1)
+				}
+			}
+		}
+	}
+	walk(obj, "", 0)
+	return out, nil
+}
+
+// maxElements bounds a tensor's element count (far above any real tensor,
+// far below overflow).
+const maxElements = 1 << 50
+
+// numElements multiplies a shape out (shape has no negative dimension),
+// refusing counts above maxElements.
+func numElements(shape []int) (int, bool) {
+	for _, d := range shape {
+		if d == 0 {
+			return 0, true
+		}
+	}
+	n := 1
+	for _, d := range shape {
+		if n > maxElements/d {
+			return 0, false
+		}
+		n *= d
+	}
+	return n, true
+}
+
+// contiguous reports whether stride is shape's row-major layout (ignoring
+// the strides of size-1 dimensions, as PyTorch does).
+func contiguous(shape, stride []int) bool {
+	if n, _ := numElements(shape); n == 0 {
+		return true
+	}
+	want := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		if shape[i] != 1 {
+			if stride[i] != want {
+				return false
+			}
+			want *= shape[i]
+		}
+	}
+	return true
+}
+
+func materialize(refs map[string]*tensorRef, src source) (map[string]weights.Tensor, error) {
+	names := make([]string, 0, len(refs))
+	for name := range refs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := make(map[string]weights.Tensor, len(names))
+	for _, name := range names {
+		t := refs[name]
+		qname := truncate(name, 200)
+		n, ok := numElements(t.shape)
+		if !ok {
+			return nil, invalidf("tensor %q: shape %v is too large", qname, t.shape)
+		}
+		if !contiguous(t.shape, t.stride) {
+			return nil, invalidf("tensor %q: stride %v is not contiguous row-major for shape %v; re-save it with .contiguous()", qname, t.stride, t.shape)
+		}
+		root := t.storage.root
+		if !root.resolved {
+			root.resolved = true
+			root.err = src.resolve(root)
+		}
+		if root.err != nil {
+			return nil, root.err
+		}
+		info := dtypes[root.dt]
+		avail := root.nbytes / int64(info.size)
+		start, limit := int64(t.offset), avail
+		if t.storage.view {
+			start += int64(t.storage.base)
+			limit = min(avail, int64(t.storage.base)+int64(t.storage.numel))
+		}
+		if start > limit || int64(n) > limit-start {
+			return nil, invalidf("tensor %q: shape %v at offset %d needs %d %s elements, but storage %q holds %d",
+				qname, t.shape, t.offset, int64(t.offset)+int64(n), info.name, truncate(root.key, 64), limit-(start-int64(t.offset)))
+		}
+		if int64(root.declared) > avail {
+			return nil, invalidf("storage %q: %d bytes, too short for the %d %s elements its header declares", truncate(root.key, 64), root.nbytes, root.declared, info.name)
+		}
+		if !info.float {
+			continue
+		}
+		data, err := decode(root, start, n)
+		if err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", qname, err)
+		}
+		out[name] = weights.Tensor{Shape: append([]int{}, t.shape...), Data: data}
+	}
+	return out, nil
+}
+
+// decode converts n elements of root, from element start on, to float32.
+func decode(root *rootStorage, start int64, n int) ([]float32, error) {
+	es := dtypes[root.dt].size
+	out := make([]float32, n)
+	const chunk = 1 << 20
+	buf := make([]byte, min(n*es, chunk))
+	off := start * int64(es)
+	for i := 0; i < n; {
+		k := min(n-i, chunk/es)
+		b := buf[:k*es]
+		if err := readFull(root.data, b, off); err != nil {
+			return nil, err
+		}
+		o := out[i : i+k]
+		switch root.dt {
+		case dtFloat32:
+			for j := range o {
+				o[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+			}
+		case dtFloat64:
+			for j := range o {
+				o[j] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b[8*j:])))
+			}
+		case dtFloat16:
+			for j := range o {
+				o[j] = halfToFloat32(binary.LittleEndian.Uint16(b[2*j:]))
+			}
+		case dtBFloat16:
+			for j := range o {
+				o[j] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*j:])) << 16)
+			}
+		}
+		i += k
+		off += int64(len(b))
+	}
+	return out, nil
+}
+
+// halfToFloat32 converts an IEEE 754 binary16 value exactly.
+func halfToFloat32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	mant := uint32(h) & 0x3ff
+	switch exp {
+	case 0: // zero or subnormal: mant * 2^-24
+		f := float32(mant) / (1 << 24)
+		if sign != 0 {
+			f = -f
+		}
+		return f
+	case 0x1f: // inf or NaN
+		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
+	}
+	return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
+}
