@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 
 	"github.com/saescope/saescope/compute/cpu"
 	"github.com/saescope/saescope/compute/perf"
@@ -20,8 +22,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dsae := fs.Int("d-sae", 6144, "SAE features")
 	reps := fs.Int("reps", 2, "timed repetitions (best is kept)")
 	skipFull := fs.Bool("skip-full", false, "skip the full forward to logits")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if *backend != "cpu" {
 		return fmt.Errorf("--backend %q: this build has only the cpu backend", *backend)

@@ -32,6 +32,10 @@ const (
 type Backend struct {
 	name string
 	gemm sgemmer
+	// attnWorkers is how many goroutines share the attention heads: one
+	// with OpenBLAS, whose own threads already use every core (two callers
+	// would fight over them), and one per core with single-threaded gonum.
+	attnWorkers int
 }
 
 // New returns a CPU backend with the chosen BLAS.
@@ -40,17 +44,17 @@ func New(choice BLAS) (*Backend, error) {
 	case BLASAuto, "":
 		if lib := loadOpenBLAS(); lib != "" {
 			setBLASThreads(runtime.GOMAXPROCS(0))
-			return &Backend{name: "cpu/openblas", gemm: openBLAS{}}, nil
+			return &Backend{name: "cpu/openblas", gemm: openBLAS{}, attnWorkers: 1}, nil
 		}
-		return &Backend{name: "cpu/gonum", gemm: gonumBLAS{}}, nil
+		return &Backend{name: "cpu/gonum", gemm: gonumBLAS{}, attnWorkers: runtime.GOMAXPROCS(0)}, nil
 	case BLASOpenBLAS:
 		if loadOpenBLAS() == "" {
 			return nil, fmt.Errorf("cpu backend: OpenBLAS not found (install libopenblas0, e.g. apt-get install libopenblas-dev)")
 		}
 		setBLASThreads(runtime.GOMAXPROCS(0))
-		return &Backend{name: "cpu/openblas", gemm: openBLAS{}}, nil
+		return &Backend{name: "cpu/openblas", gemm: openBLAS{}, attnWorkers: 1}, nil
 	case BLASGonum:
-		return &Backend{name: "cpu/gonum", gemm: gonumBLAS{}}, nil
+		return &Backend{name: "cpu/gonum", gemm: gonumBLAS{}, attnWorkers: runtime.GOMAXPROCS(0)}, nil
 	}
 	return nil, fmt.Errorf("cpu backend: unknown BLAS %q (auto, openblas or gonum)", choice)
 }
@@ -282,7 +286,7 @@ func (b *Backend) CausalAttention(dst, qkv compute.Tensor, batch, seq, heads int
 	ld := in.cols // 3·d
 	scale := float32(1 / math.Sqrt(float64(dh)))
 	pairs := batch * heads
-	workers := min(runtime.GOMAXPROCS(0), pairs)
+	workers := max(1, min(b.attnWorkers, pairs))
 	jobs := make(chan int, pairs)
 	for p := 0; p < pairs; p++ {
 		jobs <- p

@@ -1,0 +1,224 @@
+package sae
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/saescope/saescope/weights"
+	"github.com/saescope/saescope/weights/hookname"
+	"github.com/saescope/saescope/weights/safetensors"
+)
+
+const fixtureDir = "../../testdata/fixtures"
+
+type tensorRef struct {
+	Shape []int     `json:"shape"`
+	Sum   float64   `json:"sum"`
+	First []float32 `json:"first"`
+}
+
+type saeRef struct {
+	Tag     string               `json:"tag"`
+	File    string               `json:"file"`
+	Format  string               `json:"format"`
+	Hook    string               `json:"hook"`
+	DSae    int                  `json:"d_sae"`
+	Tensors map[string]tensorRef `json:"tensors"`
+}
+
+func TestLoadFixturesMatchReference(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(fixtureDir, "reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		SAEs []saeRef `json:"saes"`
+	}
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		t.Fatal(err)
+	}
+	if len(ref.SAEs) != 2 {
+		t.Fatalf("%d SAEs in reference.json", len(ref.SAEs))
+	}
+	for _, r := range ref.SAEs {
+		s, err := Load(filepath.Join(fixtureDir, r.File), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if string(s.Format) != r.Format || s.Hook.String() != r.Hook || s.DSae != r.DSae || s.DIn != 32 {
+			t.Errorf("%s: format %s hook %s d_sae %d d_in %d", r.Tag, s.Format, s.Hook, s.DSae, s.DIn)
+		}
+		got := map[string]weights.Tensor{"W_enc": s.WEnc, "W_dec": s.WDec, "b_enc": s.BEnc, "b_dec": s.BDec}
+		for name, want := range r.Tensors {
+			g := got[name]
+			if err := g.CheckShape(name, want.Shape...); err != nil {
+				t.Errorf("%s: %v", r.Tag, err)
+				continue
+			}
+			var sum float64
+			for _, v := range g.Data {
+				sum += float64(v)
+			}
+			if math.Abs(sum-want.Sum) > 1e-4*math.Max(1, math.Abs(want.Sum)) {
+				t.Errorf("%s.%s: sum %g want %g", r.Tag, name, sum, want.Sum)
+			}
+			for i, v := range want.First {
+				if g.Data[i] != v {
+					t.Errorf("%s.%s[%d] = %g want %g", r.Tag, name, i, g.Data[i], v)
+				}
+			}
+		}
+		if err := s.CheckModel(32, 128, 2); err != nil {
+			t.Errorf("%s: %v", r.Tag, err)
+		}
+	}
+}
+
+func TestHookFromFileName(t *testing.T) {
+	cases := map[string]string{
+		"gpt2-small_6144_resid_pre_9.pt":  "blocks.9.hook_resid_pre",
+		"/x/gpt2-small_6144_mlp_out_6.pt": "blocks.6.hook_mlp_out",
+		"tiny-gpt2_256_resid_pre_1.pt":    "blocks.1.hook_resid_pre",
+	}
+	for name, want := range cases {
+		h, ok := HookFromFileName(name)
+		if !ok || h.String() != want {
+			t.Errorf("%s: %v %v", name, h, ok)
+		}
+	}
+	if _, ok := HookFromFileName("weights.pt"); ok {
+		t.Error("weights.pt gave a hook")
+	}
+}
+
+// writeSAELens makes a SAELens folder with the given cfg and tensors.
+func writeSAELens(t *testing.T, cfg map[string]any, tensors map[string]weights.Tensor) string {
+	t.Helper()
+	dir := t.TempDir()
+	raw, _ := json.Marshal(cfg)
+	if err := os.WriteFile(filepath.Join(dir, "cfg.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := safetensors.Write(filepath.Join(dir, "sae_weights.safetensors"), tensors, nil); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func randomTensors(dIn, dSae int) map[string]weights.Tensor {
+	s := Random(dIn, dSae, hookname.Hook{Layer: 0, Point: hookname.ResidPre}, 0, 1)
+	return map[string]weights.Tensor{"W_enc": s.WEnc, "W_dec": s.WDec, "b_enc": s.BEnc, "b_dec": s.BDec}
+}
+
+func TestSAELensVariants(t *testing.T) {
+	legacy := writeSAELens(t, map[string]any{"d_in": 32, "d_sae": 64, "hook_point": "blocks.3.hook_resid_pre", "hook_point_layer": 3}, randomTensors(32, 64))
+	s, err := Load(legacy, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Hook.String() != "blocks.3.hook_resid_pre" || !s.ApplyBDecToInput {
+		t.Errorf("legacy cfg: hook %s apply_b_dec %v", s.Hook, s.ApplyBDecToInput)
+	}
+	s.Close()
+	noBDec := writeSAELens(t, map[string]any{"d_in": 32, "d_sae": 64, "hook_name": "blocks.0.hook_mlp_out", "apply_b_dec_to_input": false, "normalize_activations": nil}, randomTensors(32, 64))
+	if s, err = Load(noBDec, ""); err != nil {
+		t.Fatal(err)
+	}
+	if s.ApplyBDecToInput {
+		t.Error("apply_b_dec_to_input false ignored")
+	}
+	s.Close()
+	v6 := writeSAELens(t, map[string]any{"d_in": 32, "d_sae": 64, "architecture": "standard", "metadata": map[string]any{"hook_name": "blocks.1.hook_resid_pre", "model_name": "gpt2-small"}}, randomTensors(32, 64))
+	if s, err = Load(v6, ""); err != nil {
+		t.Fatal(err)
+	}
+	if s.Hook.Layer != 1 || s.ModelName != "gpt2-small" {
+		t.Errorf("v6 cfg: %s %q", s.Hook, s.ModelName)
+	}
+	s.Close()
+	if s, err = Load(v6, "blocks.0.hook_mlp_out"); err != nil || s.Hook.Point != hookname.MLPOut {
+		t.Errorf("explicit hook: %v %v", s, err)
+	}
+}
+
+func TestBadSAEs(t *testing.T) {
+	good := randomTensors(32, 64)
+	base := func() map[string]any {
+		return map[string]any{"d_in": 32, "d_sae": 64, "hook_name": "blocks.0.hook_resid_pre"}
+	}
+	with := func(k string, v any) map[string]any { c := base(); c[k] = v; return c }
+	cases := map[string]struct {
+		dir  func() string
+		want string
+	}{
+		"normalize": {func() string {
+			return writeSAELens(t, with("normalize_activations", "expected_average_only_in"), good)
+		}, `normalize_activations "expected_average_only_in" not supported`},
+		"gated":      {func() string { return writeSAELens(t, with("architecture", "gated"), good) }, `architecture "gated" not supported`},
+		"jumprelu":   {func() string { return writeSAELens(t, with("architecture", "jumprelu"), good) }, `architecture "jumprelu"`},
+		"topk":       {func() string { return writeSAELens(t, with("activation_fn_str", "topk"), good) }, `activation function "topk"`},
+		"head index": {func() string { return writeSAELens(t, with("hook_head_index", 3), good) }, "per-head"},
+		"no hook": {func() string {
+			c := base()
+			delete(c, "hook_name")
+			return writeSAELens(t, c, good)
+		}, "names no hook"},
+		"bad hook":     {func() string { return writeSAELens(t, with("hook_name", "blocks.0.attn.hook_z"), good) }, "unknown point"},
+		"cfg mismatch": {func() string { return writeSAELens(t, with("d_sae", 128), good) }, "cfg.json says d_in 32, d_sae 128"},
+		"missing W_dec": {func() string {
+			ts := randomTensors(32, 64)
+			delete(ts, "W_dec")
+			return writeSAELens(t, base(), ts)
+		}, "missing W_dec"},
+		"wrong b_dec": {func() string {
+			ts := randomTensors(32, 64)
+			ts["b_dec"] = weights.Tensor{Shape: []int{31}, Data: make([]float32, 31)}
+			return writeSAELens(t, base(), ts)
+		}, "b_dec: shape [31], want [32]"},
+		"no cfg": {func() string { return t.TempDir() }, "not a SAELens folder"},
+		"empty pt": {func() string {
+			p := filepath.Join(t.TempDir(), "gpt2-small_6144_resid_pre_9.pt")
+			os.WriteFile(p, nil, 0o644)
+			return p
+		}, "torchpt"},
+		"pt without hook in name": {func() string {
+			p := filepath.Join(t.TempDir(), "weights.pt")
+			os.WriteFile(p, []byte("x"), 0o644)
+			return p
+		}, "cannot tell the hook point"},
+		"missing file": {func() string { return filepath.Join(t.TempDir(), "nope.pt") }, "no such file"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			s, err := Load(c.dir(), "")
+			if err == nil {
+				s.Close()
+				t.Fatal("loaded without error")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q does not mention %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestCheckModelRejectsOtherWidths(t *testing.T) {
+	s := Random(48, 64, hookname.Hook{Layer: 1, Point: hookname.ResidPre}, 0, 1)
+	err := s.CheckModel(32, 128, 2)
+	if err == nil || !strings.Contains(err.Error(), "d_in 48 does not match the model's d_model 32") {
+		t.Errorf("48-wide SAE on a 32-wide model: %v", err)
+	}
+	s = Random(32, 64, hookname.Hook{Layer: 5, Point: hookname.ResidPre}, 0, 1)
+	if err := s.CheckModel(32, 128, 2); err == nil {
+		t.Error("layer 5 hook accepted on a 2-layer model")
+	}
+	s = Random(128, 64, hookname.Hook{Layer: 1, Point: hookname.MLPPost}, 0, 1)
+	if err := s.CheckModel(32, 128, 2); err != nil {
+		t.Errorf("d_mlp SAE: %v", err)
+	}
+}
