@@ -22,6 +22,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dsae := fs.Int("d-sae", 6144, "SAE features")
 	reps := fs.Int("reps", 2, "timed repetitions (best is kept)")
 	skipFull := fs.Bool("skip-full", false, "skip the full forward to logits")
+	loadDir := fs.String("load", "", "instead: time loading a full-size random GPT-2 small written to (or found in) this folder, and the RSS it adds")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -43,6 +44,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	be, err := cpu.New(cpu.BLAS(*blas))
 	if err != nil {
 		return err
+	}
+	if *loadDir != "" {
+		lr, err := perf.MeasureLoad(ctx, be, *loadDir)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, lr)
+		}
+		fmt.Fprintf(stdout, "checkpoint         %.0f MB model.safetensors\n", lr.FileMB)
+		fmt.Fprintf(stdout, "load               %.3f s (gpt2.Load + model.New), RSS +%.0f MB (from %.0f MB)\n", lr.LoadSeconds, lr.RSSAddedLoadMB, lr.RSSBeforeMB)
+		fmt.Fprintf(stdout, "first forward      %.3f s for %d tokens, RSS then +%.0f MB over the start\n", lr.ForwardSeconds, lr.ForwardTokens, lr.RSSAddedForward)
+		return nil
 	}
 	rep, err := perf.Run(ctx, be, perf.Options{Batch: *batch, Seq: *seq, Hook: *hook, DSae: *dsae, Reps: *reps, SkipFull: *skipFull,
 		Progress: func(s string) { fmt.Fprintln(stderr, "bench:", s) }})

@@ -62,9 +62,9 @@ func New(choice BLAS) (*Backend, error) {
 // Name implements compute.Backend.
 func (b *Backend) Name() string { return b.name }
 
-// Mat is a CPU tensor: a row-major matrix whose storage is a
-// gorgonia.org/tensor Dense with a []float32 backing, which may be a
-// read-only view of a memory-mapped weight file.
+// Mat is a CPU tensor: a row-major matrix stored in a gorgonia.org/tensor
+// Dense of float32, whose backing slice may be a read-only view of a
+// memory-mapped weight file. Row views share the parent's backing.
 type Mat struct {
 	dense      *tensor.Dense
 	data       []float32
@@ -80,20 +80,19 @@ func (m *Mat) Cols() int { return m.cols }
 // Data returns the backing slice (row-major), for code that runs on the CPU.
 func (m *Mat) Data() []float32 { return m.data }
 
-// Dense returns the gorgonia tensor view of the matrix.
-func (m *Mat) Dense() *tensor.Dense {
-	if m.dense == nil {
-		m.dense = tensor.New(tensor.WithShape(m.rows, m.cols), tensor.WithBacking(m.data))
-	}
-	return m.dense
-}
+// Dense returns the gorgonia tensor holding the matrix.
+func (m *Mat) Dense() *tensor.Dense { return m.dense }
 
 // NewMat wraps data (len rows·cols) as a matrix without copying.
 func NewMat(data []float32, rows, cols int) *Mat {
 	if len(data) != rows*cols {
 		panic(fmt.Sprintf("cpu.NewMat: %d values for %dx%d", len(data), rows, cols))
 	}
-	return &Mat{data: data, rows: rows, cols: cols}
+	if len(data) == 0 {
+		return &Mat{dense: tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(rows, cols)), rows: rows, cols: cols}
+	}
+	d := tensor.New(tensor.WithShape(rows, cols), tensor.WithBacking(data))
+	return &Mat{dense: d, data: data, rows: rows, cols: cols}
 }
 
 func mat(t compute.Tensor) *Mat {
@@ -105,7 +104,7 @@ func mat(t compute.Tensor) *Mat {
 
 // Alloc implements compute.Backend.
 func (b *Backend) Alloc(rows, cols int) compute.Tensor {
-	return &Mat{data: make([]float32, rows*cols), rows: rows, cols: cols}
+	return NewMat(make([]float32, rows*cols), rows, cols)
 }
 
 // Upload implements compute.Backend; the CPU aliases w's data.
@@ -128,7 +127,7 @@ func (b *Backend) Write(t compute.Tensor, src []float32) { copy(mat(t).data, src
 // RowsView implements compute.Backend.
 func (b *Backend) RowsView(t compute.Tensor, lo, hi int) compute.Tensor {
 	m := mat(t)
-	return &Mat{data: m.data[lo*m.cols : hi*m.cols], rows: hi - lo, cols: m.cols}
+	return NewMat(m.data[lo*m.cols:hi*m.cols], hi-lo, m.cols)
 }
 
 // Free implements compute.Backend (the garbage collector owns CPU memory).
@@ -270,11 +269,7 @@ func (b *Backend) LayerNorm(dst, x, w, bias compute.Tensor, eps float32) {
 // GeluNew implements compute.Backend.
 func (b *Backend) GeluNew(x compute.Tensor) {
 	d := mat(x).data
-	parallel(len(d), 8, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			d[i] = geluNew(d[i])
-		}
-	})
+	parallel(len(d), 8, func(lo, hi int) { geluSlice(d[lo:hi]) })
 }
 
 // CausalAttention implements compute.Backend. Each (sequence, head) pair
@@ -304,28 +299,7 @@ func (b *Backend) CausalAttention(dst, qkv compute.Tensor, batch, seq, heads int
 				v := in.data[base+2*dm+h*dh:]
 				out := z.data[bi*seq*dm+h*dh:]
 				b.gemm.Sgemm(blas.NoTrans, blas.Trans, seq, seq, dh, scale, q, ld, k, ld, 0, scores, seq)
-				for i := 0; i < seq; i++ {
-					row := scores[i*seq : (i+1)*seq]
-					mx := row[0]
-					for _, s := range row[1 : i+1] {
-						if s > mx {
-							mx = s
-						}
-					}
-					var sum float32
-					for j := 0; j <= i; j++ {
-						e := expf(row[j] - mx)
-						row[j] = e
-						sum += e
-					}
-					inv := 1 / sum
-					for j := 0; j <= i; j++ {
-						row[j] *= inv
-					}
-					for j := i + 1; j < seq; j++ {
-						row[j] = 0
-					}
-				}
+				causalSoftmax(scores, seq)
 				b.gemm.Sgemm(blas.NoTrans, blas.NoTrans, seq, dh, seq, 1, scores, seq, v, ld, 0, out, dm)
 			}
 			done <- struct{}{}
@@ -343,7 +317,7 @@ func (b *Backend) SAEEncode(dst, x, wEnc, bEnc, bDec compute.Tensor) {
 	if bDec != nil {
 		// (x - b_dec) in a scratch matrix; the caller's x is left untouched.
 		bd := mat(bDec).data
-		tmp := &Mat{data: make([]float32, len(in.data)), rows: in.rows, cols: in.cols}
+		tmp := NewMat(make([]float32, len(in.data)), in.rows, in.cols)
 		parallel(in.rows, in.cols, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				r, o := in.data[i*in.cols:(i+1)*in.cols], tmp.data[i*in.cols:(i+1)*in.cols]
@@ -409,4 +383,31 @@ func (b *Backend) SoftmaxStats(entropyBits, maxProb []float32, logits compute.Te
 			maxProb[i] = float32(math.Exp(float64(mx) - lse))
 		}
 	})
+}
+
+// causalSoftmaxGo is the pure-Go causal softmax (builds without cgo, and
+// the reference the C kernel is tested against).
+func causalSoftmaxGo(scores []float32, seq int) {
+	for i := 0; i < seq; i++ {
+		row := scores[i*seq : (i+1)*seq]
+		mx := row[0]
+		for _, s := range row[1 : i+1] {
+			if s > mx {
+				mx = s
+			}
+		}
+		var sum float32
+		for j := 0; j <= i; j++ {
+			e := expf(row[j] - mx)
+			row[j] = e
+			sum += e
+		}
+		inv := 1 / sum
+		for j := 0; j <= i; j++ {
+			row[j] *= inv
+		}
+		for j := i + 1; j < seq; j++ {
+			row[j] = 0
+		}
+	}
 }

@@ -211,3 +211,30 @@ func TestSAEEncodeAndLosses(t *testing.T) {
 }
 
 var _ compute.Backend = (*Backend)(nil)
+
+func TestVectorKernelsMatchGo(t *testing.T) {
+	xs := make([]float32, 0, 40000)
+	for x := -20.0; x < 20; x += 0.001 {
+		xs = append(xs, float32(x))
+	}
+	xs = append(xs, -1e4, 1e4, 0, -0.0)
+	got := append([]float32(nil), xs...)
+	geluSlice(got)
+	for i, x := range xs {
+		want := 0.5 * float64(x) * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(float64(x)+0.044715*float64(x)*float64(x)*float64(x))))
+		if math.Abs(float64(got[i])-want) > 2e-6*math.Max(1, math.Abs(want)) || math.IsNaN(float64(got[i])) {
+			t.Fatalf("gelu kernel(%g) = %g, want %g", x, got[i], want)
+		}
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	const seq = 37
+	a := randMat(rng, seq, seq, 5).data
+	b := append([]float32(nil), a...)
+	causalSoftmax(a, seq)
+	causalSoftmaxGo(b, seq)
+	for i := range a {
+		if math.Abs(float64(a[i]-b[i])) > 1e-6 {
+			t.Fatalf("softmax kernel [%d] = %g, Go %g", i, a[i], b[i])
+		}
+	}
+}

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"testing"
-	"time"
 )
 
 func fuzzSeeds(f *testing.F) [][]byte {
@@ -39,11 +37,7 @@ func FuzzLoad(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		start := time.Now()
 		m, err := LoadReader(bytes.NewReader(data), int64(len(data)), "fuzz.pt")
-		if d := os.Getenv("FUZZ_DEBUG_DIR"); d != "" && time.Since(start) > 50*time.Millisecond {
-			os.WriteFile(fmt.Sprintf("%s/slow-%d-%d", d, os.Getpid(), time.Since(start).Milliseconds()), data, 0o644)
-		}
 		checkResult(t, err)
 		for name, ts := range m {
 			if n, ok := numElements(ts.Shape); !ok || n != len(ts.Data) {
@@ -74,11 +68,7 @@ func FuzzUnpickle(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, pkl []byte) {
 		data := torchZip(t, pkl, storages...)
-		start := time.Now()
 		_, err := LoadReader(bytes.NewReader(data), int64(len(data)), "fuzz.pt")
-		if d := os.Getenv("FUZZ_DEBUG_DIR"); d != "" && time.Since(start) > 50*time.Millisecond {
-			os.WriteFile(fmt.Sprintf("%s/uslow-%d-%d", d, os.Getpid(), time.Since(start).Milliseconds()), pkl, 0o644)
-		}
 		checkResult(t, err)
 	})
 }

@@ -13,7 +13,7 @@ const (
 	maxStackItems  = 1 << 20  // live values on the unpickler's stacks
 	maxMarkDepth   = 1 << 12  // nested MARKs
 	maxMarks       = 1 << 22  // MARK opcodes in total
-	maxMemo        = 1 << 22  // distinct memo slots
+	maxMemo        = 1 << 20  // distinct memo slots
 	maxContainers  = 1 << 22  // lists, dicts and sets created
 	maxItems       = 1 << 24  // elements appended or set into containers
 	maxLongBytes   = 4096     // LONG4 payload (decoding is quadratic in it)

@@ -173,7 +173,7 @@ func openZip(r io.ReaderAt, size int64) (any, source, error) {
 	pl := newPersistentLoader(false)
 	obj, end, err := unpickle(buf, pl.load)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", pkl[0].Name, err)
+		return nil, nil, prefixErr(pkl[0].Name, err)
 	}
 	if end != len(buf) {
 		return nil, nil, invalidf("%s: %d bytes after the pickle's end", pkl[0].Name, len(buf)-end)
@@ -242,6 +242,15 @@ func (z *zipSource) resolve(root *rootStorage) error {
 	return nil
 }
 
+// prefixErr prefixes err with where it happened, except for a forbidden
+// global, whose message stays exactly "pickle refers to forbidden global ...".
+func prefixErr(where string, err error) error {
+	if errors.Is(err, ErrForbiddenGlobal) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
+
 // ---- legacy format (PyTorch < 1.6) ----
 
 // legacyMagic is torch's MAGIC_NUMBER; legacyProtocol its PROTOCOL_VERSION.
@@ -300,14 +309,14 @@ func parseLegacy(r io.ReaderAt, size int64, buf []byte) (any, source, error) {
 	}
 	proto, err := next(nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("legacy format, protocol version: %w", err)
+		return nil, nil, prefixErr("legacy format, protocol version", err)
 	}
 	if p, ok := proto.(int); !ok || p != legacyProtocol {
 		return nil, nil, invalidf("legacy format: unsupported protocol version (want %d)", legacyProtocol)
 	}
 	info, err := next(nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("legacy format, sys_info: %w", err)
+		return nil, nil, prefixErr("legacy format, sys_info", err)
 	}
 	if d, ok := info.(*types.Dict); ok {
 		for _, e := range *d {
@@ -319,11 +328,11 @@ func parseLegacy(r io.ReaderAt, size int64, buf []byte) (any, source, error) {
 	pl := newPersistentLoader(true)
 	obj, err := next(pl.load)
 	if err != nil {
-		return nil, nil, fmt.Errorf("legacy format, object: %w", err)
+		return nil, nil, prefixErr("legacy format, object", err)
 	}
 	keysObj, err := next(nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("legacy format, storage keys: %w", err)
+		return nil, nil, prefixErr("legacy format, storage keys", err)
 	}
 	keys, ok := keysObj.(*types.List)
 	if !ok {
@@ -484,6 +493,12 @@ func materialize(refs map[string]*tensorRef, src source) (map[string]weights.Ten
 	}
 	sort.Strings(names)
 	out := make(map[string]weights.Tensor, len(names))
+	type span struct {
+		root  *rootStorage
+		start int64
+		n     int
+	}
+	decoded := map[span][]float32{} // tied weights share one copy
 	for _, name := range names {
 		t := refs[name]
 		qname := truncate(name, 200)
@@ -519,9 +534,13 @@ func materialize(refs map[string]*tensorRef, src source) (map[string]weights.Ten
 		if !info.float {
 			continue
 		}
-		data, err := decode(root, start, n)
-		if err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", qname, err)
+		data, ok := decoded[span{root, start, n}]
+		if !ok {
+			var err error
+			if data, err = decode(root, start, n); err != nil {
+				return nil, fmt.Errorf("tensor %q: %w", qname, err)
+			}
+			decoded[span{root, start, n}] = data
 		}
 		out[name] = weights.Tensor{Shape: append([]int{}, t.shape...), Data: data}
 	}

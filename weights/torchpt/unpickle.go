@@ -27,7 +27,10 @@ type formatError struct {
 	truncated bool // the input ended early; more bytes might parse
 }
 
+// Error returns the message.
 func (e *formatError) Error() string { return e.msg }
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
 func (e *formatError) Unwrap() error { return ErrInvalid }
 
 func invalidf(format string, args ...any) error {
@@ -165,11 +168,19 @@ type tensorRef struct {
 }
 
 // The types handed to gopickle refuse BUILD state: torch pickles never set
-// state on them (the scanner already refuses this, this is a second guard).
+// state on them (the scanner already refuses this; this is a second guard).
+
+// PySetState implements types.PyStateSettable by refusing.
 func (*storageClass) PySetState(any) error { return invalidf("BUILD on a storage class") }
-func (*rebuildFunc) PySetState(any) error  { return invalidf("BUILD on a function") }
-func (*storageRef) PySetState(any) error   { return invalidf("BUILD on a storage") }
-func (*tensorRef) PySetState(any) error    { return invalidf("BUILD on a tensor") }
+
+// PySetState implements types.PyStateSettable by refusing.
+func (*rebuildFunc) PySetState(any) error { return invalidf("BUILD on a function") }
+
+// PySetState implements types.PyStateSettable by refusing.
+func (*storageRef) PySetState(any) error { return invalidf("BUILD on a storage") }
+
+// PySetState implements types.PyStateSettable by refusing.
+func (*tensorRef) PySetState(any) error { return invalidf("BUILD on a tensor") }
 
 // findClass is the FindClass hook: the whitelist, nothing else.
 func findClass(module, name string) (any, error) {
@@ -213,7 +224,8 @@ func intTuple(v any, what string) ([]int, error) {
 	return out, nil
 }
 
-// Call implements types.Callable.
+// Call implements types.Callable: it checks the arguments and returns a
+// *tensorRef, without reading any data.
 func (f *rebuildFunc) Call(args ...any) (any, error) {
 	switch f.name {
 	case "_rebuild_parameter", "_rebuild_parameter_with_state":

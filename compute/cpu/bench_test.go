@@ -1,0 +1,64 @@
+package cpu
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkGeluNew is gelu_new over one layer's MLP activations at batch
+// 32×128 for GPT-2 small (4096×3072 values).
+func BenchmarkGeluNew(b *testing.B) {
+	be, _ := New(BLASAuto)
+	x := be.Alloc(4096, 3072)
+	rng := rand.New(rand.NewPCG(1, 1))
+	for i := range x.(*Mat).data {
+		x.(*Mat).data[i] = float32(rng.NormFloat64())
+	}
+	b.SetBytes(4096 * 3072 * 4)
+	for b.Loop() {
+		be.GeluNew(x)
+	}
+}
+
+// BenchmarkCausalAttention is one GPT-2 small layer's attention at batch
+// 32×128 (12 heads of 64).
+func BenchmarkCausalAttention(b *testing.B) {
+	be, _ := New(BLASAuto)
+	rng := rand.New(rand.NewPCG(2, 2))
+	qkv := randMat(rng, 4096, 3*768, 1)
+	z := be.Alloc(4096, 768)
+	for b.Loop() {
+		be.CausalAttention(z, qkv, 32, 128, 12)
+	}
+}
+
+// BenchmarkLayerNorm is one LayerNorm over 4096×768.
+func BenchmarkLayerNorm(b *testing.B) {
+	be, _ := New(BLASAuto)
+	rng := rand.New(rand.NewPCG(3, 3))
+	x, w, bias := randMat(rng, 4096, 768, 1), randMat(rng, 1, 768, 1), randMat(rng, 1, 768, 1)
+	dst := be.Alloc(4096, 768)
+	for b.Loop() {
+		be.LayerNorm(dst, x, w, bias, 1e-5)
+	}
+}
+
+// BenchmarkSGEMM is the 4096×768×3072 product of the MLP's first layer.
+func BenchmarkSGEMM(b *testing.B) {
+	for _, choice := range []BLAS{BLASOpenBLAS, BLASGonum} {
+		be, err := New(choice)
+		if err != nil {
+			b.Logf("%s: %v", choice, err)
+			continue
+		}
+		b.Run(string(choice), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(4, 4))
+			x, w := randMat(rng, 4096, 768, 1), randMat(rng, 768, 3072, 1)
+			dst := be.Alloc(4096, 3072)
+			for b.Loop() {
+				be.MatMul(dst, x, w, nil)
+			}
+			b.ReportMetric(2*4096*768*3072*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+		})
+	}
+}

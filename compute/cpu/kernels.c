@@ -1,0 +1,52 @@
+#include "kernels.h"
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define SAESCOPE_CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
+#else
+#define SAESCOPE_CLONES
+#endif
+
+// exp for float32 on [-87.3, 88.3] (inputs are clamped): Cody–Waite range
+// reduction and a degree-6 polynomial, relative error below 2e-7. Written
+// without branches so that loops calling it vectorize.
+static inline float saescope_expf(float x) {
+	x = x < -87.3f ? -87.3f : x;
+	x = x > 88.3f ? 88.3f : x;
+	float n = __builtin_rintf(x * 1.44269504088896341f);
+	float r = x - n * 0.693145751953125f - n * 1.42860682030941723212e-6f;
+	float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+	int32_t bits = ((int32_t)n + 127) << 23;
+	float scale;
+	memcpy(&scale, &bits, sizeof scale);
+	return p * scale;
+}
+
+SAESCOPE_CLONES
+void saescope_gelu_new(float* x, ptrdiff_t n) {
+	// 0.5·x·(1 + tanh(u)) = x·sigmoid(2u), u = sqrt(2/pi)·(x + 0.044715·x³)
+	for (ptrdiff_t i = 0; i < n; i++) {
+		float v = x[i];
+		float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+		x[i] = v / (1.0f + saescope_expf(-2.0f * u));
+	}
+}
+
+SAESCOPE_CLONES
+void saescope_causal_softmax(float* s, int seq) {
+	for (int i = 0; i < seq; i++) {
+		float* row = s + (ptrdiff_t)i * seq;
+		float mx = row[0];
+		for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
+		float sum = 0;
+		for (int j = 0; j <= i; j++) {
+			float e = saescope_expf(row[j] - mx);
+			row[j] = e;
+			sum += e;
+		}
+		float inv = 1.0f / sum;
+		for (int j = 0; j <= i; j++) row[j] *= inv;
+		for (int j = i + 1; j < seq; j++) row[j] = 0;
+	}
+}

@@ -1,0 +1,11 @@
+//go:build !cgo
+
+package cpu
+
+func geluSlice(x []float32) {
+	for i, v := range x {
+		x[i] = geluNew(v)
+	}
+}
+
+func causalSoftmax(scores []float32, seq int) { causalSoftmaxGo(scores, seq) }
