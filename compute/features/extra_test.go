@@ -1,0 +1,147 @@
+package features_test
+
+import (
+	"context"
+	"math"
+	"sort"
+	"testing"
+
+	"github.com/saescope/saescope/compute/cpu"
+	"github.com/saescope/saescope/compute/features"
+	"github.com/saescope/saescope/compute/internal/fixture"
+	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/weights/gpt2"
+	"github.com/saescope/saescope/weights/hookname"
+	"path/filepath"
+)
+
+// The logit effect of a feature, recomputed on the host in float64 from
+// the raw checkpoint: ln_final(s·W_dec[f] + b_dec)·W_Eᵀ, centred.
+func TestFeatureLogitsAgainstHostComputation(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASGonum)
+	ck, err := gpt2.Load(filepath.Join(fixture.Dir(), "tiny-gpt2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	enc := s.SAEs["sae0"]
+	const f, scale, k = 17, 3.0, 10
+	got, err := features.FeatureLogits(s.Model, enc, f, scale, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := enc.DIn()
+	x := make([]float64, d)
+	var mean float64
+	for j := 0; j < d; j++ {
+		x[j] = scale*float64(enc.SAE.WDec.Data[f*d+j]) + float64(enc.SAE.BDec.Data[j])
+		mean += x[j]
+	}
+	mean /= float64(d)
+	var v float64
+	for j := range x {
+		x[j] -= mean
+		v += x[j] * x[j]
+	}
+	v /= float64(d)
+	for j := range x {
+		x[j] = x[j]/math.Sqrt(v+1e-5)*float64(ck.LNFW.Data[j]) + float64(ck.LNFB.Data[j])
+	}
+	V := ck.Config.VocabSize
+	logits := make([]float64, V)
+	var lm float64
+	for tok := 0; tok < V; tok++ {
+		var s float64
+		for j := 0; j < d; j++ {
+			s += x[j] * float64(ck.WTE.Data[tok*d+j])
+		}
+		logits[tok] = s
+		lm += s
+	}
+	lm /= float64(V)
+	idx := make([]int, V)
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
+	for i := 0; i < k; i++ {
+		if got.Boosted[i].ID != idx[i] || math.Abs(float64(got.Boosted[i].Value)-(logits[idx[i]]-lm)) > 1e-4 {
+			t.Errorf("boosted %d: %+v, want id %d value %g", i, got.Boosted[i], idx[i], logits[idx[i]]-lm)
+		}
+		lo := idx[V-1-i]
+		if got.Suppressed[i].ID != lo || math.Abs(float64(got.Suppressed[i].Value)-(logits[lo]-lm)) > 1e-4 {
+			t.Errorf("suppressed %d: %+v, want id %d value %g", i, got.Suppressed[i], lo, logits[lo]-lm)
+		}
+	}
+}
+
+// A host-function patch that zeroes the activation must equal zero
+// ablation, and one that changes nothing must equal the clean run.
+func TestHostFuncPatch(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASGonum)
+	tokens, shape := ref.Ints(t, "tokens")
+	B, T := shape[0], shape[1]
+	loss := func(p model.Patch) float64 {
+		s.Model.Lock()
+		defer s.Model.Unlock()
+		out, err := s.Model.Run(context.Background(), tokens, B, T, model.Hooks{Patches: map[string]model.Patch{"blocks.0.hook_mlp_out": p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl, err := s.Model.TokenLoss(out, tokens)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return model.MeanLoss(tl)
+	}
+	zero := model.HostFunc(func(_ hookname.Hook, data []float32, b, q, w int) error {
+		if len(data) != b*q*w || b != B || q != T || w != 32 {
+			t.Errorf("host patch got %d values for %d×%d×%d", len(data), b, q, w)
+		}
+		for i := range data {
+			data[i] = 0
+		}
+		return nil
+	})
+	keep := model.HostFunc(func(hookname.Hook, []float32, int, int, int) error { return nil })
+	if a, b := loss(zero), loss(model.ZeroAblate()); math.Abs(a-b) > 1e-9 {
+		t.Errorf("host zero %g, ZeroAblate %g", a, b)
+	}
+	clean := float64(ref.Float(t, "loss").Data[0])
+	if a := loss(keep); math.Abs(a-clean) > 1e-4 {
+		t.Errorf("identity patch loss %g, clean %g", a, clean)
+	}
+}
+
+// The forward pass allocates the same amount whatever the number of
+// tokens: buffers are reused, nothing is allocated per token.
+func TestRunAllocationsDoNotGrowWithTokens(t *testing.T) {
+	ref := fixture.Load(t)
+	// gonum's own Sgemm starts goroutines in proportion to the matrix
+	// size, so the count is taken with OpenBLAS, whose calls allocate nothing.
+	if _, err := cpu.New(cpu.BLASOpenBLAS); err != nil {
+		t.Skipf("needs OpenBLAS: %v", err)
+	}
+	s := fixture.NewSetup(t, ref, cpu.BLASOpenBLAS)
+	h := hookname.Hook{Layer: 1, Point: hookname.ResidPre}
+	run := func(B, T int) float64 {
+		tokens := make([]int32, B*T)
+		for i := range tokens {
+			tokens[i] = int32(i % 50000)
+		}
+		s.Model.Lock()
+		defer s.Model.Unlock()
+		s.Model.Run(context.Background(), make([]int32, 32*64), 32, 64, model.Hooks{}) // size the workspace
+		return testing.AllocsPerRun(5, func() {
+			if _, err := s.Model.Run(context.Background(), tokens, B, T, model.Hooks{StopAfter: &h}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	small, large := run(32, 32), run(32, 64)
+	if large > small+4 {
+		t.Errorf("allocations grow with tokens: %v for 1024 tokens, %v for 2048", small, large)
+	}
+}
