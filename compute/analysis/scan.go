@@ -1,0 +1,350 @@
+// Package analysis scans a corpus with GPT-2 and an SAE into a store: the
+// learnt features' sparse activations and statistics, the notebook's random
+// baseline, the unembedding statistics and the reconstruction score. It
+// streams batch by batch and never holds the dense [tokens × features]
+// matrix.
+package analysis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/compute/encoder"
+	"github.com/saescope/saescope/compute/features"
+	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/weights"
+	"github.com/saescope/saescope/weights/hookname"
+	"github.com/saescope/saescope/weights/sae"
+)
+
+// Progress reports a scan's advance.
+type Progress struct {
+	Stage      string        // "scan", "unembedding", "reconstruction", "indexing", "writing"
+	Rows       int           // rows done
+	TotalRows  int           // rows to do
+	TokensPerS float64       // scan speed so far
+	ETA        time.Duration // estimated time left in this stage
+}
+
+// DefaultParams returns the notebook's settings: 1000 rows of 128 tokens,
+// batch 32, BOS excluded, a baseline on one row in five.
+func DefaultParams() store.Params {
+	return store.Params{Rows: 1000, SeqLen: 128, Batch: 32, ShuffleSeed: 0, BaselineSeed: 1234,
+		BaselineStride: 5, SampleSeed: 42, ReconRows: 16, UnembedScale: "avg_norm"}
+}
+
+func fillDefaults(p *store.Params) {
+	d := DefaultParams()
+	if p.Batch <= 0 {
+		p.Batch = d.Batch
+	}
+	if p.BaselineStride <= 0 {
+		p.BaselineStride = d.BaselineStride
+	}
+	if p.UnembedScale == "" {
+		p.UnembedScale = d.UnembedScale
+	}
+	if p.ReconRows < 0 {
+		p.ReconRows = 0
+	}
+}
+
+// RandomEncoder returns the notebook's baseline SAE: W_enc replaced by a
+// standard Gaussian matrix of the same shape (seeded), b_enc and b_dec kept.
+func RandomEncoder(be compute.Backend, s *sae.SAE, seed uint64) (*encoder.Encoder, error) {
+	rng := rand.New(rand.NewPCG(seed, 0xba5e))
+	w := weights.Tensor{Shape: append([]int(nil), s.WEnc.Shape...), Data: make([]float32, len(s.WEnc.Data))}
+	for i := range w.Data {
+		w.Data[i] = float32(rng.NormFloat64())
+	}
+	rs := *s
+	rs.WEnc = w
+	return encoder.New(be, &rs)
+}
+
+// Scan runs the analysis of rows (each SeqLen tokens, BOS first). meta
+// carries the sources and parameters; the returned store is complete but
+// not written.
+func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]int32, meta store.Meta, progress func(Progress)) (*store.Store, error) {
+	p := &meta.Params
+	fillDefaults(p)
+	if progress == nil {
+		progress = func(Progress) {}
+	}
+	if len(rows) == 0 {
+		return nil, errors.New("scan: the corpus has no rows")
+	}
+	seq := len(rows[0])
+	for i, r := range rows {
+		if len(r) != seq {
+			return nil, fmt.Errorf("scan: row %d has %d tokens, row 0 has %d", i, len(r), seq)
+		}
+	}
+	p.SeqLen, p.Rows = seq, len(rows)
+	if err := m.CheckTokens(rows[0], 1, seq); err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	s := enc.SAE
+	if err := s.CheckModel(m.Config.DModel, m.Config.DMLP(), m.Config.NLayer); err != nil {
+		return nil, err
+	}
+	be := m.Backend()
+	meta.Hook, meta.DIn, meta.DSae, meta.Backend = s.Hook.String(), s.DIn, s.DSae, be.Name()
+	meta.Version, meta.Created = store.FormatVersion, time.Now().UTC()
+
+	renc, err := RandomEncoder(be, s, p.BaselineSeed)
+	if err != nil {
+		return nil, err
+	}
+	tokens := make([]int32, 0, len(rows)*seq)
+	for _, r := range rows {
+		tokens = append(tokens, r...)
+	}
+	b := store.NewBuilder(meta, tokens)
+	d, dIn := s.DSae, s.DIn
+	B := min(p.Batch, len(rows))
+	feats := be.Alloc(B*seq, d)
+	// At most ceil(B/stride)+1 rows of a batch get the baseline.
+	rcap := ((B+p.BaselineStride-1)/p.BaselineStride + 1) * seq
+	rfeats := be.Alloc(rcap, d)
+	ract := be.Alloc(rcap, dIn)
+	defer func() { be.Free(feats); be.Free(rfeats); be.Free(ract) }()
+	hostF := make([]float32, B*seq*d)
+	hostR := make([]float32, rcap*d)
+	hostX := make([]float32, B*seq*dIn)
+	sparse := newSparseBuffers(runtime.GOMAXPROCS(0))
+	var normSum float64
+	var normN int
+	hook := s.Hook
+	start := time.Now()
+	for r0 := 0; r0 < len(rows); r0 += B {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		nb := min(B, len(rows)-r0)
+		batchTok := tokens[r0*seq : (r0+nb)*seq]
+		// Rows of this batch that get the baseline, and their token rows.
+		var rrows []int32
+		for r := 0; r < nb; r++ {
+			if (r0+r)%p.BaselineStride == 0 {
+				for t := 0; t < seq; t++ {
+					rrows = append(rrows, int32(r*seq+t))
+				}
+			}
+		}
+		n := nb * seq
+		m.Lock()
+		_, err := m.Run(ctx, batchTok, nb, seq, model.Hooks{StopAfter: &hook, Observe: func(h hookname.Hook, act compute.Tensor) error {
+			if h != hook {
+				return nil
+			}
+			f := be.RowsView(feats, 0, n)
+			if err := enc.Encode(f, act); err != nil {
+				return err
+			}
+			be.Read(f, hostF[:n*d])
+			be.Read(act, hostX[:n*dIn])
+			if len(rrows) > 0 {
+				ra := be.RowsView(ract, 0, len(rrows))
+				be.Gather(ra, act, rrows)
+				rf := be.RowsView(rfeats, 0, len(rrows))
+				if err := renc.Encode(rf, ra); err != nil {
+					return err
+				}
+				be.Read(rf, hostR[:len(rrows)*d])
+			}
+			return nil
+		}})
+		m.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		// Learnt: sparse entries per token, in parallel, appended in order.
+		sparse.extract(hostF[:n*d], d, n, func(t int) bool { return t%seq == 0 && !p.IncludeBOS }, func(t int) bool { return t%seq == 0 })
+		for t := 0; t < n; t++ {
+			tok := r0*seq + t
+			isBOS := t%seq == 0
+			ids, vals := sparse.token(t)
+			b.AddToken(tok, ids, vals, !isBOS || p.IncludeBOS)
+			if !isBOS {
+				x := hostX[t*dIn : (t+1)*dIn]
+				var ss float64
+				for _, v := range x {
+					ss += float64(v) * float64(v)
+				}
+				normSum += math.Sqrt(ss)
+				normN++
+			}
+		}
+		// Random baseline: each token's random vector rescaled to the
+		// norm of its learnt one.
+		var rids []uint32
+		var rvals []float32
+		for j, rt := range rrows {
+			t := int(rt)
+			if t%seq == 0 && !p.IncludeBOS {
+				continue
+			}
+			learnt := hostF[t*d : (t+1)*d]
+			if t%seq == 0 {
+				learnt = nil // notebook mode: BOS activations are zero
+			}
+			rv := hostR[j*d : (j+1)*d]
+			var ln, rn float64
+			for _, v := range learnt {
+				ln += float64(v) * float64(v)
+			}
+			for _, v := range rv {
+				rn += float64(v) * float64(v)
+			}
+			rids, rvals = rids[:0], rvals[:0]
+			if rn > 0 && ln > 0 {
+				scale := float32(math.Sqrt(ln / rn))
+				for f, v := range rv {
+					if v > 0 {
+						rids = append(rids, uint32(f))
+						rvals = append(rvals, v*scale)
+					}
+				}
+			}
+			b.AddRandomToken(r0*seq+t, rids, rvals)
+		}
+		done := r0 + nb
+		el := time.Since(start)
+		tps := float64(done*seq) / el.Seconds()
+		progress(Progress{Stage: "scan", Rows: done, TotalRows: len(rows), TokensPerS: tps,
+			ETA: time.Duration(float64(len(rows)-done) * float64(seq) / tps * float64(time.Second))})
+	}
+	scanTime := time.Since(start)
+	sum := b.Summary()
+	sum.ScanSeconds = scanTime.Seconds()
+	sum.TokensPerS = float64(len(tokens)) / scanTime.Seconds()
+	if normN > 0 {
+		sum.AvgNorm = normSum / float64(normN)
+	}
+
+	// Unembedding of decoder directions and of random directions of the
+	// same norms, scaled as the notebook did.
+	if hook.Width() == "d_model" {
+		progress(Progress{Stage: "unembedding", Rows: len(rows), TotalRows: len(rows)})
+		scale := sum.AvgNorm
+		if p.UnembedScale != "avg_norm" {
+			if scale, err = strconv.ParseFloat(p.UnembedScale, 64); err != nil {
+				return nil, fmt.Errorf("scan: unembed scale %q is neither avg_norm nor a number", p.UnembedScale)
+			}
+		}
+		sum.UnembedScale = scale
+		ue, err := features.UnembedDecoder(ctx, m, enc, float32(scale))
+		if err != nil {
+			return nil, err
+		}
+		rdir, err := randomDirections(be, s, p.BaselineSeed+1)
+		if err != nil {
+			return nil, err
+		}
+		re, err := features.UnembedDecoder(ctx, m, rdir, float32(scale))
+		if err != nil {
+			return nil, err
+		}
+		b.SetUnembedding(ue.EntropyBits, ue.MaxProb, re.EntropyBits, re.MaxProb)
+	}
+
+	if p.ReconRows > 0 {
+		progress(Progress{Stage: "reconstruction", Rows: len(rows), TotalRows: len(rows)})
+		nr := min(p.ReconRows, len(rows))
+		losses, err := features.Reconstruction(ctx, m, enc, tokens[:nr*seq], nr, seq)
+		if err != nil {
+			return nil, err
+		}
+		sum.LossClean, sum.LossRecons, sum.LossZero, sum.LossMean, sum.ReconScore = losses.Clean, losses.Recons, losses.Zero, losses.Mean, losses.Score
+	}
+	progress(Progress{Stage: "indexing", Rows: len(rows), TotalRows: len(rows)})
+	return b.Finish(), nil
+}
+
+// randomDirections returns an encoder whose decoder rows are Gaussian
+// directions with the norms of s's decoder rows (the rest is s's).
+func randomDirections(be compute.Backend, s *sae.SAE, seed uint64) (*encoder.Encoder, error) {
+	rng := rand.New(rand.NewPCG(seed, 0xd1))
+	w := weights.Tensor{Shape: append([]int(nil), s.WDec.Shape...), Data: make([]float32, len(s.WDec.Data))}
+	for f := 0; f < s.DSae; f++ {
+		row := s.WDec.Data[f*s.DIn : (f+1)*s.DIn]
+		out := w.Data[f*s.DIn : (f+1)*s.DIn]
+		var want, got float64
+		for j := range out {
+			out[j] = float32(rng.NormFloat64())
+			got += float64(out[j]) * float64(out[j])
+			want += float64(row[j]) * float64(row[j])
+		}
+		k := float32(math.Sqrt(want / got))
+		for j := range out {
+			out[j] *= k
+		}
+	}
+	rs := *s
+	rs.WDec = w
+	return encoder.New(be, &rs)
+}
+
+// sparseBuffers extracts the non-zero entries of dense feature rows with
+// one worker per core, each into its own buffers.
+type sparseBuffers struct {
+	workers int
+	ids     [][]uint32
+	vals    [][]float32
+	ptr     []int // per token: end offset in its worker's buffers
+	owner   []int // per token: which worker
+	begin   []int
+}
+
+func newSparseBuffers(workers int) *sparseBuffers {
+	return &sparseBuffers{workers: workers, ids: make([][]uint32, workers), vals: make([][]float32, workers)}
+}
+
+func (sb *sparseBuffers) extract(dense []float32, d, n int, skip, zero func(int) bool) {
+	if cap(sb.ptr) < n {
+		sb.ptr, sb.owner, sb.begin = make([]int, n), make([]int, n), make([]int, n)
+	}
+	sb.ptr, sb.owner, sb.begin = sb.ptr[:n], sb.owner[:n], sb.begin[:n]
+	chunk := (n + sb.workers - 1) / sb.workers
+	var wg sync.WaitGroup
+	for w := 0; w < sb.workers; w++ {
+		lo, hi := w*chunk, min(n, (w+1)*chunk)
+		if lo >= hi {
+			continue
+		}
+		wg.Add(1)
+		go func(w, lo, hi int) {
+			defer wg.Done()
+			ids, vals := sb.ids[w][:0], sb.vals[w][:0]
+			for t := lo; t < hi; t++ {
+				sb.owner[t], sb.begin[t] = w, len(ids)
+				if !skip(t) && !zero(t) {
+					for f, v := range dense[t*d : (t+1)*d] {
+						if v > 0 {
+							ids = append(ids, uint32(f))
+							vals = append(vals, v)
+						}
+					}
+				}
+				sb.ptr[t] = len(ids)
+			}
+			sb.ids[w], sb.vals[w] = ids, vals
+		}(w, lo, hi)
+	}
+	wg.Wait()
+}
+
+func (sb *sparseBuffers) token(t int) ([]uint32, []float32) {
+	w := sb.owner[t]
+	return sb.ids[w][sb.begin[t]:sb.ptr[t]], sb.vals[w][sb.begin[t]:sb.ptr[t]]
+}

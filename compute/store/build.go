@@ -1,0 +1,234 @@
+package store
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"sync"
+)
+
+// Builder assembles a Store from a scan that delivers tokens in order.
+type Builder struct {
+	s       *Store
+	counted int // tokens that count in the statistics
+	next    int // next token index expected
+}
+
+// NewBuilder starts a store for the given token rows (row-major, SeqLen
+// each) and SAE width.
+func NewBuilder(meta Meta, tokens []int32) *Builder {
+	d := meta.DSae
+	s := &Store{Meta: meta, Tokens: tokens,
+		TokPtr:  make([]uint64, 1, len(tokens)+1),
+		Random:  newMoments(d),
+		RandPtr: []uint64{0},
+	}
+	return &Builder{s: s}
+}
+
+// AddToken appends token tok's active features (ids ascending, values > 0).
+// counted says whether the token enters the statistics (false for a BOS
+// position that is excluded).
+func (b *Builder) AddToken(tok int, feats []uint32, vals []float32, counted bool) {
+	if tok != b.next {
+		panic("store.Builder: tokens out of order")
+	}
+	b.next++
+	s := b.s
+	s.TokFeat = append(s.TokFeat, feats...)
+	s.TokVal = append(s.TokVal, vals...)
+	s.TokPtr = append(s.TokPtr, uint64(len(s.TokFeat)))
+	if counted {
+		b.counted++
+	}
+}
+
+// AddRandomToken records the baseline of token tok: its positive random
+// activations (any order; they are sorted here) and their feature ids for
+// the per-feature moments.
+func (b *Builder) AddRandomToken(tok int, feats []uint32, vals []float32) {
+	s := b.s
+	for i, f := range feats {
+		v := vals[i]
+		s.Random.Count[f]++
+		s.Random.Sum[f] += float64(v)
+		s.Random.SumSq[f] += float64(v) * float64(v)
+		if v > s.Random.Max[f] {
+			s.Random.Max[f] = v
+		}
+	}
+	start := len(s.RandVal)
+	s.RandVal = append(s.RandVal, vals...)
+	sorted := s.RandVal[start:]
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] > sorted[j] })
+	s.RandTok = append(s.RandTok, uint32(tok))
+	s.RandPtr = append(s.RandPtr, uint64(len(s.RandVal)))
+}
+
+// SetUnembedding stores the unembedding statistics of decoder and random directions.
+func (b *Builder) SetUnembedding(entropy, maxProb, randEntropy, randMaxProb []float32) {
+	b.s.UnembedEntropy, b.s.UnembedMaxProb = entropy, maxProb
+	b.s.RandomUnembedEntropy, b.s.RandomUnembedMaxProb = randEntropy, randMaxProb
+}
+
+// Summary gives access to the summary to fill in (losses, timings).
+func (b *Builder) Summary() *Summary { return &b.s.Meta.Summary }
+
+// Finish derives the by-feature index, moments, top contexts, interval
+// samples and histograms, and returns the store (not yet written).
+func (b *Builder) Finish() *Store {
+	s := b.s
+	d := s.Meta.DSae
+	if b.next != len(s.Tokens) {
+		// Tokens never delivered (a shorter scan) have no activations.
+		for b.next < len(s.Tokens) {
+			b.AddToken(b.next, nil, nil, false)
+		}
+	}
+	nnz := len(s.TokFeat)
+	// Moments and CSC by counting sort.
+	s.Learnt = newMoments(d)
+	for i, f := range s.TokFeat {
+		v := s.TokVal[i]
+		s.Learnt.Count[f]++
+		s.Learnt.Sum[f] += float64(v)
+		s.Learnt.SumSq[f] += float64(v) * float64(v)
+		if v > s.Learnt.Max[f] {
+			s.Learnt.Max[f] = v
+		}
+	}
+	s.FeatPtr = make([]uint64, d+1)
+	for f := 0; f < d; f++ {
+		s.FeatPtr[f+1] = s.FeatPtr[f] + uint64(s.Learnt.Count[f])
+	}
+	s.FeatTok = make([]uint32, nnz)
+	s.FeatVal = make([]float32, nnz)
+	fill := append([]uint64(nil), s.FeatPtr[:d]...)
+	for tok := 0; tok+1 < len(s.TokPtr); tok++ {
+		for i := s.TokPtr[tok]; i < s.TokPtr[tok+1]; i++ {
+			f := s.TokFeat[i]
+			s.FeatTok[fill[f]] = uint32(tok)
+			s.FeatVal[fill[f]] = s.TokVal[i]
+			fill[f]++
+		}
+	}
+	// Per-feature derived data, in parallel over features.
+	s.TopTok = make([]uint32, d*TopK)
+	s.TopVal = make([]float32, d*TopK)
+	s.TopN = make([]uint32, d)
+	s.IntTok = make([]uint32, d*Intervals*PerInterval)
+	s.IntVal = make([]float32, d*Intervals*PerInterval)
+	s.Hist = make([]uint32, d*HistBins)
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var idx []int
+			for f := w; f < d; f += workers {
+				idx = b.perFeature(f, idx)
+			}
+		}(w)
+	}
+	wg.Wait()
+	sum := &s.Meta.Summary
+	sum.Tokens = b.counted
+	sum.RandomTokens = len(s.RandTok)
+	if b.counted > 0 {
+		sum.L0 = float64(nnz) / float64(b.counted)
+	}
+	if len(s.RandTok) > 0 {
+		sum.RandomL0 = float64(len(s.RandVal)) / float64(len(s.RandTok))
+	}
+	sum.Dead = 0
+	for _, c := range s.Learnt.Count {
+		if c == 0 {
+			sum.Dead++
+		}
+	}
+	return s
+}
+
+// perFeature fills feature f's top list, interval samples and histogram.
+func (b *Builder) perFeature(f int, idx []int) []int {
+	s := b.s
+	lo, hi := s.FeatPtr[f], s.FeatPtr[f+1]
+	toks, vals := s.FeatTok[lo:hi], s.FeatVal[lo:hi]
+	n := len(vals)
+	idx = idx[:0]
+	for i := 0; i < n; i++ {
+		idx = append(idx, i)
+	}
+	// Top K: largest values, ties by earlier token.
+	sort.Slice(idx, func(a, c int) bool {
+		va, vc := vals[idx[a]], vals[idx[c]]
+		if va != vc {
+			return va > vc
+		}
+		return toks[idx[a]] < toks[idx[c]]
+	})
+	k := min(n, TopK)
+	for i := 0; i < k; i++ {
+		s.TopTok[f*TopK+i] = toks[idx[i]]
+		s.TopVal[f*TopK+i] = vals[idx[i]]
+	}
+	s.TopN[f] = uint32(k)
+	// Histogram and interval samples over (0, max].
+	mx := s.Learnt.Max[f]
+	base := f * Intervals * PerInterval
+	for i := 0; i < Intervals*PerInterval; i++ {
+		s.IntTok[base+i] = NoToken
+	}
+	if n == 0 || mx <= 0 {
+		return idx
+	}
+	for _, v := range vals {
+		bin := int(float64(v) / float64(mx) * HistBins)
+		if bin >= HistBins {
+			bin = HistBins - 1
+		}
+		s.Hist[f*HistBins+bin]++
+	}
+	// Reservoir sampling per interval, in token order, with a seed per
+	// feature so that results do not depend on scheduling.
+	rng := rand.New(rand.NewPCG(s.Meta.Params.SampleSeed, uint64(f)))
+	var seen [Intervals]int
+	for i, v := range vals {
+		iv := int(float64(v) / float64(mx) * Intervals)
+		if iv >= Intervals {
+			iv = Intervals - 1
+		}
+		seen[iv]++
+		slot := -1
+		if seen[iv] <= PerInterval {
+			slot = seen[iv] - 1
+		} else if r := rng.IntN(seen[iv]); r < PerInterval {
+			slot = r
+		}
+		if slot >= 0 {
+			s.IntTok[base+iv*PerInterval+slot] = toks[i]
+			s.IntVal[base+iv*PerInterval+slot] = v
+		}
+	}
+	// Each interval's samples, largest first.
+	for iv := 0; iv < Intervals; iv++ {
+		o := base + iv*PerInterval
+		m := min(seen[iv], PerInterval)
+		ts, vs := s.IntTok[o:o+m], s.IntVal[o:o+m]
+		sort.Sort(byValue{ts, vs})
+	}
+	return idx
+}
+
+type byValue struct {
+	t []uint32
+	v []float32
+}
+
+func (b byValue) Len() int           { return len(b.v) }
+func (b byValue) Less(i, j int) bool { return b.v[i] > b.v[j] || b.v[i] == b.v[j] && b.t[i] < b.t[j] }
+func (b byValue) Swap(i, j int) {
+	b.t[i], b.t[j] = b.t[j], b.t[i]
+	b.v[i], b.v[j] = b.v[j], b.v[i]
+}

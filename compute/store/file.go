@@ -1,0 +1,367 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"unsafe"
+)
+
+// File layout: magic (8 bytes) · header length (uint64) · JSON Meta ·
+// padding to 8 · sections (8-aligned, little-endian) · trailer magic (8
+// bytes) · total file length (uint64). The trailer makes a truncated file
+// fail to open; files are only ever written under a temporary name and
+// renamed into place once complete and synced.
+var (
+	magic   = [8]byte{'S', 'A', 'E', 'S', 'T', 'O', 'R', '1'}
+	trailer = [8]byte{'S', 'T', 'O', 'R', 'E', 'E', 'N', 'D'}
+)
+
+// ErrCorrupt is wrapped by every error about a store file's content.
+var ErrCorrupt = errors.New("store file corrupt or incomplete")
+
+type section struct {
+	Name   string `json:"name"`
+	Kind   string `json:"kind"` // i32 u32 u64 f32 f64
+	Offset int64  `json:"offset"`
+	Count  int64  `json:"count"`
+}
+
+func kindSize(k string) int64 {
+	switch k {
+	case "i32", "u32", "f32":
+		return 4
+	case "u64", "f64":
+		return 8
+	}
+	return 0
+}
+
+// fields lists every array of the store with its section name, so that
+// writing and opening cannot disagree.
+func (s *Store) fields() []struct {
+	name string
+	ptr  any
+} {
+	return []struct {
+		name string
+		ptr  any
+	}{
+		{"tokens", &s.Tokens},
+		{"tok_ptr", &s.TokPtr}, {"tok_feat", &s.TokFeat}, {"tok_val", &s.TokVal},
+		{"feat_ptr", &s.FeatPtr}, {"feat_tok", &s.FeatTok}, {"feat_val", &s.FeatVal},
+		{"learnt_count", &s.Learnt.Count}, {"learnt_sum", &s.Learnt.Sum}, {"learnt_sumsq", &s.Learnt.SumSq}, {"learnt_max", &s.Learnt.Max},
+		{"random_count", &s.Random.Count}, {"random_sum", &s.Random.Sum}, {"random_sumsq", &s.Random.SumSq}, {"random_max", &s.Random.Max},
+		{"rand_tok", &s.RandTok}, {"rand_ptr", &s.RandPtr}, {"rand_val", &s.RandVal},
+		{"top_tok", &s.TopTok}, {"top_val", &s.TopVal}, {"top_n", &s.TopN},
+		{"int_tok", &s.IntTok}, {"int_val", &s.IntVal},
+		{"hist", &s.Hist},
+		{"unembed_entropy", &s.UnembedEntropy}, {"unembed_maxprob", &s.UnembedMaxProb},
+		{"random_unembed_entropy", &s.RandomUnembedEntropy}, {"random_unembed_maxprob", &s.RandomUnembedMaxProb},
+	}
+}
+
+// raw returns the bytes of a slice field and its kind.
+func raw(ptr any) ([]byte, string) {
+	switch p := ptr.(type) {
+	case *[]int32:
+		return sliceBytes(*p), "i32"
+	case *[]uint32:
+		return sliceBytes(*p), "u32"
+	case *[]uint64:
+		return sliceBytes(*p), "u64"
+	case *[]float32:
+		return sliceBytes(*p), "f32"
+	case *[]float64:
+		return sliceBytes(*p), "f64"
+	}
+	panic(fmt.Sprintf("store: unsupported field type %T", ptr))
+}
+
+func sliceBytes[T int32 | uint32 | uint64 | float32 | float64](v []T) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	var z T
+	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v)*int(unsafe.Sizeof(z)))
+}
+
+func view[T int32 | uint32 | uint64 | float32 | float64](b []byte) []T {
+	if len(b) == 0 {
+		return []T{}
+	}
+	var z T
+	return unsafe.Slice((*T)(unsafe.Pointer(&b[0])), len(b)/int(unsafe.Sizeof(z)))
+}
+
+func littleEndian() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}
+
+// Write saves s to path atomically: it writes a temporary file in the same
+// folder, syncs it, and renames it over path, so that path always holds
+// either the old complete store or the new one.
+func (s *Store) Write(path string) (err error) {
+	if !littleEndian() {
+		return errors.New("store: big-endian machines are not supported")
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write store %s: %w", path, err)
+	}
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := filepath.Join(dir, "."+filepath.Base(path)+".tmp-"+hex.EncodeToString(rnd[:]))
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("write store %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	// Section table: offsets depend on the header length, which depends on
+	// the offsets' digits; iterate until stable.
+	fields := s.fields()
+	meta := s.Meta
+	meta.Version = FormatVersion
+	var header []byte
+	dataStart := int64(0)
+	for iter := 0; iter < 5; iter++ {
+		meta.Sections = meta.Sections[:0]
+		off := dataStart
+		for _, fl := range fields {
+			b, kind := raw(fl.ptr)
+			meta.Sections = append(meta.Sections, section{Name: fl.name, Kind: kind, Offset: off, Count: int64(len(b)) / kindSize(kind)})
+			off += align8(int64(len(b)))
+		}
+		if header, err = json.Marshal(meta); err != nil {
+			return fmt.Errorf("write store %s: %w", path, err)
+		}
+		next := align8(16 + int64(len(header)))
+		if next == dataStart {
+			break
+		}
+		dataStart = next
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var n8 [8]byte
+	w.Write(magic[:])
+	binary.LittleEndian.PutUint64(n8[:], uint64(len(header)))
+	w.Write(n8[:])
+	w.Write(header)
+	pos := 16 + int64(len(header))
+	pad := func(to int64) {
+		for ; pos < to; pos++ {
+			w.WriteByte(0)
+		}
+	}
+	pad(dataStart)
+	for i, fl := range fields {
+		b, _ := raw(fl.ptr)
+		if pos != meta.Sections[i].Offset {
+			return fmt.Errorf("write store %s: internal layout error at %s", path, fl.name)
+		}
+		if _, err := w.Write(b); err != nil {
+			return fmt.Errorf("write store %s: %w", path, err)
+		}
+		pos += int64(len(b))
+		pad(align8(pos))
+	}
+	w.Write(trailer[:])
+	binary.LittleEndian.PutUint64(n8[:], uint64(pos+16))
+	w.Write(n8[:])
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write store %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("write store %s: sync: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write store %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write store %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func align8(n int64) int64 { return (n + 7) &^ 7 }
+
+// Open maps a store file read-only and checks its structure. The arrays
+// of the returned store alias the mapping until Close.
+func Open(path string) (*Store, error) {
+	data, closer, err := mapFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s, err := parse(data)
+	if err != nil {
+		closer()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s.closer = closer
+	return s, nil
+}
+
+func parse(data []byte) (*Store, error) {
+	if !littleEndian() {
+		return nil, errors.New("big-endian machines are not supported")
+	}
+	n := int64(len(data))
+	if n < 32 || !bytes.Equal(data[:8], magic[:]) {
+		return nil, fmt.Errorf("%w: not a SAE Scope store (bad magic)", ErrCorrupt)
+	}
+	if !bytes.Equal(data[n-16:n-8], trailer[:]) || int64(binary.LittleEndian.Uint64(data[n-8:])) != n {
+		return nil, fmt.Errorf("%w: truncated (no end marker)", ErrCorrupt)
+	}
+	hl := int64(binary.LittleEndian.Uint64(data[8:16]))
+	if hl <= 0 || 16+hl > n-16 {
+		return nil, fmt.Errorf("%w: header length %d", ErrCorrupt, hl)
+	}
+	s := &Store{}
+	if err := json.Unmarshal(data[16:16+hl], &s.Meta); err != nil {
+		return nil, fmt.Errorf("%w: header: %v", ErrCorrupt, err)
+	}
+	if s.Meta.Version != FormatVersion {
+		return nil, fmt.Errorf("%w: format version %d, this build reads %d", ErrOldVersion, s.Meta.Version, FormatVersion)
+	}
+	byName := map[string]section{}
+	for _, sec := range s.Meta.Sections {
+		byName[sec.Name] = sec
+	}
+	for _, fl := range s.fields() {
+		sec, ok := byName[fl.name]
+		_, kind := raw(fl.ptr)
+		if !ok || sec.Kind != kind {
+			return nil, fmt.Errorf("%w: section %s missing or of the wrong kind", ErrCorrupt, fl.name)
+		}
+		size := sec.Count * kindSize(kind)
+		if sec.Offset < 16+hl || sec.Offset%8 != 0 || sec.Count < 0 || size < 0 || sec.Offset+size > n-16 {
+			return nil, fmt.Errorf("%w: section %s out of bounds", ErrCorrupt, fl.name)
+		}
+		b := data[sec.Offset : sec.Offset+size]
+		switch p := fl.ptr.(type) {
+		case *[]int32:
+			*p = view[int32](b)
+		case *[]uint32:
+			*p = view[uint32](b)
+		case *[]uint64:
+			*p = view[uint64](b)
+		case *[]float32:
+			*p = view[float32](b)
+		case *[]float64:
+			*p = view[float64](b)
+		}
+	}
+	if err := s.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return s, nil
+}
+
+// ErrOldVersion is wrapped when a store was written by another format version.
+var ErrOldVersion = errors.New("store of another format version")
+
+// validate checks the array lengths and index bounds that queries rely on,
+// so that a damaged file gives an error instead of a crash later.
+func (s *Store) validate() error {
+	m := s.Meta
+	d := m.DSae
+	seq := m.Params.SeqLen
+	if d <= 0 || seq <= 0 || len(s.Tokens)%seq != 0 {
+		return fmt.Errorf("bad shape: d_sae %d, seq_len %d, %d tokens", d, seq, len(s.Tokens))
+	}
+	nt := len(s.Tokens)
+	checkPtr := func(name string, ptr []uint64, n, nnz int) error {
+		if len(ptr) != n+1 || ptr[0] != 0 || ptr[n] != uint64(nnz) {
+			return fmt.Errorf("%s: bad index", name)
+		}
+		for i := 0; i < n; i++ {
+			if ptr[i] > ptr[i+1] {
+				return fmt.Errorf("%s: index not increasing at %d", name, i)
+			}
+		}
+		return nil
+	}
+	if len(s.TokFeat) != len(s.TokVal) || len(s.FeatTok) != len(s.FeatVal) || len(s.TokFeat) != len(s.FeatTok) {
+		return errors.New("sparse arrays of different lengths")
+	}
+	if err := checkPtr("tok_ptr", s.TokPtr, nt, len(s.TokFeat)); err != nil {
+		return err
+	}
+	if err := checkPtr("feat_ptr", s.FeatPtr, d, len(s.FeatTok)); err != nil {
+		return err
+	}
+	for _, f := range s.TokFeat {
+		if int(f) >= d {
+			return errors.New("feature id out of range")
+		}
+	}
+	for _, t := range s.FeatTok {
+		if int(t) >= nt {
+			return errors.New("token index out of range")
+		}
+	}
+	for _, mm := range []Moments{s.Learnt, s.Random} {
+		if len(mm.Count) != d || len(mm.Sum) != d || len(mm.SumSq) != d || len(mm.Max) != d {
+			return errors.New("moment arrays of the wrong length")
+		}
+	}
+	if err := checkPtr("rand_ptr", s.RandPtr, len(s.RandTok), len(s.RandVal)); err != nil {
+		return err
+	}
+	for _, t := range s.RandTok {
+		if int(t) >= nt {
+			return errors.New("baseline token index out of range")
+		}
+	}
+	if len(s.TopTok) != d*TopK || len(s.TopVal) != d*TopK || len(s.TopN) != d {
+		return errors.New("top arrays of the wrong length")
+	}
+	for f, n := range s.TopN {
+		if n > TopK {
+			return fmt.Errorf("feature %d: %d top entries", f, n)
+		}
+		for _, t := range s.TopTok[f*TopK : f*TopK+int(n)] {
+			if int(t) >= nt {
+				return errors.New("top token index out of range")
+			}
+		}
+	}
+	if len(s.IntTok) != d*Intervals*PerInterval || len(s.IntVal) != len(s.IntTok) {
+		return errors.New("interval arrays of the wrong length")
+	}
+	for _, t := range s.IntTok {
+		if t != NoToken && int(t) >= nt {
+			return errors.New("interval token index out of range")
+		}
+	}
+	if len(s.Hist) != d*HistBins {
+		return errors.New("histogram of the wrong length")
+	}
+	for _, u := range [][]float32{s.UnembedEntropy, s.UnembedMaxProb, s.RandomUnembedEntropy, s.RandomUnembedMaxProb} {
+		if len(u) != d && len(u) != 0 {
+			return errors.New("unembedding arrays of the wrong length")
+		}
+	}
+	return nil
+}
+
+// mapFile is replaced on systems without mmap by a plain read.
+var _ io.Closer = (*os.File)(nil)

@@ -1,0 +1,198 @@
+// Package store holds the result of scanning a corpus with a model and an
+// SAE: the token rows, every non-zero feature activation (by token and by
+// feature), per-feature moments for the learnt SAE and a random baseline,
+// top contexts, interval samples, activation histograms and unembedding
+// statistics. It is written once, atomically, to a single file that is
+// memory-mapped when reopened, so a finished analysis opens instantly, and
+// it answers the queries of the panes (ranking, contexts, histograms,
+// co-activation).
+package store
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// FormatVersion changes whenever the file layout changes; files of another
+// version are refused (and rescanned by the caller).
+const FormatVersion = 1
+
+// Top and interval-sample sizes.
+const (
+	TopK               = 100 // top contexts kept per feature
+	Intervals          = 10  // equal activation intervals, as sae_vis
+	PerInterval        = 5   // samples per interval
+	HistBins           = 32  // bins of each feature's activation histogram
+	NoToken     uint32 = math.MaxUint32
+)
+
+// Params are the scan parameters that, with the model, SAE and corpus,
+// determine a store.
+type Params struct {
+	Rows           int    `json:"rows"`
+	SeqLen         int    `json:"seq_len"`
+	Batch          int    `json:"batch"`
+	ShuffleSeed    uint64 `json:"shuffle_seed"`
+	IncludeBOS     bool   `json:"include_bos"`     // notebook mode: BOS activations zeroed and counted
+	BaselineSeed   uint64 `json:"baseline_seed"`   // seed of the random W_enc
+	BaselineStride int    `json:"baseline_stride"` // one row in this many gets the baseline
+	SampleSeed     uint64 `json:"sample_seed"`     // interval sampling
+	ReconRows      int    `json:"recon_rows"`      // rows used for the reconstruction score
+	UnembedScale   string `json:"unembed_scale"`   // "avg_norm" (the notebook) or a number
+}
+
+// Source identifies an input file by path and fingerprint.
+type Source struct {
+	Path string `json:"path"`
+	Hash string `json:"hash"`
+}
+
+// Summary holds the whole-store numbers.
+type Summary struct {
+	Tokens       int     `json:"tokens"`        // tokens counted in the statistics
+	RandomTokens int     `json:"random_tokens"` // tokens with a baseline
+	L0           float64 `json:"l0"`            // mean active features per counted token
+	RandomL0     float64 `json:"random_l0"`
+	Dead         int     `json:"dead"`          // features that never fire
+	AvgNorm      float64 `json:"avg_norm"`      // mean L2 norm of the hook activation
+	UnembedScale float64 `json:"unembed_scale"` // the scale used for the unembedding
+	LossClean    float64 `json:"loss_clean"`
+	LossRecons   float64 `json:"loss_recons"`
+	LossZero     float64 `json:"loss_zero"`
+	LossMean     float64 `json:"loss_mean"`
+	ReconScore   float64 `json:"recon_score"`
+	ScanSeconds  float64 `json:"scan_seconds"`
+	TokensPerS   float64 `json:"tokens_per_s"`
+}
+
+// Meta is the JSON header of a store file.
+type Meta struct {
+	Version  int       `json:"version"`
+	Created  time.Time `json:"created"`
+	Key      string    `json:"key"`
+	Backend  string    `json:"backend"`
+	Model    Source    `json:"model"`
+	SAE      Source    `json:"sae"`
+	Corpus   Source    `json:"corpus"`
+	Hook     string    `json:"hook"`
+	DIn      int       `json:"d_in"`
+	DSae     int       `json:"d_sae"`
+	Params   Params    `json:"params"`
+	Summary  Summary   `json:"summary"`
+	Sections []section `json:"sections"`
+}
+
+// Moments are per-feature sums over the counted tokens.
+type Moments struct {
+	Count []uint32  // tokens where the feature is > 0
+	Sum   []float64 // sum of activations
+	SumSq []float64 // sum of squared activations
+	Max   []float32 // largest activation (0 for a dead feature)
+}
+
+func newMoments(n int) Moments {
+	return Moments{Count: make([]uint32, n), Sum: make([]float64, n), SumSq: make([]float64, n), Max: make([]float32, n)}
+}
+
+// Store is an open (or freshly built) analysis.
+type Store struct {
+	Meta Meta
+
+	// Tokens holds the corpus rows, Params.SeqLen ids each. A token index
+	// is row·SeqLen + position.
+	Tokens []int32
+
+	// Learnt activations by token (CSR): the entries of token i are
+	// TokFeat/TokVal[TokPtr[i]:TokPtr[i+1]], feature ids ascending.
+	TokPtr  []uint64
+	TokFeat []uint32
+	TokVal  []float32
+	// The same by feature (CSC): token indices ascending.
+	FeatPtr []uint64
+	FeatTok []uint32
+	FeatVal []float32
+
+	Learnt Moments
+	Random Moments
+
+	// Random baseline per sampled token: RandTok[j] is the token index and
+	// RandVal[RandPtr[j]:RandPtr[j+1]] its positive activations, sorted
+	// in decreasing order (the ids are not needed by any query).
+	RandTok []uint32
+	RandPtr []uint64
+	RandVal []float32
+
+	// TopTok/TopVal[f·TopK : f·TopK+TopN[f]] are feature f's strongest
+	// activations, largest first.
+	TopTok []uint32
+	TopVal []float32
+	TopN   []uint32
+
+	// IntTok/IntVal[(f·Intervals + i)·PerInterval + s]: sample s of interval i
+	// ((i/10·max, (i+1)/10·max]) of feature f; NoToken where the interval
+	// has fewer samples.
+	IntTok []uint32
+	IntVal []float32
+
+	// Hist[f·HistBins + b] counts feature f's activations in bin b of
+	// (0, Max[f]] split in HistBins equal bins.
+	Hist []uint32
+
+	// Direct unembedding of each decoder direction and of as many random
+	// directions, scaled to Summary.UnembedScale: entropy (bits) and max
+	// probability of softmax(W_U · ln_final(s·d + b_dec)).
+	UnembedEntropy       []float32
+	UnembedMaxProb       []float32
+	RandomUnembedEntropy []float32
+	RandomUnembedMaxProb []float32
+
+	closer func() error
+}
+
+// Close releases the file mapping of an opened store.
+func (s *Store) Close() error {
+	if s.closer == nil {
+		return nil
+	}
+	err := s.closer()
+	s.closer = nil
+	return err
+}
+
+// DSae returns the number of features.
+func (s *Store) DSae() int { return s.Meta.DSae }
+
+// SeqLen returns the row length.
+func (s *Store) SeqLen() int { return s.Meta.Params.SeqLen }
+
+// NumTokens returns the number of token positions (rows × SeqLen).
+func (s *Store) NumTokens() int { return len(s.Tokens) }
+
+// CheckFeature returns an error when f is not a feature of the store.
+func (s *Store) CheckFeature(f int) error {
+	if f < 0 || f >= s.Meta.DSae {
+		return fmt.Errorf("feature %d out of range: this SAE has features 0 to %d", f, s.Meta.DSae-1)
+	}
+	return nil
+}
+
+// Activation returns feature f's activation at token index tok (0 when
+// not active there).
+func (s *Store) Activation(f, tok int) float32 {
+	lo, hi := s.TokPtr[tok], s.TokPtr[tok+1]
+	ids := s.TokFeat[lo:hi]
+	i, j := 0, len(ids)
+	for i < j {
+		h := (i + j) / 2
+		if int(ids[h]) < f {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	if i < len(ids) && int(ids[i]) == f {
+		return s.TokVal[int(lo)+i]
+	}
+	return 0
+}
