@@ -6,6 +6,9 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"time"
+
+	"github.com/saescope/saescope/compute/analysis"
 
 	"github.com/saescope/saescope/compute/cpu"
 	"github.com/saescope/saescope/compute/perf"
@@ -22,6 +25,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dsae := fs.Int("d-sae", 6144, "SAE features")
 	reps := fs.Int("reps", 2, "timed repetitions (best is kept)")
 	skipFull := fs.Bool("skip-full", false, "skip the full forward to logits")
+	analyzeRows := fs.Int("analyze", 0, "instead: run the full analysis of this many random rows on full-size random weights (a 6144-feature SAE firing about --l0 features per token) and report time, peak RSS and store size")
+	l0 := fs.Float64("l0", 60, "with --analyze: features firing per token")
 	loadDir := fs.String("load", "", "instead: time loading a full-size random GPT-2 small written to (or found in) this folder, and the RSS it adds")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	if err := fs.Parse(args); err != nil {
@@ -44,6 +49,32 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	be, err := cpu.New(cpu.BLAS(*blas))
 	if err != nil {
 		return err
+	}
+	if *analyzeRows > 0 {
+		dir, err := os.MkdirTemp("", "saescope-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		ar, err := perf.Analyze(ctx, be, *analyzeRows, *hook, *dsae, *l0, dir, func(p analysis.Progress) {
+			if p.Stage == "scan" {
+				fmt.Fprintf(stderr, "\rbench: scan %d/%d rows, %.0f tokens/s, ETA %s   ", p.Rows, p.TotalRows, p.TokensPerS, p.ETA.Round(time.Second))
+			} else {
+				fmt.Fprintf(stderr, "\nbench: %s", p.Stage)
+			}
+		})
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, ar)
+		}
+		fmt.Fprintf(stdout, "analysis           %d rows, %d tokens counted, L0 %.1f (random %.1f)\n", ar.Rows, ar.Tokens, ar.L0, ar.RandomL0)
+		fmt.Fprintf(stdout, "time               scan %.1f s (%.0f tokens/s), total %.1f s with unembedding, reconstruction, indexing and writing\n", ar.ScanSeconds, ar.TokensPerS, ar.TotalSeconds)
+		fmt.Fprintf(stdout, "memory             peak RSS %.0f MB (model included)\n", ar.PeakRSSMB)
+		fmt.Fprintf(stdout, "store              %.0f MB, reopened and ranked in %.1f ms\n", ar.StoreMB, ar.ReopenMS)
+		return nil
 	}
 	if *loadDir != "" {
 		lr, err := perf.MeasureLoad(ctx, be, *loadDir)

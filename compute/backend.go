@@ -71,3 +71,10 @@ type Backend interface {
 	// maximum probability of its softmax.
 	SoftmaxStats(entropyBits, maxProb []float32, logits Tensor)
 }
+
+// HostData is implemented by backends whose tensors live in host memory
+// (the CPU): it returns t's row-major values without copying, so that
+// host-side passes over large results skip a copy.
+type HostData interface {
+	HostData(t Tensor) []float32
+}

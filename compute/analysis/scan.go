@@ -118,8 +118,14 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 	rfeats := be.Alloc(rcap, d)
 	ract := be.Alloc(rcap, dIn)
 	defer func() { be.Free(feats); be.Free(rfeats); be.Free(ract) }()
-	hostF := make([]float32, B*seq*d)
-	hostR := make([]float32, rcap*d)
+	// On the CPU the feature matrices are read in place; elsewhere they are
+	// copied to the host once per batch.
+	hostView, inPlace := be.(compute.HostData)
+	var hostF, hostR []float32
+	if !inPlace {
+		hostF = make([]float32, B*seq*d)
+		hostR = make([]float32, rcap*d)
+	}
 	hostX := make([]float32, B*seq*dIn)
 	sparse := newSparseBuffers(runtime.GOMAXPROCS(0))
 	var normSum float64
@@ -151,7 +157,11 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 			if err := enc.Encode(f, act); err != nil {
 				return err
 			}
-			be.Read(f, hostF[:n*d])
+			if inPlace {
+				hostF = hostView.HostData(f)
+			} else {
+				be.Read(f, hostF[:n*d])
+			}
 			be.Read(act, hostX[:n*dIn])
 			if len(rrows) > 0 {
 				ra := be.RowsView(ract, 0, len(rrows))
@@ -160,7 +170,11 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 				if err := renc.Encode(rf, ra); err != nil {
 					return err
 				}
-				be.Read(rf, hostR[:len(rrows)*d])
+				if inPlace {
+					hostR = hostView.HostData(rf)
+				} else {
+					be.Read(rf, hostR[:len(rrows)*d])
+				}
 			}
 			return nil
 		}})
@@ -217,6 +231,13 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 				}
 			}
 			b.AddRandomToken(r0*seq+t, rids, rvals)
+		}
+		if r0 == 0 {
+			// Size the sparse arrays from the first batch's density (+25%).
+			learntPer := float64(len(b.Snapshot().TokFeat)) / float64(max(1, n))
+			randPer := float64(len(b.Snapshot().RandVal)) / float64(max(1, len(b.Snapshot().RandTok)))
+			totalRand := (len(rows) + p.BaselineStride - 1) / p.BaselineStride * seq
+			b.Reserve(int(1.25*learntPer*float64(len(tokens)))+1024, int(1.25*randPer*float64(totalRand))+1024)
 		}
 		done := r0 + nb
 		el := time.Since(start)

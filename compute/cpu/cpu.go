@@ -411,3 +411,6 @@ func causalSoftmaxGo(scores []float32, seq int) {
 		}
 	}
 }
+
+// HostData implements compute.HostData.
+func (b *Backend) HostData(t compute.Tensor) []float32 { return mat(t).data }

@@ -10,6 +10,7 @@ import (
 // Builder assembles a Store from a scan that delivers tokens in order.
 type Builder struct {
 	s       *Store
+	sortBuf []float32
 	counted int // tokens that count in the statistics
 	next    int // next token index expected
 }
@@ -57,12 +58,27 @@ func (b *Builder) AddRandomToken(tok int, feats []uint32, vals []float32) {
 			s.Random.Max[f] = v
 		}
 	}
-	start := len(s.RandVal)
-	s.RandVal = append(s.RandVal, vals...)
-	sorted := s.RandVal[start:]
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] > sorted[j] })
+	b.sortBuf = append(b.sortBuf[:0], vals...)
+	sort.Slice(b.sortBuf, func(i, j int) bool { return b.sortBuf[i] > b.sortBuf[j] })
+	for _, v := range b.sortBuf {
+		s.RandVal = append(s.RandVal, Float16(v))
+	}
 	s.RandTok = append(s.RandTok, uint32(tok))
 	s.RandPtr = append(s.RandPtr, uint64(len(s.RandVal)))
+}
+
+// Reserve sizes the sparse arrays for about nnz learnt and nnzRandom
+// baseline entries, so that appending does not copy them while they grow
+// (the scan estimates both after its first batch).
+func (b *Builder) Reserve(nnz, nnzRandom int) {
+	s := b.s
+	if cap(s.TokFeat) < nnz {
+		s.TokFeat = append(make([]uint32, 0, nnz), s.TokFeat...)
+		s.TokVal = append(make([]float32, 0, nnz), s.TokVal...)
+	}
+	if cap(s.RandVal) < nnzRandom {
+		s.RandVal = append(make([]uint16, 0, nnzRandom), s.RandVal...)
+	}
 }
 
 // SetUnembedding stores the unembedding statistics of decoder and random directions.
@@ -70,6 +86,9 @@ func (b *Builder) SetUnembedding(entropy, maxProb, randEntropy, randMaxProb []fl
 	b.s.UnembedEntropy, b.s.UnembedMaxProb = entropy, maxProb
 	b.s.RandomUnembedEntropy, b.s.RandomUnembedMaxProb = randEntropy, randMaxProb
 }
+
+// Snapshot returns the store under construction (for size estimates).
+func (b *Builder) Snapshot() *Store { return b.s }
 
 // Summary gives access to the summary to fill in (losses, timings).
 func (b *Builder) Summary() *Summary { return &b.s.Meta.Summary }

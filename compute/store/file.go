@@ -30,13 +30,15 @@ var ErrCorrupt = errors.New("store file corrupt or incomplete")
 
 type section struct {
 	Name   string `json:"name"`
-	Kind   string `json:"kind"` // i32 u32 u64 f32 f64
+	Kind   string `json:"kind"` // u16 i32 u32 u64 f32 f64
 	Offset int64  `json:"offset"`
 	Count  int64  `json:"count"`
 }
 
 func kindSize(k string) int64 {
 	switch k {
+	case "u16":
+		return 2
 	case "i32", "u32", "f32":
 		return 4
 	case "u64", "f64":
@@ -72,6 +74,8 @@ func (s *Store) fields() []struct {
 // raw returns the bytes of a slice field and its kind.
 func raw(ptr any) ([]byte, string) {
 	switch p := ptr.(type) {
+	case *[]uint16:
+		return sliceBytes(*p), "u16"
 	case *[]int32:
 		return sliceBytes(*p), "i32"
 	case *[]uint32:
@@ -86,7 +90,7 @@ func raw(ptr any) ([]byte, string) {
 	panic(fmt.Sprintf("store: unsupported field type %T", ptr))
 }
 
-func sliceBytes[T int32 | uint32 | uint64 | float32 | float64](v []T) []byte {
+func sliceBytes[T uint16 | int32 | uint32 | uint64 | float32 | float64](v []T) []byte {
 	if len(v) == 0 {
 		return nil
 	}
@@ -94,7 +98,7 @@ func sliceBytes[T int32 | uint32 | uint64 | float32 | float64](v []T) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v)*int(unsafe.Sizeof(z)))
 }
 
-func view[T int32 | uint32 | uint64 | float32 | float64](b []byte) []T {
+func view[T uint16 | int32 | uint32 | uint64 | float32 | float64](b []byte) []T {
 	if len(b) == 0 {
 		return []T{}
 	}
@@ -257,6 +261,8 @@ func parse(data []byte) (*Store, error) {
 		}
 		b := data[sec.Offset : sec.Offset+size]
 		switch p := fl.ptr.(type) {
+		case *[]uint16:
+			*p = view[uint16](b)
 		case *[]int32:
 			*p = view[int32](b)
 		case *[]uint32:

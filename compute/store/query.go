@@ -245,7 +245,7 @@ func (s *Store) RandomTokenCounts(threshold float32) []int {
 	out := make([]int, len(s.RandTok))
 	for j := range s.RandTok {
 		vals := s.RandVal[s.RandPtr[j]:s.RandPtr[j+1]] // decreasing
-		out[j] = sort.Search(len(vals), func(i int) bool { return vals[i] <= threshold })
+		out[j] = sort.Search(len(vals), func(i int) bool { return Float32(vals[i]) <= threshold })
 	}
 	return out
 }

@@ -117,11 +117,13 @@ type Store struct {
 	Random Moments
 
 	// Random baseline per sampled token: RandTok[j] is the token index and
-	// RandVal[RandPtr[j]:RandPtr[j+1]] its positive activations, sorted
-	// in decreasing order (the ids are not needed by any query).
+	// RandVal[RandPtr[j]:RandPtr[j+1]] its positive activations as IEEE
+	// half floats, sorted in decreasing order (the ids are not needed by
+	// any query; half precision keeps a dense baseline small, at a relative
+	// rounding of 2⁻¹¹).
 	RandTok []uint32
 	RandPtr []uint64
-	RandVal []float32
+	RandVal []uint16
 
 	// TopTok/TopVal[f·TopK : f·TopK+TopN[f]] are feature f's strongest
 	// activations, largest first.
