@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"acts":     {"activations at a hook (and SAE features): acts --model DIR --hook NAME [--sae PATH] --text T|--tokens IDS", runActs},
 		"elicit":   {"top features of a text: elicit --model DIR --sae PATH [--top K] [--pos P] --text T", runElicit},
 		"bench":    {"measure speed on full-size random GPT-2 small: bench [--json] [--blas gonum|openblas]", runBench},
+		"analyze":  {"scan a corpus into a feature store: analyze --model DIR --sae PATH [--corpus PATH] [--rows 1000]", runAnalyze},
 		"rank":     {"rank features of a store: rank --store FILE [--by mean|cv|frequency|max] [--from 2000 --to 2050] [--csv]", runRank},
 		"contexts": {"top contexts of a feature: contexts --store FILE --feature N [--k 30 --prefix 30 --suffix 2] [--intervals] [--text]", runContexts},
 		"stats":    {"summary and learnt-vs-random histograms: stats --store FILE [--kind K --threshold T]", runStats},

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 	"unsafe"
 )
 
@@ -122,6 +123,7 @@ func (s *Store) Write(path string) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write store %s: %w", path, err)
 	}
+	removeStaleTemps(dir, filepath.Base(path))
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := filepath.Join(dir, "."+filepath.Base(path)+".tmp-"+hex.EncodeToString(rnd[:]))
@@ -203,6 +205,18 @@ func (s *Store) Write(path string) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// removeStaleTemps deletes temporary files that an interrupted write of
+// the same store left (a killed process cannot clean up after itself).
+// Files younger than ten minutes may belong to a writer still at work.
+func removeStaleTemps(dir, base string) {
+	matches, _ := filepath.Glob(filepath.Join(dir, "."+base+".tmp-*"))
+	for _, m := range matches {
+		if fi, err := os.Stat(m); err == nil && time.Since(fi.ModTime()) > 10*time.Minute {
+			os.Remove(m)
+		}
+	}
 }
 
 func align8(n int64) int64 { return (n + 7) &^ 7 }

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/saescope/saescope/compute/analysis"
+	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/weights"
+	"github.com/saescope/saescope/weights/corpus"
+)
+
+func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("analyze", stderr)
+	ef := addEngineFlags(fs, true)
+	corpusPath := fs.String("corpus", "", "corpus: .txt, .jsonl, .parquet or a folder of them (default: the small corpus shipped with the app)")
+	rows := fs.Int("rows", 1000, "rows of 128 tokens to scan")
+	seed := fs.Uint64("seed", 0, "shuffle seed of the corpus rows")
+	batch := fs.Int("batch", 32, "rows per forward pass")
+	includeBOS := fs.Bool("include-bos", false, "count BOS positions with zero activations, as the notebook did (default: BOS excluded)")
+	stride := fs.Int("baseline-stride", 5, "random baseline on one row in this many")
+	baselineSeed := fs.Uint64("baseline-seed", 1234, "seed of the random baseline's W_enc")
+	reconRows := fs.Int("recon-rows", 16, "rows used for the reconstruction score (0: skip)")
+	out := fs.String("out", "", "store file (default: the cache folder, keyed by model, SAE, corpus and parameters)")
+	force := fs.Bool("force", false, "scan again even when a finished store exists")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	e, err := ef.load(true)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	say := func(format string, a ...any) {
+		if !*quiet {
+			fmt.Fprintf(stderr, format, a...)
+		}
+	}
+	say("analyze: reading the corpus\n")
+	copt := corpus.Options{SeqLen: 128, Rows: *rows, Seed: *seed}
+	var c *corpus.Corpus
+	if *corpusPath == "" {
+		c, err = loadDemoCorpus(ctx, e, copt)
+	} else {
+		c, err = corpus.Load(ctx, *corpusPath, e.tok, copt, nil)
+	}
+	if err != nil {
+		return err
+	}
+	meta := store.Meta{Params: analysis.DefaultParams()}
+	p := &meta.Params
+	p.Rows, p.SeqLen, p.Batch, p.ShuffleSeed, p.IncludeBOS = len(c.Rows), 128, *batch, *seed, *includeBOS
+	p.BaselineStride, p.BaselineSeed, p.ReconRows = *stride, *baselineSeed, *reconRows
+	if meta.Model.Hash, err = weights.Fingerprint(*ef.model); err != nil {
+		return err
+	}
+	if meta.SAE.Hash, err = weights.Fingerprint(*ef.saePath); err != nil {
+		return err
+	}
+	meta.Model.Path, meta.SAE.Path = *ef.model, *ef.saePath
+	meta.Corpus = store.Source{Path: c.Path, Hash: c.Hash}
+	meta.Hook = e.sae.Hook.String()
+	key := analysis.Key(meta)
+	meta.Key = key
+	path := *out
+	if path == "" {
+		dir, err := analysis.CacheDir()
+		if err != nil {
+			return err
+		}
+		path = analysis.StorePath(dir, key)
+	}
+	if !*force {
+		if s, err := store.Open(path); err == nil && s.Meta.Key == key {
+			defer s.Close()
+			say("analyze: already done, %s\n", path)
+			return writeJSON(stdout, map[string]any{"store": path, "cached": true, "summary": s.Meta.Summary})
+		}
+	}
+	t0 := time.Now()
+	st, err := analysis.Scan(ctx, e.m, e.enc, c.Rows, meta, func(pr analysis.Progress) {
+		if pr.Stage == "scan" {
+			say("\ranalyze: %d/%d rows, %.0f tokens/s, ETA %s    ", pr.Rows, pr.TotalRows, pr.TokensPerS, pr.ETA.Round(time.Second))
+		} else {
+			say("\nanalyze: %s", pr.Stage)
+		}
+	})
+	say("\n")
+	if err != nil {
+		return err
+	}
+	st.Meta.Key = key
+	say("analyze: writing %s\n", path)
+	if err := st.Write(path); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(path); err == nil {
+		say("analyze: %.1f MB in %.1f s\n", float64(fi.Size())/(1<<20), time.Since(t0).Seconds())
+	}
+	return writeJSON(stdout, map[string]any{"store": path, "cached": false, "summary": st.Meta.Summary})
+}

@@ -1,0 +1,304 @@
+// Package workspace ties together what one window works on: a GPT-2
+// checkpoint on a backend, the tokenizer, and one or more SAEs of that
+// model, each with its analysis store once scanned. It answers the live
+// queries of the panes (a text's feature activations for the neuroscope
+// and elicitation) and runs or reopens analyses.
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/compute/analysis"
+	"github.com/saescope/saescope/compute/encoder"
+	"github.com/saescope/saescope/compute/features"
+	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/weights"
+	"github.com/saescope/saescope/weights/corpus"
+	"github.com/saescope/saescope/weights/gpt2"
+	"github.com/saescope/saescope/weights/sae"
+	"github.com/saescope/saescope/weights/tokenizer"
+)
+
+// MaxTextRunes bounds the text of live queries; longer text is cut to the
+// model's context anyway.
+const MaxTextRunes = 20000
+
+// Workspace is a loaded model and its SAEs.
+type Workspace struct {
+	Backend   compute.Backend
+	Tok       *tokenizer.Tokenizer
+	ModelDir  string
+	ModelHash string
+	ck        *gpt2.Checkpoint
+	Model     *model.Model
+
+	mu   sync.Mutex
+	saes []*SAE
+}
+
+// Open loads the checkpoint in modelDir onto be.
+func Open(modelDir string, be compute.Backend) (*Workspace, error) {
+	tok, err := tokenizer.New()
+	if err != nil {
+		return nil, err
+	}
+	ck, err := gpt2.Load(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := model.New(be, ck)
+	if err != nil {
+		ck.Close()
+		return nil, err
+	}
+	hash, err := weights.Fingerprint(modelDir)
+	if err != nil {
+		ck.Close()
+		return nil, err
+	}
+	return &Workspace{Backend: be, Tok: tok, ModelDir: modelDir, ModelHash: hash, ck: ck, Model: m}, nil
+}
+
+// Close releases the SAEs, their stores and the checkpoint.
+func (w *Workspace) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var errs []error
+	for _, s := range w.saes {
+		errs = append(errs, s.close())
+	}
+	w.saes = nil
+	if w.ck != nil {
+		errs = append(errs, w.ck.Close())
+		w.ck = nil
+	}
+	return errors.Join(errs...)
+}
+
+// SAEs returns the open SAEs in the order they were added.
+func (w *Workspace) SAEs() []*SAE {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]*SAE(nil), w.saes...)
+}
+
+// SAE is one sparse autoencoder of the workspace's model.
+type SAE struct {
+	W       *Workspace
+	Path    string
+	Hash    string
+	Weights *sae.SAE
+	Enc     *encoder.Encoder
+
+	mu    sync.Mutex
+	store *store.Store
+}
+
+// Name is a short label for tabs and lists.
+func (s *SAE) Name() string { return s.Weights.Name() }
+
+// Store returns the SAE's analysis, or nil before one was run or opened.
+func (s *SAE) Store() *store.Store {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.store
+}
+
+func (s *SAE) setStore(st *store.Store) {
+	s.mu.Lock()
+	old := s.store
+	s.store = st
+	s.mu.Unlock()
+	if old != nil && old != st {
+		old.Close()
+	}
+}
+
+func (s *SAE) close() error {
+	s.setStore(nil)
+	return s.Weights.Close()
+}
+
+// AddSAE loads an SAE (a .pt file or SAELens folder; hook overrides what
+// the file says) and checks that it fits the model.
+func (w *Workspace) AddSAE(path, hook string) (*SAE, error) {
+	ws, err := sae.Load(path, hook)
+	if err != nil {
+		return nil, err
+	}
+	cfg := w.Model.Config
+	if err := ws.CheckModel(cfg.DModel, cfg.DMLP(), cfg.NLayer); err != nil {
+		ws.Close()
+		return nil, err
+	}
+	enc, err := encoder.New(w.Backend, ws)
+	if err != nil {
+		ws.Close()
+		return nil, err
+	}
+	hash, err := weights.Fingerprint(path)
+	if err != nil {
+		ws.Close()
+		return nil, err
+	}
+	s := &SAE{W: w, Path: path, Hash: hash, Weights: ws, Enc: enc}
+	w.mu.Lock()
+	w.saes = append(w.saes, s)
+	w.mu.Unlock()
+	return s, nil
+}
+
+// AnalysisMeta returns the store metadata (sources, parameters, key) of an
+// analysis of c with params.
+func (s *SAE) AnalysisMeta(c *corpus.Corpus, params store.Params) store.Meta {
+	meta := store.Meta{Params: params,
+		Model:  store.Source{Path: s.W.ModelDir, Hash: s.W.ModelHash},
+		SAE:    store.Source{Path: s.Path, Hash: s.Hash},
+		Corpus: store.Source{Path: c.Path, Hash: c.Hash},
+		Hook:   s.Weights.Hook.String()}
+	meta.Params.Rows, meta.Params.SeqLen = len(c.Rows), len(c.Rows[0])
+	meta.Key = analysis.Key(meta)
+	return meta
+}
+
+// OpenCached opens a finished analysis of c with params from dir (the
+// cache folder when empty), and reports whether there was one.
+func (s *SAE) OpenCached(dir string, c *corpus.Corpus, params store.Params) (bool, error) {
+	if dir == "" {
+		var err error
+		if dir, err = analysis.CacheDir(); err != nil {
+			return false, err
+		}
+	}
+	meta := s.AnalysisMeta(c, params)
+	st, err := analysis.OpenCached(dir, meta.Key)
+	if err != nil || st == nil {
+		return false, err
+	}
+	s.setStore(st)
+	return true, nil
+}
+
+// Analyze scans c (or reopens the finished analysis) and makes the store
+// the SAE's. The store is written into dir (the cache folder when empty)
+// before it is used, so a crash after Analyze loses nothing.
+func (s *SAE) Analyze(ctx context.Context, dir string, c *corpus.Corpus, params store.Params, force bool, progress func(analysis.Progress)) error {
+	if dir == "" {
+		var err error
+		if dir, err = analysis.CacheDir(); err != nil {
+			return err
+		}
+	}
+	if len(c.Rows) == 0 {
+		return errors.New("analyze: the corpus has no rows")
+	}
+	if !force {
+		if ok, err := s.OpenCached(dir, c, params); err != nil || ok {
+			return err
+		}
+	}
+	meta := s.AnalysisMeta(c, params)
+	st, err := analysis.Scan(ctx, s.W.Model, s.Enc, c.Rows, meta, progress)
+	if err != nil {
+		return err
+	}
+	st.Meta.Key = meta.Key
+	if progress != nil {
+		progress(analysis.Progress{Stage: "writing", Rows: len(c.Rows), TotalRows: len(c.Rows)})
+	}
+	path := analysis.StorePath(dir, meta.Key)
+	if err := st.Write(path); err != nil {
+		return err
+	}
+	opened, err := store.Open(path)
+	if err != nil {
+		return err
+	}
+	s.setStore(opened)
+	return nil
+}
+
+// TextActs are an SAE's feature activations on a typed text.
+type TextActs struct {
+	Tokens  []int     // BOS first
+	Display []string  // display strings of Tokens
+	DSae    int       // features per position
+	Acts    []float32 // [len(Tokens)][DSae]
+	// Truncated is true when the text had more tokens than the model's
+	// context and was cut.
+	Truncated bool
+}
+
+// Feature returns feature f's activation at each position.
+func (t *TextActs) Feature(f int) []float32 {
+	out := make([]float32, len(t.Tokens))
+	for i := range out {
+		out[i] = t.Acts[i*t.DSae+f]
+	}
+	return out
+}
+
+// Encode tokenizes text (BOS prepended), cuts it to the model's context,
+// and returns every feature's activation at every position.
+func (s *SAE) Encode(ctx context.Context, text string) (*TextActs, error) {
+	if !utf8.ValidString(text) {
+		return nil, errors.New("the text is not valid UTF-8")
+	}
+	if utf8.RuneCountInString(text) > MaxTextRunes {
+		return nil, fmt.Errorf("the text has more than %d characters", MaxTextRunes)
+	}
+	ids := s.W.Tok.ToTokens(text)
+	res := &TextActs{DSae: s.Weights.DSae}
+	if n := s.W.Model.Config.NPositions; len(ids) > n {
+		ids, res.Truncated = ids[:n], true
+	}
+	tokens := make([]int32, len(ids))
+	for i, id := range ids {
+		tokens[i] = int32(id)
+	}
+	acts, err := features.Activations(ctx, s.W.Model, s.Enc, tokens, 1, len(tokens))
+	if err != nil {
+		return nil, err
+	}
+	res.Tokens, res.Display, res.Acts = ids, s.W.Tok.DisplayStrings(ids), acts
+	return res, nil
+}
+
+// Elicit ranks the features of an encoded text: the mean over positions
+// (BOS dropped) when pos is nil, else the activations at one position of
+// the BOS-dropped text (negative counts from the end).
+func (t *TextActs) Elicit(k int, pos *int) ([]features.Ranked, error) {
+	T := len(t.Tokens)
+	if T < 2 {
+		return nil, errors.New("the text is empty: type something to elicit features")
+	}
+	scores := make([]float32, t.DSae)
+	if pos == nil {
+		acc := make([]float64, t.DSae)
+		for p := 1; p < T; p++ {
+			for f, v := range t.Acts[p*t.DSae : (p+1)*t.DSae] {
+				acc[f] += float64(v)
+			}
+		}
+		for f := range acc {
+			scores[f] = float32(acc[f] / float64(T-1))
+		}
+	} else {
+		n := T - 1
+		p := *pos
+		if p < 0 {
+			p += n
+		}
+		if p < 0 || p >= n {
+			return nil, fmt.Errorf("position %d outside the text's %d tokens", *pos, n)
+		}
+		copy(scores, t.Acts[(p+1)*t.DSae:(p+2)*t.DSae])
+	}
+	return features.TopK(scores, k), nil
+}
