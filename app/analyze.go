@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/saescope/saescope/assets"
 	"github.com/saescope/saescope/compute/analysis"
 	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/weights"
@@ -102,4 +103,9 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		say("analyze: %.1f MB in %.1f s\n", float64(fi.Size())/(1<<20), time.Since(t0).Seconds())
 	}
 	return writeJSON(stdout, map[string]any{"store": path, "cached": false, "summary": st.Meta.Summary})
+}
+
+// loadDemoCorpus reads the small corpus embedded in the binary.
+func loadDemoCorpus(ctx context.Context, e *engine, opt corpus.Options) (*corpus.Corpus, error) {
+	return corpus.LoadFS(ctx, assets.CorpusFS(), assets.CorpusDir, e.tok, opt, nil)
 }

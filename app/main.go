@@ -13,10 +13,6 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
-
-	fyneapp "fyne.io/fyne/v2/app"
-
-	"github.com/saescope/saescope/ui"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -90,10 +86,4 @@ func usage(w io.Writer, cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
 	}
-}
-
-func gui() {
-	a := fyneapp.NewWithID("io.github.saescope")
-	shell := ui.NewShell(a, version)
-	shell.Window.ShowAndRun()
 }

@@ -256,7 +256,7 @@ func tokenizeAll(ctx context.Context, texts []string, tok *tokenizer.Tokenizer, 
 		}()
 	}
 	go func() { wg.Wait(); close(done) }()
-	step := max(1, total/200)
+	step := max(1, (total+199)/200)
 	n, last := 0, 0
 	for d := range done {
 		n += d

@@ -1,0 +1,156 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/saescope/saescope/compute/analysis"
+	"github.com/saescope/saescope/compute/cpu"
+	"github.com/saescope/saescope/weights/corpus"
+	"github.com/saescope/saescope/weights/tokenizer"
+)
+
+const fix = "../../testdata/fixtures"
+
+func open(t *testing.T) (*Workspace, *SAE) {
+	t.Helper()
+	be, err := cpu.New(cpu.BLASAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := Open(filepath.Join(fix, "tiny-gpt2"), be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	s, err := w.AddSAE(filepath.Join(fix, "tiny-gpt2_256_resid_pre_1.pt"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, s
+}
+
+// smallCorpus makes rows from a few sentences repeated.
+func smallCorpus(t *testing.T, tok *tokenizer.Tokenizer, rows int) *corpus.Corpus {
+	t.Helper()
+	text := strings.Repeat("The quick brown fox jumps over the lazy dog near the river bank. ", 40)
+	var docs []corpus.Document
+	for i := 0; i < rows; i++ {
+		docs = append(docs, corpus.Document{Source: "t", Text: text})
+	}
+	c, err := corpus.Rows(context.Background(), docs, tok, corpus.Options{SeqLen: 24, Rows: rows}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestEncodeAndElicit(t *testing.T) {
+	_, s := open(t)
+	ta, err := s.Encode(context.Background(), "The quick brown fox jumps over the lazy dog near the river bank.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ta.Tokens[0] != tokenizer.BOS || len(ta.Display) != len(ta.Tokens) || len(ta.Acts) != len(ta.Tokens)*256 {
+		t.Fatalf("shapes: %d tokens, %d acts", len(ta.Tokens), len(ta.Acts))
+	}
+	// sae0.elicit_mean_ids of the fixture reference.
+	top, err := ta.Elicit(5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int{158, 153, 155, 66, 178}
+	for i, r := range top {
+		if r.ID != want[i] {
+			t.Fatalf("elicit %v, want ids %v", top, want)
+		}
+	}
+	f := ta.Feature(158)
+	if len(f) != len(ta.Tokens) {
+		t.Error("Feature length")
+	}
+	if _, err := s.Encode(context.Background(), "bad \xff utf8"); err == nil {
+		t.Error("invalid UTF-8 accepted")
+	}
+	if _, err := s.Encode(context.Background(), strings.Repeat("x", MaxTextRunes+1)); err == nil {
+		t.Error("over-long text accepted")
+	}
+	long, err := s.Encode(context.Background(), strings.Repeat("word ", 2000))
+	if err != nil || !long.Truncated || len(long.Tokens) != 128 {
+		t.Errorf("10,000-character text: %v truncated=%v tokens=%d", err, long != nil && long.Truncated, len(long.Tokens))
+	}
+	empty, err := s.Encode(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := empty.Elicit(5, nil); err == nil {
+		t.Error("elicit on empty text accepted")
+	}
+	p := 99
+	if _, err := ta.Elicit(5, &p); err == nil {
+		t.Error("position out of range accepted")
+	}
+}
+
+// A cancelled analysis leaves no store; running it again completes, and a
+// third run reopens the finished store without scanning.
+func TestAnalyzeCancelRerunReopen(t *testing.T) {
+	w, s := open(t)
+	dir := t.TempDir()
+	c := smallCorpus(t, w.Tok, 40)
+	params := analysis.DefaultParams()
+	params.Batch, params.ReconRows = 4, 2
+	ctx, cancel := context.WithCancel(context.Background())
+	err := s.Analyze(ctx, dir, c, params, false, func(p analysis.Progress) {
+		if p.Stage == "scan" && p.Rows >= 12 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled analysis: %v", err)
+	}
+	if s.Store() != nil {
+		t.Fatal("a cancelled analysis set a store")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("cancelled analysis left files: %v", entries)
+	}
+	scans := 0
+	if err := s.Analyze(context.Background(), dir, c, params, false, func(p analysis.Progress) {
+		if p.Stage == "scan" {
+			scans++
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Store() == nil || scans == 0 {
+		t.Fatal("analysis did not run")
+	}
+	first := s.Store().Meta.Key
+	scans = 0
+	if err := s.Analyze(context.Background(), dir, c, params, false, func(p analysis.Progress) { scans++ }); err != nil {
+		t.Fatal(err)
+	}
+	if scans != 0 || s.Store().Meta.Key != first {
+		t.Errorf("finished analysis was scanned again (%d progress calls)", scans)
+	}
+	// Other parameters are another analysis.
+	params.BaselineStride = 2
+	if ok, err := s.OpenCached(dir, c, params); ok || err != nil {
+		t.Errorf("cached store found for other parameters: %v %v", ok, err)
+	}
+}
+
+func TestSAEForAnotherModelRefused(t *testing.T) {
+	w, _ := open(t)
+	if _, err := w.AddSAE(filepath.Join(fix, "nope.pt"), ""); err == nil {
+		t.Error("missing SAE accepted")
+	}
+	if _, err := w.AddSAE(filepath.Join(fix, "tiny-gpt2_256_resid_pre_1.pt"), "blocks.5.hook_resid_pre"); err == nil {
+		t.Error("hook past the model's layers accepted")
+	}
+}
