@@ -28,6 +28,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	out := fs.String("out", "", "store file (default: the cache folder, keyed by model, SAE, corpus and parameters)")
 	force := fs.Bool("force", false, "scan again even when a finished store exists")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	tlCompat := fs.Bool("tl-compat", false, "build rows exactly as TransformerLens 2.x tokenize_and_concatenate did (20 character chunks per 1000-document batch, every EOS removed); default: documents joined with EOS, as TransformerLens 3.1+")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,7 +43,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	say("analyze: reading the corpus\n")
-	copt := corpus.Options{SeqLen: 128, Rows: *rows, Seed: *seed}
+	copt := corpus.Options{SeqLen: 128, Rows: *rows, Seed: *seed, TLCompat: *tlCompat}
 	var c *corpus.Corpus
 	if *corpusPath == "" {
 		c, err = loadDemoCorpus(ctx, e, copt)

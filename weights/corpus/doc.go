@@ -42,9 +42,10 @@
 //
 // # What TransformerLens really does (Options.TLCompat)
 //
-// TransformerLens' tokenize_and_concatenate has changed over time, and most
-// published SAEs and notebooks used versions 1.0 to 2.17 (in
-// transformer_lens/utils.py). Those versions differ from the rule above:
+// TransformerLens' tokenize_and_concatenate has changed over time. Versions
+// 1.0 (January 2023) to 2.17 (January 2026), in transformer_lens/utils.py,
+// the versions notebooks of that period ran, differ from the rule above in
+// three ways (line numbers of v2.16.0):
 //
 //   - Chunks. Each batch of documents is joined into one string with
 //     "<|endoftext|>" between them, the string is cut into 20 pieces of
@@ -52,37 +53,43 @@
 //     tokenized on its own: `num_chunks = 20`, `chunk_length =
 //     (len(full_text) - 1) // num_chunks + 1`, `chunks = [full_text[i *
 //     chunk_length : (i + 1) * chunk_length] for i in range(num_chunks)]`
-//     (v2.16.0 utils.py lines 360–364). A word that straddles a piece border
-//     is split into two tokens sequences, 19 times per batch.
-//   - Pad filter. The pieces are tokenized with padding and the padding is
-//     removed with `tokens = tokens[tokens != tokenizer.pad_token_id]`
-//     (line 366). The tokenizer passed is normally model.tokenizer, and
-//     HookedTransformer.set_tokenizer sets `self.tokenizer.pad_token =
-//     self.tokenizer.eos_token` when the tokenizer has none (v2.16.0
-//     HookedTransformer.py lines 747–748), which is the case for GPT-2. The
-//     pad id is then 50256, so the filter removes every EOS separator (and
-//     any "<|endoftext|>" inside a document): the documents end up glued
-//     together with nothing between them.
+//     (utils.py lines 360–364). A word, or an "<|endoftext|>", that
+//     straddles a piece border is tokenized as two pieces, up to 19 times
+//     per batch.
+//   - Pad filter. The pieces are tokenized with padding=True, and the
+//     padding is removed with `tokens = tokens[tokens !=
+//     tokenizer.pad_token_id]` (line 366). The tokenizer passed is normally
+//     model.tokenizer, and HookedTransformer.set_tokenizer sets
+//     `self.tokenizer.pad_token = self.tokenizer.eos_token` when the
+//     tokenizer has none (HookedTransformer.py lines 747–748; v1.0.0 lines
+//     83–84), which is the case for GPT-2. The pad id is then 50256, so the
+//     filter removes every EOS separator (and any "<|endoftext|>" inside a
+//     document): documents end up glued together with nothing between them.
+//     (Only with a bare Hugging Face tokenizer, which has no pad token, does
+//     TransformerLens add a "<PAD>" token and keep the separators.)
 //   - Batches. datasets.Dataset.map(batched=True) hands the function 1000
 //     documents at a time, and with num_proc=10 (the default) the dataset is
-//     first cut into 10 contiguous shards. Rows never span two batches: each
-//     batch's remainder is dropped, and a batch with fewer than 127 tokens
-//     gives one row padded with the pad token.
+//     first cut into 10 contiguous shards (fewer when there are fewer
+//     documents). Rows never span two batches: each batch's remainder is
+//     dropped. From v2.8.0 a batch with fewer than 127 tokens gives one row
+//     padded with the pad token (before, none).
 //
-// Options.TLCompat reproduces that behaviour exactly, for a tokenizer whose
-// pad token is EOS (model.tokenizer) and the default num_proc=10 and
+// Options.TLCompat reproduces versions 2.8 to 2.17 exactly, for a tokenizer
+// whose pad token is EOS (model.tokenizer) and the default num_proc=10 and
 // batch_size=1000: same batches, same character chunks, every 50256 removed
-// before the rows are cut. With TLCompat, ReadDocuments keeps empty
-// documents, since TransformerLens joins them too and they shift the chunk
-// borders.
+// before the rows are cut. On openwebtext-10k (10 batches of 1000
+// documents, each far longer than a row) versions 1.0 to 2.7 give the same
+// rows. With TLCompat, ReadDocuments keeps empty documents, since
+// TransformerLens joins them too and they shift the chunk borders. The
+// too-small check of this package still applies to the whole corpus.
 //
 // Later versions differ again. v2.18.0 and v3.0.0 move each chunk border
 // forward to the next whitespace (at most a tenth of a chunk further) and
-// still filter the pad token. From v3.1.0 on (transformer_lens/utilities/
-// tokenize_utils.py) each document is tokenized on its own and a token-level
-// EOS is put between documents with no pad filter: that is the rule of this
-// package, except that TransformerLens still cuts rows inside each batch of
-// 1000 documents.
+// still filter the pad token. From v3.1.0 (April 2026,
+// transformer_lens/utilities/tokenize_utils.py) each document is tokenized
+// on its own and a token-level EOS is put between documents with no pad
+// filter: that is the rule of this package, except that TransformerLens
+// still cuts rows inside each batch of 1000 documents.
 //
 // The shuffle of this package is its own: it does not reproduce
 // datasets.Dataset.shuffle or torch's generator, only the row contents.

@@ -50,10 +50,10 @@ type Options struct {
 	// TextField is the JSON field of a .jsonl line and the column of a
 	// .parquet file that hold the text; "" means DefaultTextField ("text").
 	TextField string
-	// TLCompat reproduces TransformerLens 1.0–2.17's tokenize_and_concatenate
-	// exactly (20 character chunks per 1000-document batch, every EOS
-	// removed, rows cut per batch) instead of this package's rule; see the
-	// package documentation. ReadDocuments then keeps empty documents.
+	// TLCompat reproduces the tokenize_and_concatenate of TransformerLens
+	// 2.8–2.17 exactly (20 character chunks per 1000-document batch, every
+	// EOS removed, rows cut per batch) instead of this package's rule; see
+	// the package documentation. ReadDocuments then keeps empty documents.
 	TLCompat bool
 	// MaxDocs stops reading after that many documents; 0 reads all.
 	MaxDocs int
@@ -362,17 +362,31 @@ func (r *reader) readParquet(fsys fs.FS, name, shown string) error {
 	if leaf.MaxRepetitionLevel > 0 {
 		return fmt.Errorf("corpus %s: parquet column %q is a list, not one string a row", shown, field)
 	}
-	row := 0
+	row, textBytes := 0, 0
 	buf := make([]parquet.Value, 256)
 	for _, rg := range pf.RowGroups() {
-		if err := r.readParquetChunk(rg.ColumnChunks()[leaf.ColumnIndex], shown, &row, buf); err != nil {
+		if err := r.readParquetChunk(rg.ColumnChunks()[leaf.ColumnIndex], shown, &row, &textBytes, buf); err != nil {
 			return err
 		}
+	}
+	// A column that holds data but decodes to nothing but empty strings
+	// means the page decoder went wrong: say so rather than return an
+	// empty corpus.
+	var stored int64
+	for _, rg := range pf.Metadata().RowGroups {
+		if leaf.ColumnIndex < len(rg.Columns) {
+			stored += rg.Columns[leaf.ColumnIndex].MetaData.TotalUncompressedSize
+		}
+	}
+	if textBytes == 0 && row > 0 && stored > 4*int64(row)+4096 {
+		return fmt.Errorf("corpus %s: parquet column %q holds %d bytes but decoded to %d empty strings: unsupported page layout", shown, field, stored, row)
 	}
 	return nil
 }
 
-func (r *reader) readParquetChunk(cc parquet.ColumnChunk, shown string, row *int, buf []parquet.Value) error {
+// readParquetChunk reads one row group's column chunk; row counts the rows
+// read and textBytes the bytes of text.
+func (r *reader) readParquetChunk(cc parquet.ColumnChunk, shown string, row, textBytes *int, buf []parquet.Value) error {
 	pages := cc.Pages()
 	defer pages.Close()
 	for {
@@ -395,6 +409,7 @@ func (r *reader) readParquetChunk(cc parquet.ColumnChunk, shown string, row *int
 					var bad int
 					text, bad = sanitizeUTF8(v.ByteArray())
 					r.stats.InvalidUTF8Bytes += bad
+					*textBytes += len(text)
 				}
 				src := shown + "#" + strconv.Itoa(*row)
 				*row++

@@ -112,13 +112,13 @@ func TestJSONL(t *testing.T) {
 	}
 	// Errors name the file and line.
 	for content, msg := range map[string]string{
-		`{"text": "ok"}` + "\n" + `not json`:       "d2.jsonl: line 2: not a JSON object",
+		`{"text": "ok"}` + "\n" + `not json`:         "d2.jsonl: line 2: not a JSON object",
 		`{"text": "ok"}` + "\n\n" + `{"other": "x"}`: `d2.jsonl: line 3: no "text" field`,
-		`{"text": 5}`:                                `d2.jsonl: line 1: field "text" is not a string`,
-		`{"text": null}`:                             `d2.jsonl: line 1: field "text" is not a string`,
-		`["text"]`:                                   "d2.jsonl: line 1: not a JSON object",
-		`null`:                                       "d2.jsonl: line 1: not a JSON object",
-		`{"text": "a"} {"text": "b"}`:                "d2.jsonl: line 1: not a JSON object",
+		`{"text": 5}`:                 `d2.jsonl: line 1: field "text" is not a string`,
+		`{"text": null}`:              `d2.jsonl: line 1: field "text" is not a string`,
+		`["text"]`:                    "d2.jsonl: line 1: not a JSON object",
+		`null`:                        "d2.jsonl: line 1: not a JSON object",
+		`{"text": "a"} {"text": "b"}`: "d2.jsonl: line 1: not a JSON object",
 	} {
 		r := filepath.Join(dir, "d2.jsonl")
 		write(t, r, content)

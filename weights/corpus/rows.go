@@ -101,16 +101,22 @@ func LoadFS(ctx context.Context, fsys fs.FS, name string, tok *tokenizer.Tokeniz
 //
 // Tokenization runs on every CPU; the result does not depend on how many.
 // progress, if not nil, is called from the calling goroutine with the
-// number of work items done (documents, or with TLCompat 20-chunk pieces)
-// and their total, a few hundred times at most, last with done == total.
+// number of work items done (documents, or with TLCompat the 20 character
+// chunks of each batch) and their total, a few hundred times at most, last
+// with done == total.
 // Rows returns ctx.Err() soon after ctx is cancelled (a document being
 // tokenized is finished first). A corpus with fewer than SeqLen-1 tokens is
 // a *TooSmallError.
 func Rows(ctx context.Context, docs []Document, tok *tokenizer.Tokenizer, opt Options, progress func(done, total int)) (*Corpus, error) {
+	// Count as ReadDocuments does: empty documents are not documents,
+	// except with TLCompat, which keeps them.
 	st := Stats{Documents: len(docs)}
 	for _, d := range docs {
 		if d.Text == "" {
 			st.EmptyDocuments++
+			if !opt.TLCompat {
+				st.Documents--
+			}
 		}
 	}
 	return build(ctx, "", fmt.Sprintf("of %d documents", len(docs)), docs, st, tok, opt, progress)

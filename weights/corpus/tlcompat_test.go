@@ -59,7 +59,7 @@ func pyChunks(s string) []string {
 func TestTLChunks(t *testing.T) {
 	for _, s := range []string{
 		"x",
-		strings.Repeat("abc", 15),             // 45 code points: 15 chunks of 3, 5 empty
+		strings.Repeat("abc", 15), // 45 code points: 15 chunks of 3, 5 empty
 		strings.Repeat("é—😀 word ", 37) + "!", // multi-byte characters
 		strings.Repeat("a", 400),
 		strings.Repeat("a", 401),
