@@ -5,7 +5,7 @@ set -euo pipefail
 
 need_run=(gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev
   libxinerama-dev libxi-dev libxxf86vm-dev libopenblas-dev)
-need_test=("${need_run[@]}" xvfb libgl1-mesa-dri imagemagick desktop-file-utils)
+need_test=("${need_run[@]}" xvfb libgl1-mesa-dri imagemagick desktop-file-utils xdotool xz-utils make)
 
 case "${1:-run}" in
   run) want=("${need_run[@]}") ;;

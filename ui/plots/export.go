@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"image"
+	"image/color"
 	"io"
 	"math"
 	"os"
@@ -60,7 +61,7 @@ func Render(p *plot.Plot, w, h vg.Length, format string) ([]byte, error) {
 		p.Draw(canvas(c))
 		wt = c
 	case "pdf":
-		c := vgpdf.New(w, h)
+		c := pdfCanvas{vgpdf.New(w, h)}
 		p.Draw(canvas(c))
 		wt = c
 	default:
@@ -109,6 +110,27 @@ func ImageDPI(p *plot.Plot, w, h vg.Length, dpi int) image.Image {
 // the end bars are not cut at the border.
 func canvas(c vg.CanvasSizer) draw.Canvas {
 	return draw.Crop(draw.New(c), margin, -margin-4, margin/2, -margin)
+}
+
+// pdfCanvas works around vgpdf taking a translucent colour's
+// premultiplied components for its straight ones, which darkened every
+// translucent fill (and greyed the legend's white backdrop).
+type pdfCanvas struct{ *vgpdf.Canvas }
+
+func (c pdfCanvas) SetColor(clr color.Color) {
+	if clr != nil {
+		if n := color.NRGBAModel.Convert(clr).(color.NRGBA); n.A != 0xff {
+			clr = straightColor(n)
+		}
+	}
+	c.Canvas.SetColor(clr)
+}
+
+// straightColor reports its components not premultiplied, as vgpdf reads them.
+type straightColor color.NRGBA
+
+func (s straightColor) RGBA() (r, g, b, a uint32) {
+	return uint32(s.R) * 0x101, uint32(s.G) * 0x101, uint32(s.B) * 0x101, uint32(s.A) * 0x101
 }
 
 // WriteCSV writes the binned data of a figure: one row per bin with its

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/xml"
+	"image"
 	"image/png"
 	"math"
 	"os"
@@ -62,7 +63,7 @@ func checkSVG(t *testing.T, data []byte) {
 
 // checkPDF checks the header and trailer of a PDF, and renders its first
 // page with pdftoppm (poppler-utils) when that is installed.
-func checkPDF(t *testing.T, data []byte) {
+func checkPDF(t *testing.T, data []byte) image.Image {
 	t.Helper()
 	if !bytes.HasPrefix(data, []byte("%PDF-")) || !bytes.Contains(data[max(0, len(data)-64):], []byte("%%EOF")) {
 		t.Fatalf("not a PDF: starts %q, ends %q", data[:min(8, len(data))], data[max(0, len(data)-16):])
@@ -70,7 +71,7 @@ func checkPDF(t *testing.T, data []byte) {
 	tool, err := exec.LookPath("pdftoppm")
 	if err != nil {
 		t.Log("pdftoppm not installed: PDF not rendered")
-		return
+		return nil
 	}
 	dir := t.TempDir()
 	in := filepath.Join(dir, "p.pdf")
@@ -89,9 +90,11 @@ func checkPDF(t *testing.T, data []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := png.Decode(bytes.NewReader(img)); err != nil {
+	page, err := png.Decode(bytes.NewReader(img))
+	if err != nil {
 		t.Fatalf("page 1 of the PDF: %v", err)
 	}
+	return page
 }
 
 // Every plot exports to PNG, SVG and PDF files that decode.
@@ -190,23 +193,45 @@ func TestImage(t *testing.T) {
 	if b := ImageDPI(f.Plot, 450, 250, 144).Bounds(); b.Dx() != 900 || b.Dy() != 500 {
 		t.Errorf("image at 144 dpi %v", b)
 	}
-	// Translucent blue over white, orange over white, and both.
-	blue, orange := 0, 0
+	if blue, orange := translucent(img); blue < 500 || orange < 500 {
+		t.Errorf("translucent fills not visible: %d blue and %d orange pixels", blue, orange)
+	}
+}
+
+// translucent counts the pixels of the learnt (blue) and random (orange)
+// fills at half opacity over white: light blue and light orange.
+func translucent(img image.Image) (blue, orange int) {
 	b := img.Bounds()
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
 			r, g, bl, _ := img.At(x, y).RGBA()
 			r, g, bl = r>>8, g>>8, bl>>8
 			switch {
-			case bl > r+40 && bl > 150 && r > 100: // light blue: blue fill at alpha 1/2 over white
+			case bl > r+40 && bl > 180 && r > 110 && g > 150: // about (143, 187, 217)
 				blue++
-			case r > bl+60 && r > 200 && bl > 100: // light orange
+			case r > bl+60 && r > 230 && g > 170 && bl > 110: // about (255, 191, 134)
 				orange++
 			}
 		}
 	}
-	if blue < 500 || orange < 500 {
-		t.Errorf("translucent fills not visible: %d blue and %d orange pixels", blue, orange)
+	return blue, orange
+}
+
+// The PDF keeps the fills translucent and light (vgpdf alone darkens them).
+func TestPDFTransparency(t *testing.T) {
+	if _, err := exec.LookPath("pdftoppm"); err != nil {
+		t.Skip("pdftoppm (poppler-utils) not installed")
+	}
+	f, err := Distribution(testStore, store.PlotFrequency, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := Render(f.Plot, 900, 500, "pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blue, orange := translucent(checkPDF(t, data)); blue < 100 || orange < 100 {
+		t.Errorf("PDF fills: %d light blue and %d light orange pixels", blue, orange)
 	}
 }
 
@@ -304,6 +329,27 @@ func TestSummary(t *testing.T) {
 	for _, r := range Summary(&s) {
 		if r.Key == "recon_score" && (!math.IsNaN(r.Value) || r.Text != "not measured") {
 			t.Errorf("unmeasured score %+v", r)
+		}
+	}
+}
+
+// Plots build and render from several goroutines at once (the panes draw
+// off the UI thread).
+func TestConcurrentRender(t *testing.T) {
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func(i int) {
+			f, err := Distribution(testStore, store.PlotKinds[i%len(store.PlotKinds)], DefaultOptions())
+			if err == nil {
+				Image(f.Plot, 300, 200)
+				_, err = Render(f.Plot, 300, 200, Formats[i%3])
+			}
+			errs <- err
+		}(i)
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }

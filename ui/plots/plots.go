@@ -478,7 +478,9 @@ func (f *Figure) build(title, xlabel string, o Options) {
 		p.Y.Tick.Marker = niceTicks{n: 6, integer: o.Counts}
 	}
 	p.X.Tick.Marker = niceTicks{n: 10, integer: f.Kind == string(store.PlotFeaturesPerToken)}
-	p.Legend.Left = f.leftIsEmptier()
+	if p.Legend.Left = f.leftIsEmptier(); p.Legend.Left {
+		p.Legend.XOffs = -p.Legend.XOffs
+	}
 	for _, b := range f.Bars {
 		names = append(names, b.Name)
 	}
@@ -602,14 +604,8 @@ func (t niceTicks) Ticks(lo, hi float64) []plot.Tick {
 	if t.integer && step < 1 {
 		step, minor, decimals, mag = 1, 1, 0, 1
 	}
-	decimals += max(0, -int(math.Floor(math.Log10(step))))
-	if step*10 == mag*100 { // the step is 10·mag: one decimal fewer
-		decimals = max(0, decimals-1)
-	}
+	decimals += max(0, -int(math.Floor(math.Log10(step)+1e-9)))
 	format := func(v float64) string {
-		if math.Abs(v) >= 1e6 {
-			return strconv.FormatFloat(v, 'g', 4, 64)
-		}
 		if v == 0 {
 			return "0"
 		}

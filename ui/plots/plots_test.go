@@ -2,6 +2,7 @@ package plots
 
 import (
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -410,6 +411,7 @@ func TestTicks(t *testing.T) {
 		{0, 3.2, 10, false, []string{"0", "0.5", "1.0", "1.5", "2.0", "2.5", "3.0"}},
 		{0.000127, 0.000355, 10, false, []string{"0.000150", "0.000175", "0.000200", "0.000225", "0.000250", "0.000275", "0.000300", "0.000325", "0.000350"}},
 		{-0.5, 3.5, 10, true, []string{"0", "1", "2", "3"}},
+		{15.3501, 15.4204, 10, false, []string{"15.36", "15.37", "15.38", "15.39", "15.40", "15.41", "15.42"}},
 	}
 	for _, c := range cases {
 		var got []string
@@ -423,6 +425,30 @@ func TestTicks(t *testing.T) {
 		}
 		if !slices.Equal(got, c.want) {
 			t.Errorf("[%g, %g] n %d: %q, want %q", c.lo, c.hi, c.n, got, c.want)
+		}
+	}
+	// Labels are distinct on any range.
+	rng := rand.New(rand.NewPCG(1, 1))
+	for i := 0; i < 2000; i++ {
+		lo := (rng.Float64() - 0.3) * math.Pow(10, float64(rng.IntN(16)-6))
+		hi := lo + rng.Float64()*math.Pow(10, float64(rng.IntN(12)-6))
+		if hi-lo < 1e-6*math.Abs(lo) {
+			continue // below what the float32 activations resolve
+		}
+		seen := map[string]bool{}
+		n := 0
+		for _, tk := range (niceTicks{n: 10}).Ticks(lo, hi) {
+			if tk.Label == "" {
+				continue
+			}
+			n++
+			if seen[tk.Label] {
+				t.Fatalf("[%g, %g]: label %q twice", lo, hi, tk.Label)
+			}
+			seen[tk.Label] = true
+		}
+		if hi > lo && (n < 2 || n > 21) {
+			t.Errorf("[%g, %g]: %d labels", lo, hi, n)
 		}
 	}
 	var got []string

@@ -1,0 +1,347 @@
+package ui
+
+import (
+	"fmt"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/saescope/saescope/compute/store"
+)
+
+// Context window defaults: the notebook's 30 contexts, 30 tokens before
+// and 2 after.
+const (
+	DefaultContexts = 30
+	DefaultPrefix   = 30
+	DefaultSuffix   = 2
+	maxWindow       = 127
+)
+
+// ContextsPane shows the selected feature's top activating contexts and,
+// in a second tab, examples sampled from each activation interval. Every
+// token is a chip coloured by the feature's activation (scale saturated at
+// the feature's maximum over the corpus), the activating token outlined.
+type ContextsPane struct {
+	v       *View
+	content fyne.CanvasObject
+
+	K, Prefix, Suffix int
+
+	KEntry, PrefixEntry, SuffixEntry *widget.Entry
+	Title                            *widget.Label
+	Hover                            *widget.Label
+	Msg                              *widget.Label
+	Tabs                             *container.AppTabs
+	Legend                           *Legend
+
+	top       *contextList
+	intervals *contextList
+
+	topFor, intervalsFor windowKey
+	// LastDuration is how long the last update of the shown tab took.
+	LastDuration time.Duration
+}
+
+// windowKey is what a drawn list shows.
+type windowKey struct {
+	st                   *store.Store
+	f, k, prefix, suffix int
+}
+
+// NewContextsPane builds the contexts pane of v.
+func NewContextsPane(v *View) *ContextsPane {
+	p := &ContextsPane{v: v, K: DefaultContexts, Prefix: DefaultPrefix, Suffix: DefaultSuffix}
+	p.Title = widget.NewLabel("")
+	p.Title.TextStyle.Bold = true
+	p.Title.Truncation = fyne.TextTruncateEllipsis
+	p.Hover = widget.NewLabel("Hover a token to see its text, id and activation.")
+	p.Hover.Truncation = fyne.TextTruncateEllipsis
+	p.Msg = widget.NewLabel("")
+	p.Msg.Wrapping = fyne.TextWrapWord
+	p.Msg.Importance = widget.DangerImportance
+	p.Msg.Hide()
+	p.Legend = NewLegend()
+
+	num := func(val int, apply func(n int) error) *widget.Entry {
+		e := widget.NewEntry()
+		e.SetText(fmt.Sprint(val))
+		submit := func(s string) {
+			n, err := parseInt(s)
+			if err == nil {
+				err = apply(n)
+			}
+			if err != nil {
+				p.message(err.Error())
+				return
+			}
+			p.message("")
+			p.Update()
+		}
+		e.OnSubmitted = submit
+		e.OnChanged = func(s string) {
+			if _, err := parseInt(s); err == nil {
+				submit(s)
+			}
+		}
+		return e
+	}
+	p.KEntry = num(p.K, func(n int) error {
+		if n < 1 || n > store.TopK {
+			return fmt.Errorf("the number of contexts must be between 1 and %d (the store keeps %d per feature)", store.TopK, store.TopK)
+		}
+		p.K = n
+		return nil
+	})
+	p.PrefixEntry = num(p.Prefix, func(n int) error {
+		if n < 0 || n > maxWindow {
+			return fmt.Errorf("the prefix must be between 0 and %d tokens", maxWindow)
+		}
+		p.Prefix = n
+		return nil
+	})
+	p.SuffixEntry = num(p.Suffix, func(n int) error {
+		if n < 0 || n > maxWindow {
+			return fmt.Errorf("the suffix must be between 0 and %d tokens", maxWindow)
+		}
+		p.Suffix = n
+		return nil
+	})
+
+	p.top = newContextList(p.hover)
+	p.intervals = newContextList(p.hover)
+	p.Tabs = container.NewAppTabs(
+		container.NewTabItem("Top activations", p.top.scroll),
+		container.NewTabItem("Interval samples", p.intervals.scroll),
+	)
+	p.Tabs.OnSelected = func(*container.TabItem) { p.Update() }
+
+	small := func(e *widget.Entry) fyne.CanvasObject {
+		return container.NewGridWrap(fyne.NewSize(64, e.MinSize().Height), e)
+	}
+	controls := container.NewHBox(
+		widget.NewLabel("Contexts"), small(p.KEntry),
+		widget.NewLabel("Prefix"), small(p.PrefixEntry),
+		widget.NewLabel("Suffix"), small(p.SuffixEntry),
+		layout.NewSpacer(), p.Legend)
+	top := container.NewVBox(controls, p.Title, p.Msg)
+	p.content = container.NewBorder(top, p.Hover, nil, nil, p.Tabs)
+
+	v.OnFeature(func(int) { p.Update() })
+	v.OnStore(func(*store.Store) { p.Update() })
+	p.Update()
+	return p
+}
+
+// Content is the pane's widget tree.
+func (p *ContextsPane) Content() fyne.CanvasObject { return p.content }
+
+// TopList returns the strips of the top-activations tab, one per context.
+func (p *ContextsPane) TopList() []*TokenStrip { return p.top.strips() }
+
+// IntervalList returns the strips of the interval-samples tab.
+func (p *ContextsPane) IntervalList() []*TokenStrip { return p.intervals.strips() }
+
+func (p *ContextsPane) message(text string) {
+	p.Msg.SetText(text)
+	if text == "" {
+		p.Msg.Hide()
+	} else {
+		p.Msg.Show()
+	}
+}
+
+func (p *ContextsPane) hover(t *Token) {
+	if t == nil {
+		p.Hover.SetText("Hover a token to see its text, id and activation.")
+		return
+	}
+	p.Hover.SetText(t.Describe())
+}
+
+// Update draws the selected feature's contexts in the visible tab (the
+// other tab is drawn when it is opened).
+func (p *ContextsPane) Update() {
+	t0 := time.Now()
+	st, f := p.v.Store(), p.v.Feature()
+	switch {
+	case st == nil:
+		p.Title.SetText("No analysis yet: press Analyze to find the contexts where features fire.")
+		p.clear()
+		return
+	case f < 0:
+		p.Title.SetText("Select a feature in the ranking, or type its id.")
+		p.clear()
+		return
+	}
+	stats, err := st.Stats(f)
+	if err != nil {
+		p.message(err.Error())
+		p.clear()
+		return
+	}
+	scale := float32(stats.Max)
+	p.Legend.SetScale(scale)
+	title := fmt.Sprintf("Feature %d · max %s · fires on %s of tokens", f, fnum(stats.Max), fpercent(stats.Frequency))
+	if l := p.v.Label(f); l != "" {
+		title += " · " + l
+	}
+	p.Title.SetText(title)
+	if stats.Dead {
+		p.message(fmt.Sprintf("Feature %d never fired on the corpus: it is dead, so it has no contexts.", f))
+		p.clear()
+		return
+	}
+	key := windowKey{st, f, p.K, p.Prefix, p.Suffix}
+	if p.Tabs.SelectedIndex() == 0 {
+		if p.topFor != key {
+			ctxs, err := st.TopContexts(f, p.K, p.Prefix, p.Suffix)
+			if err != nil {
+				p.message(err.Error())
+				return
+			}
+			rows := make([]contextRowData, len(ctxs))
+			for i, c := range ctxs {
+				rows[i] = p.rowData(c, fmt.Sprintf("%.3f", c.Value))
+			}
+			p.top.show(rows, scale)
+			p.top.scroll.ScrollToTop()
+			p.topFor = key
+		}
+	} else if p.intervalsFor != key {
+		groups, err := st.IntervalSamples(f, p.Prefix, p.Suffix)
+		if err != nil {
+			p.message(err.Error())
+			return
+		}
+		var rows []contextRowData
+		for _, g := range groups {
+			head := fmt.Sprintf("Interval (%s, %s]: %d samples", fnum(float64(g.Lo)), fnum(float64(g.Hi)), len(g.Contexts))
+			if len(g.Contexts) == 0 {
+				head = fmt.Sprintf("Interval (%s, %s]: no activation in this interval", fnum(float64(g.Lo)), fnum(float64(g.Hi)))
+			}
+			rows = append(rows, contextRowData{heading: head})
+			for _, c := range g.Contexts {
+				rows = append(rows, p.rowData(c, fmt.Sprintf("%.3f", c.Value)))
+			}
+		}
+		p.intervals.show(rows, scale)
+		p.intervals.scroll.ScrollToTop()
+		p.intervalsFor = key
+	}
+	p.LastDuration = time.Since(t0)
+	logTiming("contexts of feature %d drawn in the widget tree: %v", f, p.LastDuration)
+}
+
+func (p *ContextsPane) clear() {
+	p.top.show(nil, 1)
+	p.intervals.show(nil, 1)
+	p.topFor, p.intervalsFor = windowKey{}, windowKey{}
+	p.Legend.SetScale(0)
+}
+
+// rowData copies a context out of the store (whose memory goes away
+// when the store is closed).
+func (p *ContextsPane) rowData(c store.Context, value string) contextRowData {
+	toks := make([]Token, len(c.Tokens))
+	for i, id := range c.Tokens {
+		toks[i] = Token{Text: p.v.Tok.DisplayString(int(id)), ID: int(id), Value: c.Acts[i]}
+	}
+	return contextRowData{value: value, tokens: toks, marked: c.Target(),
+		where: fmt.Sprintf("row %d, position %d", c.Row, c.Pos)}
+}
+
+// contextRowData is one line of a context list: a context or a heading.
+type contextRowData struct {
+	heading string
+	value   string
+	where   string
+	tokens  []Token
+	marked  int
+}
+
+// contextList is a scrolling list of contexts whose widgets are reused
+// from one feature to the next.
+type contextList struct {
+	onHover func(*Token)
+	box     *fyne.Container
+	scroll  *container.Scroll
+	rows    []*contextRow
+	heads   []*widget.Label
+}
+
+type contextRow struct {
+	value *widget.Label
+	strip *TokenStrip
+	line  *fyne.Container
+}
+
+func newContextList(onHover func(*Token)) *contextList {
+	l := &contextList{onHover: onHover, box: container.NewVBox()}
+	l.scroll = container.NewVScroll(l.box)
+	return l
+}
+
+func (l *contextList) row(i int) *contextRow {
+	for len(l.rows) <= i {
+		r := &contextRow{value: widget.NewLabel("00.000"), strip: NewTokenStrip()}
+		r.value.TextStyle = fyne.TextStyle{Monospace: true}
+		s := r.strip
+		s.OnHover = func(j int) {
+			if j < 0 {
+				l.onHover(nil)
+				return
+			}
+			t := s.Tokens()[j]
+			l.onHover(&t)
+		}
+		r.line = container.NewBorder(nil, nil, container.NewVBox(r.value), nil, container.NewPadded(s))
+		l.rows = append(l.rows, r)
+	}
+	return l.rows[i]
+}
+
+func (l *contextList) head(i int) *widget.Label {
+	for len(l.heads) <= i {
+		h := widget.NewLabel("")
+		h.TextStyle.Bold = true
+		l.heads = append(l.heads, h)
+	}
+	return l.heads[i]
+}
+
+func (l *contextList) show(rows []contextRowData, scale float32) {
+	objs := make([]fyne.CanvasObject, 0, len(rows))
+	nr, nh := 0, 0
+	for _, d := range rows {
+		if d.heading != "" {
+			h := l.head(nh)
+			nh++
+			h.SetText(d.heading)
+			objs = append(objs, h)
+			continue
+		}
+		r := l.row(nr)
+		nr++
+		r.value.SetText(d.value)
+		r.strip.SetTokens(d.tokens, scale, d.marked)
+		objs = append(objs, r.line)
+	}
+	l.box.Objects = objs
+	l.box.Refresh()
+}
+
+func (l *contextList) strips() []*TokenStrip {
+	var out []*TokenStrip
+	for _, o := range l.box.Objects {
+		for _, r := range l.rows {
+			if r.line == o {
+				out = append(out, r.strip)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,341 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/saescope/saescope/compute/features"
+	"github.com/saescope/saescope/compute/workspace"
+)
+
+// The notebook's two elicitation examples.
+const (
+	ExampleCountries = "Afghanistan, Bangladesh, Burkina Faso, Cambodia, Ethiopia, Haiti, Kenya, Madagascar, Malawi, Mali, Mozambique, Nepal, Niger, Rwanda, Tanzania, Uganda"
+	ExampleAskNot    = "Ask not what your country can do for you, ask what you can do for your country."
+	ExampleAskNotPos = -4
+)
+
+// Elicitation modes.
+const (
+	modeMean = "Mean over positions (BOS dropped)"
+	modePos  = "At position"
+)
+
+// DefaultTopK is the number of features elicitation lists at first.
+const DefaultTopK = 10
+
+// maxTopK bounds the list.
+const maxTopK = 500
+
+// ElicitPane lists the features a typed text elicits most: averaged over
+// its positions (BOS dropped), or at one position, chosen by typing it
+// (negative counts from the end) or by clicking a token. Clicking a result
+// selects that feature everywhere.
+type ElicitPane struct {
+	v       *View
+	content fyne.CanvasObject
+
+	Text     *widget.Entry
+	KEntry   *widget.Entry
+	Mode     *widget.RadioGroup
+	PosEntry *widget.Entry
+	Strip    *TokenStrip
+	Results  *widget.Table
+	Summary  *widget.Label
+	Msg      *widget.Label
+	Hover    *widget.Label
+
+	live    *liveEncoder
+	acts    *workspace.TextActs
+	k       int
+	pos     *int
+	top     []features.Ranked
+	syncing bool
+}
+
+// NewElicitPane builds the elicitation pane of v.
+func NewElicitPane(v *View) *ElicitPane {
+	p := &ElicitPane{v: v, k: DefaultTopK}
+	p.live = newLiveEncoder(v, p.result)
+	p.Text = widget.NewMultiLineEntry()
+	p.Text.Wrapping = fyne.TextWrapWord
+	p.Text.SetMinRowsVisible(3)
+	p.Text.SetPlaceHolder("Type text to list the features it elicits.")
+	p.Text.OnChanged = func(s string) { p.live.Request(s) }
+
+	p.KEntry = widget.NewEntry()
+	p.KEntry.SetText(fmt.Sprint(p.k))
+	p.KEntry.OnChanged = func(s string) {
+		k, err := parseInt(s)
+		if err == nil && (k < 1 || k > maxTopK) {
+			err = fmt.Errorf("top-k must be between 1 and %d", maxTopK)
+		}
+		if err != nil {
+			p.message(err.Error())
+			return
+		}
+		p.message("")
+		p.k = k
+		p.rank()
+	}
+	p.PosEntry = widget.NewEntry()
+	p.PosEntry.SetPlaceHolder("e.g. -4")
+	p.PosEntry.OnChanged = func(s string) {
+		if p.syncing {
+			return
+		}
+		if strings.TrimSpace(s) == "" {
+			p.pos = nil
+			p.rank()
+			return
+		}
+		n, err := parseInt(s)
+		if err != nil {
+			p.message(err.Error())
+			return
+		}
+		p.setPos(&n)
+	}
+	p.Mode = widget.NewRadioGroup([]string{modeMean, modePos}, func(m string) {
+		if p.syncing {
+			return
+		}
+		if m == modePos {
+			n, err := parseInt(p.PosEntry.Text)
+			if err != nil {
+				n = -1
+			}
+			p.setPos(&n)
+			return
+		}
+		p.setPos(nil)
+	})
+	p.Mode.Horizontal = true
+	p.Mode.Required = true
+	p.Mode.SetSelected(modeMean)
+
+	p.Strip = NewTokenStrip()
+	p.Hover = widget.NewLabel("Click a token to rank the features at that position.")
+	p.Hover.Truncation = fyne.TextTruncateEllipsis
+	p.Strip.OnHover = func(i int) {
+		if i < 0 {
+			p.Hover.SetText("Click a token to rank the features at that position.")
+			return
+		}
+		n := len(p.Strip.Tokens())
+		p.Hover.SetText(fmt.Sprintf("position %d (%d from the end) · %s", i, i-n, p.Strip.Tokens()[i].Describe()))
+	}
+	p.Strip.OnTapped = func(i int) { p.setPos(&i) }
+
+	p.Results = widget.NewTable(
+		func() (int, int) { return len(p.top), 4 },
+		func() fyne.CanvasObject {
+			l := widget.NewLabel("000000")
+			l.Truncation = fyne.TextTruncateEllipsis
+			return l
+		},
+		p.updateResult)
+	p.Results.ShowHeaderRow = true
+	p.Results.CreateHeader = func() fyne.CanvasObject { return widget.NewLabel("") }
+	p.Results.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
+		o.(*widget.Label).SetText([]string{"#", "Feature", "Activation", "Label"}[id.Col])
+	}
+	for c, w := range []float32{44, 80, 96, 260} {
+		p.Results.SetColumnWidth(c, w)
+	}
+	p.Results.OnSelected = func(id widget.TableCellID) {
+		if id.Row < 0 || id.Row >= len(p.top) {
+			return
+		}
+		f := p.top[id.Row].ID
+		p.Results.UnselectAll()
+		if err := v.Select(f); err != nil {
+			p.message(err.Error())
+		}
+	}
+
+	p.Summary = widget.NewLabel("")
+	p.Summary.Wrapping = fyne.TextWrapWord
+	p.Msg = widget.NewLabel("")
+	p.Msg.Wrapping = fyne.TextWrapWord
+	p.Msg.Importance = widget.DangerImportance
+	p.Msg.Hide()
+
+	ex1 := widget.NewButton("Example: developing countries", func() { p.Example(ExampleCountries, nil) })
+	ex2 := widget.NewButton("Example: “Ask not…” at −4", func() {
+		n := ExampleAskNotPos
+		p.Example(ExampleAskNot, &n)
+	})
+	small := func(o fyne.CanvasObject, w float32) fyne.CanvasObject {
+		return container.NewGridWrap(fyne.NewSize(w, o.MinSize().Height), o)
+	}
+	controls := container.NewHBox(widget.NewLabel("Top"), small(p.KEntry, 64), p.Mode, small(p.PosEntry, 72))
+	top := container.NewVBox(container.NewHBox(ex1, ex2), p.Text, controls, p.Msg,
+		container.NewVScroll(container.NewPadded(p.Strip)), p.Hover, p.Summary)
+	p.content = container.NewBorder(top, nil, nil, nil, p.Results)
+
+	v.OnFeature(func(int) {
+		p.recolour()
+		p.Results.Refresh()
+	})
+	v.OnLabel(func(int) { p.Results.Refresh() })
+	return p
+}
+
+// Content is the pane's widget tree.
+func (p *ElicitPane) Content() fyne.CanvasObject { return p.content }
+
+// Settle waits for the runs of typed text to finish (tests).
+func (p *ElicitPane) Settle() { p.live.Settle() }
+
+// Top returns the features listed.
+func (p *ElicitPane) Top() []features.Ranked { return p.top }
+
+// Pos returns the chosen position (nil: mean over positions).
+func (p *ElicitPane) Pos() *int { return p.pos }
+
+// Example types text and chooses pos (nil: mean over positions).
+func (p *ElicitPane) Example(text string, pos *int) {
+	p.setPos(pos)
+	p.Text.SetText(text)
+}
+
+func (p *ElicitPane) message(text string) {
+	p.Msg.SetText(text)
+	if text == "" {
+		p.Msg.Hide()
+	} else {
+		p.Msg.Show()
+	}
+}
+
+// setPos chooses a position (nil for the mean) and updates the controls.
+func (p *ElicitPane) setPos(pos *int) {
+	p.syncing = true
+	if pos == nil {
+		p.Mode.SetSelected(modeMean)
+	} else {
+		p.Mode.SetSelected(modePos)
+		if cur, err := parseInt(p.PosEntry.Text); err != nil || cur != *pos {
+			p.PosEntry.SetText(fmt.Sprint(*pos))
+		}
+	}
+	p.syncing = false
+	p.pos = pos
+	p.rank()
+}
+
+func (p *ElicitPane) result(text string, ta *workspace.TextActs, err error, _ time.Time) {
+	if err != nil {
+		if text == p.Text.Text {
+			p.acts = nil
+			p.top = nil
+			p.message(err.Error())
+			p.Strip.SetTokens(nil, 1, -1)
+			p.Summary.SetText("")
+			p.Results.Refresh()
+		}
+		return
+	}
+	p.acts = ta
+	p.rank()
+}
+
+// rank lists the top-k features of the text for the mode chosen.
+func (p *ElicitPane) rank() {
+	ta := p.acts
+	if ta == nil {
+		return
+	}
+	p.recolour()
+	top, err := ta.Elicit(p.k, p.pos)
+	if err != nil {
+		p.top = nil
+		p.message(err.Error())
+		p.Summary.SetText("")
+		p.Results.Refresh()
+		return
+	}
+	p.message("")
+	p.top = top
+	n := len(ta.Tokens) - 1
+	if p.pos == nil {
+		p.Summary.SetText(fmt.Sprintf("Top %d features averaged over the text's %d tokens (BOS dropped). Click one to select it.", len(top), n))
+	} else {
+		at := *p.pos
+		if at < 0 {
+			at += n
+		}
+		p.Summary.SetText(fmt.Sprintf("Top %d features at position %d (%d from the end): %q. Click one to select it.",
+			len(top), at, at-n, ta.Display[at+1]))
+	}
+	if ta.Truncated {
+		p.Summary.SetText(p.Summary.Text + fmt.Sprintf(" The text was cut to the model's %d-token context.", len(ta.Tokens)))
+	}
+	p.Results.Refresh()
+}
+
+// recolour shows the text's tokens coloured by the selected feature, the
+// chosen position outlined.
+func (p *ElicitPane) recolour() {
+	ta := p.acts
+	if ta == nil || len(ta.Tokens) < 2 {
+		p.Strip.SetTokens(nil, 1, -1)
+		return
+	}
+	n := len(ta.Tokens) - 1
+	marked := -1
+	if p.pos != nil {
+		marked = *p.pos
+		if marked < 0 {
+			marked += n
+		}
+		if marked < 0 || marked >= n {
+			marked = -1
+		}
+	}
+	toks := plainTokens(ta)
+	var scale float32 = 1
+	if f := p.v.Feature(); f >= 0 {
+		vals := ta.Feature(f)[1:]
+		scale = 0
+		for i, v := range vals {
+			toks[i].Value = v
+			scale = max(scale, v)
+		}
+		if scale == 0 {
+			scale = 1
+		}
+	}
+	p.Strip.SetTokens(toks, scale, marked)
+}
+
+func (p *ElicitPane) updateResult(id widget.TableCellID, o fyne.CanvasObject) {
+	l := o.(*widget.Label)
+	if id.Row < 0 || id.Row >= len(p.top) {
+		l.SetText("")
+		return
+	}
+	r := p.top[id.Row]
+	var text string
+	switch id.Col {
+	case 0:
+		text = fmt.Sprint(id.Row + 1)
+	case 1:
+		text = fmt.Sprint(r.ID)
+	case 2:
+		text = fmt.Sprintf("%.4f", r.Value)
+	case 3:
+		text = p.v.Label(r.ID)
+	}
+	bold := r.ID == p.v.Feature()
+	if l.Text != text || l.TextStyle.Bold != bold {
+		l.Text, l.TextStyle.Bold = text, bold
+		l.Refresh()
+	}
+}

@@ -1,0 +1,102 @@
+package ui
+
+import (
+	"fmt"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/ui/labels"
+)
+
+// FeatureHeader shows the selected feature's numbers and lets the user
+// edit its label and notes in place; every edit is saved at once.
+type FeatureHeader struct {
+	v       *View
+	content fyne.CanvasObject
+
+	Title *widget.Label
+	Stats *widget.Label
+	Label *widget.Entry
+	Notes *widget.Entry
+
+	syncing bool
+}
+
+// NewFeatureHeader builds the header of v's selected feature.
+func NewFeatureHeader(v *View) *FeatureHeader {
+	h := &FeatureHeader{v: v}
+	h.Title = widget.NewLabel("No feature selected")
+	h.Title.TextStyle.Bold = true
+	h.Stats = widget.NewLabel("")
+	h.Stats.Truncation = fyne.TextTruncateEllipsis
+	h.Label = widget.NewEntry()
+	h.Label.SetPlaceHolder("Label this feature (saved as you type)")
+	h.Notes = widget.NewMultiLineEntry()
+	h.Notes.Wrapping = fyne.TextWrapWord
+	h.Notes.SetMinRowsVisible(2)
+	h.Notes.SetPlaceHolder("Notes (saved as you type)")
+	save := func(string) {
+		if h.syncing || v.Feature() < 0 {
+			return
+		}
+		v.SetEntry(v.Feature(), labels.Entry{Label: h.Label.Text, Notes: h.Notes.Text})
+	}
+	h.Label.OnChanged = save
+	h.Notes.OnChanged = save
+	h.content = container.NewVBox(
+		container.NewBorder(nil, nil, h.Title, nil, h.Label),
+		h.Stats,
+		h.Notes)
+	v.OnFeature(func(int) { h.Update() })
+	v.OnStore(func(*store.Store) { h.Update() })
+	h.Update()
+	return h
+}
+
+// Content is the header's widget tree.
+func (h *FeatureHeader) Content() fyne.CanvasObject { return h.content }
+
+// Update shows the selected feature.
+func (h *FeatureHeader) Update() {
+	f := h.v.Feature()
+	h.syncing = true
+	defer func() { h.syncing = false }()
+	if f < 0 {
+		h.Title.SetText("No feature selected")
+		h.Stats.SetText(fmt.Sprintf("%s: %d features. Pick one in the ranking, in elicitation, or type its id.", h.v.Name(), h.v.DSae()))
+		h.Label.SetText("")
+		h.Notes.SetText("")
+		h.Label.Disable()
+		h.Notes.Disable()
+		return
+	}
+	h.Label.Enable()
+	h.Notes.Enable()
+	h.Title.SetText(fmt.Sprintf("Feature %d", f))
+	e := h.v.Entry(f)
+	if h.Label.Text != e.Label {
+		h.Label.SetText(e.Label)
+	}
+	if h.Notes.Text != e.Notes {
+		h.Notes.SetText(e.Notes)
+	}
+	st := h.v.Store()
+	if st == nil {
+		h.Stats.SetText(h.v.Name() + " · not analysed yet: no statistics")
+		return
+	}
+	s, err := st.Stats(f)
+	if err != nil {
+		h.Stats.SetText(err.Error())
+		return
+	}
+	if s.Dead {
+		h.Stats.SetText(fmt.Sprintf("%s · dead: never fires on the %s tokens scanned", h.v.Name(), groupThousands(st.Meta.Summary.Tokens)))
+		return
+	}
+	h.Stats.SetText(fmt.Sprintf("%s · mean %s · σ/μ %s · frequency %s (%s tokens) · max %s",
+		h.v.Name(), fnum(s.Mean), fnum(s.CV), fpercent(s.Frequency), groupThousands(s.Count), fnum(s.Max)))
+}

@@ -1,0 +1,124 @@
+package ui
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// fnum formats a statistic with 4 significant digits ("–" for NaN).
+func fnum(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	if v != 0 && math.Abs(v) < 1e-3 {
+		return strconv.FormatFloat(v, 'e', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 4, 64)
+}
+
+// fpercent formats a frequency as a percentage.
+func fpercent(v float64) string {
+	switch {
+	case v == 0:
+		return "0%"
+	case v < 0.0001:
+		return "<0.01%"
+	}
+	return strconv.FormatFloat(100*v, 'f', 2, 64) + "%"
+}
+
+// groupThousands writes n with thin separators: 24 576.
+func groupThousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteRune(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// fduration formats an ETA.
+func fduration(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d < time.Minute {
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	}
+	if d < time.Hour {
+		return fmt.Sprintf("%d min %02d s", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%d h %02d min", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// parseInt reads an integer typed by the user (spaces, commas and a
+// leading '#' allowed, a typographic minus too).
+func parseInt(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "#")
+	s = strings.ReplaceAll(s, ",", "")
+	s = strings.ReplaceAll(s, " ", "")
+	s = strings.ReplaceAll(s, "−", "-")
+	if s == "" {
+		return 0, fmt.Errorf("empty number")
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a whole number", s)
+	}
+	return n, nil
+}
+
+// parseRange reads a rank range: "2000-2050", "2000–2050", "2000..2050",
+// "2000 2050" or "ranks 2000–2050" give [2000, 2050); "2000" alone gives
+// the 50 ranks from 2000.
+func parseRange(s string) (lo, hi int, err error) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	s = strings.TrimPrefix(s, "ranks")
+	s = strings.TrimPrefix(s, "rank")
+	for _, sep := range []string{"..", "–", "—", "-", ":", " to "} {
+		s = strings.ReplaceAll(s, sep, " ")
+	}
+	f := strings.Fields(s)
+	switch len(f) {
+	case 1:
+		lo, err = parseInt(f[0])
+		return lo, lo + 50, err
+	case 2:
+		if lo, err = parseInt(f[0]); err != nil {
+			return 0, 0, err
+		}
+		if hi, err = parseInt(f[1]); err != nil {
+			return 0, 0, err
+		}
+		if hi <= lo {
+			return 0, 0, fmt.Errorf("rank range %d–%d is empty", lo, hi)
+		}
+		return lo, hi, nil
+	}
+	return 0, 0, fmt.Errorf("type a rank range such as 2000-2050")
+}
+
+// parsePositiveFloat reads an optional positive number ("" gives 0, auto).
+func parsePositiveFloat(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.EqualFold(s, "auto") {
+		return 0, nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(v > 0) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("the scale maximum must be a positive number, not %q", s)
+	}
+	return v, nil
+}

@@ -1,0 +1,227 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/saescope/saescope/compute/workspace"
+)
+
+// NeuroscopeExample is the text the neuroscope starts with.
+const NeuroscopeExample = "The United States and the United Kingdom signed a trade agreement in London on Tuesday."
+
+// NeuroscopePane colours the tokens of a typed text by one feature's
+// activation, updated as the user types (the model runs off the UI thread),
+// with the maximum and minimum over the text. The BOS token the model sees
+// first is not shown (its activations are not a property of the text).
+type NeuroscopePane struct {
+	v       *View
+	content fyne.CanvasObject
+
+	Text         *widget.Entry
+	FeatureEntry *widget.Entry
+	ScaleEntry   *widget.Entry
+	Strip        *TokenStrip
+	Summary      *widget.Label
+	Hover        *widget.Label
+	Msg          *widget.Label
+	Legend       *Legend
+
+	live     *liveEncoder
+	acts     *workspace.TextActs
+	scaleMax float64 // 0: the text's own maximum
+	syncing  bool
+	// LastLatency is the time from the last keystroke to the colours of
+	// the text it produced being set.
+	LastLatency time.Duration
+}
+
+// NewNeuroscopePane builds the neuroscope of v.
+func NewNeuroscopePane(v *View) *NeuroscopePane {
+	p := &NeuroscopePane{v: v}
+	p.live = newLiveEncoder(v, p.result)
+	p.Text = widget.NewMultiLineEntry()
+	p.Text.Wrapping = fyne.TextWrapWord
+	p.Text.SetMinRowsVisible(4)
+	p.Text.SetPlaceHolder("Type text: each token is coloured by the feature's activation as you type.")
+	p.Text.OnChanged = func(s string) { p.live.Request(s) }
+
+	p.FeatureEntry = widget.NewEntry()
+	p.FeatureEntry.SetPlaceHolder("id")
+	p.FeatureEntry.OnChanged = func(s string) {
+		if p.syncing || strings.TrimSpace(s) == "" {
+			return
+		}
+		f, err := parseInt(s)
+		if err == nil {
+			err = v.Select(f)
+		}
+		if err != nil {
+			p.message(err.Error())
+			return
+		}
+		p.message("")
+	}
+	p.ScaleEntry = widget.NewEntry()
+	p.ScaleEntry.SetPlaceHolder("auto")
+	p.ScaleEntry.OnChanged = func(s string) {
+		m, err := parsePositiveFloat(s)
+		if err != nil {
+			p.message(err.Error())
+			return
+		}
+		p.message("")
+		p.scaleMax = m
+		p.recolour()
+	}
+
+	p.Strip = NewTokenStrip()
+	p.Summary = widget.NewLabel("")
+	p.Summary.Wrapping = fyne.TextWrapWord
+	p.Hover = widget.NewLabel("Hover a token to see its text, id and activation.")
+	p.Hover.Truncation = fyne.TextTruncateEllipsis
+	p.Strip.OnHover = func(i int) {
+		if i < 0 {
+			p.Hover.SetText("Hover a token to see its text, id and activation.")
+			return
+		}
+		p.Hover.SetText(fmt.Sprintf("position %d · %s", i, p.Strip.Tokens()[i].Describe()))
+	}
+	p.Msg = widget.NewLabel("")
+	p.Msg.Wrapping = fyne.TextWrapWord
+	p.Msg.Importance = widget.DangerImportance
+	p.Msg.Hide()
+	p.Legend = NewLegend()
+
+	small := func(o fyne.CanvasObject, w float32) fyne.CanvasObject {
+		return container.NewGridWrap(fyne.NewSize(w, o.MinSize().Height), o)
+	}
+	controls := container.NewHBox(widget.NewLabel("Feature"), small(p.FeatureEntry, 80),
+		widget.NewLabel("Colour scale max"), small(p.ScaleEntry, 80), layout.NewSpacer(), p.Legend)
+	top := container.NewVBox(controls, p.Text, p.Msg, p.Summary)
+	p.content = container.NewBorder(top, p.Hover, nil, nil, container.NewVScroll(container.NewPadded(p.Strip)))
+
+	v.OnFeature(func(f int) {
+		p.syncing = true
+		if cur, err := parseInt(p.FeatureEntry.Text); err != nil || cur != f {
+			p.FeatureEntry.SetText(fmt.Sprint(f))
+		}
+		p.syncing = false
+		p.message("")
+		p.recolour()
+	})
+	if f := v.Feature(); f >= 0 {
+		p.FeatureEntry.SetText(fmt.Sprint(f))
+	}
+	p.Text.SetText(NeuroscopeExample)
+	return p
+}
+
+// Content is the pane's widget tree.
+func (p *NeuroscopePane) Content() fyne.CanvasObject { return p.content }
+
+// Settle waits for the runs of typed text to finish (tests, measurements).
+func (p *NeuroscopePane) Settle() { p.live.Settle() }
+
+// Acts returns the activations of the text shown.
+func (p *NeuroscopePane) Acts() *workspace.TextActs { return p.acts }
+
+func (p *NeuroscopePane) message(text string) {
+	p.Msg.SetText(text)
+	if text == "" {
+		p.Msg.Hide()
+	} else {
+		p.Msg.Show()
+	}
+}
+
+func (p *NeuroscopePane) result(text string, ta *workspace.TextActs, err error, typed time.Time) {
+	if text != p.Text.Text {
+		// an older text; the newest one is on its way
+		if err != nil {
+			return
+		}
+	}
+	if err != nil {
+		p.acts = nil
+		p.message(err.Error())
+		p.Strip.SetTokens(nil, 1, -1)
+		p.Summary.SetText("")
+		return
+	}
+	p.message("")
+	p.acts = ta
+	p.recolour()
+	p.LastLatency = time.Since(typed)
+	logTiming("neuroscope: keystroke to colours set %v (%d tokens)", p.LastLatency, len(ta.Tokens)-1)
+	if timingOn {
+		t0 := typed
+		go fyne.Do(func() { logTiming("neuroscope: keystroke to colours painted %v", time.Since(t0)) })
+	}
+}
+
+// recolour colours the text's tokens by the selected feature.
+func (p *NeuroscopePane) recolour() {
+	ta, f := p.acts, p.v.Feature()
+	if ta == nil {
+		return
+	}
+	if len(ta.Tokens) < 2 {
+		p.Strip.SetTokens(nil, 1, -1)
+		p.Legend.SetScale(0)
+		p.Summary.SetText("Type some text to see the feature's activation on each token.")
+		return
+	}
+	if f < 0 {
+		p.Strip.SetTokens(plainTokens(ta), 1, -1)
+		p.Legend.SetScale(0)
+		p.Summary.SetText("Select a feature (in the ranking, in elicitation, or type its id above) to colour the text.")
+		return
+	}
+	vals := ta.Feature(f)[1:] // BOS dropped
+	toks := make([]Token, len(vals))
+	hi, lo, at := vals[0], vals[0], 0
+	for i, v := range vals {
+		toks[i] = Token{Text: ta.Display[i+1], ID: ta.Tokens[i+1], Value: v}
+		if v > hi {
+			hi, at = v, i
+		}
+		lo = min(lo, v)
+	}
+	scale := float32(p.scaleMax)
+	if scale <= 0 {
+		scale = hi
+		if scale <= 0 {
+			scale = 1
+		}
+	}
+	marked := -1
+	if hi > 0 {
+		marked = at
+	}
+	p.Strip.SetTokens(toks, scale, marked)
+	p.Legend.SetScale(scale)
+	sum := fmt.Sprintf("Feature %d on %d tokens: max %.3f at %q (position %d) · min %.3f", f, len(vals), hi, toks[at].Text, at, lo)
+	if hi == 0 {
+		sum = fmt.Sprintf("Feature %d does not fire on this text (%d tokens): max 0 · min %.3f", f, len(vals), lo)
+	}
+	if ta.Truncated {
+		sum += fmt.Sprintf(" · the text was cut to the model's %d-token context", len(ta.Tokens))
+	}
+	p.Summary.SetText(sum)
+}
+
+// plainTokens are a text's tokens without activations (BOS dropped).
+func plainTokens(ta *workspace.TextActs) []Token {
+	out := make([]Token, len(ta.Tokens)-1)
+	for i := range out {
+		out[i] = Token{Text: ta.Display[i+1], ID: ta.Tokens[i+1]}
+	}
+	return out
+}

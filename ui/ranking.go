@@ -1,0 +1,467 @@
+package ui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/saescope/saescope/compute/store"
+)
+
+// Ranking table columns.
+const (
+	colRank = iota
+	colID
+	colMean
+	colCV
+	colFreq
+	colMax
+	colLabel
+	numCols
+)
+
+var colTitles = [numCols]string{"Rank", "Feature", "Mean", "σ/μ", "Freq.", "Max", "Label"}
+
+var colWidths = [numCols]float32{64, 74, 78, 70, 74, 70, 220}
+
+// byLabel sorts the table by label (not a store metric).
+const byLabel store.Metric = "label"
+
+// colMetric is the ordering of a column's header.
+var colMetric = [numCols]store.Metric{"", store.ByID, store.ByMean, store.ByCV, store.ByFrequency, store.ByMax, byLabel}
+
+// RankingPane is the table of features: sortable by any column, cut to a
+// rank range, filtered by a label search; dead features are listed apart.
+type RankingPane struct {
+	v       *View
+	content fyne.CanvasObject
+
+	Table      *widget.Table
+	Dead       *widget.List
+	Tabs       *container.AppTabs
+	RangeEntry *widget.Entry
+	FindEntry  *widget.Entry
+	Info       *widget.Label
+	Msg        *widget.Label
+	empty      *widget.Label
+	body       *fyne.Container
+
+	metric     store.Metric
+	descending bool
+	ranking    store.Ranking
+	rows       []store.FeatureStats // shown
+	ranks      []int                // their rank in the full ordering
+	filter     string               // what cuts rows, "" for none
+	rangeLo    int
+	rangeHi    int
+	syncing    bool
+}
+
+// NewRankingPane builds the ranking pane of v.
+func NewRankingPane(v *View) *RankingPane {
+	p := &RankingPane{v: v, metric: store.ByMean, descending: true, rangeLo: -1}
+	p.Info = widget.NewLabel("")
+	p.Info.Truncation = fyne.TextTruncateEllipsis
+	p.Msg = widget.NewLabel("")
+	p.Msg.Wrapping = fyne.TextWrapWord
+	p.Msg.Importance = widget.DangerImportance
+	p.Msg.Hide()
+
+	p.Table = widget.NewTable(p.length, p.createCell, p.updateCell)
+	p.Table.ShowHeaderRow = true
+	p.Table.CreateHeader = func() fyne.CanvasObject {
+		b := widget.NewButton("", nil)
+		b.Importance = widget.LowImportance
+		b.Alignment = widget.ButtonAlignLeading
+		return b
+	}
+	p.Table.UpdateHeader = p.updateHeader
+	for c, w := range colWidths {
+		p.Table.SetColumnWidth(c, w)
+	}
+	p.Table.OnSelected = func(id widget.TableCellID) {
+		if p.syncing || id.Row < 0 || id.Row >= len(p.rows) {
+			return
+		}
+		p.selectFeature(p.rows[id.Row].ID)
+	}
+
+	p.Dead = widget.NewList(func() int { return len(p.ranking.Dead) },
+		func() fyne.CanvasObject { return widget.NewLabel("feature 00000") },
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			f := p.ranking.Dead[i]
+			text := fmt.Sprintf("feature %d", f)
+			if l := p.v.Label(f); l != "" {
+				text += " · " + l
+			}
+			o.(*widget.Label).SetText(text)
+		})
+	p.Dead.OnSelected = func(i widget.ListItemID) {
+		if p.syncing || i < 0 || i >= len(p.ranking.Dead) {
+			return
+		}
+		p.selectFeature(p.ranking.Dead[i])
+	}
+
+	p.Tabs = container.NewAppTabs(
+		container.NewTabItem("Live features", p.Table),
+		container.NewTabItem("Dead features", p.Dead),
+	)
+
+	p.RangeEntry = widget.NewEntry()
+	p.RangeEntry.SetPlaceHolder("ranks, e.g. 2000-2050")
+	p.RangeEntry.OnSubmitted = func(string) { p.ApplyRange() }
+	p.FindEntry = widget.NewEntry()
+	p.FindEntry.SetPlaceHolder("feature id or label")
+	p.FindEntry.OnSubmitted = func(string) { p.Find() }
+	goRange := widget.NewButtonWithIcon("", theme.NavigateNextIcon(), p.ApplyRange)
+	find := widget.NewButtonWithIcon("", theme.SearchIcon(), p.Find)
+	all := widget.NewButton("Show all", p.ShowAll)
+	controls := container.NewGridWithColumns(2,
+		container.NewBorder(nil, nil, nil, goRange, p.RangeEntry),
+		container.NewBorder(nil, nil, nil, find, p.FindEntry))
+	top := container.NewVBox(container.NewBorder(nil, nil, nil, all, controls), p.Info, p.Msg)
+
+	p.empty = widget.NewLabel("")
+	p.empty.Wrapping = fyne.TextWrapWord
+	p.body = container.NewStack(p.Tabs, container.NewPadded(container.NewVBox(p.empty)))
+	p.content = container.NewBorder(top, nil, nil, nil, p.body)
+
+	v.OnStore(func(*store.Store) { p.Reload() })
+	v.OnFeature(p.showSelection)
+	v.OnLabel(func(f int) {
+		if p.metric == byLabel {
+			p.sortRows()
+		}
+		p.Table.Refresh()
+		p.Dead.Refresh()
+	})
+	p.Reload()
+	return p
+}
+
+// Content is the pane's widget tree.
+func (p *RankingPane) Content() fyne.CanvasObject { return p.content }
+
+// Rows returns the features shown in the table, in order.
+func (p *RankingPane) Rows() []store.FeatureStats { return p.rows }
+
+// Ranks returns the rank of each row in the full ordering.
+func (p *RankingPane) Ranks() []int { return p.ranks }
+
+// Ranking returns the full ordering.
+func (p *RankingPane) Ranking() store.Ranking { return p.ranking }
+
+// SortedBy returns the sort metric and direction.
+func (p *RankingPane) SortedBy() (store.Metric, bool) { return p.metric, p.descending }
+
+func (p *RankingPane) message(text string) {
+	p.Msg.SetText(text)
+	if text == "" {
+		p.Msg.Hide()
+	} else {
+		p.Msg.Show()
+	}
+}
+
+func (p *RankingPane) selectFeature(f int) {
+	if err := p.v.Select(f); err != nil {
+		p.message(err.Error())
+		return
+	}
+	p.message("")
+}
+
+// Reload rebuilds the table from the view's store.
+func (p *RankingPane) Reload() {
+	st := p.v.Store()
+	if st == nil {
+		p.ranking = store.Ranking{}
+		p.rows, p.ranks = nil, nil
+		p.empty.SetText(fmt.Sprintf("%s has not been analysed on this corpus yet.\n\n"+
+			"Press Analyze to scan the corpus: the ranking, the contexts and the statistics come from that scan. "+
+			"The neuroscope and elicitation panes work already.", p.v.Name()))
+		p.empty.Show()
+		p.Tabs.Hide()
+		p.Info.SetText(fmt.Sprintf("%s · %d features", p.v.Name(), p.v.DSae()))
+		p.Table.Refresh()
+		p.Dead.Refresh()
+		return
+	}
+	p.empty.Hide()
+	p.Tabs.Show()
+	sum := st.Meta.Summary
+	p.resort()
+	p.Info.SetText(fmt.Sprintf("%s live · %s dead · L0 %.1f · reconstruction score %.3f · %s tokens",
+		groupThousands(len(p.ranking.Live)), groupThousands(len(p.ranking.Dead)), sum.L0, sum.ReconScore, groupThousands(sum.Tokens)))
+	p.Tabs.Items[1].Text = fmt.Sprintf("Dead features (%d)", len(p.ranking.Dead))
+	p.Tabs.Refresh()
+	p.Dead.Refresh()
+}
+
+// SortBy orders the table by m (a store metric or "label").
+func (p *RankingPane) SortBy(m store.Metric, descending bool) {
+	p.metric, p.descending = m, descending
+	p.resort()
+}
+
+func (p *RankingPane) resort() {
+	st := p.v.Store()
+	if st == nil {
+		return
+	}
+	m := p.metric
+	if m == byLabel {
+		m = store.ByID
+	}
+	p.ranking = st.Rank(m, p.descending)
+	if p.metric == byLabel {
+		p.sortLabels()
+	}
+	p.applyFilter()
+}
+
+// sortLabels orders the live features by label, labelled ones first.
+func (p *RankingPane) sortLabels() {
+	live := p.ranking.Live
+	labels := make(map[int]string, len(live))
+	for _, st := range live {
+		labels[st.ID] = strings.ToLower(p.v.Label(st.ID))
+	}
+	sort.SliceStable(live, func(i, j int) bool {
+		a, b := labels[live[i].ID], labels[live[j].ID]
+		if (a == "") != (b == "") {
+			return a != ""
+		}
+		if a != b {
+			if p.descending {
+				return a > b
+			}
+			return a < b
+		}
+		return live[i].ID < live[j].ID
+	})
+}
+
+func (p *RankingPane) sortRows() { p.resort() }
+
+// applyFilter recomputes the rows shown from the ranking and the filter.
+func (p *RankingPane) applyFilter() {
+	live := p.ranking.Live
+	p.rows, p.ranks = p.rows[:0], p.ranks[:0]
+	switch {
+	case p.rangeLo >= 0:
+		lo, hi := p.rangeLo, min(p.rangeHi, len(live))
+		for i := lo; i < hi; i++ {
+			p.rows = append(p.rows, live[i])
+			p.ranks = append(p.ranks, i)
+		}
+	case p.filter != "":
+		want := map[int]bool{}
+		for _, f := range p.v.FindLabel(p.filter) {
+			want[f] = true
+		}
+		for i, st := range live {
+			if want[st.ID] {
+				p.rows = append(p.rows, st)
+				p.ranks = append(p.ranks, i)
+			}
+		}
+	default:
+		p.rows = append(p.rows, live...)
+		for i := range live {
+			p.ranks = append(p.ranks, i)
+		}
+	}
+	p.Table.Refresh()
+	p.showSelection(p.v.Feature())
+}
+
+// ApplyRange cuts the table to the ranks typed in RangeEntry.
+func (p *RankingPane) ApplyRange() {
+	if p.v.Store() == nil {
+		p.message("Analyze the SAE first: ranks come from the scan.")
+		return
+	}
+	lo, hi, err := parseRange(p.RangeEntry.Text)
+	if err == nil {
+		_, err = p.ranking.Slice(lo, hi)
+	}
+	if err != nil {
+		p.message(err.Error())
+		return
+	}
+	p.message("")
+	p.filter, p.rangeLo, p.rangeHi = "", lo, hi
+	p.applyFilter()
+	p.Table.ScrollToTop()
+}
+
+// Find selects the feature whose id is typed in FindEntry, or shows the
+// features whose label or notes contain the text typed.
+func (p *RankingPane) Find() {
+	q := strings.TrimSpace(p.FindEntry.Text)
+	if q == "" {
+		p.ShowAll()
+		return
+	}
+	if f, err := parseInt(q); err == nil {
+		if err := p.v.Select(f); err != nil {
+			p.message(err.Error())
+			return
+		}
+		p.message("")
+		if !p.inRows(f) && p.v.Store() != nil && !p.isDead(f) {
+			p.ShowAll()
+		}
+		return
+	}
+	if p.v.Store() == nil {
+		p.message("Analyze the SAE first to list features by label; a feature id works already.")
+		return
+	}
+	found := p.v.FindLabel(q)
+	if len(found) == 0 {
+		p.message(fmt.Sprintf("No feature has a label or note containing %q.", q))
+		return
+	}
+	p.message("")
+	p.filter, p.rangeLo = q, -1
+	p.applyFilter()
+	if len(p.rows) == 0 {
+		p.message(fmt.Sprintf("Only dead features are labelled %q: see the dead features tab.", q))
+	}
+	p.Table.ScrollToTop()
+}
+
+// ShowAll removes the rank range and the label filter.
+func (p *RankingPane) ShowAll() {
+	p.filter, p.rangeLo = "", -1
+	p.message("")
+	p.applyFilter()
+}
+
+func (p *RankingPane) isDead(f int) bool {
+	for _, d := range p.ranking.Dead {
+		if d == f {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *RankingPane) inRows(f int) bool { return p.rowOf(f) >= 0 }
+
+func (p *RankingPane) rowOf(f int) int {
+	for i, st := range p.rows {
+		if st.ID == f {
+			return i
+		}
+	}
+	return -1
+}
+
+// showSelection highlights f's row (scrolling to it) without selecting again.
+func (p *RankingPane) showSelection(f int) {
+	p.syncing = true
+	defer func() { p.syncing = false }()
+	if r := p.rowOf(f); r >= 0 {
+		p.Table.Select(widget.TableCellID{Row: r, Col: colID})
+	} else {
+		p.Table.UnselectAll()
+	}
+	p.Dead.UnselectAll()
+	for i, d := range p.ranking.Dead {
+		if d == f {
+			p.Dead.Select(i)
+			if p.Tabs.Visible() {
+				p.Tabs.SelectIndex(1)
+			}
+			break
+		}
+	}
+	if f >= 0 && !p.isDead(f) && p.Tabs.SelectedIndex() == 1 {
+		p.Tabs.SelectIndex(0)
+	}
+	p.Table.Refresh()
+}
+
+func (p *RankingPane) length() (int, int) { return len(p.rows), numCols }
+
+func (p *RankingPane) createCell() fyne.CanvasObject {
+	l := widget.NewLabel("0000000000")
+	l.Truncation = fyne.TextTruncateEllipsis
+	return l
+}
+
+func (p *RankingPane) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
+	l := o.(*widget.Label)
+	if id.Row < 0 || id.Row >= len(p.rows) {
+		l.SetText("")
+		return
+	}
+	st := p.rows[id.Row]
+	var text string
+	switch id.Col {
+	case colRank:
+		text = fmt.Sprint(p.ranks[id.Row])
+	case colID:
+		text = fmt.Sprint(st.ID)
+	case colMean:
+		text = fnum(st.Mean)
+	case colCV:
+		text = fnum(st.CV)
+	case colFreq:
+		text = fpercent(st.Frequency)
+	case colMax:
+		text = fnum(st.Max)
+	case colLabel:
+		text = p.v.Label(st.ID)
+	}
+	bold := st.ID == p.v.Feature()
+	if l.Text != text || l.TextStyle.Bold != bold {
+		l.Text = text
+		l.TextStyle.Bold = bold
+		l.Refresh()
+	}
+}
+
+func (p *RankingPane) updateHeader(id widget.TableCellID, o fyne.CanvasObject) {
+	b := o.(*widget.Button)
+	c := id.Col
+	if c < 0 || c >= numCols {
+		b.SetText("")
+		return
+	}
+	title := colTitles[c]
+	m := colMetric[c]
+	if m == p.metric || (c == colRank && m == "") {
+		if m == p.metric {
+			if p.descending {
+				title += " ▼"
+			} else {
+				title += " ▲"
+			}
+		}
+	}
+	b.SetText(title)
+	b.OnTapped = func() { p.headerTapped(c) }
+}
+
+// headerTapped sorts by column c; tapping the sorted column reverses it.
+func (p *RankingPane) headerTapped(c int) {
+	m := colMetric[c]
+	if m == "" { // the rank column reverses the current order
+		m = p.metric
+	}
+	desc := m != store.ByID && m != byLabel
+	if m == p.metric {
+		desc = !p.descending
+	}
+	p.SortBy(m, desc)
+}

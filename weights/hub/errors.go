@@ -1,0 +1,93 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// The kinds of failure callers tell apart with errors.Is.
+var (
+	// ErrOffline: the file is not in the cache and the network may not be
+	// used (HF_HUB_OFFLINE, Client.Offline) or cannot be reached.
+	ErrOffline = errors.New("offline")
+	// ErrNotFound: the hub says the repository, revision or file does not
+	// exist (or the cache recorded that it does not).
+	ErrNotFound = errors.New("not found on the hub")
+	// ErrUnauthorized: the hub refused access (401/403): a gated or
+	// private repository and no token, or a token without access.
+	ErrUnauthorized = errors.New("access refused by the hub")
+	// ErrHashMismatch: the downloaded bytes do not have the hash the hub
+	// announced. They were deleted.
+	ErrHashMismatch = errors.New("downloaded bytes do not match their hash")
+)
+
+// Error is a failure about one file (or listing) of a repository. It
+// matches one of the Err… kinds with errors.Is, and wraps its cause.
+type Error struct {
+	Repo     Repo
+	Revision string
+	// Path is the file in the repository; "" for a listing.
+	Path string
+	// Kind is ErrOffline, ErrNotFound, ErrUnauthorized, ErrHashMismatch or
+	// nil for other failures.
+	Kind error
+	// Status is the HTTP status, 0 when there was no answer.
+	Status int
+	// Code is the hub's X-Error-Code header, such as "EntryNotFound".
+	Code string
+	// Msg says what happened, for a person.
+	Msg string
+	// Err is the underlying error, if any.
+	Err error
+}
+
+func (e *Error) Error() string {
+	var parts []string
+	if e.Repo.ID != "" {
+		r := e.Repo.String()
+		if e.Revision != "" {
+			r += "@" + e.Revision
+		}
+		parts = append(parts, r)
+	}
+	if e.Path != "" {
+		parts = append(parts, e.Path)
+	}
+	parts = append(parts, e.Msg)
+	var sb strings.Builder
+	sb.WriteString(strings.Join(parts, ": "))
+	if e.Err != nil {
+		sb.WriteString(": " + e.Err.Error())
+	}
+	return sb.String()
+}
+
+// Unwrap returns the kind and the cause.
+func (e *Error) Unwrap() []error {
+	var errs []error
+	if e.Kind != nil {
+		errs = append(errs, e.Kind)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}
+
+// HashMismatchError reports downloaded bytes whose hash is not the one the
+// hub announced. It matches ErrHashMismatch.
+type HashMismatchError struct {
+	// File names the file (repository path, or URL).
+	File string
+	// Algorithm is "sha256" (LFS files) or "git-sha1" (small files).
+	Algorithm string
+	Want, Got string
+}
+
+func (e *HashMismatchError) Error() string {
+	return fmt.Sprintf("%s: downloaded bytes have %s %s, the hub announced %s; the download was deleted", e.File, e.Algorithm, e.Got, e.Want)
+}
+
+// Is makes errors.Is(err, ErrHashMismatch) true.
+func (e *HashMismatchError) Is(target error) bool { return target == ErrHashMismatch }
