@@ -1,0 +1,13 @@
+package assets
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed demo
+var demo embed.FS
+
+// DemoFS returns the demo workspace: a tiny random GPT-2 and two random
+// SAEs (see demo/README.md), under the folder "demo".
+func DemoFS() fs.FS { return demo }
