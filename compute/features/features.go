@@ -87,7 +87,20 @@ func Elicit(ctx context.Context, m *model.Model, enc *encoder.Encoder, tokens []
 	if err != nil {
 		return nil, err
 	}
-	d := enc.DSae()
+	return RankText(acts, T, enc.DSae(), k, pos)
+}
+
+// RankText ranks the features of one text's activations ([T][d], BOS at
+// position 0): by their mean over positions 1..T-1 when pos is nil, else by
+// their value at position *pos of the BOS-dropped text (negative counts
+// from the end).
+func RankText(acts []float32, T, d, k int, pos *int) ([]Ranked, error) {
+	if T < 2 {
+		return nil, fmt.Errorf("elicit: the text has no tokens after BOS")
+	}
+	if k <= 0 {
+		return nil, fmt.Errorf("elicit: k must be positive, got %d", k)
+	}
 	scores := make([]float32, d)
 	if pos == nil {
 		acc := make([]float64, d)

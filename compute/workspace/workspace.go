@@ -274,31 +274,8 @@ func (s *SAE) Encode(ctx context.Context, text string) (*TextActs, error) {
 // (BOS dropped) when pos is nil, else the activations at one position of
 // the BOS-dropped text (negative counts from the end).
 func (t *TextActs) Elicit(k int, pos *int) ([]features.Ranked, error) {
-	T := len(t.Tokens)
-	if T < 2 {
+	if len(t.Tokens) < 2 {
 		return nil, errors.New("the text is empty: type something to elicit features")
 	}
-	scores := make([]float32, t.DSae)
-	if pos == nil {
-		acc := make([]float64, t.DSae)
-		for p := 1; p < T; p++ {
-			for f, v := range t.Acts[p*t.DSae : (p+1)*t.DSae] {
-				acc[f] += float64(v)
-			}
-		}
-		for f := range acc {
-			scores[f] = float32(acc[f] / float64(T-1))
-		}
-	} else {
-		n := T - 1
-		p := *pos
-		if p < 0 {
-			p += n
-		}
-		if p < 0 || p >= n {
-			return nil, fmt.Errorf("position %d outside the text's %d tokens", *pos, n)
-		}
-		copy(scores, t.Acts[(p+1)*t.DSae:(p+2)*t.DSae])
-	}
-	return features.TopK(scores, k), nil
+	return features.RankText(t.Acts, len(t.Tokens), t.DSae, k, pos)
 }
