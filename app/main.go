@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"rank":     {"rank features of a store: rank --store FILE [--by mean|cv|frequency|max] [--from 2000 --to 2050] [--csv]", runRank},
 		"contexts": {"top contexts of a feature: contexts --store FILE --feature N [--k 30 --prefix 30 --suffix 2] [--intervals] [--text]", runContexts},
 		"stats":    {"summary and learnt-vs-random histograms: stats --store FILE [--kind K --threshold T]", runStats},
+		"fetch":    {"get models, SAEs and the corpus into the Hugging Face cache: fetch NAME... | fetch --list [--remote]", runFetch},
 		"plot":     {"draw a plot to PNG/SVG/PDF: plot --store FILE --kind K|density [--feature N,M] --out FILE.png|svg|pdf", runPlot},
 		"recons":   {"losses with the SAE spliced in: recons --model DIR --sae PATH --text T|--tokens IDS", runRecons},
 	}

@@ -32,8 +32,11 @@ func Fingerprint(path string) (string, error) {
 			return "", fmt.Errorf("fingerprint %s: %w", path, err)
 		}
 		for _, e := range entries {
-			if e.Type().IsRegular() {
-				files = append(files, filepath.Join(path, e.Name()))
+			// Follow links: a Hugging Face snapshot folder holds only
+			// symlinks into blobs/.
+			p := filepath.Join(path, e.Name())
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+				files = append(files, p)
 			}
 		}
 		sort.Strings(files)

@@ -272,20 +272,6 @@ func (c *Client) markNoExist(repo Repo, commit, filePath string) {
 	}
 }
 
-// cacheDirTag marks the cache folder for backup tools (the Cache Directory
-// Tagging Specification), as recent huggingface_hub versions do.
-const cacheDirTag = "Signature: 8a477f597d28d172789f06886806bc55\n" +
-	"# This file is a cache directory tag: the Hugging Face hub cache.\n" +
-	"# For information about cache directory tags, see https://bford.info/cachedir/\n"
-
-func (c *Client) tagCacheDir() {
-	p := filepath.Join(c.CacheDir, "CACHEDIR.TAG")
-	if _, err := os.Stat(p); err == nil {
-		return
-	}
-	_ = os.WriteFile(p, []byte(cacheDirTag), 0o666)
-}
-
 // linkSnapshot makes snapshot path dst point at blob src: a relative
 // symbolic link, or where links are impossible the file itself (moved when
 // newBlob, else copied), like huggingface_hub's _create_symlink.

@@ -58,7 +58,8 @@ type Client struct {
 	// (HF_HUB_ETAG_TIMEOUT overrides it in NewClientFromEnv).
 	MetadataTimeout time.Duration
 	// StallTimeout aborts (and then retries) a download that receives no
-	// byte for that long; 0 means 30 s.
+	// byte for that long; 0 means 30 s (HF_HUB_DOWNLOAD_TIMEOUT overrides
+	// it in NewClientFromEnv).
 	StallTimeout time.Duration
 	// ProgressInterval is the least time between two progress reports of
 	// one file; 0 means 100 ms. The first and last reports are always made.
@@ -68,8 +69,9 @@ type Client struct {
 	DisableSymlinks bool
 }
 
-// String describes the client without its token.
-func (c *Client) String() string {
+// String describes the client without its token (also for a Client value,
+// so that no way of printing a Client shows the token).
+func (c Client) String() string {
 	tok := "none"
 	if c.Token != "" {
 		tok = "set"
@@ -78,7 +80,7 @@ func (c *Client) String() string {
 }
 
 // GoString is String, so that %#v does not print the token either.
-func (c *Client) GoString() string { return c.String() }
+func (c Client) GoString() string { return c.String() }
 
 // Env is the subset of the environment that NewClientFromEnv reads, so that
 // callers and tests can resolve settings without touching os.Environ.
@@ -116,6 +118,11 @@ func NewClientFromEnvFunc(getenv Env) (*Client, error) {
 	if s := getenv("HF_HUB_ETAG_TIMEOUT"); s != "" {
 		if n, err := strconv.Atoi(s); err == nil && n > 0 {
 			c.MetadataTimeout = time.Duration(n) * time.Second
+		}
+	}
+	if s := getenv("HF_HUB_DOWNLOAD_TIMEOUT"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			c.StallTimeout = time.Duration(n) * time.Second
 		}
 	}
 	if !envTrue(getenv("HF_HUB_DISABLE_IMPLICIT_TOKEN")) {

@@ -49,7 +49,8 @@
 // older HUGGINGFACE_HUB_CACHE), XDG_CACHE_HOME, HF_HUB_OFFLINE (and
 // TRANSFORMERS_OFFLINE), HF_TOKEN (and HUGGING_FACE_HUB_TOKEN), HF_TOKEN_PATH
 // (default HF_HOME/token), HF_HUB_DISABLE_IMPLICIT_TOKEN,
-// HF_HUB_DISABLE_SYMLINKS and HF_HUB_ETAG_TIMEOUT, with the meanings
+// HF_HUB_DISABLE_SYMLINKS, HF_HUB_ETAG_TIMEOUT and HF_HUB_DOWNLOAD_TIMEOUT
+// (a stall timeout here, 30 s by default), with the meanings
 // huggingface_hub gives them. The token is never logged, printed or put in
 // an error message.
 //
@@ -57,10 +58,14 @@
 //
 // huggingface_hub (from mid-2026) downloads to a per-process temporary name
 // and does not resume across runs; earlier versions, like this package,
-// resume from blobs/<etag>.incomplete. This package also checks the hash of
+// resume from blobs/<etag>.incomplete. refs/<revision> is written once the
+// file is in place, not before the download as huggingface_hub does; both
+// orders leave a cache either reads. This package also checks the hash of
 // every file, where huggingface_hub checks only the size. Xet storage is not
 // used: files are fetched over plain HTTP, which the hub serves for every
 // file. Cross-process locking (.locks/<repo folder>/<etag>.lock, flock) is
 // done on Unix only; on other systems concurrent downloads of one blob by
-// two processes are caught by the hash check instead.
+// two processes are caught by the hash check instead. No CACHEDIR.TAG is
+// written at the top of the cache (recent huggingface_hub versions write
+// one; older ones report it as a corrupt repository in scan_cache_dir).
 package hub

@@ -156,13 +156,16 @@ func (c *Client) DownloadFile(ctx context.Context, repo Repo, revision, filePath
 	if err := os.MkdirAll(filepath.Dir(blob), 0o777); err != nil {
 		return fail(nil, "cannot write the cache", err)
 	}
-	c.tagCacheDir()
 
 	unlock, err := c.lockBlob(ctx, repo, meta.etag)
 	if err != nil {
 		return File{}, err
 	}
 	defer unlock()
+	// Another download may have placed it while we waited for the lock.
+	if st, err := os.Stat(pointer); err == nil && st.Mode().IsRegular() {
+		return done()
+	}
 
 	newBlob := false
 	if _, err := os.Stat(blob); err != nil {

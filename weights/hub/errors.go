@@ -42,6 +42,7 @@ type Error struct {
 	Err error
 }
 
+// Error is "repo@revision: path: what happened: cause".
 func (e *Error) Error() string {
 	var parts []string
 	if e.Repo.ID != "" {
@@ -85,6 +86,7 @@ type HashMismatchError struct {
 	Want, Got string
 }
 
+// Error names the file and both hashes.
 func (e *HashMismatchError) Error() string {
 	return fmt.Sprintf("%s: downloaded bytes have %s %s, the hub announced %s; the download was deleted", e.File, e.Algorithm, e.Got, e.Want)
 }

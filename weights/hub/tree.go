@@ -132,3 +132,28 @@ func nextLink(values []string) string {
 	}
 	return ""
 }
+
+// Reachable says whether the hub can be used now: nil, or an error
+// matching ErrOffline when Offline is set (no request is made) or the
+// endpoint does not answer within MetadataTimeout. Any HTTP answer counts
+// as reachable. A first-run screen uses it to say up front what cannot be
+// fetched.
+func (c *Client) Reachable(ctx context.Context) error {
+	if c.Offline {
+		return &Error{Kind: ErrOffline, Msg: "downloads are off (HF_HUB_OFFLINE)"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.metadataTimeout())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, c.Endpoint+"/api/whoami-v2", nil)
+	if err != nil {
+		return err
+	}
+	c.setHeaders(req)
+	req.Header.Del("Authorization") // reachability needs no identity
+	resp, err := c.clientWith(c.redirectPolicy).Do(req)
+	if err != nil {
+		return &Error{Kind: ErrOffline, Msg: "cannot reach " + c.Endpoint + " (offline?)", Err: err}
+	}
+	resp.Body.Close()
+	return nil
+}

@@ -94,6 +94,7 @@ type Repo struct {
 	ID, Type string
 	// Gated repositories answer 401 GatedRepo without the server's Token.
 	Gated   bool
+	mu      *sync.Mutex
 	refs    map[string]string
 	commits map[string]map[string]*File
 }
@@ -123,7 +124,7 @@ func (s *Server) AddRepo(typ, id string) *Repo {
 	if r, ok := s.repos[key]; ok {
 		return r
 	}
-	r := &Repo{ID: id, Type: typ, refs: map[string]string{}, commits: map[string]map[string]*File{}}
+	r := &Repo{ID: id, Type: typ, mu: &s.mu, refs: map[string]string{}, commits: map[string]map[string]*File{}}
 	s.repos[key] = r
 	return r
 }
@@ -140,6 +141,8 @@ func (s *Server) Alias(old, new string) {
 // Commit adds a commit holding files, and points the refs (such as "main"
 // or "refs/convert/parquet") at it.
 func (r *Repo) Commit(commit string, refs []string, files ...*File) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	m := map[string]*File{}
 	for _, f := range files {
 		m[f.Path] = f
@@ -148,6 +151,19 @@ func (r *Repo) Commit(commit string, refs []string, files ...*File) {
 	for _, ref := range refs {
 		r.refs[ref] = commit
 	}
+}
+
+// resolve turns a ref or commit into a commit.
+func (r *Repo) resolve(rev string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.refs[rev]; ok {
+		return c, true
+	}
+	if _, ok := r.commits[rev]; ok {
+		return rev, true
+	}
+	return "", false
 }
 
 // AddURL serves data at path on the CDN and returns its URL.
@@ -163,6 +179,14 @@ func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Request(nil), s.log...)
+}
+
+// Update runs fn while the servers do not read their data, so that a test
+// can change a File or Repo (Corrupt, CutTimes, Gated…) between requests.
+func (s *Server) Update(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn()
 }
 
 // ResetRequests forgets the recorded requests.
@@ -219,6 +243,7 @@ func hubError(w http.ResponseWriter, status int, code, msg string) {
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request, typ, id string) *Repo {
 	s.mu.Lock()
 	repo := s.repos[typ+":"+id]
+	gated := repo != nil && repo.Gated
 	s.mu.Unlock()
 	auth := r.Header.Get("Authorization")
 	if repo == nil {
@@ -229,7 +254,7 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, typ, id string) 
 		}
 		return nil
 	}
-	if repo.Gated && (s.Token == "" || auth != "Bearer "+s.Token) {
+	if gated && (s.Token == "" || auth != "Bearer "+s.Token) {
 		hubError(w, http.StatusUnauthorized, "GatedRepo", "Access to model "+id+" is restricted. You must have access to it and be authenticated to access it. Please log in.")
 		return nil
 	}
@@ -279,16 +304,14 @@ func (s *Server) serveHub(w http.ResponseWriter, r *http.Request) {
 	if repo == nil {
 		return
 	}
-	commit, ok := repo.refs[rev]
+	commit, ok := repo.resolve(rev)
 	if !ok {
-		if _, isCommit := repo.commits[rev]; isCommit {
-			commit = rev
-		} else {
-			hubError(w, http.StatusNotFound, "RevisionNotFound", "Invalid rev id: "+rev)
-			return
-		}
+		hubError(w, http.StatusNotFound, "RevisionNotFound", "Invalid rev id: "+rev)
+		return
 	}
+	s.mu.Lock()
 	f := repo.commits[commit][filePath]
+	s.mu.Unlock()
 	w.Header().Set("X-Repo-Commit", commit)
 	if f == nil {
 		hubError(w, http.StatusNotFound, "EntryNotFound", "Entry not found")
@@ -338,12 +361,15 @@ func (s *Server) serveCDN(w http.ResponseWriter, r *http.Request) {
 // serveContent answers HEAD and GET (with "bytes=N-" ranges) for a file,
 // applying its failure modes.
 func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, f *File) {
+	s.mu.Lock()
 	data := f.Data
 	if f.Corrupt != nil {
 		data = f.Corrupt
 	}
+	noRange, block, blockAfter := f.NoRange, f.Block, f.BlockAfter
+	s.mu.Unlock()
 	start := 0
-	if rg := r.Header.Get("Range"); rg != "" && !f.NoRange {
+	if rg := r.Header.Get("Range"); rg != "" && !noRange {
 		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(rg, "bytes="), "-"))
 		if err != nil || !strings.HasPrefix(rg, "bytes=") || !strings.HasSuffix(rg, "-") {
 			http.Error(w, "unsupported range", http.StatusBadRequest)
@@ -370,28 +396,28 @@ func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, f *File) {
 		return
 	}
 	s.mu.Lock()
-	cut := f.CutTimes > 0 && f.CutAfter < len(body)
+	cut, cutAfter := f.CutTimes > 0 && f.CutAfter < len(body), f.CutAfter
 	if cut {
 		f.CutTimes--
 	}
 	s.mu.Unlock()
 	switch {
 	case cut:
-		w.Write(body[:f.CutAfter])
+		w.Write(body[:cutAfter])
 		w.(http.Flusher).Flush()
 		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
 			conn.Close()
 		}
 		return
-	case f.Block != nil && f.BlockAfter < len(body):
-		w.Write(body[:f.BlockAfter])
+	case block != nil && blockAfter < len(body):
+		w.Write(body[:blockAfter])
 		w.(http.Flusher).Flush()
 		select {
-		case <-f.Block:
+		case <-block:
 		case <-r.Context().Done():
 			return
 		}
-		w.Write(body[f.BlockAfter:])
+		w.Write(body[blockAfter:])
 		return
 	}
 	w.Write(body)
@@ -441,14 +467,13 @@ func (s *Server) serveTree(w http.ResponseWriter, r *http.Request, p string) {
 	if repo == nil {
 		return
 	}
-	commit, ok := repo.refs[rev]
+	commit, ok := repo.resolve(rev)
 	if !ok {
-		if _, isCommit := repo.commits[rev]; !isCommit {
-			hubError(w, http.StatusNotFound, "RevisionNotFound", "Invalid rev id: "+rev)
-			return
-		}
-		commit = rev
+		hubError(w, http.StatusNotFound, "RevisionNotFound", "Invalid rev id: "+rev)
+		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	recursive := r.URL.Query().Get("recursive") == "true"
 	var items []treeItem
 	dirs := map[string]bool{}

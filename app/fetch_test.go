@@ -1,0 +1,166 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/saescope/saescope/weights/hub/hubtest"
+)
+
+// fetchEnv points the hub client at an imitation hub serving the tiny
+// fixtures under the catalogue's repository names, with a fresh cache.
+func fetchEnv(t *testing.T) (*hubtest.Server, string) {
+	t.Helper()
+	read := func(p string) []byte {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	srv := hubtest.New()
+	t.Cleanup(srv.Close)
+	srv.AddRepo("model", "openai-community/gpt2").Commit(hubtest.CommitID("gpt2"), []string{"main"},
+		&hubtest.File{Path: "config.json", Data: read(fixModel + "/config.json")},
+		&hubtest.File{Path: "model.safetensors", Data: read(fixModel + "/model.safetensors"), LFS: true})
+	srv.AddRepo("model", "jacobcd52/gpt2-small-sparse-autoencoders").Commit(hubtest.CommitID("jacob"), []string{"main"},
+		&hubtest.File{Path: "gpt2-small_6144_resid_pre_1.pt", Data: read(fixSAE0), LFS: true})
+	home := t.TempDir()
+	cache := filepath.Join(home, "hf", "hub")
+	t.Setenv("HF_ENDPOINT", srv.URL())
+	t.Setenv("HF_HOME", filepath.Join(home, "hf"))
+	t.Setenv("HF_HUB_CACHE", cache)
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(home, "cache"))
+	t.Setenv("HOME", home)
+	t.Setenv("HF_TOKEN", "")
+	t.Setenv("HUGGING_FACE_HUB_TOKEN", "")
+	t.Setenv("HF_HUB_OFFLINE", "")
+	t.Setenv("TRANSFORMERS_OFFLINE", "")
+	return srv, cache
+}
+
+type listOut struct {
+	Cache   string `json:"cache"`
+	Offline bool   `json:"offline"`
+	Entries []struct {
+		Name       string `json:"name"`
+		Size       int64  `json:"size"`
+		SizeText   string `json:"size_text"`
+		RemoteSize *int64 `json:"remote_size"`
+		Status     string `json:"status"`
+		Path       string `json:"path"`
+	} `json:"entries"`
+}
+
+// listCatalogueCLI runs fetch --list and returns its output and each
+// entry's index in it.
+func listCatalogueCLI(t *testing.T, args ...string) (listOut, map[string]int) {
+	t.Helper()
+	out, errs, code := runCLI(t, append([]string{"fetch", "--list"}, args...)...)
+	if code != 0 {
+		t.Fatalf("fetch --list: exit %d: %s", code, errs)
+	}
+	var res listOut
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	idx := map[string]int{}
+	for i, e := range res.Entries {
+		idx[e.Name] = i
+	}
+	return res, idx
+}
+
+func TestFetchCommand(t *testing.T) {
+	srv, cache := fetchEnv(t)
+	list, idx := listCatalogueCLI(t)
+	if list.Cache != cache || len(list.Entries) < 30 {
+		t.Fatalf("list: cache %s, %d entries", list.Cache, len(list.Entries))
+	}
+	g := list.Entries[idx["gpt2"]]
+	if g.Status != "missing" || g.Size != 548105836 || g.SizeText != "548.1 MB" {
+		t.Errorf("gpt2 before: %+v", g)
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("--list made %d requests", n)
+	}
+
+	out, errs, code := runCLI(t, "fetch", "gpt2", "jacobcd52/resid_pre_1", "--quiet")
+	if code != 0 {
+		t.Fatalf("fetch: exit %d: %s", code, errs)
+	}
+	var res struct {
+		Fetched []struct{ Name, Kind, Path, Hook string } `json:"fetched"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Fetched) != 2 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	model, saePath := res.Fetched[0].Path, res.Fetched[1].Path
+	if !strings.HasPrefix(model, filepath.Join(cache, "models--openai-community--gpt2", "snapshots")) || res.Fetched[1].Hook != "blocks.1.hook_resid_pre" {
+		t.Errorf("fetched %+v", res.Fetched)
+	}
+	// The fetched files load.
+	if _, errs, code := runCLI(t, "inspect", "--model", model, "--sae", saePath); code != 0 {
+		t.Errorf("inspect fetched files: %s", errs)
+	}
+	list, idx = listCatalogueCLI(t)
+	if g := list.Entries[idx["gpt2"]]; g.Status != "ready" || g.Path != model {
+		t.Errorf("gpt2 after: %+v", g)
+	}
+
+	// Offline: what is on disk is returned without a request; the rest is
+	// refused with a clear message.
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	srv.ResetRequests()
+	if out, errs, code := runCLI(t, "fetch", "gpt2"); code != 0 || !strings.Contains(out, model) {
+		t.Errorf("offline fetch of a cached entry: %d %s %s", code, out, errs)
+	}
+	out, errs, code = runCLI(t, "fetch", "jacobcd52/mlp_out_1")
+	if code != 1 || !strings.Contains(errs, "offline") || !strings.Contains(out, `"failed"`) {
+		t.Errorf("offline fetch of a missing entry: %d %s %s", code, out, errs)
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("offline fetch made %d requests", n)
+	}
+
+	// No network at all: the list still works.
+	t.Setenv("HF_HUB_OFFLINE", "")
+	srv.Close()
+	list, idx = listCatalogueCLI(t)
+	if g := list.Entries[idx["gpt2"]]; g.Status != "ready" {
+		t.Errorf("gpt2 without network: %+v", g)
+	}
+	out, errs, code = runCLI(t, "fetch", "jacobcd52/mlp_out_1")
+	if code != 1 || !strings.Contains(errs, "cannot reach") || !strings.Contains(errs, "on disk keeps working") {
+		t.Errorf("fetch without network: %d %s %s", code, out, errs)
+	}
+}
+
+func TestFetchListRemoteAndErrors(t *testing.T) {
+	fetchEnv(t)
+	list, idx := listCatalogueCLI(t, "--remote")
+	g := list.Entries[idx["gpt2"]]
+	st, _ := os.Stat(fixModel + "/model.safetensors")
+	cf, _ := os.Stat(fixModel + "/config.json")
+	if g.RemoteSize == nil || *g.RemoteSize != st.Size()+cf.Size() {
+		t.Errorf("remote size %+v", g)
+	}
+	out, errs, code := runCLI(t, "fetch", "--list", "--text")
+	if code != 0 || !strings.Contains(out, "gpt2-small-res-jb/blocks.9.hook_resid_pre") || !strings.Contains(out, "≈151.2 MB") {
+		t.Errorf("--text: %d %s %s", code, out, errs)
+	}
+	if _, errs, code := runCLI(t, "fetch", "no-such-thing"); code != 1 || !strings.Contains(errs, "no catalogue entry") {
+		t.Errorf("unknown name: %d %s", code, errs)
+	}
+	if _, errs, code := runCLI(t, "fetch"); code != 1 || !strings.Contains(errs, "NAME") {
+		t.Errorf("no name: %d %s", code, errs)
+	}
+	// A release file the hub does not have.
+	out, errs, code = runCLI(t, "fetch", "--quiet", "jacobcd52/mlp_out_7")
+	if code != 1 || !strings.Contains(out, "gpt2-small_6144_mlp_out_7.pt") {
+		t.Errorf("missing upstream: %d %s %s", code, out, errs)
+	}
+}

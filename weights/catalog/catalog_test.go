@@ -1,0 +1,382 @@
+package catalog_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/ulikunitz/xz"
+
+	"github.com/saescope/saescope/weights/catalog"
+	"github.com/saescope/saescope/weights/corpus"
+	"github.com/saescope/saescope/weights/gpt2"
+	"github.com/saescope/saescope/weights/hookname"
+	"github.com/saescope/saescope/weights/hub"
+	"github.com/saescope/saescope/weights/hub/hubtest"
+	"github.com/saescope/saescope/weights/sae"
+)
+
+const fixtures = "../../testdata/fixtures"
+
+func readFile(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// hubWithReleases serves the catalogue's repositories with the tiny
+// fixtures in place of the real weights.
+func hubWithReleases(t *testing.T) *hubtest.Server {
+	t.Helper()
+	srv := hubtest.New()
+	t.Cleanup(srv.Close)
+	srv.AddRepo("model", "openai-community/gpt2").Commit(hubtest.CommitID("gpt2"), []string{"main"},
+		&hubtest.File{Path: "config.json", Data: readFile(t, fixtures+"/tiny-gpt2/config.json")},
+		&hubtest.File{Path: "model.safetensors", Data: readFile(t, fixtures+"/tiny-gpt2/model.safetensors"), LFS: true},
+		&hubtest.File{Path: "README.md", Data: []byte("# gpt2\n")})
+	srv.AddRepo("model", "jacobcd52/gpt2-small-sparse-autoencoders").Commit(hubtest.CommitID("jacob"), []string{"main"},
+		&hubtest.File{Path: "gpt2-small_6144_resid_pre_9.pt", Data: readFile(t, fixtures+"/tiny-gpt2_256_resid_pre_1.pt"), LFS: true})
+	jb := fixtures + "/tiny-gpt2-saelens-mlp_out-0"
+	srv.AddRepo("model", "jbloom/GPT2-Small-SAEs-Reformatted").Commit(hubtest.CommitID("jb"), []string{"main"},
+		&hubtest.File{Path: "blocks.9.hook_resid_pre/cfg.json", Data: readFile(t, jb+"/cfg.json")},
+		&hubtest.File{Path: "blocks.9.hook_resid_pre/sae_weights.safetensors", Data: readFile(t, jb+"/sae_weights.safetensors"), LFS: true},
+		&hubtest.File{Path: "blocks.8.hook_resid_pre/cfg.json", Data: readFile(t, jb+"/cfg.json")},
+		&hubtest.File{Path: "blocks.8.hook_resid_pre/sae_weights.safetensors", Data: readFile(t, jb+"/sae_weights.safetensors"), LFS: true},
+		&hubtest.File{Path: "blocks.8.hook_resid_pre/sparsity.safetensors", Data: []byte("sparsity"), LFS: true})
+	return srv
+}
+
+func client(t *testing.T, srv *hubtest.Server) *hub.Client {
+	t.Helper()
+	c := &hub.Client{CacheDir: t.TempDir(), DataDir: t.TempDir(), RetryDelay: time.Millisecond, ProgressInterval: time.Nanosecond}
+	if srv != nil {
+		c.Endpoint = srv.URL()
+	}
+	return c
+}
+
+func lookup(t *testing.T, name string) *catalog.Entry {
+	t.Helper()
+	e, ok := catalog.Lookup(name)
+	if !ok {
+		t.Fatalf("no entry %q", name)
+	}
+	return e
+}
+
+func TestCatalogueEntries(t *testing.T) {
+	seen := map[string]bool{}
+	for _, e := range catalog.All() {
+		if seen[e.Name] {
+			t.Errorf("duplicate %s", e.Name)
+		}
+		seen[e.Name] = true
+		if e.Kind == catalog.KindSAE {
+			h, err := hookname.Parse(e.Hook, 12)
+			if err != nil || h.String() != e.Hook || e.DIn != 768 {
+				t.Errorf("%s: hook %q %v", e.Name, e.Hook, err)
+			}
+			if strings.HasSuffix(e.Target, ".pt") {
+				if fh, ok := sae.HookFromFileName(e.Target); !ok || fh.String() != e.Hook {
+					t.Errorf("%s: file %s names hook %v", e.Name, e.Target, fh)
+				}
+			}
+		}
+	}
+	if len(seen) != 2+24+13 {
+		t.Errorf("%d entries", len(seen))
+	}
+	for alias, name := range map[string]string{"gpt2-small": "gpt2", "openai-community/gpt2": "gpt2", "Stas/OpenWebText-10k": "openwebtext-10k",
+		"gpt2-small-res-jb/9": "gpt2-small-res-jb/blocks.9.hook_resid_pre", "jacobcd52/mlp_out_3": "jacobcd52/mlp_out_3"} {
+		if e, ok := catalog.Lookup(alias); !ok || e.Name != name {
+			t.Errorf("Lookup(%q) = %v", alias, e)
+		}
+	}
+	if _, ok := catalog.Lookup("jacobcd52/resid_pre_12"); ok {
+		t.Error("layer 12 of a 12-layer model")
+	}
+	g := lookup(t, "gpt2")
+	if g.SizeText() != "548.1 MB" || lookup(t, "jacobcd52/resid_pre_9").SizeText() != "≈37.8 MB" ||
+		lookup(t, "gpt2-small-res-jb/blocks.9.hook_resid_pre").SizeText() != "≈151.2 MB" ||
+		lookup(t, "openwebtext-10k").SizeText() != "size unknown until online" {
+		t.Errorf("sizes %s %s %s", g.SizeText(), lookup(t, "jacobcd52/resid_pre_9").SizeText(), lookup(t, "gpt2-small-res-jb/blocks.9.hook_resid_pre").SizeText())
+	}
+	if fr := catalog.FirstRun(); len(fr) != 3 || fr[0].Kind != catalog.KindModel || fr[1].Kind != catalog.KindSAE || fr[2].Kind != catalog.KindCorpus {
+		t.Errorf("FirstRun = %v", fr)
+	}
+}
+
+func TestFetchAndLoad(t *testing.T) {
+	srv := hubWithReleases(t)
+	c := client(t, srv)
+	ctx := context.Background()
+
+	model := lookup(t, "gpt2")
+	if st := model.Status(c); st.State != catalog.Missing || len(st.Missing) != 2 {
+		t.Fatalf("status before: %+v", st)
+	}
+	var reports []catalog.Progress
+	dir, err := model.Fetch(ctx, c, func(p catalog.Progress) { reports = append(reports, p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := gpt2.Load(dir)
+	if err != nil {
+		t.Fatalf("loading the fetched model: %v", err)
+	}
+	ck.Close()
+	total := int64(len(readFile(t, fixtures+"/tiny-gpt2/config.json")) + len(readFile(t, fixtures+"/tiny-gpt2/model.safetensors")))
+	last := reports[len(reports)-1]
+	if !last.Finished || last.AllDone != total || reports[0].AllTotal != total || last.Files != 2 {
+		t.Errorf("progress first %+v last %+v", reports[0], last)
+	}
+	prev := int64(-1)
+	for _, p := range reports {
+		if p.AllDone < prev {
+			t.Errorf("progress went back: %+v", p)
+		}
+		prev = p.AllDone
+	}
+	if st := model.Status(c); st.State != catalog.Ready || st.Path != dir || st.LocalBytes != total {
+		t.Errorf("status after: %+v", st)
+	}
+
+	jacob := lookup(t, "jacobcd52/resid_pre_9")
+	p, err := jacob.Fetch(ctx, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sae.Load(p, "")
+	if err != nil || s.Hook.String() != "blocks.9.hook_resid_pre" {
+		t.Fatalf("loading the fetched .pt: %v %v", s, err)
+	}
+	s.Close()
+
+	jb := lookup(t, "gpt2-small-res-jb/blocks.9.hook_resid_pre")
+	p, err = jb.Fetch(ctx, c, nil) // no sparsity.safetensors upstream: fine
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(p) != "blocks.9.hook_resid_pre" {
+		t.Errorf("SAELens path %s", p)
+	}
+	s, err = sae.Load(p, "")
+	if err != nil {
+		t.Fatalf("loading the fetched SAELens folder: %v", err)
+	}
+	s.Close()
+	p, err = lookup(t, "gpt2-small-res-jb/blocks.8.hook_resid_pre").Fetch(ctx, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(p, "sparsity.safetensors")); err != nil {
+		t.Errorf("optional file not fetched: %v", err)
+	}
+
+	// Afterwards, everything works with no network at all.
+	srv.Close()
+	off := *c
+	off.Offline = true
+	for _, name := range []string{"gpt2", "jacobcd52/resid_pre_9", "gpt2-small-res-jb/blocks.9.hook_resid_pre"} {
+		e := lookup(t, name)
+		if st := e.Status(&off); st.State != catalog.Ready {
+			t.Errorf("%s offline: %+v", name, st)
+		}
+		if _, err := e.Fetch(ctx, c, nil); err != nil {
+			t.Errorf("%s fetch without network: %v", name, err)
+		}
+	}
+	_, err = lookup(t, "jacobcd52/mlp_out_2").Fetch(ctx, c, nil)
+	if !errors.Is(err, hub.ErrOffline) || !strings.Contains(err.Error(), "37.8 MB") {
+		t.Errorf("missing entry without network: %v", err)
+	}
+	_, err = lookup(t, "jacobcd52/mlp_out_2").Fetch(ctx, &off, nil)
+	if !errors.Is(err, hub.ErrOffline) {
+		t.Errorf("missing entry offline: %v", err)
+	}
+}
+
+func TestMissingUpstream(t *testing.T) {
+	srv := hubWithReleases(t)
+	c := client(t, srv)
+	_, err := lookup(t, "jacobcd52/mlp_out_4").Fetch(context.Background(), c, nil)
+	if !errors.Is(err, hub.ErrNotFound) || !strings.Contains(err.Error(), "gpt2-small_6144_mlp_out_4.pt") {
+		t.Errorf("unpublished layer: %v", err)
+	}
+	infos, err := catalog.RemoteInfos(context.Background(), c, []*catalog.Entry{
+		lookup(t, "gpt2"), lookup(t, "jacobcd52/resid_pre_9"), lookup(t, "jacobcd52/mlp_out_4"),
+		lookup(t, "gpt2-small-res-jb/blocks.8.hook_resid_pre")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := int64(len(readFile(t, fixtures+"/tiny-gpt2/config.json")) + len(readFile(t, fixtures+"/tiny-gpt2/model.safetensors")))
+	if infos["gpt2"].Size != want || len(infos["gpt2"].Files) != 2 {
+		t.Errorf("gpt2 remote %+v", infos["gpt2"])
+	}
+	if r := infos["jacobcd52/mlp_out_4"]; len(r.Missing) != 1 || r.Size != 0 {
+		t.Errorf("missing layer remote %+v", r)
+	}
+	if r := infos["gpt2-small-res-jb/blocks.8.hook_resid_pre"]; len(r.Files) != 3 {
+		t.Errorf("jb remote %+v", r)
+	}
+	if n := len(srv.Requests()); n != 1+3 {
+		t.Errorf("%d requests, want one listing per repository (plus the failed fetch's one)", n)
+	}
+}
+
+func TestLegacyCacheIsFound(t *testing.T) {
+	// transformers' from_pretrained("gpt2") caches under models--gpt2.
+	c := client(t, nil)
+	c.Offline = true
+	commit := hubtest.CommitID("legacy")
+	snap := filepath.Join(c.CacheDir, "models--gpt2", "snapshots", commit)
+	if err := os.MkdirAll(snap, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		if err := os.WriteFile(filepath.Join(snap, f), readFile(t, fixtures+"/tiny-gpt2/"+f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := lookup(t, "gpt2").Status(c)
+	if st.State != catalog.Ready || st.Path != snap || st.Repo.ID != "gpt2" {
+		t.Errorf("status %+v", st)
+	}
+}
+
+type textRow struct {
+	Text string `parquet:"text"`
+}
+
+func parquetBytes(t *testing.T, texts ...string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[textRow](&buf)
+	rows := make([]textRow, len(texts))
+	for i, s := range texts {
+		rows[i] = textRow{s}
+	}
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestCorpusParquet(t *testing.T) {
+	srv := hubtest.New()
+	defer srv.Close()
+	r := srv.AddRepo("dataset", "stas/openwebtext-10k")
+	r.Commit(hubtest.CommitID("main"), []string{"main"}, &hubtest.File{Path: "README.md", Data: []byte("x")})
+	r.Commit(hubtest.CommitID("parquet"), []string{"refs/convert/parquet"},
+		&hubtest.File{Path: "plain_text/train/0000.parquet", Data: parquetBytes(t, "first document", "second document"), LFS: true},
+		&hubtest.File{Path: "plain_text/train/0001.parquet", Data: parquetBytes(t, "third document"), LFS: true})
+	c := client(t, srv)
+	e := lookup(t, "openwebtext-10k")
+	p, err := e.Fetch(context.Background(), c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, _, err := corpus.ReadDocuments(context.Background(), p, corpus.Options{})
+	if err != nil || len(docs) != 3 || docs[2].Text != "third document" {
+		t.Fatalf("documents %v %v", docs, err)
+	}
+	if st := e.Status(c); st.State != catalog.Ready || st.Path != p || len(st.Have) != 2 {
+		t.Errorf("status %+v", st)
+	}
+	if !strings.Contains(p, filepath.Join("datasets--stas--openwebtext-10k", "snapshots", hubtest.CommitID("parquet"), "plain_text", "train")) {
+		t.Errorf("path %s", p)
+	}
+}
+
+func tarXZ(t *testing.T, files map[string][]byte, order []string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	xw, err := xz.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(xw)
+	for _, name := range order {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(files[name])), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(files[name])
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := xw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestCorpusArchiveFallback(t *testing.T) {
+	srv := hubtest.New()
+	defer srv.Close()
+	inner := tarXZ(t, map[string][]byte{
+		"./0002-b.txt": []byte("\n  Second\n\n\n\n\nparagraph.  \n\n"),
+		"./0001-a.txt": []byte("First document.\n\n\nEnd.\x1f"),
+		"./notes.md":   []byte("not a text file"),
+	}, []string{"./0002-b.txt", "./0001-a.txt", "./notes.md"})
+	outer := tarXZ(t, map[string][]byte{"openwebtext-10k/10k.xz": inner}, []string{"openwebtext-10k/10k.xz"})
+	archiveURL := srv.AddURL("/nlp/datasets/openwebtext/openwebtext-10k.tar.xz", &hubtest.File{Data: outer})
+	script := "import datasets\n\n_URL = \"" + archiveURL + "\"\n"
+	// The dataset has its loading script but no parquet export.
+	srv.AddRepo("dataset", "stas/openwebtext-10k").Commit(hubtest.CommitID("main"), []string{"main"},
+		&hubtest.File{Path: "openwebtext-10k.py", Data: []byte(script)})
+	c := client(t, srv)
+	e := lookup(t, "openwebtext-10k")
+	p, err := e.Fetch(context.Background(), c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, _, err := corpus.ReadDocuments(context.Background(), p, corpus.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 2 || docs[0].Text != "First document.\n\nEnd." || docs[1].Text != "Second\n\nparagraph." {
+		t.Errorf("documents %q", docs)
+	}
+	if st := e.Status(c); st.State != catalog.Ready || st.Path != p {
+		t.Errorf("status %+v", st)
+	}
+	if _, err := os.Stat(filepath.Join(c.DataDir, "downloads", "openwebtext-10k.tar.xz")); !os.IsNotExist(err) {
+		t.Errorf("archive kept after extraction: %v", err)
+	}
+}
+
+func TestFetchCancel(t *testing.T) {
+	srv := hubWithReleases(t)
+	c := client(t, srv)
+	block := make(chan struct{})
+	defer close(block)
+	big := &hubtest.File{Path: "gpt2-small_6144_mlp_out_0.pt", Data: bytes.Repeat([]byte("x"), 100_000), LFS: true, Block: block, BlockAfter: 1000}
+	srv.AddRepo("model", "jacobcd52/gpt2-small-sparse-autoencoders").Commit(hubtest.CommitID("jacob"), []string{"main"}, big)
+	ctx, cancel := context.WithCancel(context.Background())
+	e := lookup(t, "jacobcd52/mlp_out_0")
+	_, err := e.Fetch(ctx, c, func(p catalog.Progress) {
+		if p.Done >= 1000 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled fetch: %v", err)
+	}
+	if st := e.Status(c); st.State != catalog.Partial || st.PartialBytes != 1000 {
+		t.Errorf("status after cancel %+v", st)
+	}
+}
