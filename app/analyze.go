@@ -11,13 +11,15 @@ import (
 	"github.com/saescope/saescope/compute/analysis"
 	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/weights"
+	"github.com/saescope/saescope/weights/catalog"
 	"github.com/saescope/saescope/weights/corpus"
+	"github.com/saescope/saescope/weights/hub"
 )
 
 func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("analyze", stderr)
 	ef := addEngineFlags(fs, true)
-	corpusPath := fs.String("corpus", "", "corpus: .txt, .jsonl, .parquet or a folder of them (default: the small corpus shipped with the app)")
+	corpusPath := fs.String("corpus", "", "corpus: .txt, .jsonl, .parquet or a folder of them (default: openwebtext-10k from the Hugging Face cache, else the small corpus shipped with the app)")
 	rows := fs.Int("rows", 1000, "rows of 128 tokens to scan")
 	seed := fs.Uint64("seed", 0, "shuffle seed of the corpus rows")
 	batch := fs.Int("batch", 32, "rows per forward pass")
@@ -46,7 +48,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	copt := corpus.Options{SeqLen: 128, Rows: *rows, Seed: *seed, TLCompat: *tlCompat}
 	var c *corpus.Corpus
 	if *corpusPath == "" {
-		c, err = loadDemoCorpus(ctx, e, copt)
+		c, err = loadDefaultCorpus(ctx, e, copt, say)
 	} else {
 		c, err = corpus.Load(ctx, *corpusPath, e.tok, copt, nil)
 	}
@@ -106,7 +108,18 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return writeJSON(stdout, map[string]any{"store": path, "cached": false, "summary": st.Meta.Summary})
 }
 
-// loadDemoCorpus reads the small corpus embedded in the binary.
-func loadDemoCorpus(ctx context.Context, e *engine, opt corpus.Options) (*corpus.Corpus, error) {
+// loadDefaultCorpus reads openwebtext-10k when it is in the Hugging Face
+// cache (saescope fetch openwebtext-10k puts it there), and otherwise the
+// small corpus embedded in the binary.
+func loadDefaultCorpus(ctx context.Context, e *engine, opt corpus.Options, say func(string, ...any)) (*corpus.Corpus, error) {
+	if entry, ok := catalog.Lookup("openwebtext-10k"); ok {
+		if client, err := hub.NewClientFromEnv(); err == nil {
+			if st := entry.Status(client); st.State == catalog.Ready {
+				say("analyze: corpus %s\n", st.Path)
+				return corpus.Load(ctx, st.Path, e.tok, opt, nil)
+			}
+		}
+	}
+	say("analyze: openwebtext-10k is not downloaded (saescope fetch openwebtext-10k); using the small corpus shipped with the app\n")
 	return corpus.LoadFS(ctx, assets.CorpusFS(), assets.CorpusDir, e.tok, opt, nil)
 }

@@ -116,3 +116,60 @@ func TestCLIErrors(t *testing.T) {
 		}
 	}
 }
+
+// analyze on the shipped corpus, then rank, contexts and stats on the store.
+func TestAnalyzeThenQuery(t *testing.T) {
+	t.Setenv("HF_HUB_CACHE", t.TempDir())
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	store := t.TempDir() + "/s.saestore"
+	out, errs, code := runCLI(t, "analyze", "--model", fixModel, "--sae", fixSAE0, "--rows", "60", "--batch", "16", "--recon-rows", "4", "--out", store, "--quiet")
+	if code != 0 {
+		t.Fatalf("analyze: exit %d: %s", code, errs)
+	}
+	var res struct {
+		Store   string `json:"store"`
+		Cached  bool   `json:"cached"`
+		Summary struct {
+			Tokens int     `json:"tokens"`
+			L0     float64 `json:"l0"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Store != store || res.Cached || res.Summary.Tokens != 60*127 || res.Summary.L0 <= 0 {
+		t.Fatalf("analyze result %+v", res)
+	}
+	// The same analysis again is found, not redone.
+	out, _, code = runCLI(t, "analyze", "--model", fixModel, "--sae", fixSAE0, "--rows", "60", "--batch", "16", "--recon-rows", "4", "--out", store, "--quiet")
+	if code != 0 || !strings.Contains(out, `"cached":true`) {
+		t.Errorf("second analyze: %d %s", code, out)
+	}
+	out, errs, code = runCLI(t, "rank", "--store", store, "--by", "cv", "--from", "10", "--to", "15", "--csv")
+	if code != 0 || strings.Count(out, "\n") != 6 || !strings.HasPrefix(out, "rank,id,mean,cv") {
+		t.Errorf("rank: %d %q %s", code, out, errs)
+	}
+	out, errs, code = runCLI(t, "contexts", "--store", store, "--feature", "17", "--k", "3", "--text")
+	if code != 0 || strings.Count(out, "\n") != 3 {
+		t.Errorf("contexts: %d %q %s", code, out, errs)
+	}
+	out, errs, code = runCLI(t, "stats", "--store", store, "--kind", "features_per_token", "--threshold", "0.5")
+	if code != 0 || !strings.Contains(out, `"learnt_n":7620`) {
+		t.Errorf("stats: %d %q %s", code, out, errs)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"contexts", "--store", store, "--feature", "256"}, "feature 256 out of range"},
+		{[]string{"rank", "--store", store, "--by", "bogus"}, "unknown ranking"},
+		{[]string{"rank", "--store", store, "--from", "5000", "--to", "5050"}, "past the"},
+		{[]string{"stats", "--store", t.TempDir() + "/none.saestore"}, "no such file"},
+		{[]string{"analyze", "--model", fixModel, "--sae", fixSAE0, "--corpus", t.TempDir(), "--quiet"}, "corpus"},
+	} {
+		_, errs, code := runCLI(t, c.args...)
+		if code == 0 || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, errs, c.want)
+		}
+	}
+}

@@ -1,14 +1,176 @@
 package main
 
 import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"github.com/saescope/saescope/ui"
 )
 
+// guiOptions are the window's command-line flags: they open a workspace
+// and a pane at start, e.g.
+//
+//	saescope --model DIR --sae PATH --pane contexts --feature 17
+type guiOptions struct {
+	model, corpus, pane, theme, text, ranks, find, sortBy, size string
+	saes                                                        multiFlag
+	hook                                                        string
+	rows, feature, tab                                          int
+	pos                                                         string
+	analyze                                                     bool
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func guiFlags(out io.Writer) (*flag.FlagSet, *guiOptions) {
+	o := &guiOptions{}
+	fs := flag.NewFlagSet("saescope", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.model, "model", "", "GPT-2 checkpoint folder to open")
+	fs.Var(&o.saes, "sae", "SAE .pt file or SAELens folder to add (repeat for several)")
+	fs.StringVar(&o.hook, "hook", "", "hook point of the SAEs (default: each SAE's own)")
+	fs.StringVar(&o.corpus, "corpus", ui.ShippedCorpus, `corpus file or folder, or "shipped" for the one built in`)
+	fs.IntVar(&o.rows, "rows", 1000, "rows of 128 tokens to analyse")
+	fs.BoolVar(&o.analyze, "analyze", false, "analyse the SAEs that have no finished analysis")
+	fs.StringVar(&o.pane, "pane", "", "pane to show: "+strings.Join(ui.Panes, ", "))
+	fs.IntVar(&o.feature, "feature", -1, "feature to select")
+	fs.IntVar(&o.tab, "tab", 0, "SAE tab to show (0 is the first SAE)")
+	fs.StringVar(&o.text, "text", "", "text for the neuroscope and elicitation panes")
+	fs.StringVar(&o.pos, "pos", "", "elicitation position (negative from the end; default: mean over positions)")
+	fs.StringVar(&o.ranks, "ranks", "", `rank range to show in the ranking, e.g. "2000-2050"`)
+	fs.StringVar(&o.sortBy, "sort", "", "ranking order: mean, cv, frequency, max, id (add :asc for ascending)")
+	fs.StringVar(&o.find, "find", "", "label to search in the ranking")
+	fs.StringVar(&o.theme, "theme", "", "theme: system, light or dark (default: the last one chosen)")
+	fs.StringVar(&o.size, "size", "", "window size in pixels, e.g. 1280x800")
+	return fs, o
+}
+
+// guiArgs holds the window's flags, taken out of os.Args before main
+// parses a subcommand (see init).
+var guiArgs []string
+
+// init lets `saescope --model DIR …` open the window: main treats a first
+// argument as a subcommand name, so when it is one of the window's flags
+// the arguments are kept here and main sees none.
+func init() {
+	var rest []string
+	guiArgs, rest = splitGUIArgs(os.Args[1:])
+	if guiArgs != nil {
+		os.Args = append(os.Args[:1], rest...)
+	}
+}
+
+// splitGUIArgs returns args as the window's flags when the first one is
+// one of them (and no arguments left for main), else nil and args.
+func splitGUIArgs(args []string) (gui, rest []string) {
+	if len(args) == 0 || !strings.HasPrefix(args[0], "-") {
+		return nil, args
+	}
+	name := strings.TrimLeft(args[0], "-")
+	if i := strings.IndexByte(name, '='); i >= 0 {
+		name = name[:i]
+	}
+	fs, _ := guiFlags(io.Discard)
+	if name == "" || fs.Lookup(name) == nil {
+		return nil, args
+	}
+	return append([]string(nil), args...), nil
+}
+
 // gui opens the main window and runs until it is closed.
 func gui() {
+	fs, o := guiFlags(os.Stderr)
+	if err := fs.Parse(guiArgs); err != nil {
+		os.Exit(2)
+	}
 	a := fyneapp.NewWithID("io.github.saescope")
+	// Every widget update from a goroutine goes through fyne.Do: tell Fyne,
+	// which otherwise checks the calling goroutine (a stack trace) on every
+	// refresh, the largest cost of redrawing a pane.
+	meta := a.Metadata()
+	if meta.Migrations == nil {
+		meta.Migrations = map[string]bool{}
+	}
+	meta.Migrations["fyneDo"] = true
+	fyneapp.SetMetadata(meta)
+	if o.theme != "" {
+		ui.ApplyTheme(a, o.theme)
+	} else {
+		ui.ApplySavedTheme(a)
+	}
 	shell := ui.NewShell(a, version)
+	if o.size != "" {
+		var w, h float32
+		if _, err := fmt.Sscanf(o.size, "%fx%f", &w, &h); err == nil && w > 0 && h > 0 {
+			shell.Window.Resize(fyne.NewSize(w, h))
+		}
+	}
+	if o.model != "" {
+		start(shell, o)
+	}
 	shell.Window.ShowAndRun()
+}
+
+// start opens the workspace of the flags, then the pane and feature.
+func start(s *ui.Shell, o *guiOptions) {
+	spec := ui.WorkspaceSpec{Model: o.model, Corpus: o.corpus, Rows: o.rows}
+	for _, p := range o.saes {
+		spec.SAEs = append(spec.SAEs, ui.SAESpec{Path: p, Hook: o.hook})
+	}
+	s.OpenWorkspace(spec, o.analyze, func(err error) {
+		if err != nil {
+			return
+		}
+		if o.tab >= 0 && o.tab < len(s.Tabs.Items) {
+			s.Tabs.SelectIndex(o.tab)
+		}
+		e := s.Explorer()
+		if e == nil {
+			return
+		}
+		if o.sortBy != "" {
+			if err := e.Ranking.SortByName(o.sortBy); err != nil {
+				s.SetStatus(err.Error())
+			}
+		}
+		if o.ranks != "" {
+			e.Ranking.RangeEntry.SetText(o.ranks)
+			e.Ranking.ApplyRange()
+		}
+		if o.find != "" {
+			e.Ranking.FindEntry.SetText(o.find)
+			e.Ranking.Find()
+		}
+		if o.feature >= 0 {
+			if err := e.View.Select(o.feature); err != nil {
+				s.SetStatus(err.Error())
+			}
+		}
+		if o.text != "" {
+			e.Neuroscope.Text.SetText(o.text)
+			var pos *int
+			if o.pos != "" {
+				var n int
+				if _, err := fmt.Sscan(strings.ReplaceAll(o.pos, "−", "-"), &n); err == nil {
+					pos = &n
+				}
+			}
+			e.Elicit.Example(o.text, pos)
+		}
+		if o.pane != "" {
+			if err := e.ShowPane(o.pane); err != nil {
+				s.SetStatus(err.Error())
+			}
+		}
+		fmt.Fprintln(os.Stderr, "saescope: workspace ready")
+	})
 }
