@@ -10,7 +10,6 @@ require (
 	github.com/pkoukk/tiktoken-go-loader v0.0.2
 	github.com/ulikunitz/xz v0.5.17
 	gonum.org/v1/gonum v0.17.0
-	gonum.org/v1/netlib v0.0.0-20201012070519-2390d26c3658
 	gonum.org/v1/plot v0.17.0
 	gorgonia.org/cu v0.9.6
 	gorgonia.org/tensor v0.9.24

@@ -6,11 +6,11 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/saescope/saescope/compute/analysis"
 
-	"github.com/saescope/saescope/compute/cpu"
 	"github.com/saescope/saescope/compute/perf"
 )
 
@@ -18,7 +18,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("bench", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	blas := fs.String("blas", "auto", "CPU matrix products: auto, openblas or gonum")
-	backend := fs.String("backend", "cpu", "compute backend: cpu")
+	backend := fs.String("backend", "auto", "compute backend: "+strings.Join(backendNames(), ", "))
 	batch := fs.Int("batch", 32, "sequences per batch")
 	seq := fs.Int("seq", 128, "tokens per sequence")
 	hook := fs.String("hook", "blocks.9.hook_resid_pre", "scan hook")
@@ -43,10 +43,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if *backend != "cpu" {
-		return fmt.Errorf("--backend %q: this build has only the cpu backend", *backend)
-	}
-	be, err := cpu.New(cpu.BLAS(*blas))
+	be, err := newBackend(*backend, *blas)
 	if err != nil {
 		return err
 	}

@@ -107,7 +107,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"acts", "--model", fixModel, "--sae", fixSAE0, "--tokens", "1,99999"}, "outside the vocabulary"},
 		{[]string{"acts", "--model", fixModel, "--hook", "blocks.7.hook_resid_pre", "--text", "x"}, "out of range"},
 		{[]string{"acts", "--model", fixModel, "--sae", fixSAE0, "--text", strings.Repeat("word ", 200)}, "longer than the model's context"},
-		{[]string{"bench", "--backend", "tpu"}, "only the cpu backend"},
+		{[]string{"bench", "--backend", "tpu"}, `unknown backend "tpu"`},
 	}
 	for _, c := range cases {
 		out, errs, code := runCLI(t, c.args...)

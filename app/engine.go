@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/saescope/saescope/compute"
-	"github.com/saescope/saescope/compute/cpu"
 	"github.com/saescope/saescope/compute/encoder"
 	"github.com/saescope/saescope/compute/model"
 	"github.com/saescope/saescope/weights/gpt2"
@@ -24,15 +23,17 @@ type engineFlags struct {
 	text    *string
 	tokens  *string
 	blas    *string
+	backend *string
 }
 
 func addEngineFlags(fs *flag.FlagSet, withSAE bool) *engineFlags {
 	ef := &engineFlags{
-		model:  fs.String("model", "", "GPT-2 checkpoint folder (config.json + model.safetensors or pytorch_model.bin)"),
-		text:   fs.String("text", "", "input text (tokenized with BOS prepended)"),
-		tokens: fs.String("tokens", "", `exact token ids: "50256,464,2068;50256,818,16450" (rows separated by ';', all the same length)`),
-		blas:   fs.String("blas", "auto", "CPU matrix products: auto, openblas or gonum"),
-		hook:   fs.String("hook", "", "hook point (default: the SAE's own hook)"),
+		model:   fs.String("model", "", "GPT-2 checkpoint folder (config.json + model.safetensors or pytorch_model.bin)"),
+		text:    fs.String("text", "", "input text (tokenized with BOS prepended)"),
+		tokens:  fs.String("tokens", "", `exact token ids: "50256,464,2068;50256,818,16450" (rows separated by ';', all the same length)`),
+		blas:    fs.String("blas", "auto", "CPU matrix products: auto, openblas or gonum"),
+		backend: fs.String("backend", "auto", "compute backend: "+strings.Join(backendNames(), ", ")),
+		hook:    fs.String("hook", "", "hook point (default: the SAE's own hook)"),
 	}
 	empty := ""
 	ef.saePath = &empty
@@ -69,7 +70,7 @@ func (ef *engineFlags) load(needSAE bool) (*engine, error) {
 	if needSAE && *ef.saePath == "" {
 		return nil, errors.New("--sae PATH is required")
 	}
-	be, err := cpu.New(cpu.BLAS(*ef.blas))
+	be, err := newBackend(*ef.backend, *ef.blas)
 	if err != nil {
 		return nil, err
 	}

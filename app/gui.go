@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -54,21 +55,6 @@ func guiFlags(out io.Writer) (*flag.FlagSet, *guiOptions) {
 	return fs, o
 }
 
-// guiArgs holds the window's flags, taken out of os.Args before main
-// parses a subcommand (see init).
-var guiArgs []string
-
-// init lets `saescope --model DIR …` open the window: main treats a first
-// argument as a subcommand name, so when it is one of the window's flags
-// the arguments are kept here and main sees none.
-func init() {
-	var rest []string
-	guiArgs, rest = splitGUIArgs(os.Args[1:])
-	if guiArgs != nil {
-		os.Args = append(os.Args[:1], rest...)
-	}
-}
-
 // splitGUIArgs returns args as the window's flags when the first one is
 // one of them (and no arguments left for main), else nil and args.
 func splitGUIArgs(args []string) (gui, rest []string) {
@@ -86,11 +72,15 @@ func splitGUIArgs(args []string) (gui, rest []string) {
 	return append([]string(nil), args...), nil
 }
 
-// gui opens the main window and runs until it is closed.
-func gui() {
-	fs, o := guiFlags(os.Stderr)
-	if err := fs.Parse(guiArgs); err != nil {
-		os.Exit(2)
+// gui opens the main window with the window's flags (see guiFlags) and
+// runs until it is closed; it returns the exit code.
+func gui(args []string, stderr io.Writer) int {
+	fs, o := guiFlags(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
 	}
 	a := fyneapp.NewWithID("io.github.saescope")
 	// Every widget update from a goroutine goes through fyne.Do: tell Fyne,
@@ -118,6 +108,7 @@ func gui() {
 		start(shell, o)
 	}
 	shell.Window.ShowAndRun()
+	return 0
 }
 
 // start opens the workspace of the flags, then the pane and feature.

@@ -45,13 +45,20 @@ func commands() map[string]command {
 }
 
 func main() {
+	// Hand over to the CUDA build when it is installed beside this one and
+	// a GPU is usable (returns only when it does not).
+	if err := cudaHandoff(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "saescope:", err)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-psn") {
-		gui()
-		return 0
+		return gui(nil, stderr)
+	}
+	if guiArgs, _ := splitGUIArgs(args); guiArgs != nil {
+		return gui(guiArgs, stderr)
 	}
 	cmds := commands()
 	name := args[0]

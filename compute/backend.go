@@ -78,3 +78,14 @@ type Backend interface {
 type HostData interface {
 	HostData(t Tensor) []float32
 }
+
+// SparseReader is implemented by backends that can compact a matrix on the
+// device, so that only its non-zero entries cross to the host (the scan's
+// feature activations are ~1% dense).
+type SparseReader interface {
+	// SparseRows returns t's positive entries row by row (CSR: row i is
+	// ids/vals[ptr[i]:ptr[i+1]], ids ascending), reusing the given slices.
+	SparseRows(t Tensor, ptr []uint64, ids []uint32, vals []float32) ([]uint64, []uint32, []float32)
+	// RowSumSquares sets dst[i] to the sum of squares of row i of t.
+	RowSumSquares(t Tensor, dst []float64)
+}

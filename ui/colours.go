@@ -19,8 +19,11 @@ var (
 		{0x43, 0x93, 0xc3, 0xff}, {0x21, 0x66, 0xac, 0xff},
 	}
 	// Chip text colours, chosen by the chip's luminance whatever the theme.
-	darkText  = color.NRGBA{0x14, 0x14, 0x14, 0xff}
-	lightText = color.NRGBA{0xfa, 0xfa, 0xfa, 0xff}
+	// Black and white: with them every colour has a text colour of
+	// contrast at least 4.58:1 (WCAG AA), the mid-tones of the scale
+	// included; any grey would drop those below 4.5.
+	darkText  = color.NRGBA{0x00, 0x00, 0x00, 0xff}
+	lightText = color.NRGBA{0xff, 0xff, 0xff, 0xff}
 )
 
 // ActivationColour maps v to the diverging scale saturated at ±max. A max

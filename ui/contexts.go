@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -60,6 +61,7 @@ func NewContextsPane(v *View) *ContextsPane {
 	p.Title.Truncation = fyne.TextTruncateEllipsis
 	p.Hover = widget.NewLabel("Hover a token to see its text, id and activation.")
 	p.Hover.Truncation = fyne.TextTruncateEllipsis
+	p.Hover.TextStyle = chipStyle // the token text has the chips' glyphs
 	p.Msg = widget.NewLabel("")
 	p.Msg.Wrapping = fyne.TextWrapWord
 	p.Msg.Importance = widget.DangerImportance
@@ -132,6 +134,11 @@ func NewContextsPane(v *View) *ContextsPane {
 
 	v.OnFeature(func(int) { p.Update() })
 	v.OnStore(func(*store.Store) { p.Update() })
+	v.OnLabel(func(f int) {
+		if f == v.Feature() {
+			p.Update() // the title shows the label; the contexts are not redrawn
+		}
+	})
 	p.Update()
 	return p
 }
@@ -194,6 +201,9 @@ func (p *ContextsPane) Update() {
 		p.message(fmt.Sprintf("Feature %d never fired on the corpus: it is dead, so it has no contexts.", f))
 		p.clear()
 		return
+	}
+	if p.Msg.Text != "" && strings.Contains(p.Msg.Text, "dead") {
+		p.message("")
 	}
 	key := windowKey{st, f, p.K, p.Prefix, p.Suffix}
 	if p.Tabs.SelectedIndex() == 0 {

@@ -22,7 +22,7 @@ const (
 
 // Elicitation modes.
 const (
-	modeMean = "Mean over positions (BOS dropped)"
+	modeMean = "Mean over positions"
 	modePos  = "At position"
 )
 
@@ -40,7 +40,7 @@ type ElicitPane struct {
 	v       *View
 	content fyne.CanvasObject
 
-	Text     *widget.Entry
+	Text     *textEntry
 	KEntry   *widget.Entry
 	Mode     *widget.RadioGroup
 	PosEntry *widget.Entry
@@ -62,11 +62,13 @@ type ElicitPane struct {
 func NewElicitPane(v *View) *ElicitPane {
 	p := &ElicitPane{v: v, k: DefaultTopK}
 	p.live = newLiveEncoder(v, p.result)
-	p.Text = widget.NewMultiLineEntry()
-	p.Text.Wrapping = fyne.TextWrapWord
+	p.Text = newTextEntry()
 	p.Text.SetMinRowsVisible(3)
 	p.Text.SetPlaceHolder("Type text to list the features it elicits.")
-	p.Text.OnChanged = func(s string) { p.live.Request(s) }
+	p.Text.OnChanged = func(s string) {
+		adaptWrap(&p.Text.Entry, s)
+		p.live.Request(s)
+	}
 
 	p.KEntry = widget.NewEntry()
 	p.KEntry.SetText(fmt.Sprint(p.k))
@@ -122,6 +124,7 @@ func NewElicitPane(v *View) *ElicitPane {
 	p.Strip = NewTokenStrip()
 	p.Hover = widget.NewLabel("Click a token to rank the features at that position.")
 	p.Hover.Truncation = fyne.TextTruncateEllipsis
+	p.Hover.TextStyle = chipStyle // the token text has the chips' glyphs
 	p.Strip.OnHover = func(i int) {
 		if i < 0 {
 			p.Hover.SetText("Click a token to rank the features at that position.")
@@ -167,7 +170,7 @@ func NewElicitPane(v *View) *ElicitPane {
 	p.Msg.Hide()
 
 	ex1 := widget.NewButton("Example: developing countries", func() { p.Example(ExampleCountries, nil) })
-	ex2 := widget.NewButton("Example: “Ask not…” at −4", func() {
+	ex2 := widget.NewButton("Example: “Ask not…” at -4", func() {
 		n := ExampleAskNotPos
 		p.Example(ExampleAskNot, &n)
 	})
@@ -175,9 +178,12 @@ func NewElicitPane(v *View) *ElicitPane {
 		return container.NewGridWrap(fyne.NewSize(w, o.MinSize().Height), o)
 	}
 	controls := container.NewHBox(widget.NewLabel("Top"), small(p.KEntry, 64), p.Mode, small(p.PosEntry, 72))
-	top := container.NewVBox(container.NewHBox(ex1, ex2), p.Text, controls, p.Msg,
-		container.NewVScroll(container.NewPadded(p.Strip)), p.Hover, p.Summary)
-	p.content = container.NewBorder(top, nil, nil, nil, p.Results)
+	top := container.NewVBox(container.NewHBox(ex1, ex2), p.Text, controls, p.Msg)
+	tokens := container.NewBorder(nil, p.Hover, nil, nil, container.NewVScroll(container.NewPadded(p.Strip)))
+	results := container.NewBorder(p.Summary, nil, nil, nil, p.Results)
+	split := container.NewVSplit(tokens, results)
+	split.Offset = 0.4
+	p.content = container.NewBorder(top, nil, nil, nil, split)
 
 	v.OnFeature(func(int) {
 		p.recolour()

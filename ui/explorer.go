@@ -50,7 +50,7 @@ func NewExplorer(v *View) *Explorer {
 	)
 	right := container.NewBorder(container.NewPadded(e.Header.Content()), nil, nil, nil, e.Tabs)
 	e.Split = container.NewHSplit(e.Ranking.Content(), right)
-	e.Split.Offset = 0.42
+	e.Split.Offset = 0.45
 	e.content = e.Split
 	return e
 }

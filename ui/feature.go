@@ -36,7 +36,7 @@ func NewFeatureHeader(v *View) *FeatureHeader {
 	h.Label.SetPlaceHolder("Label this feature (saved as you type)")
 	h.Notes = widget.NewMultiLineEntry()
 	h.Notes.Wrapping = fyne.TextWrapWord
-	h.Notes.SetMinRowsVisible(2)
+	h.Notes.SetMinRowsVisible(1)
 	h.Notes.SetPlaceHolder("Notes (saved as you type)")
 	save := func(string) {
 		if h.syncing || v.Feature() < 0 {

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"fyne.io/fyne/v2"
-
 	"github.com/saescope/saescope/compute/workspace"
 )
 
@@ -98,9 +96,17 @@ func (l *liveEncoder) run(ctx context.Context) {
 		l.mu.Lock()
 		l.done, l.hasDone = text, true
 		l.mu.Unlock()
-		fyne.Do(func() { l.onResult(text, ta, err, typed) })
+		uiDo(func() { l.onResult(text, ta, err, typed) })
 	}
 }
 
-// Settle waits until no run is pending or in flight (for tests).
-func (l *liveEncoder) Settle() { l.wg.Wait() }
+// Settle waits until no run is pending or in flight and its results are
+// shown (tests, measurements).
+func (l *liveEncoder) Settle() {
+	for {
+		l.wg.Wait()
+		if !settled() {
+			return
+		}
+	}
+}

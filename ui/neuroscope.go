@@ -24,7 +24,7 @@ type NeuroscopePane struct {
 	v       *View
 	content fyne.CanvasObject
 
-	Text         *widget.Entry
+	Text         *textEntry
 	FeatureEntry *widget.Entry
 	ScaleEntry   *widget.Entry
 	Strip        *TokenStrip
@@ -46,11 +46,13 @@ type NeuroscopePane struct {
 func NewNeuroscopePane(v *View) *NeuroscopePane {
 	p := &NeuroscopePane{v: v}
 	p.live = newLiveEncoder(v, p.result)
-	p.Text = widget.NewMultiLineEntry()
-	p.Text.Wrapping = fyne.TextWrapWord
+	p.Text = newTextEntry()
 	p.Text.SetMinRowsVisible(4)
 	p.Text.SetPlaceHolder("Type text: each token is coloured by the feature's activation as you type.")
-	p.Text.OnChanged = func(s string) { p.live.Request(s) }
+	p.Text.OnChanged = func(s string) {
+		adaptWrap(&p.Text.Entry, s)
+		p.live.Request(s)
+	}
 
 	p.FeatureEntry = widget.NewEntry()
 	p.FeatureEntry.SetPlaceHolder("id")
@@ -86,6 +88,7 @@ func NewNeuroscopePane(v *View) *NeuroscopePane {
 	p.Summary.Wrapping = fyne.TextWrapWord
 	p.Hover = widget.NewLabel("Hover a token to see its text, id and activation.")
 	p.Hover.Truncation = fyne.TextTruncateEllipsis
+	p.Hover.TextStyle = chipStyle // the token text has the chips' glyphs
 	p.Strip.OnHover = func(i int) {
 		if i < 0 {
 			p.Hover.SetText("Hover a token to see its text, id and activation.")

@@ -27,7 +27,7 @@ const (
 
 var colTitles = [numCols]string{"Rank", "Feature", "Mean", "σ/μ", "Freq.", "Max", "Label"}
 
-var colWidths = [numCols]float32{64, 74, 78, 70, 74, 70, 220}
+var colWidths = [numCols]float32{58, 70, 74, 66, 72, 66, 160}
 
 // byLabel sorts the table by label (not a store metric).
 const byLabel store.Metric = "label"
@@ -49,7 +49,10 @@ type RankingPane struct {
 	Info       *widget.Label
 	Msg        *widget.Label
 	empty      *widget.Label
+	emptyBox   *fyne.Container
 	body       *fyne.Container
+	// AnalyzeButton starts the analysis when there is none.
+	AnalyzeButton *widget.Button
 
 	metric     store.Metric
 	descending bool
@@ -60,11 +63,21 @@ type RankingPane struct {
 	rangeLo    int
 	rangeHi    int
 	syncing    bool
+	shownRow   int // the row shown bold, -1 for none
+	analyzing  bool
+}
+
+// SetAnalyzing says whether the SAE's analysis is running.
+func (p *RankingPane) SetAnalyzing(on bool) {
+	p.analyzing = on
+	if p.v.Store() == nil {
+		p.Reload()
+	}
 }
 
 // NewRankingPane builds the ranking pane of v.
 func NewRankingPane(v *View) *RankingPane {
-	p := &RankingPane{v: v, metric: store.ByMean, descending: true, rangeLo: -1}
+	p := &RankingPane{v: v, metric: store.ByMean, descending: true, rangeLo: -1, shownRow: -1}
 	p.Info = widget.NewLabel("")
 	p.Info.Truncation = fyne.TextTruncateEllipsis
 	p.Msg = widget.NewLabel("")
@@ -78,6 +91,7 @@ func NewRankingPane(v *View) *RankingPane {
 		b := widget.NewButton("", nil)
 		b.Importance = widget.LowImportance
 		b.Alignment = widget.ButtonAlignLeading
+		b.IconPlacement = widget.ButtonIconTrailingText
 		return b
 	}
 	p.Table.UpdateHeader = p.updateHeader
@@ -129,14 +143,21 @@ func NewRankingPane(v *View) *RankingPane {
 
 	p.empty = widget.NewLabel("")
 	p.empty.Wrapping = fyne.TextWrapWord
-	p.body = container.NewStack(p.Tabs, container.NewPadded(container.NewVBox(p.empty)))
+	p.AnalyzeButton = widget.NewButtonWithIcon("Analyze", theme.MediaPlayIcon(), func() {
+		if v.RequestAnalyze != nil {
+			v.RequestAnalyze()
+		}
+	})
+	p.AnalyzeButton.Importance = widget.HighImportance
+	p.emptyBox = container.NewPadded(container.NewVBox(p.empty, container.NewHBox(p.AnalyzeButton)))
+	p.body = container.NewStack(p.Tabs, p.emptyBox)
 	p.content = container.NewBorder(top, nil, nil, nil, p.body)
 
 	v.OnStore(func(*store.Store) { p.Reload() })
 	v.OnFeature(p.showSelection)
 	v.OnLabel(func(f int) {
 		if p.metric == byLabel {
-			p.sortRows()
+			p.resort()
 		}
 		p.Table.Refresh()
 		p.Dead.Refresh()
@@ -183,17 +204,24 @@ func (p *RankingPane) Reload() {
 	if st == nil {
 		p.ranking = store.Ranking{}
 		p.rows, p.ranks = nil, nil
-		p.empty.SetText(fmt.Sprintf("%s has not been analysed on this corpus yet.\n\n"+
-			"Press Analyze to scan the corpus: the ranking, the contexts and the statistics come from that scan. "+
-			"The neuroscope and elicitation panes work already.", p.v.Name()))
-		p.empty.Show()
+		if p.analyzing {
+			p.empty.SetText(fmt.Sprintf("Analysing %s: the progress is in the status bar below, with Cancel.\n\n"+
+				"The neuroscope and elicitation panes work meanwhile.", p.v.Name()))
+			p.AnalyzeButton.Disable()
+		} else {
+			p.empty.SetText(fmt.Sprintf("%s has not been analysed on this corpus yet.\n\n"+
+				"Press Analyze to scan the corpus: the ranking, the contexts and the statistics come from that scan. "+
+				"The neuroscope and elicitation panes work already.", p.v.Name()))
+			p.AnalyzeButton.Enable()
+		}
+		p.emptyBox.Show()
 		p.Tabs.Hide()
 		p.Info.SetText(fmt.Sprintf("%s · %d features", p.v.Name(), p.v.DSae()))
 		p.Table.Refresh()
 		p.Dead.Refresh()
 		return
 	}
-	p.empty.Hide()
+	p.emptyBox.Hide()
 	p.Tabs.Show()
 	sum := st.Meta.Summary
 	p.resort()
@@ -248,8 +276,6 @@ func (p *RankingPane) sortLabels() {
 	})
 }
 
-func (p *RankingPane) sortRows() { p.resort() }
-
 // applyFilter recomputes the rows shown from the ranking and the filter.
 func (p *RankingPane) applyFilter() {
 	live := p.ranking.Live
@@ -278,6 +304,7 @@ func (p *RankingPane) applyFilter() {
 			p.ranks = append(p.ranks, i)
 		}
 	}
+	p.shownRow = -1
 	p.Table.Refresh()
 	p.showSelection(p.v.Feature())
 }
@@ -370,7 +397,11 @@ func (p *RankingPane) rowOf(f int) int {
 func (p *RankingPane) showSelection(f int) {
 	p.syncing = true
 	defer func() { p.syncing = false }()
-	if r := p.rowOf(f); r >= 0 {
+	if p.shownRow >= 0 && p.shownRow < len(p.rows) {
+		p.refreshRow(p.shownRow) // no longer bold
+	}
+	p.shownRow = p.rowOf(f)
+	if r := p.shownRow; r >= 0 {
 		p.Table.Select(widget.TableCellID{Row: r, Col: colID})
 	} else {
 		p.Table.UnselectAll()
@@ -388,15 +419,24 @@ func (p *RankingPane) showSelection(f int) {
 	if f >= 0 && !p.isDead(f) && p.Tabs.SelectedIndex() == 1 {
 		p.Tabs.SelectIndex(0)
 	}
-	p.Table.Refresh()
+	if p.shownRow >= 0 {
+		p.refreshRow(p.shownRow)
+	}
+}
+
+func (p *RankingPane) refreshRow(r int) {
+	for c := 0; c < numCols; c++ {
+		p.Table.RefreshItem(widget.TableCellID{Row: r, Col: c})
+	}
 }
 
 func (p *RankingPane) length() (int, int) { return len(p.rows), numCols }
 
 func (p *RankingPane) createCell() fyne.CanvasObject {
-	l := widget.NewLabel("0000000000")
-	l.Truncation = fyne.TextTruncateEllipsis
-	return l
+	// no truncation: an ellipsis is re-measured glyph by glyph on every
+	// refresh, the dearest part of scrolling; a long label is clipped by
+	// the table instead
+	return widget.NewLabel("0000000000")
 }
 
 func (p *RankingPane) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
@@ -438,18 +478,18 @@ func (p *RankingPane) updateHeader(id widget.TableCellID, o fyne.CanvasObject) {
 		b.SetText("")
 		return
 	}
-	title := colTitles[c]
-	m := colMetric[c]
-	if m == p.metric || (c == colRank && m == "") {
-		if m == p.metric {
-			if p.descending {
-				title += " ▼"
-			} else {
-				title += " ▲"
-			}
+	// the sort direction as an icon: the bundled font has no ▼ ▲
+	var icon fyne.Resource
+	if colMetric[c] == p.metric {
+		icon = theme.MenuDropDownIcon()
+		if !p.descending {
+			icon = theme.MenuDropUpIcon()
 		}
 	}
-	b.SetText(title)
+	if b.Text != colTitles[c] || b.Icon != icon {
+		b.Text, b.Icon = colTitles[c], icon
+		b.Refresh()
+	}
 	b.OnTapped = func() { p.headerTapped(c) }
 }
 
@@ -464,4 +504,32 @@ func (p *RankingPane) headerTapped(c int) {
 		desc = !p.descending
 	}
 	p.SortBy(m, desc)
+}
+
+// SortByName sorts by a metric name (mean, cv, frequency, max, id, label),
+// descending unless it ends in ":asc" (id and label: ascending unless
+// ":desc").
+func (p *RankingPane) SortByName(s string) error {
+	name, dir, _ := strings.Cut(strings.ToLower(strings.TrimSpace(s)), ":")
+	var m store.Metric
+	if name == string(byLabel) {
+		m = byLabel
+	} else {
+		var err error
+		if m, err = store.ParseMetric(name); err != nil {
+			return err
+		}
+	}
+	desc := m != store.ByID && m != byLabel
+	switch dir {
+	case "asc":
+		desc = false
+	case "desc":
+		desc = true
+	case "":
+	default:
+		return fmt.Errorf("sort direction %q: use asc or desc", dir)
+	}
+	p.SortBy(m, desc)
+	return nil
 }

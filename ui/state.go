@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	"fyne.io/fyne/v2"
 
@@ -69,6 +71,10 @@ type View struct {
 	onStore   []func(st *store.Store)
 	onLabel   []func(f int)
 	onMessage func(msg string)
+
+	// RequestAnalyze, when set, starts the analysis of this SAE (the
+	// panes' "Analyze" buttons call it).
+	RequestAnalyze func()
 }
 
 // NewView returns the state of sae's panes. book may be nil (labels are
@@ -96,14 +102,14 @@ func (v *View) SetStore(st *store.Store, owned bool) {
 	}
 	old, oldOwned := v.store, v.ownsStore
 	v.store, v.ownsStore = st, owned
+	if st != nil && v.feature >= st.DSae() {
+		v.feature = -1
+	}
 	for _, fn := range v.onStore {
 		fn(st)
 	}
 	if old != nil && oldOwned {
 		old.Close()
-	}
-	if st != nil && v.feature >= st.DSae() {
-		v.feature = -1
 	}
 }
 
@@ -126,9 +132,15 @@ func (v *View) Select(f int) error {
 	if f == v.feature {
 		return nil
 	}
+	t0 := time.Now()
 	v.feature = f
 	for _, fn := range v.onFeature {
 		fn(f)
+	}
+	if timingOn {
+		logTiming("select feature %d: every pane updated in %v", f, time.Since(t0))
+		// queued behind the frame being drawn: runs once it is on screen
+		go fyne.Do(func() { logTiming("select feature %d: drawn after %v", f, time.Since(t0)) })
 	}
 	return nil
 }
@@ -172,7 +184,7 @@ func (v *View) SetMessageHandler(fn func(msg string)) { v.onMessage = fn }
 // Message shows msg in the window's status line (UI thread or not).
 func (v *View) Message(msg string) {
 	if v.onMessage != nil {
-		fyne.Do(func() { v.onMessage(msg) })
+		uiDo(func() { v.onMessage(msg) })
 	}
 }
 
@@ -227,7 +239,7 @@ func (s *labelSaver) Set(f int, e labels.Entry) {
 		s.memory[f] = e
 		return
 	}
-	if !contains(s.order, f) {
+	if !slices.Contains(s.order, f) {
 		s.order = append(s.order, f)
 	}
 	s.pending[f] = e
@@ -253,7 +265,7 @@ func (s *labelSaver) loop() {
 		err := s.book.Set(f, e) // outside the lock: the UI never waits for the disk
 		s.mu.Lock()
 		// the entry stays pending (Get answers from it) until written
-		if cur, ok := s.pending[f]; ok && cur == e && !contains(s.order, f) {
+		if cur, ok := s.pending[f]; ok && cur == e && !slices.Contains(s.order, f) {
 			delete(s.pending, f)
 		}
 		s.mu.Unlock()
@@ -261,15 +273,6 @@ func (s *labelSaver) loop() {
 			s.onErr(errors.New("the label could not be saved: " + err.Error()))
 		}
 	}
-}
-
-func contains(xs []int, x int) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // Flush waits until every edit has been written.

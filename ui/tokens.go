@@ -23,6 +23,12 @@ func (t Token) Describe() string {
 	return fmt.Sprintf("token %q · id %d · activation %.3f", t.Text, t.ID, t.Value)
 }
 
+// chipStyle is the chips' text style: Fyne's bundled monospace font
+// (DejaVu Sans Mono) has the glyphs of the display conventions (· ↩ →)
+// on every system, where its proportional font (Noto Sans) lacks ↩ and →
+// and would fall back to a colour emoji or to whatever the system has.
+var chipStyle = fyne.TextStyle{Monospace: true}
+
 // Chip geometry.
 const (
 	chipPadX   = 3
@@ -35,7 +41,7 @@ const (
 
 // TokenStrip shows a run of tokens as chips coloured by their activation
 // on the diverging scale, wrapped to the strip's width. One chip may be
-// marked (the activating token: bold, outlined). It reports the chip under
+// marked (the activating token: outlined). It reports the chip under
 // the pointer (OnHover) and taps (OnTapped).
 type TokenStrip struct {
 	widget.BaseWidget
@@ -61,6 +67,9 @@ type TokenStrip struct {
 	height      float32
 	measureDone bool
 }
+
+var _ fyne.Tappable = (*TokenStrip)(nil)
+var _ desktop.Hoverable = (*TokenStrip)(nil)
 
 // NewTokenStrip returns an empty strip.
 func NewTokenStrip() *TokenStrip {
@@ -112,15 +121,15 @@ func (s *TokenStrip) measure() {
 	s.widths = s.widths[:0]
 	s.maxW = 0
 	var h float32
-	for i, t := range s.tokens {
-		sz := fyne.MeasureText(t.Text, s.textSize, fyne.TextStyle{Bold: i == s.marked})
+	for _, t := range s.tokens {
+		sz := fyne.MeasureText(t.Text, s.textSize, chipStyle)
 		w := max(sz.Width+2*chipPadX, chipMinW)
 		s.widths = append(s.widths, w)
 		s.maxW = max(s.maxW, w)
 		h = max(h, sz.Height)
 	}
 	if h == 0 {
-		h = fyne.MeasureText("M", s.textSize, fyne.TextStyle{}).Height
+		h = fyne.MeasureText("M", s.textSize, chipStyle).Height
 	}
 	s.chipH = h + 2*chipPadY
 	s.measureDone = true
@@ -271,10 +280,9 @@ func (r *stripRenderer) Refresh() {
 		b.FillColor = bg
 		b.CornerRadius = 3
 		t.Text, t.Color, t.TextSize = s.tokens[i].Text, fg, s.textSize
-		t.TextStyle = fyne.TextStyle{}
+		t.TextStyle = chipStyle
 		b.StrokeWidth = 0
 		if i == s.marked {
-			t.TextStyle = fyne.TextStyle{Bold: true}
 			b.StrokeColor, b.StrokeWidth = markColour(), markStroke
 		}
 		r.objects = append(r.objects, b, t)

@@ -1,9 +1,18 @@
 // Package ui holds SAE Scope's Fyne panes, menus and dialogs. It does no
 // numeric work and never blocks the UI thread: long work runs in goroutines
 // and reports back through fyne.Do.
+//
+// State flows one way: a View holds one SAE's store, labels and selected
+// feature, and calls its listeners (the panes) on the UI thread when any of
+// them changes; the panes change the View, never each other. The Shell
+// owns the window, the workspace (model + SAEs) and the background jobs.
 package ui
 
 import (
+	"fmt"
+	"slices"
+	"strings"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
@@ -17,44 +26,241 @@ const Title = "SAE Scope"
 type Shell struct {
 	App    fyne.App
 	Window fyne.Window
-	status *widget.Label
+
+	Bar      *WorkspaceBar
+	BarItem  *widget.AccordionItem
+	barBox   *widget.Accordion
+	Tabs     *container.AppTabs // one tab per SAE
+	Status   *widget.Label
+	Progress *widget.ProgressBar
+
+	welcome *fyne.Container
+	center  *fyne.Container
+	version string
+
+	session *Session
+	spec    WorkspaceSpec
+	running *analysisRun
 }
 
 // NewShell builds the main window with its menu and an empty workspace.
 func NewShell(a fyne.App, version string) *Shell {
 	w := a.NewWindow(Title)
-	s := &Shell{App: a, Window: w, status: widget.NewLabel("No workspace open. Use File ▸ Open model… to start.")}
-	w.SetMainMenu(s.menu(version))
-	welcome := widget.NewRichTextFromMarkdown("# SAE Scope\n\nExplore the features of sparse autoencoders trained on GPT-2 small.")
-	w.SetContent(container.NewBorder(nil, s.status, nil, nil, container.NewCenter(welcome)))
-	w.Resize(fyne.NewSize(1200, 800))
+	s := &Shell{App: a, Window: w, version: version,
+		Status: widget.NewLabel("No workspace open. Pick a model folder above, or File › Open model…, to start.")}
+	s.Status.Truncation = fyne.TextTruncateEllipsis
+	s.Progress = widget.NewProgressBar()
+	s.Progress.Hide()
+	s.Bar = newWorkspaceBar(s)
+	s.Tabs = container.NewAppTabs()
+	s.Tabs.OnSelected = func(*container.TabItem) { s.updateTitle() }
+	s.welcome = container.NewVBox()
+	s.rebuildWelcome()
+	s.center = container.NewStack(container.NewCenter(s.welcome))
+	w.SetMainMenu(s.menu())
+	status := container.NewBorder(nil, nil, nil,
+		container.NewHBox(container.NewCenter(container.NewGridWrap(fyne.NewSize(260, s.Progress.MinSize().Height), s.Progress)), s.Bar.Cancel), s.Status)
+	s.BarItem = widget.NewAccordionItem("Workspace", s.Bar.Content())
+	s.barBox = widget.NewAccordion(s.BarItem)
+	s.barBox.Open(0)
+	w.SetContent(container.NewBorder(s.barBox, status, nil, nil, s.center))
+	w.Resize(fyne.NewSize(1280, 800))
+	w.SetOnClosed(s.shutdown)
+	s.Bar.SetSources(nil, s.recentModels())
+	go s.scanLocalSources()
 	return s
 }
 
-func (s *Shell) menu(version string) *fyne.MainMenu {
+// Session returns the open workspace, nil when none.
+func (s *Shell) Session() *Session { return s.session }
+
+// Spec returns what the open workspace holds.
+func (s *Shell) Spec() WorkspaceSpec { return s.spec }
+
+// Explorer returns the explorer of the SAE tab shown, nil when none.
+func (s *Shell) Explorer() *Explorer {
+	if s.session == nil || len(s.session.Explorers) == 0 {
+		return nil
+	}
+	i := s.Tabs.SelectedIndex()
+	if i < 0 || i >= len(s.session.Explorers) {
+		return nil
+	}
+	return s.session.Explorers[i]
+}
+
+// SetStatus shows a line in the status bar.
+func (s *Shell) SetStatus(text string) { s.Status.SetText(text) }
+
+func (s *Shell) showError(err error) {
+	s.SetStatus(err.Error())
+	dialog.ShowError(err, s.Window)
+}
+
+func (s *Shell) updateTitle() {
+	t := Title
+	if e := s.Explorer(); e != nil {
+		t += " — " + e.View.Name()
+	}
+	s.Window.SetTitle(t)
+	bar := "Workspace"
+	if s.session != nil {
+		bar += ": " + s.spec.Title()
+	}
+	if s.BarItem.Title != bar {
+		s.BarItem.Title = bar
+		s.barBox.Refresh()
+	}
+}
+
+// ShowWorkspaceBar opens or folds the workspace bar.
+func (s *Shell) ShowWorkspaceBar(open bool) {
+	if open {
+		s.barBox.Open(0)
+	} else {
+		s.barBox.Close(0)
+	}
+}
+
+func (s *Shell) menu() *fyne.MainMenu {
+	recent := fyne.NewMenuItem("Recent workspaces", nil)
+	recent.ChildMenu = fyne.NewMenu("")
+	s.fillRecentMenu(recent.ChildMenu)
 	file := fyne.NewMenu("File",
-		fyne.NewMenuItem("Open model…", func() { s.notYet("Opening a model") }),
-		fyne.NewMenuItem("Open SAE…", func() { s.notYet("Opening an SAE") }),
-		fyne.NewMenuItem("Open corpus…", func() { s.notYet("Opening a corpus") }),
+		fyne.NewMenuItem("Open model…", func() { s.Bar.browseFolder(func(p string) { s.Bar.Model.SetText(p); s.OpenModel(p, nil) }) }),
+		fyne.NewMenuItem("Add SAE file…", func() {
+			s.Bar.browseFile([]string{".pt", ".pth", ".bin"}, func(p string) { s.Bar.SAE.SetText(p); s.AddSAE(SAESpec{Path: p}, nil) })
+		}),
+		fyne.NewMenuItem("Add SAELens folder…", func() {
+			s.Bar.browseFolder(func(p string) { s.Bar.SAE.SetText(p); s.AddSAE(SAESpec{Path: p}, nil) })
+		}),
+		fyne.NewMenuItem("Open corpus…", func() { s.Bar.browseFile([]string{".txt", ".jsonl", ".parquet"}, s.Bar.Corpus.SetText) }),
+		fyne.NewMenuItemSeparator(),
+		fyne.NewMenuItem("Analyze", func() { s.Analyze(false) }),
+		fyne.NewMenuItem("Analyze again (ignore the finished analysis)", func() { s.Analyze(true) }),
+		fyne.NewMenuItem("Cancel analysis", s.CancelAnalysis),
+		fyne.NewMenuItemSeparator(),
+		recent,
 	)
 	view := fyne.NewMenu("View",
-		fyne.NewMenuItem("Ranking", nil),
-		fyne.NewMenuItem("Contexts", nil),
-		fyne.NewMenuItem("Neuroscope", nil),
-		fyne.NewMenuItem("Elicitation", nil),
+		fyne.NewMenuItem("Ranking", func() { s.ShowPane(PaneRanking) }),
+		fyne.NewMenuItem("Contexts", func() { s.ShowPane(PaneContexts) }),
+		fyne.NewMenuItem("Interval samples", func() { s.ShowPane(PaneIntervals) }),
+		fyne.NewMenuItem("Neuroscope", func() { s.ShowPane(PaneNeuroscope) }),
+		fyne.NewMenuItem("Elicitation", func() { s.ShowPane(PaneElicitation) }),
+		fyne.NewMenuItemSeparator(),
 	)
-	for _, it := range view.Items {
-		it.Disabled = true
-	}
+	themes := fyne.NewMenuItem("Theme", nil)
+	themes.ChildMenu = fyne.NewMenu("",
+		fyne.NewMenuItem("System", func() { s.SetTheme(ThemeSystem) }),
+		fyne.NewMenuItem("Light", func() { s.SetTheme(ThemeLight) }),
+		fyne.NewMenuItem("Dark", func() { s.SetTheme(ThemeDark) }),
+	)
+	view.Items = append(view.Items, themes)
 	help := fyne.NewMenu("Help",
 		fyne.NewMenuItem("About SAE Scope", func() {
 			dialog.ShowInformation("About SAE Scope",
-				"SAE Scope "+version+"\nExplore sparse-autoencoder features of GPT-2 small, locally.", s.Window)
+				"SAE Scope "+s.version+"\nExplore sparse-autoencoder features of GPT-2 small, locally.", s.Window)
 		}),
 	)
 	return fyne.NewMainMenu(file, view, help)
 }
 
-func (s *Shell) notYet(what string) {
-	dialog.ShowInformation(Title, what+" is not available in this build yet.", s.Window)
+func (s *Shell) fillRecentMenu(m *fyne.Menu) {
+	m.Items = nil
+	for _, w := range LoadRecent(s.App.Preferences()) {
+		w := w
+		m.Items = append(m.Items, fyne.NewMenuItem(w.Title(), func() { s.OpenWorkspace(w, false, nil) }))
+	}
+	if len(m.Items) == 0 {
+		it := fyne.NewMenuItem("(none yet)", nil)
+		it.Disabled = true
+		m.Items = append(m.Items, it)
+	}
+}
+
+// refreshRecent rebuilds the Recent menu and the welcome screen.
+func (s *Shell) refreshRecent() {
+	if mm := s.Window.MainMenu(); mm != nil {
+		for _, it := range mm.Items[0].Items {
+			if it.ChildMenu != nil && it.Label == "Recent workspaces" {
+				s.fillRecentMenu(it.ChildMenu)
+			}
+		}
+		mm.Refresh()
+	}
+	s.rebuildWelcome()
+}
+
+func (s *Shell) rebuildWelcome() {
+	objs := []fyne.CanvasObject{
+		widget.NewRichTextFromMarkdown("# SAE Scope\n\nExplore the features of sparse autoencoders trained on GPT-2 small.\n\n" +
+			"1. Open a GPT-2 model folder (or pick one from the Hugging Face cache).\n" +
+			"2. Add one or more SAEs of that model.\n" +
+			"3. Press **Analyze** to scan the corpus; a finished analysis opens at once next time."),
+	}
+	if rec := LoadRecent(s.App.Preferences()); len(rec) > 0 {
+		objs = append(objs, widget.NewLabelWithStyle("Recent workspaces", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+		for _, w := range rec {
+			w := w
+			b := widget.NewButton(w.Title(), func() { s.OpenWorkspace(w, false, nil) })
+			b.Alignment = widget.ButtonAlignLeading
+			objs = append(objs, b)
+		}
+	}
+	s.welcome.Objects = objs
+	s.welcome.Refresh()
+}
+
+// ShowPane brings a pane of the shown SAE to the front.
+func (s *Shell) ShowPane(name string) {
+	e := s.Explorer()
+	if e == nil {
+		s.SetStatus("Open a model and add an SAE first.")
+		return
+	}
+	if err := e.ShowPane(name); err != nil {
+		s.SetStatus(err.Error())
+	}
+}
+
+// SetTheme switches between the system, light and dark themes and
+// remembers the choice.
+func (s *Shell) SetTheme(name string) {
+	ApplyTheme(s.App, name)
+	s.App.Preferences().SetString(prefTheme, strings.ToLower(name))
+}
+
+// ApplySavedTheme applies the theme chosen last time (call it before
+// NewShell).
+func ApplySavedTheme(a fyne.App) {
+	if t := a.Preferences().String(prefTheme); t != "" && t != ThemeSystem {
+		ApplyTheme(a, t)
+	}
+}
+
+func (s *Shell) recentModels() []string {
+	var out []string
+	for _, w := range LoadRecent(s.App.Preferences()) {
+		if !slices.Contains(out, w.Model) {
+			out = append(out, w.Model)
+		}
+	}
+	return out
+}
+
+// shutdown saves what is pending and stops the background work.
+func (s *Shell) shutdown() {
+	if s.session == nil {
+		return
+	}
+	for _, e := range s.session.Explorers {
+		e.View.FlushLabels()
+	}
+	s.session.Jobs.cancel()
+}
+
+// describeSpec is a status line for a workspace.
+func describeSpec(w WorkspaceSpec) string {
+	return fmt.Sprintf("%s with %d SAE(s)", w.Model, len(w.SAEs))
 }

@@ -1,9 +1,16 @@
 package ui
 
 import (
+	"context"
+	"errors"
+	"os"
+	"strings"
 	"testing"
+	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 )
 
 func TestShellHasTitleAndMenu(t *testing.T) {
@@ -23,5 +30,232 @@ func TestShellHasTitleAndMenu(t *testing.T) {
 	}
 	if labels[0] != "File" || labels[2] != "Help" {
 		t.Errorf("menus %v", labels)
+	}
+}
+
+// wait runs op (which calls its callback when done) and waits for it.
+func wait(t *testing.T, op func(done func(error))) error {
+	t.Helper()
+	ch := make(chan error, 1)
+	op(func(err error) { ch <- err })
+	deadline := time.After(2 * time.Minute)
+	for {
+		select {
+		case err := <-ch:
+			drainUI()
+			return err
+		case fn := <-uiQueue:
+			fn()
+		case <-deadline:
+			t.Fatal("timed out")
+			return nil
+		}
+	}
+}
+
+func settleAll(s *Shell) {
+	if ss := s.Session(); ss != nil {
+		for _, e := range ss.Explorers {
+			e.Settle()
+		}
+	}
+}
+
+func TestShellOpensAWorkspaceWithTwoSAEs(t *testing.T) {
+	a := test.NewTempApp(t)
+	s := NewShell(a, "test")
+	s.Window.Resize(fyne.NewSize(1280, 800))
+	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows,
+		SAEs: []SAESpec{{Path: fixSAE}, {Path: fixSAELens}}}
+	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
+		t.Fatal(err)
+	}
+	settleAll(s)
+	defer s.closeSession()
+	if len(s.Tabs.Items) != 2 || len(s.Session().Explorers) != 2 {
+		t.Fatalf("%d tabs", len(s.Tabs.Items))
+	}
+	if !strings.Contains(s.Tabs.Items[0].Text, "resid_pre") || !strings.Contains(s.Tabs.Items[1].Text, "mlp_out") {
+		t.Errorf("tabs %q, %q", s.Tabs.Items[0].Text, s.Tabs.Items[1].Text)
+	}
+	// each SAE has its own selection
+	e0, e1 := s.Session().Explorers[0], s.Session().Explorers[1]
+	e0.View.Select(5)
+	e1.View.Select(9)
+	if e0.View.Feature() != 5 || e1.View.Feature() != 9 {
+		t.Error("the SAEs share a selection")
+	}
+	// panes by name
+	s.Tabs.SelectIndex(0)
+	if err := e0.ShowPane(PaneIntervals); err != nil || e0.Tabs.SelectedIndex() != 0 || e0.Contexts.Tabs.SelectedIndex() != 1 {
+		t.Errorf("intervals pane: %v", err)
+	}
+	s.ShowPane(PaneElicitation)
+	if e0.Tabs.SelectedIndex() != 2 {
+		t.Error("View menu: elicitation")
+	}
+	if err := e0.ShowPane("nope"); err == nil {
+		t.Error("unknown pane accepted")
+	}
+	if got := LoadRecent(a.Preferences()); len(got) != 1 || len(got[0].SAEs) != 2 {
+		t.Errorf("recent %+v", got)
+	}
+}
+
+func TestShellAnalyzeCancelAndReopen(t *testing.T) {
+	a := test.NewTempApp(t)
+	s := NewShell(a, "test")
+	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: 40, SAEs: []SAESpec{{Path: fixSAE}}}
+	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
+		t.Fatal(err)
+	}
+	settleAll(s)
+	e := s.Explorer()
+	if e == nil || e.View.Store() != nil {
+		t.Fatal("a store before any analysis")
+	}
+	before, _ := os.ReadDir(StoreDir)
+
+	// cancel at once: nothing written, the panes as they were
+	s.Bar.Rows.SetText("300")
+	err := wait(t, func(done func(error)) {
+		s.analyzeView(e.View, true, done)
+		if !s.Analyzing() || !s.Bar.Cancel.Visible() {
+			t.Error("no Cancel button while analysing")
+		}
+		s.CancelAnalysis()
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled analysis: %v", err)
+	}
+	after, _ := os.ReadDir(StoreDir)
+	if len(after) != len(before) || e.View.Store() != nil || !strings.Contains(s.Status.Text, "cancelled") {
+		t.Errorf("after cancel: %d files (was %d), status %q", len(after), len(before), s.Status.Text)
+	}
+
+	// run it
+	s.Bar.Rows.SetText("40")
+	if err := wait(t, func(done func(error)) { s.analyzeView(e.View, false, done) }); err != nil {
+		t.Fatal(err)
+	}
+	st := e.View.Store()
+	if st == nil || len(e.Ranking.Rows()) == 0 || s.Analyzing() || s.Bar.Cancel.Visible() {
+		t.Fatal("analysis did not reach the panes")
+	}
+	if !strings.Contains(s.Status.Text, "analysed") {
+		t.Errorf("status %q", s.Status.Text)
+	}
+	rec := LoadRecent(a.Preferences())
+	if len(rec) == 0 || rec[0].SAEs[0].Store == "" {
+		t.Fatalf("recent workspace without its store: %+v", rec)
+	}
+	if _, err := os.Stat(rec[0].SAEs[0].Store); err != nil {
+		t.Fatal(err)
+	}
+	if sp := rec[0].SAEs[0]; sp.StoreCorpus != ShippedCorpus || sp.StoreRows != 40 {
+		t.Errorf("the store's corpus is not recorded: %+v", sp)
+	}
+	// an analysis that exists is not run again
+	if err := wait(t, func(done func(error)) { s.analyzeView(e.View, false, done) }); err != nil || !strings.Contains(s.Status.Text, "already analysed") {
+		t.Errorf("second analyze: %v, %q", err, s.Status.Text)
+	}
+
+	// reopen from the recent list: the store opens from its file at once
+	s.closeSession()
+	t0 := time.Now()
+	if err := wait(t, func(done func(error)) { s.OpenWorkspace(rec[0], false, done) }); err != nil {
+		t.Fatal(err)
+	}
+	settleAll(s)
+	defer s.closeSession()
+	took := time.Since(t0)
+	e = s.Explorer()
+	if e.View.Store() == nil || !strings.Contains(rec[0].SAEs[0].Store, e.View.Store().Meta.Key) || !e.View.ownsStore {
+		t.Fatal("the finished analysis did not reopen")
+	}
+	t.Logf("workspace with a finished analysis reopened in %v", took)
+
+	// the same workspace on another number of rows does not reuse it
+	s.closeSession()
+	other := rec[0]
+	other.Rows = 30
+	if err := wait(t, func(done func(error)) { s.OpenWorkspace(other, false, done) }); err != nil {
+		t.Fatal(err)
+	}
+	settleAll(s)
+	if s.Explorer().View.Store() != nil {
+		t.Error("an analysis of 40 rows opened for 30 rows")
+	}
+}
+
+func TestShellBadInput(t *testing.T) {
+	a := test.NewTempApp(t)
+	s := NewShell(a, "test")
+	if err := wait(t, func(done func(error)) { s.OpenModel("", done) }); err == nil {
+		t.Error("empty model folder accepted")
+	}
+	if err := wait(t, func(done func(error)) { s.OpenModel(t.TempDir(), done) }); err == nil || !strings.Contains(s.Status.Text, "open model") {
+		t.Errorf("folder without a model: %v, %q", err, s.Status.Text)
+	}
+	err := wait(t, func(done func(error)) {
+		s.AddSAE(SAESpec{Path: fixSAE}, func(_ *Explorer, err error) { done(err) })
+	})
+	if err == nil {
+		t.Error("SAE added without a model")
+	}
+	if err := wait(t, func(done func(error)) { s.OpenModel(fixModel, done) }); err != nil {
+		t.Fatal(err)
+	}
+	defer s.closeSession()
+	err = wait(t, func(done func(error)) {
+		s.AddSAE(SAESpec{Path: fixSAE, Hook: "blocks.7.hook_resid_pre"}, func(_ *Explorer, err error) { done(err) })
+	})
+	if err == nil || len(s.Tabs.Items) != 0 {
+		t.Errorf("SAE at a layer the model lacks: %v", err)
+	}
+	s.Analyze(false)
+	if !strings.Contains(s.Status.Text, "add an SAE") {
+		t.Errorf("analyze without an SAE: %q", s.Status.Text)
+	}
+}
+
+func TestThemeChoice(t *testing.T) {
+	a := test.NewTempApp(t)
+	s := NewShell(a, "test")
+	s.SetTheme(ThemeDark)
+	if vt, ok := a.Settings().Theme().(variantTheme); !ok || vt.variant != theme.VariantDark {
+		t.Errorf("dark theme: %T", a.Settings().Theme())
+	}
+	if a.Preferences().String(prefTheme) != ThemeDark {
+		t.Error("theme not remembered")
+	}
+	s.SetTheme(ThemeLight)
+	ApplySavedTheme(a)
+	if vt, ok := a.Settings().Theme().(variantTheme); !ok || vt.variant != theme.VariantLight {
+		t.Errorf("light theme: %T", a.Settings().Theme())
+	}
+}
+
+func TestRecentList(t *testing.T) {
+	a := test.NewTempApp(t)
+	p := a.Preferences()
+	w := WorkspaceSpec{Model: "/m", Corpus: ShippedCorpus, Rows: 1000}
+	RememberWorkspace(p, w)
+	w.SAEs = []SAESpec{{Path: "/a.pt"}}
+	RememberWorkspace(p, w)
+	w.SAEs = append(w.SAEs, SAESpec{Path: "/b"})
+	RememberWorkspace(p, w)
+	if got := LoadRecent(p); len(got) != 1 || len(got[0].SAEs) != 2 {
+		t.Fatalf("a growing workspace is one entry: %+v", got)
+	}
+	for i := 0; i < 20; i++ {
+		RememberWorkspace(p, WorkspaceSpec{Model: "/m" + itoa(i)})
+	}
+	got := LoadRecent(p)
+	if len(got) != maxRecent || got[0].Model != "/m19" {
+		t.Errorf("%d entries, first %q", len(got), got[0].Model)
+	}
+	if !strings.Contains(w.Title(), "a.pt, b") {
+		t.Errorf("title %q", w.Title())
 	}
 }

@@ -118,16 +118,26 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 	rfeats := be.Alloc(rcap, d)
 	ract := be.Alloc(rcap, dIn)
 	defer func() { be.Free(feats); be.Free(rfeats); be.Free(ract) }()
-	// On the CPU the feature matrices are read in place; elsewhere they are
-	// copied to the host once per batch.
+	// How a batch's results reach the host: read in place on the CPU,
+	// compacted on the device by a backend that can (only the non-zero
+	// entries cross), or copied densely otherwise.
 	hostView, inPlace := be.(compute.HostData)
-	var hostF, hostR []float32
-	if !inPlace {
+	devSparse, onDevice := be.(compute.SparseReader)
+	onDevice = onDevice && !inPlace
+	var hostF, hostR, hostX []float32
+	if !inPlace && !onDevice {
 		hostF = make([]float32, B*seq*d)
 		hostR = make([]float32, rcap*d)
 	}
-	hostX := make([]float32, B*seq*dIn)
-	sparse := newSparseBuffers(runtime.GOMAXPROCS(0))
+	if !onDevice {
+		hostX = make([]float32, B*seq*dIn)
+	}
+	workers := runtime.GOMAXPROCS(0)
+	learnt, random := newSparseBuffers(workers), newSparseBuffers(workers)
+	var lptr, rptr []uint64
+	var lids, rids []uint32
+	var lvals, rvals []float32
+	sq := make([]float64, B*seq)
 	var normSum float64
 	var normN int
 	hook := s.Hook
@@ -157,12 +167,17 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 			if err := enc.Encode(f, act); err != nil {
 				return err
 			}
-			if inPlace {
+			switch {
+			case inPlace:
 				hostF = hostView.HostData(f)
-			} else {
+				be.Read(act, hostX[:n*dIn])
+			case onDevice:
+				lptr, lids, lvals = devSparse.SparseRows(f, lptr, lids, lvals)
+				devSparse.RowSumSquares(act, sq[:n])
+			default:
 				be.Read(f, hostF[:n*d])
+				be.Read(act, hostX[:n*dIn])
 			}
-			be.Read(act, hostX[:n*dIn])
 			if len(rrows) > 0 {
 				ra := be.RowsView(ract, 0, len(rrows))
 				be.Gather(ra, act, rrows)
@@ -170,9 +185,12 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 				if err := renc.Encode(rf, ra); err != nil {
 					return err
 				}
-				if inPlace {
+				switch {
+				case inPlace:
 					hostR = hostView.HostData(rf)
-				} else {
+				case onDevice:
+					rptr, rids, rvals = devSparse.SparseRows(rf, rptr, rids, rvals)
+				default:
 					be.Read(rf, hostR[:len(rrows)*d])
 				}
 			}
@@ -182,55 +200,71 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 		if err != nil {
 			return nil, err
 		}
-		// Learnt: sparse entries per token, in parallel, appended in order.
-		sparse.extract(hostF[:n*d], d, n, func(t int) bool { return t%seq == 0 && !p.IncludeBOS }, func(t int) bool { return t%seq == 0 })
-		for t := 0; t < n; t++ {
-			tok := r0*seq + t
-			isBOS := t%seq == 0
-			ids, vals := sparse.token(t)
-			b.AddToken(tok, ids, vals, !isBOS || p.IncludeBOS)
-			if !isBOS {
-				x := hostX[t*dIn : (t+1)*dIn]
+		isBOS := func(t int) bool { return t%seq == 0 }
+		if !onDevice {
+			learnt.extract(hostF[:n*d], d, n, isBOS)
+			random.extract(hostR[:len(rrows)*d], d, len(rrows), func(int) bool { return false })
+			for t := 0; t < n; t++ {
 				var ss float64
-				for _, v := range x {
+				for _, v := range hostX[t*dIn : (t+1)*dIn] {
 					ss += float64(v) * float64(v)
 				}
-				normSum += math.Sqrt(ss)
+				sq[t] = ss
+			}
+		}
+		// Token t's learnt entries (none at BOS: excluded, or zero in the
+		// notebook's mode) and baseline row j's entries.
+		learntOf := func(t int) ([]uint32, []float32) {
+			if isBOS(t) {
+				return nil, nil
+			}
+			if onDevice {
+				return lids[lptr[t]:lptr[t+1]], lvals[lptr[t]:lptr[t+1]]
+			}
+			return learnt.token(t)
+		}
+		randomOf := func(j int) ([]uint32, []float32) {
+			if onDevice {
+				return rids[rptr[j]:rptr[j+1]], rvals[rptr[j]:rptr[j+1]]
+			}
+			return random.token(j)
+		}
+		for t := 0; t < n; t++ {
+			ids, vals := learntOf(t)
+			b.AddToken(r0*seq+t, ids, vals, !isBOS(t) || p.IncludeBOS)
+			if !isBOS(t) {
+				normSum += math.Sqrt(sq[t])
 				normN++
 			}
 		}
 		// Random baseline: each token's random vector rescaled to the
-		// norm of its learnt one.
-		var rids []uint32
-		var rvals []float32
+		// norm of its learnt one (both are non-negative after the ReLU, so
+		// their positive entries carry the whole norm).
+		var scaled []float32
 		for j, rt := range rrows {
 			t := int(rt)
-			if t%seq == 0 && !p.IncludeBOS {
+			if isBOS(t) && !p.IncludeBOS {
 				continue
 			}
-			learnt := hostF[t*d : (t+1)*d]
-			if t%seq == 0 {
-				learnt = nil // notebook mode: BOS activations are zero
-			}
-			rv := hostR[j*d : (j+1)*d]
+			_, lv := learntOf(t)
+			ids, rv := randomOf(j)
 			var ln, rn float64
-			for _, v := range learnt {
+			for _, v := range lv {
 				ln += float64(v) * float64(v)
 			}
 			for _, v := range rv {
 				rn += float64(v) * float64(v)
 			}
-			rids, rvals = rids[:0], rvals[:0]
+			scaled = scaled[:0]
 			if rn > 0 && ln > 0 {
-				scale := float32(math.Sqrt(ln / rn))
-				for f, v := range rv {
-					if v > 0 {
-						rids = append(rids, uint32(f))
-						rvals = append(rvals, v*scale)
-					}
+				k := float32(math.Sqrt(ln / rn))
+				for _, v := range rv {
+					scaled = append(scaled, v*k)
 				}
+			} else {
+				ids = nil
 			}
-			b.AddRandomToken(r0*seq+t, rids, rvals)
+			b.AddRandomToken(r0*seq+t, ids, scaled)
 		}
 		if r0 == 0 {
 			// Size the sparse arrays from the first batch's density (+25%).
@@ -331,7 +365,9 @@ func newSparseBuffers(workers int) *sparseBuffers {
 	return &sparseBuffers{workers: workers, ids: make([][]uint32, workers), vals: make([][]float32, workers)}
 }
 
-func (sb *sparseBuffers) extract(dense []float32, d, n int, skip, zero func(int) bool) {
+// extract collects the positive entries of each of the n rows of dense
+// ([n, d]); rows for which empty is true get none.
+func (sb *sparseBuffers) extract(dense []float32, d, n int, empty func(int) bool) {
 	if cap(sb.ptr) < n {
 		sb.ptr, sb.owner, sb.begin = make([]int, n), make([]int, n), make([]int, n)
 	}
@@ -349,7 +385,7 @@ func (sb *sparseBuffers) extract(dense []float32, d, n int, skip, zero func(int)
 			ids, vals := sb.ids[w][:0], sb.vals[w][:0]
 			for t := lo; t < hi; t++ {
 				sb.owner[t], sb.begin[t] = w, len(ids)
-				if !skip(t) && !zero(t) {
+				if !empty(t) {
 					for f, v := range dense[t*d : (t+1)*d] {
 						if v > 0 {
 							ids = append(ids, uint32(f))

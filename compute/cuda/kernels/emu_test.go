@@ -1,0 +1,81 @@
+//go:build !cuda && cgo
+
+package kernels_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/saescope/saescope/compute/cuda/conformance"
+	"github.com/saescope/saescope/compute/cuda/engine"
+	"github.com/saescope/saescope/compute/cuda/kernels"
+	"github.com/saescope/saescope/compute/features"
+	"github.com/saescope/saescope/compute/internal/fixture"
+)
+
+// The CUDA backend's logic and kernels, run on the CPU emulator.
+
+func TestEmulatedOps(t *testing.T) {
+	dev := kernels.NewEmulator()
+	be := engine.New(dev, "cuda-emulated")
+	conformance.Ops(t, be, conformance.Small)
+	t.Logf("%d launches, %d SGEMMs: %v", dev.Stats.Launches, dev.Stats.Sgemms, dev.Stats.Kernels)
+}
+
+func TestEmulatedSparseReadBack(t *testing.T) {
+	be := engine.New(kernels.NewEmulator(), "cuda-emulated")
+	conformance.SparseReadBack(t, be, be, conformance.Small)
+}
+
+func TestEmulatedParity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the emulated fixture forward passes take seconds")
+	}
+	dev := kernels.NewEmulator()
+	be := engine.New(dev, "cuda-emulated")
+	conformance.Parity(t, be, 1e-3)
+	t.Logf("%d launches, %d SGEMMs", dev.Stats.Launches, dev.Stats.Sgemms)
+}
+
+func TestEmulatorFreesScratch(t *testing.T) {
+	dev := kernels.NewEmulator()
+	be := engine.New(dev, "cuda-emulated")
+	x := be.Alloc(4, 40)
+	var ptr []uint64
+	var ids []uint32
+	var vals []float32
+	be.Fill(x, 1)
+	ptr, ids, vals = be.SparseRows(x, ptr, ids, vals)
+	if len(ids) != 160 || len(vals) != 160 || ptr[4] != 160 {
+		t.Fatalf("sparse rows of ones: %d ids, %d vals, ptr %v", len(ids), len(vals), ptr)
+	}
+	be.Free(x)
+	be.Close()
+	if n := dev.LiveBytes(); n != 0 {
+		t.Errorf("%d bytes still allocated after freeing every tensor and closing", n)
+	}
+}
+
+// TestEmulatedTimed runs the fixture model through the timing wrapper the
+// GPU breakdown test uses.
+func TestEmulatedTimed(t *testing.T) {
+	tb := conformance.NewTimed(engine.New(kernels.NewEmulator(), "cuda-emulated"))
+	ref := fixture.Load(t)
+	s := fixture.NewSetupOn(t, ref, tb)
+	tokens, shape := ref.Ints(t, "tokens")
+	acts, err := features.Activations(context.Background(), s.Model, s.SAEs["sae0"], tokens, shape[0], shape[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := conformance.Compare(acts, ref.Float(t, "sae0.feature_acts").Data); d.MaxScaled > 1e-3 {
+		t.Errorf("features through the timing wrapper: %v", d)
+	}
+	rep := tb.Report()
+	for _, op := range []string{"MatMul", "CausalAttention", "LayerNorm", "SAEEncode", "Gather"} {
+		if !strings.Contains(rep, op) {
+			t.Errorf("no %s in the timing report:\n%s", op, rep)
+		}
+	}
+	t.Log("\n" + rep)
+}

@@ -1,0 +1,130 @@
+package ui
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+)
+
+func TestNeuroscopeColoursTheText(t *testing.T) {
+	test.NewTempApp(t)
+	v := newTestView(t)
+	p := NewNeuroscopePane(v)
+	show(t, p.Content(), 800, 600)
+	p.Settle()
+	if !strings.Contains(p.Summary.Text, "Select a feature") || len(p.Strip.Tokens()) == 0 {
+		t.Fatalf("before selection: %q, %d tokens", p.Summary.Text, len(p.Strip.Tokens()))
+	}
+	v.Select(17)
+	if p.FeatureEntry.Text != "17" {
+		t.Errorf("feature entry %q", p.FeatureEntry.Text)
+	}
+	test.Type(p.Text, " More words")
+	p.Settle()
+	text := p.Text.Text
+	ta, err := v.SAE.Encode(context.Background(), text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ta.Feature(17)[1:]
+	toks := p.Strip.Tokens()
+	if len(toks) != len(want) {
+		t.Fatalf("%d chips for %d tokens", len(toks), len(want))
+	}
+	hi := float32(0)
+	for i, tok := range toks {
+		if tok.Value != want[i] || tok.Text != ta.Display[i+1] || tok.ID != ta.Tokens[i+1] {
+			t.Fatalf("token %d: %+v, want %q %v", i, tok, ta.Display[i+1], want[i])
+		}
+		hi = max(hi, want[i])
+	}
+	if p.Strip.Scale() != hi || !strings.Contains(p.Summary.Text, "max") || !strings.Contains(p.Summary.Text, "min") {
+		t.Errorf("scale %v (max %v), summary %q", p.Strip.Scale(), hi, p.Summary.Text)
+	}
+	// a fixed colour scale
+	p.ScaleEntry.SetText("5")
+	if p.Strip.Scale() != 5 {
+		t.Errorf("scale %v, want 5", p.Strip.Scale())
+	}
+	p.ScaleEntry.SetText("-2")
+	if !p.Msg.Visible() {
+		t.Error("negative scale: no message")
+	}
+	p.ScaleEntry.SetText("")
+	if p.Msg.Visible() || p.Strip.Scale() != hi {
+		t.Error("clearing the scale does not go back to auto")
+	}
+	// selecting another feature recolours without running the model again
+	before := p.Acts()
+	v.Select(3)
+	if p.Acts() != before || p.Strip.Tokens()[0].Value != ta.Feature(3)[1] {
+		t.Error("feature change did not recolour from the same activations")
+	}
+	// typing a feature id selects it everywhere
+	p.FeatureEntry.SetText("99")
+	if v.Feature() != 99 {
+		t.Errorf("typed 99, selected %d", v.Feature())
+	}
+}
+
+func TestNeuroscopeBadInput(t *testing.T) {
+	test.NewTempApp(t)
+	v := newTestView(t)
+	p := NewNeuroscopePane(v)
+	show(t, p.Content(), 800, 600)
+	v.Select(5)
+	p.FeatureEntry.SetText("256")
+	if !strings.Contains(p.Msg.Text, "out of range") || v.Feature() != 5 {
+		t.Errorf("feature 256: %q, selected %d", p.Msg.Text, v.Feature())
+	}
+	p.FeatureEntry.SetText("x1")
+	if !p.Msg.Visible() {
+		t.Error("non-number feature: no message")
+	}
+	p.Text.SetText("")
+	p.Settle()
+	if len(p.Strip.Tokens()) != 0 || !strings.Contains(p.Summary.Text, "Type some text") {
+		t.Errorf("empty text: %d chips, %q", len(p.Strip.Tokens()), p.Summary.Text)
+	}
+	p.Text.SetText(strings.Repeat("Ask not what your country can do for you. ", 239)) // 10,038 characters
+	p.Settle()
+	if !strings.Contains(p.Summary.Text, "cut to the model's") || len(p.Strip.Tokens()) == 0 {
+		t.Errorf("10,000 characters: %q", p.Summary.Text)
+	}
+	p.Text.SetText(strings.Repeat("word ", 4001))
+	p.Settle()
+	if !strings.Contains(p.Msg.Text, "more than") || len(p.Strip.Tokens()) != 0 {
+		t.Errorf("20,001 characters: %q", p.Msg.Text)
+	}
+	p.Text.SetText("bad \xff utf8")
+	p.Settle()
+	if !strings.Contains(p.Msg.Text, "UTF-8") {
+		t.Errorf("invalid UTF-8: %q", p.Msg.Text)
+	}
+	p.Text.SetText("fine again")
+	p.Settle()
+	if p.Msg.Visible() || len(p.Strip.Tokens()) == 0 {
+		t.Error("the pane did not recover")
+	}
+}
+
+// Typing fast runs the model at most once at a time and ends on the
+// newest text.
+func TestNeuroscopeTypingEndsOnNewestText(t *testing.T) {
+	test.NewTempApp(t)
+	v := newTestView(t)
+	p := NewNeuroscopePane(v)
+	show(t, p.Content(), 800, 600)
+	v.Select(1)
+	p.Text.SetText("")
+	for _, r := range "the cat sat on the mat" {
+		test.Type(p.Text, string(r))
+	}
+	p.Settle()
+	ta, _ := v.SAE.Encode(context.Background(), "the cat sat on the mat")
+	if got := len(p.Strip.Tokens()); got != len(ta.Tokens)-1 {
+		t.Errorf("%d chips, the final text has %d tokens", got, len(ta.Tokens)-1)
+	}
+}

@@ -1,0 +1,546 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/saescope/saescope/assets"
+	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/compute/analysis"
+	"github.com/saescope/saescope/compute/cpu"
+	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/compute/workspace"
+	"github.com/saescope/saescope/ui/labels"
+	"github.com/saescope/saescope/weights/corpus"
+	"github.com/saescope/saescope/weights/hub"
+	"github.com/saescope/saescope/weights/tokenizer"
+)
+
+// Session is an open workspace: the model, one explorer per SAE, the
+// corpus read for it, and the jobs that use them.
+type Session struct {
+	WS        *workspace.Workspace
+	Jobs      *Jobs
+	Explorers []*Explorer
+
+	corpusMu  sync.Mutex
+	corpus    *corpus.Corpus
+	corpusKey string
+}
+
+// analysisRun is the analysis in progress.
+type analysisRun struct {
+	cancel context.CancelFunc
+	view   *View
+}
+
+var (
+	backendOnce sync.Once
+	backend     compute.Backend
+	backendErr  error
+)
+
+// sharedBackend is the CPU backend, made once.
+func sharedBackend() (compute.Backend, error) {
+	backendOnce.Do(func() { backend, backendErr = cpu.New(cpu.BLASAuto) })
+	return backend, backendErr
+}
+
+// LabelDir is where label books are kept; tests point it elsewhere.
+var LabelDir = func() (string, error) { return labels.Dir() }
+
+// StoreDir is the folder of analysis stores ("" is the user cache folder).
+var StoreDir = ""
+
+// corpusSpec returns the corpus path and rows of a spec, defaults filled.
+func corpusSpec(w WorkspaceSpec) (string, int) {
+	path, rows := w.Corpus, w.Rows
+	if path == "" {
+		path = ShippedCorpus
+	}
+	if rows <= 0 {
+		rows = analysis.DefaultParams().Rows
+	}
+	return path, rows
+}
+
+// loadCorpus reads the spec's corpus (once per session and spec).
+func (ss *Session) loadCorpus(ctx context.Context, tok *tokenizer.Tokenizer, w WorkspaceSpec, progress func(done, total int)) (*corpus.Corpus, error) {
+	path, rows := corpusSpec(w)
+	key := fmt.Sprintf("%s\x00%d", path, rows)
+	ss.corpusMu.Lock()
+	defer ss.corpusMu.Unlock()
+	if ss.corpus != nil && ss.corpusKey == key {
+		return ss.corpus, nil
+	}
+	opt := corpus.Options{SeqLen: 128, Rows: rows}
+	var c *corpus.Corpus
+	var err error
+	if path == ShippedCorpus {
+		c, err = corpus.LoadFS(ctx, assets.CorpusFS(), assets.CorpusDir, tok, opt, progress)
+	} else {
+		c, err = corpus.Load(ctx, path, tok, opt, progress)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ss.corpus, ss.corpusKey = c, key
+	return c, nil
+}
+
+// params are the analysis parameters of a spec.
+func params(w WorkspaceSpec) store.Params {
+	p := analysis.DefaultParams()
+	_, p.Rows = corpusSpec(w)
+	return p
+}
+
+// closeSession detaches the panes, stops the jobs and closes the model.
+func (s *Shell) closeSession() {
+	ss := s.session
+	if ss == nil {
+		return
+	}
+	s.session = nil
+	s.running = nil
+	s.Bar.SetRunning(false)
+	s.Progress.Hide()
+	for _, e := range ss.Explorers {
+		e.View.FlushLabels()
+		e.View.SetStore(nil, false)
+	}
+	s.Tabs.Items = nil
+	s.Tabs.Refresh()
+	s.center.Objects = []fyne.CanvasObject{container.NewCenter(s.welcome)}
+	s.center.Refresh()
+	s.updateTitle()
+	go func() {
+		ss.Jobs.Close()
+		ss.WS.Close()
+	}()
+}
+
+// OpenModel closes the workspace and opens the GPT-2 checkpoint in dir;
+// then (if not nil) runs on the UI thread when it is done.
+func (s *Shell) OpenModel(dir string, then func(error)) {
+	done := func(err error) {
+		if then != nil {
+			then(err)
+		}
+	}
+	if dir == "" {
+		s.SetStatus("Type or pick a GPT-2 model folder first.")
+		done(errors.New("no model folder"))
+		return
+	}
+	s.closeSession()
+	s.spec = WorkspaceSpec{Model: dir, Corpus: s.Bar.CorpusPath(), Rows: s.barRows()}
+	s.Bar.Model.SetText(dir)
+	s.SetStatus("Loading the model in " + dir + "…")
+	s.Progress.Show()
+	s.Progress.SetValue(0)
+	t0 := time.Now()
+	go func() {
+		be, err := sharedBackend()
+		var ws *workspace.Workspace
+		if err == nil {
+			ws, err = workspace.Open(dir, be)
+		}
+		uiDo(func() {
+			s.Progress.Hide()
+			if err != nil {
+				s.showError(fmt.Errorf("open model %s: %w", dir, err))
+				done(err)
+				return
+			}
+			s.session = &Session{WS: ws, Jobs: NewJobs()}
+			cfg := ws.Model.Config
+			s.SetStatus(fmt.Sprintf("Model %s: %d layers, d_model %d, context %d (%s, %.1f s). Add an SAE of this model.",
+				dir, cfg.NLayer, cfg.DModel, cfg.NPositions, ws.Backend.Name(), time.Since(t0).Seconds()))
+			s.center.Objects = []fyne.CanvasObject{container.NewCenter(widget.NewLabel("Model loaded. Add an SAE (a .pt file or a SAELens folder) in the SAE row above."))}
+			s.center.Refresh()
+			s.remember()
+			s.updateTitle()
+			done(nil)
+		})
+	}()
+}
+
+// barRows reads the Rows field (the default when it is not a number).
+func (s *Shell) barRows() int {
+	n, err := parseInt(s.Bar.Rows.Text)
+	if err != nil || n <= 0 {
+		return analysis.DefaultParams().Rows
+	}
+	return n
+}
+
+// AddSAE loads an SAE of the open model and gives it a tab; its finished
+// analysis opens at once: from sp.Store when it was made on the
+// workspace's corpus (and matches the model and SAE), else from the cache
+// after the corpus is read.
+func (s *Shell) AddSAE(sp SAESpec, then func(*Explorer, error)) {
+	path, hook := sp.Path, sp.Hook
+	done := func(e *Explorer, err error) {
+		if then != nil {
+			then(e, err)
+		}
+	}
+	ss := s.session
+	if ss == nil {
+		s.SetStatus("Open a model first: an SAE belongs to a model.")
+		done(nil, errors.New("no model open"))
+		return
+	}
+	if path == "" {
+		s.SetStatus("Type or pick an SAE file or SAELens folder first.")
+		done(nil, errors.New("no SAE path"))
+		return
+	}
+	spec := s.spec
+	s.SetStatus("Loading the SAE " + path + "…")
+	ss.Jobs.Go(func(ctx context.Context) {
+		sae, err := ss.WS.AddSAE(path, hook)
+		if err != nil {
+			uiDo(func() {
+				s.showError(fmt.Errorf("add SAE %s: %w", path, err))
+				done(nil, err)
+			})
+			return
+		}
+		var book *labels.Book
+		var bookErr error
+		if dir, err := LabelDir(); err != nil {
+			bookErr = err
+		} else {
+			book, bookErr = labels.Open(dir, sae.Hash, path)
+		}
+		st, owned, note := s.findStore(ctx, ss, sae, spec, sp)
+		uiDo(func() {
+			if s.session != ss {
+				if owned && st != nil {
+					st.Close()
+				}
+				done(nil, errors.New("the workspace was closed"))
+				return
+			}
+			v := NewView(sae, ss.WS.Tok, book, ss.Jobs)
+			v.SetMessageHandler(s.SetStatus)
+			v.RequestAnalyze = func() { s.analyzeView(v, false, nil) }
+			e := NewExplorer(v)
+			v.SetStore(st, owned)
+			ss.Explorers = append(ss.Explorers, e)
+			s.Tabs.Append(container.NewTabItem(sae.Name(), e.Content()))
+			s.Tabs.SelectIndex(len(s.Tabs.Items) - 1)
+			s.center.Objects = []fyne.CanvasObject{s.Tabs}
+			s.center.Refresh()
+			s.spec.SAEs = append(s.spec.SAEs, withStore(SAESpec{Path: path, Hook: hook}, st))
+			s.remember()
+			s.updateTitle()
+			msg := fmt.Sprintf("SAE %s: %d features at %s.", sae.Name(), sae.Weights.DSae, sae.Weights.Hook)
+			if st != nil {
+				msg += " Its analysis is open."
+			} else {
+				msg += " Not analysed on this corpus yet: press Analyze."
+			}
+			if note != "" {
+				msg += " " + note
+			}
+			if bookErr != nil {
+				msg += " Labels: " + bookErr.Error() + " (labels are kept for this session only)."
+			}
+			s.SetStatus(msg)
+			done(e, nil)
+		})
+	})
+}
+
+// findStore finds a finished analysis of sae on the spec's corpus: the
+// store file remembered for that corpus (checked against the model and
+// SAE), else the cache. owned says the caller must close the store.
+func (s *Shell) findStore(ctx context.Context, ss *Session, sae *workspace.SAE, spec WorkspaceSpec, sp SAESpec) (st *store.Store, owned bool, note string) {
+	cpath, rows := corpusSpec(spec)
+	if sp.Store != "" && sp.StoreCorpus == cpath && sp.StoreRows == rows {
+		if st, err := store.Open(sp.Store); err == nil {
+			m := st.Meta
+			if m.SAE.Hash == sae.Hash && m.Model.Hash == ss.WS.ModelHash && m.Corpus.Path == corpusName(cpath) {
+				return st, true, ""
+			}
+			st.Close()
+		}
+	}
+	c, err := ss.loadCorpus(ctx, ss.WS.Tok, spec, nil)
+	if err != nil {
+		return nil, false, "The corpus could not be read: " + err.Error()
+	}
+	ok, err := sae.OpenCached(StoreDir, c, params(spec))
+	if err != nil || !ok {
+		return nil, false, ""
+	}
+	return sae.Store(), false, ""
+}
+
+// withStore records st (made on the spec's corpus) in sp.
+func withStore(sp SAESpec, st *store.Store) SAESpec {
+	sp.Store, sp.StoreCorpus, sp.StoreRows = "", "", 0
+	if st != nil {
+		sp.Store = storePathOf(st)
+		sp.StoreCorpus = st.Meta.Corpus.Path
+		if sp.StoreCorpus == assets.CorpusDir {
+			sp.StoreCorpus = ShippedCorpus
+		}
+		sp.StoreRows = st.Meta.Params.Rows
+	}
+	return sp
+}
+
+// corpusName is the corpus path a store records.
+func corpusName(path string) string {
+	if path == ShippedCorpus {
+		return assets.CorpusDir
+	}
+	return path
+}
+
+// storePathOf is where an analysis lives in the store folder.
+func storePathOf(st *store.Store) string {
+	if st == nil {
+		return ""
+	}
+	dir := StoreDir
+	if dir == "" {
+		var err error
+		if dir, err = analysis.CacheDir(); err != nil {
+			return ""
+		}
+	}
+	return analysis.StorePath(dir, st.Meta.Key)
+}
+
+// remember records the workspace in the recent list.
+func (s *Shell) remember() {
+	RememberWorkspace(s.App.Preferences(), s.spec)
+	s.refreshRecent()
+}
+
+// OpenWorkspace opens a model and its SAEs (and analyses those without a
+// finished analysis when analyze is set); then runs when all is open.
+func (s *Shell) OpenWorkspace(w WorkspaceSpec, analyze bool, then func(error)) {
+	done := func(err error) {
+		if then != nil {
+			then(err)
+		}
+	}
+	s.Bar.SetCorpus(w.Corpus, w.Rows)
+	s.OpenModel(w.Model, func(err error) {
+		if err != nil {
+			done(err)
+			return
+		}
+		var next func(i int)
+		next = func(i int) {
+			if i == len(w.SAEs) {
+				s.SetStatus(fmt.Sprintf("Workspace open: %s.", describeSpec(s.spec)))
+				if e := s.Explorer(); e != nil && e.View.Store() != nil {
+					s.ShowWorkspaceBar(false) // room for the panes; a click unfolds it
+				}
+				done(nil)
+				return
+			}
+			sp := w.SAEs[i]
+			s.AddSAE(sp, func(e *Explorer, err error) {
+				if err != nil {
+					done(err)
+					return
+				}
+				if analyze && e.View.Store() == nil {
+					s.analyzeView(e.View, false, func(err error) {
+						if err != nil {
+							done(err)
+							return
+						}
+						next(i + 1)
+					})
+					return
+				}
+				next(i + 1)
+			})
+		}
+		next(0)
+	})
+}
+
+// Analyze scans the corpus with the SAE of the tab shown (or reopens the
+// finished analysis unless force), in the background.
+func (s *Shell) Analyze(force bool) {
+	e := s.Explorer()
+	if e == nil {
+		s.SetStatus("Open a model and add an SAE before analysing.")
+		return
+	}
+	s.analyzeView(e.View, force, nil)
+}
+
+// CancelAnalysis stops the analysis in progress; nothing is written.
+func (s *Shell) CancelAnalysis() {
+	if s.running != nil {
+		s.running.cancel()
+		s.SetStatus("Cancelling the analysis…")
+	}
+}
+
+// Analyzing says whether an analysis is in progress.
+func (s *Shell) Analyzing() bool { return s.running != nil }
+
+func (s *Shell) analyzeView(v *View, force bool, then func(error)) {
+	done := func(err error) {
+		if then != nil {
+			then(err)
+		}
+	}
+	ss := s.session
+	if ss == nil {
+		done(errors.New("no workspace"))
+		return
+	}
+	if s.running != nil {
+		s.SetStatus("An analysis is already running: wait for it or cancel it.")
+		done(errors.New("an analysis is already running"))
+		return
+	}
+	// the corpus chosen in the bar
+	if c, r := s.Bar.CorpusPath(), s.barRows(); c != s.spec.Corpus || r != s.spec.Rows {
+		s.spec.Corpus, s.spec.Rows = c, r
+	}
+	spec := s.spec
+	old, oldOwned := v.store, v.ownsStore
+	cpath, rows := corpusSpec(spec)
+	if !force && old != nil && old.Meta.Params.Rows == rows && old.Meta.Corpus.Path == corpusName(cpath) {
+		s.SetStatus(v.Name() + " is already analysed on this corpus (File › Analyze again to scan anew).")
+		done(nil)
+		return
+	}
+	// The SAE replaces (and closes) its own store when the new one is ready:
+	// detach the panes from it first. A store the view opened itself stays
+	// open until the new one is there, in case this run fails.
+	v.store, v.ownsStore = nil, false
+	for _, fn := range v.onStore {
+		fn(nil)
+	}
+	ctx, cancel := context.WithCancel(ss.Jobs.Context())
+	run := &analysisRun{cancel: cancel, view: v}
+	s.setAnalyzing(v, true)
+	s.running = run
+	s.Bar.SetRunning(true)
+	s.Progress.SetValue(0)
+	s.Progress.Show()
+	s.SetStatus("Reading the corpus…")
+	t0 := time.Now()
+	ss.Jobs.Go(func(context.Context) {
+		defer cancel()
+		c, err := ss.loadCorpus(ctx, ss.WS.Tok, spec, func(d, total int) {
+			uiDo(func() {
+				if s.running == run && total > 0 {
+					s.Progress.SetValue(float64(d) / float64(total))
+					s.SetStatus(fmt.Sprintf("Reading the corpus: %d of %d documents", d, total))
+				}
+			})
+		})
+		if err == nil {
+			note := c.Note
+			uiDo(func() {
+				if note != "" && s.running == run {
+					s.SetStatus(note)
+				}
+			})
+			err = v.SAE.Analyze(ctx, StoreDir, c, params(spec), force, func(p analysis.Progress) {
+				uiDo(func() {
+					if s.running == run {
+						s.showProgress(v, p)
+					}
+				})
+			})
+		}
+		uiDo(func() {
+			if s.running == run {
+				s.running = nil
+				s.Bar.SetRunning(false)
+				s.Progress.Hide()
+			}
+			s.setAnalyzing(v, false)
+			if s.session != ss {
+				done(errors.New("the workspace was closed"))
+				return
+			}
+			if err != nil {
+				v.SetStore(old, oldOwned) // still open: the SAE keeps its store on failure
+				if errors.Is(err, context.Canceled) {
+					s.SetStatus("Analysis cancelled: nothing was written.")
+				} else {
+					s.showError(fmt.Errorf("analysis of %s: %w", v.Name(), err))
+				}
+				done(err)
+				return
+			}
+			st := v.SAE.Store()
+			v.SetStore(st, false)
+			if old != nil && oldOwned && old != st {
+				old.Close()
+			}
+			for i := range s.spec.SAEs {
+				if s.spec.SAEs[i].Path == v.SAE.Path {
+					s.spec.SAEs[i] = withStore(s.spec.SAEs[i], st)
+				}
+			}
+			s.remember()
+			sum := st.Meta.Summary
+			s.SetStatus(fmt.Sprintf("%s analysed in %.1f s: %s tokens, L0 %.1f, %d dead features, reconstruction score %.3f.",
+				v.Name(), time.Since(t0).Seconds(), groupThousands(sum.Tokens), sum.L0, sum.Dead, sum.ReconScore))
+			done(nil)
+		})
+	})
+}
+
+// setAnalyzing tells v's panes that its analysis runs (or ended).
+func (s *Shell) setAnalyzing(v *View, on bool) {
+	if s.session == nil {
+		return
+	}
+	for _, e := range s.session.Explorers {
+		if e.View == v {
+			e.Ranking.SetAnalyzing(on)
+		}
+	}
+}
+
+// showProgress shows an analysis' progress in the status bar.
+func (s *Shell) showProgress(v *View, p analysis.Progress) {
+	switch p.Stage {
+	case "scan":
+		if p.TotalRows > 0 {
+			s.Progress.SetValue(float64(p.Rows) / float64(p.TotalRows))
+		}
+		s.SetStatus(fmt.Sprintf("Analysing %s: %s of %s rows · %s tokens/s · about %s left",
+			v.Name(), groupThousands(p.Rows), groupThousands(p.TotalRows), groupThousands(int(p.TokensPerS)), fduration(p.ETA)))
+	default:
+		s.SetStatus(fmt.Sprintf("Analysing %s: %s…", v.Name(), p.Stage))
+	}
+}
+
+// scanLocalSources lists what the Hugging Face cache holds in the
+// choosers (run on a goroutine: it reads directories).
+func (s *Shell) scanLocalSources() {
+	c, err := hub.NewClientFromEnv()
+	if err != nil {
+		return
+	}
+	sources := FindLocalSources(c)
+	uiDo(func() { s.Bar.SetSources(sources, s.recentModels()) })
+}

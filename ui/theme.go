@@ -1,0 +1,46 @@
+package ui
+
+import (
+	"image/color"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/theme"
+)
+
+// Theme choices, as the --theme flag and the View menu take them.
+const (
+	ThemeSystem = "system"
+	ThemeLight  = "light"
+	ThemeDark   = "dark"
+)
+
+// prefTheme is the preference key of the theme chosen in the View menu.
+const prefTheme = "theme"
+
+// variantTheme is Fyne's default theme forced to one variant.
+type variantTheme struct {
+	fyne.Theme
+	variant fyne.ThemeVariant
+}
+
+func (t variantTheme) Color(n fyne.ThemeColorName, _ fyne.ThemeVariant) color.Color {
+	return t.Theme.Color(n, t.variant)
+}
+
+// ThemeFor returns the theme of a choice: the system's for "system" or
+// anything unknown.
+func ThemeFor(name string) fyne.Theme {
+	switch strings.ToLower(name) {
+	case ThemeLight:
+		return variantTheme{theme.DefaultTheme(), theme.VariantLight}
+	case ThemeDark:
+		return variantTheme{theme.DefaultTheme(), theme.VariantDark}
+	}
+	return theme.DefaultTheme()
+}
+
+// ApplyTheme switches a's theme to the choice name.
+func ApplyTheme(a fyne.App, name string) {
+	a.Settings().SetTheme(ThemeFor(name))
+}
