@@ -145,3 +145,42 @@ func TestRunAllocationsDoNotGrowWithTokens(t *testing.T) {
 		t.Errorf("allocations grow with tokens: %v for 1024 tokens, %v for 2048", small, large)
 	}
 }
+
+func TestNearestByDecoder(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASGonum)
+	a, b := s.SAEs["sae0"].SAE, s.SAEs["sae1"].SAE
+	got, err := features.NearestByDecoder(a, 5, a, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := a.DIn
+	cos := func(x, y []float32) float64 {
+		var dot, nx, ny float64
+		for i := range x {
+			dot += float64(x[i]) * float64(y[i])
+			nx += float64(x[i]) * float64(x[i])
+			ny += float64(y[i]) * float64(y[i])
+		}
+		return dot / math.Sqrt(nx*ny)
+	}
+	best, bestID := -2.0, -1
+	for g := 0; g < a.DSae; g++ {
+		if g == 5 {
+			continue
+		}
+		if c := cos(a.WDec.Data[5*d:6*d], a.WDec.Data[g*d:(g+1)*d]); c > best {
+			best, bestID = c, g
+		}
+	}
+	if got[0].ID != bestID || math.Abs(got[0].Cosine-best) > 1e-12 || got[0].Cosine < got[1].Cosine {
+		t.Errorf("nearest %v, brute force %d (%g)", got, bestID, best)
+	}
+	across, err := features.NearestByDecoder(a, 5, b, 2)
+	if err != nil || len(across) != 2 {
+		t.Errorf("across SAEs: %v %v", across, err)
+	}
+	if _, err := features.NearestByDecoder(a, 256, a, 2); err == nil {
+		t.Error("feature 256 accepted")
+	}
+}
