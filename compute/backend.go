@@ -8,7 +8,11 @@
 // caller passes dst, so that buffers are reused across batches.
 package compute
 
-import "github.com/saescope/saescope/weights"
+import (
+	"fmt"
+
+	"github.com/saescope/saescope/weights"
+)
 
 // Tensor is a matrix that lives on a Backend (host or device memory).
 type Tensor interface {
@@ -88,4 +92,15 @@ type SparseReader interface {
 	SparseRows(t Tensor, ptr []uint64, ids []uint32, vals []float32) ([]uint64, []uint32, []float32)
 	// RowSumSquares sets dst[i] to the sum of squares of row i of t.
 	RowSumSquares(t Tensor, dst []float64)
+}
+
+// RecoverBackend turns a panic raised inside a backend (a device that ran
+// out of memory, a driver error) into an error in *err, so that one failed
+// batch ends the operation, not the application. Use it deferred:
+//
+//	defer compute.RecoverBackend(be, &err)
+func RecoverBackend(be Backend, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%s backend failed: %v", be.Name(), r)
+	}
 }

@@ -74,7 +74,8 @@ func RandomEncoder(be compute.Backend, s *sae.SAE, seed uint64) (*encoder.Encode
 // Scan runs the analysis of rows (each SeqLen tokens, BOS first). meta
 // carries the sources and parameters; the returned store is complete but
 // not written.
-func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]int32, meta store.Meta, progress func(Progress)) (*store.Store, error) {
+func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]int32, meta store.Meta, progress func(Progress)) (_ *store.Store, err error) {
+	defer compute.RecoverBackend(m.Backend(), &err)
 	p := &meta.Params
 	fillDefaults(p)
 	if progress == nil {

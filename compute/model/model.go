@@ -127,7 +127,8 @@ func (m *Model) CheckTokens(tokens []int32, batch, seq int) error {
 // Run computes the forward pass on tokens ([batch·seq] ids, row-major).
 // The result stays valid until the next Run; hold Lock around Run and the
 // use of its output when other goroutines share the model (RunLocked does).
-func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks Hooks) (*Output, error) {
+func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks Hooks) (out *Output, err error) {
+	defer compute.RecoverBackend(m.be, &err)
 	if err := m.CheckTokens(tokens, batch, seq); err != nil {
 		return nil, err
 	}
@@ -156,7 +157,7 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 		}
 		return h.Order() == stop, nil
 	}
-	out := &Output{Batch: batch, Seq: seq}
+	out = &Output{Batch: batch, Seq: seq}
 
 	for i := 0; i < rows; i++ {
 		ws.pos[i] = int32(i % seq)
