@@ -25,6 +25,8 @@ type guiOptions struct {
 	rows, feature, tab                                          int
 	pos                                                         string
 	analyze                                                     bool
+	demo                                                        bool
+	pin, plot                                                   string
 }
 
 type multiFlag []string
@@ -42,8 +44,11 @@ func guiFlags(out io.Writer) (*flag.FlagSet, *guiOptions) {
 	fs.StringVar(&o.corpus, "corpus", ui.ShippedCorpus, `corpus file or folder, or "shipped" for the one built in`)
 	fs.IntVar(&o.rows, "rows", 1000, "rows of 128 tokens to analyse")
 	fs.BoolVar(&o.analyze, "analyze", false, "analyse the SAEs that have no finished analysis")
+	fs.BoolVar(&o.demo, "demo", false, "open the demo workspace (no download: a tiny random GPT-2 and two random SAEs on the shipped corpus)")
 	fs.StringVar(&o.pane, "pane", "", "pane to show: "+strings.Join(ui.Panes, ", "))
 	fs.IntVar(&o.feature, "feature", -1, "feature to select")
+	fs.StringVar(&o.pin, "pin", "", `features of the shown SAE to pin for the compare pane, e.g. "3,17"`)
+	fs.StringVar(&o.plot, "plot", "", "statistics pane's plot: features_per_token, frequency, mean, unembed_entropy, unembed_maxprob")
 	fs.IntVar(&o.tab, "tab", 0, "SAE tab to show (0 is the first SAE)")
 	fs.StringVar(&o.text, "text", "", "text for the neuroscope and elicitation panes")
 	fs.StringVar(&o.pos, "pos", "", "elicitation position (negative from the end; default: mean over positions)")
@@ -104,7 +109,7 @@ func gui(args []string, stderr io.Writer) int {
 			shell.Window.Resize(fyne.NewSize(w, h))
 		}
 	}
-	if o.model != "" {
+	if o.model != "" || o.demo {
 		start(shell, o)
 	}
 	shell.Window.ShowAndRun()
@@ -117,7 +122,11 @@ func start(s *ui.Shell, o *guiOptions) {
 	for _, p := range o.saes {
 		spec.SAEs = append(spec.SAEs, ui.SAESpec{Path: p, Hook: o.hook})
 	}
-	s.OpenWorkspace(spec, o.analyze, func(err error) {
+	open := func(then func(error)) { s.OpenWorkspace(spec, o.analyze, then) }
+	if o.demo {
+		open = s.OpenDemo
+	}
+	open(func(err error) {
 		if err != nil {
 			return
 		}
@@ -143,6 +152,16 @@ func start(s *ui.Shell, o *guiOptions) {
 		}
 		if o.feature >= 0 {
 			if err := e.View.Select(o.feature); err != nil {
+				s.SetStatus(err.Error())
+			}
+		}
+		if o.pin != "" {
+			if err := e.PinFeatures(o.pin); err != nil {
+				s.SetStatus(err.Error())
+			}
+		}
+		if o.plot != "" {
+			if err := e.Statistics.SetKindName(o.plot); err != nil {
 				s.SetStatus(err.Error())
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/saescope/saescope/compute/store"
@@ -38,6 +39,8 @@ type ContextsPane struct {
 	Msg                              *widget.Label
 	Tabs                             *container.AppTabs
 	Legend                           *Legend
+	// ExportHTML saves the top contexts as a self-contained HTML file.
+	ExportHTML *widget.Button
 
 	top       *contextList
 	intervals *contextList
@@ -129,7 +132,9 @@ func NewContextsPane(v *View) *ContextsPane {
 		widget.NewLabel("Prefix"), small(p.PrefixEntry),
 		widget.NewLabel("Suffix"), small(p.SuffixEntry),
 		layout.NewSpacer(), p.Legend)
-	top := container.NewVBox(controls, p.Title, p.Msg)
+	p.ExportHTML = widget.NewButtonWithIcon("HTML", theme.DownloadIcon(), p.exportHTML)
+	p.ExportHTML.Importance = widget.LowImportance
+	top := container.NewVBox(controls, container.NewBorder(nil, nil, nil, p.ExportHTML, p.Title), p.Msg)
 	p.content = container.NewBorder(top, p.Hover, nil, nil, p.Tabs)
 
 	v.OnFeature(func(int) { p.Update() })
@@ -159,6 +164,21 @@ func (p *ContextsPane) message(text string) {
 	} else {
 		p.Msg.Show()
 	}
+}
+
+// exportHTML saves the selected feature's top contexts (with the pane's
+// number of contexts, prefix and suffix) as HTML.
+func (p *ContextsPane) exportHTML() {
+	f := p.v.Feature()
+	if f < 0 {
+		p.message("Select a feature first: its contexts are what is exported.")
+		return
+	}
+	p.v.ExportContexts(f, p.K, p.Prefix, p.Suffix, func(_ string, err error) {
+		if err != nil {
+			p.message(err.Error())
+		}
+	})
 }
 
 func (p *ContextsPane) hover(t *Token) {
@@ -256,12 +276,7 @@ func (p *ContextsPane) clear() {
 // rowData copies a context out of the store (whose memory goes away
 // when the store is closed).
 func (p *ContextsPane) rowData(c store.Context, value string) contextRowData {
-	toks := make([]Token, len(c.Tokens))
-	for i, id := range c.Tokens {
-		toks[i] = Token{Text: p.v.Tok.DisplayString(int(id)), ID: int(id), Value: c.Acts[i]}
-	}
-	return contextRowData{value: value, tokens: toks, marked: c.Target(),
-		where: fmt.Sprintf("row %d, position %d", c.Row, c.Pos)}
+	return copyContext(p.v, c, value)
 }
 
 // contextRowData is one line of a context list: a context or a heading.

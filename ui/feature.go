@@ -5,6 +5,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/saescope/saescope/compute/store"
@@ -21,6 +22,8 @@ type FeatureHeader struct {
 	Stats *widget.Label
 	Label *widget.Entry
 	Notes *widget.Entry
+	// Pin pins the feature for comparison (Unpin when it is pinned).
+	Pin *widget.Button
 
 	syncing bool
 }
@@ -46,8 +49,10 @@ func NewFeatureHeader(v *View) *FeatureHeader {
 	}
 	h.Label.OnChanged = save
 	h.Notes.OnChanged = save
+	h.Pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), h.togglePin)
+	v.OnPins(h.syncPin)
 	h.content = container.NewVBox(
-		container.NewBorder(nil, nil, h.Title, nil, h.Label),
+		container.NewBorder(nil, nil, h.Title, h.Pin, h.Label),
 		h.Stats,
 		h.Notes)
 	v.OnFeature(func(int) { h.Update() })
@@ -59,11 +64,46 @@ func NewFeatureHeader(v *View) *FeatureHeader {
 // Content is the header's widget tree.
 func (h *FeatureHeader) Content() fyne.CanvasObject { return h.content }
 
+// togglePin pins the selected feature, or unpins it.
+func (h *FeatureHeader) togglePin() {
+	f, b := h.v.Feature(), h.v.Bench()
+	if f >= 0 && b.Pinned(h.v, f) {
+		b.Unpin(h.v, f)
+		h.v.Message(fmt.Sprintf("Feature %d of %s unpinned.", f, h.v.Name()))
+		return
+	}
+	if err := b.Pin(h.v, f); err != nil {
+		h.v.Message(err.Error())
+		return
+	}
+	h.v.Message(fmt.Sprintf("Feature %d of %s pinned: %d pinned, side by side in the Compare tab.", f, h.v.Name(), len(b.Pins())))
+}
+
+// syncPin shows whether the selected feature is pinned.
+func (h *FeatureHeader) syncPin() {
+	f := h.v.Feature()
+	switch {
+	case f < 0:
+		h.Pin.SetText("Pin")
+		h.Pin.SetIcon(theme.ContentAddIcon())
+		h.Pin.Disable()
+	case h.v.Bench().Pinned(h.v, f):
+		h.Pin.Enable()
+		h.Pin.SetText("Unpin")
+		h.Pin.SetIcon(theme.ContentRemoveIcon())
+	default:
+		h.Pin.Enable()
+		h.Pin.SetText("Pin")
+		h.Pin.SetIcon(theme.ContentAddIcon())
+	}
+}
+
 // Update shows the selected feature.
 func (h *FeatureHeader) Update() {
 	f := h.v.Feature()
 	h.syncing = true
 	defer func() { h.syncing = false }()
+	h.syncPin()
 	if f < 0 {
 		h.Title.SetText("No feature selected")
 		h.Stats.SetText(fmt.Sprintf("%s: %d features. Pick one in the ranking, in elicitation, or type its id.", h.v.Name(), h.v.DSae()))

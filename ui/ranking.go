@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/ui/plots"
 )
 
 // Ranking table columns.
@@ -53,6 +55,9 @@ type RankingPane struct {
 	body       *fyne.Container
 	// AnalyzeButton starts the analysis when there is none.
 	AnalyzeButton *widget.Button
+	// ExportCSV saves the rows shown (the rank range or label search in
+	// force) as CSV.
+	ExportCSV *widget.Button
 
 	metric     store.Metric
 	descending bool
@@ -136,10 +141,12 @@ func NewRankingPane(v *View) *RankingPane {
 	goRange := widget.NewButtonWithIcon("", theme.NavigateNextIcon(), p.ApplyRange)
 	find := widget.NewButtonWithIcon("", theme.SearchIcon(), p.Find)
 	all := widget.NewButton("Show all", p.ShowAll)
+	p.ExportCSV = widget.NewButtonWithIcon("CSV", theme.DownloadIcon(), p.exportCSV)
+	p.ExportCSV.Importance = widget.LowImportance
 	controls := container.NewGridWithColumns(2,
 		container.NewBorder(nil, nil, nil, goRange, p.RangeEntry),
 		container.NewBorder(nil, nil, nil, find, p.FindEntry))
-	top := container.NewVBox(container.NewBorder(nil, nil, nil, all, controls), p.Info, p.Msg)
+	top := container.NewVBox(container.NewBorder(nil, nil, nil, all, controls), container.NewBorder(nil, nil, nil, p.ExportCSV, p.Info), p.Msg)
 
 	p.empty = widget.NewLabel("")
 	p.empty.Wrapping = fyne.TextWrapWord
@@ -188,6 +195,27 @@ func (p *RankingPane) message(text string) {
 	} else {
 		p.Msg.Show()
 	}
+}
+
+// exportCSV saves the rows shown as CSV: the rank range or the label
+// search in force, or every live feature.
+func (p *RankingPane) exportCSV() {
+	if p.v.Store() == nil || len(p.rows) == 0 {
+		p.message("Nothing to export: the table is empty.")
+		return
+	}
+	rows := append([]store.FeatureStats(nil), p.rows...)
+	name := fileStem("features", p.v.Name(), string(p.metric))
+	if p.rangeLo >= 0 {
+		name += fmt.Sprintf("-ranks-%d-%d", p.rangeLo, p.rangeLo+len(rows))
+	}
+	p.v.Export("the table", name+".csv", func(_ string, w io.Writer) error {
+		return plots.WriteFeatureCSV(w, rows)
+	}, func(_ string, err error) {
+		if err != nil {
+			p.message(err.Error())
+		}
+	})
 }
 
 func (p *RankingPane) selectFeature(f int) {

@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2"
 
 	"github.com/saescope/saescope/compute/analysis"
+	"github.com/saescope/saescope/weights/demo"
 )
 
 // prefRecent is the preference key of the recent workspaces.
@@ -55,6 +56,9 @@ func (w WorkspaceSpec) Title() string {
 	}
 	corpus += fmt.Sprintf(" (%s rows)", groupThousands(rows))
 	t := filepath.Base(w.Model)
+	if isDemoSpec(w) {
+		t = demo.Label
+	}
 	if len(saes) > 0 {
 		t += " · " + strings.Join(saes, ", ")
 	}

@@ -33,6 +33,8 @@ type Session struct {
 	corpusMu  sync.Mutex
 	corpus    *corpus.Corpus
 	corpusKey string
+
+	bench *Workbench // the SAE tabs' pins (workbench.go)
 }
 
 // analysisRun is the analysis in progress.
@@ -118,7 +120,7 @@ func (s *Shell) closeSession() {
 	}
 	s.Tabs.Items = nil
 	s.Tabs.Refresh()
-	s.center.Objects = []fyne.CanvasObject{container.NewCenter(s.welcome)}
+	s.center.Objects = []fyne.CanvasObject{s.welcomeView()}
 	s.center.Refresh()
 	s.updateTitle()
 	go func() {
@@ -234,6 +236,7 @@ func (s *Shell) AddSAE(sp SAESpec, then func(*Explorer, error)) {
 			v := NewView(sae, ss.WS.Tok, book, ss.Jobs)
 			v.SetMessageHandler(s.SetStatus)
 			v.RequestAnalyze = func() { s.analyzeView(v, false, nil) }
+			s.workbench(ss).Add(v)
 			e := NewExplorer(v)
 			v.SetStore(st, owned)
 			ss.Explorers = append(ss.Explorers, e)

@@ -70,7 +70,11 @@ type View struct {
 	onFeature []func(f int)
 	onStore   []func(st *store.Store)
 	onLabel   []func(f int)
+	onPins    []func()
 	onMessage func(msg string)
+
+	bench *Workbench
+	cache featureCache
 
 	// RequestAnalyze, when set, starts the analysis of this SAE (the
 	// panes' "Analyze" buttons call it).
@@ -82,8 +86,16 @@ type View struct {
 func NewView(sae *workspace.SAE, tok *tokenizer.Tokenizer, book *labels.Book, jobs *Jobs) *View {
 	v := &View{SAE: sae, Tok: tok, Jobs: jobs, feature: -1, dSae: sae.Weights.DSae}
 	v.labels = newLabelSaver(book, func(err error) { v.Message(err.Error()) })
+	NewWorkbench().Add(v)
 	return v
 }
+
+// Bench returns the workbench the view belongs to (the window's, or its
+// own when it is alone).
+func (v *View) Bench() *Workbench { return v.bench }
+
+// OnPins adds a listener of changes to the workbench's pinned features.
+func (v *View) OnPins(fn func()) { v.onPins = append(v.onPins, fn) }
 
 // Name is the SAE's short name.
 func (v *View) Name() string { return v.SAE.Name() }
@@ -107,6 +119,9 @@ func (v *View) SetStore(st *store.Store, owned bool) {
 	}
 	for _, fn := range v.onStore {
 		fn(st)
+	}
+	if b := v.bench; b != nil && slices.ContainsFunc(b.pins, func(p Pin) bool { return p.View == v }) {
+		b.changed() // the comparison shows this store's numbers
 	}
 	if old != nil && oldOwned {
 		old.Close()

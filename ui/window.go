@@ -41,6 +41,8 @@ type Shell struct {
 	session *Session
 	spec    WorkspaceSpec
 	running *analysisRun
+
+	firstRun *FirstRun // the "Get models" screen (firstrun.go)
 }
 
 // NewShell builds the main window with its menu and an empty workspace.
@@ -56,13 +58,14 @@ func NewShell(a fyne.App, version string) *Shell {
 	s.Tabs.OnSelected = func(*container.TabItem) { s.updateTitle() }
 	s.welcome = container.NewVBox()
 	s.rebuildWelcome()
-	s.center = container.NewStack(container.NewCenter(s.welcome))
+	s.center = container.NewStack(s.welcomeView())
 	w.SetMainMenu(s.menu())
 	status := container.NewBorder(nil, nil, nil,
-		container.NewHBox(container.NewCenter(container.NewGridWrap(fyne.NewSize(260, s.Progress.MinSize().Height), s.Progress)), s.Bar.Cancel), s.Status)
+		container.NewHBox(container.NewCenter(container.NewGridWrap(fyne.NewSize(260, s.Progress.MinSize().Height), s.Progress)), s.Bar.Cancel), container.NewStack(s.Status, coldStartProbe()))
 	s.BarItem = widget.NewAccordionItem("Workspace", s.Bar.Content())
 	s.barBox = widget.NewAccordion(s.BarItem)
 	s.barBox.Open(0)
+	s.firstRunScreen().foldBarForNewUser()
 	w.SetContent(container.NewBorder(s.barBox, status, nil, nil, s.center))
 	w.Resize(fyne.NewSize(1280, 800))
 	w.SetOnClosed(s.shutdown)
@@ -102,7 +105,8 @@ func (s *Shell) updateTitle() {
 	if e := s.Explorer(); e != nil {
 		t += " — " + e.View.Name()
 	}
-	s.Window.SetTitle(t)
+	s.Window.SetTitle(s.demoTitle(t))
+	s.workspaceShown()
 	bar := "Workspace"
 	if s.session != nil {
 		bar += ": " + s.spec.Title()
@@ -127,6 +131,9 @@ func (s *Shell) menu() *fyne.MainMenu {
 	recent.ChildMenu = fyne.NewMenu("")
 	s.fillRecentMenu(recent.ChildMenu)
 	file := fyne.NewMenu("File",
+		fyne.NewMenuItem("Get models…", s.ShowGetModels),
+		fyne.NewMenuItem("Open demo workspace", func() { s.OpenDemo(nil) }),
+		fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem("Open model…", func() { s.Bar.browseFolder(func(p string) { s.Bar.Model.SetText(p); s.OpenModel(p, nil) }) }),
 		fyne.NewMenuItem("Add SAE file…", func() {
 			s.Bar.browseFile([]string{".pt", ".pth", ".bin"}, func(p string) { s.Bar.SAE.SetText(p); s.AddSAE(SAESpec{Path: p}, nil) })
@@ -148,6 +155,9 @@ func (s *Shell) menu() *fyne.MainMenu {
 		fyne.NewMenuItem("Interval samples", func() { s.ShowPane(PaneIntervals) }),
 		fyne.NewMenuItem("Neuroscope", func() { s.ShowPane(PaneNeuroscope) }),
 		fyne.NewMenuItem("Elicitation", func() { s.ShowPane(PaneElicitation) }),
+		fyne.NewMenuItem("Feature detail", func() { s.ShowPane(PaneDetail) }),
+		fyne.NewMenuItem("Statistics", func() { s.ShowPane(PaneStatistics) }),
+		fyne.NewMenuItem("Compare pinned features", func() { s.ShowPane(PaneCompare) }),
 		fyne.NewMenuItemSeparator(),
 	)
 	themes := fyne.NewMenuItem("Theme", nil)
@@ -193,12 +203,7 @@ func (s *Shell) refreshRecent() {
 }
 
 func (s *Shell) rebuildWelcome() {
-	objs := []fyne.CanvasObject{
-		widget.NewRichTextFromMarkdown("# SAE Scope\n\nExplore the features of sparse autoencoders trained on GPT-2 small.\n\n" +
-			"1. Open a GPT-2 model folder (or pick one from the Hugging Face cache).\n" +
-			"2. Add one or more SAEs of that model.\n" +
-			"3. Press **Analyze** to scan the corpus; a finished analysis opens at once next time."),
-	}
+	objs := []fyne.CanvasObject{s.firstRunScreen().Content()}
 	if rec := LoadRecent(s.App.Preferences()); len(rec) > 0 {
 		objs = append(objs, widget.NewLabelWithStyle("Recent workspaces", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 		for _, w := range rec {
@@ -251,6 +256,9 @@ func (s *Shell) recentModels() []string {
 
 // shutdown saves what is pending and stops the background work.
 func (s *Shell) shutdown() {
+	if s.firstRun != nil {
+		s.firstRun.stop()
+	}
 	if s.session == nil {
 		return
 	}
@@ -262,5 +270,8 @@ func (s *Shell) shutdown() {
 
 // describeSpec is a status line for a workspace.
 func describeSpec(w WorkspaceSpec) string {
+	if isDemoSpec(w) {
+		return demoDescription(w)
+	}
 	return fmt.Sprintf("%s with %d SAE(s)", w.Model, len(w.SAEs))
 }

@@ -54,15 +54,15 @@ func Render(p *plot.Plot, w, h vg.Length, format string) ([]byte, error) {
 	switch strings.ToLower(strings.TrimPrefix(format, ".")) {
 	case "png":
 		c := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(PNGDPI))
-		p.Draw(canvas(c))
+		p.Draw(canvas(c, p))
 		wt = vgimg.PngCanvas{Canvas: c}
 	case "svg":
 		c := vgsvg.New(w, h)
-		p.Draw(canvas(c))
+		p.Draw(canvas(c, p))
 		wt = c
 	case "pdf":
 		c := pdfCanvas{vgpdf.New(w, h)}
-		p.Draw(canvas(c))
+		p.Draw(canvas(c, p))
 		wt = c
 	default:
 		return nil, fmt.Errorf("unknown plot format %q (png, svg, pdf)", format)
@@ -102,14 +102,20 @@ func Image(p *plot.Plot, w, h vg.Length) image.Image { return ImageDPI(p, w, h, 
 // pixels wide): a window scaled by s shows it sharp at dpi = 72·s.
 func ImageDPI(p *plot.Plot, w, h vg.Length, dpi int) image.Image {
 	c := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(max(1, dpi)))
-	p.Draw(canvas(c))
+	p.Draw(canvas(c, p))
 	return c.Image()
 }
 
 // canvas leaves a margin around the plot, so that the last tick label and
-// the end bars are not cut at the border.
-func canvas(c vg.CanvasSizer) draw.Canvas {
-	return draw.Crop(draw.New(c), margin, -margin-4, margin/2, -margin)
+// the end bars are not cut at the border; the margin takes the plot's
+// background.
+func canvas(c vg.CanvasSizer, p *plot.Plot) draw.Canvas {
+	dc := draw.New(c)
+	if p.BackgroundColor != nil {
+		dc.SetColor(p.BackgroundColor)
+		dc.Fill(dc.Rectangle.Path())
+	}
+	return draw.Crop(dc, margin, -margin-4, margin/2, -margin)
 }
 
 // pdfCanvas works around vgpdf taking a translucent colour's

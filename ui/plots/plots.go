@@ -125,6 +125,9 @@ type Figure struct {
 	Binned *store.Binned // learnt-vs-random distributions only
 	Note   string        // shown on the plot when not empty (dead feature, values outside the range)
 	YLabel string
+
+	backdrop *legendBackdrop
+	note     *noteText
 }
 
 // Colours: learnt blue, random orange; more for compared features.
@@ -140,6 +143,10 @@ var palette = []color.NRGBA{
 	{188, 189, 34, 255},  // olive
 	{23, 190, 207, 255},  // cyan
 }
+
+// SeriesColour is the colour of the i-th series of a figure (learnt,
+// random; or the i-th feature compared).
+func SeriesColour(i int) color.NRGBA { return palette[((i%len(palette))+len(palette))%len(palette)] }
 
 // Titles and x-axis labels of the distributions.
 var kindText = map[store.PlotKind][2]string{
@@ -484,13 +491,15 @@ func (f *Figure) build(title, xlabel string, o Options) {
 	for _, b := range f.Bars {
 		names = append(names, b.Name)
 	}
-	p.Add(legendBackdrop{names: names, legend: &p.Legend})
+	f.backdrop = &legendBackdrop{names: names, legend: &p.Legend, color: LightStyle.backdrop()}
+	p.Add(f.backdrop)
 	for _, b := range f.Bars {
 		p.Legend.Add(b.Name, b.Hist)
 	}
 	switch {
 	case f.Note != "" && empty:
-		p.Add(noteText{text: f.Note})
+		f.note = &noteText{text: f.Note, color: LightStyle.muted()}
+		p.Add(f.note)
 	case f.Note != "":
 		p.Title.Text += "\n(" + f.Note + ")"
 	}
@@ -520,9 +529,10 @@ func (f *Figure) leftIsEmptier() bool {
 type legendBackdrop struct {
 	names  []string
 	legend *plot.Legend
+	color  color.Color
 }
 
-func (lb legendBackdrop) Plot(c draw.Canvas, _ *plot.Plot) {
+func (lb *legendBackdrop) Plot(c draw.Canvas, _ *plot.Plot) {
 	l := lb.legend
 	sty := l.TextStyle
 	var w, h vg.Length
@@ -542,16 +552,19 @@ func (lb legendBackdrop) Plot(c draw.Canvas, _ *plot.Plot) {
 	r.Max.X += l.XOffs + pad
 	r.Min.Y += l.YOffs - pad - sty.FontExtents().Descent
 	r.Max.Y += l.YOffs + pad
-	c.SetColor(color.NRGBA{255, 255, 255, 215})
+	c.SetColor(lb.color)
 	c.Fill(r.Path())
 }
 
 // noteText writes a note in the middle of an empty plot.
-type noteText struct{ text string }
+type noteText struct {
+	text  string
+	color color.Color
+}
 
-func (n noteText) Plot(c draw.Canvas, p *plot.Plot) {
+func (n *noteText) Plot(c draw.Canvas, p *plot.Plot) {
 	sty := p.Legend.TextStyle
-	sty.Color = color.NRGBA{90, 90, 90, 255}
+	sty.Color = n.color
 	sty.XAlign, sty.YAlign = draw.XCenter, draw.YCenter
 	c.FillText(sty, c.Center(), n.text)
 }

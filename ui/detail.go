@@ -1,0 +1,392 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/saescope/saescope/compute/features"
+	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/ui/plots"
+	"github.com/saescope/saescope/weights/tokenizer"
+)
+
+// nearK is how many features the nearest and co-activation lists show.
+const nearK = 10
+
+// noOther is the other-SAE selector's choice when there is none.
+const noOther = "(no other SAE of this width)"
+
+// DetailPane shows what a researcher needs to judge the selected feature:
+// its activation density (exportable), the tokens its decoder direction
+// boosts and suppresses through ln_final and the unembedding, the entropy
+// and max probability of that unembedding, and its nearest features by
+// decoder cosine (in this SAE and in another open SAE of the same width)
+// and by co-activation. Clicking a feature in a list selects it (in its
+// own SAE's tab for the other SAE). The model-side numbers are computed
+// off the UI thread, the newest selection winning.
+type DetailPane struct {
+	v       *View
+	content fyne.CanvasObject
+
+	Info       *widget.Label
+	Msg        *widget.Label
+	Density    *PlotView
+	Boosted    *pickList
+	Suppressed *pickList
+	Nearest    *pickList
+	Other      *pickList
+	OtherSAE   *widget.Select
+	CoAct      *pickList
+
+	runner *latest[detailRequest]
+	others []*View // the views behind OtherSAE's options
+	other  *View   // chosen
+	active bool
+	dirty  bool
+	shown  detailRequest
+	data   *detailData
+}
+
+type detailRequest struct {
+	f     int
+	st    *store.Store
+	other *View
+	scale float32
+}
+
+// detailData is what the worker computes for a feature.
+type detailData struct {
+	req                   detailRequest
+	logits                *features.LogitEffect
+	logitsErr             error
+	nearest, otherNearest []features.Similar
+	nearestErr, otherErr  error
+	coact                 []store.Correlated
+	coactErr              error
+	took                  time.Duration
+}
+
+// NewDetailPane builds the detail pane of v's selected feature.
+func NewDetailPane(v *View) *DetailPane { return newDetailPane(v, true) }
+
+// newDetailPane builds the pane, on screen or not (active).
+func newDetailPane(v *View, active bool) *DetailPane {
+	p := &DetailPane{v: v, active: active}
+	p.Info = widget.NewLabel("")
+	p.Info.Wrapping = fyne.TextWrapWord
+	p.Msg = widget.NewLabel("")
+	p.Msg.Wrapping = fyne.TextWrapWord
+	p.Msg.Importance = widget.WarningImportance
+	p.Msg.Hide()
+	p.Density = NewPlotView(v)
+
+	p.Boosted = newPickList("Boosts", "tokens, logit change", nil)
+	p.Suppressed = newPickList("Suppresses", "tokens, logit change", nil)
+	p.Nearest = newPickList("Nearest here", "cosine", nil)
+	p.OtherSAE = widget.NewSelect(nil, func(string) { p.chooseOther() })
+	p.OtherSAE.PlaceHolder = noOther
+	p.Other = newPickList("Nearest in", "", p.OtherSAE)
+	p.CoAct = newPickList("Fires with", "correlation", nil)
+	p.Nearest.OnPick = func(i int) { p.pick(v, p.Nearest.rows[i].ID) }
+	p.CoAct.OnPick = func(i int) { p.pick(v, p.CoAct.rows[i].ID) }
+	p.Other.OnPick = func(i int) {
+		if p.data != nil && p.data.req.other != nil {
+			p.pick(p.data.req.other, p.Other.rows[i].ID)
+		}
+	}
+	p.runner = newLatest(v.Jobs, p.run)
+
+	export := exportButtons("Density", func(f string) {
+		p.Density.Export(f, func(_ string, err error) {
+			if err != nil {
+				p.message(err.Error())
+			}
+		})
+	}, "png", "svg", "pdf", "csv")
+	// the token columns wider: tokens are longer than feature ids
+	lists := container.New(weighted{1.3, 1.3, 0.8, 0.8, 0.8},
+		p.Boosted.Content(), p.Suppressed.Content(), p.Nearest.Content(), p.Other.Content(), p.CoAct.Content())
+	split := container.NewVSplit(container.NewBorder(nil, export, nil, nil, p.Density), lists)
+	split.Offset = 0.56
+	p.content = container.NewBorder(container.NewVBox(p.Info, p.Msg), nil, nil, nil, split)
+
+	v.OnFeature(func(int) { p.Update() })
+	v.OnStore(func(*store.Store) { p.Update() })
+	v.OnLabel(func(f int) {
+		if f == v.Feature() && p.active {
+			p.Info.SetText(p.infoText(f, v.Store()))
+		}
+	})
+	p.Update()
+	return p
+}
+
+// Content is the pane's widget tree.
+func (p *DetailPane) Content() fyne.CanvasObject { return p.content }
+
+// SetActive says whether the pane is on screen; a hidden pane computes
+// when it is shown.
+func (p *DetailPane) SetActive(on bool) {
+	p.active = on
+	if on && p.dirty {
+		p.Update()
+	}
+}
+
+// Settle waits for the computations and the plot (tests, measurements).
+func (p *DetailPane) Settle() {
+	for {
+		p.runner.Settle()
+		p.Density.Settle()
+		if !settled() {
+			return
+		}
+	}
+}
+
+func (p *DetailPane) message(text string) {
+	p.Msg.SetText(text)
+	if text == "" {
+		p.Msg.Hide()
+	} else {
+		p.Msg.Show()
+	}
+}
+
+func (p *DetailPane) pick(v *View, f int) {
+	var err error
+	if v == p.v {
+		err = v.Select(f)
+	} else {
+		err = p.v.Bench().Show(v, f, PaneDetail)
+	}
+	if err != nil {
+		p.message(err.Error())
+	}
+}
+
+// SetOther picks the other SAE whose nearest features are listed.
+func (p *DetailPane) SetOther(v *View) error {
+	p.syncOthers()
+	for i, o := range p.others {
+		if o == v {
+			p.OtherSAE.SetSelectedIndex(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is not another open SAE of this width", v.Name())
+}
+
+func (p *DetailPane) chooseOther() {
+	i := p.OtherSAE.SelectedIndex()
+	var o *View
+	if i >= 0 && i < len(p.others) {
+		o = p.others[i]
+	}
+	if o != p.other {
+		p.other = o
+		p.Update()
+	}
+}
+
+// syncOthers lists the other open SAEs whose decoder directions live in
+// the same space (equal d_in).
+func (p *DetailPane) syncOthers() {
+	var others []*View
+	var names []string
+	for _, o := range p.v.Bench().Views() {
+		if o != p.v && o.SAE.Weights.DIn == p.v.SAE.Weights.DIn {
+			others = append(others, o)
+			names = append(names, shortName(o))
+		}
+	}
+	same := len(others) == len(p.others)
+	for i := range others {
+		same = same && others[i] == p.others[i]
+	}
+	if same {
+		return
+	}
+	p.others = others
+	p.OtherSAE.Options = names
+	keep := -1
+	for i, o := range others {
+		if o == p.other {
+			keep = i
+		}
+	}
+	if keep < 0 && len(others) > 0 {
+		keep = 0
+	}
+	if keep >= 0 {
+		p.other = others[keep]
+		p.OtherSAE.SetSelectedIndex(keep)
+	} else {
+		p.other = nil
+		p.OtherSAE.ClearSelected()
+	}
+	p.OtherSAE.Refresh()
+}
+
+// Update shows the selected feature (its lists computed off the UI
+// thread).
+func (p *DetailPane) Update() {
+	if !p.active {
+		p.dirty = true
+		return
+	}
+	p.dirty = false
+	p.syncOthers()
+	if len(p.others) == 0 {
+		p.OtherSAE.Disable()
+	} else {
+		p.OtherSAE.Enable()
+	}
+	f, st := p.v.Feature(), p.v.Store()
+	if f < 0 {
+		p.Info.SetText("Select a feature in the ranking, in elicitation, or type its id: its density, direct logit effect and nearest features show here.")
+		p.clear()
+		p.Density.SetMessage("No feature selected.")
+		return
+	}
+	t0 := time.Now()
+	req := detailRequest{f: f, st: st, other: p.other, scale: p.v.unembedScale()}
+	if req == p.shown && p.data != nil {
+		return
+	}
+	p.shown = req
+	p.Info.SetText(p.infoText(f, st))
+	if st == nil {
+		p.Density.SetMessage("No analysis yet: the density comes from the corpus scan (Analyze).")
+	} else {
+		p.Density.Name = fileStem("density", p.v.Name(), fmt.Sprintf("feature-%d", f))
+		p.Density.SetSource(func() (*plots.Figure, error) { return plots.Density(st, f, plots.Options{}) }, t0)
+	}
+	p.runner.Request(req)
+}
+
+// infoText is the line on the unembedding of f's decoder direction.
+func (p *DetailPane) infoText(f int, st *store.Store) string {
+	head := fmt.Sprintf("Feature %d of %s", f, p.v.Name())
+	if l := p.v.Label(f); l != "" {
+		head += " · " + l
+	}
+	if st == nil {
+		return head + ". Not analysed yet: the density, co-activation and unembedding statistics come from the corpus scan."
+	}
+	if len(st.UnembedEntropy) <= f {
+		return head + ". No unembedding statistics: the SAE's hook is not in the residual stream's width."
+	}
+	maxBits := math.Log2(float64(tokenizer.VocabSize))
+	return fmt.Sprintf("%s. Decoder direction × %.3g, unembedded: entropy %.2f bits (of at most %.2f) · max probability %s.",
+		head, st.Meta.Summary.UnembedScale, st.UnembedEntropy[f], maxBits, fprob(float64(st.UnembedMaxProb[f])))
+}
+
+func fprob(v float64) string {
+	if v < 0.001 {
+		return fmt.Sprintf("%.2e", v)
+	}
+	return fmt.Sprintf("%.4f", v)
+}
+
+func (p *DetailPane) clear() {
+	p.runner.Drop()
+	p.shown, p.data = detailRequest{f: -1}, nil
+	for _, l := range []*pickList{p.Boosted, p.Suppressed, p.Nearest, p.Other, p.CoAct} {
+		l.SetRows(nil)
+	}
+	p.message("")
+}
+
+// run computes a feature's lists off the UI thread.
+func (p *DetailPane) run(_ context.Context, r detailRequest) func() {
+	t0 := time.Now()
+	d := &detailData{req: r}
+	w := p.v.SAE.Weights
+	d.logits, d.logitsErr = p.v.Logits(r.f, r.scale)
+	d.nearest, d.nearestErr = features.NearestByDecoder(w, r.f, w, nearK)
+	if r.other != nil {
+		d.otherNearest, d.otherErr = features.NearestByDecoder(w, r.f, r.other.SAE.Weights, nearK)
+	}
+	if r.st != nil {
+		d.coact, d.coactErr = r.st.CoActivation(r.f, nearK)
+	}
+	d.took = time.Since(t0)
+	return func() {
+		if r != p.shown {
+			return // a newer feature is on its way
+		}
+		p.show(d)
+	}
+}
+
+// show fills the lists (UI thread).
+func (p *DetailPane) show(d *detailData) {
+	p.data = d
+	var notes []string
+	tokRows := func(rs []features.Ranked) []listRow {
+		rows := make([]listRow, len(rs))
+		for i, r := range rs {
+			rows[i] = listRow{Text: p.v.Tok.DisplayString(r.ID), Value: fmt.Sprintf("%+.2f", r.Value), ID: -1}
+		}
+		return rows
+	}
+	if d.logitsErr != nil {
+		notes = append(notes, "Direct logit effect: "+d.logitsErr.Error())
+		p.Boosted.SetRows(nil)
+		p.Suppressed.SetRows(nil)
+	} else {
+		p.Boosted.SetRows(tokRows(d.logits.Boosted))
+		p.Suppressed.SetRows(tokRows(d.logits.Suppressed))
+	}
+	featRows := func(v *View, ss []features.Similar) []listRow {
+		rows := make([]listRow, len(ss))
+		for i, s := range ss {
+			rows[i] = listRow{Text: featureText(v, s.ID), Value: fmt.Sprintf("%.3f", s.Cosine), ID: s.ID}
+		}
+		return rows
+	}
+	if d.nearestErr != nil {
+		notes = append(notes, "Nearest by decoder: "+d.nearestErr.Error())
+	}
+	p.Nearest.SetRows(featRows(p.v, d.nearest))
+	if d.otherErr != nil {
+		notes = append(notes, "Nearest in the other SAE: "+d.otherErr.Error())
+	}
+	p.Other.SetRows(featRows(d.req.other, d.otherNearest))
+	var rows []listRow
+	for _, c := range d.coact {
+		rows = append(rows, listRow{Text: featureText(p.v, c.ID), Value: fmt.Sprintf("%.3f", c.Correlation), ID: c.ID})
+	}
+	p.CoAct.SetRows(rows)
+	switch {
+	case d.coactErr != nil:
+		notes = append(notes, "Co-activation: "+d.coactErr.Error())
+	case d.req.st == nil:
+		p.CoAct.Subtitle.SetText("needs the analysis")
+	case len(rows) == 0:
+		p.CoAct.Subtitle.SetText("fires with no other")
+	default:
+		p.CoAct.Subtitle.SetText("correlation")
+	}
+	p.message(strings.Join(notes, "\n"))
+	logTiming("detail of feature %d: logit effect, nearest features and co-activation in %v", d.req.f, d.took)
+}
+
+// featureText is a feature's id and label for a list.
+func featureText(v *View, f int) string {
+	if v == nil {
+		return fmt.Sprint(f)
+	}
+	if l := v.Label(f); l != "" {
+		return fmt.Sprintf("%d · %s", f, l)
+	}
+	return fmt.Sprint(f)
+}

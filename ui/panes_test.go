@@ -1,0 +1,109 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+)
+
+// The detail, statistics and compare tabs: by name, computed only when
+// shown, the feature header hidden over the whole-SAE views; pins from
+// the command line's list.
+func TestExplorerNewPanes(t *testing.T) {
+	test.NewTempApp(t)
+	v := newTestView(t)
+	e := NewExplorer(v)
+	show(t, e.Content(), 1280, 800)
+	e.Settle()
+	if e.Detail.active || e.Statistics.active || e.Compare.active {
+		t.Error("hidden panes marked active")
+	}
+	if e.Statistics.Figure() != nil {
+		t.Error("the hidden statistics pane drew its plot")
+	}
+	for _, c := range []struct {
+		pane   string
+		header bool
+	}{{PaneDetail, true}, {PaneStatistics, false}, {PaneCompare, false}, {PaneContexts, true}} {
+		if err := e.ShowPane(c.pane); err != nil {
+			t.Fatal(err)
+		}
+		e.Settle()
+		if e.header.Visible() != c.header {
+			t.Errorf("%s: header visible %v", c.pane, e.header.Visible())
+		}
+	}
+	if e.Statistics.Figure() == nil {
+		t.Error("the statistics plot was not drawn when shown")
+	}
+	// the detail pane catches up with a selection made while hidden
+	v.Select(9)
+	e.ShowPane(PaneDetail)
+	e.Settle()
+	if !strings.HasPrefix(e.Detail.Info.Text, "Feature 9 of") || len(e.Detail.Nearest.Rows()) == 0 {
+		t.Errorf("detail after a hidden selection: %q", e.Detail.Info.Text)
+	}
+	if err := e.PinFeatures("3, 17;40"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.PinFeatures("17"); err == nil || !strings.Contains(err.Error(), "already pinned") {
+		t.Errorf("pinning twice: %v", err)
+	}
+	for _, bad := range []string{"", "x", "-2", "300"} {
+		if err := e.PinFeatures(bad); err == nil {
+			t.Errorf("pins %q accepted", bad)
+		}
+	}
+	e.ShowPane(PaneCompare)
+	e.Settle()
+	if len(e.Compare.Cards) != 3 || e.Compare.Cards[1].Pin.Feature != 17 {
+		t.Errorf("compare: %d cards", len(e.Compare.Cards))
+	}
+}
+
+// In the window: pins from two SAE tabs meet in every tab's compare pane,
+// and a nearest feature of the other SAE opens in its tab.
+func TestShellCompareAcrossTabs(t *testing.T) {
+	a := test.NewTempApp(t)
+	s := NewShell(a, "test")
+	s.Window.Resize(fyne.NewSize(1280, 800))
+	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows,
+		SAEs: []SAESpec{{Path: fixSAE}, {Path: fixSAELens}}}
+	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
+		t.Fatal(err)
+	}
+	defer s.closeSession()
+	settleAll(s)
+	e0, e1 := s.Session().Explorers[0], s.Session().Explorers[1]
+	if e0.View.Bench() != e1.View.Bench() || e0.View.Bench().Window != s.Window {
+		t.Fatal("the tabs do not share the window's workbench")
+	}
+	e0.View.Bench().Pin(e0.View, 4)
+	e1.View.Bench().Pin(e1.View, 4)
+	s.Tabs.SelectIndex(1)
+	s.ShowPane(PaneCompare)
+	settleAll(s)
+	if len(e1.Compare.Cards) != 2 || e1.Compare.Cards[0].Pin.View != e0.View {
+		t.Errorf("compare in the second tab: %d cards", len(e1.Compare.Cards))
+	}
+	if !strings.Contains(e1.Compare.Pairs.Text, "different SAEs") {
+		t.Errorf("pairs %q", e1.Compare.Pairs.Text)
+	}
+	// the first tab's detail: a feature of the second SAE opens there
+	s.Tabs.SelectIndex(0)
+	s.ShowPane(PaneDetail)
+	e0.View.Select(11)
+	settleAll(s)
+	d := e0.Detail
+	if d.OtherSAE.Selected != shortName(e1.View) || len(d.Other.Rows()) == 0 {
+		t.Fatalf("other SAE %q, %d rows", d.OtherSAE.Selected, len(d.Other.Rows()))
+	}
+	target := d.Other.Rows()[0].ID
+	d.Other.Pick(0)
+	settleAll(s)
+	if s.Explorer() != e1 || e1.View.Feature() != target || e1.Tabs.Selected() != e1.detailTab {
+		t.Errorf("picked %d of the other SAE: tab %v, selected there %d", target, s.Explorer() == e1, e1.View.Feature())
+	}
+}

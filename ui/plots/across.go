@@ -1,0 +1,124 @@
+package plots
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot/vg"
+
+	"github.com/saescope/saescope/compute/store"
+)
+
+// Source is one feature of one analysis, for CompareAcross: features of
+// different SAEs (each with its own store) overlaid on shared bins.
+type Source struct {
+	Store   *store.Store
+	Feature int
+	// SAE names the feature's SAE in the legend and the CSV header
+	// ("blocks.1.hook_resid_pre (256)"); empty for none.
+	SAE string
+}
+
+// CompareAcross overlays the activation densities of features that may
+// come from different stores, over shared bins (by default
+// DefaultDensityBins over (0, the largest max]). Each series counts the
+// feature's non-zero activations in its own store, so its counts sum to
+// the number of tokens it fires on.
+func CompareAcross(srcs []Source, o Options) (*Figure, error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
+	if len(srcs) == 0 {
+		return nil, errors.New("no feature to plot")
+	}
+	stats := make([]store.FeatureStats, len(srcs))
+	hi := 0.0
+	for i, src := range srcs {
+		if src.Store == nil {
+			return nil, fmt.Errorf("feature %d has no analysis to plot", src.Feature)
+		}
+		st, err := src.Store.Stats(src.Feature)
+		if err != nil {
+			return nil, err
+		}
+		stats[i] = st
+		hi = math.Max(hi, st.Max)
+	}
+	bins := o.Bins
+	if bins == 0 {
+		bins = DefaultDensityBins
+	}
+	lo := 0.0
+	explicit := o.Lo != o.Hi
+	if explicit {
+		lo, hi = o.Lo, o.Hi
+	} else if hi == 0 {
+		hi = 1 // every feature dead
+	}
+	fig := &Figure{Kind: KindDensity, Unit: "token"}
+	out, dead := 0, 0
+	keys := map[string]int{}
+	for i, src := range srcs {
+		st := stats[i]
+		s := src.Store
+		vals := s.FeatVal[s.FeatPtr[st.ID]:s.FeatPtr[st.ID+1]]
+		edges, counts := binValues(vals, bins, lo, hi)
+		if explicit {
+			out += outside32(vals, lo, hi)
+		}
+		who := fmt.Sprintf("feature %d", st.ID)
+		if src.SAE != "" {
+			who += " of " + src.SAE
+		}
+		name := fmt.Sprintf("%s (fires on %s)", who, fmtPercent(st.Frequency))
+		if st.Dead {
+			name = who + " (dead)"
+			dead++
+		}
+		key := "feature_" + strconv.Itoa(st.ID)
+		if src.SAE != "" {
+			key = csvKey(src.SAE) + "_" + key
+		}
+		keys[key]++
+		if n := keys[key]; n > 1 {
+			key += "_" + strconv.Itoa(n)
+		}
+		b := newBars(key, name, edges, counts, palette[i%len(palette)], o)
+		if len(srcs) > 2 {
+			c := b.Color
+			c.A = fillAlpha * 2 / 3
+			b.Hist.FillColor = c
+			b.Hist.LineStyle.Width = vg.Points(1.2)
+		}
+		fig.Bars = append(fig.Bars, b)
+	}
+	switch {
+	case dead == len(srcs):
+		fig.Note = "none of these features fires on its counted tokens"
+	case out > 0:
+		fig.Note = fmt.Sprintf(outsideNote, plural(out, "activation"), fmtNum(lo), fmtNum(hi))
+	}
+	what := "firing tokens"
+	if o.Counts {
+		what = "tokens"
+	}
+	fig.YLabel = yLabel(o, what)
+	title := fmt.Sprintf("Activation density of %d features (non-zero activations)", len(srcs))
+	if len(srcs) == 1 {
+		title = fmt.Sprintf("Feature %d activation density: fires on %s of tokens", stats[0].ID, fmtPercent(stats[0].Frequency))
+	}
+	fig.build(title, "activation (non-zero values only)", o)
+	return fig, nil
+}
+
+var notKey = regexp.MustCompile(`[^a-z0-9]+`)
+
+// csvKey turns an SAE name into a CSV column prefix:
+// "blocks.1.hook_resid_pre (256)" gives "blocks_1_hook_resid_pre_256".
+func csvKey(name string) string {
+	return strings.Trim(notKey.ReplaceAllString(strings.ToLower(name), "_"), "_")
+}

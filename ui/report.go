@@ -1,0 +1,82 @@
+package ui
+
+import (
+	"fmt"
+	"image/color"
+	"io"
+
+	"github.com/saescope/saescope/ui/htmlexport"
+)
+
+// chipColours are the token chips' colours, for the HTML export.
+func chipColours(v, scale float32) (bg, fg color.NRGBA) {
+	bg = ActivationColour(v, scale)
+	return bg, TextColourOn(bg)
+}
+
+// ContextsReport is feature f's top k contexts (prefix tokens before,
+// suffix after) as an HTML report, with the feature's numbers and the
+// analysis' summary in its header (UI thread: it reads the label book).
+func ContextsReport(v *View, f, k, prefix, suffix int) (htmlexport.Report, error) {
+	st := v.Store()
+	if st == nil {
+		return htmlexport.Report{}, fmt.Errorf("%s has not been analysed yet: no contexts to export", v.Name())
+	}
+	s, err := st.Stats(f)
+	if err != nil {
+		return htmlexport.Report{}, err
+	}
+	e := v.Entry(f)
+	m := st.Meta
+	sum := m.Summary
+	r := htmlexport.Report{
+		Title: fmt.Sprintf("Feature %d · %s", f, v.Name()),
+		Label: e.Label,
+		Notes: e.Notes,
+		Scale: float32(s.Max),
+	}
+	stats := fmt.Sprintf("mean %s · σ/μ %s · fires on %s of tokens (%s) · max %s",
+		fnum(s.Mean), fnum(s.CV), fpercent(s.Frequency), groupThousands(s.Count), fnum(s.Max))
+	if s.Dead {
+		stats = "dead: never fires"
+	}
+	r.Fields = []htmlexport.Field{
+		{Name: "Feature", Value: fmt.Sprintf("%d of %d", f, st.DSae())},
+		{Name: "Statistics", Value: stats},
+		{Name: "SAE", Value: fmt.Sprintf("%s · hook %s · d_in %d", v.SAE.Path, m.Hook, m.DIn)},
+		{Name: "Model", Value: m.Model.Path},
+		{Name: "Corpus", Value: fmt.Sprintf("%s · %s rows of %d tokens · %s tokens counted", m.Corpus.Path, groupThousands(m.Params.Rows), m.Params.SeqLen, groupThousands(sum.Tokens))},
+		{Name: "Analysis", Value: fmt.Sprintf("L0 %.1f (random directions %.1f) · %s dead features · reconstruction score %.3f",
+			sum.L0, sum.RandomL0, groupThousands(sum.Dead), sum.ReconScore)},
+		{Name: "Contexts", Value: fmt.Sprintf("top %d activations, %d tokens before and %d after", k, prefix, suffix)},
+	}
+	if !s.Dead {
+		ctxs, err := st.TopContexts(f, k, prefix, suffix)
+		if err != nil {
+			return r, err
+		}
+		for _, c := range ctxs {
+			hc := htmlexport.Context{Value: c.Value, Where: fmt.Sprintf("row %d, position %d", c.Row, c.Pos), Marked: c.Target()}
+			for i, id := range c.Tokens {
+				hc.Tokens = append(hc.Tokens, htmlexport.Token{Text: v.Tok.DisplayString(int(id)), ID: int(id), Value: c.Acts[i]})
+			}
+			r.Contexts = append(r.Contexts, hc)
+		}
+	}
+	return r, nil
+}
+
+// ExportContexts asks where to save feature f's contexts as HTML and
+// writes them; done (may be nil) gets the outcome.
+func (v *View) ExportContexts(f, k, prefix, suffix int, done func(path string, err error)) {
+	r, err := ContextsReport(v, f, k, prefix, suffix)
+	if err != nil {
+		if done != nil {
+			done("", err)
+		}
+		return
+	}
+	v.Export("the contexts", fileStem(v.Name(), fmt.Sprintf("feature-%d-contexts", f))+".html", func(_ string, w io.Writer) error {
+		return htmlexport.Write(w, r, chipColours)
+	}, done)
+}
