@@ -47,7 +47,7 @@ func guiFlags(out io.Writer) (*flag.FlagSet, *guiOptions) {
 	fs.BoolVar(&o.demo, "demo", false, "open the demo workspace (no download: a tiny random GPT-2 and two random SAEs on the shipped corpus)")
 	fs.StringVar(&o.pane, "pane", "", "pane to show: "+strings.Join(ui.Panes, ", "))
 	fs.IntVar(&o.feature, "feature", -1, "feature to select")
-	fs.StringVar(&o.pin, "pin", "", `features of the shown SAE to pin for the compare pane, e.g. "3,17"`)
+	fs.StringVar(&o.pin, "pin", "", `features to pin for the compare pane: "3,17" in the SAE tab shown, "1:12" for feature 12 of tab 1`)
 	fs.StringVar(&o.plot, "plot", "", "statistics pane's plot: features_per_token, frequency, mean, unembed_entropy, unembed_maxprob")
 	fs.IntVar(&o.tab, "tab", 0, "SAE tab to show (0 is the first SAE)")
 	fs.StringVar(&o.text, "text", "", "text for the neuroscope and elicitation panes")
@@ -156,7 +156,7 @@ func start(s *ui.Shell, o *guiOptions) {
 			}
 		}
 		if o.pin != "" {
-			if err := e.PinFeatures(o.pin); err != nil {
+			if err := s.PinFeatures(o.pin); err != nil {
 				s.SetStatus(err.Error())
 			}
 		}

@@ -274,7 +274,11 @@ func (p *ComparePane) updateBar(pins []Pin) {
 	var objs []fyne.CanvasObject
 	for i, pin := range pins {
 		pin := pin
-		show := widget.NewButton(fmt.Sprintf("%d · %s", pin.Feature, shortName(pin.View)), func() {
+		name := fmt.Sprintf("%d · %s", pin.Feature, shortName(pin.View))
+		if !severalSAEs(pins) {
+			name = fmt.Sprintf("Feature %d", pin.Feature)
+		}
+		show := widget.NewButton(name, func() {
 			if err := p.v.Bench().Show(pin.View, pin.Feature, ""); err != nil {
 				p.message(err.Error())
 			}
@@ -389,7 +393,7 @@ func pairLines(r compareRequest) []string {
 func pinName(p Pin, pins []Pin) string {
 	for _, q := range pins {
 		if q.View != p.View {
-			return fmt.Sprintf("%d (%s)", p.Feature, shortName(p.View))
+			return fmt.Sprintf("%d (%s)", p.Feature, hookName(p.View))
 		}
 	}
 	return fmt.Sprint(p.Feature)
@@ -448,8 +452,12 @@ func (p *ComparePane) card(i int, pin Pin, d *compareData) *CompareCard {
 	c.Title = widget.NewLabel(title)
 	c.Title.TextStyle.Bold = true
 	c.Title.Wrapping = fyne.TextWrapWord
-	sae := widget.NewLabel(v.Name())
-	sae.Truncation = fyne.TextTruncateEllipsis
+	head := []fyne.CanvasObject{c.Title}
+	if severalSAEs(d.req.pins) {
+		sae := widget.NewLabel(v.Name())
+		sae.Truncation = fyne.TextTruncateEllipsis
+		head = append(head, sae)
+	}
 	c.Stats = widget.NewLabel(pinStats(v, f, d.req.stores[i]))
 	c.Stats.Wrapping = fyne.TextWrapWord
 	var logits fyne.CanvasObject
@@ -460,7 +468,7 @@ func (p *ComparePane) card(i int, pin Pin, d *compareData) *CompareCard {
 	} else {
 		c.Boosts = tokenValues(v, d.logits[i].Boosted)
 		c.Suppresses = tokenValues(v, d.logits[i].Suppressed)
-		logits = container.NewGridWithColumns(2, container.NewVBox(caption("Boosts"), c.Boosts), container.NewVBox(caption("Suppresses"), c.Suppresses))
+		logits = container.NewGridWithColumns(2, container.NewVBox(caption("Boosts (logit)"), c.Boosts), container.NewVBox(caption("Suppresses"), c.Suppresses))
 	}
 	c.Contexts = newContextList(p.hover)
 	c.Contexts.show(d.contexts[i], d.scales[i])
@@ -472,10 +480,8 @@ func (p *ComparePane) card(i int, pin Pin, d *compareData) *CompareCard {
 	case len(d.contexts[i]) == 0:
 		ctxHead.SetText(fmt.Sprintf("Feature %d: no contexts (dead)", f))
 	}
-	logHead := widget.NewLabel("Top logits (direct effect)")
-	logHead.TextStyle.Bold = true
 	c.content = container.NewBorder(swatch(i, 4), nil, nil, nil,
-		container.NewVBox(c.Title, sae, c.Stats, logHead, logits))
+		container.NewVBox(append(head, c.Stats, logits)...))
 	c.contexts = container.NewBorder(swatch(i, 4), nil, nil, nil, container.NewVBox(ctxHead, c.Contexts.box))
 	return c
 }
@@ -504,7 +510,7 @@ func pinStats(v *View, f int, st *store.Store) string {
 		fmt.Fprintf(&b, "mean %s · σ/μ %s\nmax %s\nfires on %s (%s tokens)", fnum(s.Mean), fnum(s.CV), fnum(s.Max), fpercent(s.Frequency), groupThousands(s.Count))
 	}
 	if len(st.UnembedEntropy) > f {
-		fmt.Fprintf(&b, "\nunembedding: %.2f bits, max p %.1e", st.UnembedEntropy[f], st.UnembedMaxProb[f])
+		fmt.Fprintf(&b, "\nunembedding entropy %.2f bits\nmax probability %s", st.UnembedEntropy[f], fprob(float64(st.UnembedMaxProb[f])))
 	}
 	return b.String()
 }
@@ -579,4 +585,23 @@ func (l fixedHeight) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 func shortName(v *View) string {
 	n := strings.TrimPrefix(v.Name(), "blocks.")
 	return strings.Replace(n, "hook_", "", 1)
+}
+
+// severalSAEs says whether the pins come from more than one SAE.
+func severalSAEs(pins []Pin) bool {
+	for _, p := range pins {
+		if p.View != pins[0].View {
+			return true
+		}
+	}
+	return false
+}
+
+// hookName is the short name without the width: "1.resid_pre".
+func hookName(v *View) string {
+	n := shortName(v)
+	if i := strings.LastIndex(n, " ("); i > 0 {
+		n = n[:i]
+	}
+	return n
 }

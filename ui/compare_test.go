@@ -217,7 +217,7 @@ func TestCompareAcrossSAEs(t *testing.T) {
 	}
 	all, _ := features.NearestByDecoder(v.SAE.Weights, f, o.SAE.Weights, o.SAE.Weights.DSae)
 	cos, _ := similarTo(all, 7)
-	want := fmt.Sprintf("%d (%s) and 7 (%s): decoder cosine %.3f · co-activation: different SAEs", f, shortName(v), shortName(o), cos)
+	want := fmt.Sprintf("%d (1.resid_pre) and 7 (0.mlp_out): decoder cosine %.3f · co-activation: different SAEs", f, cos)
 	if p.Pairs.Text != want {
 		t.Errorf("pair %q, want %q", p.Pairs.Text, want)
 	}

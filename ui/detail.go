@@ -2,13 +2,17 @@ package ui
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
+	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/saescope/saescope/compute/features"
@@ -110,10 +114,13 @@ func newDetailPane(v *View, active bool) *DetailPane {
 			}
 		})
 	}, "png", "svg", "pdf", "csv")
+	lists := widget.NewButtonWithIcon("Lists CSV", theme.DownloadIcon(), p.exportLists)
+	lists.Importance = widget.LowImportance
+	export.Add(lists)
 	// the token columns wider: tokens are longer than feature ids
-	lists := container.New(weighted{1.3, 1.3, 0.8, 0.8, 0.8},
+	columns := container.New(weighted{1.3, 1.3, 0.8, 0.8, 0.8},
 		p.Boosted.Content(), p.Suppressed.Content(), p.Nearest.Content(), p.Other.Content(), p.CoAct.Content())
-	split := container.NewVSplit(container.NewBorder(nil, export, nil, nil, p.Density), lists)
+	split := container.NewVSplit(container.NewBorder(nil, export, nil, nil, p.Density), columns)
 	split.Offset = 0.56
 	p.content = container.NewBorder(container.NewVBox(p.Info, p.Msg), nil, nil, nil, split)
 
@@ -274,19 +281,19 @@ func (p *DetailPane) Update() {
 
 // infoText is the line on the unembedding of f's decoder direction.
 func (p *DetailPane) infoText(f int, st *store.Store) string {
-	head := fmt.Sprintf("Feature %d of %s", f, p.v.Name())
+	head := fmt.Sprintf("Feature %d", f)
 	if l := p.v.Label(f); l != "" {
-		head += " · " + l
+		head += " (" + l + ")"
 	}
 	if st == nil {
-		return head + ". Not analysed yet: the density, co-activation and unembedding statistics come from the corpus scan."
+		return head + ": not analysed yet; the density, co-activation and unembedding statistics come from the corpus scan."
 	}
 	if len(st.UnembedEntropy) <= f {
-		return head + ". No unembedding statistics: the SAE's hook is not in the residual stream's width."
+		return head + ": no unembedding statistics (the SAE's hook is not in the residual stream's width)."
 	}
 	maxBits := math.Log2(float64(tokenizer.VocabSize))
-	return fmt.Sprintf("%s. Decoder direction × %.3g, unembedded: entropy %.2f bits (of at most %.2f) · max probability %s.",
-		head, st.Meta.Summary.UnembedScale, st.UnembedEntropy[f], maxBits, fprob(float64(st.UnembedMaxProb[f])))
+	return fmt.Sprintf("Decoder direction × %.3g, unembedded: entropy %.2f of %.2f bits · max probability %s",
+		st.Meta.Summary.UnembedScale, st.UnembedEntropy[f], maxBits, fprob(float64(st.UnembedMaxProb[f])))
 }
 
 func fprob(v float64) string {
@@ -378,6 +385,57 @@ func (p *DetailPane) show(d *detailData) {
 	}
 	p.message(strings.Join(notes, "\n"))
 	logTiming("detail of feature %d: logit effect, nearest features and co-activation in %v", d.req.f, d.took)
+}
+
+// exportLists saves the five lists (with their full-precision values) as
+// one CSV table.
+func (p *DetailPane) exportLists() {
+	d := p.data
+	if d == nil {
+		p.message("Nothing to export: select a feature first.")
+		return
+	}
+	v, tok := p.v, p.v.Tok
+	label := func(v *View, f int) string {
+		if v == nil {
+			return ""
+		}
+		return v.Label(f)
+	}
+	var rows [][]string
+	add := func(list string, rank, id int, text string, value float64) {
+		rows = append(rows, []string{list, strconv.Itoa(rank), strconv.Itoa(id), text, strconv.FormatFloat(value, 'g', -1, 64)})
+	}
+	if d.logits != nil {
+		for i, r := range d.logits.Boosted {
+			add("boosted_token", i, r.ID, tok.DisplayString(r.ID), float64(r.Value))
+		}
+		for i, r := range d.logits.Suppressed {
+			add("suppressed_token", i, r.ID, tok.DisplayString(r.ID), float64(r.Value))
+		}
+	}
+	for i, s := range d.nearest {
+		add("decoder_cosine", i, s.ID, label(v, s.ID), s.Cosine)
+	}
+	if o := d.req.other; o != nil {
+		for i, s := range d.otherNearest {
+			add("decoder_cosine "+o.Name(), i, s.ID, label(o, s.ID), s.Cosine)
+		}
+	}
+	for i, c := range d.coact {
+		add("coactivation", i, c.ID, label(v, c.ID), c.Correlation)
+	}
+	f := d.req.f
+	v.Export("the lists", fileStem("detail", v.Name(), fmt.Sprintf("feature-%d", f))+".csv", func(_ string, w io.Writer) error {
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"list", "rank", "id", "text", "value"})
+		cw.WriteAll(rows)
+		return cw.Error()
+	}, func(_ string, err error) {
+		if err != nil {
+			p.message(err.Error())
+		}
+	})
 }
 
 // featureText is a feature's id and label for a list.

@@ -110,7 +110,7 @@ func TestDetailPaneShowsTheFeature(t *testing.T) {
 	if sum != s.Count {
 		t.Errorf("density counts sum to %d, the feature fires on %d tokens", sum, s.Count)
 	}
-	if !strings.Contains(p.Info.Text, fmt.Sprintf("entropy %.2f bits", st.UnembedEntropy[f])) {
+	if !strings.Contains(p.Info.Text, fmt.Sprintf("entropy %.2f of", st.UnembedEntropy[f])) {
 		t.Errorf("info %q", p.Info.Text)
 	}
 }
@@ -186,7 +186,7 @@ func TestDetailWithoutData(t *testing.T) {
 	if len(p.CoAct.Rows()) != 0 || p.CoAct.Subtitle.Text != "fires with no other" {
 		t.Errorf("dead feature: co-activation %v %q", p.CoAct.Rows(), p.CoAct.Subtitle.Text)
 	}
-	if !strings.Contains(p.Info.Text, "No unembedding statistics") {
+	if !strings.Contains(p.Info.Text, "no unembedding statistics") {
 		t.Errorf("info %q", p.Info.Text)
 	}
 	v.SetStore(nil, false)
@@ -220,6 +220,18 @@ func TestDetailDensityExports(t *testing.T) {
 	s, _ := v.Store().Stats(f)
 	if sums["feature_"+itoa(f)] != s.Count {
 		t.Errorf("CSV counts %v, want %d", sums, s.Count)
+	}
+	test.Tap(findButton(t, p.Content(), "Lists CSV"))
+	rows := readCSV(t, exported(t, v, paths))
+	co, _ := v.Store().CoActivation(f, nearK)
+	var coRows [][]string
+	for _, r := range rows {
+		if r[0] == "coactivation" {
+			coRows = append(coRows, r)
+		}
+	}
+	if rows[0][0] != "list" || len(rows) != 1+2*logitK+nearK+len(co) || len(coRows) != len(co) || coRows[0][2] != itoa(co[0].ID) {
+		t.Errorf("lists CSV: %d rows, %d co-activation rows (want %d)", len(rows), len(coRows), len(co))
 	}
 	if !strings.Contains((*paths)[0], fmt.Sprintf("density-blocks.1.hook_resid_pre-256-feature-%d.png", f)) {
 		t.Errorf("file name %s", (*paths)[0])

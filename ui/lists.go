@@ -34,7 +34,7 @@ func newPickList(title, subtitle string, head fyne.CanvasObject) *pickList {
 	l.Title.TextStyle.Bold = true
 	l.Title.Truncation = fyne.TextTruncateEllipsis
 	l.Subtitle.Truncation = fyne.TextTruncateEllipsis
-	l.Subtitle.Importance = widget.LowImportance
+	l.Subtitle.TextStyle.Italic = true
 	l.List = widget.NewList(func() int { return len(l.rows) },
 		func() fyne.CanvasObject {
 			text, value := widget.NewLabel("token"), widget.NewLabel("0.000")

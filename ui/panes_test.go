@@ -42,7 +42,7 @@ func TestExplorerNewPanes(t *testing.T) {
 	v.Select(9)
 	e.ShowPane(PaneDetail)
 	e.Settle()
-	if !strings.HasPrefix(e.Detail.Info.Text, "Feature 9 of") || len(e.Detail.Nearest.Rows()) == 0 {
+	if e.Detail.shown.f != 9 || len(e.Detail.Nearest.Rows()) == 0 {
 		t.Errorf("detail after a hidden selection: %q", e.Detail.Info.Text)
 	}
 	if err := e.PinFeatures("3, 17;40"); err != nil {
@@ -80,8 +80,15 @@ func TestShellCompareAcrossTabs(t *testing.T) {
 	if e0.View.Bench() != e1.View.Bench() || e0.View.Bench().Window != s.Window {
 		t.Fatal("the tabs do not share the window's workbench")
 	}
-	e0.View.Bench().Pin(e0.View, 4)
-	e1.View.Bench().Pin(e1.View, 4)
+	s.Tabs.SelectIndex(0)
+	if err := s.PinFeatures("4, 1:4"); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"2:1", "x:1", "1:x", "1:4"} {
+		if err := s.PinFeatures(bad); err == nil {
+			t.Errorf("pins %q accepted", bad)
+		}
+	}
 	s.Tabs.SelectIndex(1)
 	s.ShowPane(PaneCompare)
 	settleAll(s)

@@ -147,8 +147,10 @@ func (pv *PlotView) request(t0 time.Time, always bool) {
 	}
 	size := pv.Size()
 	scale := float32(1)
-	if c := fyne.CurrentApp().Driver().CanvasForObject(pv); c != nil && c.Scale() > 0 {
-		scale = c.Scale()
+	if a := fyne.CurrentApp(); a != nil {
+		if c := a.Driver().CanvasForObject(pv); c != nil && c.Scale() > 0 {
+			scale = c.Scale()
+		}
 	}
 	r := plotRequest{gen: pv.gen, source: pv.source, w: max(size.Width, minPlotSize.Width), h: max(size.Height, minPlotSize.Height),
 		scale: scale, style: themeStyle(), t0: t0}

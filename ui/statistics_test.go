@@ -2,12 +2,14 @@ package ui
 
 import (
 	"fmt"
+	"image/color"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/saescope/saescope/compute/store"
@@ -254,4 +256,27 @@ func TestStatisticsExports(t *testing.T) {
 	paths = saveTo(t, t.TempDir(), func(name string) string { return strings.TrimSuffix(name, ".svg") + ".png" })
 	test.Tap(findButton(t, p.Content(), "SVG"))
 	checkFormat(t, "png", exported(t, v, paths))
+}
+
+// The plot takes the theme's colours, and follows a change of theme.
+func TestStatisticsFollowsTheTheme(t *testing.T) {
+	a := test.NewTempApp(t)
+	a.Settings().SetTheme(ThemeFor(ThemeLight))
+	v := newTestView(t)
+	p := shownStatisticsPane(t, v)
+	bg := func() color.Color { return p.Figure().Plot.BackgroundColor }
+	if bg() != theme.Color(theme.ColorNameBackground) {
+		t.Errorf("light: background %v", bg())
+	}
+	a.Settings().SetTheme(ThemeFor(ThemeDark))
+	test.WidgetRenderer(p.Plot).Refresh()
+	p.Settle()
+	dark := ThemeFor(ThemeDark).Color(theme.ColorNameBackground, theme.VariantDark)
+	if bg() != dark {
+		t.Errorf("dark: background %v, want %v", bg(), dark)
+	}
+	img := p.Plot.Image()
+	if r, g, b, _ := img.At(2, 2).RGBA(); r>>8 > 80 || g>>8 > 80 || b>>8 > 80 {
+		t.Errorf("dark theme: the plot's corner is (%d, %d, %d)", r>>8, g>>8, b>>8)
+	}
 }

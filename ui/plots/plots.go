@@ -128,6 +128,7 @@ type Figure struct {
 
 	backdrop *legendBackdrop
 	note     *noteText
+	dark     bool // styled for a dark background
 }
 
 // Colours: learnt blue, random orange; more for compared features.

@@ -58,6 +58,7 @@ func (f *Figure) SetStyle(s Style) {
 		a.Tick.Label.Color = fg
 		a.Tick.LineStyle.Color = fg
 	}
+	defer func() { f.dark = s.Dark() }()
 	if f.backdrop != nil {
 		f.backdrop.color = s.backdrop()
 	}
@@ -68,16 +69,17 @@ func (f *Figure) SetStyle(s Style) {
 		if b.Hist == nil {
 			continue
 		}
+		// the opacity it was built with (in the light style)
 		a := b.Hist.FillColor.(color.NRGBA).A
-		switch {
-		case s.Dark() && a == fillAlpha:
-			a = fillAlphaDark
-		case !s.Dark() && a == fillAlphaDark:
-			a = fillAlpha
+		if f.dark {
+			a = uint8(int(a) * fillAlpha / fillAlphaDark)
+		}
+		if s.Dark() {
+			a = uint8(int(a) * fillAlphaDark / fillAlpha)
 		}
 		b.Hist.FillColor = color.NRGBA{b.Color.R, b.Color.G, b.Color.B, a}
 	}
 }
 
 // fillAlphaDark is the bars' opacity on a dark background.
-const fillAlphaDark = 150
+const fillAlphaDark = 160
