@@ -15,6 +15,7 @@ import (
 	"github.com/saescope/saescope/compute/features"
 	"github.com/saescope/saescope/compute/internal/fixture"
 	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/weights"
 )
 
 // rowsOf makes n random rows of seq tokens, BOS first.
@@ -220,7 +221,7 @@ func TestScanMatchesBruteForce(t *testing.T) {
 		for j, tok := range st.RandTok {
 			var rn, ln float64
 			for _, h := range st.RandVal[st.RandPtr[j]:st.RandPtr[j+1]] {
-				v := store.Float32(h)
+				v := weights.HalfToFloat32(h)
 				rn += float64(v) * float64(v)
 			}
 			if int(tok)%seq != 0 {

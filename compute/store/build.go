@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+
+	"github.com/saescope/saescope/weights"
 )
 
 // Builder assembles a Store from a scan that delivers tokens in order.
@@ -61,7 +63,7 @@ func (b *Builder) AddRandomToken(tok int, feats []uint32, vals []float32) {
 	b.sortBuf = append(b.sortBuf[:0], vals...)
 	sort.Slice(b.sortBuf, func(i, j int) bool { return b.sortBuf[i] > b.sortBuf[j] })
 	for _, v := range b.sortBuf {
-		s.RandVal = append(s.RandVal, Float16(v))
+		s.RandVal = append(s.RandVal, weights.Float32ToHalf(v))
 	}
 	s.RandTok = append(s.RandTok, uint32(tok))
 	s.RandPtr = append(s.RandPtr, uint64(len(s.RandVal)))

@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/saescope/saescope/weights"
 )
 
 // FeatureStats are one feature's summary numbers over the counted tokens.
@@ -245,7 +247,7 @@ func (s *Store) RandomTokenCounts(threshold float32) []int {
 	out := make([]int, len(s.RandTok))
 	for j := range s.RandTok {
 		vals := s.RandVal[s.RandPtr[j]:s.RandPtr[j+1]] // decreasing
-		out[j] = sort.Search(len(vals), func(i int) bool { return Float32(vals[i]) <= threshold })
+		out[j] = sort.Search(len(vals), func(i int) bool { return weights.HalfToFloat32(vals[i]) <= threshold })
 	}
 	return out
 }

@@ -441,12 +441,12 @@ func (f *File) Float32(name string) (weights.Tensor, error) {
 	case F16:
 		t.Data = make([]float32, n)
 		for i := range t.Data {
-			t.Data[i] = f16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
+			t.Data[i] = weights.HalfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
 		}
 	case BF16:
 		t.Data = make([]float32, n)
 		for i := range t.Data {
-			t.Data[i] = bf16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
+			t.Data[i] = weights.BFloat16ToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
 		}
 	case F64:
 		t.Data = make([]float32, n)

@@ -363,38 +363,6 @@ func TestHalfPrecision(t *testing.T) {
 	}
 }
 
-// TestF16Exhaustive checks every binary16 value against math.Ldexp.
-func TestF16Exhaustive(t *testing.T) {
-	for h := range 1 << 16 {
-		sign := 1.0
-		if h&0x8000 != 0 {
-			sign = -1
-		}
-		e, m := (h>>10)&0x1f, h&0x3ff
-		var want float64
-		switch {
-		case e == 0:
-			want = sign * math.Ldexp(float64(m), -24)
-		case e == 31 && m == 0:
-			want = math.Inf(int(sign))
-		case e == 31:
-			want = math.NaN()
-		default:
-			want = sign * math.Ldexp(float64(1024+m), e-25)
-		}
-		got := f16ToF32(uint16(h))
-		if math.IsNaN(want) {
-			if !math.IsNaN(float64(got)) {
-				t.Fatalf("f16 %#04x = %v, want NaN", h, got)
-			}
-			continue
-		}
-		if math.Float32bits(got) != math.Float32bits(float32(want)) {
-			t.Fatalf("f16 %#04x = %v, want %v", h, got, want)
-		}
-	}
-}
-
 func TestAlignment(t *testing.T) {
 	vals := []float32{1.5, -2, 3.25}
 	header := `{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}} ` // 8+56 = 64

@@ -572,33 +572,15 @@ func decode(root *rootStorage, start int64, n int) ([]float32, error) {
 			}
 		case dtFloat16:
 			for j := range o {
-				o[j] = halfToFloat32(binary.LittleEndian.Uint16(b[2*j:]))
+				o[j] = weights.HalfToFloat32(binary.LittleEndian.Uint16(b[2*j:]))
 			}
 		case dtBFloat16:
 			for j := range o {
-				o[j] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*j:])) << 16)
+				o[j] = weights.BFloat16ToFloat32(binary.LittleEndian.Uint16(b[2*j:]))
 			}
 		}
 		i += k
 		off += int64(len(b))
 	}
 	return out, nil
-}
-
-// halfToFloat32 converts an IEEE 754 binary16 value exactly.
-func halfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch exp {
-	case 0: // zero or subnormal: mant * 2^-24
-		f := float32(mant) / (1 << 24)
-		if sign != 0 {
-			f = -f
-		}
-		return f
-	case 0x1f: // inf or NaN
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	}
-	return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
 }

@@ -158,33 +158,6 @@ func TestHandMade(t *testing.T) {
 	}
 }
 
-func TestHalfToFloat32(t *testing.T) {
-	for h := 0; h < 1<<16; h++ {
-		got := halfToFloat32(uint16(h))
-		exp, mant := (h>>10)&0x1f, h&0x3ff
-		var want float64
-		switch {
-		case exp == 0x1f && mant != 0:
-			if !math.IsNaN(float64(got)) {
-				t.Fatalf("%#04x: %v, want NaN", h, got)
-			}
-			continue
-		case exp == 0x1f:
-			want = math.Inf(1)
-		case exp == 0:
-			want = math.Ldexp(float64(mant), -24)
-		default:
-			want = math.Ldexp(float64(mant|0x400), exp-25)
-		}
-		if h&0x8000 != 0 {
-			want = -want
-		}
-		if float64(got) != want || math.Signbit(float64(got)) != (h&0x8000 != 0) {
-			t.Fatalf("%#04x: %v, want %v", h, got, want)
-		}
-	}
-}
-
 func TestNesting(t *testing.T) {
 	sd := func(p *pk) {
 		p.raw('}').mark()
