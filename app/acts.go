@@ -14,10 +14,7 @@ import (
 func runActs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("acts", stderr)
 	ef := addEngineFlags(fs, true)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	e, err := ef.load(false)
+	e, rows, err := ef.start(fs, args, false)
 	if err != nil {
 		return err
 	}
@@ -26,10 +23,6 @@ func runActs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("--hook NAME is required without --sae")
 	}
 	h, err := hookname.Parse(e.hook, e.ck.Config.NLayer)
-	if err != nil {
-		return err
-	}
-	rows, err := ef.input(e.tok)
 	if err != nil {
 		return err
 	}
@@ -93,18 +86,11 @@ func runElicit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ef := addEngineFlags(fs, true)
 	top := fs.Int("top", 10, "number of features")
 	pos := fs.String("pos", "", "rank at one position of the BOS-dropped text (negative counts from the end); default: mean over positions")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	e, err := ef.load(true)
+	e, rows, err := ef.start(fs, args, true)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	rows, err := ef.input(e.tok)
-	if err != nil {
-		return err
-	}
 	if len(rows) != 1 {
 		return fmt.Errorf("elicit takes one text, got %d rows", len(rows))
 	}
@@ -126,18 +112,11 @@ func runElicit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func runRecons(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("recons", stderr)
 	ef := addEngineFlags(fs, true)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	e, err := ef.load(true)
+	e, rows, err := ef.start(fs, args, true)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	rows, err := ef.input(e.tok)
-	if err != nil {
-		return err
-	}
 	res, err := features.Reconstruction(ctx, e.m, e.enc, flatten(rows), len(rows), len(rows[0]))
 	if err != nil {
 		return err

@@ -107,6 +107,26 @@ func (ef *engineFlags) load(needSAE bool) (*engine, error) {
 	return e, nil
 }
 
+// start parses args, loads the model (and the SAE, required when needSAE)
+// and reads the --text or --tokens input: the common opening of the
+// commands that run the model on a given input. The caller closes the
+// engine.
+func (ef *engineFlags) start(fs *flag.FlagSet, args []string, needSAE bool) (*engine, [][]int32, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	e, err := ef.load(needSAE)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := ef.input(e.tok)
+	if err != nil {
+		e.Close()
+		return nil, nil, err
+	}
+	return e, rows, nil
+}
+
 // input returns the token rows given by --text or --tokens.
 func (ef *engineFlags) input(tok *tokenizer.Tokenizer) ([][]int32, error) {
 	switch {
