@@ -62,13 +62,7 @@ type ElicitPane struct {
 func NewElicitPane(v *View) *ElicitPane {
 	p := &ElicitPane{v: v, k: DefaultTopK}
 	p.live = newLiveEncoder(v, p.result)
-	p.Text = newTextEntry()
-	p.Text.SetMinRowsVisible(3)
-	p.Text.SetPlaceHolder("Type text to list the features it elicits.")
-	p.Text.OnChanged = func(s string) {
-		adaptWrap(&p.Text.Entry, s)
-		p.live.Request(s)
-	}
+	p.Text = newLiveText(p.live, 3, "Type text to list the features it elicits.")
 
 	p.KEntry = widget.NewEntry()
 	p.KEntry.SetText(fmt.Sprint(p.k))

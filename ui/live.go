@@ -110,3 +110,17 @@ func (l *liveEncoder) Settle() {
 		}
 	}
 }
+
+// newLiveText returns a multi-line entry whose every change is sent to
+// live (with the wrapping adapted to very long lines), the text box of the
+// panes that encode typed text as it changes.
+func newLiveText(live *liveEncoder, rows int, placeholder string) *textEntry {
+	t := newTextEntry()
+	t.SetMinRowsVisible(rows)
+	t.SetPlaceHolder(placeholder)
+	t.OnChanged = func(s string) {
+		adaptWrap(&t.Entry, s)
+		live.Request(s)
+	}
+	return t
+}

@@ -46,13 +46,7 @@ type NeuroscopePane struct {
 func NewNeuroscopePane(v *View) *NeuroscopePane {
 	p := &NeuroscopePane{v: v}
 	p.live = newLiveEncoder(v, p.result)
-	p.Text = newTextEntry()
-	p.Text.SetMinRowsVisible(4)
-	p.Text.SetPlaceHolder("Type text: each token is coloured by the feature's activation as you type.")
-	p.Text.OnChanged = func(s string) {
-		adaptWrap(&p.Text.Entry, s)
-		p.live.Request(s)
-	}
+	p.Text = newLiveText(p.live, 4, "Type text: each token is coloured by the feature's activation as you type.")
 
 	p.FeatureEntry = widget.NewEntry()
 	p.FeatureEntry.SetPlaceHolder("id")
