@@ -162,6 +162,8 @@ func TestAnalyzeThenQuery(t *testing.T) {
 		want string
 	}{
 		{[]string{"contexts", "--store", store, "--feature", "256"}, "feature 256 out of range"},
+		{[]string{"contexts", "--store", store, "--feature", "-3"}, "feature -3 out of range"},
+		{[]string{"contexts", "--store", store}, "--feature N is required"},
 		{[]string{"rank", "--store", store, "--by", "bogus"}, "unknown ranking"},
 		{[]string{"rank", "--store", store, "--from", "5000", "--to", "5050"}, "past the"},
 		{[]string{"stats", "--store", t.TempDir() + "/none.saestore"}, "no such file"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -100,8 +101,13 @@ func runContexts(_ context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer s.Close()
-	if *feature < 0 {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "feature" })
+	if !set {
 		return errors.New("--feature N is required")
+	}
+	if err := s.CheckFeature(*feature); err != nil {
+		return err
 	}
 	tok, err := tokenizer.New()
 	if err != nil {
