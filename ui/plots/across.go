@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"gonum.org/v1/plot/vg"
-
 	"github.com/saescope/saescope/compute/store"
 )
 
@@ -48,17 +46,7 @@ func CompareAcross(srcs []Source, o Options) (*Figure, error) {
 		stats[i] = st
 		hi = math.Max(hi, st.Max)
 	}
-	bins := o.Bins
-	if bins == 0 {
-		bins = DefaultDensityBins
-	}
-	lo := 0.0
-	explicit := o.Lo != o.Hi
-	if explicit {
-		lo, hi = o.Lo, o.Hi
-	} else if hi == 0 {
-		hi = 1 // every feature dead
-	}
+	bins, lo, hi, explicit := densityRange(hi, o)
 	fig := &Figure{Kind: KindDensity, Unit: "token"}
 	out, dead := 0, 0
 	keys := map[string]int{}
@@ -87,14 +75,7 @@ func CompareAcross(srcs []Source, o Options) (*Figure, error) {
 		if n := keys[key]; n > 1 {
 			key += "_" + strconv.Itoa(n)
 		}
-		b := newBars(key, name, edges, counts, palette[i%len(palette)], o)
-		if len(srcs) > 2 {
-			c := b.Color
-			c.A = fillAlpha * 2 / 3
-			b.Hist.FillColor = c
-			b.Hist.LineStyle.Width = vg.Points(1.2)
-		}
-		fig.Bars = append(fig.Bars, b)
+		fig.Bars = append(fig.Bars, densityBars(key, name, edges, counts, i, len(srcs), o))
 	}
 	switch {
 	case dead == len(srcs):
@@ -102,11 +83,7 @@ func CompareAcross(srcs []Source, o Options) (*Figure, error) {
 	case out > 0:
 		fig.Note = fmt.Sprintf(outsideNote, plural(out, "activation"), fmtNum(lo), fmtNum(hi))
 	}
-	what := "firing tokens"
-	if o.Counts {
-		what = "tokens"
-	}
-	fig.YLabel = yLabel(o, what)
+	fig.YLabel = densityYLabel(o)
 	title := fmt.Sprintf("Activation density of %d features (non-zero activations)", len(srcs))
 	if len(srcs) == 1 {
 		title = fmt.Sprintf("Feature %d activation density: fires on %s of tokens", stats[0].ID, fmtPercent(stats[0].Frequency))

@@ -245,10 +245,7 @@ func Compare(s *store.Store, features []int, o Options) (*Figure, error) {
 		stats[i] = st
 		hi = math.Max(hi, st.Max)
 	}
-	bins := o.Bins
-	if bins == 0 {
-		bins = DefaultDensityBins
-	}
+	bins, lo, hi, explicit := densityRange(hi, o)
 	fig := &Figure{Kind: KindDensity, Unit: "token"}
 	tokens := s.Meta.Summary.Tokens
 	var title string
@@ -258,13 +255,6 @@ func Compare(s *store.Store, features []int, o Options) (*Figure, error) {
 			st.ID, fmtPercent(st.Frequency), fmtCount(st.Count), fmtCount(tokens))
 	} else {
 		title = fmt.Sprintf("Activation density of %d features (non-zero activations)", len(features))
-	}
-	lo := 0.0
-	explicit := o.Lo != o.Hi
-	if explicit {
-		lo, hi = o.Lo, o.Hi
-	} else if hi == 0 {
-		hi = 1 // every feature dead
 	}
 	out := 0
 	for i, st := range stats {
@@ -286,12 +276,7 @@ func Compare(s *store.Store, features []int, o Options) (*Figure, error) {
 		if st.Dead {
 			name = fmt.Sprintf("feature %d (dead)", st.ID)
 		}
-		b := newBars("feature_"+strconv.Itoa(st.ID), name, edges, counts, palette[i%len(palette)], o)
-		if len(features) > 2 {
-			b.Hist.FillColor = color.NRGBA{b.Color.R, b.Color.G, b.Color.B, fillAlpha * 2 / 3}
-			b.Hist.LineStyle.Width = vg.Points(1.2)
-		}
-		fig.Bars = append(fig.Bars, b)
+		fig.Bars = append(fig.Bars, densityBars("feature_"+strconv.Itoa(st.ID), name, edges, counts, i, len(features), o))
 	}
 	dead := 0
 	for _, st := range stats {
@@ -307,13 +292,46 @@ func Compare(s *store.Store, features []int, o Options) (*Figure, error) {
 	case out > 0:
 		fig.Note = fmt.Sprintf(outsideNote, plural(out, "activation"), fmtNum(lo), fmtNum(hi))
 	}
-	what := "firing tokens"
-	if o.Counts {
-		what = "tokens"
-	}
-	fig.YLabel = yLabel(o, what)
+	fig.YLabel = densityYLabel(o)
 	fig.build(title, "activation (non-zero values only)", o)
 	return fig, nil
+}
+
+// densityRange returns the bins and x range of overlaid densities: o's, or
+// DefaultDensityBins over (0, hi], hi being the largest maximum of the
+// features (1 when every one is dead).
+func densityRange(hi float64, o Options) (bins int, lo, hiOut float64, explicit bool) {
+	bins = o.Bins
+	if bins == 0 {
+		bins = DefaultDensityBins
+	}
+	explicit = o.Lo != o.Hi
+	switch {
+	case explicit:
+		return bins, o.Lo, o.Hi, true
+	case hi == 0:
+		hi = 1 // every feature dead
+	}
+	return bins, 0, hi, false
+}
+
+// densityBars is series i of n overlaid densities: beyond two, fills are
+// lighter and outlines thicker so that every series stays visible.
+func densityBars(key, name string, edges []float64, counts []int, i, n int, o Options) Bars {
+	b := newBars(key, name, edges, counts, palette[i%len(palette)], o)
+	if n > 2 {
+		b.Hist.FillColor = color.NRGBA{b.Color.R, b.Color.G, b.Color.B, fillAlpha * 2 / 3}
+		b.Hist.LineStyle.Width = vg.Points(1.2)
+	}
+	return b
+}
+
+// densityYLabel is the y label of density plots.
+func densityYLabel(o Options) string {
+	if o.Counts {
+		return yLabel(o, "tokens")
+	}
+	return yLabel(o, "firing tokens")
 }
 
 func yLabel(o Options, units string) string {
