@@ -12,7 +12,7 @@ import (
 // Builder assembles a Store from a scan that delivers tokens in order.
 type Builder struct {
 	s       *Store
-	sortBuf []float32
+	sortBuf []uint16
 	counted int // tokens that count in the statistics
 	next    int // next token index expected
 }
@@ -60,11 +60,15 @@ func (b *Builder) AddRandomToken(tok int, feats []uint32, vals []float32) {
 			s.Random.Max[f] = v
 		}
 	}
-	b.sortBuf = append(b.sortBuf[:0], vals...)
-	sort.Slice(b.sortBuf, func(i, j int) bool { return b.sortBuf[i] > b.sortBuf[j] })
-	for _, v := range b.sortBuf {
+	// Store the values as half floats, largest first. For non-negative
+	// values the half's bit pattern orders as its value (and rounding to
+	// half is monotonic), so sorting the bits gives the same list as
+	// sorting the floats, in linear time.
+	n0 := len(s.RandVal)
+	for _, v := range vals {
 		s.RandVal = append(s.RandVal, weights.Float32ToHalf(v))
 	}
+	b.sortBuf = sortHalvesDesc(s.RandVal[n0:], b.sortBuf)
 	s.RandTok = append(s.RandTok, uint32(tok))
 	s.RandPtr = append(s.RandPtr, uint64(len(s.RandVal)))
 }
@@ -252,4 +256,44 @@ func (b byValue) Less(i, j int) bool { return b.v[i] > b.v[j] || b.v[i] == b.v[j
 func (b byValue) Swap(i, j int) {
 	b.t[i], b.t[j] = b.t[j], b.t[i]
 	b.v[i], b.v[j] = b.v[j], b.v[i]
+}
+
+// sortHalvesDesc sorts v (bit patterns of non-negative half floats) in
+// decreasing order with a two-pass radix sort, using tmp as scratch, and
+// returns tmp (grown) for reuse. Short lists use insertion sort.
+func sortHalvesDesc(v, tmp []uint16) []uint16 {
+	n := len(v)
+	if n < 64 {
+		for i := 1; i < n; i++ {
+			x := v[i]
+			j := i
+			for ; j > 0 && v[j-1] < x; j-- {
+				v[j] = v[j-1]
+			}
+			v[j] = x
+		}
+		return tmp
+	}
+	if cap(tmp) < n {
+		tmp = make([]uint16, n)
+	}
+	tmp = tmp[:n]
+	src, dst := v, tmp
+	for shift := 0; shift < 16; shift += 8 {
+		var count [257]int
+		for _, x := range src {
+			count[255-int(x>>shift&0xff)+1]++
+		}
+		for i := 1; i < 257; i++ {
+			count[i] += count[i-1]
+		}
+		for _, x := range src {
+			k := 255 - int(x>>shift&0xff)
+			dst[count[k]] = x
+			count[k]++
+		}
+		src, dst = dst, src
+	}
+	// Two passes: the result is back in v.
+	return tmp
 }
