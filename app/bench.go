@@ -68,7 +68,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return writeJSON(stdout, ar)
 		}
 		fmt.Fprintf(stdout, "analysis           %d rows, %d tokens counted, L0 %.1f (random %.1f)\n", ar.Rows, ar.Tokens, ar.L0, ar.RandomL0)
-		fmt.Fprintf(stdout, "time               scan %.1f s (%.0f tokens/s), total %.1f s with unembedding, reconstruction, indexing and writing\n", ar.ScanSeconds, ar.TokensPerS, ar.TotalSeconds)
+		fmt.Fprintf(stdout, "time               scan %.1f s (%.0f tokens/s; %.1f s of it on the host), total %.1f s with unembedding, reconstruction, indexing and writing (%.1f s)\n",
+			ar.ScanSeconds, ar.TokensPerS, ar.HostSeconds, ar.TotalSeconds, ar.WriteSeconds)
 		fmt.Fprintf(stdout, "memory             peak RSS %.0f MB (model included)\n", ar.PeakRSSMB)
 		fmt.Fprintf(stdout, "store              %.0f MB, reopened and ranked in %.1f ms\n", ar.StoreMB, ar.ReopenMS)
 		return nil

@@ -143,6 +143,7 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 	var normN int
 	hook := s.Hook
 	start := time.Now()
+	var hostTime time.Duration
 	for r0 := 0; r0 < len(rows); r0 += B {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -201,6 +202,7 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 		if err != nil {
 			return nil, err
 		}
+		hostStart := time.Now()
 		isBOS := func(t int) bool { return t%seq == 0 }
 		if !onDevice {
 			learnt.extract(hostF[:n*d], d, n, isBOS)
@@ -274,6 +276,7 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 			totalRand := (len(rows) + p.BaselineStride - 1) / p.BaselineStride * seq
 			b.Reserve(int(1.25*learntPer*float64(len(tokens)))+1024, int(1.25*randPer*float64(totalRand))+1024)
 		}
+		hostTime += time.Since(hostStart)
 		done := r0 + nb
 		el := time.Since(start)
 		tps := float64(done*seq) / el.Seconds()
@@ -284,6 +287,7 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 	sum := b.Summary()
 	sum.ScanSeconds = scanTime.Seconds()
 	sum.TokensPerS = float64(len(tokens)) / scanTime.Seconds()
+	sum.HostSeconds = hostTime.Seconds()
 	if normN > 0 {
 		sum.AvgNorm = normSum / float64(normN)
 	}

@@ -62,3 +62,32 @@ func BenchmarkSGEMM(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSoftmaxStats is the unembedding statistics of one chunk of 256
+// directions over GPT-2's 50257-token vocabulary.
+func BenchmarkSoftmaxStats(b *testing.B) {
+	be, _ := New(BLASAuto)
+	rng := rand.New(rand.NewPCG(5, 5))
+	logits := randMat(rng, 256, 50257, 3)
+	ent, mp := make([]float32, 256), make([]float32, 256)
+	b.SetBytes(256 * 50257 * 4)
+	for b.Loop() {
+		be.SoftmaxStats(ent, mp, logits)
+	}
+}
+
+// BenchmarkCrossEntropy is the next-token loss of a 16×128 batch.
+func BenchmarkCrossEntropy(b *testing.B) {
+	be, _ := New(BLASAuto)
+	rng := rand.New(rand.NewPCG(6, 6))
+	logits := randMat(rng, 2048, 50257, 3)
+	loss := make([]float32, 2048)
+	targets := make([]int32, 2048)
+	for i := range targets {
+		targets[i] = int32(rng.IntN(50257))
+	}
+	b.SetBytes(2048 * 50257 * 4)
+	for b.Loop() {
+		be.CrossEntropy(loss, logits, targets)
+	}
+}

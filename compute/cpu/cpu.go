@@ -350,39 +350,42 @@ func (b *Backend) CrossEntropy(loss []float32, logits compute.Tensor, targets []
 }
 
 func logSumExp(row []float32) float32 {
-	mx := row[0]
+	mx, s, _ := expSums(row)
+	return mx + float32(math.Log(s))
+}
+
+// SoftmaxStats implements compute.Backend. With m the row's maximum,
+// s = Σ exp(x - m) and t = Σ exp(x - m)·(x - m), the entropy is
+// log s - t/s nats and the largest probability 1/s: one exponential per
+// logit. (The CUDA kernel sums -p·log p with a second exponential; both
+// agree to float32 rounding, compute/cuda/conformance checks it.)
+func (b *Backend) SoftmaxStats(entropyBits, maxProb []float32, logits compute.Tensor) {
+	m := mat(logits)
+	parallel(m.rows, m.cols, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			_, s, t := expSums(m.data[i*m.cols : (i+1)*m.cols])
+			entropyBits[i] = float32((math.Log(s) - t/s) / math.Ln2)
+			maxProb[i] = float32(1 / s)
+		}
+	})
+}
+
+// expSumsGo is the pure-Go expSums (builds without cgo, and the reference
+// the C kernel is tested against): sums in float64, in order.
+func expSumsGo(row []float32) (mx float32, s, t float64) {
+	mx = row[0]
 	for _, v := range row {
 		if v > mx {
 			mx = v
 		}
 	}
-	var s float64
 	for _, v := range row {
-		s += float64(expf(v - mx))
+		d := v - mx
+		e := float64(expf(d))
+		s += e
+		t += e * float64(d)
 	}
-	return mx + float32(math.Log(s))
-}
-
-// SoftmaxStats implements compute.Backend.
-func (b *Backend) SoftmaxStats(entropyBits, maxProb []float32, logits compute.Tensor) {
-	m := mat(logits)
-	parallel(m.rows, m.cols, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			row := m.data[i*m.cols : (i+1)*m.cols]
-			lse := float64(logSumExp(row))
-			mx := row[0]
-			var h float64
-			for _, v := range row {
-				if v > mx {
-					mx = v
-				}
-				lp := float64(v) - lse
-				h -= math.Exp(lp) * lp
-			}
-			entropyBits[i] = float32(h / math.Ln2)
-			maxProb[i] = float32(math.Exp(float64(mx) - lse))
-		}
-	})
+	return mx, s, t
 }
 
 // causalSoftmaxGo is the pure-Go causal softmax (builds without cgo, and

@@ -238,3 +238,67 @@ func TestVectorKernelsMatchGo(t *testing.T) {
 		}
 	}
 }
+
+// Softmax statistics and losses over vocabulary-wide rows (lengths not a
+// multiple of the kernel's blocks), flat, peaked and one-hot, against a
+// float64 computation with math.Exp; the C sums against the Go ones.
+func TestSoftmaxStatsWideRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 10))
+	be, _ := New(BLASGonum)
+	for _, n := range []int{1, 3, 513, 50257} {
+		rows := [][]float32{}
+		for _, scale := range []float64{0, 0.5, 3, 30} {
+			r := make([]float32, n)
+			for j := range r {
+				r[j] = float32(rng.NormFloat64()*scale - 5)
+			}
+			rows = append(rows, r)
+		}
+		onehot := make([]float32, n)
+		onehot[n/2] = 200
+		rows = append(rows, onehot)
+		m := be.Alloc(len(rows), n).(*Mat)
+		for i, r := range rows {
+			copy(m.data[i*n:], r)
+		}
+		ent, mp := make([]float32, len(rows)), make([]float32, len(rows))
+		loss := make([]float32, len(rows))
+		targets := make([]int32, len(rows))
+		for i := range targets {
+			targets[i] = int32(rng.IntN(n))
+		}
+		be.SoftmaxStats(ent, mp, m)
+		be.CrossEntropy(loss, m, targets)
+		for i, r := range rows {
+			mx := float64(r[0])
+			for _, v := range r {
+				mx = math.Max(mx, float64(v))
+			}
+			var z float64
+			for _, v := range r {
+				z += math.Exp(float64(v) - mx)
+			}
+			var h float64
+			for _, v := range r {
+				if p := math.Exp(float64(v)-mx) / z; p > 0 {
+					h -= p * math.Log2(p)
+				}
+			}
+			lse := mx + math.Log(z)
+			if d := math.Abs(float64(ent[i]) - h); d > 1e-5*math.Max(1, h) {
+				t.Errorf("n=%d row %d: entropy %g bits, want %g", n, i, ent[i], h)
+			}
+			if d := math.Abs(float64(mp[i]) - 1/z); d > 1e-6 {
+				t.Errorf("n=%d row %d: max prob %g, want %g", n, i, mp[i], 1/z)
+			}
+			if want := lse - float64(r[targets[i]]); math.Abs(float64(loss[i])-want) > 2e-5*math.Max(1, math.Abs(want)) {
+				t.Errorf("n=%d row %d: loss %g, want %g", n, i, loss[i], want)
+			}
+			gm, gs, gt := expSumsGo(r)
+			cm, cs, ct := expSums(r)
+			if gm != cm || math.Abs(gs-cs) > 1e-6*gs || math.Abs(gt-ct) > 1e-6*math.Max(1, math.Abs(gt)) {
+				t.Errorf("n=%d row %d: kernel sums (%g %g %g), Go (%g %g %g)", n, i, cm, cs, ct, gm, gs, gt)
+			}
+		}
+	}
+}

@@ -50,3 +50,34 @@ void saescope_causal_softmax(float* s, int seq) {
 		for (int j = i + 1; j < seq; j++) row[j] = 0;
 	}
 }
+
+SAESCOPE_CLONES
+void saescope_exp_sums(const float* x, ptrdiff_t n, float* mx_out, double* s_out, double* t_out) {
+	float mx = x[0];
+	for (ptrdiff_t j = 1; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+	// Exponentials a block at a time into e (a loop the compiler
+	// vectorizes), then float64 sums over four accumulators each.
+	enum { BLOCK = 512 };
+	float e[BLOCK], d[BLOCK];
+	double s[4] = {0, 0, 0, 0}, t[4] = {0, 0, 0, 0};
+	for (ptrdiff_t i0 = 0; i0 < n; i0 += BLOCK) {
+		ptrdiff_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
+		for (ptrdiff_t j = 0; j < m; j++) {
+			d[j] = x[i0 + j] - mx;
+			e[j] = saescope_expf(d[j]);
+		}
+		ptrdiff_t j = 0;
+		for (; j + 4 <= m; j += 4)
+			for (int k = 0; k < 4; k++) {
+				s[k] += (double)e[j + k];
+				t[k] += (double)e[j + k] * (double)d[j + k];
+			}
+		for (; j < m; j++) {
+			s[0] += (double)e[j];
+			t[0] += (double)e[j] * (double)d[j];
+		}
+	}
+	*mx_out = mx;
+	*s_out = (s[0] + s[1]) + (s[2] + s[3]);
+	if (t_out) *t_out = (t[0] + t[1]) + (t[2] + t[3]);
+}

@@ -10,4 +10,9 @@ void saescope_gelu_new(float* x, ptrdiff_t n);
 // saescope_causal_softmax turns each row i of a seq×seq score matrix into
 // softmax over columns 0..i and zeroes columns i+1..seq-1.
 void saescope_causal_softmax(float* s, int seq);
+
+// saescope_exp_sums sets *mx to the maximum of x[0..n) (n > 0), *s to
+// Σ exp(x[j] - mx) and, when t is not null, *t to Σ exp(x[j] - mx)·(x[j] - mx),
+// the exponentials in float32, the sums in float64.
+void saescope_exp_sums(const float* x, ptrdiff_t n, float* mx, double* s, double* t);
 #endif

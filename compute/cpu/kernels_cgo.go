@@ -22,3 +22,12 @@ func geluSlice(x []float32) {
 func causalSoftmax(scores []float32, seq int) {
 	C.saescope_causal_softmax((*C.float)(unsafe.Pointer(&scores[0])), C.int(seq))
 }
+
+// expSums returns the maximum m of row (non-empty), Σ exp(x - m) and
+// Σ exp(x - m)·(x - m), with the vectorized C kernel.
+func expSums(row []float32) (mx float32, s, t float64) {
+	var cm C.float
+	var cs, ct C.double
+	C.saescope_exp_sums((*C.float)(unsafe.Pointer(&row[0])), C.ptrdiff_t(len(row)), &cm, &cs, &ct)
+	return float32(cm), float64(cs), float64(ct)
+}

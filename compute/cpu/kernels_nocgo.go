@@ -9,3 +9,5 @@ func geluSlice(x []float32) {
 }
 
 func causalSoftmax(scores []float32, seq int) { causalSoftmaxGo(scores, seq) }
+
+func expSums(row []float32) (mx float32, s, t float64) { return expSumsGo(row) }

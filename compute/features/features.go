@@ -140,17 +140,31 @@ type Losses struct {
 	L0 float64 `json:"l0"`
 }
 
-// Reconstruction measures the SAE spliced into the model on a batch.
+// Reconstruction measures the SAE spliced into the model on a batch. The
+// clean pass also saves the residual stream entering the hook's block and
+// counts the active features at the hook; the three patched passes start
+// from that block, since everything before it is the same as the clean
+// pass's.
 func Reconstruction(ctx context.Context, m *model.Model, enc *encoder.Encoder, tokens []int32, batch, seq int) (Losses, error) {
 	var res Losses
-	hook := enc.Hook().String()
-	run := func(p model.Patch) (float64, error) {
-		m.Lock()
-		defer m.Unlock()
-		hooks := model.Hooks{}
-		if p != nil {
-			hooks.Patches = map[string]model.Patch{hook: p}
-		}
+	h := enc.Hook()
+	be := m.Backend()
+	m.Lock()
+	defer m.Unlock()
+	rows := batch * seq
+	if err := m.CheckTokens(tokens, batch, seq); err != nil {
+		return res, fmt.Errorf("reconstruction: %w", err)
+	}
+	saved := be.Alloc(rows, m.Config.DModel)
+	defer be.Free(saved)
+	d := enc.DSae()
+	feats := be.Alloc(rows, d)
+	defer be.Free(feats)
+	const chunk = 64 // rows read back at a time
+	host := make([]float32, min(rows, chunk)*d)
+	var active, n int
+	blockStart := hookname.Hook{Layer: h.Layer, Point: hookname.ResidPre}
+	loss := func(hooks model.Hooks) (float64, error) {
 		out, err := m.Run(ctx, tokens, batch, seq, hooks)
 		if err != nil {
 			return 0, err
@@ -162,36 +176,50 @@ func Reconstruction(ctx context.Context, m *model.Model, enc *encoder.Encoder, t
 		return model.MeanLoss(tl), nil
 	}
 	var err error
-	if res.Clean, err = run(nil); err != nil {
-		return res, err
-	}
-	if res.Recons, err = run(enc.ReconstructPatch()); err != nil {
-		return res, err
-	}
-	if res.Zero, err = run(model.ZeroAblate()); err != nil {
-		return res, err
-	}
-	if res.Mean, err = run(model.MeanAblate()); err != nil {
-		return res, err
-	}
-	res.Score = (res.Zero - res.Recons) / (res.Zero - res.Clean)
-	acts, err := Activations(ctx, m, enc, tokens, batch, seq)
+	res.Clean, err = loss(model.Hooks{Observe: func(hk hookname.Hook, act compute.Tensor) error {
+		if hk == blockStart {
+			be.Copy(saved, act)
+		}
+		if hk != h {
+			return nil
+		}
+		if err := enc.Encode(feats, act); err != nil {
+			return err
+		}
+		for r0 := 0; r0 < rows; r0 += chunk {
+			r1 := min(rows, r0+chunk)
+			be.Read(be.RowsView(feats, r0, r1), host[:(r1-r0)*d])
+			for r := r0; r < r1; r++ {
+				if r%seq == 0 { // BOS excluded
+					continue
+				}
+				for _, v := range host[(r-r0)*d : (r-r0+1)*d] {
+					if v > 0 {
+						active++
+					}
+				}
+				n++
+			}
+		}
+		return nil
+	}})
 	if err != nil {
 		return res, err
 	}
-	d := enc.DSae()
-	var active, n int
-	for r := 0; r < batch*seq; r++ {
-		if r%seq == 0 {
-			continue
-		}
-		for _, v := range acts[r*d : (r+1)*d] {
-			if v > 0 {
-				active++
-			}
-		}
-		n++
+	resume := &model.Resume{Layer: h.Layer, Resid: saved}
+	patched := func(p model.Patch) (float64, error) {
+		return loss(model.Hooks{Patches: map[string]model.Patch{h.String(): p}, Resume: resume})
 	}
+	if res.Recons, err = patched(enc.ReconstructPatch()); err != nil {
+		return res, err
+	}
+	if res.Zero, err = patched(model.ZeroAblate()); err != nil {
+		return res, err
+	}
+	if res.Mean, err = patched(model.MeanAblate()); err != nil {
+		return res, err
+	}
+	res.Score = (res.Zero - res.Recons) / (res.Zero - res.Clean)
 	if n > 0 {
 		res.L0 = float64(active) / float64(n)
 	} else {

@@ -93,6 +93,19 @@ type Hooks struct {
 	// tensor is a buffer that the pass goes on to overwrite: copy what you
 	// keep. Returning an error ends the pass with it.
 	Observe func(h hookname.Hook, act compute.Tensor) error
+	// Resume, when set, starts the pass at a block from a residual stream
+	// saved by an earlier pass over the same tokens, skipping the
+	// embeddings and the blocks before it: passes that differ only from a
+	// late hook on share the work before it. Hooks before the block are
+	// neither patched nor observed.
+	Resume *Resume
+}
+
+// Resume is a pass's starting point: Resid is blocks.{Layer}.hook_resid_pre
+// ([batch·seq, d_model]) of the same tokens, copied out of an earlier pass.
+type Resume struct {
+	Layer int
+	Resid compute.Tensor
 }
 
 // Output is what a Run leaves: the final residual stream (resid_post of the
@@ -158,26 +171,26 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 		return h.Order() == stop, nil
 	}
 	out = &Output{Batch: batch, Seq: seq}
-
-	for i := 0; i < rows; i++ {
-		ws.pos[i] = int32(i % seq)
-	}
-	be.Gather(ws.embed, m.wte, tokens)
-	be.CenterRows(ws.embed)
-	if done, err := visit(hookname.Hook{Layer: -1, Point: hookname.Embed}, ws.embed); err != nil || done {
+	first := 0
+	if r := hooks.Resume; r != nil {
+		if r.Layer < 0 || r.Layer >= cfg.NLayer {
+			return nil, fmt.Errorf("resume at block %d of a %d-layer model", r.Layer, cfg.NLayer)
+		}
+		if r.Resid == nil || r.Resid.Rows() != rows || r.Resid.Cols() != cfg.DModel {
+			return nil, fmt.Errorf("resume at block %d: saved residual is not [%d, %d]", r.Layer, rows, cfg.DModel)
+		}
+		if stop >= 0 && stop < (hookname.Hook{Layer: r.Layer, Point: hookname.ResidPre}).Order() {
+			return nil, fmt.Errorf("stop hook %s comes before the resumed block %d", hooks.StopAfter, r.Layer)
+		}
+		be.Copy(ws.resid, r.Resid)
+		first = r.Layer
+	} else if done, err := m.embed(ws, tokens, batch, seq, visit); err != nil || done {
 		out.Stopped = done
 		return out, err
 	}
-	be.Gather(ws.posEmbed, m.wpe, ws.pos[:rows])
-	be.CenterRows(ws.posEmbed)
-	if done, err := visit(hookname.Hook{Layer: -1, Point: hookname.PosEmbed}, ws.posEmbed); err != nil || done {
-		out.Stopped = done
-		return out, err
-	}
-	be.Add(ws.resid, ws.embed, ws.posEmbed)
 
 	eps := float32(cfg.LayerNormEps)
-	for li := range m.layers {
+	for li := first; li < len(m.layers); li++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -230,3 +243,26 @@ func (m *Model) Lock() { m.mu.Lock() }
 
 // Unlock releases Lock.
 func (m *Model) Unlock() { m.mu.Unlock() }
+
+// embed fills ws.resid with the centred token and position embeddings of
+// tokens, visiting hook_embed and hook_pos_embed; done reports that the
+// pass stops there.
+func (m *Model) embed(ws *workspace, tokens []int32, batch, seq int, visit func(hookname.Hook, compute.Tensor) (bool, error)) (done bool, err error) {
+	be := m.be
+	rows := batch * seq
+	for i := 0; i < rows; i++ {
+		ws.pos[i] = int32(i % seq)
+	}
+	be.Gather(ws.embed, m.wte, tokens)
+	be.CenterRows(ws.embed)
+	if done, err := visit(hookname.Hook{Layer: -1, Point: hookname.Embed}, ws.embed); err != nil || done {
+		return done, err
+	}
+	be.Gather(ws.posEmbed, m.wpe, ws.pos[:rows])
+	be.CenterRows(ws.posEmbed)
+	if done, err := visit(hookname.Hook{Layer: -1, Point: hookname.PosEmbed}, ws.posEmbed); err != nil || done {
+		return done, err
+	}
+	be.Add(ws.resid, ws.embed, ws.posEmbed)
+	return false, nil
+}

@@ -64,6 +64,9 @@ type Summary struct {
 	ReconScore   float64 `json:"recon_score"`
 	ScanSeconds  float64 `json:"scan_seconds"`
 	TokensPerS   float64 `json:"tokens_per_s"`
+	// HostSeconds is the part of ScanSeconds the host spent turning each
+	// batch's results into the store's arrays while the backend waited.
+	HostSeconds float64 `json:"host_seconds,omitempty"`
 }
 
 // Meta is the JSON header of a store file.
