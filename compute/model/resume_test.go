@@ -13,17 +13,22 @@ import (
 	"github.com/saescope/saescope/weights/hookname"
 )
 
+// fixtureModel loads the fixture model on the CPU with its reference
+// tokens ([B, T]) and holds the model's lock until the test ends.
+func fixtureModel(t *testing.T) (tokens []int32, B, T int, m *model.Model, be compute.Backend) {
+	ref := fixture.Load(t)
+	tokens, shape := ref.Ints(t, "tokens")
+	s := fixture.NewSetup(t, ref, cpu.BLASGonum)
+	s.Model.Lock()
+	t.Cleanup(s.Model.Unlock)
+	return tokens, shape[0], shape[1], s.Model, s.Backend
+}
+
 // A pass resumed at a block from a saved resid_pre must give, bit for bit,
 // what the whole pass gives from that block on, patches included.
 func TestResumeMatchesFullPass(t *testing.T) {
-	ref := fixture.Load(t)
-	tokens, shape := ref.Ints(t, "tokens")
-	B, T := shape[0], shape[1]
-	s := fixture.NewSetup(t, ref, cpu.BLASGonum)
-	m, be := s.Model, s.Backend
+	tokens, B, T, m, be := fixtureModel(t)
 	ctx := context.Background()
-	m.Lock()
-	defer m.Unlock()
 	nl := m.Config.NLayer
 	for layer := 0; layer < nl; layer++ {
 		patchAt := hookname.Hook{Layer: layer, Point: hookname.MLPOut}.String()
@@ -75,13 +80,7 @@ func TestResumeMatchesFullPass(t *testing.T) {
 }
 
 func TestResumeRejectsBadStart(t *testing.T) {
-	ref := fixture.Load(t)
-	tokens, shape := ref.Ints(t, "tokens")
-	B, T := shape[0], shape[1]
-	s := fixture.NewSetup(t, ref, cpu.BLASGonum)
-	m, be := s.Model, s.Backend
-	m.Lock()
-	defer m.Unlock()
+	tokens, B, T, m, be := fixtureModel(t)
 	good := be.Alloc(B*T, m.Config.DModel)
 	narrow := be.Alloc(B*T, m.Config.DModel-1)
 	early := hookname.Hook{Layer: 0, Point: hookname.MLPOut}
