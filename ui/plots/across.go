@@ -25,7 +25,8 @@ type Source struct {
 // come from different stores, over shared bins (by default
 // DefaultDensityBins over (0, the largest max]). Each series counts the
 // feature's non-zero activations in its own store, so its counts sum to
-// the number of tokens it fires on.
+// the number of tokens it fires on. A single feature with the default bins
+// shows its store's own histogram (32 bins over (0, max]), exactly.
 func CompareAcross(srcs []Source, o Options) (*Figure, error) {
 	if err := o.Check(); err != nil {
 		return nil, err
@@ -35,6 +36,7 @@ func CompareAcross(srcs []Source, o Options) (*Figure, error) {
 	}
 	stats := make([]store.FeatureStats, len(srcs))
 	hi := 0.0
+	oneStore := true
 	for i, src := range srcs {
 		if src.Store == nil {
 			return nil, fmt.Errorf("feature %d has no analysis to plot", src.Feature)
@@ -45,6 +47,7 @@ func CompareAcross(srcs []Source, o Options) (*Figure, error) {
 		}
 		stats[i] = st
 		hi = math.Max(hi, st.Max)
+		oneStore = oneStore && src.Store == srcs[0].Store
 	}
 	bins, lo, hi, explicit := densityRange(hi, o)
 	fig := &Figure{Kind: KindDensity, Unit: "token"}
@@ -54,7 +57,16 @@ func CompareAcross(srcs []Source, o Options) (*Figure, error) {
 		st := stats[i]
 		s := src.Store
 		vals := s.FeatVal[s.FeatPtr[st.ID]:s.FeatPtr[st.ID+1]]
-		edges, counts := binValues(vals, bins, lo, hi)
+		var edges []float64
+		var counts []int
+		if len(srcs) == 1 && !explicit && bins == store.HistBins && !st.Dead {
+			var err error // the store's histogram, exactly
+			if edges, counts, err = s.Histogram(st.ID); err != nil {
+				return nil, err
+			}
+		} else {
+			edges, counts = binValues(vals, bins, lo, hi)
+		}
 		if explicit {
 			out += outside32(vals, lo, hi)
 		}
@@ -77,7 +89,12 @@ func CompareAcross(srcs []Source, o Options) (*Figure, error) {
 		}
 		fig.Bars = append(fig.Bars, densityBars(key, name, edges, counts, i, len(srcs), o))
 	}
+	tokens := srcs[0].Store.Meta.Summary.Tokens
 	switch {
+	case dead == 1 && len(srcs) == 1:
+		fig.Note = fmt.Sprintf(deadNote, stats[0].ID, fmtCount(tokens))
+	case dead == len(srcs) && oneStore:
+		fig.Note = fmt.Sprintf("none of these features fires on the %s counted tokens", fmtCount(tokens))
 	case dead == len(srcs):
 		fig.Note = "none of these features fires on its counted tokens"
 	case out > 0:
@@ -86,7 +103,9 @@ func CompareAcross(srcs []Source, o Options) (*Figure, error) {
 	fig.YLabel = densityYLabel(o)
 	title := fmt.Sprintf("Activation density of %d features (non-zero activations)", len(srcs))
 	if len(srcs) == 1 {
-		title = fmt.Sprintf("Feature %d activation density: fires on %s of tokens", stats[0].ID, fmtPercent(stats[0].Frequency))
+		st := stats[0]
+		title = fmt.Sprintf("Feature %d activation density: fires on %s of tokens (%s of %s)",
+			st.ID, fmtPercent(st.Frequency), fmtCount(st.Count), fmtCount(tokens))
 	}
 	fig.build(title, "activation (non-zero values only)", o)
 	return fig, nil

@@ -69,8 +69,11 @@ func TestCompareAcross(t *testing.T) {
 	if _, err := CompareAcross([]Source{{nil, 1, ""}}, DefaultOptions()); err == nil {
 		t.Error("missing store accepted")
 	}
-	if f, err := CompareAcross([]Source{{other, 2, ""}}, DefaultOptions()); err != nil || !strings.Contains(f.Note, "none of these") {
+	if f, err := CompareAcross([]Source{{other, 2, ""}}, DefaultOptions()); err != nil || !strings.Contains(f.Note, "feature 2 never fires") {
 		t.Errorf("dead: %v %v", f, err)
+	}
+	if f, err := CompareAcross([]Source{{other, 2, "a"}, {other, 2, "b"}}, DefaultOptions()); err != nil || !strings.Contains(f.Note, "none of these features fires on the") {
+		t.Errorf("both dead, one store: %v %v", f, err)
 	}
 }
 

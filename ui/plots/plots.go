@@ -226,75 +226,15 @@ func Density(s *store.Store, f int, o Options) (*Figure, error) {
 	return Compare(s, []int{f}, o)
 }
 
-// Compare overlays the activation densities of several features over
-// shared bins (by default DefaultDensityBins over (0, the largest max]).
+// Compare overlays the activation densities of several features of one
+// store over shared bins (by default DefaultDensityBins over (0, the
+// largest max]): CompareAcross with every source in s.
 func Compare(s *store.Store, features []int, o Options) (*Figure, error) {
-	if err := o.Check(); err != nil {
-		return nil, err
-	}
-	if len(features) == 0 {
-		return nil, errors.New("no feature to plot")
-	}
-	stats := make([]store.FeatureStats, len(features))
-	hi := 0.0
+	srcs := make([]Source, len(features))
 	for i, f := range features {
-		st, err := s.Stats(f)
-		if err != nil {
-			return nil, err
-		}
-		stats[i] = st
-		hi = math.Max(hi, st.Max)
+		srcs[i] = Source{Store: s, Feature: f}
 	}
-	bins, lo, hi, explicit := densityRange(hi, o)
-	fig := &Figure{Kind: KindDensity, Unit: "token"}
-	tokens := s.Meta.Summary.Tokens
-	var title string
-	if len(features) == 1 {
-		st := stats[0]
-		title = fmt.Sprintf("Feature %d activation density: fires on %s of tokens (%s of %s)",
-			st.ID, fmtPercent(st.Frequency), fmtCount(st.Count), fmtCount(tokens))
-	} else {
-		title = fmt.Sprintf("Activation density of %d features (non-zero activations)", len(features))
-	}
-	out := 0
-	for i, st := range stats {
-		var edges []float64
-		var counts []int
-		vals := s.FeatVal[s.FeatPtr[st.ID]:s.FeatPtr[st.ID+1]]
-		if len(features) == 1 && !explicit && bins == store.HistBins && !st.Dead {
-			var err error // the store's histogram, exactly
-			if edges, counts, err = s.Histogram(st.ID); err != nil {
-				return nil, err
-			}
-		} else {
-			edges, counts = binValues(vals, bins, lo, hi)
-		}
-		if explicit {
-			out += outside32(vals, lo, hi)
-		}
-		name := fmt.Sprintf("feature %d (fires on %s)", st.ID, fmtPercent(st.Frequency))
-		if st.Dead {
-			name = fmt.Sprintf("feature %d (dead)", st.ID)
-		}
-		fig.Bars = append(fig.Bars, densityBars("feature_"+strconv.Itoa(st.ID), name, edges, counts, i, len(features), o))
-	}
-	dead := 0
-	for _, st := range stats {
-		if st.Dead {
-			dead++
-		}
-	}
-	switch {
-	case dead == len(stats) && len(stats) == 1:
-		fig.Note = fmt.Sprintf(deadNote, stats[0].ID, fmtCount(tokens))
-	case dead == len(stats):
-		fig.Note = fmt.Sprintf("none of these features fires on the %s counted tokens", fmtCount(tokens))
-	case out > 0:
-		fig.Note = fmt.Sprintf(outsideNote, plural(out, "activation"), fmtNum(lo), fmtNum(hi))
-	}
-	fig.YLabel = densityYLabel(o)
-	fig.build(title, "activation (non-zero values only)", o)
-	return fig, nil
+	return CompareAcross(srcs, o)
 }
 
 // densityRange returns the bins and x range of overlaid densities: o's, or
