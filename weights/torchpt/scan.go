@@ -80,11 +80,10 @@ func scanPickle(buf []byte) (int, error) {
 		s.opStart = s.pos
 		op := s.buf[s.pos]
 		s.pos++
-		done, err := s.step(op)
-		if err != nil {
+		if err := s.step(op); err != nil {
 			return 0, err
 		}
-		if done {
+		if op == '.' { // STOP
 			return s.pos, nil
 		}
 	}
@@ -173,6 +172,81 @@ func (s *scanner) byte1() (int, error) {
 	return int(b[0]), nil
 }
 
+// argLen returns the size of the binary argument that follows op: fixed for
+// BININT, BININT1, BININT2 and BINFLOAT, read from a length prefix (and
+// checked) for the longs, strings and bytes.
+func (s *scanner) argLen(op byte) (int, error) {
+	switch op {
+	case 'K':
+		return 1, nil
+	case 'M':
+		return 2, nil
+	case 'J':
+		return 4, nil
+	case 'G':
+		return 8, nil
+	case 'U', 0x8c, 'C':
+		return s.byte1()
+	case 'X', 'B':
+		return s.u32()
+	case 0x8d, 0x8e, 0x96:
+		return s.u64len()
+	case 0x8a: // LONG1
+		n, err := s.byte1()
+		if err == nil && n == 0 {
+			err = s.fail("LONG1 with no bytes")
+		}
+		return n, err
+	case 0x8b: // LONG4
+		n, err := s.i32()
+		if err == nil && (n <= 0 || n > maxLongBytes) {
+			err = s.fail("LONG4 with %d bytes", n)
+		}
+		return n, err
+	case 'T': // BINSTRING
+		n, err := s.i32()
+		if err == nil && n < 0 {
+			err = s.fail("BINSTRING with negative length")
+		}
+		return n, err
+	}
+	return 0, s.fail("unknown opcode 0x%02x", op)
+}
+
+// memoIndex reads the memo index argument of a GET or PUT opcode: a decimal
+// line for GET and PUT, one byte for BINGET and BINPUT, four for LONG_BINGET
+// and LONG_BINPUT.
+func (s *scanner) memoIndex(op byte) (int, error) {
+	switch op {
+	case 'h', 'q':
+		return s.byte1()
+	case 'j', 'r':
+		return s.u32()
+	}
+	b, err := s.line()
+	if err != nil {
+		return 0, err
+	}
+	i, err := strconv.Atoi(string(b))
+	if err != nil || i < 0 {
+		return 0, s.fail("bad memo index %q", truncate(string(b), 40))
+	}
+	return i, nil
+}
+
+// lineNames reads the module and name lines that follow GLOBAL and INST.
+func (s *scanner) lineNames() (mod, name sval, err error) {
+	m, err := s.line()
+	if err != nil {
+		return sval{}, sval{}, err
+	}
+	n, err := s.line()
+	if err != nil {
+		return sval{}, sval{}, err
+	}
+	return s.str(m), s.str(n), nil
+}
+
 func (s *scanner) base() int {
 	if len(s.marks) == 0 {
 		return 0
@@ -197,6 +271,18 @@ func (s *scanner) pop() (sval, error) {
 	return v, nil
 }
 
+// popN pops the top n values, which must all lie above the innermost MARK,
+// and returns them bottom first. Like popMark's result, the slice shares the
+// stack's memory: it is only valid until the next push.
+func (s *scanner) popN(n int) ([]sval, error) {
+	if len(s.st)-s.base() < n {
+		return nil, s.fail("stack underflow")
+	}
+	items := s.st[len(s.st)-n:]
+	s.st = s.st[:len(s.st)-n]
+	return items, nil
+}
+
 func (s *scanner) last() (sval, error) {
 	if len(s.st) <= s.base() {
 		return sval{}, s.fail("stack underflow")
@@ -215,12 +301,36 @@ func (s *scanner) popMark() ([]sval, error) {
 	return items, nil
 }
 
+// operands pops the values that op consumes: one for APPEND and TUPLE1, two
+// for SETITEM and TUPLE2, three for TUPLE3, and everything above the
+// innermost MARK (which it removes) for the others.
+func (s *scanner) operands(op byte) ([]sval, error) {
+	switch op {
+	case 'a', 0x85:
+		return s.popN(1)
+	case 's', 0x86:
+		return s.popN(2)
+	case 0x87:
+		return s.popN(3)
+	}
+	return s.popMark()
+}
+
 func (s *scanner) container(k kind) (sval, error) {
 	if len(s.cont) >= maxContainers {
 		return sval{}, s.fail("more than %d containers", maxContainers)
 	}
 	s.cont = append(s.cont, 0)
 	return sval{k: k, g: int32(len(s.cont) - 1)}, nil
+}
+
+// pushContainer pushes a new, empty container of kind k.
+func (s *scanner) pushContainer(k kind) error {
+	v, err := s.container(k)
+	if err != nil {
+		return err
+	}
+	return s.push(v)
 }
 
 func (s *scanner) addItems(n int) error {
@@ -254,6 +364,15 @@ func (s *scanner) global(module, name sval) (sval, error) {
 		return sval{}, forbidden(mod, nm)
 	}
 	return sval{k: kGlobal, g: int32(gk)}, nil
+}
+
+// pushGlobal pushes the global module.name, which must be on the whitelist.
+func (s *scanner) pushGlobal(module, name sval) error {
+	g, err := s.global(module, name)
+	if err != nil {
+		return err
+	}
+	return s.push(g)
 }
 
 func (s *scanner) memoPut(i int) error {
@@ -305,453 +424,289 @@ func noBytes(s *scanner, items []sval) error {
 	return nil
 }
 
-// step handles one opcode; it reports true after STOP.
-func (s *scanner) step(op byte) (bool, error) {
+// step handles one opcode.
+func (s *scanner) step(op byte) error {
 	other := sval{k: kOther}
 	switch op {
 	case '(': // MARK
 		if len(s.marks) >= maxMarkDepth {
-			return false, s.fail("MARKs nested more than %d deep", maxMarkDepth)
+			return s.fail("MARKs nested more than %d deep", maxMarkDepth)
 		}
 		s.nMarks++
 		if s.nMarks > maxMarks {
-			return false, s.fail("more than %d MARKs", maxMarks)
+			return s.fail("more than %d MARKs", maxMarks)
 		}
 		s.marks = append(s.marks, len(s.st))
-		return false, nil
+		return nil
 	case '.': // STOP
 		_, err := s.pop()
-		return err == nil, err
+		return err
 	case '0': // POP (gopickle pops a MARK when the current stack is empty)
 		if len(s.st) > s.base() {
 			s.st = s.st[:len(s.st)-1]
-			return false, nil
+			return nil
 		}
 		_, err := s.popMark()
-		return false, err
+		return err
 	case '1': // POP_MARK
 		_, err := s.popMark()
-		return false, err
+		return err
 	case '2': // DUP
 		v, err := s.last()
 		if err != nil {
-			return false, err
+			return err
 		}
-		return false, s.push(v)
+		return s.push(v)
 
-	case 'F', 'I': // FLOAT, INT (text)
-		if _, err := s.line(); err != nil {
-			return false, err
-		}
-		return false, s.push(other)
-	case 'L': // LONG (text)
+	case 'F', 'I', 'L': // FLOAT, INT, LONG (text)
 		b, err := s.line()
 		if err != nil {
-			return false, err
+			return err
 		}
-		if len(b) > maxLongDigits+2 {
-			return false, s.fail("LONG with %d digits", len(b))
+		if op == 'L' && len(b) > maxLongDigits+2 {
+			return s.fail("LONG with %d digits", len(b))
 		}
-		return false, s.push(other)
-	case 'J', 'K', 'M', 'G': // BININT, BININT1, BININT2, BINFLOAT
-		if _, err := s.take(fixedArgSize(op)); err != nil {
-			return false, err
-		}
-		return false, s.push(other)
-	case 0x8a: // LONG1
-		n, err := s.byte1()
-		if err != nil {
-			return false, err
-		}
-		if n == 0 {
-			return false, s.fail("LONG1 with no bytes")
-		}
-		if _, err := s.take(n); err != nil {
-			return false, err
-		}
-		return false, s.push(other)
-	case 0x8b: // LONG4
-		n, err := s.i32()
-		if err != nil {
-			return false, err
-		}
-		if n <= 0 || n > maxLongBytes {
-			return false, s.fail("LONG4 with %d bytes", n)
-		}
-		if _, err := s.take(n); err != nil {
-			return false, err
-		}
-		return false, s.push(other)
-	case 'N', 0x88, 0x89: // NONE, NEWTRUE, NEWFALSE
-		return false, s.push(other)
-
-	case 'S': // STRING (quoted text)
+		return s.push(other)
+	case 'S', 'V': // STRING (quoted text), UNICODE (text)
 		b, err := s.line()
 		if err != nil {
-			return false, err
+			return err
 		}
-		if len(b) < 2 || b[0] != b[len(b)-1] || (b[0] != '\'' && b[0] != '"') {
-			return false, s.fail("STRING argument is not quoted")
-		}
-		return false, s.push(s.str(b[1 : len(b)-1]))
-	case 'V': // UNICODE (text)
-		b, err := s.line()
-		if err != nil {
-			return false, err
-		}
-		return false, s.push(s.str(b))
-	case 'T', 'X', 'U', 0x8c, 0x8d, 'B', 'C', 0x8e, 0x96:
-		// BINSTRING, BINUNICODE, SHORT_BINSTRING, SHORT_BINUNICODE,
-		// BINUNICODE8, BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
-		var n int
-		var err error
-		switch op {
-		case 'T':
-			n, err = s.i32()
-			if err == nil && n < 0 {
-				err = s.fail("BINSTRING with negative length")
+		if op == 'S' {
+			if len(b) < 2 || b[0] != b[len(b)-1] || (b[0] != '\'' && b[0] != '"') {
+				return s.fail("STRING argument is not quoted")
 			}
-		case 'X', 'B':
-			n, err = s.u32()
-		case 'U', 0x8c, 'C':
-			n, err = s.byte1()
-		default:
-			n, err = s.u64len()
+			b = b[1 : len(b)-1]
 		}
+		return s.push(s.str(b))
+	case 'J', 'K', 'M', 'G', 0x8a, 0x8b, 'T', 'X', 'U', 0x8c, 0x8d, 'B', 'C', 0x8e, 0x96:
+		// BININT, BININT1, BININT2, BINFLOAT, LONG1, LONG4, BINSTRING,
+		// BINUNICODE, SHORT_BINSTRING, SHORT_BINUNICODE, BINUNICODE8,
+		// BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
+		n, err := s.argLen(op)
 		if err != nil {
-			return false, err
+			return err
 		}
 		b, err := s.take(n)
 		if err != nil {
-			return false, err
+			return err
 		}
 		switch op {
 		case 'B', 'C', 0x8e:
-			return false, s.push(sval{k: kBytes})
-		case 0x96:
-			return false, s.push(other)
+			return s.push(sval{k: kBytes})
+		case 'T', 'X', 'U', 0x8c, 0x8d:
+			return s.push(s.str(b))
 		}
-		return false, s.push(s.str(b))
+		return s.push(other)
+	case 'N', 0x88, 0x89: // NONE, NEWTRUE, NEWFALSE
+		return s.push(other)
 
 	case ')': // EMPTY_TUPLE
-		return false, s.push(sval{k: kTuple})
-	case 't': // TUPLE
-		items, err := s.popMark()
+		return s.push(sval{k: kTuple})
+	case 't', 0x85, 0x86, 0x87: // TUPLE, TUPLE1, TUPLE2, TUPLE3
+		items, err := s.operands(op)
 		if err != nil {
-			return false, err
+			return err
 		}
-		return false, s.push(sval{k: kTuple, g: int32(len(items))})
-	case 0x85, 0x86, 0x87: // TUPLE1, TUPLE2, TUPLE3
-		n := int(op-0x85) + 1
-		for range n {
-			if _, err := s.pop(); err != nil {
-				return false, err
-			}
-		}
-		return false, s.push(sval{k: kTuple, g: int32(n)})
+		return s.push(sval{k: kTuple, g: int32(len(items))})
 	case ']': // EMPTY_LIST
-		v, err := s.container(kList)
-		if err != nil {
-			return false, err
-		}
-		return false, s.push(v)
+		return s.pushContainer(kList)
+	case '}': // EMPTY_DICT
+		return s.pushContainer(kDict)
+	case 0x8f: // EMPTY_SET
+		return s.pushContainer(kSet)
 	case 'l': // LIST
 		items, err := s.popMark()
 		if err != nil {
-			return false, err
+			return err
 		}
 		if err := s.addItems(len(items)); err != nil {
-			return false, err
+			return err
 		}
-		v, err := s.container(kList)
-		if err != nil {
-			return false, err
-		}
-		return false, s.push(v)
-	case '}': // EMPTY_DICT
-		v, err := s.container(kDict)
-		if err != nil {
-			return false, err
-		}
-		return false, s.push(v)
+		return s.pushContainer(kList)
 	case 'd': // DICT
 		items, err := s.popMark()
 		if err != nil {
-			return false, err
+			return err
 		}
 		v, err := s.container(kDict)
 		if err != nil {
-			return false, err
+			return err
 		}
 		if err := s.setKeys(v, items); err != nil {
-			return false, err
+			return err
 		}
-		return false, s.push(v)
-	case 0x8f: // EMPTY_SET
-		v, err := s.container(kSet)
-		if err != nil {
-			return false, err
-		}
-		return false, s.push(v)
+		return s.push(v)
 	case 0x91: // FROZENSET
 		items, err := s.popMark()
 		if err != nil {
-			return false, err
+			return err
 		}
 		if err := noBytes(s, items); err != nil {
-			return false, err
+			return err
 		}
 		if err := s.addItems(len(items)); err != nil {
-			return false, err
+			return err
 		}
-		return false, s.push(other)
-
-	case 'a': // APPEND
-		if _, err := s.pop(); err != nil {
-			return false, err
-		}
-		l, err := s.pop()
-		if err != nil {
-			return false, err
-		}
-		if l.k != kList {
-			return false, s.fail("APPEND to a value that is not a list")
-		}
-		if err := s.addItems(1); err != nil {
-			return false, err
-		}
-		return false, s.push(l)
-	case 'e': // APPENDS
-		items, err := s.popMark()
-		if err != nil {
-			return false, err
-		}
-		l, err := s.pop()
-		if err != nil {
-			return false, err
-		}
-		if l.k != kList {
-			return false, s.fail("APPENDS to a value that is not a list")
-		}
-		if err := s.addItems(len(items)); err != nil {
-			return false, err
-		}
-		return false, s.push(l)
-	case 's': // SETITEM
-		v, err := s.pop()
-		if err != nil {
-			return false, err
-		}
-		k, err := s.pop()
-		if err != nil {
-			return false, err
-		}
-		d, err := s.last()
-		if err != nil {
-			return false, err
-		}
-		return false, s.setKeys(d, []sval{k, v})
-	case 'u': // SETITEMS
-		items, err := s.popMark()
-		if err != nil {
-			return false, err
-		}
-		d, err := s.pop()
-		if err != nil {
-			return false, err
-		}
-		if err := s.setKeys(d, items); err != nil {
-			return false, err
-		}
-		return false, s.push(d)
-	case 0x90: // ADDITEMS
-		items, err := s.popMark()
-		if err != nil {
-			return false, err
-		}
-		set, err := s.pop()
-		if err != nil {
-			return false, err
-		}
-		if set.k != kSet {
-			return false, s.fail("ADDITEMS to a value that is not a set")
-		}
-		if err := noBytes(s, items); err != nil {
-			return false, err
-		}
-		if err := s.addItems(len(items)); err != nil {
-			return false, err
-		}
-		return false, s.push(set)
+		return s.push(other)
+	case 'a', 'e', 's', 'u', 0x90: // APPEND, APPENDS, SETITEM, SETITEMS, ADDITEMS
+		return s.fill(op)
 
 	case 'c': // GLOBAL
-		mod, err := s.line()
+		mod, name, err := s.lineNames()
 		if err != nil {
-			return false, err
+			return err
 		}
-		name, err := s.line()
-		if err != nil {
-			return false, err
-		}
-		g, err := s.global(s.str(mod), s.str(name))
-		if err != nil {
-			return false, err
-		}
-		return false, s.push(g)
+		return s.pushGlobal(mod, name)
 	case 0x93: // STACK_GLOBAL
-		name, err := s.pop()
+		v, err := s.popN(2)
 		if err != nil {
-			return false, err
+			return err
 		}
-		mod, err := s.pop()
-		if err != nil {
-			return false, err
+		if v[0].k != kStr || v[1].k != kStr {
+			return s.fail("STACK_GLOBAL operands are not strings")
 		}
-		if name.k != kStr || mod.k != kStr {
-			return false, s.fail("STACK_GLOBAL operands are not strings")
-		}
-		g, err := s.global(mod, name)
-		if err != nil {
-			return false, err
-		}
-		return false, s.push(g)
+		return s.pushGlobal(v[0], v[1])
 	case 'R': // REDUCE
-		args, err := s.pop()
-		if err != nil {
-			return false, err
-		}
-		fn, err := s.pop()
-		if err != nil {
-			return false, err
-		}
-		if fn.k != kGlobal {
-			return false, s.fail("REDUCE of a value that is not a global")
-		}
-		if args.k != kTuple {
-			return false, s.fail("REDUCE arguments are not a tuple")
-		}
-		switch globalKind(fn.g) {
-		case gkOrderedDict:
-			if args.g != 0 {
-				return false, s.fail("collections.OrderedDict called with arguments (a Python 2 pickle?)")
-			}
-			v, err := s.container(kODict)
-			if err != nil {
-				return false, err
-			}
-			return false, s.push(v)
-		case gkStorage:
-			return false, s.fail("a storage class is called")
-		}
-		return false, s.push(sval{k: kObj})
+		return s.reduce()
 	case 'b': // BUILD
 		state, err := s.pop()
 		if err != nil {
-			return false, err
+			return err
 		}
 		inst, err := s.last()
 		if err != nil {
-			return false, err
+			return err
 		}
 		// torch pickles use BUILD only to restore an OrderedDict's
 		// attributes (a state dict's _metadata), from a dict with str keys.
 		if inst.k != kODict || state.k != kDict || s.cont[state.g]&nonStrKey != 0 {
-			return false, s.fail("BUILD is only supported for an OrderedDict with a dict of str attributes")
+			return s.fail("BUILD is only supported for an OrderedDict with a dict of str attributes")
 		}
-		return false, nil
+		return nil
 	case 'Q': // BINPERSID
 		if _, err := s.pop(); err != nil {
-			return false, err
+			return err
 		}
-		return false, s.push(sval{k: kObj})
+		return s.push(sval{k: kObj})
 
-	case 'g', 'p': // GET, PUT (text index)
-		b, err := s.line()
+	case 'g', 'h', 'j': // GET, BINGET, LONG_BINGET
+		i, err := s.memoIndex(op)
 		if err != nil {
-			return false, err
+			return err
 		}
-		i, err := strconv.Atoi(string(b))
-		if err != nil || i < 0 {
-			return false, s.fail("bad memo index %q", truncate(string(b), 40))
-		}
-		if op == 'g' {
-			return false, s.memoGet(i)
-		}
-		return false, s.memoPut(i)
-	case 'h', 'q': // BINGET, BINPUT
-		i, err := s.byte1()
+		return s.memoGet(i)
+	case 'p', 'q', 'r': // PUT, BINPUT, LONG_BINPUT
+		i, err := s.memoIndex(op)
 		if err != nil {
-			return false, err
+			return err
 		}
-		if op == 'h' {
-			return false, s.memoGet(i)
-		}
-		return false, s.memoPut(i)
-	case 'j', 'r': // LONG_BINGET, LONG_BINPUT
-		i, err := s.u32()
-		if err != nil {
-			return false, err
-		}
-		if op == 'j' {
-			return false, s.memoGet(i)
-		}
-		return false, s.memoPut(i)
+		return s.memoPut(i)
 	case 0x94: // MEMOIZE (gopickle, like Python, uses the memo's size as the index)
-		return false, s.memoPut(len(s.memo))
+		return s.memoPut(len(s.memo))
 
 	case 0x80: // PROTO
 		p, err := s.byte1()
 		if err != nil {
-			return false, err
+			return err
 		}
 		if p > 5 {
-			return false, s.fail("unsupported pickle protocol %d", p)
+			return s.fail("unsupported pickle protocol %d", p)
 		}
-		return false, nil
+		return nil
 	case 0x95: // FRAME
 		if s.opStart < s.frameEnd {
-			return false, s.fail("FRAME inside a frame")
+			return s.fail("FRAME inside a frame")
 		}
 		n, err := s.u64len()
 		if err != nil {
-			return false, err
+			return err
 		}
 		s.frameEnd = s.pos + n
-		return false, nil
+		return nil
 
 	case 'P':
-		return false, s.fail("PERSID (text persistent id) is not used by torch.save")
+		return s.fail("PERSID (text persistent id) is not used by torch.save")
 	case 'i': // INST: name the global first, so a forbidden one is reported as such
-		mod, err := s.line()
+		mod, name, err := s.lineNames()
 		if err != nil {
-			return false, err
+			return err
 		}
-		name, err := s.line()
-		if err != nil {
-			return false, err
+		if _, err := s.global(mod, name); err != nil {
+			return err
 		}
-		if _, err := s.global(s.str(mod), s.str(name)); err != nil {
-			return false, err
-		}
-		return false, s.fail("INST builds class instances, which a state dict does not need")
+		return s.fail("INST builds class instances, which a state dict does not need")
 	case 'o', 0x81, 0x92:
-		return false, s.fail("opcode %q builds class instances, which a state dict does not need", op)
+		return s.fail("opcode %q builds class instances, which a state dict does not need", op)
 	case 0x82, 0x83, 0x84:
-		return false, s.fail("extension registry opcodes are not supported")
+		return s.fail("extension registry opcodes are not supported")
 	case 0x97, 0x98:
-		return false, s.fail("out-of-band buffers are not supported")
+		return s.fail("out-of-band buffers are not supported")
 	}
-	return false, s.fail("unknown opcode 0x%02x", op)
+	return s.fail("unknown opcode 0x%02x", op)
 }
 
-func fixedArgSize(op byte) int {
-	switch op {
-	case 'K':
-		return 1
-	case 'M':
-		return 2
-	case 'J':
-		return 4
+// fill handles the opcodes that add elements to the container below them:
+// APPEND and APPENDS to a list, SETITEM and SETITEMS to a dict, ADDITEMS to
+// a set. The container is pushed back once the elements are checked.
+func (s *scanner) fill(op byte) error {
+	items, err := s.operands(op)
+	if err != nil {
+		return err
 	}
-	return 8
+	c, err := s.pop()
+	if err != nil {
+		return err
+	}
+	switch op {
+	case 'a', 'e':
+		if c.k != kList {
+			name := "APPEND"
+			if op == 'e' {
+				name = "APPENDS"
+			}
+			return s.fail("%s to a value that is not a list", name)
+		}
+		err = s.addItems(len(items))
+	case 's', 'u':
+		err = s.setKeys(c, items) // it counts the pairs
+	default: // ADDITEMS
+		if c.k != kSet {
+			return s.fail("ADDITEMS to a value that is not a set")
+		}
+		if err = noBytes(s, items); err == nil {
+			err = s.addItems(len(items))
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return s.push(c)
+}
+
+// reduce handles REDUCE: only whitelisted globals may be called, with a
+// tuple of arguments. OrderedDict() makes a dict; a rebuild function's
+// result is opaque.
+func (s *scanner) reduce() error {
+	v, err := s.popN(2)
+	if err != nil {
+		return err
+	}
+	fn, args := v[0], v[1]
+	if fn.k != kGlobal {
+		return s.fail("REDUCE of a value that is not a global")
+	}
+	if args.k != kTuple {
+		return s.fail("REDUCE arguments are not a tuple")
+	}
+	switch globalKind(fn.g) {
+	case gkOrderedDict:
+		if args.g != 0 {
+			return s.fail("collections.OrderedDict called with arguments (a Python 2 pickle?)")
+		}
+		return s.pushContainer(kODict)
+	case gkStorage:
+		return s.fail("a storage class is called")
+	}
+	return s.push(sval{k: kObj})
 }
