@@ -31,6 +31,17 @@ var colTitles = [numCols]string{"Rank", "Feature", "Mean", "σ/μ", "Freq.", "Ma
 
 var colWidths = [numCols]float32{58, 70, 74, 66, 72, 66, 160}
 
+// maxLabelWidth caps the label column, which otherwise widens to the
+// longest label shown (fitLabelColumn). A longer label is clipped in the
+// table; the selected feature's label shows whole in its header above the
+// panes, where it is edited.
+const maxLabelWidth = 560
+
+// labelsMeasured is how many of the longest labels (in bytes)
+// fitLabelColumn measures: measuring text is slow (about 60 µs a label),
+// and a book may label every feature.
+const labelsMeasured = 32
+
 // byLabel sorts the table by label (not a store metric).
 const byLabel store.Metric = "label"
 
@@ -43,7 +54,8 @@ type RankingPane struct {
 	v       *View
 	content fyne.CanvasObject
 
-	Table      *widget.Table
+	// Table lists the rows, under a sticky header of sort buttons.
+	Table      *HeaderTable
 	Dead       *widget.List
 	Tabs       *container.AppTabs
 	RangeEntry *widget.Entry
@@ -68,7 +80,8 @@ type RankingPane struct {
 	rangeLo    int
 	rangeHi    int
 	syncing    bool
-	shownRow   int // the row shown bold, -1 for none
+	shownRow   int     // the row shown bold, -1 for none
+	labelWidth float32 // the label column's width
 	analyzing  bool
 }
 
@@ -82,7 +95,7 @@ func (p *RankingPane) SetAnalyzing(on bool) {
 
 // NewRankingPane builds the ranking pane of v.
 func NewRankingPane(v *View) *RankingPane {
-	p := &RankingPane{v: v, metric: store.ByMean, descending: true, rangeLo: -1, shownRow: -1}
+	p := &RankingPane{v: v, metric: store.ByMean, descending: true, rangeLo: -1, shownRow: -1, labelWidth: colWidths[colLabel]}
 	p.Info = widget.NewLabel("")
 	p.Info.Truncation = fyne.TextTruncateEllipsis
 	p.Msg = widget.NewLabel("")
@@ -90,8 +103,7 @@ func NewRankingPane(v *View) *RankingPane {
 	p.Msg.Importance = widget.DangerImportance
 	p.Msg.Hide()
 
-	p.Table = widget.NewTable(p.length, p.createCell, p.updateCell)
-	p.Table.ShowHeaderRow = true
+	p.Table = NewHeaderTable(p.length, p.createCell, p.updateCell)
 	p.Table.CreateHeader = func() fyne.CanvasObject {
 		b := widget.NewButton("", nil)
 		b.Importance = widget.LowImportance
@@ -165,6 +177,9 @@ func NewRankingPane(v *View) *RankingPane {
 	v.OnLabel(func(f int) {
 		if p.metric == byLabel {
 			p.resort()
+		} else if l := p.v.Label(f); l != "" && p.inRows(f) {
+			// grows as a label is typed; narrows at the next sort or filter
+			p.setLabelWidth(max(p.labelWidth, p.labelCellWidth(l)))
 		}
 		p.Table.Refresh()
 		p.Dead.Refresh()
@@ -333,8 +348,44 @@ func (p *RankingPane) applyFilter() {
 		}
 	}
 	p.shownRow = -1
+	p.fitLabelColumn()
 	p.Table.Refresh()
 	p.showSelection(p.v.Feature())
+}
+
+// fitLabelColumn sizes the label column to the widest of the longest
+// labels among the rows shown: no narrower than its default width, no
+// wider than maxLabelWidth. The table scrolls sideways to it.
+func (p *RankingPane) fitLabelColumn() {
+	var shown []string
+	for _, st := range p.rows {
+		if l := p.v.Label(st.ID); l != "" {
+			shown = append(shown, l)
+		}
+	}
+	sort.Slice(shown, func(i, j int) bool { return len(shown[i]) > len(shown[j]) })
+	w := colWidths[colLabel]
+	for _, l := range shown[:min(len(shown), labelsMeasured)] {
+		w = max(w, p.labelCellWidth(l))
+	}
+	p.setLabelWidth(w)
+}
+
+// labelCellWidth is the width a table cell needs to show label whole, in
+// bold (the selected row's style), capped at maxLabelWidth.
+func (p *RankingPane) labelCellWidth(label string) float32 {
+	th := p.Table.Theme()
+	text := fyne.MeasureText(label, th.Size(theme.SizeNameText), fyne.TextStyle{Bold: true})
+	return min(text.Width+2*th.Size(theme.SizeNameInnerPadding), maxLabelWidth)
+}
+
+// setLabelWidth sets the label column's width when it changes.
+func (p *RankingPane) setLabelWidth(w float32) {
+	if w == p.labelWidth {
+		return
+	}
+	p.labelWidth = w
+	p.Table.SetColumnWidth(colLabel, w)
 }
 
 // ApplyRange cuts the table to the ranks typed in RangeEntry.
