@@ -45,7 +45,7 @@ type ElicitPane struct {
 	Mode     *widget.RadioGroup
 	PosEntry *widget.Entry
 	Strip    *TokenStrip
-	Results  *widget.Table
+	Results  *HeaderTable
 	Summary  *widget.Label
 	Msg      *widget.Label
 	Hover    *widget.Label
@@ -129,7 +129,7 @@ func NewElicitPane(v *View) *ElicitPane {
 	}
 	p.Strip.OnTapped = func(i int) { p.setPos(&i) }
 
-	p.Results = widget.NewTable(
+	p.Results = NewHeaderTable(
 		func() (int, int) { return len(p.top), 4 },
 		func() fyne.CanvasObject {
 			l := widget.NewLabel("000000")
@@ -137,7 +137,6 @@ func NewElicitPane(v *View) *ElicitPane {
 			return l
 		},
 		p.updateResult)
-	p.Results.ShowHeaderRow = true
 	p.Results.CreateHeader = func() fyne.CanvasObject { return widget.NewLabel("") }
 	p.Results.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
 		o.(*widget.Label).SetText([]string{"#", "Feature", "Activation", "Label"}[id.Col])
