@@ -1,18 +1,9 @@
 package ui
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
-
-	"fyne.io/fyne/v2/test"
-
-	"github.com/saescope/saescope/assets"
-	"github.com/saescope/saescope/compute/analysis"
-	"github.com/saescope/saescope/compute/cpu"
-	"github.com/saescope/saescope/compute/workspace"
-	"github.com/saescope/saescope/weights/corpus"
 )
 
 // Issue 6's figure: a new threshold typed in the statistics pane until
@@ -27,36 +18,7 @@ import (
 //
 //	SAESCOPE_MEASURE=1 go test -run MeasureStatistics -v ./ui/
 func TestMeasureStatisticsRedraw(t *testing.T) {
-	measureOn(t)
-	test.NewTempApp(t)
-	be, err := cpu.New(cpu.BLASAuto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws, err := workspace.Open(fixModel, be)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
-	s, err := ws.AddSAE(fixSAE, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	c, err := corpus.LoadFS(ctx, assets.CorpusFS(), assets.CorpusDir, ws.Tok, corpus.Options{SeqLen: 128, Rows: 1000}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Analyze(ctx, t.TempDir(), c, analysis.DefaultParams(), false, nil); err != nil {
-		t.Fatal(err)
-	}
-	st := s.Store()
-	jobs := NewJobs()
-	defer jobs.Close()
-	v := NewView(s, ws.Tok, nil, jobs)
-	v.SetStore(st, false)
-	e := NewExplorer(v)
-	w := show(t, e.Content(), 1280, 800)
+	e, st, w := measuredExplorer(t)
 	e.ShowPane(PaneStatistics)
 	e.Settle()
 	p := e.Statistics

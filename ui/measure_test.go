@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -39,17 +40,10 @@ func measureOn(t *testing.T) {
 	}
 }
 
-func quantiles(d []time.Duration) (med, p95, worst time.Duration) {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2], s[(len(s)*95+99)/100-1], s[len(s)-1]
-}
-
-// Clicking a feature in the ranking until its contexts are drawn, on the
-// tiny model's 1000-row store of the shipped corpus: the UI-thread work
-// (every pane's update) and the same plus a software render of the whole
-// 1280×800 window (an upper bound for the GPU's painting).
-func TestMeasureClickToContexts(t *testing.T) {
+// measuredExplorer returns the explorer of the tiny model's 1000-row
+// store of the shipped corpus in a 1280×800 test window, skipping the test
+// unless SAESCOPE_MEASURE is set.
+func measuredExplorer(t *testing.T) (*Explorer, *store.Store, fyne.Window) {
 	measureOn(t)
 	test.NewTempApp(t)
 	be, err := cpu.New(cpu.BLASAuto)
@@ -60,7 +54,7 @@ func TestMeasureClickToContexts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.Close()
+	t.Cleanup(func() { ws.Close() })
 	s, err := ws.AddSAE(fixSAE, "")
 	if err != nil {
 		t.Fatal(err)
@@ -75,11 +69,25 @@ func TestMeasureClickToContexts(t *testing.T) {
 	}
 	st := s.Store()
 	jobs := NewJobs()
-	defer jobs.Close()
+	t.Cleanup(jobs.Close)
 	v := NewView(s, ws.Tok, nil, jobs)
 	v.SetStore(st, false)
 	e := NewExplorer(v)
-	w := show(t, e.Content(), 1280, 800)
+	return e, st, show(t, e.Content(), 1280, 800)
+}
+
+func quantiles(d []time.Duration) (med, p95, worst time.Duration) {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2], s[(len(s)*95+99)/100-1], s[len(s)-1]
+}
+
+// Clicking a feature in the ranking until its contexts are drawn, on the
+// tiny model's 1000-row store of the shipped corpus: the UI-thread work
+// (every pane's update) and the same plus a software render of the whole
+// 1280×800 window (an upper bound for the GPU's painting).
+func TestMeasureClickToContexts(t *testing.T) {
+	e, st, w := measuredExplorer(t)
 	e.Settle()
 	live := st.Rank(store.ByMean, true).Live
 	var ui, drawn []time.Duration
@@ -90,8 +98,8 @@ func TestMeasureClickToContexts(t *testing.T) {
 		e.Ranking.Table.Select(tableCell(row))
 		d := time.Since(t0)
 		w.Canvas().Capture()
-		if v.Feature() != f || len(e.Contexts.TopList()) != DefaultContexts {
-			t.Fatalf("feature %d: selected %d, %d contexts", f, v.Feature(), len(e.Contexts.TopList()))
+		if e.View.Feature() != f || len(e.Contexts.TopList()) != DefaultContexts {
+			t.Fatalf("feature %d: selected %d, %d contexts", f, e.View.Feature(), len(e.Contexts.TopList()))
 		}
 		ui, drawn = append(ui, d), append(drawn, time.Since(t0))
 	}
