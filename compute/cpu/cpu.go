@@ -357,8 +357,7 @@ func logSumExp(row []float32) float32 {
 // SoftmaxStats implements compute.Backend. With m the row's maximum,
 // s = Σ exp(x - m) and t = Σ exp(x - m)·(x - m), the entropy is
 // log s - t/s nats and the largest probability 1/s: one exponential per
-// logit. (The CUDA kernel sums -p·log p with a second exponential; both
-// agree to float32 rounding, compute/cuda/conformance checks it.)
+// logit (the CUDA kernel softmax_stats computes the same sums).
 func (b *Backend) SoftmaxStats(entropyBits, maxProb []float32, logits compute.Tensor) {
 	m := mat(logits)
 	parallel(m.rows, m.cols, func(lo, hi int) {

@@ -192,19 +192,35 @@ KERNEL void mean_rows(float* dst, const float* x, int rows, int cols) {
 	}
 }
 
-// cross_entropy sets loss[r] = logsumexp(logits[r]) - logits[r][targets[r]]
-// (exp sums in float64, as the CPU).
+// row_exp_sums reduces one row over the block: its maximum m, and, with
+// e = expf(x - m), s = Σ e and (when t is not null) t = Σ e·(x - m), the
+// sums in float64 — the CPU's expSums (compute/cpu). Every thread gets the
+// results.
+SC_DEV void row_exp_sums(const float* row, int cols, float* shf, double* shd, float* m, double* s, double* t) {
+	float mx = -INFINITY;
+	for (int j = threadIdx.x; j < cols; j += blockDim.x) mx = row[j] > mx ? row[j] : mx;
+	mx = block_max(mx, shf);
+	double a = 0.0, b = 0.0;
+	for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+		float d = row[j] - mx;
+		double e = (double)expf(d);
+		a += e;
+		b += e * (double)d;
+	}
+	*m = mx;
+	*s = block_sum(a, shd);
+	if (t) *t = block_sum(b, shd);
+}
+
+// cross_entropy sets loss[r] = logsumexp(logits[r]) - logits[r][targets[r]].
 KERNEL void cross_entropy(float* loss, const float* logits, const int* targets, int rows, int cols) {
 	__shared__ float shf[32];
 	__shared__ double shd[32];
 	for (int r = blockIdx.x; r < rows; r += gridDim.x) {
 		const float* row = logits + (long long)r * cols;
-		float mx = -INFINITY;
-		for (int j = threadIdx.x; j < cols; j += blockDim.x) mx = row[j] > mx ? row[j] : mx;
-		mx = block_max(mx, shf);
-		double s = 0.0;
-		for (int j = threadIdx.x; j < cols; j += blockDim.x) s += (double)expf(row[j] - mx);
-		s = block_sum(s, shd);
+		float mx;
+		double s;
+		row_exp_sums(row, cols, shf, shd, &mx, &s, 0);
 		if (threadIdx.x == 0) {
 			float lse = mx + (float)log(s);
 			loss[r] = lse - row[targets[r]];
@@ -214,28 +230,19 @@ KERNEL void cross_entropy(float* loss, const float* logits, const int* targets, 
 }
 
 // softmax_stats sets, per row of logits, the entropy in bits and the maximum
-// probability of its softmax.
+// probability of its softmax: log s - t/s nats and 1/s (see row_exp_sums),
+// one exponential per logit, as the CPU.
 KERNEL void softmax_stats(float* entropy_bits, float* max_prob, const float* logits, int rows, int cols) {
 	__shared__ float shf[32];
 	__shared__ double shd[32];
 	for (int r = blockIdx.x; r < rows; r += gridDim.x) {
 		const float* row = logits + (long long)r * cols;
-		float mx = -INFINITY;
-		for (int j = threadIdx.x; j < cols; j += blockDim.x) mx = row[j] > mx ? row[j] : mx;
-		mx = block_max(mx, shf);
-		double s = 0.0;
-		for (int j = threadIdx.x; j < cols; j += blockDim.x) s += (double)expf(row[j] - mx);
-		s = block_sum(s, shd);
-		double lse = (double)(mx + (float)log(s));
-		double h = 0.0;
-		for (int j = threadIdx.x; j < cols; j += blockDim.x) {
-			double lp = (double)row[j] - lse;
-			h -= exp(lp) * lp;
-		}
-		h = block_sum(h, shd);
+		float mx;
+		double s, t;
+		row_exp_sums(row, cols, shf, shd, &mx, &s, &t);
 		if (threadIdx.x == 0) {
-			entropy_bits[r] = (float)(h / 0.69314718055994530942);
-			max_prob[r] = (float)exp((double)mx - lse);
+			entropy_bits[r] = (float)((log(s) - t / s) / 0.69314718055994530942);
+			max_prob[r] = (float)(1.0 / s);
 		}
 		__syncthreads();
 	}
