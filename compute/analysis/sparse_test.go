@@ -1,0 +1,112 @@
+package analysis_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/compute/analysis"
+	"github.com/saescope/saescope/compute/cpu"
+	"github.com/saescope/saescope/compute/internal/fixture"
+	"github.com/saescope/saescope/compute/store"
+)
+
+// sparseCPU is the CPU backend seen as a device backend: no HostData, and
+// the compaction of compute.SparseReader done on the host. A scan on it
+// takes the path a GPU scan takes (only sparse rows come back) with the
+// CPU's numbers, so its store must equal the ordinary CPU scan's exactly.
+type sparseCPU struct {
+	compute.Backend
+}
+
+func (b sparseCPU) SparseRows(t compute.Tensor, ptr []uint64, ids []uint32, vals []float32) ([]uint64, []uint32, []float32) {
+	rows, cols := t.Rows(), t.Cols()
+	dense := make([]float32, rows*cols)
+	b.Read(t, dense)
+	ptr, ids, vals = append(ptr[:0], 0), ids[:0], vals[:0]
+	for r := 0; r < rows; r++ {
+		for c, v := range dense[r*cols : (r+1)*cols] {
+			if v > 0 {
+				ids, vals = append(ids, uint32(c)), append(vals, v)
+			}
+		}
+		ptr = append(ptr, uint64(len(ids)))
+	}
+	return ptr, ids, vals
+}
+
+func (b sparseCPU) RowSumSquares(t compute.Tensor, dst []float64) {
+	rows, cols := t.Rows(), t.Cols()
+	dense := make([]float32, rows*cols)
+	b.Read(t, dense)
+	for r := range rows {
+		var s float64
+		for _, v := range dense[r*cols : (r+1)*cols] {
+			s += float64(v) * float64(v)
+		}
+		dst[r] = s
+	}
+}
+
+func TestScanSparsePathMatchesHostPath(t *testing.T) {
+	ref := fixture.Load(t)
+	be, err := cpu.New(cpu.BLASGonum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var _ compute.SparseReader = sparseCPU{be}
+	if _, ok := compute.Backend(sparseCPU{be}).(compute.HostData); ok {
+		t.Fatal("sparseCPU still offers HostData: the scan would not take the sparse path")
+	}
+	rows := rowsOf(23, 24, 11)
+	for _, includeBOS := range []bool{false, true} {
+		p := analysis.DefaultParams()
+		p.Batch, p.IncludeBOS, p.BaselineStride, p.ReconRows = 5, includeBOS, 3, 4
+		var got [2]*store.Store
+		for i, b := range []compute.Backend{be, sparseCPU{be}} {
+			s := fixture.NewSetupOn(t, ref, b)
+			st, err := analysis.Scan(context.Background(), s.Model, s.SAEs["sae1"], rows, store.Meta{Params: p}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[i] = st
+		}
+		SameStore(t, got[0], got[1])
+	}
+}
+
+// SameStore fails t unless a and b hold the same activations, baseline,
+// statistics and derived lists, to the bit.
+func SameStore(t *testing.T, a, b *store.Store) {
+	t.Helper()
+	eq := func(name string, same bool) {
+		t.Helper()
+		if !same {
+			t.Errorf("%s differ", name)
+		}
+	}
+	eq("TokPtr", slices.Equal(a.TokPtr, b.TokPtr))
+	eq("TokFeat", slices.Equal(a.TokFeat, b.TokFeat))
+	eq("TokVal", slices.Equal(a.TokVal, b.TokVal))
+	eq("RandTok", slices.Equal(a.RandTok, b.RandTok))
+	eq("RandPtr", slices.Equal(a.RandPtr, b.RandPtr))
+	eq("RandVal", slices.Equal(a.RandVal, b.RandVal))
+	eq("TopTok", slices.Equal(a.TopTok, b.TopTok))
+	eq("TopVal", slices.Equal(a.TopVal, b.TopVal))
+	eq("IntTok", slices.Equal(a.IntTok, b.IntTok))
+	eq("Hist", slices.Equal(a.Hist, b.Hist))
+	for _, m := range [][2]store.Moments{{a.Learnt, b.Learnt}, {a.Random, b.Random}} {
+		eq("moment counts", slices.Equal(m[0].Count, m[1].Count))
+		eq("moment sums", slices.Equal(m[0].Sum, m[1].Sum))
+		eq("moment sums of squares", slices.Equal(m[0].SumSq, m[1].SumSq))
+		eq("moment maxima", slices.Equal(m[0].Max, m[1].Max))
+	}
+	sa, sb := a.Meta.Summary, b.Meta.Summary
+	eq("summary", sa.Tokens == sb.Tokens && sa.RandomTokens == sb.RandomTokens && sa.L0 == sb.L0 &&
+		sa.RandomL0 == sb.RandomL0 && sa.Dead == sb.Dead && sa.AvgNorm == sb.AvgNorm && sa.LossRecons == sb.LossRecons)
+	eq("unembedding", slices.Equal(a.UnembedEntropy, b.UnembedEntropy) && slices.Equal(a.RandomUnembedMaxProb, b.RandomUnembedMaxProb))
+	if len(a.TokFeat) == 0 || len(a.RandVal) == 0 {
+		t.Error("empty store: nothing compared")
+	}
+}
