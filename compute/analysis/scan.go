@@ -135,84 +135,38 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 	}
 	workers := runtime.GOMAXPROCS(0)
 	learnt, random := newSparseBuffers(workers), newSparseBuffers(workers)
-	var lptr, rptr []uint64
-	var lids, rids []uint32
-	var lvals, rvals []float32
-	sq := make([]float64, B*seq)
+	// A batch's results on the host. On the device path the host turns
+	// batch k into the store's arrays while the device runs batch k+1, so
+	// there are two of these, used in turn; the other paths read buffers
+	// that the next batch overwrites, so they absorb a batch before the
+	// next one starts.
+	type batchOut struct {
+		r0, nb       int
+		rrows        []int32 // token rows of the batch that get the baseline
+		lptr, rptr   []uint64
+		lids, rids   []uint32
+		lvals, rvals []float32
+		sq           []float64 // squared norms of the hook activation
+	}
+	outs := []*batchOut{{sq: make([]float64, B*seq)}}
+	if onDevice {
+		outs = append(outs, &batchOut{sq: make([]float64, B*seq)})
+	}
 	var normSum float64
 	var normN int
-	hook := s.Hook
-	start := time.Now()
-	var hostTime time.Duration
-	for r0 := 0; r0 < len(rows); r0 += B {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		nb := min(B, len(rows)-r0)
-		batchTok := tokens[r0*seq : (r0+nb)*seq]
-		// Rows of this batch that get the baseline, and their token rows.
-		var rrows []int32
-		for r := 0; r < nb; r++ {
-			if (r0+r)%p.BaselineStride == 0 {
-				for t := 0; t < seq; t++ {
-					rrows = append(rrows, int32(r*seq+t))
-				}
-			}
-		}
-		n := nb * seq
-		m.Lock()
-		_, err := m.Run(ctx, batchTok, nb, seq, model.Hooks{StopAfter: &hook, Observe: func(h hookname.Hook, act compute.Tensor) error {
-			if h != hook {
-				return nil
-			}
-			f := be.RowsView(feats, 0, n)
-			if err := enc.Encode(f, act); err != nil {
-				return err
-			}
-			switch {
-			case inPlace:
-				hostF = hostView.HostData(f)
-				be.Read(act, hostX[:n*dIn])
-			case onDevice:
-				lptr, lids, lvals = devSparse.SparseRows(f, lptr, lids, lvals)
-				devSparse.RowSumSquares(act, sq[:n])
-			default:
-				be.Read(f, hostF[:n*d])
-				be.Read(act, hostX[:n*dIn])
-			}
-			if len(rrows) > 0 {
-				ra := be.RowsView(ract, 0, len(rrows))
-				be.Gather(ra, act, rrows)
-				rf := be.RowsView(rfeats, 0, len(rrows))
-				if err := renc.Encode(rf, ra); err != nil {
-					return err
-				}
-				switch {
-				case inPlace:
-					hostR = hostView.HostData(rf)
-				case onDevice:
-					rptr, rids, rvals = devSparse.SparseRows(rf, rptr, rids, rvals)
-				default:
-					be.Read(rf, hostR[:len(rrows)*d])
-				}
-			}
-			return nil
-		}})
-		m.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		hostStart := time.Now()
-		isBOS := func(t int) bool { return t%seq == 0 }
+	isBOS := func(t int) bool { return t%seq == 0 }
+	// absorb adds a batch's tokens and baseline to the builder.
+	absorb := func(o *batchOut) {
+		r0, n := o.r0, o.nb*seq
 		if !onDevice {
 			learnt.extract(hostF[:n*d], d, n, isBOS)
-			random.extract(hostR[:len(rrows)*d], d, len(rrows), func(int) bool { return false })
+			random.extract(hostR[:len(o.rrows)*d], d, len(o.rrows), func(int) bool { return false })
 			for t := 0; t < n; t++ {
 				var ss float64
 				for _, v := range hostX[t*dIn : (t+1)*dIn] {
 					ss += float64(v) * float64(v)
 				}
-				sq[t] = ss
+				o.sq[t] = ss
 			}
 		}
 		// Token t's learnt entries (none at BOS: excluded, or zero in the
@@ -222,13 +176,13 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 				return nil, nil
 			}
 			if onDevice {
-				return lids[lptr[t]:lptr[t+1]], lvals[lptr[t]:lptr[t+1]]
+				return o.lids[o.lptr[t]:o.lptr[t+1]], o.lvals[o.lptr[t]:o.lptr[t+1]]
 			}
 			return learnt.token(t)
 		}
 		randomOf := func(j int) ([]uint32, []float32) {
 			if onDevice {
-				return rids[rptr[j]:rptr[j+1]], rvals[rptr[j]:rptr[j+1]]
+				return o.rids[o.rptr[j]:o.rptr[j+1]], o.rvals[o.rptr[j]:o.rptr[j+1]]
 			}
 			return random.token(j)
 		}
@@ -236,7 +190,7 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 			ids, vals := learntOf(t)
 			b.AddToken(r0*seq+t, ids, vals, !isBOS(t) || p.IncludeBOS)
 			if !isBOS(t) {
-				normSum += math.Sqrt(sq[t])
+				normSum += math.Sqrt(o.sq[t])
 				normN++
 			}
 		}
@@ -244,7 +198,7 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 		// norm of its learnt one (both are non-negative after the ReLU, so
 		// their positive entries carry the whole norm).
 		var scaled []float32
-		for j, rt := range rrows {
+		for j, rt := range o.rrows {
 			t := int(rt)
 			if isBOS(t) && !p.IncludeBOS {
 				continue
@@ -276,13 +230,97 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 			totalRand := (len(rows) + p.BaselineStride - 1) / p.BaselineStride * seq
 			b.Reserve(int(1.25*learntPer*float64(len(tokens)))+1024, int(1.25*randPer*float64(totalRand))+1024)
 		}
-		hostTime += time.Since(hostStart)
+	}
+	// The batch the host is absorbing in the background (device path).
+	var hostWG sync.WaitGroup
+	defer hostWG.Wait()
+	var hostTime time.Duration // the device's wait for the host
+	waitHost := func() {
+		t0 := time.Now()
+		hostWG.Wait()
+		hostTime += time.Since(t0)
+	}
+	hook := s.Hook
+	start := time.Now()
+	for k, r0 := 0, 0; r0 < len(rows); k, r0 = k+1, r0+B {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		o := outs[k%len(outs)] // on the device path, absorbed two batches ago
+		nb := min(B, len(rows)-r0)
+		o.r0, o.nb = r0, nb
+		batchTok := tokens[r0*seq : (r0+nb)*seq]
+		// Rows of this batch that get the baseline, and their token rows.
+		o.rrows = o.rrows[:0]
+		for r := 0; r < nb; r++ {
+			if (r0+r)%p.BaselineStride == 0 {
+				for t := 0; t < seq; t++ {
+					o.rrows = append(o.rrows, int32(r*seq+t))
+				}
+			}
+		}
+		n := nb * seq
+		m.Lock()
+		_, err := m.Run(ctx, batchTok, nb, seq, model.Hooks{StopAfter: &hook, Observe: func(h hookname.Hook, act compute.Tensor) error {
+			if h != hook {
+				return nil
+			}
+			f := be.RowsView(feats, 0, n)
+			if err := enc.Encode(f, act); err != nil {
+				return err
+			}
+			switch {
+			case inPlace:
+				hostF = hostView.HostData(f)
+				be.Read(act, hostX[:n*dIn])
+			case onDevice:
+				o.lptr, o.lids, o.lvals = devSparse.SparseRows(f, o.lptr, o.lids, o.lvals)
+				devSparse.RowSumSquares(act, o.sq[:n])
+			default:
+				be.Read(f, hostF[:n*d])
+				be.Read(act, hostX[:n*dIn])
+			}
+			if len(o.rrows) > 0 {
+				ra := be.RowsView(ract, 0, len(o.rrows))
+				be.Gather(ra, act, o.rrows)
+				rf := be.RowsView(rfeats, 0, len(o.rrows))
+				if err := renc.Encode(rf, ra); err != nil {
+					return err
+				}
+				switch {
+				case inPlace:
+					hostR = hostView.HostData(rf)
+				case onDevice:
+					o.rptr, o.rids, o.rvals = devSparse.SparseRows(rf, o.rptr, o.rids, o.rvals)
+				default:
+					be.Read(rf, hostR[:len(o.rrows)*d])
+				}
+			}
+			return nil
+		}})
+		m.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		waitHost() // the previous batch
+		if onDevice {
+			hostWG.Add(1)
+			go func() {
+				defer hostWG.Done()
+				absorb(o)
+			}()
+		} else {
+			t0 := time.Now()
+			absorb(o)
+			hostTime += time.Since(t0)
+		}
 		done := r0 + nb
 		el := time.Since(start)
 		tps := float64(done*seq) / el.Seconds()
 		progress(Progress{Stage: "scan", Rows: done, TotalRows: len(rows), TokensPerS: tps,
 			ETA: time.Duration(float64(len(rows)-done) * float64(seq) / tps * float64(time.Second))})
 	}
+	waitHost()
 	scanTime := time.Since(start)
 	sum := b.Summary()
 	sum.ScanSeconds = scanTime.Seconds()

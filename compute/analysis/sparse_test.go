@@ -2,6 +2,7 @@ package analysis_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 
@@ -108,5 +109,31 @@ func SameStore(t *testing.T, a, b *store.Store) {
 	eq("unembedding", slices.Equal(a.UnembedEntropy, b.UnembedEntropy) && slices.Equal(a.RandomUnembedMaxProb, b.RandomUnembedMaxProb))
 	if len(a.TokFeat) == 0 || len(a.RandVal) == 0 {
 		t.Error("empty store: nothing compared")
+	}
+}
+
+// A cancelled scan on the device path stops at the next batch and
+// returns only after the batch the host was absorbing is done.
+func TestScanSparsePathCancel(t *testing.T) {
+	ref := fixture.Load(t)
+	be, err := cpu.New(cpu.BLASGonum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := fixture.NewSetupOn(t, ref, sparseCPU{be})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	_, err = analysis.Scan(ctx, s.Model, s.SAEs["sae0"], rowsOf(40, 24, 1), store.Meta{Params: store.Params{Batch: 4}}, func(p analysis.Progress) {
+		calls++
+		if p.Stage == "scan" && p.Rows >= 8 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled scan returned %v", err)
+	}
+	if calls != 2 {
+		t.Errorf("%d progress calls, want 2 (cancelled after the second batch)", calls)
 	}
 }
