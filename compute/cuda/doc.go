@@ -46,7 +46,9 @@
 // cuBLAS bound to it, so the host waits only where a result comes back:
 // Read, CrossEntropy, SoftmaxStats and the sparse read-back. Scratch buffers
 // (token ids, (x - b_dec), the compaction's offsets and output) grow on
-// demand and are reused. Backend calls are serialized by a mutex.
+// demand and are reused. Backend calls are serialized by a mutex. The scan
+// (compute/analysis) keeps two sets of host results, so the host turns
+// batch k into the store's arrays while the device runs batch k+1.
 //
 // # Kernels
 //
