@@ -68,6 +68,13 @@ func TestParity(t *testing.T) {
 	conformance.Parity(t, open(t, false), 1e-3)
 }
 
+// TestScan runs a corpus scan of the fixture model on the GPU (sparse
+// read-back, baseline, unembedding, reconstruction) and compares its store
+// with the CPU's.
+func TestScan(t *testing.T) {
+	conformance.Scan(t, open(t, false))
+}
+
 // TestGPUvsCPUFullSize runs random full-size GPT-2 small on 4×128 tokens
 // on the GPU and on the CPU and reports the largest differences at every
 // hook and in the features of a 768×6144 SAE at blocks.9.hook_resid_pre.

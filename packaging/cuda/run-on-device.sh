@@ -13,7 +13,7 @@
 # the nvidia-* Python packages next to PyTorch, else the loader's path —
 # then runs, printing everything and a summary at the end:
 #   1. device check, every primitive vs the CPU, sparse read-back, fixture
-#      parity (1e-3, identical top-k ids)
+#      parity (1e-3, identical top-k ids), a fixture corpus scan vs the CPU
 #   2. scan tokens/s at 256×128, blocks.9.hook_resid_pre + 768×6144 SAE,
 #      FP32 and TF32 (test binary: perf.Run, what bench prints)
 #   3. GPU vs CPU on full-size random GPT-2 small, 4×128 (max |Δ| per hook)
@@ -167,7 +167,7 @@ if [ $rc -ne 0 ]; then
   printf '%s\n' "${summary[@]}" | tee -a "$logdir/summary.txt"
   exit 2
 fi
-step ops-sparse-parity 180 $T -test.run '^(TestOps|TestSparseReadBack|TestParity)$'
+step ops-sparse-parity 180 $T -test.run '^(TestOps|TestSparseReadBack|TestParity|TestScan)$'
 step perf-scan-256x128 150 $T -test.run '^TestPerfScan$'
 if [ "$mode" != "quick" ]; then
   step gpu-vs-cpu-4x128 120 $T -test.run '^TestGPUvsCPUFullSize$'
