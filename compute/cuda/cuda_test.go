@@ -145,9 +145,12 @@ func TestPerfAnalyze(t *testing.T) {
 		t.Skip("set SAESCOPE_CUDA_ANALYZE_ROWS=1000 to run the full analysis")
 	}
 	be := open(t, false)
+	t0 := time.Now()
+	last := ""
 	ar, err := perf.Analyze(context.Background(), be, rows, "blocks.9.hook_resid_pre", 6144, 60, t.TempDir(), func(p analysis.Progress) {
-		if p.Stage != "scan" {
-			t.Logf("stage %s", p.Stage)
+		if p.Stage != last { // when each stage starts (random model and calibration first)
+			t.Logf("%6.2f s: %s", time.Since(t0).Seconds(), p.Stage)
+			last = p.Stage
 		}
 	})
 	if err != nil {
