@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -335,15 +334,4 @@ func fetchErrorText(e *catalog.Entry, st catalog.Status, err error) string {
 		msg = "The download failed: " + keptText + ". "
 	}
 	return msg + "Details: " + err.Error()
-}
-
-// waitDone waits (off the UI thread) for the row's download to end; for
-// tests and shutdown.
-func (j *downloadJob) waitDone(d time.Duration) bool {
-	select {
-	case <-j.done:
-		return true
-	case <-time.After(d):
-		return false
-	}
 }

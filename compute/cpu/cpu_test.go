@@ -217,7 +217,7 @@ func TestVectorKernelsMatchGo(t *testing.T) {
 	for x := -20.0; x < 20; x += 0.001 {
 		xs = append(xs, float32(x))
 	}
-	xs = append(xs, -1e4, 1e4, 0, -0.0)
+	xs = append(xs, -1e4, 1e4, 0, float32(math.Copysign(0, -1)))
 	got := append([]float32(nil), xs...)
 	geluSlice(got)
 	for i, x := range xs {

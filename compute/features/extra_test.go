@@ -3,6 +3,7 @@ package features_test
 import (
 	"context"
 	"math"
+	"path/filepath"
 	"sort"
 	"testing"
 
@@ -12,7 +13,6 @@ import (
 	"github.com/saescope/saescope/compute/model"
 	"github.com/saescope/saescope/weights/gpt2"
 	"github.com/saescope/saescope/weights/hookname"
-	"path/filepath"
 )
 
 // The logit effect of a feature, recomputed on the host in float64 from
