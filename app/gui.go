@@ -44,7 +44,7 @@ func guiFlags(out io.Writer) (*flag.FlagSet, *guiOptions) {
 	fs.StringVar(&o.corpus, "corpus", ui.ShippedCorpus, `corpus file or folder, or "shipped" for the one built in`)
 	fs.IntVar(&o.rows, "rows", 1000, "rows of 128 tokens to analyse")
 	fs.BoolVar(&o.analyze, "analyze", false, "analyse the SAEs that have no finished analysis")
-	fs.BoolVar(&o.demo, "demo", false, "open the demo workspace (no download: a tiny random GPT-2 and two random SAEs on the shipped corpus)")
+	fs.BoolVar(&o.demo, "demo", false, "open the demo workspace (no download: a tiny random GPT-2 and two small SAEs on the shipped corpus)")
 	fs.StringVar(&o.pane, "pane", "", "pane to show: "+strings.Join(ui.Panes, ", "))
 	fs.IntVar(&o.feature, "feature", -1, "feature to select")
 	fs.StringVar(&o.pin, "pin", "", `features to pin for the compare pane: "3,17" in the SAE tab shown, "1:12" for feature 12 of tab 1`)

@@ -28,7 +28,7 @@ var demoDir = demo.Dir
 const demoPrefix = "Demo · "
 
 // OpenDemo opens the demo workspace, which needs no download: it writes
-// the tiny random GPT-2 and its two random SAEs embedded in the binary to
+// the tiny random GPT-2 and its two SAEs (one random, one trained) embedded in the binary to
 // the cache folder (once), opens them on the shipped corpus and analyses
 // them (a few seconds the first time; later the finished analysis
 // reopens at once). then (if not nil) runs on the UI thread when it is
@@ -107,13 +107,13 @@ func isDemoSpec(w WorkspaceSpec) bool {
 
 // demoStatus is the status line once the demo is open.
 func demoStatus(w WorkspaceSpec) string {
-	return fmt.Sprintf("%s: %d random SAEs, shipped corpus (%s rows). The real models: File › Get models…",
+	return fmt.Sprintf("%s: %d SAEs, shipped corpus (%s rows). The real models: File › Get models…",
 		demo.Label, len(w.SAEs), groupThousands(w.Rows))
 }
 
 // demoDescription is how describeSpec names the demo workspace.
 func demoDescription(w WorkspaceSpec) string {
-	return fmt.Sprintf("%s, with %d random SAEs on the shipped corpus", demo.Label, len(w.SAEs))
+	return fmt.Sprintf("%s, with %d SAEs on the shipped corpus", demo.Label, len(w.SAEs))
 }
 
 // demoTitle labels the window title and the SAE tabs when the demo is

@@ -184,8 +184,8 @@ func (fr *FirstRun) layout() fyne.CanvasObject {
 		container.NewBorder(nil, nil, container.NewHBox(fr.OpenReal, widget.NewLabel("SAE")), nil, fr.SAEChoice),
 		fr.OpenHint,
 	)
-	demoHint := widget.NewLabel("The demo is a tiny GPT-2 with random weights and two random SAEs, scanned on the corpus " +
-		"shipped with the app: it tours every pane offline, but its features mean nothing. " +
+	demoHint := widget.NewLabel("The demo is a tiny GPT-2 with random weights and two SAEs, one random and one trained on it, scanned on the corpus " +
+		"shipped with the app: it tours every pane offline, but its features say nothing about language. " +
 		"Open local files: a GPT-2 folder (config.json and weights), then SAE files, in the workspace bar above.")
 	demoHint.Wrapping = fyne.TextWrapWord
 	start := widget.NewCard("", "Start", container.NewVBox(

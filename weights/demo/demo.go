@@ -1,5 +1,5 @@
 // Package demo writes the demo workspace embedded in the binary (a tiny
-// random GPT-2 and two random SAEs, see assets/demo/README.md) to a folder
+// random GPT-2, a random SAE and one trained on it, see assets/demo/README.md) to a folder
 // on disk, where the ordinary loaders read it.
 package demo
 
