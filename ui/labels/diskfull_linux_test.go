@@ -1,0 +1,44 @@
+package labels
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// A label typed when the disk is full: Set says why it was not saved, the
+// book on disk keeps every earlier label, no temporary file is left, and
+// the label is still there in memory to be saved by the next edit.
+func TestSetOnFullDisk(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=64k"); err != nil {
+		t.Skipf("cannot mount a small tmpfs to fill (needs root): %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, 0) })
+	b, err := Open(dir, "abc123", "x.pt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(7, Entry{Label: "Countries"}); err != nil {
+		t.Fatal(err)
+	}
+	err = b.Set(8, Entry{Label: "dates", Notes: strings.Repeat("a long note ", 10000)})
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "save labels") {
+		t.Fatalf("Set on a full disk: %v, want a save-labels error wrapping ENOSPC", err)
+	}
+	if b.Label(8) != "dates" {
+		t.Error("the label that could not be saved is gone from memory too")
+	}
+	again, err := Open(dir, "abc123", "x.pt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Label(7) != "Countries" {
+		t.Errorf("the saved book lost label 7: %q", again.Label(7))
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("files left on the full disk: %v", entries)
+	}
+}
