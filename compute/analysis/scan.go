@@ -12,6 +12,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -154,6 +155,7 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 	}
 	var normSum float64
 	var normN int
+	var rb baselineBatch
 	isBOS := func(t int) bool { return t%seq == 0 }
 	// absorb adds a batch's tokens and baseline to the builder.
 	absorb := func(o *batchOut) {
@@ -196,8 +198,10 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 		}
 		// Random baseline: each token's random vector rescaled to the
 		// norm of its learnt one (both are non-negative after the ReLU, so
-		// their positive entries carry the whole norm).
-		var scaled []float32
+		// their positive entries carry the whole norm), tokens spread
+		// over the cores, then handed to the builder together.
+		rb.toks, rb.src, rb.ids, rb.vals, rb.ends = rb.toks[:0], rb.src[:0], rb.ids[:0], rb.vals[:0], rb.ends[:0]
+		total := 0
 		for j, rt := range o.rrows {
 			t := int(rt)
 			if isBOS(t) && !p.IncludeBOS {
@@ -205,24 +209,42 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 			}
 			_, lv := learntOf(t)
 			ids, rv := randomOf(j)
-			var ln, rn float64
-			for _, v := range lv {
-				ln += float64(v) * float64(v)
+			if len(lv) == 0 || len(rv) == 0 { // a zero norm on either side: no baseline values
+				ids, rv = nil, nil
 			}
-			for _, v := range rv {
-				rn += float64(v) * float64(v)
-			}
-			scaled = scaled[:0]
-			if rn > 0 && ln > 0 {
-				k := float32(math.Sqrt(ln / rn))
-				for _, v := range rv {
-					scaled = append(scaled, v*k)
-				}
-			} else {
-				ids = nil
-			}
-			b.AddRandomToken(r0*seq+t, ids, scaled)
+			rb.toks, rb.src, rb.ids = append(rb.toks, r0*seq+t), append(rb.src, j), append(rb.ids, ids)
+			total += len(rv)
+			rb.ends = append(rb.ends, total)
 		}
+		rb.scaled = slices.Grow(rb.scaled[:0], total)[:total]
+		rb.vals = append(rb.vals, make([][]float32, len(rb.toks))...)
+		parallelFor(workers, len(rb.toks), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				if rb.ids[i] == nil {
+					continue
+				}
+				_, lv := learntOf(rb.toks[i] - r0*seq)
+				_, rv := randomOf(rb.src[i])
+				start := 0
+				if i > 0 {
+					start = rb.ends[i-1]
+				}
+				var ln, rn float64 // both > 0: their entries are positive
+				for _, v := range lv {
+					ln += float64(v) * float64(v)
+				}
+				for _, v := range rv {
+					rn += float64(v) * float64(v)
+				}
+				k := float32(math.Sqrt(ln / rn))
+				dst := rb.scaled[start:rb.ends[i]]
+				for x, v := range rv {
+					dst[x] = v * k
+				}
+				rb.vals[i] = dst
+			}
+		})
+		b.AddRandomTokens(rb.toks, rb.ids, rb.vals)
 		if r0 == 0 {
 			// Size the sparse arrays from the first batch's density (+25%).
 			learntPer := float64(len(b.Snapshot().TokFeat)) / float64(max(1, n))
@@ -447,4 +469,34 @@ func (sb *sparseBuffers) extract(dense []float32, d, n int, empty func(int) bool
 func (sb *sparseBuffers) token(t int) ([]uint32, []float32) {
 	w := sb.owner[t]
 	return sb.ids[w][sb.begin[t]:sb.ptr[t]], sb.vals[w][sb.begin[t]:sb.ptr[t]]
+}
+
+// baselineBatch holds one batch's baseline tokens for Builder.AddRandomTokens
+// (reused from batch to batch).
+type baselineBatch struct {
+	toks   []int       // token index in the corpus
+	src    []int       // row of the batch's baseline results
+	ids    [][]uint32  // features
+	vals   [][]float32 // rescaled values (views of scaled)
+	ends   []int       // end of each token's values in scaled
+	scaled []float32
+}
+
+// parallelFor runs fn over [0, n) split in contiguous ranges on up to
+// workers goroutines, and waits for them.
+func parallelFor(workers, n int, fn func(lo, hi int)) {
+	chunk := (n + workers - 1) / max(1, workers)
+	if workers <= 1 || n <= chunk {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += chunk {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			fn(lo, hi)
+		}(lo, min(n, lo+chunk))
+	}
+	wg.Wait()
 }

@@ -234,6 +234,19 @@ func TestScanMatchesBruteForce(t *testing.T) {
 				t.Fatalf("baseline token %d: norm %g, learnt %g", tok, math.Sqrt(rn), math.Sqrt(ln))
 			}
 		}
+		// The baseline's per-feature moments hold the same values.
+		var cnt uint64
+		var sumM, sumV float64
+		for f := 0; f < d; f++ {
+			cnt += uint64(st.Random.Count[f])
+			sumM += st.Random.Sum[f]
+		}
+		for _, h := range st.RandVal {
+			sumV += float64(weights.HalfToFloat32(h))
+		}
+		if cnt != uint64(len(st.RandVal)) || !relClose(sumM, sumV, 1e-3) {
+			t.Fatalf("baseline moments: %d values summing to %g, stored values %d summing to %g", cnt, sumM, len(st.RandVal), sumV)
+		}
 		if len(st.UnembedEntropy) != d || len(st.RandomUnembedEntropy) != d {
 			t.Error("unembedding statistics missing")
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 
@@ -71,6 +72,91 @@ func (b *Builder) AddRandomToken(tok int, feats []uint32, vals []float32) {
 	b.sortBuf = sortHalvesDesc(s.RandVal[n0:], b.sortBuf)
 	s.RandTok = append(s.RandTok, uint32(tok))
 	s.RandPtr = append(s.RandPtr, uint64(len(s.RandVal)))
+}
+
+// AddRandomTokens records the baselines of several tokens, as calls of
+// AddRandomToken for each in turn would (the same arrays, to the bit), with
+// the work spread over the CPU's cores: token toks[i]'s positive random
+// activations are vals[i], of the features ids[i] (ascending).
+func (b *Builder) AddRandomTokens(toks []int, ids [][]uint32, vals [][]float32) {
+	s := b.s
+	n0 := len(s.RandVal)
+	ends := make([]int, len(toks)) // end of token i's values after n0
+	total := 0
+	for i, v := range vals {
+		total += len(v)
+		ends[i] = total
+	}
+	s.RandVal = slices.Grow(s.RandVal, total)[:n0+total]
+	workers := max(1, min(runtime.GOMAXPROCS(0), total/(1<<14)))
+	// Each token's values as halves, largest first (tokens split by
+	// workers); and whether every token's ids ascend.
+	sorted := make([]bool, workers)
+	for w := range sorted {
+		sorted[w] = true
+	}
+	spread(workers, len(toks), func(w, lo, hi int) {
+		var tmp []uint16
+		ok := true
+		for i := lo; i < hi; i++ {
+			start := 0
+			if i > 0 {
+				start = ends[i-1]
+			}
+			dst := s.RandVal[n0+start : n0+ends[i]]
+			for j, v := range vals[i] {
+				dst[j] = weights.Float32ToHalf(v)
+			}
+			tmp = sortHalvesDesc(dst, tmp)
+			ok = ok && slices.IsSorted(ids[i])
+		}
+		sorted[w] = ok
+	})
+	// Moments, features split by workers: each feature still sums its
+	// tokens in order, as AddRandomToken does.
+	moments := func(_, lo, hi int) {
+		m := &s.Random
+		for i, fs := range ids {
+			k, _ := slices.BinarySearch(fs, uint32(lo))
+			for ; k < len(fs) && int(fs[k]) < hi; k++ {
+				f, v := fs[k], vals[i][k]
+				m.Count[f]++
+				m.Sum[f] += float64(v)
+				m.SumSq[f] += float64(v) * float64(v)
+				if v > m.Max[f] {
+					m.Max[f] = v
+				}
+			}
+		}
+	}
+	if slices.Contains(sorted, false) {
+		moments(0, 0, s.Meta.DSae) // unsorted ids: one pass over all
+	} else {
+		spread(workers, s.Meta.DSae, moments)
+	}
+	for i, t := range toks {
+		s.RandTok = append(s.RandTok, uint32(t))
+		s.RandPtr = append(s.RandPtr, uint64(n0+ends[i]))
+	}
+}
+
+// spread runs fn on up to workers goroutines over [0, n) split in
+// contiguous ranges, and waits for them.
+func spread(workers, n int, fn func(w, lo, hi int)) {
+	chunk := (n + workers - 1) / max(1, workers)
+	if workers <= 1 || n <= chunk {
+		fn(0, 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 0; w*chunk < n; w++ {
+		wg.Add(1)
+		go func(w, lo, hi int) {
+			defer wg.Done()
+			fn(w, lo, hi)
+		}(w, w*chunk, min(n, (w+1)*chunk))
+	}
+	wg.Wait()
 }
 
 // Reserve sizes the sparse arrays for about nnz learnt and nnzRandom

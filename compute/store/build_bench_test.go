@@ -69,12 +69,22 @@ func (h *hostSideScan) run(tb testing.TB, dir string) (deliver, random, finish, 
 		b.AddToken(t, h.learnt[t], h.lvals[t], t%h.seq != 0)
 	}
 	t1 := time.Now()
+	// In batches of 32 rows, as the scan hands them over.
 	j := 0
-	for r := 0; r < h.rowsN; r += h.stride {
-		for t := 0; t < h.seq; t++ {
-			b.AddRandomToken(r*h.seq+t, h.rids[j], h.rvals[j])
-			j++
+	for r0 := 0; r0 < h.rowsN; r0 += 32 {
+		var toks []int
+		var ids [][]uint32
+		var vals [][]float32
+		for r := r0; r < min(h.rowsN, r0+32); r++ {
+			if r%h.stride != 0 {
+				continue
+			}
+			for t := 0; t < h.seq; t++ {
+				toks, ids, vals = append(toks, r*h.seq+t), append(ids, h.rids[j]), append(vals, h.rvals[j])
+				j++
+			}
 		}
+		b.AddRandomTokens(toks, ids, vals)
 	}
 	t2 := time.Now()
 	s := b.Finish()

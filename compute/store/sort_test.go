@@ -53,3 +53,44 @@ func TestAddRandomTokenOrder(t *testing.T) {
 		}
 	}
 }
+
+// AddRandomTokens gives, to the bit, what AddRandomToken token by token
+// gives: values, pointers and moments; with ascending ids (split by
+// feature over workers) and without (one pass).
+func TestAddRandomTokensMatchesOneByOne(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const d = 6144
+	for _, ascending := range []bool{true, false} {
+		var toks []int
+		var ids [][]uint32
+		var vals [][]float32
+		for i := 0; i < 40; i++ {
+			var fs []uint32
+			var vs []float32
+			for f := rng.IntN(3); f < d; f += 1 + rng.IntN(3) {
+				fs = append(fs, uint32(f))
+				vs = append(vs, float32(rng.ExpFloat64()))
+			}
+			if !ascending && i == 7 {
+				fs[0], fs[1] = fs[1], fs[0]
+			}
+			toks, ids, vals = append(toks, 5*i), append(ids, fs), append(vals, vs)
+		}
+		meta := Meta{DSae: d, Params: Params{SeqLen: 8, Rows: 25}}
+		one, all := NewBuilder(meta, make([]int32, 200)), NewBuilder(meta, make([]int32, 200))
+		one.AddRandomToken(0, ids[0], vals[0]) // something there before
+		all.AddRandomToken(0, ids[0], vals[0])
+		for i := range toks {
+			one.AddRandomToken(toks[i], ids[i], slices.Clone(vals[i]))
+		}
+		all.AddRandomTokens(toks, ids, vals)
+		a, b := one.s, all.s
+		if !slices.Equal(a.RandVal, b.RandVal) || !slices.Equal(a.RandPtr, b.RandPtr) || !slices.Equal(a.RandTok, b.RandTok) {
+			t.Fatalf("ascending=%v: baseline arrays differ", ascending)
+		}
+		if !slices.Equal(a.Random.Count, b.Random.Count) || !slices.Equal(a.Random.Sum, b.Random.Sum) ||
+			!slices.Equal(a.Random.SumSq, b.Random.SumSq) || !slices.Equal(a.Random.Max, b.Random.Max) {
+			t.Fatalf("ascending=%v: moments differ", ascending)
+		}
+	}
+}
