@@ -267,19 +267,9 @@ func (b *Builder) perFeature(f int, idx []int) []int {
 	lo, hi := s.FeatPtr[f], s.FeatPtr[f+1]
 	toks, vals := s.FeatTok[lo:hi], s.FeatVal[lo:hi]
 	n := len(vals)
-	idx = idx[:0]
-	for i := 0; i < n; i++ {
-		idx = append(idx, i)
-	}
 	// Top K: largest values, ties by earlier token.
-	sort.Slice(idx, func(a, c int) bool {
-		va, vc := vals[idx[a]], vals[idx[c]]
-		if va != vc {
-			return va > vc
-		}
-		return toks[idx[a]] < toks[idx[c]]
-	})
-	k := min(n, TopK)
+	idx = topK(toks, vals, TopK, idx)
+	k := len(idx)
 	for i := 0; i < k; i++ {
 		s.TopTok[f*TopK+i] = toks[idx[i]]
 		s.TopVal[f*TopK+i] = vals[idx[i]]
@@ -382,4 +372,61 @@ func sortHalvesDesc(v, tmp []uint16) []uint16 {
 	}
 	// Two passes: the result is back in v.
 	return tmp
+}
+
+// topK returns the indices of the k best entries of (toks, vals), best
+// first: larger value, then earlier token. It keeps the k best seen in a
+// heap, so a feature that fires on many tokens is not sorted whole. idx is
+// reused.
+func topK(toks []uint32, vals []float32, k int, idx []int) []int {
+	// worse reports whether entry a ranks below entry b.
+	worse := func(a, b int) bool {
+		return vals[a] < vals[b] || vals[a] == vals[b] && toks[a] > toks[b]
+	}
+	idx = idx[:0]
+	n := len(vals)
+	// A min-heap (by rank) of the best k so far: idx[0] is the worst kept.
+	down := func(i int) {
+		for {
+			c := 2*i + 1
+			if c >= len(idx) {
+				return
+			}
+			if c+1 < len(idx) && worse(idx[c+1], idx[c]) {
+				c++
+			}
+			if !worse(idx[c], idx[i]) {
+				return
+			}
+			idx[i], idx[c] = idx[c], idx[i]
+			i = c
+		}
+	}
+	for i := 0; i < n; i++ {
+		switch {
+		case len(idx) < k:
+			idx = append(idx, i)
+			for j := len(idx) - 1; j > 0; { // up
+				p := (j - 1) / 2
+				if !worse(idx[j], idx[p]) {
+					break
+				}
+				idx[j], idx[p] = idx[p], idx[j]
+				j = p
+			}
+		case worse(idx[0], i):
+			idx[0] = i
+			down(0)
+		}
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		switch {
+		case worse(b, a):
+			return -1
+		case worse(a, b):
+			return 1
+		}
+		return 0
+	})
+	return idx
 }

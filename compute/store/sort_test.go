@@ -94,3 +94,34 @@ func TestAddRandomTokensMatchesOneByOne(t *testing.T) {
 		}
 	}
 }
+
+// topK agrees with sorting every entry, ties included, for lists shorter
+// and longer than k.
+func TestTopKMatchesFullSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, n := range []int{0, 1, 5, 99, 100, 101, 1000, 20000} {
+		toks := make([]uint32, n)
+		vals := make([]float32, n)
+		for i := range vals {
+			toks[i] = uint32(i * 3)
+			vals[i] = float32(rng.IntN(50)) / 7 // many ties
+		}
+		all := make([]int, n)
+		for i := range all {
+			all[i] = i
+		}
+		slices.SortStableFunc(all, func(a, b int) int { // by value down, then token up
+			switch {
+			case vals[a] > vals[b]:
+				return -1
+			case vals[a] < vals[b]:
+				return 1
+			}
+			return int(toks[a]) - int(toks[b])
+		})
+		got := topK(toks, vals, TopK, nil)
+		if want := all[:min(n, TopK)]; !slices.Equal(got, want) {
+			t.Fatalf("n=%d: top %v, want %v", n, got, want)
+		}
+	}
+}
