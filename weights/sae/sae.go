@@ -265,10 +265,12 @@ func (s *SAE) assign(tensors map[string]weights.Tensor) error {
 	}
 	s.WEnc, s.WDec, s.BEnc, s.BDec = tensors["W_enc"], tensors["W_dec"], tensors["b_enc"], tensors["b_dec"]
 	if len(s.WEnc.Shape) != 2 {
+		//lint:ignore ST1005 W_enc is the tensor's name
 		return fmt.Errorf("W_enc has shape %v, want [d_in, d_sae]", s.WEnc.Shape)
 	}
 	s.DIn, s.DSae = s.WEnc.Shape[0], s.WEnc.Shape[1]
 	if s.DIn <= 0 || s.DSae <= 0 {
+		//lint:ignore ST1005 W_enc is the tensor's name
 		return fmt.Errorf("W_enc has empty shape %v", s.WEnc.Shape)
 	}
 	for _, c := range []struct {
