@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
+	"github.com/saescope/saescope/compute"
 	"github.com/saescope/saescope/ui"
 )
 
@@ -27,6 +28,7 @@ type guiOptions struct {
 	analyze                                                     bool
 	demo                                                        bool
 	pin, plot                                                   string
+	backend, blas                                               string
 }
 
 type multiFlag []string
@@ -57,6 +59,8 @@ func guiFlags(out io.Writer) (*flag.FlagSet, *guiOptions) {
 	fs.StringVar(&o.find, "find", "", "label to search in the ranking")
 	fs.StringVar(&o.theme, "theme", "", "theme: system, light or dark (default: the last one chosen)")
 	fs.StringVar(&o.size, "size", "", "window size in pixels, e.g. 1280x800")
+	fs.StringVar(&o.backend, "backend", "auto", "compute backend: "+strings.Join(backendNames(), ", ")+" (auto: the GPU when the CUDA build is installed and a GPU is usable)")
+	fs.StringVar(&o.blas, "blas", "auto", "CPU matrix products: auto, openblas or gonum")
 	return fs, o
 }
 
@@ -87,6 +91,10 @@ func gui(args []string, stderr io.Writer) int {
 		}
 		return 2
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "saescope: unexpected argument %q after the window's flags (a command comes first: saescope %s --backend …)\n", fs.Arg(0), fs.Arg(0))
+		return 2
+	}
 	a := fyneapp.NewWithID("io.github.saescope")
 	// Every widget update from a goroutine goes through fyne.Do: tell Fyne,
 	// which otherwise checks the calling goroutine (a stack trace) on every
@@ -103,6 +111,7 @@ func gui(args []string, stderr io.Writer) int {
 		ui.ApplySavedTheme(a)
 	}
 	shell := ui.NewShell(a, version)
+	shell.SetBackend(func() (compute.Backend, error) { return newBackend(o.backend, o.blas) })
 	if o.size != "" {
 		var w, h float32
 		if _, err := fmt.Sscanf(o.size, "%fx%f", &w, &h); err == nil && w > 0 && h > 0 {

@@ -34,4 +34,17 @@ func TestGUIFlagsOpenTheWindow(t *testing.T) {
 	if err := fs.Parse([]string{"--nope"}); err == nil {
 		t.Error("unknown flag accepted")
 	}
+	fs, o = guiFlags(&strings.Builder{})
+	if err := fs.Parse([]string{"--demo", "--backend", "cpu", "--blas", "gonum"}); err != nil || o.backend != "cpu" || o.blas != "gonum" {
+		t.Errorf("backend flags: %v %+v", err, o)
+	}
+}
+
+// A command after the window's flags is refused, not ignored while the
+// window opens.
+func TestGUIRefusesACommandAfterItsFlags(t *testing.T) {
+	var stderr strings.Builder
+	if code := gui([]string{"--backend", "cpu", "analyze", "--model", "m"}, &stderr); code != 2 || !strings.Contains(stderr.String(), `unexpected argument "analyze"`) {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
 }

@@ -43,16 +43,31 @@ type analysisRun struct {
 	view   *View
 }
 
-var (
-	backendOnce sync.Once
-	backend     compute.Backend
-	backendErr  error
-)
+// SetBackend sets how the window makes its compute backend (the CPU with
+// the best BLAS found, unless set): made once, when the first model opens,
+// and shared by every workspace after it. Call it before opening one.
+func (s *Shell) SetBackend(make func() (compute.Backend, error)) {
+	s.backendMake = make
+}
 
-// sharedBackend is the CPU backend, made once.
-func sharedBackend() (compute.Backend, error) {
-	backendOnce.Do(func() { backend, backendErr = cpu.New(cpu.BLASAuto) })
-	return backend, backendErr
+// backendLabel names a backend for the status line: "cpu/openblas", or
+// the GPU's name for a backend that reports its device.
+func backendLabel(be compute.Backend) string {
+	if d, ok := be.(interface{ Info() string }); ok && d.Info() != "" {
+		return be.Name() + " on " + d.Info()
+	}
+	return be.Name()
+}
+
+// backend returns the window's compute backend, made on first use.
+func (s *Shell) backend() (compute.Backend, error) {
+	s.backendOnce.Do(func() {
+		if s.backendMake == nil {
+			s.backendMake = func() (compute.Backend, error) { return cpu.New(cpu.BLASAuto) }
+		}
+		s.backendVal, s.backendErr = s.backendMake()
+	})
+	return s.backendVal, s.backendErr
 }
 
 // LabelDir is where label books are kept; tests point it elsewhere.
@@ -150,7 +165,7 @@ func (s *Shell) OpenModel(dir string, then func(error)) {
 	s.Progress.SetValue(0)
 	t0 := time.Now()
 	go func() {
-		be, err := sharedBackend()
+		be, err := s.backend()
 		var ws *workspace.Workspace
 		if err == nil {
 			ws, err = workspace.Open(dir, be)
@@ -165,7 +180,7 @@ func (s *Shell) OpenModel(dir string, then func(error)) {
 			s.session = &Session{WS: ws, Jobs: NewJobs()}
 			cfg := ws.Model.Config
 			s.SetStatus(fmt.Sprintf("Model %s: %d layers, d_model %d, context %d (%s, %.1f s). Add an SAE of this model.",
-				dir, cfg.NLayer, cfg.DModel, cfg.NPositions, ws.Backend.Name(), time.Since(t0).Seconds()))
+				dir, cfg.NLayer, cfg.DModel, cfg.NPositions, backendLabel(ws.Backend), time.Since(t0).Seconds()))
 			s.center.Objects = []fyne.CanvasObject{container.NewCenter(widget.NewLabel("Model loaded. Add an SAE (a .pt file or a SAELens folder) in the SAE row above."))}
 			s.center.Refresh()
 			s.remember()
@@ -350,7 +365,7 @@ func (s *Shell) OpenWorkspace(w WorkspaceSpec, analyze bool, then func(error)) {
 		var next func(i int)
 		next = func(i int) {
 			if i == len(w.SAEs) {
-				s.SetStatus(fmt.Sprintf("Workspace open: %s.", describeSpec(s.spec)))
+				s.SetStatus(fmt.Sprintf("Workspace open: %s, running on %s.", describeSpec(s.spec), backendLabel(s.session.WS.Backend)))
 				if e := s.Explorer(); e != nil && e.View.Store() != nil {
 					s.ShowWorkspaceBar(false) // room for the panes; a click unfolds it
 				}

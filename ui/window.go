@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
+	"github.com/saescope/saescope/compute"
 )
 
 // Title is the main window's title.
@@ -43,6 +45,11 @@ type Shell struct {
 	running *analysisRun
 
 	firstRun *FirstRun // the "Get models" screen (firstrun.go)
+
+	backendMake func() (compute.Backend, error) // see SetBackend
+	backendOnce sync.Once
+	backendVal  compute.Backend
+	backendErr  error
 }
 
 // NewShell builds the main window with its menu and an empty workspace.
