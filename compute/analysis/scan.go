@@ -107,6 +107,7 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 	if err != nil {
 		return nil, err
 	}
+	defer renc.Close()
 	tokens := make([]int32, 0, len(rows)*seq)
 	for _, r := range rows {
 		tokens = append(tokens, r...)
@@ -372,6 +373,7 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 			return nil, err
 		}
 		re, err := features.UnembedDecoder(ctx, m, rdir, float32(scale))
+		rdir.Close()
 		if err != nil {
 			return nil, err
 		}

@@ -35,6 +35,7 @@ func New(be compute.Backend, s *sae.SAE) (*Encoder, error) {
 		w   weights.Tensor
 	}{{&e.wEnc, s.WEnc}, {&e.wDec, s.WDec}, {&e.bEnc, s.BEnc}, {&e.bDec, s.BDec}} {
 		if *u.dst, err = be.Upload(u.w); err != nil {
+			e.Close() // what was uploaded before the error
 			return nil, fmt.Errorf("upload SAE %s: %w", s.Path, err)
 		}
 	}
@@ -55,6 +56,17 @@ func New(be compute.Backend, s *sae.SAE) (*Encoder, error) {
 	e.bEff = be.Alloc(1, s.DSae)
 	be.Write(e.bEff, eff)
 	return e, nil
+}
+
+// Close frees the SAE's weights on the backend (device memory on a GPU);
+// the encoder cannot be used after.
+func (e *Encoder) Close() {
+	for _, t := range []*compute.Tensor{&e.wEnc, &e.wDec, &e.bEnc, &e.bDec, &e.bEff} {
+		if *t != nil {
+			e.be.Free(*t)
+			*t = nil
+		}
+	}
 }
 
 // DIn returns the input width.
@@ -91,21 +103,15 @@ func (e *Encoder) Decode(dst, f compute.Tensor) error {
 }
 
 // ReconstructPatch returns a model patch that replaces the activation at
-// the SAE's hook by its reconstruction. It allocates its feature buffer on
-// first use and reuses it.
+// the SAE's hook by its reconstruction (its feature buffer lives for one
+// call).
 func (e *Encoder) ReconstructPatch() model.Patch {
-	var feats compute.Tensor
 	return func(be compute.Backend, h hookname.Hook, act compute.Tensor, _, _ int) error {
-		if feats == nil || feats.Rows() < act.Rows() {
-			if feats != nil {
-				be.Free(feats)
-			}
-			feats = be.Alloc(act.Rows(), e.SAE.DSae)
-		}
-		f := be.RowsView(feats, 0, act.Rows())
-		if err := e.Encode(f, act); err != nil {
+		feats := be.Alloc(act.Rows(), e.SAE.DSae)
+		defer be.Free(feats)
+		if err := e.Encode(feats, act); err != nil {
 			return err
 		}
-		return e.Decode(act, f)
+		return e.Decode(act, feats)
 	}
 }

@@ -66,9 +66,33 @@ func New(be compute.Backend, ck *gpt2.Checkpoint) (*Model, error) {
 		up(&l.projB, L.ProjB)
 	}
 	if err != nil {
+		m.Close() // what was uploaded before the error
 		return nil, fmt.Errorf("upload GPT-2 weights to %s: %w", be.Name(), err)
 	}
 	return m, nil
+}
+
+// Close frees the model's weights and buffers on its backend (device
+// memory on a GPU; nothing on the CPU, where the checkpoint holds them).
+// It waits for a Run in progress; the model cannot be used after.
+func (m *Model) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ts := []*compute.Tensor{&m.wte, &m.wpe, &m.lnfW, &m.lnfB}
+	for i := range m.layers {
+		l := &m.layers[i]
+		ts = append(ts, &l.ln1W, &l.ln1B, &l.qkvW, &l.qkvB, &l.oW, &l.oB, &l.ln2W, &l.ln2B, &l.fcW, &l.fcB, &l.projW, &l.projB)
+	}
+	for _, t := range ts {
+		if *t != nil {
+			m.be.Free(*t)
+			*t = nil
+		}
+	}
+	if m.ws != nil {
+		m.ws.free(m.be)
+		m.ws = nil
+	}
 }
 
 // Backend returns the backend the model runs on.

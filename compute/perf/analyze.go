@@ -65,6 +65,7 @@ func CalibrateBias(ctx context.Context, m *model.Model, s *sae.SAE, tokens []int
 	if err != nil {
 		return err
 	}
+	defer enc.Close()
 	h := s.Hook
 	var pre []float32
 	m.Lock()
@@ -109,6 +110,7 @@ func Analyze(ctx context.Context, be compute.Backend, rows int, hookName string,
 	if err != nil {
 		return nil, err
 	}
+	defer m.Close()
 	const seq = 128
 	rng := rand.New(rand.NewPCG(5, 6))
 	data := make([][]int32, rows)
@@ -132,6 +134,7 @@ func Analyze(ctx context.Context, be compute.Backend, rows int, hookName string,
 	if err != nil {
 		return nil, err
 	}
+	defer enc.Close()
 	runtime.GC()
 	debug.FreeOSMemory()
 	t0 := time.Now()

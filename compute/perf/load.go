@@ -88,6 +88,7 @@ func MeasureLoad(ctx context.Context, be compute.Backend, dir string) (*LoadRepo
 	if err != nil {
 		return nil, err
 	}
+	defer m.Close()
 	rep.LoadSeconds = time.Since(t0).Seconds()
 	rep.RSSAddedLoadMB = rssMB() - rep.RSSBeforeMB
 	T := 128

@@ -117,11 +117,13 @@ func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error)
 	if err != nil {
 		return nil, err
 	}
+	defer m.Close()
 	s := sae.Random(cfg.DModel, opts.DSae, h, -0.5, 2)
 	enc, err := encoder.New(be, s)
 	if err != nil {
 		return nil, err
 	}
+	defer enc.Close()
 	rng := rand.New(rand.NewPCG(3, 4))
 	B, T := opts.Batch, opts.Seq
 	tokens := make([]int32, B*T)

@@ -59,6 +59,7 @@ func Open(modelDir string, be compute.Backend) (*Workspace, error) {
 	}
 	hash, err := weights.Fingerprint(modelDir)
 	if err != nil {
+		m.Close()
 		ck.Close()
 		return nil, err
 	}
@@ -74,6 +75,9 @@ func (w *Workspace) Close() error {
 		errs = append(errs, s.close())
 	}
 	w.saes = nil
+	if w.Model != nil {
+		w.Model.Close()
+	}
 	if w.ck != nil {
 		errs = append(errs, w.ck.Close())
 		w.ck = nil
@@ -122,6 +126,7 @@ func (s *SAE) setStore(st *store.Store) {
 
 func (s *SAE) close() error {
 	s.setStore(nil)
+	s.Enc.Close()
 	return s.Weights.Close()
 }
 
@@ -144,6 +149,7 @@ func (w *Workspace) AddSAE(path, hook string) (*SAE, error) {
 	}
 	hash, err := weights.Fingerprint(path)
 	if err != nil {
+		enc.Close()
 		ws.Close()
 		return nil, err
 	}

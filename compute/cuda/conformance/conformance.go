@@ -644,10 +644,12 @@ func FullSize(ctx context.Context, be compute.Backend, batch, seq, dSae int, hoo
 		if err != nil {
 			return nil, err
 		}
+		defer m.Close()
 		enc, err := encoder.New(b, s)
 		if err != nil {
 			return nil, err
 		}
+		defer enc.Close()
 		res := &result{hooks: map[string][]float32{}}
 		m.Lock()
 		defer m.Unlock()

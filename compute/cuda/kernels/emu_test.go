@@ -7,11 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/saescope/saescope/compute/analysis"
 	"github.com/saescope/saescope/compute/cuda/conformance"
 	"github.com/saescope/saescope/compute/cuda/engine"
 	"github.com/saescope/saescope/compute/cuda/kernels"
 	"github.com/saescope/saescope/compute/features"
 	"github.com/saescope/saescope/compute/internal/fixture"
+	"github.com/saescope/saescope/compute/store"
 )
 
 // The CUDA backend's logic and kernels, run on the CPU emulator.
@@ -87,4 +89,33 @@ func TestEmulatedScan(t *testing.T) {
 		t.Skip("the emulated scan takes seconds")
 	}
 	conformance.Scan(t, engine.New(kernels.NewEmulator(), "cuda-emulated"))
+}
+
+// Everything a scan allocates on the device — batch buffers, baseline and
+// random-direction encoders, reconstruction buffers — is freed when it
+// ends, and closing the model and its SAEs frees the rest: a window that
+// opens workspace after workspace on a GPU does not run out of memory.
+func TestEmulatedScanLeavesNoDeviceMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the emulated scan takes seconds")
+	}
+	dev := kernels.NewEmulator()
+	be := engine.New(dev, "cuda-emulated")
+	ref := fixture.Load(t)
+	s := fixture.NewSetupOn(t, ref, be)
+	rows := [][]int32{{50256, 464, 3290, 318}, {50256, 257, 1110, 13}, {50256, 11, 12, 13}}
+	p := analysis.DefaultParams()
+	p.Batch, p.BaselineStride, p.ReconRows = 2, 2, 2
+	weightsOnly := dev.LiveBytes()
+	if _, err := analysis.Scan(context.Background(), s.Model, s.SAEs["sae0"], rows, store.Meta{Params: p}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Model.Close()
+	for _, enc := range s.SAEs {
+		enc.Close()
+	}
+	be.Close()
+	if n := dev.LiveBytes(); n != 0 {
+		t.Errorf("%d bytes still on the device after the scan and closing everything (%d before the scan)", n, weightsOnly)
+	}
 }
