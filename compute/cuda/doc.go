@@ -85,6 +85,9 @@
 //     otherwise it runs on the CPU.
 //   - saescope-cuda (tag cuda). --backend auto picks the GPU, falling back
 //     to the CPU if opening it fails; cpu, cuda and cuda-tf32 force one.
+//     The window takes the same flag (ui.Shell.SetBackend) and names the
+//     backend and GPU in its status line; closing a workspace frees its
+//     device memory (model.Model.Close, encoder.Encoder.Close).
 //     On a machine without a usable GPU, package guard (initialized before
 //     cu, by import-path order) re-executes the saescope found next to it,
 //     or explains and exits, instead of cu's bare exit.
