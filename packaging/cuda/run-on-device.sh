@@ -15,7 +15,8 @@
 #   1. device check, every primitive vs the CPU, sparse read-back, fixture
 #      parity (1e-3, identical top-k ids), a fixture corpus scan vs the CPU
 #   2. scan tokens/s at 256×128, blocks.9.hook_resid_pre + 768×6144 SAE,
-#      FP32 and TF32 (test binary: perf.Run, what bench prints)
+#      FP32 and TF32 (test binary: perf.Run, what bench prints); the app's
+#      analyze + rank on the fixtures, GPU against CPU
 #   3. GPU vs CPU on full-size random GPT-2 small, 4×128 (max |Δ| per hook)
 #   4. TF32 error on the same workload
 #   5. the full 1000-row analysis (test binary: perf.Analyze)
@@ -35,6 +36,7 @@ logdir="${OUT:-$here}/cuda-device"
 [ -n "${OUT:-}" ] || logdir="$here/logs"
 mkdir -p "$logdir"
 summary=()
+export TMPDIR="${TMPDIR:-/tmp}"
 
 say() { printf '%s\n' "$*" | tee -a "$logdir/summary.txt"; }
 
@@ -169,6 +171,21 @@ if [ $rc -ne 0 ]; then
 fi
 step ops-sparse-parity 180 $T -test.run '^(TestOps|TestSparseReadBack|TestParity|TestScan)$'
 step perf-scan-256x128 150 $T -test.run '^TestPerfScan$'
+# The app end to end on the fixtures (workspace, corpus, scan, store), on
+# the GPU and on the CPU: the same top features by mean.
+app_env="env ${app_libs:+LD_LIBRARY_PATH=$app_libs:${LD_LIBRARY_PATH:-}}"
+step app-analyze-fixture 120 bash -c '
+  F=github.com/saescope/saescope/testdata/fixtures
+  for b in cuda cpu; do
+    '"$app_env"' ./saescope-cuda analyze --backend $b --model $F/tiny-gpt2 --sae $F/tiny-gpt2_256_resid_pre_1.pt \
+      --rows 200 --out "$TMPDIR/fx-$b.saestore" --quiet || exit 1
+    '"$app_env"' ./saescope-cuda rank --store "$TMPDIR/fx-$b.saestore" --by mean --to 20 | grep -o "\"id\":[0-9]*" > "$TMPDIR/rank-$b.txt" || exit 1
+  done
+  if cmp -s "$TMPDIR/rank-cuda.txt" "$TMPDIR/rank-cpu.txt"; then
+    echo "app analyze on the fixtures: the GPU and the CPU rank the same top 20 features by mean"
+  else
+    echo "app analyze on the fixtures: top-20 rankings differ (GPU, CPU):"; paste "$TMPDIR/rank-cuda.txt" "$TMPDIR/rank-cpu.txt"; exit 1
+  fi'
 if [ "$mode" != "quick" ]; then
   step gpu-vs-cpu-4x128 120 $T -test.run '^TestGPUvsCPUFullSize$'
   step tf32-error 120 $T -test.run '^TestTF32Error$'
