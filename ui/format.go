@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/saescope/saescope/compute/store"
 )
 
 // fnum formats a statistic with 4 significant digits ("–" for NaN).
@@ -121,4 +123,30 @@ func parsePositiveFloat(s string) (float64, error) {
 		return 0, fmt.Errorf("the scale maximum must be a positive number, not %q", s)
 	}
 	return v, nil
+}
+
+// minAblationEffect is the smallest change of the loss under zero ablation
+// (nats) for which the reconstruction score, (zero - recons) / (zero -
+// clean), is shown: below it the ratio divides by almost nothing.
+const minAblationEffect = 0.01
+
+// fmtReconScore formats an analysis' reconstruction score, or says why
+// there is none.
+func fmtReconScore(s store.Summary) string {
+	if short := shortReconScore(s); short != "undefined" {
+		return short
+	}
+	return fmt.Sprintf("undefined (zero ablation changes the loss by only %.4f)", s.LossZero-s.LossClean)
+}
+
+// shortReconScore is fmtReconScore without the reason, for one-line
+// summaries.
+func shortReconScore(s store.Summary) string {
+	switch {
+	case s.LossClean == 0 && s.LossRecons == 0 && s.LossZero == 0:
+		return "not measured"
+	case math.Abs(s.LossZero-s.LossClean) < minAblationEffect:
+		return "undefined"
+	}
+	return fmt.Sprintf("%.3f", s.ReconScore)
 }

@@ -268,8 +268,8 @@ func (p *RankingPane) Reload() {
 	p.Tabs.Show()
 	sum := st.Meta.Summary
 	p.resort()
-	p.Info.SetText(fmt.Sprintf("%s live · %s dead · L0 %.1f · reconstruction score %.3f · %s tokens",
-		groupThousands(len(p.ranking.Live)), groupThousands(len(p.ranking.Dead)), sum.L0, sum.ReconScore, groupThousands(sum.Tokens)))
+	p.Info.SetText(fmt.Sprintf("%s live · %s dead · L0 %.1f · reconstruction score %s · %s tokens",
+		groupThousands(len(p.ranking.Live)), groupThousands(len(p.ranking.Dead)), sum.L0, shortReconScore(sum), groupThousands(sum.Tokens)))
 	p.Tabs.Items[1].Text = fmt.Sprintf("Dead features (%d)", len(p.ranking.Dead))
 	p.Tabs.Refresh()
 	p.Dead.Refresh()

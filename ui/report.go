@@ -46,8 +46,8 @@ func ContextsReport(v *View, f, k, prefix, suffix int) (htmlexport.Report, error
 		{Name: "SAE", Value: fmt.Sprintf("%s · hook %s · d_in %d", v.SAE.Path, m.Hook, m.DIn)},
 		{Name: "Model", Value: m.Model.Path},
 		{Name: "Corpus", Value: fmt.Sprintf("%s · %s rows of %d tokens · %s tokens counted", m.Corpus.Path, groupThousands(m.Params.Rows), m.Params.SeqLen, groupThousands(sum.Tokens))},
-		{Name: "Analysis", Value: fmt.Sprintf("L0 %.1f (random directions %.1f) · %s dead features · reconstruction score %.3f",
-			sum.L0, sum.RandomL0, groupThousands(sum.Dead), sum.ReconScore)},
+		{Name: "Analysis", Value: fmt.Sprintf("L0 %.1f (random directions %.1f) · %s dead features · reconstruction score %s",
+			sum.L0, sum.RandomL0, groupThousands(sum.Dead), fmtReconScore(sum))},
 		{Name: "Contexts", Value: fmt.Sprintf("top %d activations, %d tokens before and %d after", k, prefix, suffix)},
 	}
 	if !s.Dead {

@@ -519,8 +519,8 @@ func (s *Shell) analyzeView(v *View, force bool, then func(error)) {
 			}
 			s.remember()
 			sum := st.Meta.Summary
-			s.SetStatus(fmt.Sprintf("%s analysed in %.1f s: %s tokens, L0 %.1f, %d dead features, reconstruction score %.3f.",
-				v.Name(), time.Since(t0).Seconds(), groupThousands(sum.Tokens), sum.L0, sum.Dead, sum.ReconScore))
+			s.SetStatus(fmt.Sprintf("%s analysed in %.1f s: %s tokens, L0 %.1f, %d dead features, reconstruction score %s.",
+				v.Name(), time.Since(t0).Seconds(), groupThousands(sum.Tokens), sum.L0, sum.Dead, shortReconScore(sum)))
 			done(nil)
 		})
 	})

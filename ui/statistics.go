@@ -365,8 +365,8 @@ func summaryText(st *store.Store) string {
 	if m.LossClean == 0 && m.LossRecons == 0 && m.LossZero == 0 {
 		return line1 + "\nReconstruction loss not measured."
 	}
-	return line1 + fmt.Sprintf("\nLoss clean %.4f · SAE spliced in %.4f · zero-ablated %.4f · mean-ablated %.4f · reconstruction score %.3f",
-		m.LossClean, m.LossRecons, m.LossZero, m.LossMean, m.ReconScore)
+	return line1 + fmt.Sprintf("\nLoss clean %.4f · SAE spliced in %.4f · zero-ablated %.4f · mean-ablated %.4f · reconstruction score %s",
+		m.LossClean, m.LossRecons, m.LossZero, m.LossMean, fmtReconScore(m))
 }
 
 // seriesCache keeps the per-token and per-feature samples of the

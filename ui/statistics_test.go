@@ -79,7 +79,7 @@ func TestStatisticsPaneShowsTheStore(t *testing.T) {
 		}
 	}
 	sum := st.Meta.Summary
-	for _, want := range []string{fmt.Sprintf("L0 %.1f", sum.L0), "dead features " + itoa(sum.Dead), fmt.Sprintf("reconstruction score %.3f", sum.ReconScore), "Loss clean"} {
+	for _, want := range []string{fmt.Sprintf("L0 %.1f", sum.L0), "dead features " + itoa(sum.Dead), "reconstruction score " + fmtReconScore(sum), "Loss clean"} {
 		if !strings.Contains(p.Summary.Text, want) {
 			t.Errorf("summary %q lacks %q", p.Summary.Text, want)
 		}
