@@ -125,10 +125,12 @@ func parsePositiveFloat(s string) (float64, error) {
 	return v, nil
 }
 
-// minAblationEffect is the smallest change of the loss under zero ablation
+// minAblationEffect is the smallest rise of the loss under zero ablation
 // (nats) for which the reconstruction score, (zero - recons) / (zero -
-// clean), is shown: below it the ratio divides by almost nothing.
-const minAblationEffect = 0.01
+// clean), is shown: below it the ratio divides by almost nothing (or by a
+// negative number). In GPT-2 small it is several nats for the residual
+// stream; in the random demo model it is noise.
+const minAblationEffect = 0.05
 
 // fmtReconScore formats an analysis' reconstruction score, or says why
 // there is none.
@@ -136,7 +138,10 @@ func fmtReconScore(s store.Summary) string {
 	if short := shortReconScore(s); short != "undefined" {
 		return short
 	}
-	return fmt.Sprintf("undefined (zero ablation changes the loss by only %.4f)", s.LossZero-s.LossClean)
+	if d := s.LossZero - s.LossClean; d < 0 {
+		return fmt.Sprintf("undefined (zero ablation lowers the loss, by %.4f)", -d)
+	}
+	return fmt.Sprintf("undefined (zero ablation raises the loss by only %.4f)", s.LossZero-s.LossClean)
 }
 
 // shortReconScore is fmtReconScore without the reason, for one-line
@@ -145,7 +150,7 @@ func shortReconScore(s store.Summary) string {
 	switch {
 	case s.LossClean == 0 && s.LossRecons == 0 && s.LossZero == 0:
 		return "not measured"
-	case math.Abs(s.LossZero-s.LossClean) < minAblationEffect:
+	case s.LossZero-s.LossClean < minAblationEffect:
 		return "undefined"
 	}
 	return fmt.Sprintf("%.3f", s.ReconScore)
