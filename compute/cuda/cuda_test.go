@@ -16,6 +16,7 @@ import (
 	"github.com/saescope/saescope/compute/cuda"
 	"github.com/saescope/saescope/compute/cuda/conformance"
 	"github.com/saescope/saescope/compute/encoder"
+	"github.com/saescope/saescope/compute/internal/fixture"
 	"github.com/saescope/saescope/compute/model"
 	"github.com/saescope/saescope/compute/perf"
 	"github.com/saescope/saescope/weights/gpt2"
@@ -65,7 +66,7 @@ func TestSparseReadBack(t *testing.T) {
 // checked in compute/features: activations within 1e-3 (absolute, relative
 // above 1), identical top-k ids.
 func TestParity(t *testing.T) {
-	conformance.Parity(t, open(t, false), 1e-3)
+	fixture.Parity(t, open(t, false), 1e-3, 1e-3)
 }
 
 // TestScan runs a corpus scan of the fixture model on the GPU (sparse

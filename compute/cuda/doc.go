@@ -16,9 +16,10 @@
 //     are reached uniformly), so CI tests the kernels and the engine
 //     without a GPU.
 //   - compute/cuda/conformance (no tag): the checks both run — every
-//     primitive against the CPU backend, the sparse read-back, the parity
-//     fixtures (1e-3, identical top-k ids) and full-size GPT-2 small
-//     against the CPU.
+//     primitive against the CPU backend, the sparse read-back, a corpus
+//     scan and full-size GPT-2 small against the CPU; the parity fixtures
+//     (1e-3, identical top-k ids) through compute/internal/fixture.Parity,
+//     the same check the CPU backend passes at 1e-4.
 //   - this package (tag cuda): the real Device, through gorgonia.org/cu
 //     (driver API: the device's primary context, one non-blocking stream,
 //     module loading from the embedded PTX, launches) and cuBLAS.

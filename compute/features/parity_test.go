@@ -30,142 +30,16 @@ func blasChoices(t *testing.T) []cpu.BLAS {
 	return choices
 }
 
+// TestParityWithReference checks the CPU backend, with each BLAS this
+// machine has, against every fixture reference (fixture.Parity).
 func TestParityWithReference(t *testing.T) {
-	ref := fixture.Load(t)
-	tokens, shape := ref.Ints(t, "tokens")
-	B, T := shape[0], shape[1]
 	for _, blas := range blasChoices(t) {
 		t.Run(string(blas), func(t *testing.T) {
-			s := fixture.NewSetup(t, ref, blas)
-			m := s.Model
-			ctx := context.Background()
-
-			// Every cached hook, then logits and loss, from one full pass.
-			cache := map[string][]float32{}
-			m.Lock()
-			out, err := m.Run(ctx, tokens, B, T, model.Hooks{Observe: func(h hookname.Hook, act compute.Tensor) error {
-				buf := make([]float32, act.Rows()*act.Cols())
-				s.Backend.Read(act, buf)
-				cache[h.String()] = buf
-				return nil
-			}})
-			if err != nil {
-				m.Unlock()
-				t.Fatal(err)
-			}
-			for _, name := range ref.Values.Names() {
-				if len(name) > 6 && name[:6] == "cache." {
-					hook := name[6:]
-					got, ok := cache[hook]
-					if !ok {
-						t.Errorf("hook %s never observed", hook)
-						continue
-					}
-					fixture.Close(t, name, got, ref.Float(t, name).Data, actTol)
-				}
-			}
-			rows := make([]int, B)
-			for b := range rows {
-				rows[b] = b*T + T - 1
-			}
-			lg, err := m.Logits(out.Resid, rows)
+			be, err := cpu.New(blas)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var flat []float32
-			for _, r := range lg {
-				flat = append(flat, r...)
-			}
-			fixture.Close(t, "logits_last", flat, ref.Float(t, "logits_last").Data, actTol)
-			tl, err := m.TokenLoss(out, tokens)
-			m.Unlock()
-			if err != nil {
-				t.Fatal(err)
-			}
-			fixture.Close(t, "loss", []float32{float32(model.MeanLoss(tl))}, ref.Float(t, "loss").Data, lossTol)
-
-			for _, sr := range ref.SAEs {
-				enc := s.SAEs[sr.Tag]
-				acts, err := features.Activations(ctx, m, enc, tokens, B, T)
-				if err != nil {
-					t.Fatal(err)
-				}
-				fixture.Close(t, sr.Tag+".feature_acts", acts, ref.Float(t, sr.Tag+".feature_acts").Data, actTol)
-
-				// Reconstruction: decode the reference's own feature acts.
-				fa := ref.Float(t, sr.Tag+".feature_acts")
-				f := s.Backend.Alloc(B*T, enc.DSae())
-				s.Backend.Write(f, fa.Data)
-				rec := s.Backend.Alloc(B*T, enc.DIn())
-				if err := enc.Decode(rec, f); err != nil {
-					t.Fatal(err)
-				}
-				got := make([]float32, B*T*enc.DIn())
-				s.Backend.Read(rec, got)
-				fixture.Close(t, sr.Tag+".recons", got, ref.Float(t, sr.Tag+".recons").Data, actTol)
-
-				losses, err := features.Reconstruction(ctx, m, enc, tokens, B, T)
-				if err != nil {
-					t.Fatal(err)
-				}
-				fixture.Close(t, sr.Tag+".loss_clean_recons_zero_mean",
-					[]float32{float32(losses.Clean), float32(losses.Recons), float32(losses.Zero), float32(losses.Mean)},
-					ref.Float(t, sr.Tag+".loss_clean_recons_zero_mean").Data, lossTol)
-				want := ref.Float(t, sr.Tag+".loss_clean_recons_zero_mean").Data
-				score := (float64(want[2]) - float64(want[1])) / (float64(want[2]) - float64(want[0]))
-				if d := losses.Score - score; d > 1e-3 || d < -1e-3 {
-					t.Errorf("%s score %g, reference losses give %g", sr.Tag, losses.Score, score)
-				}
-				// L0: positives per non-BOS token of the activations
-				// checked above (the same encode, so the count is exact).
-				var pos, nTok int
-				for r := 0; r < B*T; r++ {
-					if r%T == 0 {
-						continue
-					}
-					nTok++
-					for _, v := range acts[r*enc.DSae() : (r+1)*enc.DSae()] {
-						if v > 0 {
-							pos++
-						}
-					}
-				}
-				if want := float64(pos) / float64(nTok); losses.L0 != want {
-					t.Errorf("%s L0 %g, the activations give %g", sr.Tag, losses.L0, want)
-				}
-
-				// Elicitation on text 0 alone, in both modes.
-				text0 := []int32{50256}
-				for _, id := range ref.TokenIDs[0] {
-					text0 = append(text0, int32(id))
-				}
-				minus2 := -2
-				for mode, pos := range map[string]*int{"elicit_mean": nil, "elicit_pos-2": &minus2} {
-					top, err := features.Elicit(ctx, m, enc, text0, 5, pos)
-					if err != nil {
-						t.Fatal(err)
-					}
-					wantIDs, _ := ref.Ints(t, sr.Tag+"."+mode+"_ids")
-					wantVals := ref.Float(t, sr.Tag+"."+mode+"_vals").Data
-					gotVals := make([]float32, len(top))
-					for i, r := range top {
-						gotVals[i] = r.Value
-						if int32(r.ID) != wantIDs[i] {
-							t.Errorf("%s.%s: ids %v, want %v", sr.Tag, mode, top, wantIDs)
-							break
-						}
-					}
-					fixture.Close(t, sr.Tag+"."+mode+"_vals", gotVals, wantVals, actTol)
-				}
-
-				// Direct unembedding of decoder directions (only for d_model SAEs).
-				un, err := features.UnembedDecoder(ctx, m, enc, sr.UnembedNorm)
-				if err != nil {
-					t.Fatal(err)
-				}
-				fixture.Close(t, sr.Tag+".unembed_entropy_bits", un.EntropyBits, ref.Float(t, sr.Tag+".unembed_entropy_bits").Data, actTol)
-				fixture.Close(t, sr.Tag+".unembed_maxprob", un.MaxProb, ref.Float(t, sr.Tag+".unembed_maxprob").Data, actTol)
-			}
+			fixture.Parity(t, be, actTol, lossTol)
 		})
 	}
 }

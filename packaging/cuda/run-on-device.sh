@@ -199,4 +199,4 @@ echo
 say "== summary (rc 0 = passed; logs in $logdir)"
 printf '%s\n' "${summary[@]}" | tee -a "$logdir/summary.txt"
 echo "total $(($(date +%s) - start)) s" | tee -a "$logdir/summary.txt"
-grep -hE "tokens/s|TF32 max abs error|largest absolute error|worst absolute|scan_tokens_per_s|total_seconds|^--- (FAIL|PASS)" "$logdir"/*.log 2>/dev/null | sed 's/^ *//' | tee -a "$logdir/summary.txt"
+grep -hE "tokens/s|TF32 max abs error|largest error|worst absolute|scan_tokens_per_s|total_seconds|^--- (FAIL|PASS)" "$logdir"/*.log 2>/dev/null | sed 's/^ *//' | tee -a "$logdir/summary.txt"

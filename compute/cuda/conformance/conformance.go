@@ -10,15 +10,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/saescope/saescope/compute"
 	"github.com/saescope/saescope/compute/cpu"
 	"github.com/saescope/saescope/compute/encoder"
-	"github.com/saescope/saescope/compute/features"
-	"github.com/saescope/saescope/compute/internal/fixture"
 	"github.com/saescope/saescope/compute/model"
 	"github.com/saescope/saescope/weights"
 	"github.com/saescope/saescope/weights/gpt2"
@@ -445,136 +441,6 @@ func SparseReadBack(t *testing.T, be compute.Backend, sp Sparse, shapes Shapes) 
 			}
 		}
 		be.Free(x)
-	}
-}
-
-// Parity runs the fixture checks of compute/features' parity test on be:
-// every hook, logits, loss, SAE features, reconstruction losses,
-// elicitation (identical top-k ids) and unembedding statistics, within tol
-// (absolute, relative above 1). It logs the largest absolute error.
-func Parity(t *testing.T, be compute.Backend, tol float64) {
-	ref := fixture.Load(t)
-	tokens, shape := ref.Ints(t, "tokens")
-	B, T := shape[0], shape[1]
-	s := fixture.NewSetupOn(t, ref, be)
-	m := s.Model
-	ctx := context.Background()
-	worst := map[string]float64{}
-	cmp := func(name string, got, want []float32) {
-		t.Helper()
-		d := expect(t, name, got, want, tol)
-		worst[name] = d.MaxAbs
-	}
-
-	cache := map[string][]float32{}
-	m.Lock()
-	out, err := m.Run(ctx, tokens, B, T, model.Hooks{Observe: func(h hookname.Hook, act compute.Tensor) error {
-		cache[h.String()] = read(be, act)
-		return nil
-	}})
-	if err != nil {
-		m.Unlock()
-		t.Fatal(err)
-	}
-	for _, name := range ref.Values.Names() {
-		if hook, ok := strings.CutPrefix(name, "cache."); ok {
-			got, ok := cache[hook]
-			if !ok {
-				t.Errorf("hook %s never observed", hook)
-				continue
-			}
-			cmp(name, got, ref.Float(t, name).Data)
-		}
-	}
-	rows := make([]int, B)
-	for b := range rows {
-		rows[b] = b*T + T - 1
-	}
-	lg, err := m.Logits(out.Resid, rows)
-	if err != nil {
-		m.Unlock()
-		t.Fatal(err)
-	}
-	var flat []float32
-	for _, r := range lg {
-		flat = append(flat, r...)
-	}
-	cmp("logits_last", flat, ref.Float(t, "logits_last").Data)
-	tl, err := m.TokenLoss(out, tokens)
-	m.Unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmp("loss", []float32{float32(model.MeanLoss(tl))}, ref.Float(t, "loss").Data)
-
-	for _, sr := range ref.SAEs {
-		enc := s.SAEs[sr.Tag]
-		acts, err := features.Activations(ctx, m, enc, tokens, B, T)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmp(sr.Tag+".feature_acts", acts, ref.Float(t, sr.Tag+".feature_acts").Data)
-
-		fa := ref.Float(t, sr.Tag+".feature_acts")
-		f := be.Alloc(B*T, enc.DSae())
-		be.Write(f, fa.Data)
-		rec := be.Alloc(B*T, enc.DIn())
-		if err := enc.Decode(rec, f); err != nil {
-			t.Fatal(err)
-		}
-		cmp(sr.Tag+".recons", read(be, rec), ref.Float(t, sr.Tag+".recons").Data)
-		be.Free(f)
-		be.Free(rec)
-
-		losses, err := features.Reconstruction(ctx, m, enc, tokens, B, T)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmp(sr.Tag+".loss_clean_recons_zero_mean",
-			[]float32{float32(losses.Clean), float32(losses.Recons), float32(losses.Zero), float32(losses.Mean)},
-			ref.Float(t, sr.Tag+".loss_clean_recons_zero_mean").Data)
-
-		text0 := []int32{50256}
-		for _, id := range ref.TokenIDs[0] {
-			text0 = append(text0, int32(id))
-		}
-		minus2 := -2
-		for mode, pos := range map[string]*int{"elicit_mean": nil, "elicit_pos-2": &minus2} {
-			top, err := features.Elicit(ctx, m, enc, text0, 5, pos)
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantIDs, _ := ref.Ints(t, sr.Tag+"."+mode+"_ids")
-			gotVals := make([]float32, len(top))
-			for i, r := range top {
-				gotVals[i] = r.Value
-				if int32(r.ID) != wantIDs[i] {
-					t.Errorf("%s.%s: top-k ids %v, want %v", sr.Tag, mode, top, wantIDs)
-					break
-				}
-			}
-			cmp(sr.Tag+"."+mode+"_vals", gotVals, ref.Float(t, sr.Tag+"."+mode+"_vals").Data)
-		}
-
-		un, err := features.UnembedDecoder(ctx, m, enc, sr.UnembedNorm)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmp(sr.Tag+".unembed_entropy_bits", un.EntropyBits, ref.Float(t, sr.Tag+".unembed_entropy_bits").Data)
-		cmp(sr.Tag+".unembed_maxprob", un.MaxProb, ref.Float(t, sr.Tag+".unembed_maxprob").Data)
-	}
-	names := make([]string, 0, len(worst))
-	for n := range worst {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var all float64
-	for _, n := range names {
-		all = math.Max(all, worst[n])
-	}
-	t.Logf("%s vs the fixture references: largest absolute error %.3g over %d checks (tolerance %g)", be.Name(), all, len(names), tol)
-	for _, n := range names {
-		t.Logf("  %-40s max |Δ| %.3g", n, worst[n])
 	}
 }
 

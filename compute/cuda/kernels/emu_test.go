@@ -36,7 +36,7 @@ func TestEmulatedParity(t *testing.T) {
 	}
 	dev := kernels.NewEmulator()
 	be := engine.New(dev, "cuda-emulated")
-	conformance.Parity(t, be, 1e-3)
+	fixture.Parity(t, be, 1e-3, 1e-3)
 	t.Logf("%d launches, %d SGEMMs", dev.Stats.Launches, dev.Stats.Sgemms)
 }
 
