@@ -21,6 +21,7 @@ import (
 	"github.com/saescope/saescope/compute/encoder"
 	"github.com/saescope/saescope/compute/features"
 	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/compute/parallel"
 	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/weights"
 	"github.com/saescope/saescope/weights/hookname"
@@ -201,8 +202,7 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 		// norm of its learnt one (both are non-negative after the ReLU, so
 		// their positive entries carry the whole norm), tokens spread
 		// over the cores, then handed to the builder together.
-		rb.toks, rb.src, rb.ids, rb.vals, rb.ends = rb.toks[:0], rb.src[:0], rb.ids[:0], rb.vals[:0], rb.ends[:0]
-		total := 0
+		rb.toks, rb.src, rb.ids, rb.offs = rb.toks[:0], rb.src[:0], rb.ids[:0], append(rb.offs[:0], 0)
 		for j, rt := range o.rrows {
 			t := int(rt)
 			if isBOS(t) && !p.IncludeBOS {
@@ -214,22 +214,19 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 				ids, rv = nil, nil
 			}
 			rb.toks, rb.src, rb.ids = append(rb.toks, r0*seq+t), append(rb.src, j), append(rb.ids, ids)
-			total += len(rv)
-			rb.ends = append(rb.ends, total)
+			rb.offs = append(rb.offs, rb.offs[len(rb.offs)-1]+len(rv))
 		}
+		total := rb.offs[len(rb.toks)]
 		rb.scaled = slices.Grow(rb.scaled[:0], total)[:total]
-		rb.vals = append(rb.vals, make([][]float32, len(rb.toks))...)
-		parallelFor(workers, len(rb.toks), func(lo, hi int) {
+		rb.vals = slices.Grow(rb.vals[:0], len(rb.toks))[:len(rb.toks)]
+		clear(rb.vals)
+		parallel.Ranges(workers, len(rb.toks), func(_, lo, hi int) {
 			for i := lo; i < hi; i++ {
 				if rb.ids[i] == nil {
 					continue
 				}
 				_, lv := learntOf(rb.toks[i] - r0*seq)
 				_, rv := randomOf(rb.src[i])
-				start := 0
-				if i > 0 {
-					start = rb.ends[i-1]
-				}
 				var ln, rn float64 // both > 0: their entries are positive
 				for _, v := range lv {
 					ln += float64(v) * float64(v)
@@ -238,7 +235,7 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 					rn += float64(v) * float64(v)
 				}
 				k := float32(math.Sqrt(ln / rn))
-				dst := rb.scaled[start:rb.ends[i]]
+				dst := rb.scaled[rb.offs[i]:rb.offs[i+1]]
 				for x, v := range rv {
 					dst[x] = v * k
 				}
@@ -439,33 +436,22 @@ func (sb *sparseBuffers) extract(dense []float32, d, n int, empty func(int) bool
 		sb.ptr, sb.owner, sb.begin = make([]int, n), make([]int, n), make([]int, n)
 	}
 	sb.ptr, sb.owner, sb.begin = sb.ptr[:n], sb.owner[:n], sb.begin[:n]
-	chunk := (n + sb.workers - 1) / sb.workers
-	var wg sync.WaitGroup
-	for w := 0; w < sb.workers; w++ {
-		lo, hi := w*chunk, min(n, (w+1)*chunk)
-		if lo >= hi {
-			continue
-		}
-		wg.Add(1)
-		go func(w, lo, hi int) {
-			defer wg.Done()
-			ids, vals := sb.ids[w][:0], sb.vals[w][:0]
-			for t := lo; t < hi; t++ {
-				sb.owner[t], sb.begin[t] = w, len(ids)
-				if !empty(t) {
-					for f, v := range dense[t*d : (t+1)*d] {
-						if v > 0 {
-							ids = append(ids, uint32(f))
-							vals = append(vals, v)
-						}
+	parallel.Ranges(sb.workers, n, func(w, lo, hi int) {
+		ids, vals := sb.ids[w][:0], sb.vals[w][:0]
+		for t := lo; t < hi; t++ {
+			sb.owner[t], sb.begin[t] = w, len(ids)
+			if !empty(t) {
+				for f, v := range dense[t*d : (t+1)*d] {
+					if v > 0 {
+						ids = append(ids, uint32(f))
+						vals = append(vals, v)
 					}
 				}
-				sb.ptr[t] = len(ids)
 			}
-			sb.ids[w], sb.vals[w] = ids, vals
-		}(w, lo, hi)
-	}
-	wg.Wait()
+			sb.ptr[t] = len(ids)
+		}
+		sb.ids[w], sb.vals[w] = ids, vals
+	})
 }
 
 func (sb *sparseBuffers) token(t int) ([]uint32, []float32) {
@@ -480,25 +466,6 @@ type baselineBatch struct {
 	src    []int       // row of the batch's baseline results
 	ids    [][]uint32  // features
 	vals   [][]float32 // rescaled values (views of scaled)
-	ends   []int       // end of each token's values in scaled
+	offs   []int       // token i's values: scaled[offs[i]:offs[i+1]]
 	scaled []float32
-}
-
-// parallelFor runs fn over [0, n) split in contiguous ranges on up to
-// workers goroutines, and waits for them.
-func parallelFor(workers, n int, fn func(lo, hi int)) {
-	chunk := (n + workers - 1) / max(1, workers)
-	if workers <= 1 || n <= chunk {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += chunk {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(lo, min(n, lo+chunk))
-	}
-	wg.Wait()
 }

@@ -7,13 +7,13 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/saescope/saescope/compute/parallel"
 	"github.com/saescope/saescope/weights"
 )
 
 // Builder assembles a Store from a scan that delivers tokens in order.
 type Builder struct {
 	s       *Store
-	sortBuf []uint16
 	counted int // tokens that count in the statistics
 	next    int // next token index expected
 }
@@ -49,44 +49,28 @@ func (b *Builder) AddToken(tok int, feats []uint32, vals []float32, counted bool
 
 // AddRandomToken records the baseline of token tok: its positive random
 // activations (any order; they are sorted here) and their feature ids for
-// the per-feature moments.
+// the per-feature moments. It is AddRandomTokens for one token.
 func (b *Builder) AddRandomToken(tok int, feats []uint32, vals []float32) {
-	s := b.s
-	for i, f := range feats {
-		v := vals[i]
-		s.Random.Count[f]++
-		s.Random.Sum[f] += float64(v)
-		s.Random.SumSq[f] += float64(v) * float64(v)
-		if v > s.Random.Max[f] {
-			s.Random.Max[f] = v
-		}
-	}
-	// Store the values as half floats, largest first. For non-negative
-	// values the half's bit pattern orders as its value (and rounding to
-	// half is monotonic), so sorting the bits gives the same list as
-	// sorting the floats, in linear time.
-	n0 := len(s.RandVal)
-	for _, v := range vals {
-		s.RandVal = append(s.RandVal, weights.Float32ToHalf(v))
-	}
-	b.sortBuf = sortHalvesDesc(s.RandVal[n0:], b.sortBuf)
-	s.RandTok = append(s.RandTok, uint32(tok))
-	s.RandPtr = append(s.RandPtr, uint64(len(s.RandVal)))
+	b.AddRandomTokens([]int{tok}, [][]uint32{feats}, [][]float32{vals})
 }
 
-// AddRandomTokens records the baselines of several tokens, as calls of
-// AddRandomToken for each in turn would (the same arrays, to the bit), with
-// the work spread over the CPU's cores: token toks[i]'s positive random
-// activations are vals[i], of the features ids[i] (ascending).
+// AddRandomTokens records the baselines of several tokens, token toks[i]'s
+// positive random activations being vals[i], of the features ids[i]: its
+// values as half floats, largest first, and the per-feature moments. The
+// work is spread over the CPU's cores, and the arrays are the same, to the
+// bit, as with one call per token. For non-negative values a half's bit
+// pattern orders as its value (and rounding to half is monotonic), so
+// sorting the bits gives the same list as sorting the floats, in linear
+// time. Ascending ids let the moments be split by feature; others are
+// summed in one pass.
 func (b *Builder) AddRandomTokens(toks []int, ids [][]uint32, vals [][]float32) {
 	s := b.s
 	n0 := len(s.RandVal)
-	ends := make([]int, len(toks)) // end of token i's values after n0
-	total := 0
+	offs := make([]int, len(toks)+1) // token i's values: RandVal[n0+offs[i] : n0+offs[i+1]]
 	for i, v := range vals {
-		total += len(v)
-		ends[i] = total
+		offs[i+1] = offs[i] + len(v)
 	}
+	total := offs[len(toks)]
 	s.RandVal = slices.Grow(s.RandVal, total)[:n0+total]
 	workers := max(1, min(runtime.GOMAXPROCS(0), total/(1<<14)))
 	// Each token's values as halves, largest first (tokens split by
@@ -95,15 +79,11 @@ func (b *Builder) AddRandomTokens(toks []int, ids [][]uint32, vals [][]float32) 
 	for w := range sorted {
 		sorted[w] = true
 	}
-	spread(workers, len(toks), func(w, lo, hi int) {
+	parallel.Ranges(workers, len(toks), func(w, lo, hi int) {
 		var tmp []uint16
 		ok := true
 		for i := lo; i < hi; i++ {
-			start := 0
-			if i > 0 {
-				start = ends[i-1]
-			}
-			dst := s.RandVal[n0+start : n0+ends[i]]
+			dst := s.RandVal[n0+offs[i] : n0+offs[i+1]]
 			for j, v := range vals[i] {
 				dst[j] = weights.Float32ToHalf(v)
 			}
@@ -132,31 +112,12 @@ func (b *Builder) AddRandomTokens(toks []int, ids [][]uint32, vals [][]float32) 
 	if slices.Contains(sorted, false) {
 		moments(0, 0, s.Meta.DSae) // unsorted ids: one pass over all
 	} else {
-		spread(workers, s.Meta.DSae, moments)
+		parallel.Ranges(workers, s.Meta.DSae, moments)
 	}
 	for i, t := range toks {
 		s.RandTok = append(s.RandTok, uint32(t))
-		s.RandPtr = append(s.RandPtr, uint64(n0+ends[i]))
+		s.RandPtr = append(s.RandPtr, uint64(n0+offs[i+1]))
 	}
-}
-
-// spread runs fn on up to workers goroutines over [0, n) split in
-// contiguous ranges, and waits for them.
-func spread(workers, n int, fn func(w, lo, hi int)) {
-	chunk := (n + workers - 1) / max(1, workers)
-	if workers <= 1 || n <= chunk {
-		fn(0, 0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for w := 0; w*chunk < n; w++ {
-		wg.Add(1)
-		go func(w, lo, hi int) {
-			defer wg.Done()
-			fn(w, lo, hi)
-		}(w, w*chunk, min(n, (w+1)*chunk))
-	}
-	wg.Wait()
 }
 
 // Reserve sizes the sparse arrays for about nnz learnt and nnzRandom
