@@ -135,23 +135,30 @@ const minAblationEffect = 0.05
 // fmtReconScore formats an analysis' reconstruction score, or says why
 // there is none.
 func fmtReconScore(s store.Summary) string {
-	if short := shortReconScore(s); short != "undefined" {
-		return short
+	text, why := reconScore(s)
+	if why != "" {
+		return text + " (" + why + ")"
 	}
-	if d := s.LossZero - s.LossClean; d < 0 {
-		return fmt.Sprintf("undefined (zero ablation lowers the loss, by %.4f)", -d)
-	}
-	return fmt.Sprintf("undefined (zero ablation raises the loss by only %.4f)", s.LossZero-s.LossClean)
+	return text
 }
 
 // shortReconScore is fmtReconScore without the reason, for one-line
 // summaries.
 func shortReconScore(s store.Summary) string {
-	switch {
+	text, _ := reconScore(s)
+	return text
+}
+
+// reconScore returns the score as text ("not measured" and "undefined"
+// included) and, when it is undefined, why.
+func reconScore(s store.Summary) (text, why string) {
+	switch d := s.LossZero - s.LossClean; {
 	case s.LossClean == 0 && s.LossRecons == 0 && s.LossZero == 0:
-		return "not measured"
-	case s.LossZero-s.LossClean < minAblationEffect:
-		return "undefined"
+		return "not measured", ""
+	case d < 0:
+		return "undefined", fmt.Sprintf("zero ablation lowers the loss, by %.4f", -d)
+	case d < minAblationEffect:
+		return "undefined", fmt.Sprintf("zero ablation raises the loss by only %.4f", d)
 	}
-	return fmt.Sprintf("%.3f", s.ReconScore)
+	return fmt.Sprintf("%.3f", s.ReconScore), ""
 }

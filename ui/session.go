@@ -46,8 +46,8 @@ type analysisRun struct {
 // SetBackend sets how the window makes its compute backend (the CPU with
 // the best BLAS found, unless set): made once, when the first model opens,
 // and shared by every workspace after it. Call it before opening one.
-func (s *Shell) SetBackend(make func() (compute.Backend, error)) {
-	s.backendMake = make
+func (s *Shell) SetBackend(newBackend func() (compute.Backend, error)) {
+	s.backendMake = newBackend
 }
 
 // backendLabel names a backend for the status line: "cpu/openblas", or
@@ -63,7 +63,8 @@ func backendLabel(be compute.Backend) string {
 func (s *Shell) backend() (compute.Backend, error) {
 	s.backendOnce.Do(func() {
 		if s.backendMake == nil {
-			s.backendMake = func() (compute.Backend, error) { return cpu.New(cpu.BLASAuto) }
+			s.backendVal, s.backendErr = cpu.New(cpu.BLASAuto)
+			return
 		}
 		s.backendVal, s.backendErr = s.backendMake()
 	})
