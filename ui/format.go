@@ -153,7 +153,7 @@ func shortReconScore(s store.Summary) string {
 // included) and, when it is undefined, why.
 func reconScore(s store.Summary) (text, why string) {
 	switch d := s.LossZero - s.LossClean; {
-	case s.LossClean == 0 && s.LossRecons == 0 && s.LossZero == 0:
+	case !reconMeasured(s):
 		return "not measured", ""
 	case d < 0:
 		return "undefined", fmt.Sprintf("zero ablation lowers the loss, by %.4f", -d)
@@ -161,4 +161,10 @@ func reconScore(s store.Summary) (text, why string) {
 		return "undefined", fmt.Sprintf("zero ablation raises the loss by only %.4f", d)
 	}
 	return fmt.Sprintf("%.3f", s.ReconScore), ""
+}
+
+// reconMeasured says whether the analysis measured the reconstruction
+// losses (analyze --recon-rows 0 skips them).
+func reconMeasured(s store.Summary) bool {
+	return s.LossClean != 0 || s.LossRecons != 0 || s.LossZero != 0
 }

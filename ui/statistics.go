@@ -362,7 +362,7 @@ func summaryText(st *store.Store) string {
 	}
 	line1 := fmt.Sprintf("L0 %.1f (random directions %.1f) · dead features %s of %s (%s) · %s tokens",
 		m.L0, m.RandomL0, groupThousands(m.Dead), groupThousands(d), fpercent(dead), groupThousands(m.Tokens))
-	if m.LossClean == 0 && m.LossRecons == 0 && m.LossZero == 0 {
+	if !reconMeasured(m) {
 		return line1 + "\nReconstruction loss not measured."
 	}
 	return line1 + fmt.Sprintf("\nLoss clean %.4f · SAE spliced in %.4f · zero-ablated %.4f · mean-ablated %.4f · reconstruction score %s",
