@@ -369,20 +369,7 @@ func TestOffline(t *testing.T) {
 	fx.srv.ResetRequests()
 	off := *c
 	off.Offline = true
-	p, err := off.Download(context.Background(), repo, "main", fx.config.Path, nil)
-	if err != nil || !strings.HasSuffix(p, "config.json") {
-		t.Errorf("offline cached: %q %v", p, err)
-	}
-	_, err = off.Download(context.Background(), repo, "main", fx.model.Path, nil)
-	if !errors.Is(err, hub.ErrOffline) || !strings.Contains(err.Error(), "HF_HUB_OFFLINE") {
-		t.Errorf("offline missing: %v", err)
-	}
-	if _, err := off.ListFiles(context.Background(), repo, "main"); !errors.Is(err, hub.ErrOffline) {
-		t.Errorf("offline listing: %v", err)
-	}
-	if err := off.Reachable(context.Background()); !errors.Is(err, hub.ErrOffline) {
-		t.Errorf("Reachable offline: %v", err)
-	}
+	checkCacheOnly(t, &off, fx, "HF_HUB_OFFLINE", "offline")
 	if reqs := fx.srv.Requests(); len(reqs) != 0 {
 		t.Errorf("offline client made %d requests: %+v", len(reqs), reqs)
 	}
@@ -399,19 +386,29 @@ func TestUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	fx.srv.Close() // no network at all
+	checkCacheOnly(t, c, fx, "cannot reach", "without network")
+}
+
+// checkCacheOnly checks a client that cannot use the hub (offline, or no
+// network), after fx's config.json was downloaded: the cached file is
+// served, a missing one fails with ErrOffline saying why (msg), and
+// listing and Reachable fail with ErrOffline.
+func checkCacheOnly(t *testing.T, c *hub.Client, fx *fixture, msg, what string) {
+	t.Helper()
+	repo := hub.Model("org/model")
 	p, err := c.Download(context.Background(), repo, "main", fx.config.Path, nil)
 	if err != nil || !strings.HasSuffix(p, "config.json") {
-		t.Errorf("cached file without network: %q %v", p, err)
+		t.Errorf("cached file %s: %q %v", what, p, err)
 	}
 	_, err = c.Download(context.Background(), repo, "main", fx.model.Path, nil)
-	if !errors.Is(err, hub.ErrOffline) || !strings.Contains(err.Error(), "cannot reach") {
-		t.Errorf("missing file without network: %v", err)
+	if !errors.Is(err, hub.ErrOffline) || !strings.Contains(err.Error(), msg) {
+		t.Errorf("missing file %s: %v", what, err)
 	}
 	if _, err := c.ListFiles(context.Background(), repo, "main"); !errors.Is(err, hub.ErrOffline) {
-		t.Errorf("listing without network: %v", err)
+		t.Errorf("listing %s: %v", what, err)
 	}
 	if err := c.Reachable(context.Background()); !errors.Is(err, hub.ErrOffline) {
-		t.Errorf("Reachable without network: %v", err)
+		t.Errorf("Reachable %s: %v", what, err)
 	}
 }
 
