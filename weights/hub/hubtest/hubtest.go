@@ -238,6 +238,21 @@ func hubError(w http.ResponseWriter, status int, code, msg string) {
 	fmt.Fprintf(w, "{%q: %q}\n", "error", msg)
 }
 
+// lookupRevision finds repository id and the commit of revision rev in
+// it, or answers the request with the hub's error and returns nil.
+func (s *Server) lookupRevision(w http.ResponseWriter, r *http.Request, typ, id, rev string) (*Repo, string) {
+	repo := s.lookup(w, r, typ, id)
+	if repo == nil {
+		return nil, ""
+	}
+	commit, ok := repo.resolve(rev)
+	if !ok {
+		hubError(w, http.StatusNotFound, "RevisionNotFound", "Invalid rev id: "+rev)
+		return nil, ""
+	}
+	return repo, commit
+}
+
 // lookup finds a repository and checks access; it writes the error answer
 // and returns nil when the request cannot go on.
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request, typ, id string) *Repo {
@@ -300,13 +315,8 @@ func (s *Server) serveHub(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad escape", http.StatusBadRequest)
 		return
 	}
-	repo := s.lookup(w, r, typ, id)
+	repo, commit := s.lookupRevision(w, r, typ, id, rev)
 	if repo == nil {
-		return
-	}
-	commit, ok := repo.resolve(rev)
-	if !ok {
-		hubError(w, http.StatusNotFound, "RevisionNotFound", "Invalid rev id: "+rev)
 		return
 	}
 	s.mu.Lock()
@@ -463,13 +473,8 @@ func (s *Server) serveTree(w http.ResponseWriter, r *http.Request, p string) {
 		http.Error(w, "bad escape", http.StatusBadRequest)
 		return
 	}
-	repo := s.lookup(w, r, typ, id)
+	repo, commit := s.lookupRevision(w, r, typ, id, rev)
 	if repo == nil {
-		return
-	}
-	commit, ok := repo.resolve(rev)
-	if !ok {
-		hubError(w, http.StatusNotFound, "RevisionNotFound", "Invalid rev id: "+rev)
 		return
 	}
 	s.mu.Lock()
