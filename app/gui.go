@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/compute/cpu"
 	"github.com/saescope/saescope/ui"
 )
 
@@ -95,6 +98,11 @@ func gui(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "saescope: unexpected argument %q after the window's flags (a command comes first: saescope %s --backend …)\n", fs.Arg(0), fs.Arg(0))
 		return 2
 	}
+	size, err := o.check()
+	if err != nil {
+		fmt.Fprintf(stderr, "saescope: %v\n", err)
+		return 2
+	}
 	a := fyneapp.NewWithID("io.github.saescope")
 	// Every widget update from a goroutine goes through fyne.Do: tell Fyne,
 	// which otherwise checks the calling goroutine (a stack trace) on every
@@ -112,17 +120,50 @@ func gui(args []string, stderr io.Writer) int {
 	}
 	shell := ui.NewShell(a, version)
 	shell.SetBackend(func() (compute.Backend, error) { return newBackend(o.backend, o.blas) })
-	if o.size != "" {
-		var w, h float32
-		if _, err := fmt.Sscanf(o.size, "%fx%f", &w, &h); err == nil && w > 0 && h > 0 {
-			shell.Window.Resize(fyne.NewSize(w, h))
-		}
+	if size != (fyne.Size{}) {
+		shell.Window.Resize(size)
 	}
 	if o.model != "" || o.demo {
 		start(shell, o)
 	}
 	shell.Window.ShowAndRun()
 	return 0
+}
+
+// check refuses window flags whose values the window would otherwise
+// only report later (an unknown backend when the first model opens) or
+// silently ignore (a malformed size, an unknown theme or pane), and returns
+// the window size asked for (zero when none).
+func (o *guiOptions) check() (fyne.Size, error) {
+	if !slices.Contains(backendNames(), o.backend) {
+		return fyne.Size{}, fmt.Errorf("--backend %q: this build knows %s", o.backend, strings.Join(backendNames(), ", "))
+	}
+	switch cpu.BLAS(o.blas) {
+	case cpu.BLASAuto, cpu.BLASOpenBLAS, cpu.BLASGonum:
+	default:
+		return fyne.Size{}, fmt.Errorf("--blas %q: use auto, openblas or gonum", o.blas)
+	}
+	switch strings.ToLower(o.theme) {
+	case "", ui.ThemeSystem, ui.ThemeLight, ui.ThemeDark:
+	default:
+		return fyne.Size{}, fmt.Errorf("--theme %q: use system, light or dark", o.theme)
+	}
+	if o.pane != "" && !slices.Contains(ui.Panes, o.pane) {
+		return fyne.Size{}, fmt.Errorf("--pane %q: use one of %s", o.pane, strings.Join(ui.Panes, ", "))
+	}
+	if o.rows < 1 {
+		return fyne.Size{}, fmt.Errorf("--rows %d: need at least one row", o.rows)
+	}
+	if o.size == "" {
+		return fyne.Size{}, nil
+	}
+	ws, hs, _ := strings.Cut(strings.ReplaceAll(o.size, "×", "x"), "x")
+	w, errW := strconv.Atoi(ws)
+	h, errH := strconv.Atoi(hs)
+	if errW != nil || errH != nil || w < 1 || h < 1 || w > 100000 || h > 100000 {
+		return fyne.Size{}, fmt.Errorf("--size %q: give the width and height in pixels, e.g. 1280x800", o.size)
+	}
+	return fyne.NewSize(float32(w), float32(h)), nil
 }
 
 // start opens the workspace of the flags, then the pane and feature.

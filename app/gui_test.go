@@ -48,3 +48,45 @@ func TestGUIRefusesACommandAfterItsFlags(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
 	}
 }
+
+// Window flags with values the window cannot use are refused at start with
+// a message naming the flag, before any window opens.
+func TestGUIRefusesBadFlagValues(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--backend", "bogus"}, `--backend "bogus"`},
+		{[]string{"--blas", "mkl"}, `--blas "mkl"`},
+		{[]string{"--theme", "purple"}, `--theme "purple"`},
+		{[]string{"--pane", "context"}, `--pane "context"`},
+		{[]string{"--rows", "0"}, `--rows 0`},
+		{[]string{"--size", "1280"}, `--size "1280"`},
+		{[]string{"--size", "1280x"}, `--size "1280x"`},
+		{[]string{"--size", "0x800"}, `--size "0x800"`},
+		{[]string{"--size", "1280x800x3"}, `--size "1280x800x3"`},
+	} {
+		var stderr strings.Builder
+		if code := gui(c.args, &stderr); code != 2 || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%v: exit %d, stderr %q", c.args, code, stderr.String())
+		}
+	}
+	for _, args := range [][]string{
+		{"--size", "1280x800"}, {"--size", "1280×800"}, {"--theme", "Dark"}, {"--pane", "statistics"}, {"--blas", "gonum"}, {"--backend", "cpu"},
+	} {
+		fs, o := guiFlags(&strings.Builder{})
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.check(); err != nil {
+			t.Errorf("%v refused: %v", args, err)
+		}
+	}
+	fs, o := guiFlags(&strings.Builder{})
+	if err := fs.Parse([]string{"--size", "1024x768"}); err != nil {
+		t.Fatal(err)
+	}
+	if size, err := o.check(); err != nil || size.Width != 1024 || size.Height != 768 {
+		t.Errorf("size %v, %v", size, err)
+	}
+}
