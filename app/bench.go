@@ -25,8 +25,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dsae := fs.Int("d-sae", 6144, "SAE features")
 	reps := fs.Int("reps", 2, "timed repetitions (best is kept)")
 	skipFull := fs.Bool("skip-full", false, "skip the full forward to logits")
+	l0 := fs.Float64("l0", 60, "features firing per token: with --analyze, and on a GPU for the scan timed with its sparse read-back")
 	analyzeRows := fs.Int("analyze", 0, "instead: run the full analysis of this many random rows on full-size random weights (a 6144-feature SAE firing about --l0 features per token) and report time, peak RSS and store size")
-	l0 := fs.Float64("l0", 60, "with --analyze: features firing per token")
 	loadDir := fs.String("load", "", "instead: time loading a full-size random GPT-2 small written to (or found in) this folder, and the RSS it adds")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	if err := fs.Parse(args); err != nil {
@@ -87,7 +87,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "first forward      %.3f s for %d tokens, RSS then +%.0f MB over the start\n", lr.ForwardSeconds, lr.ForwardTokens, lr.RSSAddedForward)
 		return nil
 	}
-	rep, err := perf.Run(ctx, be, perf.Options{Batch: *batch, Seq: *seq, Hook: *hook, DSae: *dsae, Reps: *reps, SkipFull: *skipFull,
+	rep, err := perf.Run(ctx, be, perf.Options{Batch: *batch, Seq: *seq, Hook: *hook, DSae: *dsae, Reps: *reps, SkipFull: *skipFull, L0: *l0,
 		Progress: func(s string) { fmt.Fprintln(stderr, "bench:", s) }})
 	if err != nil {
 		return err
@@ -99,6 +99,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "SGEMM              %.1f GFLOPS (4096×768×3072)\n", rep.SGEMMGFLOPS)
 	fmt.Fprintf(stdout, "scan               %.0f tokens/s  (%d×%d to %s + %d-feature SAE encode, %.2f s/batch)\n", rep.ScanTokensPerS, rep.Batch, rep.Seq, rep.Hook, rep.DSae, rep.ScanSecondsPerB)
 	fmt.Fprintf(stdout, "scan effective     %.1f GFLOPS = %.0f%% of SGEMM\n", rep.ScanGFLOPS, 100*rep.ScanFraction)
+	if rep.ReadBackTokensPerS > 0 {
+		fmt.Fprintf(stdout, "scan + read-back   %.0f tokens/s  (positive features, %.1f per token, and activation norms copied to the host)\n", rep.ReadBackTokensPerS, rep.ReadBackL0)
+	}
 	if rep.FullTokensPerS > 0 {
 		fmt.Fprintf(stdout, "full forward       %.0f tokens/s to logits and loss (%.1f GFLOPS)\n", rep.FullTokensPerS, rep.FullGFLOPS)
 	}

@@ -13,59 +13,22 @@ import (
 	"github.com/saescope/saescope/compute/store"
 )
 
-// sparseCPU is the CPU backend seen as a device backend: no HostData, and
-// the compaction of compute.SparseReader done on the host. A scan on it
-// takes the path a GPU scan takes (only sparse rows come back) with the
-// CPU's numbers, so its store must equal the ordinary CPU scan's exactly.
-type sparseCPU struct {
-	compute.Backend
-}
-
-func (b sparseCPU) SparseRows(t compute.Tensor, ptr []uint64, ids []uint32, vals []float32) ([]uint64, []uint32, []float32) {
-	rows, cols := t.Rows(), t.Cols()
-	dense := make([]float32, rows*cols)
-	b.Read(t, dense)
-	ptr, ids, vals = append(ptr[:0], 0), ids[:0], vals[:0]
-	for r := 0; r < rows; r++ {
-		for c, v := range dense[r*cols : (r+1)*cols] {
-			if v > 0 {
-				ids, vals = append(ids, uint32(c)), append(vals, v)
-			}
-		}
-		ptr = append(ptr, uint64(len(ids)))
-	}
-	return ptr, ids, vals
-}
-
-func (b sparseCPU) RowSumSquares(t compute.Tensor, dst []float64) {
-	rows, cols := t.Rows(), t.Cols()
-	dense := make([]float32, rows*cols)
-	b.Read(t, dense)
-	for r := range rows {
-		var s float64
-		for _, v := range dense[r*cols : (r+1)*cols] {
-			s += float64(v) * float64(v)
-		}
-		dst[r] = s
-	}
-}
-
 func TestScanSparsePathMatchesHostPath(t *testing.T) {
 	ref := fixture.Load(t)
 	be, err := cpu.New(cpu.BLASGonum)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var _ compute.SparseReader = sparseCPU{be}
-	if _, ok := compute.Backend(sparseCPU{be}).(compute.HostData); ok {
-		t.Fatal("sparseCPU still offers HostData: the scan would not take the sparse path")
+	var _ compute.SparseReader = fixture.SparseCPU{Backend: be}
+	if _, ok := compute.Backend(fixture.SparseCPU{Backend: be}).(compute.HostData); ok {
+		t.Fatal("SparseCPU still offers HostData: the scan would not take the sparse path")
 	}
 	rows := rowsOf(23, 24, 11)
 	for _, includeBOS := range []bool{false, true} {
 		p := analysis.DefaultParams()
 		p.Batch, p.IncludeBOS, p.BaselineStride, p.ReconRows = 5, includeBOS, 3, 4
 		var got [2]*store.Store
-		for i, b := range []compute.Backend{be, sparseCPU{be}} {
+		for i, b := range []compute.Backend{be, fixture.SparseCPU{Backend: be}} {
 			s := fixture.NewSetupOn(t, ref, b)
 			st, err := analysis.Scan(context.Background(), s.Model, s.SAEs["sae1"], rows, store.Meta{Params: p}, nil)
 			if err != nil {
@@ -120,7 +83,7 @@ func TestScanSparsePathCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := fixture.NewSetupOn(t, ref, sparseCPU{be})
+	s := fixture.NewSetupOn(t, ref, fixture.SparseCPU{Backend: be})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	calls := 0

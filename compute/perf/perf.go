@@ -25,7 +25,11 @@ type Options struct {
 	DSae       int    // SAE width (default 6144)
 	Reps       int    // timed repetitions of each measurement (default 2)
 	SkipFull   bool   // skip the full forward to logits
-	Progress   func(string)
+	// L0 is the features per token that the random SAE is calibrated to
+	// fire (default 60) on a device backend, where the scan is also timed
+	// with its sparse read-back, whose volume follows L0.
+	L0       float64
+	Progress func(string)
 }
 
 // Report holds the measured figures.
@@ -42,6 +46,13 @@ type Report struct {
 	FullTokensPerS  float64 `json:"full_tokens_per_s"`
 	FullGFLOPS      float64 `json:"full_gflops"`
 	ScanSecondsPerB float64 `json:"scan_seconds_per_batch"`
+	// ReadBackTokensPerS is the scan rate when each batch also brings its
+	// features' positive entries and the activations' squared norms back
+	// to the host (compute.SparseReader), as a scan does; 0 on the CPU,
+	// whose results are read in place.
+	ReadBackTokensPerS float64 `json:"scan_read_back_tokens_per_s,omitempty"`
+	// ReadBackL0 is the mean number of entries read back per token.
+	ReadBackL0 float64 `json:"scan_read_back_l0,omitempty"`
 }
 
 func (o *Options) defaults() {
@@ -59,6 +70,9 @@ func (o *Options) defaults() {
 	}
 	if o.Reps == 0 {
 		o.Reps = 2
+	}
+	if o.L0 == 0 {
+		o.L0 = 60
 	}
 	if o.Progress == nil {
 		o.Progress = func(string) {}
@@ -118,12 +132,6 @@ func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error)
 		return nil, err
 	}
 	defer m.Close()
-	s := sae.Random(cfg.DModel, opts.DSae, h, -0.5, 2)
-	enc, err := encoder.New(be, s)
-	if err != nil {
-		return nil, err
-	}
-	defer enc.Close()
 	rng := rand.New(rand.NewPCG(3, 4))
 	B, T := opts.Batch, opts.Seq
 	tokens := make([]int32, B*T)
@@ -134,34 +142,82 @@ func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error)
 			tokens[i] = int32(rng.IntN(cfg.VocabSize))
 		}
 	}
+	s := sae.Random(cfg.DModel, opts.DSae, h, -0.5, 2)
+	_, hostData := be.(compute.HostData)
+	sparse, readBack := be.(compute.SparseReader)
+	readBack = readBack && !hostData
+	if readBack {
+		opts.Progress(fmt.Sprintf("calibrating the SAE to fire about %g features per token", opts.L0))
+		calRows := min(B, 4)
+		if err := CalibrateBias(ctx, m, s, tokens[:calRows*T], calRows, T, opts.L0); err != nil {
+			return nil, err
+		}
+	}
+	enc, err := encoder.New(be, s)
+	if err != nil {
+		return nil, err
+	}
+	defer enc.Close()
 	feats := be.Alloc(B*T, opts.DSae)
 	defer be.Free(feats)
 	sink := make([]float32, opts.DSae)
-	scan := func() error {
+	var ptr []uint64
+	var ids []uint32
+	var vals []float32
+	sq := make([]float64, B*T)
+	// scan runs one batch to the hook and the encode; with readBack the
+	// positive features and the squared norms come back too, as in
+	// analysis.Scan, else one row (which waits for the device to finish).
+	scan := func(readBack bool) error {
 		m.Lock()
 		defer m.Unlock()
 		_, err := m.Run(ctx, tokens, B, T, model.Hooks{StopAfter: &h, Observe: func(hk hookname.Hook, act compute.Tensor) error {
 			if hk != h {
 				return nil
 			}
-			return enc.Encode(feats, act)
+			if err := enc.Encode(feats, act); err != nil {
+				return err
+			}
+			if readBack {
+				ptr, ids, vals = sparse.SparseRows(feats, ptr, ids, vals)
+				sparse.RowSumSquares(act, sq)
+			}
+			return nil
 		}})
-		be.Read(be.RowsView(feats, 0, 1), sink)
+		if !readBack {
+			be.Read(be.RowsView(feats, 0, 1), sink)
+		}
 		return err
 	}
+	timeScan := func(readBack bool) (time.Duration, error) {
+		if err := scan(readBack); err != nil { // warm-up allocates the buffers
+			return 0, err
+		}
+		best := time.Duration(1 << 62)
+		for r := 0; r < opts.Reps; r++ {
+			t0 := time.Now()
+			if err := scan(readBack); err != nil {
+				return 0, err
+			}
+			best = min(best, time.Since(t0))
+		}
+		return best, nil
+	}
 	opts.Progress(fmt.Sprintf("scan: %d×%d tokens to %s + %d-feature encode", B, T, h, opts.DSae))
-	if err := scan(); err != nil { // warm-up allocates the buffers
+	best, err := timeScan(false)
+	if err != nil {
 		return nil, err
 	}
-	best := time.Duration(1 << 62)
-	for r := 0; r < opts.Reps; r++ {
-		t0 := time.Now()
-		if err := scan(); err != nil {
+	tokensN := float64(B * T)
+	if readBack {
+		opts.Progress("scan with the sparse read-back")
+		rb, err := timeScan(true)
+		if err != nil {
 			return nil, err
 		}
-		best = min(best, time.Since(t0))
+		rep.ReadBackTokensPerS = tokensN / rb.Seconds()
+		rep.ReadBackL0 = float64(len(ids)) / tokensN
 	}
-	tokensN := float64(B * T)
 	rep.ScanSecondsPerB = best.Seconds()
 	rep.ScanTokensPerS = tokensN / best.Seconds()
 	scanFlops := ForwardFLOPs(cfg, h.Layer, T) + 2*float64(cfg.DModel)*float64(opts.DSae)

@@ -1,0 +1,45 @@
+package perf_test
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/saescope/saescope/compute/cpu"
+	"github.com/saescope/saescope/compute/internal/fixture"
+	"github.com/saescope/saescope/compute/perf"
+)
+
+// Run on a backend that reads results back sparsely (the CPU dressed as a
+// device) also times the scan with its read-back, on an SAE calibrated to
+// the asked L0; on the plain CPU it does not.
+func TestRunTimesTheReadBackOnDevices(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds a full-size random GPT-2 small")
+	}
+	be, err := cpu.New(cpu.BLASAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := perf.Options{Batch: 2, Seq: 32, Reps: 1, SkipFull: true, L0: 40}
+	rep, err := perf.Run(context.Background(), fixture.SparseCPU{Backend: be}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ScanTokensPerS <= 0 || rep.ReadBackTokensPerS <= 0 {
+		t.Errorf("scan %v tokens/s, with read-back %v", rep.ScanTokensPerS, rep.ReadBackTokensPerS)
+	}
+	// Calibrated on the batch's first rows, which are the whole batch
+	// here: the L0 read back is the one asked for, give or take the BOS
+	// rows and ties.
+	if math.Abs(rep.ReadBackL0-40) > 4 {
+		t.Errorf("read back %.1f features per token, calibrated for 40", rep.ReadBackL0)
+	}
+	rep, err = perf.Run(context.Background(), be, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ScanTokensPerS <= 0 || rep.ReadBackTokensPerS != 0 || rep.ReadBackL0 != 0 {
+		t.Errorf("CPU: scan %v tokens/s, read-back %v at L0 %v (none expected)", rep.ScanTokensPerS, rep.ReadBackTokensPerS, rep.ReadBackL0)
+	}
+}
