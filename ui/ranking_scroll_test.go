@@ -131,6 +131,9 @@ func TestRankingRowsScrollWholeUnderHeader(t *testing.T) {
 		t.Fatalf("tap on the half-hidden row selected %d, not %d", v.Feature(), p.Rows()[40].ID)
 	}
 	whole("tap on the half-hidden row", 40)
+	if f := w.Canvas().Focused(); f != p.Table {
+		t.Errorf("after a tap the focus is on %T, not the table: the keys would not reach it", f)
+	}
 	aligned("tap on the half-hidden row")
 	// a row in view, near the bottom (where Fyne scrolls by the header's
 	// height): the table does not move
@@ -147,6 +150,32 @@ func TestRankingRowsScrollWholeUnderHeader(t *testing.T) {
 	}
 	whole("tap on the bottom row", last+1)
 	aligned("tap on the bottom row")
+
+	// the keyboard: once a row is selected, the arrows, Page Up/Down,
+	// Home and End move the selection, each row shown whole
+	if err := v.Select(p.Rows()[100].ID); err != nil {
+		t.Fatal(err)
+	}
+	page := int((sc.Size().Height + pad) / pitch)
+	for _, k := range []struct {
+		key fyne.KeyName
+		row int
+	}{
+		{fyne.KeyDown, 101}, {fyne.KeyDown, 102}, {fyne.KeyUp, 101}, {fyne.KeyPageDown, 101 + page},
+		{fyne.KeyPageUp, 101}, {fyne.KeyEnd, n - 1}, {fyne.KeyDown, n - 1}, {fyne.KeyHome, 0}, {fyne.KeyUp, 0},
+	} {
+		p.Table.TypedKey(&fyne.KeyEvent{Name: k.key})
+		if v.Feature() != p.Rows()[k.row].ID {
+			t.Fatalf("%s: feature %d selected, want row %d's %d", k.key, v.Feature(), k.row, p.Rows()[k.row].ID)
+		}
+		whole(string(k.key), k.row)
+		aligned(string(k.key))
+	}
+	p.Table.UnselectAll()
+	p.Table.TypedKey(&fyne.KeyEvent{Name: fyne.KeyDown}) // Fyne's focus ring: no selection
+	if v.Feature() != p.Rows()[0].ID {
+		t.Errorf("Down without a selection changed the feature to %d", v.Feature())
+	}
 
 	// a table not yet laid out is left alone (no panic)
 	w.Resize(fyne.NewSize(600, 1))

@@ -22,10 +22,13 @@ import (
 // HeaderTable notes the offset before Fyne scrolls and scrolls again from
 // there (scrollRowFrom), in the content's own coordinates.
 //
-// The arrow keys, which move Fyne's focus ring without selecting, still
-// scroll the Fyne way.
+// Once a row is selected, the Up and Down arrows, Page Up, Page Down,
+// Home and End move the selection (Fyne's arrows move only a focus ring,
+// Space then selecting), so a researcher steps through a ranking feature
+// by feature from the keyboard; they scroll as Select does.
 type HeaderTable struct {
 	widget.Table
+	sel *widget.TableCellID // the selected cell, as seen through HeaderTable
 }
 
 // NewHeaderTable returns a table with a header row; set CreateHeader and
@@ -43,9 +46,72 @@ func NewHeaderTable(length func() (int, int), create func() fyne.CanvasObject, u
 func (t *HeaderTable) Select(id widget.TableCellID) {
 	before, ok := tableOffset(&t.Table)
 	t.Table.Select(id)
+	if t.Length != nil {
+		if rows, cols := t.Length(); id.Row >= 0 && id.Row < rows && id.Col >= 0 && id.Col < cols {
+			t.sel = &id
+		}
+	}
 	if ok {
 		t.scrollRowFrom(before, id.Row)
 	}
+}
+
+// UnselectAll clears the selection, as widget.Table does.
+func (t *HeaderTable) UnselectAll() {
+	t.Table.UnselectAll()
+	t.sel = nil
+}
+
+// Unselect clears the selection of id, as widget.Table does.
+func (t *HeaderTable) Unselect(id widget.TableCellID) {
+	t.Table.Unselect(id)
+	if t.sel != nil && *t.sel == id {
+		t.sel = nil
+	}
+}
+
+// TypedKey moves the selection by a row (Up, Down), a view's worth of rows
+// (Page Up, Page Down) or to either end (Home, End) when a row is
+// selected; other keys, and every key before a selection, go to
+// widget.Table.
+func (t *HeaderTable) TypedKey(e *fyne.KeyEvent) {
+	if t.sel == nil || t.Length == nil {
+		t.Table.TypedKey(e)
+		return
+	}
+	rows, _ := t.Length()
+	row := t.sel.Row
+	switch e.Name {
+	case fyne.KeyUp:
+		row--
+	case fyne.KeyDown:
+		row++
+	case fyne.KeyPageUp:
+		row -= t.rowsPerView()
+	case fyne.KeyPageDown:
+		row += t.rowsPerView()
+	case fyne.KeyHome:
+		row = 0
+	case fyne.KeyEnd:
+		row = rows - 1
+	default:
+		t.Table.TypedKey(e)
+		return
+	}
+	row = max(0, min(row, rows-1))
+	if row != t.sel.Row {
+		t.Select(widget.TableCellID{Row: row, Col: t.sel.Col})
+	}
+}
+
+// rowsPerView is how many whole rows the view below the header shows, at
+// least 1.
+func (t *HeaderTable) rowsPerView() int {
+	header, height, pad := tableRowGeometry(&t.Table)
+	if height <= 0 {
+		return 1
+	}
+	return max(1, int((t.Size().Height-header+pad)/(height+pad)))
 }
 
 // ScrollTo scrolls the least that shows the cell id, its row whole below
@@ -67,6 +133,7 @@ func (t *HeaderTable) Tapped(e *fyne.PointEvent) {
 	onSelected := t.OnSelected
 	t.OnSelected = func(id widget.TableCellID) {
 		row = id.Row
+		t.sel = &id
 		t.OnSelected = onSelected // the handler may select again
 		if onSelected != nil {
 			onSelected(id)
@@ -74,6 +141,14 @@ func (t *HeaderTable) Tapped(e *fyne.PointEvent) {
 	}
 	t.Table.Tapped(e)
 	t.OnSelected = onSelected
+	// widget.Table focuses itself on a tap by looking up its canvas with
+	// the embedded Table, which the canvas does not know (it knows
+	// HeaderTable): focus the HeaderTable, or the keys never arrive.
+	if row >= 0 && !fyne.CurrentDevice().IsMobile() {
+		if c := fyne.CurrentApp().Driver().CanvasForObject(t); c != nil {
+			c.Focus(t)
+		}
+	}
 	if ok && row >= 0 {
 		t.scrollRowFrom(before, row)
 	}
