@@ -6,17 +6,15 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/saescope/saescope/internal/fulldisk"
 )
 
-// smallDisk mounts a tmpfs of size bytes for the test (root only: skipped
-// elsewhere) and returns its folder.
+// smallDisk returns a folder on a tmpfs of size bytes for the test.
 func smallDisk(t *testing.T, size string) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("cannot mount a small tmpfs to fill (needs root): %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, 0) })
+	fulldisk.Mount(t, dir, size)
 	return dir
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/saescope/saescope/internal/fulldisk"
 )
 
 // A label typed when the disk is full: Set says why it was not saved, the
@@ -13,10 +15,7 @@ import (
 // the label is still there in memory to be saved by the next edit.
 func TestSetOnFullDisk(t *testing.T) {
 	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=64k"); err != nil {
-		t.Skipf("cannot mount a small tmpfs to fill (needs root): %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, 0) })
+	fulldisk.Mount(t, dir, "64k")
 	b, err := Open(dir, "abc123", "x.pt")
 	if err != nil {
 		t.Fatal(err)

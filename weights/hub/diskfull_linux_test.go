@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/saescope/saescope/internal/fulldisk"
 	"github.com/saescope/saescope/weights/hub"
 )
 
@@ -17,10 +18,7 @@ import (
 func TestDownloadOnFullDisk(t *testing.T) {
 	fx := newFixture(t)
 	c := fx.client(t)
-	if err := syscall.Mount("tmpfs", c.CacheDir, "tmpfs", 0, "size=200k"); err != nil {
-		t.Skipf("cannot mount a small tmpfs to fill (needs root): %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(c.CacheDir, 0) })
+	fulldisk.Mount(t, c.CacheDir, "200k")
 	repo := hub.Model("org/model")
 	_, err := c.Download(context.Background(), repo, "main", fx.model.Path, nil) // 300 kB
 	if !errors.Is(err, syscall.ENOSPC) {
