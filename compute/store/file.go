@@ -249,7 +249,7 @@ func parse(data []byte) (*Store, error) {
 		return nil, fmt.Errorf("%w: truncated (no end marker)", ErrCorrupt)
 	}
 	hl := int64(binary.LittleEndian.Uint64(data[8:16]))
-	if hl <= 0 || 16+hl > n-16 {
+	if hl <= 0 || hl > n-32 { // 16+hl > n-16, without overflowing
 		return nil, fmt.Errorf("%w: header length %d", ErrCorrupt, hl)
 	}
 	s := &Store{}
@@ -269,8 +269,11 @@ func parse(data []byte) (*Store, error) {
 		if !ok || sec.Kind != kind {
 			return nil, fmt.Errorf("%w: section %s missing or of the wrong kind", ErrCorrupt, fl.name)
 		}
-		size := sec.Count * kindSize(kind)
-		if sec.Offset < 16+hl || sec.Offset%8 != 0 || sec.Count < 0 || size < 0 || sec.Offset+size > n-16 {
+		if sec.Count < 0 || sec.Count > n/kindSize(kind) || sec.Offset < 16+hl || sec.Offset%8 != 0 || sec.Offset > n-16 {
+			return nil, fmt.Errorf("%w: section %s out of bounds", ErrCorrupt, fl.name)
+		}
+		size := sec.Count * kindSize(kind) // no overflow: Count ≤ n/kindSize
+		if size > n-16-sec.Offset {
 			return nil, fmt.Errorf("%w: section %s out of bounds", ErrCorrupt, fl.name)
 		}
 		b := data[sec.Offset : sec.Offset+size]
