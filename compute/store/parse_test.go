@@ -97,3 +97,43 @@ func FuzzParse(f *testing.F) {
 		_, _ = parse(b)
 	})
 }
+
+// Context windows: a negative one is an error, one longer than a row (up
+// to the largest int) is cut at the row's ends, for top contexts and
+// interval samples alike.
+func TestContextWindows(t *testing.T) {
+	s := bigStore(1024, 4)
+	seq := s.SeqLen()
+	f := 3
+	for _, w := range [][2]int{{-5, 0}, {0, -5}, {-1, -1}} {
+		if _, err := s.TopContexts(f, 5, w[0], w[1]); err == nil {
+			t.Errorf("top contexts with window %v accepted", w)
+		}
+		if _, err := s.IntervalSamples(f, w[0], w[1]); err == nil {
+			t.Errorf("interval samples with window %v accepted", w)
+		}
+	}
+	for _, w := range [][2]int{{0, 0}, {3, 1}, {seq, seq}, {math.MaxInt, math.MaxInt}} {
+		cs, err := s.TopContexts(f, 5, w[0], w[1])
+		if err != nil {
+			t.Fatalf("window %v: %v", w, err)
+		}
+		gs, err := s.IntervalSamples(f, w[0], w[1])
+		if err != nil {
+			t.Fatalf("window %v: %v", w, err)
+		}
+		for _, g := range gs {
+			cs = append(cs, g.Contexts...)
+		}
+		if len(cs) == 0 {
+			t.Fatal("no contexts")
+		}
+		for _, c := range cs {
+			wantStart, wantEnd := max(0, c.Pos-min(w[0], seq)), min(seq, c.Pos+1+min(w[1], seq))
+			if c.Start != wantStart || c.Start+len(c.Tokens) != wantEnd || len(c.Acts) != len(c.Tokens) || c.Acts[c.Target()] != c.Value {
+				t.Errorf("window %v, token %d:%d: tokens [%d, %d), want [%d, %d); value %v at target, %v",
+					w, c.Row, c.Pos, c.Start, c.Start+len(c.Tokens), wantStart, wantEnd, c.Acts[c.Target()], c.Value)
+			}
+		}
+	}
+}

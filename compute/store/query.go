@@ -165,8 +165,8 @@ func (c Context) Target() int { return c.Pos - c.Start }
 func (s *Store) context(f int, tok uint32, val float32, prefix, suffix int) Context {
 	seq := s.SeqLen()
 	row, pos := int(tok)/seq, int(tok)%seq
-	start := max(0, pos-prefix)
-	end := min(seq, pos+suffix+1)
+	start := pos - min(prefix, pos) // no overflow for any window size
+	end := pos + 1 + min(suffix, seq-pos-1)
 	c := Context{Row: row, Pos: pos, Value: val, Start: start,
 		Tokens: s.Tokens[row*seq+start : row*seq+end], Acts: make([]float32, end-start)}
 	for p := start; p < end; p++ {
@@ -175,14 +175,26 @@ func (s *Store) context(f int, tok uint32, val float32, prefix, suffix int) Cont
 	return c
 }
 
+// checkWindow refuses a negative window; a window longer than a row is
+// cut at the row's ends.
+func checkWindow(prefix, suffix int) error {
+	if prefix < 0 || suffix < 0 {
+		return fmt.Errorf("contexts: negative window (%d tokens before, %d after)", prefix, suffix)
+	}
+	return nil
+}
+
 // TopContexts returns feature f's k strongest activations (k ≤ TopK) with
 // prefix tokens before and suffix tokens after each.
 func (s *Store) TopContexts(f, k, prefix, suffix int) ([]Context, error) {
 	if err := s.CheckFeature(f); err != nil {
 		return nil, err
 	}
-	if k < 0 || prefix < 0 || suffix < 0 {
-		return nil, fmt.Errorf("contexts: negative count or window (%d, %d, %d)", k, prefix, suffix)
+	if k < 0 {
+		return nil, fmt.Errorf("contexts: negative count %d", k)
+	}
+	if err := checkWindow(prefix, suffix); err != nil {
+		return nil, err
 	}
 	n := min(k, int(s.TopN[f]))
 	out := make([]Context, n)
@@ -203,6 +215,9 @@ type IntervalGroup struct {
 // equal activation intervals of (0, max], highest interval first.
 func (s *Store) IntervalSamples(f, prefix, suffix int) ([]IntervalGroup, error) {
 	if err := s.CheckFeature(f); err != nil {
+		return nil, err
+	}
+	if err := checkWindow(prefix, suffix); err != nil {
 		return nil, err
 	}
 	mx := s.Learnt.Max[f]
