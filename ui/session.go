@@ -233,6 +233,9 @@ func (s *Shell) AddSAE(sp SAESpec, then func(*Explorer, error)) {
 			})
 			return
 		}
+		// A new analysis replaces the SAE's store while the panes' jobs
+		// may still read the old one.
+		sae.ReleaseReplacedStore(ss.Jobs.CloseStore)
 		var book *labels.Book
 		var bookErr error
 		if dir, err := LabelDir(); err != nil {
@@ -511,7 +514,7 @@ func (s *Shell) analyzeView(v *View, force bool, then func(error)) {
 			st := v.SAE.Store()
 			v.SetStore(st, false)
 			if old != nil && oldOwned && old != st {
-				old.Close()
+				ss.Jobs.CloseStore(old)
 			}
 			for i := range s.spec.SAEs {
 				if s.spec.SAEs[i].Path == v.SAE.Path {

@@ -23,21 +23,66 @@ type Jobs struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	nextID  uint64
+	running map[uint64]chan struct{} // closed when the job returns
 }
 
 // NewJobs returns a job group that runs until Close.
 func NewJobs() *Jobs {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Jobs{ctx: ctx, cancel: cancel}
+	return &Jobs{ctx: ctx, cancel: cancel, running: map[uint64]chan struct{}{}}
 }
 
 // Go runs fn on a new goroutine with the group's context.
 func (j *Jobs) Go(fn func(ctx context.Context)) {
 	j.wg.Add(1)
+	done := make(chan struct{})
+	j.mu.Lock()
+	id := j.nextID
+	j.nextID++
+	j.running[id] = done
+	j.mu.Unlock()
 	go func() {
 		defer j.wg.Done()
+		defer func() {
+			j.mu.Lock()
+			delete(j.running, id)
+			j.mu.Unlock()
+			close(done)
+		}()
 		fn(j.ctx)
 	}()
+}
+
+// AfterRunning runs fn on a goroutine once every job running now has
+// returned; jobs started later do not delay it. A store the panes no
+// longer show is closed this way: a job started before the panes let go
+// of it may still be reading its mapped file.
+func (j *Jobs) AfterRunning(fn func()) {
+	j.mu.Lock()
+	wait := make([]chan struct{}, 0, len(j.running))
+	for _, c := range j.running {
+		wait = append(wait, c)
+	}
+	j.mu.Unlock()
+	go func() {
+		for _, c := range wait {
+			<-c
+		}
+		fn()
+	}()
+}
+
+// CloseStore closes st once the jobs running now have returned (at once
+// when j is nil).
+func (j *Jobs) CloseStore(st *store.Store) {
+	if j == nil {
+		st.Close()
+		return
+	}
+	j.AfterRunning(func() { st.Close() })
 }
 
 // Context is cancelled by Close.
@@ -124,7 +169,7 @@ func (v *View) SetStore(st *store.Store, owned bool) {
 		b.changed() // the comparison shows this store's numbers
 	}
 	if old != nil && oldOwned {
-		old.Close()
+		v.Jobs.CloseStore(old) // a job may still read it
 	}
 }
 

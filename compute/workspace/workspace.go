@@ -100,8 +100,19 @@ type SAE struct {
 	Weights *sae.SAE
 	Enc     *encoder.Encoder
 
-	mu    sync.Mutex
-	store *store.Store
+	mu      sync.Mutex
+	store   *store.Store
+	release func(*store.Store) // closes a replaced store; nil: at once
+}
+
+// ReleaseReplacedStore sets how a store replaced by a new analysis or a
+// reopened one is closed: a window whose background jobs may still read
+// the old store closes it once they are done (by default it is closed at
+// once). Close always closes the store at once.
+func (s *SAE) ReleaseReplacedStore(release func(*store.Store)) {
+	s.mu.Lock()
+	s.release = release
+	s.mu.Unlock()
 }
 
 // Name is a short label for tabs and lists.
@@ -116,16 +127,27 @@ func (s *SAE) Store() *store.Store {
 
 func (s *SAE) setStore(st *store.Store) {
 	s.mu.Lock()
-	old := s.store
+	old, release := s.store, s.release
 	s.store = st
 	s.mu.Unlock()
-	if old != nil && old != st {
+	if old == nil || old == st {
+		return
+	}
+	if release != nil {
+		release(old)
+	} else {
 		old.Close()
 	}
 }
 
 func (s *SAE) close() error {
-	s.setStore(nil)
+	s.mu.Lock()
+	old := s.store
+	s.store = nil
+	s.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
 	s.Enc.Close()
 	return s.Weights.Close()
 }

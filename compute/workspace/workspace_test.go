@@ -10,6 +10,7 @@ import (
 
 	"github.com/saescope/saescope/compute/analysis"
 	"github.com/saescope/saescope/compute/cpu"
+	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/weights/corpus"
 	"github.com/saescope/saescope/weights/tokenizer"
 )
@@ -131,6 +132,11 @@ func TestAnalyzeCancelRerunReopen(t *testing.T) {
 		t.Fatal("analysis did not run")
 	}
 	first := s.Store().Meta.Key
+	firstStore := s.Store()
+	// The replaced store goes to the release hook (a window closes it
+	// when its jobs are done), not closed under them.
+	var released []*store.Store
+	s.ReleaseReplacedStore(func(st *store.Store) { released = append(released, st) })
 	scans = 0
 	if err := s.Analyze(context.Background(), dir, c, params, false, func(p analysis.Progress) { scans++ }); err != nil {
 		t.Fatal(err)
@@ -138,6 +144,13 @@ func TestAnalyzeCancelRerunReopen(t *testing.T) {
 	if scans != 0 || s.Store().Meta.Key != first {
 		t.Errorf("finished analysis was scanned again (%d progress calls)", scans)
 	}
+	if len(released) != 1 || released[0] != firstStore || s.Store() == firstStore {
+		t.Errorf("reopening released %v (the store it replaced: %p)", released, firstStore)
+	}
+	if n := firstStore.NumTokens(); n == 0 || firstStore.Tokens[n-1] < 0 { // still mapped: readable
+		t.Errorf("the released store reads %d tokens", n)
+	}
+	firstStore.Close()
 	// Other parameters are another analysis.
 	params.BaselineStride = 2
 	if ok, err := s.OpenCached(dir, c, params); ok || err != nil {
