@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -327,7 +328,15 @@ func (r *reader) readJSONL(fsys fs.FS, name, shown string) error {
 
 // readParquet reads the text column of a parquet file, row group by row
 // group and page by page.
-func (r *reader) readParquet(fsys fs.FS, name, shown string) error {
+func (r *reader) readParquet(fsys fs.FS, name, shown string) (err error) {
+	// parquet-go trusts the file's offsets and lengths in places and can
+	// panic (a slice out of range) on a damaged file: that is this file's
+	// error, not the application's end.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("corpus %s: not a readable parquet file (the decoder failed: %v)", shown, p)
+		}
+	}()
 	f, err := fsys.Open(name)
 	if err != nil {
 		return fmt.Errorf("corpus %s: %w", shown, err)
@@ -346,6 +355,9 @@ func (r *reader) readParquet(fsys fs.FS, name, shown string) error {
 			return fmt.Errorf("corpus %s: %w", shown, rerr)
 		}
 		ra, size = bytes.NewReader(raw), int64(len(raw))
+	}
+	if err := checkParquetFooter(ra, size); err != nil {
+		return fmt.Errorf("corpus %s: not a readable parquet file: %w", shown, err)
 	}
 	pf, err := parquet.OpenFile(ra, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
@@ -380,6 +392,30 @@ func (r *reader) readParquet(fsys fs.FS, name, shown string) error {
 	}
 	if textBytes == 0 && row > 0 && stored > 4*int64(row)+4096 {
 		return fmt.Errorf("corpus %s: parquet column %q holds %d bytes but decoded to %d empty strings: unsupported page layout", shown, field, stored, row)
+	}
+	return nil
+}
+
+// checkParquetFooter checks the file's frame: "PAR1" at both ends and a
+// footer length that fits between them. parquet-go allocates the footer's
+// stated length before it reads it, so a damaged length (up to 4 GiB)
+// would cost that much memory and seconds before the error.
+func checkParquetFooter(ra io.ReaderAt, size int64) error {
+	if size < 12 {
+		return fmt.Errorf("%d bytes: too short", size)
+	}
+	var head, tail [8]byte
+	if _, err := ra.ReadAt(head[:4], 0); err != nil {
+		return err
+	}
+	if _, err := ra.ReadAt(tail[:], size-8); err != nil {
+		return err
+	}
+	if string(head[:4]) != "PAR1" || string(tail[4:]) != "PAR1" {
+		return errors.New("no PAR1 marker at its start and end")
+	}
+	if n := int64(binary.LittleEndian.Uint32(tail[:4])); n > size-12 {
+		return fmt.Errorf("footer of %d bytes in a file of %d", n, size)
 	}
 	return nil
 }
