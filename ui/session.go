@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -222,6 +224,14 @@ func (s *Shell) AddSAE(sp SAESpec, then func(*Explorer, error)) {
 		done(nil, errors.New("no SAE path"))
 		return
 	}
+	for i, e := range ss.Explorers {
+		if samePath(e.View.SAE.Path, path) && (hook == "" || hook == e.View.SAE.Weights.Hook.String()) {
+			s.Tabs.SelectIndex(i)
+			s.SetStatus(fmt.Sprintf("The SAE %s is already open (tab %d).", path, i+1))
+			done(e, nil)
+			return
+		}
+	}
 	spec := s.spec
 	s.SetStatus("Loading the SAE " + path + "…")
 	ss.Jobs.Go(func(ctx context.Context) {
@@ -275,13 +285,26 @@ func (s *Shell) AddSAE(sp SAESpec, then func(*Explorer, error)) {
 			if note != "" {
 				msg += " " + note
 			}
-			if bookErr != nil {
+			switch {
+			case bookErr != nil && book == nil:
 				msg += " Labels: " + bookErr.Error() + " (labels are kept for this session only)."
+			case bookErr != nil:
+				msg += " Labels: " + bookErr.Error() + "."
 			}
 			s.SetStatus(msg)
 			done(e, nil)
 		})
 	})
+}
+
+// samePath says whether a and b name the same file or folder.
+func samePath(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
 // findStore finds a finished analysis of sae on the spec's corpus: the

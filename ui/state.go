@@ -335,11 +335,20 @@ func (s *labelSaver) loop() {
 	}
 }
 
-// Flush waits until every edit has been written.
+// Flush waits until every edit has been written, and writes the book
+// again if its last write failed (so that a label typed on a full disk is
+// saved once there is space, at the latest when the workspace or window
+// closes, even with no edit after it).
 func (s *labelSaver) Flush() {
 	s.mu.Lock()
 	for s.running {
 		s.idle.Wait()
 	}
 	s.mu.Unlock()
+	if s.book == nil {
+		return
+	}
+	if err := s.book.Save(); err != nil && s.onErr != nil {
+		s.onErr(errors.New("the labels could not be saved: " + err.Error()))
+	}
 }

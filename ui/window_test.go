@@ -217,6 +217,18 @@ func TestShellBadInput(t *testing.T) {
 	if !strings.Contains(s.Status.Text, "add an SAE") {
 		t.Errorf("analyze without an SAE: %q", s.Status.Text)
 	}
+	// the same SAE twice: one tab, and the status says so
+	var first, second *Explorer
+	for _, e := range []**Explorer{&first, &second} {
+		if err := wait(t, func(done func(error)) {
+			s.AddSAE(SAESpec{Path: fixSAE}, func(got *Explorer, err error) { *e = got; done(err) })
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s.Tabs.Items) != 1 || first == nil || second != first || !strings.Contains(s.Status.Text, "already open") {
+		t.Errorf("the same SAE added twice: %d tabs, status %q", len(s.Tabs.Items), s.Status.Text)
+	}
 }
 
 func TestThemeChoice(t *testing.T) {

@@ -3,6 +3,7 @@ package labels
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,5 +40,32 @@ func TestSetOnFullDisk(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("files left on the full disk: %v", entries)
+	}
+
+	// Space comes back: Save writes the label that could not be saved,
+	// with no further edit.
+	filler := filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, 40<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(9, Entry{Label: "numbers", Notes: strings.Repeat("n", 30<<10)}); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Set with 40 kB of 64 kB taken: %v, want ENOSPC", err)
+	}
+	if err := b.Set(8, Entry{Label: "dates"}); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Set with 40 kB of 64 kB taken: %v, want ENOSPC", err)
+	}
+	os.Remove(filler)
+	if err := b.Save(); err != nil {
+		t.Fatalf("Save once space is back: %v", err)
+	}
+	again, err = Open(dir, "abc123", "x.pt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Label(9) != "numbers" || again.Label(8) != "dates" || again.Label(7) != "Countries" {
+		t.Errorf("after Save the file has %q, %q, %q", again.Label(7), again.Label(8), again.Label(9))
+	}
+	if err := b.Save(); err != nil {
+		t.Errorf("Save with nothing to save: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,12 +29,17 @@ type fileFormat struct {
 	Features map[string]Entry `json:"features"`
 }
 
-// Book is the labels of one SAE. It is safe for concurrent use.
+// Book is the labels of one SAE. It is safe for concurrent use. Two books
+// on the same file (the SAE open in two windows) do not undo each other's
+// edits: a save merges what the other wrote since this book last read or
+// wrote the file (see save).
 type Book struct {
-	path string
-	sae  string
-	mu   sync.Mutex
-	m    map[int]Entry
+	path    string
+	sae     string
+	mu      sync.Mutex
+	m       map[int]Entry
+	base    map[int]Entry // the file's features as this book last read or wrote them
+	unsaved bool          // the last save failed: m holds edits the file lacks
 }
 
 // Dir returns the default folder of label files (e.g. ~/.config/saescope/labels).
@@ -59,16 +65,13 @@ func Open(dir, saeHash, saePath string) (*Book, error) {
 	if len(name) > 32 {
 		name = name[:32]
 	}
-	b := &Book{path: filepath.Join(dir, name+".json"), sae: saePath, m: map[int]Entry{}}
-	raw, err := os.ReadFile(b.path)
+	b := &Book{path: filepath.Join(dir, name+".json"), sae: saePath, m: map[int]Entry{}, base: map[int]Entry{}}
+	disk, err := readFile(b.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return b, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("labels %s: %w", b.path, err)
-	}
-	var ff fileFormat
-	if err := json.Unmarshal(raw, &ff); err != nil {
+	var damaged *damagedError
+	if errors.As(err, &damaged) {
 		aside := b.path + ".damaged"
 		for i := 1; ; i++ {
 			cand := fmt.Sprintf("%s-%d", aside, i)
@@ -77,16 +80,42 @@ func Open(dir, saeHash, saePath string) (*Book, error) {
 				break
 			}
 		}
-		os.Rename(b.path, aside)
-		return b, fmt.Errorf("labels %s could not be read (%v); it was kept as %s and a new book started", b.path, err, aside)
+		if rerr := os.Rename(b.path, aside); rerr != nil {
+			// Saving would overwrite the damaged file: no book.
+			return nil, fmt.Errorf("labels %s could not be read (%v) nor moved aside (%v)", b.path, damaged.err, rerr)
+		}
+		return b, fmt.Errorf("labels %s could not be read (%v); it was kept as %s and a new book started", b.path, damaged.err, aside)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("labels %s: %w", b.path, err)
+	}
+	b.m, b.base = disk, maps.Clone(disk)
+	return b, nil
+}
+
+// damagedError is a label file that is not a label book.
+type damagedError struct{ err error }
+
+func (e *damagedError) Error() string { return e.err.Error() }
+
+// readFile reads a label file's features.
+func readFile(path string) (map[int]Entry, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var ff fileFormat
+	if err := json.Unmarshal(raw, &ff); err != nil {
+		return nil, &damagedError{err}
+	}
+	m := map[int]Entry{}
 	for k, e := range ff.Features {
 		var f int
 		if _, err := fmt.Sscan(k, &f); err == nil && f >= 0 {
-			b.m[f] = e
+			m[f] = e
 		}
 	}
-	return b, nil
+	return m, nil
 }
 
 // Path returns the book's file.
@@ -115,6 +144,18 @@ func (b *Book) Set(f int, e Entry) error {
 	return b.save()
 }
 
+// Save writes the book again if its last write failed (a full disk), so
+// that an edit that could not be saved is not lost when no other edit
+// follows; it does nothing otherwise.
+func (b *Book) Save() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.unsaved {
+		return nil
+	}
+	return b.save()
+}
+
 // Find returns the features whose label or notes contain q (case-insensitive), sorted.
 func (b *Book) Find(q string) []int {
 	q = strings.ToLower(strings.TrimSpace(q))
@@ -130,7 +171,30 @@ func (b *Book) Find(q string) []int {
 	return out
 }
 
-func (b *Book) save() error {
+// save writes the book (b.mu held). It first merges the file as it is
+// now: a feature another book changed there since this one last read or
+// wrote the file, and this book has not changed, takes the other's entry
+// (a three-way merge on b.base), so two windows labelling the same SAE
+// keep each other's labels; where both changed a feature, this edit wins.
+func (b *Book) save() (err error) {
+	defer func() { b.unsaved = err != nil }()
+	if disk, rerr := readFile(b.path); rerr == nil {
+		for f := range disk {
+			if _, ok := b.base[f]; !ok {
+				b.base[f] = Entry{} // present on disk, not in base: added there
+			}
+		}
+		for f, was := range b.base {
+			now := disk[f]
+			if now != was && b.m[f] == was {
+				if now == (Entry{}) {
+					delete(b.m, f)
+				} else {
+					b.m[f] = now
+				}
+			}
+		}
+	}
 	ff := fileFormat{Version: 1, SAE: b.sae, Features: map[string]Entry{}}
 	for f, e := range b.m {
 		ff.Features[fmt.Sprint(f)] = e
@@ -139,11 +203,13 @@ func (b *Book) save() error {
 	if err != nil {
 		return err
 	}
-	tmp := b.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	// A temporary name of its own: two processes saving at once never
+	// write into the same temporary file.
+	f, err := os.CreateTemp(filepath.Dir(b.path), filepath.Base(b.path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("save labels: %w", err)
 	}
+	tmp := f.Name()
 	if _, err := f.Write(raw); err != nil {
 		f.Close()
 		os.Remove(tmp)
@@ -158,8 +224,14 @@ func (b *Book) save() error {
 		os.Remove(tmp)
 		return fmt.Errorf("save labels: %w", err)
 	}
-	if err := os.Rename(tmp, b.path); err != nil {
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("save labels: %w", err)
 	}
+	if err := os.Rename(tmp, b.path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("save labels: %w", err)
+	}
+	b.base = maps.Clone(b.m)
 	return nil
 }
