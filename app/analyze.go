@@ -31,8 +31,16 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	force := fs.Bool("force", false, "scan again even when a finished store exists")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	tlCompat := fs.Bool("tl-compat", false, "build rows exactly as TransformerLens 2.x tokenize_and_concatenate did (20 character chunks per 1000-document batch, every EOS removed); default: documents joined with EOS, as TransformerLens 3.1+")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	switch {
+	case *batch < 1:
+		return fmt.Errorf("analyze: --batch %d: need at least one row a batch", *batch)
+	case *stride < 1:
+		return fmt.Errorf("analyze: --baseline-stride %d: need at least 1 (1: every row gets the random baseline)", *stride)
+	case *reconRows < 0:
+		return fmt.Errorf("analyze: --recon-rows %d (0 skips the reconstruction score)", *reconRows)
 	}
 	e, err := ef.load(true)
 	if err != nil {
@@ -54,6 +62,9 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if err != nil {
 		return err
+	}
+	if c.Note != "" {
+		say("analyze: %s\n", c.Note)
 	}
 	meta := store.Meta{Params: analysis.DefaultParams()}
 	p := &meta.Params

@@ -29,7 +29,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	analyzeRows := fs.Int("analyze", 0, "instead: run the full analysis of this many random rows on full-size random weights (a 6144-feature SAE firing about --l0 features per token) and report time, peak RSS and store size")
 	loadDir := fs.String("load", "", "instead: time loading a full-size random GPT-2 small written to (or found in) this folder, and the RSS it adds")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *cpuProfile != "" {

@@ -108,6 +108,15 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"acts", "--model", fixModel, "--hook", "blocks.7.hook_resid_pre", "--text", "x"}, "out of range"},
 		{[]string{"acts", "--model", fixModel, "--sae", fixSAE0, "--text", strings.Repeat("word ", 200)}, "longer than the model's context"},
 		{[]string{"bench", "--backend", "tpu"}, `unknown backend "tpu"`},
+		// a stray argument stops Go's flag parsing: refused, not ignored
+		{[]string{"rank", "--store", "s.saestore", "oops", "--by", "max"}, `rank: unexpected argument "oops"`},
+		{[]string{"analyze", "--model", fixModel, "--sae", fixSAE0, "corpus.txt", "--rows", "50"}, `analyze: unexpected argument "corpus.txt"`},
+		{[]string{"acts", "--model", fixModel, "x"}, `acts: unexpected argument "x"`},
+		{[]string{"analyze", "--model", fixModel, "--sae", fixSAE0, "--batch", "-4"}, "--batch -4"},
+		{[]string{"analyze", "--model", fixModel, "--sae", fixSAE0, "--baseline-stride", "0"}, "--baseline-stride 0"},
+		{[]string{"stats", "--store", "s.saestore", "--bins", "2000000000"}, "bins must be between"},
+		{[]string{"stats", "--store", "s.saestore", "--lo", "5", "--hi", "1"}, "x range start 5 is after its end 1"},
+		{[]string{"stats", "--store", "s.saestore", "--threshold", "NaN"}, "threshold is not a number"},
 	}
 	for _, c := range cases {
 		out, errs, code := runCLI(t, c.args...)
@@ -164,6 +173,7 @@ func TestAnalyzeThenQuery(t *testing.T) {
 		{[]string{"contexts", "--store", store, "--feature", "256"}, "feature 256 out of range"},
 		{[]string{"contexts", "--store", store, "--feature", "-3"}, "feature -3 out of range"},
 		{[]string{"contexts", "--store", store}, "--feature N is required"},
+		{[]string{"contexts", "--store", store, "--feature", "17", "--intervals", "--prefix", "-5"}, "negative window"},
 		{[]string{"rank", "--store", store, "--by", "bogus"}, "unknown ranking"},
 		{[]string{"rank", "--store", store, "--from", "5000", "--to", "5050"}, "past the"},
 		{[]string{"stats", "--store", t.TempDir() + "/none.saestore"}, "no such file"},

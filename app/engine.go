@@ -112,7 +112,7 @@ func (ef *engineFlags) load(needSAE bool) (*engine, error) {
 // commands that run the model on a given input. The caller closes the
 // engine.
 func (ef *engineFlags) start(fs *flag.FlagSet, args []string, needSAE bool) (*engine, [][]int32, error) {
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, nil, err
 	}
 	e, err := ef.load(needSAE)

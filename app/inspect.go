@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 
 	"github.com/saescope/saescope/weights/gpt2"
@@ -18,6 +19,20 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// parseFlags parses a command's flags and refuses anything left after
+// them: Go's flag parsing stops at the first argument that is not a flag,
+// so "rank --store s oops --by max" would otherwise rank by the default
+// order without a word.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q (every value comes after its flag, e.g. --corpus FILE; flags after it were not read)", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	return enc.Encode(v)
@@ -28,7 +43,7 @@ func runInspect(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	model := fs.String("model", "", "GPT-2 checkpoint folder (config.json + weights)")
 	saePath := fs.String("sae", "", "SAE .pt file or SAELens folder")
 	hook := fs.String("hook", "", "hook point of the SAE, when its file does not say")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *model == "" && *saePath == "" {

@@ -34,11 +34,8 @@ func runPlot(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	width := fs.Float64("width", float64(plots.DefaultWidth), "width in points (PNG: pixels)")
 	height := fs.Float64("height", float64(plots.DefaultHeight), "height in points (PNG: pixels)")
 	csvPath := fs.String("csv", "", "also write the binned data to this CSV file")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	// Everything that can be checked without the store first.
 	if *kind == "" {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/ui/plots"
 	"github.com/saescope/saescope/weights/tokenizer"
 )
 
@@ -43,7 +44,7 @@ func runRank(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	from := fs.Int("from", 0, "first rank (0-based), e.g. 2000")
 	to := fs.Int("to", 50, "rank after the last, e.g. 2050")
 	asCSV := fs.Bool("csv", false, "CSV instead of JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	m, err := store.ParseMetric(*by)
@@ -93,7 +94,7 @@ func runContexts(_ context.Context, args []string, stdout, stderr io.Writer) err
 	suffix := fs.Int("suffix", 2, "tokens after it")
 	intervals := fs.Bool("intervals", false, "interval samples (10 equal activation intervals, 5 each) instead of the top contexts")
 	text := fs.Bool("text", false, "plain text, the activating token between bars, instead of JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	s, err := openStore(*path)
@@ -182,8 +183,11 @@ func runStats(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	bins := fs.Int("bins", 50, "histogram bins")
 	lo := fs.Float64("lo", 0, "histogram range start (lo = hi: the data's range)")
 	hi := fs.Float64("hi", 0, "histogram range end")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if err := (plots.Options{Bins: *bins, Lo: *lo, Hi: *hi, Threshold: float32(*threshold)}).Check(); err != nil {
+		return fmt.Errorf("stats: %w", err)
 	}
 	s, err := openStore(*path)
 	if err != nil {
