@@ -91,7 +91,7 @@ func (ef *engineFlags) load(needSAE bool) (*engine, error) {
 			e.Close()
 			return nil, err
 		}
-		if err = e.sae.CheckModel(cfg.DModel, cfg.DMLP(), cfg.NLayer); err != nil {
+		if err = e.sae.Fits(cfg); err != nil {
 			e.Close()
 			return nil, err
 		}

@@ -63,7 +63,7 @@ func runInspect(_ context.Context, args []string, stdout, stderr io.Writer) erro
 				return err
 			}
 			defer s.Close()
-			if err := s.CheckModel(ck.Config.DModel, ck.Config.DMLP(), ck.Config.NLayer); err != nil {
+			if err := s.Fits(ck.Config); err != nil {
 				return err
 			}
 		}

@@ -160,7 +160,7 @@ func (w *Workspace) AddSAE(path, hook string) (*SAE, error) {
 		return nil, err
 	}
 	cfg := w.Model.Config
-	if err := ws.CheckModel(cfg.DModel, cfg.DMLP(), cfg.NLayer); err != nil {
+	if err := ws.Fits(cfg); err != nil {
 		ws.Close()
 		return nil, err
 	}

@@ -38,6 +38,14 @@ func (c Config) DMLP() int {
 	return 4 * c.DModel
 }
 
+// IsGPT2Small says whether c has GPT-2 small's shape (12 layers of 768,
+// 12 heads, its vocabulary and context).
+func (c Config) IsGPT2Small() bool {
+	sm := SmallConfig()
+	return c.VocabSize == sm.VocabSize && c.NPositions == sm.NPositions && c.DModel == sm.DModel &&
+		c.NHead == sm.NHead && c.NLayer == sm.NLayer && c.DMLP() == sm.DMLP()
+}
+
 // DHead returns the width of one attention head.
 func (c Config) DHead() int { return c.DModel / c.NHead }
 

@@ -196,3 +196,19 @@ func TestBadModels(t *testing.T) {
 		})
 	}
 }
+
+func TestIsGPT2Small(t *testing.T) {
+	c := SmallConfig()
+	if !c.IsGPT2Small() {
+		t.Error("SmallConfig is not GPT-2 small")
+	}
+	distil := SmallConfig()
+	distil.NLayer = 6
+	medium := SmallConfig()
+	medium.DModel, medium.NHead, medium.NLayer = 1024, 16, 24
+	for _, o := range []Config{distil, medium} {
+		if o.IsGPT2Small() {
+			t.Errorf("%+v taken for GPT-2 small", o)
+		}
+	}
+}

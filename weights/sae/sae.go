@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/saescope/saescope/weights"
+	"github.com/saescope/saescope/weights/gpt2"
 	"github.com/saescope/saescope/weights/hookname"
 	"github.com/saescope/saescope/weights/safetensors"
 	"github.com/saescope/saescope/weights/torchpt"
@@ -80,6 +81,42 @@ func (s *SAE) CheckModel(dModel, dMLP, nLayer int) error {
 		return fmt.Errorf("SAE %s: hook %s is past the model's %d layers", s.Path, s.Hook, nLayer)
 	}
 	return nil
+}
+
+// Fits checks that the SAE belongs to the model of configuration cfg: its
+// width and layer (CheckModel) and, for GPT-2 small, the model its
+// cfg.json says it was trained on (CheckTrainedOnGPT2Small).
+func (s *SAE) Fits(cfg gpt2.Config) error {
+	if err := s.CheckModel(cfg.DModel, cfg.DMLP(), cfg.NLayer); err != nil {
+		return err
+	}
+	if cfg.IsGPT2Small() {
+		return s.CheckTrainedOnGPT2Small()
+	}
+	return nil
+}
+
+// CheckTrainedOnGPT2Small refuses an SAE whose configuration names the
+// model it was trained on (SAELens' model_name) when that is not GPT-2
+// small: the model open is GPT-2 small, and another model of the same
+// width (distilgpt2, a Pythia of 768) passes every shape check while each
+// of its features would be meaningless here. An SAE that names no model
+// passes.
+func (s *SAE) CheckTrainedOnGPT2Small() error {
+	if s.ModelName == "" || IsGPT2SmallName(s.ModelName) {
+		return nil
+	}
+	return fmt.Errorf("SAE %s was trained on %q (its cfg.json's model_name), not GPT-2 small: its features mean nothing on GPT-2 small (if it was trained on this very model, set model_name to \"gpt2\")", s.Path, s.ModelName)
+}
+
+// IsGPT2SmallName says whether name is one of the names SAELens,
+// TransformerLens and the Hugging Face hub give GPT-2 small.
+func IsGPT2SmallName(name string) bool {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "gpt2", "gpt2-small", "gpt-2", "gpt-2-small", "openai-community/gpt2", "openai/gpt2":
+		return true
+	}
+	return false
 }
 
 var ptNameRE = regexp.MustCompile(`_(resid_pre|resid_mid|resid_post|mlp_out|attn_out)_(\d+)\.(pt|bin)$`)

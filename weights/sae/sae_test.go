@@ -2,6 +2,7 @@ package sae
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -220,5 +221,26 @@ func TestCheckModelRejectsOtherWidths(t *testing.T) {
 	s = Random(128, 64, hookname.Hook{Layer: 1, Point: hookname.MLPPost}, 0, 1)
 	if err := s.CheckModel(32, 128, 2); err != nil {
 		t.Errorf("d_mlp SAE: %v", err)
+	}
+}
+
+// An SAE whose cfg.json names another model than GPT-2 small is refused
+// for GPT-2 small (same width, meaningless features); GPT-2 small's names
+// and an SAE that names no model pass.
+func TestCheckTrainedOnGPT2Small(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"": true, "gpt2": true, "gpt2-small": true, "GPT2-Small": true, "openai-community/gpt2": true,
+		"distilgpt2": false, "pythia-160m-deduped": false, "gpt2-medium": false, "tiny-stories-33M": false,
+	} {
+		dir := writeSAELens(t, map[string]any{"d_in": 32, "d_sae": 64, "hook_name": "blocks.1.hook_resid_pre", "model_name": name}, randomTensors(32, 64))
+		s, err := Load(dir, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.CheckTrainedOnGPT2Small()
+		if (err == nil) != ok || (err != nil && !strings.Contains(err.Error(), fmt.Sprintf("trained on %q", name))) {
+			t.Errorf("model_name %q: %v", name, err)
+		}
+		s.Close()
 	}
 }
