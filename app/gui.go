@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,7 +87,7 @@ func splitGUIArgs(args []string) (gui, rest []string) {
 
 // gui opens the main window with the window's flags (see guiFlags) and
 // runs until it is closed; it returns the exit code.
-func gui(args []string, stderr io.Writer) int {
+func gui(args []string, stderr io.Writer) (code int) {
 	fs, o := guiFlags(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -103,6 +104,18 @@ func gui(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "saescope: %v\n", err)
 		return 2
 	}
+	if err := checkDisplay(runtime.GOOS, os.Getenv); err != nil {
+		fmt.Fprintf(stderr, "saescope: %v\n", err)
+		return 2
+	}
+	// The GL driver panics when it cannot start (no OpenGL, a display
+	// that refuses the connection): say so in one line.
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(stderr, "saescope: the window could not open: %v (it needs a desktop session with OpenGL 2.1; the commands of saescope help work without one)\n", p)
+			code = 1
+		}
+	}()
 	a := fyneapp.NewWithID("io.github.saescope")
 	// Every widget update from a goroutine goes through fyne.Do: tell Fyne,
 	// which otherwise checks the calling goroutine (a stack trace) on every
@@ -130,6 +143,19 @@ func gui(args []string, stderr io.Writer) int {
 	return 0
 }
 
+// checkDisplay says why no window can open on a Unix desktop without a
+// display (an ssh session, a console): the GL driver would panic there.
+func checkDisplay(goos string, getenv func(string) string) error {
+	switch goos {
+	case "windows", "darwin", "android", "ios":
+		return nil
+	}
+	if getenv("DISPLAY") == "" && getenv("WAYLAND_DISPLAY") == "" {
+		return errors.New("no display to open the window on (DISPLAY is not set: run it in a desktop session, or with ssh -X); the commands of saescope help work without one")
+	}
+	return nil
+}
+
 // check refuses window flags whose values the window would otherwise
 // only report later (an unknown backend when the first model opens) or
 // silently ignore (a malformed size, an unknown theme or pane), and returns
@@ -154,6 +180,17 @@ func (o *guiOptions) check() (fyne.Size, error) {
 	if o.rows < 1 {
 		return fyne.Size{}, fmt.Errorf("--rows %d: need at least one row", o.rows)
 	}
+	if o.tab < 0 {
+		return fyne.Size{}, fmt.Errorf("--tab %d: tabs count from 0", o.tab)
+	}
+	if o.feature < -1 {
+		return fyne.Size{}, fmt.Errorf("--feature %d: features count from 0", o.feature)
+	}
+	if o.pos != "" {
+		if _, err := parsePos(o.pos); err != nil {
+			return fyne.Size{}, err
+		}
+	}
 	if o.size == "" {
 		return fyne.Size{}, nil
 	}
@@ -164,6 +201,16 @@ func (o *guiOptions) check() (fyne.Size, error) {
 		return fyne.Size{}, fmt.Errorf("--size %q: give the width and height in pixels, e.g. 1280x800", o.size)
 	}
 	return fyne.NewSize(float32(w), float32(h)), nil
+}
+
+// parsePos reads --pos: a token position, negative from the end (a
+// typographic minus too).
+func parsePos(s string) (int, error) {
+	n, err := strconv.Atoi(strings.ReplaceAll(strings.TrimSpace(s), "−", "-"))
+	if err != nil {
+		return 0, fmt.Errorf("--pos %q: give a token position, negative from the end (e.g. -1 for the last token)", s)
+	}
+	return n, nil
 }
 
 // start opens the workspace of the flags, then the pane and feature.
@@ -180,8 +227,10 @@ func start(s *ui.Shell, o *guiOptions) {
 		if err != nil {
 			return
 		}
-		if o.tab >= 0 && o.tab < len(s.Tabs.Items) {
+		if o.tab < len(s.Tabs.Items) {
 			s.Tabs.SelectIndex(o.tab)
+		} else if o.tab > 0 {
+			s.SetStatus(fmt.Sprintf("--tab %d: the workspace has %d SAE tabs (0 to %d)", o.tab, len(s.Tabs.Items), len(s.Tabs.Items)-1))
 		}
 		e := s.Explorer()
 		if e == nil {
@@ -219,10 +268,8 @@ func start(s *ui.Shell, o *guiOptions) {
 			e.Neuroscope.Text.SetText(o.text)
 			var pos *int
 			if o.pos != "" {
-				var n int
-				if _, err := fmt.Sscan(strings.ReplaceAll(o.pos, "−", "-"), &n); err == nil {
-					pos = &n
-				}
+				n, _ := parsePos(o.pos) // checked at start
+				pos = &n
 			}
 			e.Elicit.Example(o.text, pos)
 		}

@@ -65,6 +65,9 @@ func TestGUIRefusesBadFlagValues(t *testing.T) {
 		{[]string{"--size", "1280x"}, `--size "1280x"`},
 		{[]string{"--size", "0x800"}, `--size "0x800"`},
 		{[]string{"--size", "1280x800x3"}, `--size "1280x800x3"`},
+		{[]string{"--tab", "-1"}, `--tab -1`},
+		{[]string{"--feature", "-5"}, `--feature -5`},
+		{[]string{"--pos", "last"}, `--pos "last"`},
 	} {
 		var stderr strings.Builder
 		if code := gui(c.args, &stderr); code != 2 || !strings.Contains(stderr.String(), c.want) {
@@ -72,7 +75,7 @@ func TestGUIRefusesBadFlagValues(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{
-		{"--size", "1280x800"}, {"--size", "1280×800"}, {"--theme", "Dark"}, {"--pane", "statistics"}, {"--blas", "gonum"}, {"--backend", "cpu"},
+		{"--size", "1280x800"}, {"--size", "1280×800"}, {"--pos", "−4"}, {"--feature", "-1"}, {"--theme", "Dark"}, {"--pane", "statistics"}, {"--blas", "gonum"}, {"--backend", "cpu"},
 	} {
 		fs, o := guiFlags(&strings.Builder{})
 		if err := fs.Parse(args); err != nil {
@@ -88,5 +91,23 @@ func TestGUIRefusesBadFlagValues(t *testing.T) {
 	}
 	if size, err := o.check(); err != nil || size.Width != 1024 || size.Height != 768 {
 		t.Errorf("size %v, %v", size, err)
+	}
+}
+
+// Without a display the window says so in a line instead of the GL
+// driver's panic.
+func TestGUIWithoutDisplay(t *testing.T) {
+	t.Setenv("DISPLAY", "")
+	t.Setenv("WAYLAND_DISPLAY", "")
+	var stderr strings.Builder
+	if code := gui([]string{"--theme", "dark"}, &stderr); code != 2 || !strings.Contains(stderr.String(), "no display") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+	env := map[string]string{"WAYLAND_DISPLAY": "wayland-0"}
+	if err := checkDisplay("linux", func(k string) string { return env[k] }); err != nil {
+		t.Errorf("Wayland session: %v", err)
+	}
+	if err := checkDisplay("darwin", func(string) string { return "" }); err != nil {
+		t.Errorf("macOS: %v", err)
 	}
 }
