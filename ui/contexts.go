@@ -194,6 +194,11 @@ func (p *ContextsPane) hover(t *Token) {
 func (p *ContextsPane) Update() {
 	t0 := time.Now()
 	st, f := p.v.Store(), p.v.Feature()
+	if st == nil || f < 0 {
+		p.ExportHTML.Disable() // nothing to export
+	} else {
+		p.ExportHTML.Enable()
+	}
 	switch {
 	case st == nil:
 		p.Title.SetText("No analysis yet: press Analyze to find the contexts where features fire.")

@@ -168,6 +168,15 @@ func TestRankingExportsCSV(t *testing.T) {
 	v := newTestView(t)
 	p := NewRankingPane(v)
 	show(t, p.Content(), 600, 600)
+	if p.ExportCSV.Disabled() {
+		t.Error("CSV export disabled with an analysis open")
+	}
+	st := v.Store()
+	v.SetStore(nil, false)
+	if !p.ExportCSV.Disabled() {
+		t.Error("CSV export enabled with no analysis")
+	}
+	v.SetStore(st, false)
 	paths := saveTo(t, t.TempDir(), nil)
 	p.RangeEntry.SetText("10-25")
 	p.ApplyRange()
@@ -194,9 +203,8 @@ func TestContextsExportHTML(t *testing.T) {
 	p := NewContextsPane(v)
 	show(t, p.Content(), 900, 700)
 	paths := saveTo(t, t.TempDir(), nil)
-	test.Tap(p.ExportHTML)
-	if !p.Msg.Visible() || !strings.Contains(p.Msg.Text, "Select a feature") {
-		t.Errorf("no feature: message %q", p.Msg.Text)
+	if !p.ExportHTML.Disabled() {
+		t.Error("HTML export enabled with no feature selected")
 	}
 	f := v.Feature()
 	for _, id := range []int{17, 40, 3} {
@@ -206,6 +214,9 @@ func TestContextsExportHTML(t *testing.T) {
 		}
 	}
 	v.Select(f)
+	if p.ExportHTML.Disabled() {
+		t.Fatal("HTML export disabled with a feature selected")
+	}
 	v.SetEntry(f, labels.Entry{Label: `<script>alert("x")</script> & co`})
 	p.KEntry.SetText("7")
 	test.Tap(p.ExportHTML)

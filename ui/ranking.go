@@ -245,6 +245,11 @@ func (p *RankingPane) selectFeature(f int) {
 func (p *RankingPane) Reload() {
 	st := p.v.Store()
 	if st == nil {
+		p.ExportCSV.Disable() // no table to export
+	} else {
+		p.ExportCSV.Enable()
+	}
+	if st == nil {
 		p.ranking = store.Ranking{}
 		p.rows, p.ranks = nil, nil
 		if p.analyzing {
