@@ -389,27 +389,44 @@ func (s *Shell) OpenWorkspace(w WorkspaceSpec, analyze bool, then func(error)) {
 			done(err)
 			return
 		}
+		// An SAE that fails to open, or whose analysis fails, does not
+		// keep the others out: they open, and the errors are reported at
+		// the end. A cancelled analysis stops the analyses, not the opening.
+		var errs []error
 		var next func(i int)
 		next = func(i int) {
+			if s.session == nil {
+				done(errors.Join(append(errs, errors.New("the workspace was closed"))...))
+				return
+			}
 			if i == len(w.SAEs) {
-				s.SetStatus(fmt.Sprintf("Workspace open: %s, running on %s.", describeSpec(s.spec), backendLabel(s.session.WS.Backend)))
+				if len(errs) == 0 {
+					s.SetStatus(fmt.Sprintf("Workspace open: %s, running on %s.", describeSpec(s.spec), backendLabel(s.session.WS.Backend)))
+				}
 				if e := s.Explorer(); e != nil && e.View.Store() != nil {
 					s.ShowWorkspaceBar(false) // room for the panes; a click unfolds it
 				}
-				done(nil)
+				err := errors.Join(errs...)
+				if err != nil { // each was shown as it happened
+					s.SetStatus(fmt.Sprintf("Workspace open: %s; %d of its %d SAEs could not be opened or analysed (%v).",
+						describeSpec(s.spec), len(errs), len(w.SAEs), errs[0]))
+				}
+				done(err)
 				return
 			}
 			sp := w.SAEs[i]
 			s.AddSAE(sp, func(e *Explorer, err error) {
 				if err != nil {
-					done(err)
+					errs = append(errs, err)
+					next(i + 1)
 					return
 				}
 				if analyze && e.View.Store() == nil {
 					s.analyzeView(e.View, false, func(err error) {
-						if err != nil {
-							done(err)
-							return
+						if errors.Is(err, context.Canceled) {
+							analyze = false
+						} else if err != nil {
+							errs = append(errs, err)
 						}
 						next(i + 1)
 					})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -228,6 +229,26 @@ func TestShellBadInput(t *testing.T) {
 	}
 	if len(s.Tabs.Items) != 1 || first == nil || second != first || !strings.Contains(s.Status.Text, "already open") {
 		t.Errorf("the same SAE added twice: %d tabs, status %q", len(s.Tabs.Items), s.Status.Text)
+	}
+}
+
+// An SAE of a workspace that cannot be opened (a file since deleted)
+// does not keep the others out.
+func TestWorkspaceOpensTheSAEsItCan(t *testing.T) {
+	a := test.NewTempApp(t)
+	s := NewShell(a, "test")
+	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: 20,
+		SAEs: []SAESpec{{Path: filepath.Join(t.TempDir(), "deleted.pt")}, {Path: fixSAE}}}
+	err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) })
+	defer s.closeSession()
+	if err == nil || !strings.Contains(err.Error(), "deleted.pt") {
+		t.Errorf("error %v, want the missing SAE named", err)
+	}
+	if len(s.Tabs.Items) != 1 || s.Explorer() == nil || !samePath(s.Explorer().View.SAE.Path, fixSAE) {
+		t.Errorf("%d tabs: the SAE after the missing one did not open", len(s.Tabs.Items))
+	}
+	if !strings.Contains(s.Status.Text, "1 of its 2 SAEs could not be opened") {
+		t.Errorf("status %q", s.Status.Text)
 	}
 }
 
