@@ -52,6 +52,9 @@ func (e *Entry) fetchArchive(ctx context.Context, c *hub.Client, progress func(P
 		return "", fmt.Errorf("%s: the loading script names %q, not an http(s) address", e.Name, archiveURL)
 	}
 	name := path.Base(u.Path)
+	if name == "" || name == "." || name == ".." || name == "/" || strings.ContainsAny(name, `\`) {
+		return "", fmt.Errorf("%s: the archive address %q names no file", e.Name, archiveURL)
+	}
 	dl := filepath.Join(c.DataDir, "downloads", name)
 	cb := func(p hub.Progress) {
 		report(progress, Progress{Entry: e.Name, File: name, Files: 1, Done: p.Done, Total: p.Total,
@@ -73,7 +76,10 @@ func (e *Entry) fetchArchive(ctx context.Context, c *hub.Client, progress func(P
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
-		return "", fmt.Errorf("%s: %s: %w", e.Name, name, err)
+		// A damaged archive (cut short, not an archive) would be reused as
+		// it is next time: the next attempt downloads it again.
+		_ = os.Remove(dl)
+		return "", fmt.Errorf("%s: %s: %w (the download was deleted; try again)", e.Name, name, err)
 	}
 	_ = os.Remove(dl) // the documents are what is kept
 	fi, _ := os.Stat(out)

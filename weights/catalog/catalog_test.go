@@ -357,6 +357,26 @@ func TestCorpusArchiveFallback(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.DataDir, "downloads", "openwebtext-10k.tar.xz")); !os.IsNotExist(err) {
 		t.Errorf("archive kept after extraction: %v", err)
 	}
+
+	// A damaged archive is an error and is not kept to be reused.
+	srv2 := hubtest.New()
+	defer srv2.Close()
+	bad := srv2.AddURL("/nlp/datasets/openwebtext/openwebtext-10k.tar.xz", &hubtest.File{Data: outer[:len(outer)/2]})
+	srv2.AddRepo("dataset", "stas/openwebtext-10k").Commit(hubtest.CommitID("main"), []string{"main"},
+		&hubtest.File{Path: "openwebtext-10k.py", Data: []byte("_URL = \"" + bad + "\"\n")})
+	c2 := client(t, srv2)
+	if _, err := e.Fetch(context.Background(), c2, nil); err == nil || !strings.Contains(err.Error(), "download was deleted") {
+		t.Errorf("damaged archive: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(c2.DataDir, "downloads", "openwebtext-10k.tar.xz")); !os.IsNotExist(err) {
+		t.Errorf("damaged archive kept: %v", err)
+	}
+	// An address naming no file is refused before any download.
+	srv2.AddRepo("dataset", "stas/openwebtext-10k").Commit(hubtest.CommitID("main2"), []string{"main"},
+		&hubtest.File{Path: "openwebtext-10k.py", Data: []byte("_URL = \"" + srv2.CDN.URL + "/x/..\"\n")})
+	if _, err := e.Fetch(context.Background(), client(t, srv2), nil); err == nil || !strings.Contains(err.Error(), "names no file") {
+		t.Errorf("archive address ending in ..: %v", err)
+	}
 }
 
 func TestFetchCancel(t *testing.T) {

@@ -263,13 +263,12 @@ func (c *Client) progressInterval() time.Duration {
 	return 100 * time.Millisecond
 }
 
-// endpointHost is the host[:port] the token may be sent to.
-func (c *Client) endpointHost() string {
-	u, err := url.Parse(c.Endpoint)
-	if err != nil {
-		return ""
-	}
-	return u.Host
+// sendsToken says whether a request to u may carry the token: only to
+// the hub's own host and port, over the hub's own scheme (a redirect to
+// plain http on the same host does not get it).
+func (c *Client) sendsToken(u *url.URL) bool {
+	e, err := url.Parse(c.Endpoint)
+	return err == nil && e.Host != "" && u.Host == e.Host && u.Scheme == e.Scheme
 }
 
 func (c *Client) checkUsable() error {
@@ -288,7 +287,7 @@ func (c *Client) setHeaders(req *http.Request) {
 	req.Header.Set("User-Agent", c.userAgent())
 	// The real size and bytes of the file, not a compressed rendering.
 	req.Header.Set("Accept-Encoding", "identity")
-	if c.Token != "" && req.URL.Host == c.endpointHost() {
+	if c.Token != "" && c.sendsToken(req.URL) {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 }
@@ -300,7 +299,7 @@ func (c *Client) redirectPolicy(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
 		return errors.New("stopped after 10 redirects")
 	}
-	if req.URL.Host != c.endpointHost() {
+	if !c.sendsToken(req.URL) {
 		req.Header.Del("Authorization")
 	}
 	return nil

@@ -150,7 +150,12 @@ func (c *Client) DownloadFile(ctx context.Context, repo Repo, revision, filePath
 		report(progress, Progress{File: filePath, Done: meta.size, Total: meta.size, Finished: true})
 		return out, nil
 	}
-	if st, err := os.Stat(pointer); err == nil && st.Mode().IsRegular() {
+	// A cached copy is used when it has the size the hub announces: one
+	// cut short (a copy interrupted outside this program, a full disk) or
+	// a link to some other file is replaced by a fresh download.
+	if ok, err := cachedWhole(pointer, meta.size); err != nil {
+		return fail(nil, "cannot check the cached copy", err)
+	} else if ok {
 		return done()
 	}
 	if err := os.MkdirAll(filepath.Dir(blob), 0o777); err != nil {
@@ -163,8 +168,15 @@ func (c *Client) DownloadFile(ctx context.Context, repo Repo, revision, filePath
 	}
 	defer unlock()
 	// Another download may have placed it while we waited for the lock.
-	if st, err := os.Stat(pointer); err == nil && st.Mode().IsRegular() {
+	if ok, err := cachedWhole(pointer, meta.size); err != nil {
+		return fail(nil, "cannot check the cached copy", err)
+	} else if ok {
 		return done()
+	}
+	if ok, err := cachedWhole(blob, meta.size); err != nil {
+		return fail(nil, "cannot check the cached copy", err)
+	} else if !ok {
+		os.Remove(pointer) // a link to a bad blob, or a file of the wrong size
 	}
 
 	newBlob := false
@@ -207,6 +219,27 @@ func (c *Client) DownloadFile(ctx context.Context, repo Repo, revision, filePath
 	return done()
 }
 
+// cachedWhole says whether path is a regular file (through links) of
+// size bytes. A path that is there but wrong (another size, a link to
+// nothing or to a folder) is removed, so that it is downloaded again, and
+// false returned; a path that is not there is false.
+func cachedWhole(path string, size int64) (bool, error) {
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if _, lerr := os.Lstat(path); lerr == nil { // a dangling link
+			return false, os.Remove(path)
+		}
+		return false, nil
+	}
+	if err == nil && st.Mode().IsRegular() && st.Size() == size {
+		return true, nil
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	return false, nil
+}
+
 // kindOf returns the Err… kind an error matches, or nil.
 func kindOf(err error) error {
 	for _, k := range []error{ErrOffline, ErrNotFound, ErrUnauthorized, ErrHashMismatch} {
@@ -223,22 +256,28 @@ func report(progress func(Progress), p Progress) {
 	}
 }
 
-// blobLocks serialises downloads of one blob within the process.
-var blobLocks sync.Map // string → *sync.Mutex
+// blobLocks serialises downloads of one blob within the process (the
+// file lock does across processes; not every platform has one). It is
+// process-wide state on purpose: the files it guards are.
+var blobLocks sync.Map // string → chan struct{} (one slot: held when full)
 
 func (c *Client) lockBlob(ctx context.Context, repo Repo, etag string) (func(), error) {
 	key := filepath.Join(c.RepoDir(repo), "blobs", etag)
-	m, _ := blobLocks.LoadOrStore(key, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
+	m, _ := blobLocks.LoadOrStore(key, make(chan struct{}, 1))
+	slot := m.(chan struct{})
+	select { // waiting for another download of the blob: cancellable
+	case slot <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	unlockFile, err := lockFile(ctx, filepath.Join(c.CacheDir, ".locks", repo.FolderName(), etag+".lock"))
 	if err != nil {
-		mu.Unlock()
+		<-slot
 		return nil, err
 	}
 	return func() {
 		unlockFile()
-		mu.Unlock()
+		<-slot
 	}, nil
 }
 
@@ -285,7 +324,10 @@ func (c *Client) head(ctx context.Context, repo Repo, revision, filePath string)
 				return nil, &Error{Repo: repo, Revision: revision, Path: filePath, Msg: "the hub answered with a bad redirect", Err: err}
 			}
 			lu := req.URL.ResolveReference(raw)
-			if raw.Host == "" {
+			if lu.Scheme != "https" && lu.Scheme != "http" {
+				return nil, &Error{Repo: repo, Revision: revision, Path: filePath, Msg: fmt.Sprintf("the hub redirected to a %q address, not http(s)", raw.Scheme)}
+			}
+			if raw.Host == "" && raw.Scheme == "" {
 				if hops >= 10 {
 					return nil, &Error{Repo: repo, Revision: revision, Path: filePath, Msg: "too many redirects"}
 				}
@@ -328,10 +370,16 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
-// normalizeETag strips the weak marker and quotes: W/"abc" → abc.
+// normalizeETag strips the weak marker and quotes and lower-cases a hex
+// hash: W/"ABC" → abc. (The hub sends lower-case hex; a mirror or proxy
+// that does not should not turn the hash check off.)
 func normalizeETag(e string) string {
 	e = strings.TrimPrefix(strings.TrimSpace(e), "W/")
-	return strings.Trim(e, `"`)
+	e = strings.Trim(e, `"`)
+	if l := strings.ToLower(e); sha256RE.MatchString(l) || commitRE.MatchString(l) {
+		return l
+	}
+	return e
 }
 
 // networkError turns a failed request into an ErrOffline error.
@@ -573,14 +621,23 @@ func (c *Client) fetchRange(ctx context.Context, d *download) error {
 	if d.have > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", d.have))
 	}
+	// Stall watchdog: no answer, then no byte, for StallTimeout cancels
+	// this attempt (a server that accepts and never answers included).
+	stall := c.stallTimeout()
+	timer := time.AfterFunc(stall, cancel)
+	defer timer.Stop()
 	resp, err := c.clientWith(c.redirectPolicy).Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if reqCtx.Err() != nil {
+			return errRetry{fmt.Errorf("no answer for %v", stall)}
+		}
 		return errRetry{&Error{Kind: ErrOffline, Msg: "cannot reach the download server (offline?)", Err: err}}
 	}
 	defer resp.Body.Close()
+	timer.Reset(stall)
 	switch {
 	case resp.StatusCode == http.StatusOK:
 		if d.have > 0 {
@@ -600,10 +657,6 @@ func (c *Client) fetchRange(ctx context.Context, d *download) error {
 	default:
 		return statusError(resp)
 	}
-	// Stall watchdog: no byte for StallTimeout cancels this attempt.
-	stall := c.stallTimeout()
-	timer := time.AfterFunc(stall, cancel)
-	defer timer.Stop()
 	buf := make([]byte, 256<<10)
 	for {
 		n, rerr := resp.Body.Read(buf)
@@ -719,7 +772,7 @@ func (c *Client) DownloadURL(ctx context.Context, rawURL, dest string, size int6
 	if u, err := url.Parse(rawURL); err == nil {
 		name = pathBase(u.Path)
 	}
-	if st, err := os.Stat(dest); err == nil && st.Mode().IsRegular() {
+	if st, err := os.Stat(dest); err == nil && st.Mode().IsRegular() && (size < 0 || st.Size() == size) {
 		report(progress, Progress{File: name, Done: st.Size(), Total: st.Size(), Finished: true})
 		return nil
 	}
@@ -728,6 +781,17 @@ func (c *Client) DownloadURL(ctx context.Context, rawURL, dest string, size int6
 	}
 	if err := os.MkdirAll(filepath.Dir(dest), 0o777); err != nil {
 		return err
+	}
+	// Two processes (the window and the fetch command) fetching it at once
+	// take turns; the second finds it done.
+	unlock, err := lockFile(ctx, dest+".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock() // the lock file stays: removing it would let a third process lock a new one
+	if st, err := os.Stat(dest); err == nil && st.Mode().IsRegular() && (size < 0 || st.Size() == size) {
+		report(progress, Progress{File: name, Done: st.Size(), Total: st.Size(), Finished: true})
+		return nil
 	}
 	if size < 0 {
 		size = c.probeSize(ctx, rawURL)
@@ -763,7 +827,8 @@ func (c *Client) probeSize(ctx context.Context, rawURL string) int64 {
 	if resp.StatusCode != http.StatusOK {
 		return -1
 	}
-	if n, err := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64); err == nil {
+	// 0 is what some servers say of a HEAD they do not measure: unknown.
+	if n, err := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64); err == nil && n > 0 {
 		return n
 	}
 	return -1

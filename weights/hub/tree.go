@@ -60,10 +60,14 @@ func (c *Client) ListFiles(ctx context.Context, repo Repo, revision string) ([]F
 	}
 	var out []FileInfo
 	next := c.treeURL(repo, revision)
+	seen := map[string]bool{}
 	for pages := 0; next != ""; pages++ {
-		if pages > 10000 {
-			return nil, &Error{Repo: repo, Revision: revision, Msg: "the listing does not end"}
+		// The largest SAE releases hold a few thousand files: a listing
+		// far past that, or one whose pages link back, is not a listing.
+		if pages > 1000 || seen[next] || len(out) > maxListedFiles {
+			return nil, &Error{Repo: repo, Revision: revision, Msg: fmt.Sprintf("the listing does not end (%d pages, %d files)", pages, len(out))}
 		}
+		seen[next] = true
 		entries, link, err := c.treePage(ctx, next)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -77,7 +81,7 @@ func (c *Client) ListFiles(ctx context.Context, repo Repo, revision string) ([]F
 			return nil, &Error{Repo: repo, Revision: revision, Kind: kindOf(err), Msg: "cannot list the repository", Err: err}
 		}
 		for _, e := range entries {
-			if e.Type == "file" {
+			if e.Type == "file" && e.Path != "" {
 				out = append(out, e.FileInfo)
 			}
 		}
@@ -85,6 +89,9 @@ func (c *Client) ListFiles(ctx context.Context, repo Repo, revision string) ([]F
 	}
 	return out, nil
 }
+
+// maxListedFiles bounds a repository listing (and the memory it takes).
+const maxListedFiles = 200000
 
 type treeEntry struct {
 	Type string `json:"type"`
@@ -109,7 +116,7 @@ func (c *Client) treePage(ctx context.Context, u string) ([]treeEntry, string, e
 		return nil, "", statusError(resp)
 	}
 	var entries []treeEntry
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<20)).Decode(&entries); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&entries); err != nil {
 		return nil, "", fmt.Errorf("the hub's file listing is not the expected JSON: %w", err)
 	}
 	next := nextLink(resp.Header.Values("Link"))

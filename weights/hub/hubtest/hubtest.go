@@ -381,7 +381,7 @@ func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, f *File) {
 	start := 0
 	if rg := r.Header.Get("Range"); rg != "" && !noRange {
 		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(rg, "bytes="), "-"))
-		if err != nil || !strings.HasPrefix(rg, "bytes=") || !strings.HasSuffix(rg, "-") {
+		if err != nil || n < 0 || !strings.HasPrefix(rg, "bytes=") || !strings.HasSuffix(rg, "-") {
 			http.Error(w, "unsupported range", http.StatusBadRequest)
 			return
 		}
@@ -395,6 +395,10 @@ func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, f *File) {
 	}
 	body := data[start:]
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	if r.Method == http.MethodHead && f.Corrupt != nil {
+		// A corrupt file is announced with the size of the good one.
+		w.Header().Set("Content-Length", strconv.Itoa(max(0, len(f.Data)-start)))
+	}
 	w.Header().Set("Accept-Ranges", "bytes")
 	w.Header().Set("Content-Type", "application/octet-stream")
 	status := http.StatusOK
@@ -505,10 +509,8 @@ func (s *Server) serveTree(w http.ResponseWriter, r *http.Request, p string) {
 	sort.Slice(items, func(a, b int) bool { return items[a].Path < items[b].Path })
 	if s.PageSize > 0 {
 		from, _ := strconv.Atoi(r.URL.Query().Get("cursor"))
+		from = max(0, min(from, len(items)))
 		to := min(from+s.PageSize, len(items))
-		if from > len(items) {
-			from = len(items)
-		}
 		if to < len(items) {
 			q := r.URL.Query()
 			q.Set("cursor", strconv.Itoa(to))
