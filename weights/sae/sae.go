@@ -194,10 +194,25 @@ type saelensConfig struct {
 	NormalizeActivations *json.RawMessage `json:"normalize_activations"`
 	FinetuningScaling    *json.RawMessage `json:"finetuning_scaling_factor"`
 	ModelName            string           `json:"model_name"`
+	ModelKwargs          *modelKwargs     `json:"model_from_pretrained_kwargs"`
 	Metadata             *struct {
-		HookName  string `json:"hook_name"`
-		ModelName string `json:"model_name"`
+		HookName    string       `json:"hook_name"`
+		ModelName   string       `json:"model_name"`
+		ModelKwargs *modelKwargs `json:"model_from_pretrained_kwargs"`
 	} `json:"metadata"`
+}
+
+// modelKwargs are the HookedTransformer options the SAE's activations were
+// made with; only the centring of residual writes changes a hook value.
+type modelKwargs struct {
+	CenterWritingWeights *bool `json:"center_writing_weights"`
+}
+
+func metadataKwargs(cfg saelensConfig) *modelKwargs {
+	if cfg.Metadata == nil {
+		return nil
+	}
+	return cfg.Metadata.ModelKwargs
 }
 
 func loadSAELens(dir, hook string) (*SAE, error) {
@@ -225,12 +240,26 @@ func loadSAELens(dir, hook string) (*SAE, error) {
 		_ = json.Unmarshal(*cfg.NormalizeActivations, &norm)
 		switch v := norm.(type) {
 		case nil:
+		case bool: // the old boolean form: false is "none"
+			if v {
+				return nil, errors.New(`cfg.json: normalize_activations true (SAELens' "expected_average_only_in") not supported (only "none")`)
+			}
 		case string:
 			if v != "none" && v != "" {
 				return nil, fmt.Errorf("cfg.json: normalize_activations %q not supported (only \"none\")", v)
 			}
 		default:
 			return nil, fmt.Errorf("cfg.json: normalize_activations %s not supported (only \"none\")", string(*cfg.NormalizeActivations))
+		}
+	}
+	// SAE Scope runs GPT-2 as HookedTransformer.from_pretrained does, every
+	// write into the residual stream centred over d_model. SAELens 3.19.2
+	// and later train on uncentred activations (from_pretrained_no_processing)
+	// and say so here: such an SAE would get activations that differ by
+	// each token's mean, and wrong features, without a word.
+	for _, kw := range []*modelKwargs{cfg.ModelKwargs, metadataKwargs(cfg)} {
+		if kw != nil && kw.CenterWritingWeights != nil && !*kw.CenterWritingWeights {
+			return nil, errors.New("cfg.json: this SAE was trained on uncentred activations (model_from_pretrained_kwargs center_writing_weights: false); SAE Scope feeds SAEs the centred activations of HookedTransformer.from_pretrained, so its features would be wrong: not supported yet")
 		}
 	}
 	if cfg.FinetuningScaling != nil {

@@ -134,6 +134,14 @@ func TestSAELensVariants(t *testing.T) {
 		t.Error("apply_b_dec_to_input false ignored")
 	}
 	s.Close()
+	// the old boolean normalize_activations false is "none"; centred
+	// training said explicitly is what SAE Scope feeds
+	old := writeSAELens(t, map[string]any{"d_in": 32, "d_sae": 64, "hook_point": "blocks.2.hook_resid_pre", "normalize_activations": false,
+		"model_from_pretrained_kwargs": map[string]any{"center_writing_weights": true}}, randomTensors(32, 64))
+	if s, err = Load(old, ""); err != nil {
+		t.Fatalf("normalize_activations false, centred: %v", err)
+	}
+	s.Close()
 	v6 := writeSAELens(t, map[string]any{"d_in": 32, "d_sae": 64, "architecture": "standard", "metadata": map[string]any{"hook_name": "blocks.1.hook_resid_pre", "model_name": "gpt2-small"}}, randomTensors(32, 64))
 	if s, err = Load(v6, ""); err != nil {
 		t.Fatal(err)
@@ -160,6 +168,15 @@ func TestBadSAEs(t *testing.T) {
 		"normalize": {func() string {
 			return writeSAELens(t, with("normalize_activations", "expected_average_only_in"), good)
 		}, `normalize_activations "expected_average_only_in" not supported`},
+		"normalize true": {func() string {
+			return writeSAELens(t, with("normalize_activations", true), good)
+		}, `normalize_activations true`},
+		"uncentred": {func() string {
+			return writeSAELens(t, with("model_from_pretrained_kwargs", map[string]any{"center_writing_weights": false}), good)
+		}, "trained on uncentred activations"},
+		"uncentred, v6 metadata": {func() string {
+			return writeSAELens(t, with("metadata", map[string]any{"model_from_pretrained_kwargs": map[string]any{"center_writing_weights": false}}), good)
+		}, "trained on uncentred activations"},
 		"gated":      {func() string { return writeSAELens(t, with("architecture", "gated"), good) }, `architecture "gated" not supported`},
 		"jumprelu":   {func() string { return writeSAELens(t, with("architecture", "jumprelu"), good) }, `architecture "jumprelu"`},
 		"topk":       {func() string { return writeSAELens(t, with("activation_fn_str", "topk"), good) }, `activation function "topk"`},
