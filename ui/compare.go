@@ -80,7 +80,6 @@ type compareRequest struct {
 	key    string
 	pins   []Pin
 	stores []*store.Store
-	scales []float32
 }
 
 // compareData is what the worker computes for the pins.
@@ -217,7 +216,6 @@ func (p *ComparePane) Update() {
 	for _, pin := range pins {
 		st := pin.View.Store()
 		req.stores = append(req.stores, st)
-		req.scales = append(req.scales, pin.View.unembedScale())
 		keys = append(keys, fmt.Sprintf("%p/%d/%p", pin.View, pin.Feature, st))
 	}
 	req.key = strings.Join(keys, ",")
@@ -302,7 +300,7 @@ func (p *ComparePane) run(_ context.Context, r compareRequest) func() {
 	d := &compareData{req: r, logits: make([]*features.LogitEffect, n), logitErr: make([]error, n),
 		contexts: make([][]contextRowData, n), scales: make([]float32, n)}
 	for i, pin := range r.pins {
-		d.logits[i], d.logitErr[i] = pin.View.Logits(pin.Feature, r.scales[i])
+		d.logits[i], d.logitErr[i] = pin.View.Logits(pin.Feature)
 		st := r.stores[i]
 		if st == nil {
 			continue

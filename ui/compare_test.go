@@ -130,14 +130,13 @@ func TestCompareSameSAE(t *testing.T) {
 	if len(p.Cards) != 3 || p.Msg.Visible() && p.Msg.Text != "" {
 		t.Fatalf("%d cards, message %q", len(p.Cards), p.Msg.Text)
 	}
-	scale := float32(st.Meta.Summary.UnembedScale)
 	for i, c := range p.Cards {
 		f := ids[i]
 		s, _ := st.Stats(f)
 		if c.Pin.Feature != f || !strings.Contains(c.Stats.Text, "mean "+fnum(s.Mean)) || !strings.Contains(c.Stats.Text, groupThousands(s.Count)+" tokens") {
 			t.Errorf("card %d: feature %d, stats %q", i, c.Pin.Feature, c.Stats.Text)
 		}
-		le, _ := features.FeatureLogits(v.SAE.W.Model, v.SAE.Enc, f, scale, logitK)
+		le, _ := features.FeatureLogits(v.SAE.W.Model, v.SAE.Enc, f, logitK)
 		lines := strings.Split(c.Boosts.Text, "\n")
 		if len(lines) != compareLogits || !strings.HasSuffix(lines[0], fmt.Sprintf("%+.2f", le.Boosted[0].Value)) ||
 			!strings.HasSuffix(strings.Split(c.Suppresses.Text, "\n")[0], fmt.Sprintf("%+.2f", le.Suppressed[0].Value)) {

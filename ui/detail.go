@@ -62,7 +62,6 @@ type detailRequest struct {
 	f     int
 	st    *store.Store
 	other *View
-	scale float32
 }
 
 // detailData is what the worker computes for a feature.
@@ -264,7 +263,7 @@ func (p *DetailPane) Update() {
 		return
 	}
 	t0 := time.Now()
-	req := detailRequest{f: f, st: st, other: p.other, scale: p.v.unembedScale()}
+	req := detailRequest{f: f, st: st, other: p.other}
 	if req == p.shown && p.data != nil {
 		return
 	}
@@ -317,7 +316,7 @@ func (p *DetailPane) run(_ context.Context, r detailRequest) func() {
 	t0 := time.Now()
 	d := &detailData{req: r}
 	w := p.v.SAE.Weights
-	d.logits, d.logitsErr = p.v.Logits(r.f, r.scale)
+	d.logits, d.logitsErr = p.v.Logits(r.f)
 	d.nearest, d.nearestErr = features.NearestByDecoder(w, r.f, w, nearK)
 	if r.other != nil {
 		d.otherNearest, d.otherErr = features.NearestByDecoder(w, r.f, r.other.SAE.Weights, nearK)

@@ -38,8 +38,7 @@ func TestDetailPaneShowsTheFeature(t *testing.T) {
 	st := v.Store()
 
 	// logits
-	scale := float32(st.Meta.Summary.UnembedScale)
-	le, err := features.FeatureLogits(v.SAE.W.Model, v.SAE.Enc, f, scale, logitK)
+	le, err := features.FeatureLogits(v.SAE.W.Model, v.SAE.Enc, f, logitK)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,11 @@ import (
 	"github.com/saescope/saescope/weights/hookname"
 )
 
-// The logit effect of a feature, recomputed on the host in float64 from
-// the raw checkpoint: ln_final(s·W_dec[f] + b_dec)·W_Eᵀ, centred.
+// FeatureLogits gives the logit weights sae_vis and Neuronpedia show:
+// W_dec[f] · W_U, with W_U processed as HookedTransformer.from_pretrained
+// does. The reference builds that matrix step by step as TransformerLens'
+// fold_layer_norm (W_U·ln_final.w, centred over d_model) and center_unembed
+// (centred over the vocabulary) do, in float64, and multiplies.
 func TestFeatureLogitsAgainstHostComputation(t *testing.T) {
 	ref := fixture.Load(t)
 	s := fixture.NewSetup(t, ref, cpu.BLASGonum)
@@ -26,52 +29,60 @@ func TestFeatureLogitsAgainstHostComputation(t *testing.T) {
 	}
 	defer ck.Close()
 	enc := s.SAEs["sae0"]
-	const f, scale, k = 17, 3.0, 10
-	got, err := features.FeatureLogits(s.Model, enc, f, scale, k)
+	const f, k = 17, 10
+	got, err := features.FeatureLogits(s.Model, enc, f, k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := enc.DIn()
-	x := make([]float64, d)
-	var mean float64
-	for j := 0; j < d; j++ {
-		x[j] = scale*float64(enc.SAE.WDec.Data[f*d+j]) + float64(enc.SAE.BDec.Data[j])
-		mean += x[j]
-	}
-	mean /= float64(d)
-	var v float64
-	for j := range x {
-		x[j] -= mean
-		v += x[j] * x[j]
-	}
-	v /= float64(d)
-	for j := range x {
-		x[j] = x[j]/math.Sqrt(v+1e-5)*float64(ck.LNFW.Data[j]) + float64(ck.LNFB.Data[j])
-	}
-	V := ck.Config.VocabSize
-	logits := make([]float64, V)
-	var lm float64
-	for tok := 0; tok < V; tok++ {
-		var s float64
+	d, V := enc.DIn(), ck.Config.VocabSize
+	// W_U [d, V] = W_Eᵀ (tied), ln_final.w folded into its rows
+	wu := make([]float64, d*V)
+	for v := 0; v < V; v++ {
 		for j := 0; j < d; j++ {
-			s += x[j] * float64(ck.WTE.Data[tok*d+j])
+			wu[j*V+v] = float64(ck.WTE.Data[v*d+j]) * float64(ck.LNFW.Data[j])
 		}
-		logits[tok] = s
-		lm += s
 	}
-	lm /= float64(V)
+	// fold_layer_norm's centring: each column over d_model
+	for v := 0; v < V; v++ {
+		var m float64
+		for j := 0; j < d; j++ {
+			m += wu[j*V+v]
+		}
+		m /= float64(d)
+		for j := 0; j < d; j++ {
+			wu[j*V+v] -= m
+		}
+	}
+	// center_unembed: each row over the vocabulary
+	for j := 0; j < d; j++ {
+		var m float64
+		for v := 0; v < V; v++ {
+			m += wu[j*V+v]
+		}
+		m /= float64(V)
+		for v := 0; v < V; v++ {
+			wu[j*V+v] -= m
+		}
+	}
+	logits := make([]float64, V)
+	for j := 0; j < d; j++ {
+		u := float64(enc.SAE.WDec.Data[f*d+j])
+		for v := 0; v < V; v++ {
+			logits[v] += u * wu[j*V+v]
+		}
+	}
 	idx := make([]int, V)
 	for i := range idx {
 		idx[i] = i
 	}
 	sort.Slice(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
 	for i := 0; i < k; i++ {
-		if got.Boosted[i].ID != idx[i] || math.Abs(float64(got.Boosted[i].Value)-(logits[idx[i]]-lm)) > 1e-4 {
-			t.Errorf("boosted %d: %+v, want id %d value %g", i, got.Boosted[i], idx[i], logits[idx[i]]-lm)
+		if got.Boosted[i].ID != idx[i] || math.Abs(float64(got.Boosted[i].Value)-logits[idx[i]]) > 1e-4 {
+			t.Errorf("boosted %d: %+v, want id %d value %g", i, got.Boosted[i], idx[i], logits[idx[i]])
 		}
 		lo := idx[V-1-i]
-		if got.Suppressed[i].ID != lo || math.Abs(float64(got.Suppressed[i].Value)-(logits[lo]-lm)) > 1e-4 {
-			t.Errorf("suppressed %d: %+v, want id %d value %g", i, got.Suppressed[i], lo, logits[lo]-lm)
+		if got.Suppressed[i].ID != lo || math.Abs(float64(got.Suppressed[i].Value)-logits[lo]) > 1e-4 {
+			t.Errorf("suppressed %d: %+v, want id %d value %g", i, got.Suppressed[i], lo, logits[lo])
 		}
 	}
 }

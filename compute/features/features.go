@@ -281,16 +281,18 @@ func UnembedDecoder(ctx context.Context, m *model.Model, enc *encoder.Encoder, s
 	return res, nil
 }
 
-// LogitEffect is the direct effect of one feature on the logits: the
-// tokens whose logits ln_final(scale·W_dec[f] + b_dec)·W_U raises and
-// lowers most, relative to the mean over the vocabulary.
+// LogitEffect is the direct effect of one feature on the logits, as
+// sae_vis and Neuronpedia show it: the tokens whose logit weights
+// W_dec[f] · W_U (W_U as TransformerLens processes it: ln_final's gain
+// folded in, centred over d_model and over the vocabulary) are largest
+// and smallest (model.DirectionLogits).
 type LogitEffect struct {
 	Boosted    []Ranked `json:"boosted"`
 	Suppressed []Ranked `json:"suppressed"`
 }
 
 // FeatureLogits returns the k most boosted and suppressed tokens of feature f.
-func FeatureLogits(m *model.Model, enc *encoder.Encoder, f int, scale float32, k int) (*LogitEffect, error) {
+func FeatureLogits(m *model.Model, enc *encoder.Encoder, f int, k int) (*LogitEffect, error) {
 	if f < 0 || f >= enc.DSae() {
 		return nil, fmt.Errorf("feature %d outside [0, %d)", f, enc.DSae())
 	}
@@ -298,29 +300,16 @@ func FeatureLogits(m *model.Model, enc *encoder.Encoder, f int, scale float32, k
 	if d != m.Config.DModel {
 		return nil, fmt.Errorf("logit effect: SAE width %d is not the model's d_model %d", d, m.Config.DModel)
 	}
-	be := m.Backend()
-	buf := make([]float32, d)
-	decoderRows(enc, f, f+1, scale, buf)
-	x := be.Alloc(1, d)
-	defer be.Free(x)
-	be.Write(x, buf)
 	m.Lock()
-	rows, err := m.UnembedRows(x)
+	rows, err := m.DirectionLogits([][]float32{enc.SAE.WDec.Data[f*d : (f+1)*d]})
 	m.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	logits := rows[0]
-	var mean float64
-	for _, v := range logits {
-		mean += float64(v)
-	}
-	mean /= float64(len(logits))
-	centred := make([]float32, len(logits))
-	neg := make([]float32, len(logits))
-	for i, v := range logits {
-		centred[i] = v - float32(mean)
-		neg[i] = -centred[i]
+	centred := rows[0]
+	neg := make([]float32, len(centred))
+	for i, v := range centred {
+		neg[i] = -v
 	}
 	res := &LogitEffect{Boosted: TopK(centred, k), Suppressed: TopK(neg, k)}
 	for i := range res.Suppressed {

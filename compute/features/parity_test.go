@@ -90,7 +90,7 @@ func TestBadInput(t *testing.T) {
 	if _, err := features.Activations(ctx, s.Model, enc, long, 1, 129); err == nil {
 		t.Error("sequence longer than n_positions accepted")
 	}
-	if _, err := features.FeatureLogits(s.Model, enc, 256, 3, 5); err == nil {
+	if _, err := features.FeatureLogits(s.Model, enc, 256, 5); err == nil {
 		t.Error("feature 256 of 256 accepted")
 	}
 	cctx, cancel := context.WithCancel(ctx)

@@ -88,6 +88,51 @@ func (m *Model) UnembedRows(x compute.Tensor) ([][]float32, error) {
 	return out, err
 }
 
+// DirectionLogits returns the logit weights of residual-stream directions
+// (rows of dirs, d_model each) as sae_vis and Neuronpedia show them for a
+// feature's decoder row u: u · W_U with W_U processed as
+// HookedTransformer.from_pretrained does (ln_final.w folded in, centred
+// over d_model, then over the vocabulary), no bias, no LayerNorm scale.
+// That is centre_vocab(((u − mean u) ⊙ ln_final.w) · W_Eᵀ). Call it with
+// the model locked.
+func (m *Model) DirectionLogits(dirs [][]float32) ([][]float32, error) {
+	be := m.be
+	d := m.Config.DModel
+	g := make([]float32, d)
+	be.Read(m.lnfW, g)
+	final, logits := m.scratch()
+	out := make([][]float32, len(dirs))
+	y := make([]float32, d)
+	for i, u := range dirs {
+		if len(u) != d {
+			return nil, fmt.Errorf("direction logits: direction of width %d, the model's d_model is %d", len(u), d)
+		}
+		var mean float64
+		for _, v := range u {
+			mean += float64(v)
+		}
+		mean /= float64(d)
+		for j, v := range u {
+			y[j] = float32(float64(v)-mean) * g[j]
+		}
+		x, lg := be.RowsView(final, 0, 1), be.RowsView(logits, 0, 1)
+		be.Write(x, y)
+		be.MatMulTransB(lg, x, m.wte)
+		row := make([]float32, m.Config.VocabSize)
+		be.Read(lg, row)
+		var lm float64
+		for _, v := range row {
+			lm += float64(v)
+		}
+		lm /= float64(len(row))
+		for j := range row {
+			row[j] -= float32(lm)
+		}
+		out[i] = row
+	}
+	return out, nil
+}
+
 // TokenLoss returns the next-token cross-entropy at every position but the
 // last of each sequence: [batch][seq-1], as TransformerLens'
 // loss_per_token.
