@@ -90,8 +90,8 @@ func newDetailPane(v *View, active bool) *DetailPane {
 	p.Msg.Hide()
 	p.Density = NewPlotView(v)
 
-	p.Boosted = newPickList("Boosts", "tokens, logit change", nil)
-	p.Suppressed = newPickList("Suppresses", "tokens, logit change", nil)
+	p.Boosted = newPickList("Boosts", "tokens, logit weight", nil)
+	p.Suppressed = newPickList("Suppresses", "tokens, logit weight", nil)
 	p.Nearest = newPickList("Nearest here", "cosine", nil)
 	p.OtherSAE = widget.NewSelect(nil, func(string) { p.chooseOther() })
 	p.OtherSAE.PlaceHolder = noOther
