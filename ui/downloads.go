@@ -256,7 +256,11 @@ func (r *EntryRow) showProgress(p catalog.Progress) {
 		if p.Files > 1 {
 			file += fmt.Sprintf(" (file %d of %d)", p.FileIndex+1, p.Files)
 		}
-		r.State.SetText("Downloading " + file)
+		verb := "Downloading "
+		if p.Total > 0 && p.Done >= p.Total && !p.Finished {
+			verb = "Checking " // all bytes in: hashing, syncing, placing
+		}
+		r.State.SetText(verb + file)
 	}
 }
 

@@ -235,6 +235,17 @@ func TestFirstRunDownloadMakesTheRowReady(t *testing.T) {
 	if got != 1 {
 		t.Errorf("%d downloads from the CDN: %+v", got, srv.Requests())
 	}
+	// all bytes in but not yet verified and placed: "Checking", not a
+	// finished-looking "Downloading" at 100%
+	r.showProgress(catalog.Progress{File: jacobFile, Files: 1, Done: 10, Total: 10, AllDone: 10, AllTotal: 10})
+	if !strings.HasPrefix(r.State.Text, "Checking "+jacobFile) {
+		t.Errorf("all bytes in: %q", r.State.Text)
+	}
+	r.showProgress(catalog.Progress{File: jacobFile, Files: 1, Done: 5, Total: 10, AllDone: 5, AllTotal: 10})
+	if !strings.HasPrefix(r.State.Text, "Downloading "+jacobFile) {
+		t.Errorf("half way: %q", r.State.Text)
+	}
+	r.finish(nil, r.Status, r.Status.Path, nil)
 	// everything needed is there: the Open button opens GPT-2 small with it
 	if fr.OpenReal.Disabled() {
 		t.Errorf("Open disabled: %q", fr.OpenHint.Text)
