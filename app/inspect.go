@@ -74,7 +74,7 @@ func runInspect(_ context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer s.Close()
-		out["sae"] = map[string]any{"path": s.Path, "format": s.Format, "hook": s.Hook.String(), "d_in": s.DIn, "d_sae": s.DSae, "apply_b_dec_to_input": s.ApplyBDecToInput}
+		out["sae"] = map[string]any{"path": s.Path, "format": s.Format, "hook": s.Hook.String(), "d_in": s.DIn, "d_sae": s.DSae, "apply_b_dec_to_input": s.ApplyBDecToInput, "uncentred": s.Uncentred}
 	}
 	return writeJSON(stdout, out)
 }

@@ -277,6 +277,9 @@ func (s *Shell) AddSAE(sp SAESpec, then func(*Explorer, error)) {
 			s.remember()
 			s.updateTitle()
 			msg := fmt.Sprintf("SAE %s: %d features at %s.", sae.Name(), sae.Weights.DSae, sae.Weights.Hook)
+			if sae.Weights.Uncentred {
+				msg += " Trained on uncentred activations (its cfg.json says so): the model runs without centring for it."
+			}
 			if st != nil {
 				msg += " Its analysis is open."
 			} else {

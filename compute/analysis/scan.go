@@ -281,7 +281,7 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 		}
 		n := nb * seq
 		m.Lock()
-		_, err := m.Run(ctx, batchTok, nb, seq, model.Hooks{StopAfter: &hook, Observe: func(h hookname.Hook, act compute.Tensor) error {
+		_, err := m.Run(ctx, batchTok, nb, seq, model.Hooks{StopAfter: &hook, Uncentred: s.Uncentred, Observe: func(h hookname.Hook, act compute.Tensor) error {
 			if h != hook {
 				return nil
 			}

@@ -41,10 +41,17 @@ type scanned struct {
 }
 
 func scan(t *testing.T, tag string, params store.Params, nrows int) *scanned {
+	return scanWith(t, tag, params, nrows, false)
+}
+
+// scanWith scans with the SAE marked as trained on uncentred activations
+// when uncentred is set.
+func scanWith(t *testing.T, tag string, params store.Params, nrows int, uncentred bool) *scanned {
 	t.Helper()
 	ref := fixture.Load(t)
 	s := fixture.NewSetup(t, ref, cpu.BLASAuto)
 	enc := s.SAEs[tag]
+	enc.SAE.Uncentred = uncentred
 	const seq = 24
 	rows := rowsOf(nrows, seq, 7)
 	st, err := analysis.Scan(context.Background(), s.Model, enc, rows, store.Meta{Params: params}, nil)
@@ -71,6 +78,34 @@ func scan(t *testing.T, tag string, params store.Params, nrows int) *scanned {
 
 func relClose(a, b, tol float64) bool {
 	return math.Abs(a-b) <= tol*math.Max(1e-12, math.Max(math.Abs(a), math.Abs(b)))
+}
+
+// An SAE trained on uncentred activations is scanned on them: counts and
+// maxima equal a brute-force pass (features.Activations, uncentred as
+// well; its values against a host encode are TestUncentredSAE's), and
+// differ from the centred scan's.
+func TestScanUncentredSAE(t *testing.T) {
+	p := analysis.DefaultParams()
+	p.Batch, p.ReconRows = 4, 2
+	raw, centred := scanWith(t, "sae0", p, 8, true), scanWith(t, "sae0", p, 8, false)
+	same := true
+	for f := 0; f < raw.d; f++ {
+		var count int
+		var mx float32
+		for tok := 0; tok < len(raw.rows)*raw.seq; tok++ {
+			if v := raw.dense[tok*raw.d+f]; v > 0 && tok%raw.seq != 0 {
+				count++
+				mx = max(mx, v)
+			}
+		}
+		if int(raw.st.Learnt.Count[f]) != count || raw.st.Learnt.Max[f] != mx {
+			t.Fatalf("feature %d: count %d max %v, brute force %d %v", f, raw.st.Learnt.Count[f], raw.st.Learnt.Max[f], count, mx)
+		}
+		same = same && raw.st.Learnt.Max[f] == centred.st.Learnt.Max[f]
+	}
+	if same {
+		t.Error("the uncentred scan equals the centred one")
+	}
 }
 
 // Every statistic against a brute-force pass over the dense activations.

@@ -26,6 +26,7 @@ func Activations(ctx context.Context, m *model.Model, enc *encoder.Encoder, toke
 	defer m.Unlock()
 	_, err := m.Run(ctx, tokens, batch, seq, model.Hooks{
 		StopAfter: &h,
+		Uncentred: enc.SAE.Uncentred,
 		Observe: func(hk hookname.Hook, act compute.Tensor) error {
 			if hk != h {
 				return nil
@@ -165,6 +166,7 @@ func Reconstruction(ctx context.Context, m *model.Model, enc *encoder.Encoder, t
 	var active, n int
 	blockStart := hookname.Hook{Layer: h.Layer, Point: hookname.ResidPre}
 	loss := func(hooks model.Hooks) (float64, error) {
+		hooks.Uncentred = enc.SAE.Uncentred // the SAE's activations, and a resumable residual
 		out, err := m.Run(ctx, tokens, batch, seq, hooks)
 		if err != nil {
 			return 0, err

@@ -1,6 +1,7 @@
 // Package model runs GPT-2 on a compute.Backend the way TransformerLens'
 // HookedTransformer.from_pretrained does: every write into the residual
-// stream is centred over d_model (center_writing_weights), hooks carry
+// stream is centred over d_model (center_writing_weights; Hooks.Uncentred
+// runs a pass without, as from_pretrained_no_processing), hooks carry
 // TransformerLens names, the pass can stop as soon as a hook is computed,
 // and any hook can be patched.
 package model
@@ -117,6 +118,14 @@ type Hooks struct {
 	// tensor is a buffer that the pass goes on to overwrite: copy what you
 	// keep. Returning an error ends the pass with it.
 	Observe func(h hookname.Hook, act compute.Tensor) error
+	// Uncentred runs the pass as HookedTransformer
+	// .from_pretrained_no_processing does for the residual stream: its
+	// writes (embeddings, attention and MLP outputs) are not centred over
+	// d_model, so hooks see the raw values (each the centred value plus
+	// its row's mean). LayerNorm removes the mean either way: logits and
+	// loss are the same.
+	// For SAEs trained on uncentred activations (sae.SAE.Uncentred).
+	Uncentred bool
 	// Resume, when set, starts the pass at a block from a residual stream
 	// saved by an earlier pass over the same tokens, skipping the
 	// embeddings and the blocks before it: passes that differ only from a
@@ -208,7 +217,7 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 		}
 		be.Copy(ws.resid, r.Resid)
 		first = r.Layer
-	} else if done, err := m.embed(ws, tokens, batch, seq, visit); err != nil || done {
+	} else if done, err := m.embed(ws, tokens, batch, seq, !hooks.Uncentred, visit); err != nil || done {
 		out.Stopped = done
 		return out, err
 	}
@@ -228,7 +237,9 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 		be.MatMul(ws.qkv, ws.ln, l.qkvW, l.qkvB)
 		be.CausalAttention(ws.z, ws.qkv, batch, seq, cfg.NHead)
 		be.MatMul(ws.attnOut, ws.z, l.oW, l.oB)
-		be.CenterRows(ws.attnOut)
+		if !hooks.Uncentred {
+			be.CenterRows(ws.attnOut)
+		}
 		if done, err := visit(hk(hookname.AttnOut), ws.attnOut); err != nil || done {
 			out.Stopped = done
 			return out, err
@@ -246,7 +257,9 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 			return out, err
 		}
 		be.MatMul(ws.mlpOut, ws.hidden, l.projW, l.projB)
-		be.CenterRows(ws.mlpOut)
+		if !hooks.Uncentred {
+			be.CenterRows(ws.mlpOut)
+		}
 		if done, err := visit(hk(hookname.MLPOut), ws.mlpOut); err != nil || done {
 			out.Stopped = done
 			return out, err
@@ -268,22 +281,26 @@ func (m *Model) Lock() { m.mu.Lock() }
 // Unlock releases Lock.
 func (m *Model) Unlock() { m.mu.Unlock() }
 
-// embed fills ws.resid with the centred token and position embeddings of
-// tokens, visiting hook_embed and hook_pos_embed; done reports that the
-// pass stops there.
-func (m *Model) embed(ws *workspace, tokens []int32, batch, seq int, visit func(hookname.Hook, compute.Tensor) (bool, error)) (done bool, err error) {
+// embed fills ws.resid with the token and position embeddings of tokens
+// (centred over d_model when centre is set), visiting hook_embed and
+// hook_pos_embed; done reports that the pass stops there.
+func (m *Model) embed(ws *workspace, tokens []int32, batch, seq int, centre bool, visit func(hookname.Hook, compute.Tensor) (bool, error)) (done bool, err error) {
 	be := m.be
 	rows := batch * seq
 	for i := 0; i < rows; i++ {
 		ws.pos[i] = int32(i % seq)
 	}
 	be.Gather(ws.embed, m.wte, tokens)
-	be.CenterRows(ws.embed)
+	if centre {
+		be.CenterRows(ws.embed)
+	}
 	if done, err := visit(hookname.Hook{Layer: -1, Point: hookname.Embed}, ws.embed); err != nil || done {
 		return done, err
 	}
 	be.Gather(ws.posEmbed, m.wpe, ws.pos[:rows])
-	be.CenterRows(ws.posEmbed)
+	if centre {
+		be.CenterRows(ws.posEmbed)
+	}
 	if done, err := visit(hookname.Hook{Layer: -1, Point: hookname.PosEmbed}, ws.posEmbed); err != nil || done {
 		return done, err
 	}

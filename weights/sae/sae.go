@@ -49,6 +49,12 @@ type SAE struct {
 	ApplyBDecToInput bool
 	// ModelName is the model the SAE says it was trained on, if it says.
 	ModelName string
+	// Uncentred is true for an SAE trained on the residual stream as
+	// HookedTransformer.from_pretrained_no_processing leaves it (SAELens'
+	// cfg.json model_from_pretrained_kwargs center_writing_weights false,
+	// its default since 3.19.2): the model must then run without centring
+	// the writes into the residual stream (model.Hooks.Uncentred).
+	Uncentred bool
 	closer    io.Closer
 }
 
@@ -252,14 +258,14 @@ func loadSAELens(dir, hook string) (*SAE, error) {
 			return nil, fmt.Errorf("cfg.json: normalize_activations %s not supported (only \"none\")", string(*cfg.NormalizeActivations))
 		}
 	}
-	// SAE Scope runs GPT-2 as HookedTransformer.from_pretrained does, every
-	// write into the residual stream centred over d_model. SAELens 3.19.2
-	// and later train on uncentred activations (from_pretrained_no_processing)
-	// and say so here: such an SAE would get activations that differ by
-	// each token's mean, and wrong features, without a word.
+	// SAELens 3.19.2 and later train on uncentred activations
+	// (from_pretrained_no_processing) and say so here; fed the centred
+	// ones of from_pretrained, such an SAE would be off by each token's
+	// mean without a word.
+	uncentred := false
 	for _, kw := range []*modelKwargs{cfg.ModelKwargs, metadataKwargs(cfg)} {
 		if kw != nil && kw.CenterWritingWeights != nil && !*kw.CenterWritingWeights {
-			return nil, errors.New("cfg.json: this SAE was trained on uncentred activations (model_from_pretrained_kwargs center_writing_weights: false); SAE Scope feeds SAEs the centred activations of HookedTransformer.from_pretrained, so its features would be wrong: not supported yet")
+			uncentred = true
 		}
 	}
 	if cfg.FinetuningScaling != nil {
@@ -295,7 +301,7 @@ func loadSAELens(dir, hook string) (*SAE, error) {
 		f.Close()
 		return nil, err
 	}
-	s := &SAE{Format: FormatSAELens, Hook: h, ApplyBDecToInput: true, ModelName: cfg.ModelName, closer: f}
+	s := &SAE{Format: FormatSAELens, Hook: h, ApplyBDecToInput: true, ModelName: cfg.ModelName, Uncentred: uncentred, closer: f}
 	if cfg.Metadata != nil && s.ModelName == "" {
 		s.ModelName = cfg.Metadata.ModelName
 	}

@@ -141,7 +141,24 @@ func TestSAELensVariants(t *testing.T) {
 	if s, err = Load(old, ""); err != nil {
 		t.Fatalf("normalize_activations false, centred: %v", err)
 	}
+	if s.Uncentred {
+		t.Error("center_writing_weights true read as uncentred")
+	}
 	s.Close()
+	// trained on uncentred activations (SAELens ≥ 3.19.2), said at the top
+	// level or in v6's metadata
+	for _, cfg := range []map[string]any{
+		{"d_in": 32, "d_sae": 64, "hook_name": "blocks.0.hook_resid_pre", "model_from_pretrained_kwargs": map[string]any{"center_writing_weights": false}},
+		{"d_in": 32, "d_sae": 64, "metadata": map[string]any{"hook_name": "blocks.0.hook_resid_pre", "model_from_pretrained_kwargs": map[string]any{"center_writing_weights": false}}},
+	} {
+		if s, err = Load(writeSAELens(t, cfg, randomTensors(32, 64)), ""); err != nil {
+			t.Fatalf("uncentred cfg %v: %v", cfg, err)
+		}
+		if !s.Uncentred {
+			t.Errorf("cfg %v not read as uncentred", cfg)
+		}
+		s.Close()
+	}
 	v6 := writeSAELens(t, map[string]any{"d_in": 32, "d_sae": 64, "architecture": "standard", "metadata": map[string]any{"hook_name": "blocks.1.hook_resid_pre", "model_name": "gpt2-small"}}, randomTensors(32, 64))
 	if s, err = Load(v6, ""); err != nil {
 		t.Fatal(err)
@@ -171,12 +188,6 @@ func TestBadSAEs(t *testing.T) {
 		"normalize true": {func() string {
 			return writeSAELens(t, with("normalize_activations", true), good)
 		}, `normalize_activations true`},
-		"uncentred": {func() string {
-			return writeSAELens(t, with("model_from_pretrained_kwargs", map[string]any{"center_writing_weights": false}), good)
-		}, "trained on uncentred activations"},
-		"uncentred, v6 metadata": {func() string {
-			return writeSAELens(t, with("metadata", map[string]any{"model_from_pretrained_kwargs": map[string]any{"center_writing_weights": false}}), good)
-		}, "trained on uncentred activations"},
 		"gated":      {func() string { return writeSAELens(t, with("architecture", "gated"), good) }, `architecture "gated" not supported`},
 		"jumprelu":   {func() string { return writeSAELens(t, with("architecture", "jumprelu"), good) }, `architecture "jumprelu"`},
 		"topk":       {func() string { return writeSAELens(t, with("activation_fn_str", "topk"), good) }, `activation function "topk"`},
