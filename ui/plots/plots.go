@@ -87,6 +87,9 @@ type Options struct {
 // linear y, threshold 0.1.
 func DefaultOptions() Options { return Options{Threshold: DefaultThreshold} }
 
+// maxRange bounds the ends of an x range given by hand.
+const maxRange = 1e15
+
 // Check reports options that cannot make a plot.
 func (o Options) Check() error {
 	if o.Bins < 0 || o.Bins > 100000 {
@@ -97,6 +100,17 @@ func (o Options) Check() error {
 	}
 	if o.Lo > o.Hi {
 		return fmt.Errorf("x range start %g is after its end %g", o.Lo, o.Hi)
+	}
+	// lo = hi means the data's range; otherwise the range must be one a
+	// plot can draw: ends within ±1e15 (activations and statistics are far
+	// smaller) and a width not lost in the ends' rounding.
+	if o.Lo != o.Hi {
+		if math.Abs(o.Lo) > maxRange || math.Abs(o.Hi) > maxRange {
+			return fmt.Errorf("x range %g to %g: the ends must be within ±%g", o.Lo, o.Hi, maxRange)
+		}
+		if o.Hi-o.Lo < 1e-9*max(math.Abs(o.Lo), math.Abs(o.Hi)) {
+			return fmt.Errorf("x range %g to %g is too narrow to draw", o.Lo, o.Hi)
+		}
 	}
 	if math.IsNaN(float64(o.Threshold)) {
 		return errors.New("the threshold is not a number")
@@ -557,7 +571,9 @@ type niceTicks struct {
 }
 
 func (t niceTicks) Ticks(lo, hi float64) []plot.Tick {
-	if !(hi > lo) || math.IsInf(hi-lo, 0) {
+	// The loop below counts steps in a float64: past 2^53 steps from 0, or
+	// with a range its ends' rounding swallows, it would never end.
+	if !(hi > lo) || math.IsInf(hi-lo, 0) || math.Max(math.Abs(lo), math.Abs(hi)) > 1e6*(hi-lo) {
 		return plot.DefaultTicks{}.Ticks(lo, hi)
 	}
 	raw := (hi - lo) / float64(max(1, t.n))
@@ -585,7 +601,9 @@ func (t niceTicks) Ticks(lo, hi float64) []plot.Tick {
 	}
 	var ticks []plot.Tick
 	first := math.Ceil(lo/step-1e-9) - 1
-	for i := first; ; i++ {
+	// About n steps fit; the bound only guards against a float that stops
+	// counting.
+	for i := first; i < first+float64(4*max(1, t.n)+10); i++ {
 		v := i * step
 		if v > hi+step*1e-9 {
 			break

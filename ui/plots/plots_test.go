@@ -165,9 +165,18 @@ func TestExplicitRange(t *testing.T) {
 	if f.Plot.X.Min != 0.1 || f.Plot.X.Max != 0.2 {
 		t.Errorf("x axis [%g, %g]", f.Plot.X.Min, f.Plot.X.Max)
 	}
-	for _, bad := range []Options{{Lo: 2, Hi: 1}, {Bins: -1}, {Lo: math.NaN()}, {Hi: math.Inf(1)}} {
+	// ranges a plot cannot draw (the last four used to hang the tick
+	// loop or the rasteriser for good)
+	for _, bad := range []Options{{Lo: 2, Hi: 1}, {Bins: -1}, {Lo: math.NaN()}, {Hi: math.Inf(1)},
+		{Lo: 0, Hi: 1e308}, {Lo: -1e308, Hi: 1e308}, {Lo: 1, Hi: 1.0000000000000002}, {Lo: 5, Hi: 5.000000000000001}} {
 		if _, err := Distribution(testStore, store.PlotMean, bad); err == nil {
 			t.Errorf("options %+v accepted", bad)
+		}
+	}
+	// the tick maker itself ends on such ranges
+	for _, r := range [][2]float64{{1, 1.0000000000000002}, {5, 5.000000000000001}, {1e17, 1e17 + 64}} {
+		if ticks := (niceTicks{n: 5}).Ticks(r[0], r[1]); len(ticks) > 100 {
+			t.Errorf("range %v: %d ticks", r, len(ticks))
 		}
 	}
 	if _, err := Distribution(testStore, "nope", Options{}); err == nil {
