@@ -167,6 +167,10 @@ func (s *Shell) OpenModel(dir string, then func(error)) {
 	s.Progress.Show()
 	s.Progress.SetValue(0)
 	t0 := time.Now()
+	// Only the latest request opens: a model asked for while another was
+	// loading replaces it (the earlier one is closed when it arrives).
+	s.modelGen++
+	gen := s.modelGen
 	go func() {
 		be, err := s.backend()
 		var ws *workspace.Workspace
@@ -174,6 +178,13 @@ func (s *Shell) OpenModel(dir string, then func(error)) {
 			ws, err = workspace.Open(dir, be)
 		}
 		uiDo(func() {
+			if gen != s.modelGen {
+				if ws != nil {
+					go ws.Close()
+				}
+				done(errors.New("another model was opened meanwhile"))
+				return
+			}
 			s.Progress.Hide()
 			if err != nil {
 				s.showError(fmt.Errorf("open model %s: %w", dir, err))

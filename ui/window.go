@@ -43,6 +43,9 @@ type Shell struct {
 	session *Session
 	spec    WorkspaceSpec
 	running *analysisRun
+	// modelGen counts OpenModel requests: a model that finishes loading
+	// after a later request is closed, not opened.
+	modelGen int
 
 	firstRun *FirstRun // the "Get models" screen (firstrun.go)
 

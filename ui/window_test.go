@@ -252,6 +252,31 @@ func TestWorkspaceOpensTheSAEsItCan(t *testing.T) {
 	}
 }
 
+// A model asked for while another loads replaces it: the first, when it
+// arrives, is closed, and the window shows the second (it used to open the
+// first under the second's name and remember it so).
+func TestOpenModelTwiceQuickly(t *testing.T) {
+	a := test.NewTempApp(t)
+	s := NewShell(a, "test")
+	empty := t.TempDir()
+	var first, second error
+	var n int
+	s.OpenModel(fixModel, func(err error) { first = err; n++ })
+	s.OpenModel(empty, func(err error) { second = err; n++ })
+	pump(t, "both opens", func() bool { return n == 2 })
+	drainUI()
+	if first == nil || !strings.Contains(first.Error(), "another model") {
+		t.Errorf("first open: %v", first)
+	}
+	if second == nil || s.session != nil || s.spec.Model != empty || s.Bar.Model.Text != empty {
+		t.Errorf("second open: %v, session %v, spec %q, bar %q", second, s.session != nil, s.spec.Model, s.Bar.Model.Text)
+	}
+	if err := wait(t, func(done func(error)) { s.OpenModel(fixModel, done) }); err != nil || s.session == nil {
+		t.Fatalf("open again: %v", err)
+	}
+	s.closeSession()
+}
+
 func TestThemeChoice(t *testing.T) {
 	a := test.NewTempApp(t)
 	s := NewShell(a, "test")
