@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -47,9 +49,18 @@ var askSave = func(win fyne.Window, name string, then func(w io.WriteCloser, pat
 func (v *View) Export(what, name string, write func(path string, w io.Writer) error, done func(path string, err error)) {
 	askSave(v.bench.window(), name, func(wc io.WriteCloser, path string) {
 		v.Jobs.Go(func(context.Context) {
-			err := write(path, wc)
+			// Made in memory first (every export is small): a failure
+			// (a closed store, a full disk) leaves no partial file behind.
+			var buf bytes.Buffer
+			err := write(path, &buf)
+			if err == nil {
+				_, err = wc.Write(buf.Bytes())
+			}
 			if cerr := wc.Close(); err == nil {
 				err = cerr
+			}
+			if err != nil && path != "" {
+				os.Remove(path) // the dialog's writer had already emptied it
 			}
 			uiDo(func() {
 				if err != nil {

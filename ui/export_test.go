@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"image/png"
 	"io"
@@ -320,4 +321,25 @@ func findButton(t *testing.T, o fyne.CanvasObject, text string) *widget.Button {
 		t.Fatalf("no button %q", text)
 	}
 	return found
+}
+
+// An export that fails half way (a closed store, a full disk) leaves no
+// partial file, and says why.
+func TestExportFailureLeavesNoFile(t *testing.T) {
+	test.NewTempApp(t)
+	v := newTestView(t)
+	paths := saveTo(t, t.TempDir(), nil)
+	var got error
+	v.Export("the table", "t.csv", func(_ string, w io.Writer) error {
+		fmt.Fprintln(w, "id,mean")
+		return errors.New("the store was closed")
+	}, func(_ string, err error) { got = err })
+	v.Jobs.Wait()
+	drainUI()
+	if got == nil || !strings.Contains(got.Error(), "the store was closed") {
+		t.Errorf("error %v", got)
+	}
+	if _, err := os.Stat((*paths)[0]); !os.IsNotExist(err) {
+		t.Errorf("partial export left: %v", err)
+	}
 }
