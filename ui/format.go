@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -76,6 +77,9 @@ func parseInt(s string) (int, error) {
 		return 0, fmt.Errorf("empty number")
 	}
 	n, err := strconv.Atoi(s)
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("%s is too large", s)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("%q is not a whole number", s)
 	}
@@ -87,16 +91,25 @@ func parseInt(s string) (int, error) {
 // the 50 ranks from 2000.
 func parseRange(s string) (lo, hi int, err error) {
 	s = strings.TrimSpace(strings.ToLower(s))
-	s = strings.TrimPrefix(s, "ranks")
-	s = strings.TrimPrefix(s, "rank")
+	s = strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(s, "ranks"), "rank"))
+	// A dash is a separator between two ranks, not a sign: "-5" and "5-"
+	// are not ranges (they read as "5" before).
+	if t := strings.Trim(s, "-–—−"); t != s && !strings.ContainsAny(t, "-–— .:") {
+		return 0, 0, fmt.Errorf("%q: ranks are not negative; give one rank or two, e.g. 2000-2050", s)
+	}
 	for _, sep := range []string{"..", "–", "—", "-", ":", " to "} {
 		s = strings.ReplaceAll(s, sep, " ")
 	}
 	f := strings.Fields(s)
 	switch len(f) {
 	case 1:
-		lo, err = parseInt(f[0])
-		return lo, lo + 50, err
+		if lo, err = parseInt(f[0]); err != nil {
+			return 0, 0, err
+		}
+		if lo < 0 || lo > math.MaxInt-50 {
+			return 0, 0, fmt.Errorf("rank %d is out of range", lo)
+		}
+		return lo, lo + 50, nil
 	case 2:
 		if lo, err = parseInt(f[0]); err != nil {
 			return 0, 0, err
