@@ -51,6 +51,7 @@ type ElicitPane struct {
 	Hover    *widget.Label
 
 	live    *liveEncoder
+	msg     *paneMsg
 	acts    *workspace.TextActs
 	k       int
 	pos     *int
@@ -72,10 +73,10 @@ func NewElicitPane(v *View) *ElicitPane {
 			err = fmt.Errorf("top-k must be between 1 and %d", maxTopK)
 		}
 		if err != nil {
-			p.message(err.Error())
+			p.msg.field("k", "top-k: "+err.Error())
 			return
 		}
-		p.message("")
+		p.msg.field("k", "")
 		p.k = k
 		p.rank()
 	}
@@ -86,15 +87,17 @@ func NewElicitPane(v *View) *ElicitPane {
 			return
 		}
 		if strings.TrimSpace(s) == "" {
+			p.msg.field("pos", "")
 			p.pos = nil
 			p.rank()
 			return
 		}
 		n, err := parseInt(s)
 		if err != nil {
-			p.message(err.Error())
+			p.msg.field("pos", "position: "+err.Error())
 			return
 		}
+		p.msg.field("pos", "")
 		p.setPos(&n)
 	}
 	p.Mode = widget.NewRadioGroup([]string{modeMean, modePos}, func(m string) {
@@ -151,7 +154,7 @@ func NewElicitPane(v *View) *ElicitPane {
 		f := p.top[id.Row].ID
 		p.Results.UnselectAll()
 		if err := v.Select(f); err != nil {
-			p.message(err.Error())
+			p.msg.setResult(err.Error())
 		}
 	}
 
@@ -161,6 +164,7 @@ func NewElicitPane(v *View) *ElicitPane {
 	p.Msg.Wrapping = fyne.TextWrapWord
 	p.Msg.Importance = widget.DangerImportance
 	p.Msg.Hide()
+	p.msg = newPaneMsg(p.Msg)
 
 	ex1 := widget.NewButton("Example: developing countries", func() { p.Example(ExampleCountries, nil) })
 	ex2 := widget.NewButton("Example: “Ask not…” at -4", func() {
@@ -204,15 +208,6 @@ func (p *ElicitPane) Example(text string, pos *int) {
 	p.Text.SetText(text)
 }
 
-func (p *ElicitPane) message(text string) {
-	p.Msg.SetText(text)
-	if text == "" {
-		p.Msg.Hide()
-	} else {
-		p.Msg.Show()
-	}
-}
-
 // setPos chooses a position (nil for the mean) and updates the controls.
 func (p *ElicitPane) setPos(pos *int) {
 	p.syncing = true
@@ -234,7 +229,7 @@ func (p *ElicitPane) result(text string, ta *workspace.TextActs, err error, _ ti
 		if text == p.Text.Text {
 			p.acts = nil
 			p.top = nil
-			p.message(err.Error())
+			p.msg.setResult(err.Error())
 			p.Strip.SetTokens(nil, 1, -1)
 			p.Summary.SetText("")
 			p.Results.Refresh()
@@ -255,12 +250,12 @@ func (p *ElicitPane) rank() {
 	top, err := ta.Elicit(p.k, p.pos)
 	if err != nil {
 		p.top = nil
-		p.message(err.Error())
+		p.msg.setResult(err.Error())
 		p.Summary.SetText("")
 		p.Results.Refresh()
 		return
 	}
-	p.message("")
+	p.msg.setResult("")
 	p.top = top
 	n := len(ta.Tokens) - 1
 	if p.pos == nil {

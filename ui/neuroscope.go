@@ -34,6 +34,7 @@ type NeuroscopePane struct {
 	Legend       *Legend
 
 	live     *liveEncoder
+	msg      *paneMsg
 	acts     *workspace.TextActs
 	scaleMax float64 // 0: the text's own maximum
 	syncing  bool
@@ -59,20 +60,20 @@ func NewNeuroscopePane(v *View) *NeuroscopePane {
 			err = v.Select(f)
 		}
 		if err != nil {
-			p.message(err.Error())
+			p.msg.field("feature", err.Error())
 			return
 		}
-		p.message("")
+		p.msg.field("feature", "")
 	}
 	p.ScaleEntry = widget.NewEntry()
 	p.ScaleEntry.SetPlaceHolder("auto")
 	p.ScaleEntry.OnChanged = func(s string) {
 		m, err := parsePositiveFloat(s)
 		if err != nil {
-			p.message(err.Error())
+			p.msg.field("scale", "colour scale: "+err.Error())
 			return
 		}
-		p.message("")
+		p.msg.field("scale", "")
 		p.scaleMax = m
 		p.recolour()
 	}
@@ -94,6 +95,7 @@ func NewNeuroscopePane(v *View) *NeuroscopePane {
 	p.Msg.Wrapping = fyne.TextWrapWord
 	p.Msg.Importance = widget.DangerImportance
 	p.Msg.Hide()
+	p.msg = newPaneMsg(p.Msg)
 	p.Legend = NewLegend()
 
 	small := func(o fyne.CanvasObject, w float32) fyne.CanvasObject {
@@ -110,7 +112,7 @@ func NewNeuroscopePane(v *View) *NeuroscopePane {
 			p.FeatureEntry.SetText(fmt.Sprint(f))
 		}
 		p.syncing = false
-		p.message("")
+		p.msg.field("feature", "") // a feature chosen elsewhere replaces a bad one typed
 		p.recolour()
 	})
 	if f := v.Feature(); f >= 0 {
@@ -129,15 +131,6 @@ func (p *NeuroscopePane) Settle() { p.live.Settle() }
 // Acts returns the activations of the text shown.
 func (p *NeuroscopePane) Acts() *workspace.TextActs { return p.acts }
 
-func (p *NeuroscopePane) message(text string) {
-	p.Msg.SetText(text)
-	if text == "" {
-		p.Msg.Hide()
-	} else {
-		p.Msg.Show()
-	}
-}
-
 func (p *NeuroscopePane) result(text string, ta *workspace.TextActs, err error, typed time.Time) {
 	if text != p.Text.Text {
 		// an older text; the newest one is on its way
@@ -147,12 +140,12 @@ func (p *NeuroscopePane) result(text string, ta *workspace.TextActs, err error, 
 	}
 	if err != nil {
 		p.acts = nil
-		p.message(err.Error())
+		p.msg.setResult(err.Error())
 		p.Strip.SetTokens(nil, 1, -1)
 		p.Summary.SetText("")
 		return
 	}
-	p.message("")
+	p.msg.setResult("")
 	p.acts = ta
 	p.recolour()
 	p.LastLatency = time.Since(typed)

@@ -105,8 +105,20 @@ func TestNeuroscopeBadInput(t *testing.T) {
 	}
 	p.Text.SetText("fine again")
 	p.Settle()
-	if p.Msg.Visible() || len(p.Strip.Tokens()) == 0 {
-		t.Error("the pane did not recover")
+	// the bad feature typed above stays reported while it is in its field
+	if !p.Msg.Visible() || !strings.Contains(p.Msg.Text, "x1") || len(p.Strip.Tokens()) == 0 {
+		t.Errorf("after a good text, with \"x1\" still in the feature field: message %q, %d chips", p.Msg.Text, len(p.Strip.Tokens()))
+	}
+	p.ScaleEntry.SetText("abc")
+	p.Text.SetText("fine again, longer")
+	p.Settle()
+	if !strings.Contains(p.Msg.Text, "colour scale") {
+		t.Errorf("a bad scale, then new text: message %q", p.Msg.Text)
+	}
+	p.ScaleEntry.SetText("")
+	p.FeatureEntry.SetText("3")
+	if p.Msg.Visible() {
+		t.Errorf("the pane did not recover: %q", p.Msg.Text)
 	}
 }
 
