@@ -63,12 +63,30 @@ func New() (*Tokenizer, error) {
 // Encode returns the token ids of text without a BOS token. The special
 // token text "<|endoftext|>" is encoded as the special token, as the
 // Hugging Face GPT-2 tokenizer does.
+//
+// The text is split at each "<|endoftext|>" and the pieces are encoded
+// ordinarily: the same ids as tiktoken's Encode with special tokens
+// allowed, which copies the rest of the text at every special token found
+// (a corpus of stories separated by "<|endoftext|>" took time and memory
+// quadratic in its length: 30 s and 33 GB for 1.7 MB).
 func (t *Tokenizer) Encode(text string) []int {
-	if text == "" {
-		return nil
+	var out []int
+	for text != "" {
+		i := strings.Index(text, endOfText)
+		if i < 0 {
+			return append(out, t.enc.EncodeOrdinary(text)...)
+		}
+		if i > 0 {
+			out = append(out, t.enc.EncodeOrdinary(text[:i])...)
+		}
+		out = append(out, BOS) // <|endoftext|> is BOS, EOS and the separator
+		text = text[i+len(endOfText):]
 	}
-	return t.enc.Encode(text, []string{"all"}, nil)
+	return out
 }
+
+// endOfText is the text of GPT-2's only special token.
+const endOfText = "<|endoftext|>"
 
 // ToTokens returns BOS followed by the ids of text, like TransformerLens'
 // HookedTransformer.to_tokens with prepend_bos=True.
