@@ -8,7 +8,9 @@ prefix=""
 pkg=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --prefix) prefix="$2"; shift 2 ;;
+    --prefix)
+      [ $# -ge 2 ] && [ -n "$2" ] || { echo "install.sh: --prefix needs a folder" >&2; exit 2; }
+      prefix="$2"; shift 2 ;;
     *) pkg="$1"; shift ;;
   esac
 done
@@ -19,6 +21,9 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tar xJf "$pkg" -C "$work"
+case "$prefix$HOME" in
+  *[[:space:]]*) echo "install.sh: the prefix or home folder contains a space, which the package's Makefile (made by fyne) cannot handle" >&2; exit 2 ;;
+esac
 if [ -n "$prefix" ]; then
   make -s -C "$work/saescope" install DESTDIR="" PREFIX="$prefix"
   echo "installed into $prefix"
