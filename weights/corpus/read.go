@@ -234,8 +234,20 @@ func (r *reader) add(source, text string) error {
 	return nil
 }
 
+// MaxTextFileBytes and MaxJSONLLineBytes bound what is read into memory
+// at once: a .txt file is read whole, a .jsonl line too, and tokenizing
+// takes several times the text's size again. Larger inputs are refused
+// with a message saying how to split them, rather than exhaust memory.
+const (
+	MaxTextFileBytes  = 512 << 20
+	MaxJSONLLineBytes = 64 << 20
+)
+
 // readTxt reads a .txt file: one document, or one a paragraph.
 func (r *reader) readTxt(fsys fs.FS, name, shown string) error {
+	if st, err := fs.Stat(fsys, name); err == nil && st.Size() > MaxTextFileBytes {
+		return fmt.Errorf("corpus %s: %d MB in one text file, more than the %d MB read at once: split it into several files (a folder of them is a corpus), or make it a .jsonl of documents", shown, st.Size()>>20, MaxTextFileBytes>>20)
+	}
 	raw, err := fs.ReadFile(fsys, name)
 	if err != nil {
 		return fmt.Errorf("corpus %s: %w", shown, err)
@@ -279,6 +291,25 @@ func (r *reader) readTxt(fsys fs.FS, name, shown string) error {
 	return flush(len(lines))
 }
 
+var errLongLine = errors.New("line too long")
+
+// readLine reads up to and including the next '\n' (io.EOF after the
+// last line), refusing a line of more than max bytes before it is all in
+// memory.
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		if len(line)+len(part) > max {
+			return nil, errLongLine
+		}
+		line = append(line, part...)
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+	}
+}
+
 // readJSONL reads one JSON object a line.
 func (r *reader) readJSONL(fsys fs.FS, name, shown string) error {
 	f, err := fsys.Open(name)
@@ -289,9 +320,15 @@ func (r *reader) readJSONL(fsys fs.FS, name, shown string) error {
 	br := bufio.NewReaderSize(f, 1<<20)
 	field := r.opt.TextField
 	for lineNo := 1; ; lineNo++ {
-		line, err := br.ReadBytes('\n')
+		line, err := readLine(br, MaxJSONLLineBytes)
+		if errors.Is(err, errLongLine) {
+			return fmt.Errorf("corpus %s: line %d is longer than %d MB: one document a line, split it", shown, lineNo, MaxJSONLLineBytes>>20)
+		}
 		if err != nil && err != io.EOF {
 			return fmt.Errorf("corpus %s: line %d: %w", shown, lineNo, err)
+		}
+		if lineNo == 1 {
+			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")) // a UTF-8 byte-order mark
 		}
 		if lineNo%1024 == 0 {
 			if cerr := r.ctx.Err(); cerr != nil {

@@ -1,10 +1,12 @@
 package corpus
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -374,4 +376,31 @@ func TestParquetDamaged(t *testing.T) {
 		t.Errorf("damaged footer length: %v", err)
 	}
 	t.Logf("3000 damaged files: %d errors, the slowest read in %v", errs, slowest)
+}
+
+// readLine returns lines whole, the last one without '\n', and refuses a
+// line over its bound before reading all of it.
+func TestReadLine(t *testing.T) {
+	long := strings.Repeat("x", 3000)
+	br := bufio.NewReaderSize(strings.NewReader("a\n"+long+"\nlast"), 16)
+	for _, want := range []string{"a\n", long + "\n", "last"} {
+		got, err := readLine(br, 4000)
+		if string(got) != want || (err != nil && err != io.EOF) {
+			t.Fatalf("line %q (%v), want %q", got, err, want)
+		}
+	}
+	br = bufio.NewReaderSize(strings.NewReader(long+"\n"), 16)
+	if _, err := readLine(br, 1000); !errors.Is(err, errLongLine) {
+		t.Errorf("3000-byte line with a bound of 1000: %v", err)
+	}
+}
+
+// A .jsonl that starts with a UTF-8 byte-order mark reads like one without.
+func TestJSONLWithBOM(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.jsonl")
+	write(t, p, "\xef\xbb\xbf{\"text\": \"first\"}\n{\"text\": \"second\"}\n")
+	docs, _, err := ReadDocuments(context.Background(), p, Options{})
+	if err != nil || len(docs) != 2 || docs[0].Text != "first" {
+		t.Errorf("docs %v, %v", docs, err)
+	}
 }
