@@ -252,6 +252,10 @@ func (r *reader) readTxt(fsys fs.FS, name, shown string) error {
 	if err != nil {
 		return fmt.Errorf("corpus %s: %w", shown, err)
 	}
+	if bytes.HasPrefix(raw, []byte{0xff, 0xfe}) || bytes.HasPrefix(raw, []byte{0xfe, 0xff}) {
+		return fmt.Errorf("corpus %s: the file is UTF-16 (it starts with a UTF-16 byte-order mark): save it as UTF-8", shown)
+	}
+	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")) // a UTF-8 byte-order mark is no text
 	text, bad := sanitizeUTF8(raw)
 	r.stats.InvalidUTF8Bytes += bad
 	if strings.IndexByte(text, '\r') >= 0 {

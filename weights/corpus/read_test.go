@@ -404,3 +404,20 @@ func TestJSONLWithBOM(t *testing.T) {
 		t.Errorf("docs %v, %v", docs, err)
 	}
 }
+
+// A UTF-16 text file is refused with what it is; replaced bytes are said
+// in the corpus' note.
+func TestEncodingsSaid(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "u16.txt")
+	write(t, p, "\xff\xfeh\x00i\x00")
+	if _, _, err := ReadDocuments(context.Background(), p, Options{}); err == nil || !strings.Contains(err.Error(), "UTF-16") {
+		t.Errorf("UTF-16 file: %v", err)
+	}
+	p = filepath.Join(dir, "latin1.txt")
+	write(t, p, strings.Repeat("caf\xe9 au lait, ", 100))
+	c, err := Load(context.Background(), p, newTok(t), Options{SeqLen: 8}, nil)
+	if err != nil || !strings.Contains(c.Note, "100 bytes that are not UTF-8") {
+		t.Errorf("Latin-1 file: note %q, %v", c.Note, err)
+	}
+}

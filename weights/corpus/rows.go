@@ -189,6 +189,13 @@ func build(ctx context.Context, path, label string, docs []Document, st Stats, t
 		src.fill(order[k], row)
 		c.Rows[k] = row
 	}
+	if st.InvalidUTF8Bytes > 0 {
+		note := fmt.Sprintf("%d bytes that are not UTF-8 were replaced by U+FFFD (is the corpus in another encoding?)", st.InvalidUTF8Bytes)
+		if c.Note != "" {
+			note = c.Note + "; " + note
+		}
+		c.Note = note
+	}
 	c.Hash = hashRows(opt, c.Rows)
 	return c, nil
 }
