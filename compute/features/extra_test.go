@@ -42,28 +42,22 @@ func TestFeatureLogitsAgainstHostComputation(t *testing.T) {
 			wu[j*V+v] = float64(ck.WTE.Data[v*d+j]) * float64(ck.LNFW.Data[j])
 		}
 	}
-	// fold_layer_norm's centring: each column over d_model
-	for v := 0; v < V; v++ {
-		var m float64
-		for j := 0; j < d; j++ {
-			m += wu[j*V+v]
-		}
-		m /= float64(d)
-		for j := 0; j < d; j++ {
-			wu[j*V+v] -= m
-		}
-	}
-	// center_unembed: each row over the vocabulary
-	for j := 0; j < d; j++ {
-		var m float64
-		for v := 0; v < V; v++ {
-			m += wu[j*V+v]
-		}
-		m /= float64(V)
-		for v := 0; v < V; v++ {
-			wu[j*V+v] -= m
+	// centre subtracts from each of n lines of m entries (entry k of line
+	// i at i·lineStride + k·step) the line's mean
+	centre := func(n, m, lineStride, step int) {
+		for i := 0; i < n; i++ {
+			var mean float64
+			for k := 0; k < m; k++ {
+				mean += wu[i*lineStride+k*step]
+			}
+			mean /= float64(m)
+			for k := 0; k < m; k++ {
+				wu[i*lineStride+k*step] -= mean
+			}
 		}
 	}
+	centre(V, d, 1, V) // fold_layer_norm: each column over d_model
+	centre(d, V, V, 1) // center_unembed: each row over the vocabulary
 	logits := make([]float64, V)
 	for j := 0; j < d; j++ {
 		u := float64(enc.SAE.WDec.Data[f*d+j])
