@@ -58,6 +58,9 @@ type Options struct {
 	TLCompat bool
 	// MaxDocs stops reading after that many documents; 0 reads all.
 	MaxDocs int
+	// MaxTextBytes stops reading at the document whose text passes that
+	// many bytes in all (Stats.Truncated); 0 means MaxCorpusTextBytes.
+	MaxTextBytes int64
 }
 
 // withDefaults fills in the zero fields and checks the others.
@@ -102,7 +105,19 @@ type Stats struct {
 	// InvalidUTF8Bytes is the number of bytes that were not valid UTF-8 and
 	// were replaced by U+FFFD.
 	InvalidUTF8Bytes int
+	// TextBytes is the size of the documents' text.
+	TextBytes int64
+	// Truncated says that reading stopped at MaxCorpusTextBytes: the
+	// documents are the corpus' first ones.
+	Truncated bool
 }
+
+// MaxCorpusTextBytes bounds the text read from a corpus: the documents
+// and their tokens are held in memory (a few times the text's size), and
+// an analysis uses a few hundred thousand tokens (openwebtext-10k is 50
+// MB). Reading stops at the document that passes it, and the corpus' note
+// says so.
+const MaxCorpusTextBytes = 512 << 20
 
 // Kinds of file read, by extension (case-insensitive).
 var readers = map[string]func(*reader, fs.FS, string, string) error{
@@ -219,7 +234,8 @@ func read(ctx context.Context, fsys fs.FS, root string, display func(string) str
 	return r.docs, r.stats, nil
 }
 
-// add records one document; it returns errStop once MaxDocs are read.
+// add records one document; it returns errStop once MaxDocs are read or
+// the text passes the budget.
 func (r *reader) add(source, text string) error {
 	if text == "" {
 		r.stats.EmptyDocuments++
@@ -228,10 +244,24 @@ func (r *reader) add(source, text string) error {
 		}
 	}
 	r.docs = append(r.docs, Document{Source: source, Text: text})
+	r.stats.TextBytes += int64(len(text))
 	if r.opt.MaxDocs > 0 && len(r.docs) >= r.opt.MaxDocs {
 		return errStop
 	}
+	if r.stats.TextBytes >= r.maxText() {
+		r.stats.Truncated = true
+		return errStop
+	}
 	return nil
+}
+
+// maxText is the text budget: Options.MaxTextBytes, else
+// MaxCorpusTextBytes.
+func (r *reader) maxText() int64 {
+	if r.opt.MaxTextBytes > 0 {
+		return r.opt.MaxTextBytes
+	}
+	return MaxCorpusTextBytes
 }
 
 // MaxTextFileBytes and MaxJSONLLineBytes bound what is read into memory

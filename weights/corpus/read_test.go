@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -419,5 +420,25 @@ func TestEncodingsSaid(t *testing.T) {
 	c, err := Load(context.Background(), p, newTok(t), Options{SeqLen: 8}, nil)
 	if err != nil || !strings.Contains(c.Note, "100 bytes that are not UTF-8") {
 		t.Errorf("Latin-1 file: note %q, %v", c.Note, err)
+	}
+}
+
+// Reading stops at the document whose text passes the budget, and the
+// corpus' note says that only its first documents were used.
+func TestTextBudget(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 10; i++ {
+		write(t, filepath.Join(dir, fmt.Sprintf("%02d.txt", i)), strings.Repeat(fmt.Sprintf("document %d. ", i), 10)[:100])
+	}
+	docs, st, err := ReadDocuments(context.Background(), dir, Options{MaxTextBytes: 350})
+	if err != nil || len(docs) != 4 || !st.Truncated || st.TextBytes != 400 {
+		t.Fatalf("%d documents, stats %+v, %v", len(docs), st, err)
+	}
+	c, err := Load(context.Background(), dir, newTok(t), Options{SeqLen: 8, MaxTextBytes: 350}, nil)
+	if err != nil || !strings.Contains(c.Note, "its first 4 documents") {
+		t.Errorf("note %q, %v", c.Note, err)
+	}
+	if _, st, _ := ReadDocuments(context.Background(), dir, Options{}); st.Truncated || st.Documents != 10 {
+		t.Errorf("default budget: %+v", st)
 	}
 }

@@ -189,6 +189,16 @@ func build(ctx context.Context, path, label string, docs []Document, st Stats, t
 		src.fill(order[k], row)
 		c.Rows[k] = row
 	}
+	if st.Truncated {
+		note := fmt.Sprintf("the corpus holds more text than is read (%d MB): its first %d documents (%d MB) were used", MaxCorpusTextBytes>>20, st.Documents, st.TextBytes>>20)
+		if opt.MaxTextBytes > 0 {
+			note = fmt.Sprintf("the corpus holds more text than is read (%d bytes): its first %d documents (%d bytes) were used", opt.MaxTextBytes, st.Documents, st.TextBytes)
+		}
+		if c.Note != "" {
+			note = c.Note + "; " + note
+		}
+		c.Note = note
+	}
 	if st.InvalidUTF8Bytes > 0 {
 		note := fmt.Sprintf("%d bytes that are not UTF-8 were replaced by U+FFFD (is the corpus in another encoding?)", st.InvalidUTF8Bytes)
 		if c.Note != "" {
