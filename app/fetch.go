@@ -73,8 +73,9 @@ func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Error string `json:"error"`
 	}
 	out := struct {
-		Fetched []fetched `json:"fetched"`
-		Failed  []failed  `json:"failed,omitempty"`
+		Fetched     []fetched `json:"fetched"`
+		Failed      []failed  `json:"failed,omitempty"`
+		Interrupted string    `json:"interrupted,omitempty"`
 	}{Fetched: []fetched{}}
 	anyOffline := false
 	for _, e := range entries {
@@ -85,6 +86,11 @@ func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		p, err := e.Fetch(ctx, c, pr)
 		if err != nil {
 			if ctx.Err() != nil {
+				// what was fetched before stays reported
+				out.Interrupted = e.Name
+				if werr := writeJSON(stdout, out); werr != nil {
+					return werr
+				}
 				return fmt.Errorf("%s: interrupted; run again to resume", e.Name)
 			}
 			if !*quiet {
