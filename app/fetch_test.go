@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/saescope/saescope/weights/hub/hubtest"
 )
@@ -72,6 +75,40 @@ func listCatalogueCLI(t *testing.T, args ...string) (listOut, map[string]int) {
 		idx[e.Name] = i
 	}
 	return res, idx
+}
+
+// An interrupted fetch still reports what it fetched before.
+func TestFetchInterrupted(t *testing.T) {
+	srv, _ := fetchEnv(t)
+	block := make(chan struct{})
+	defer close(block)
+	sae := &hubtest.File{Path: "gpt2-small_6144_mlp_out_0.pt", Data: bytes.Repeat([]byte("x"), 100_000), LFS: true, Block: block, BlockAfter: 1000}
+	srv.AddRepo("model", "jacobcd52/gpt2-small-sparse-autoencoders").Commit(hubtest.CommitID("jacob2"), []string{"main"}, sae)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // cancel once the SAE's download has started
+		for {
+			for _, r := range srv.Requests() {
+				if r.Server == "cdn" && strings.Contains(r.Path, sae.SHA256()) {
+					cancel()
+					return
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	var stdout, stderr bytes.Buffer
+	err := runFetch(ctx, []string{"gpt2", "jacobcd52/mlp_out_0", "--quiet"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("interrupted fetch: %v", err)
+	}
+	var res struct {
+		Fetched     []struct{ Name string } `json:"fetched"`
+		Interrupted string                  `json:"interrupted"`
+	}
+	if jerr := json.Unmarshal(stdout.Bytes(), &res); jerr != nil || len(res.Fetched) != 1 || res.Fetched[0].Name != "gpt2" || res.Interrupted != "jacobcd52/mlp_out_0" {
+		t.Errorf("output %s (%v)", stdout.String(), jerr)
+	}
 }
 
 func TestFetchCommand(t *testing.T) {
