@@ -87,7 +87,7 @@ func splitGUIArgs(args []string) (gui, rest []string) {
 
 // gui opens the main window with the window's flags (see guiFlags) and
 // runs until it is closed; it returns the exit code.
-func gui(args []string, stderr io.Writer) (code int) {
+func gui(args []string, stderr io.Writer) int {
 	fs, o := guiFlags(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -108,14 +108,6 @@ func gui(args []string, stderr io.Writer) (code int) {
 		fmt.Fprintf(stderr, "saescope: %v\n", err)
 		return 2
 	}
-	// The GL driver panics when it cannot start (no OpenGL, a display
-	// that refuses the connection): say so in one line.
-	defer func() {
-		if p := recover(); p != nil {
-			fmt.Fprintf(stderr, "saescope: the window could not open: %v (it needs a desktop session with OpenGL 2.1; the commands of saescope help work without one)\n", p)
-			code = 1
-		}
-	}()
 	a := fyneapp.NewWithID("io.github.saescope")
 	// Every widget update from a goroutine goes through fyne.Do: tell Fyne,
 	// which otherwise checks the calling goroutine (a stack trace) on every
@@ -131,7 +123,11 @@ func gui(args []string, stderr io.Writer) (code int) {
 	} else {
 		ui.ApplySavedTheme(a)
 	}
-	shell := ui.NewShell(a, version)
+	shell, err := openShell(a)
+	if err != nil {
+		fmt.Fprintf(stderr, "saescope: %v\n", err)
+		return 1
+	}
 	shell.SetBackend(func() (compute.Backend, error) { return newBackend(o.backend, o.blas) })
 	if size != (fyne.Size{}) {
 		shell.Window.Resize(size)
@@ -141,6 +137,19 @@ func gui(args []string, stderr io.Writer) (code int) {
 	}
 	shell.Window.ShowAndRun()
 	return 0
+}
+
+// openShell makes the main window. The GL driver panics when it cannot
+// start (no OpenGL, a display that refuses the connection): that becomes
+// an error saying so in one line. Later panics are bugs and keep their
+// stack traces.
+func openShell(a fyne.App) (shell *ui.Shell, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the window could not open: %v (it needs a desktop session with OpenGL 2.1; the commands of saescope help work without one)", p)
+		}
+	}()
+	return ui.NewShell(a, version), nil
 }
 
 // checkDisplay says why no window can open on a Unix desktop without a
