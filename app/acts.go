@@ -30,8 +30,12 @@ func runActs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	tokens := flatten(rows)
 	var acts []float32
 	width := 0
+	// With an SAE trained on uncentred activations, the hook's values as
+	// that SAE sees them (from_pretrained_no_processing's), else
+	// from_pretrained's.
+	uncentred := e.enc != nil && e.enc.SAE.Uncentred
 	e.m.Lock()
-	_, err = e.m.Run(ctx, tokens, B, T, model.Hooks{StopAfter: &h, Observe: func(hk hookname.Hook, act compute.Tensor) error {
+	_, err = e.m.Run(ctx, tokens, B, T, model.Hooks{StopAfter: &h, Uncentred: uncentred, Observe: func(hk hookname.Hook, act compute.Tensor) error {
 		if hk == h {
 			width = act.Cols()
 			acts = make([]float32, act.Rows()*act.Cols())
@@ -43,7 +47,7 @@ func runActs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"hook": h.String(), "acts": reshape(acts, B, T, width)}
+	out := map[string]any{"hook": h.String(), "acts": reshape(acts, B, T, width), "uncentred": uncentred}
 	if e.enc != nil {
 		if h != e.enc.Hook() {
 			return fmt.Errorf("--hook %s differs from the SAE's hook %s", h, e.enc.Hook())
