@@ -173,15 +173,11 @@ func (o *guiOptions) check() (fyne.Size, error) {
 	if !slices.Contains(backendNames(), o.backend) {
 		return fyne.Size{}, fmt.Errorf("--backend %q: this build knows %s", o.backend, strings.Join(backendNames(), ", "))
 	}
-	switch cpu.BLAS(o.blas) {
-	case cpu.BLASAuto, cpu.BLASOpenBLAS, cpu.BLASGonum:
-	default:
-		return fyne.Size{}, fmt.Errorf("--blas %q: use auto, openblas or gonum", o.blas)
+	if err := cpu.BLAS(o.blas).Check(); err != nil {
+		return fyne.Size{}, fmt.Errorf("--blas %q: %w", o.blas, err)
 	}
-	switch strings.ToLower(o.theme) {
-	case "", ui.ThemeSystem, ui.ThemeLight, ui.ThemeDark:
-	default:
-		return fyne.Size{}, fmt.Errorf("--theme %q: use system, light or dark", o.theme)
+	if err := ui.CheckTheme(o.theme); err != nil {
+		return fyne.Size{}, fmt.Errorf("--theme %q: %w", o.theme, err)
 	}
 	if o.pane != "" && !slices.Contains(ui.Panes, o.pane) {
 		return fyne.Size{}, fmt.Errorf("--pane %q: use one of %s", o.pane, strings.Join(ui.Panes, ", "))

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"image/color"
 	"strings"
 
@@ -38,6 +39,16 @@ func ThemeFor(name string) fyne.Theme {
 		return variantTheme{theme.DefaultTheme(), theme.VariantDark}
 	}
 	return theme.DefaultTheme()
+}
+
+// CheckTheme says whether name is a theme choice (any case; "" is the
+// saved one).
+func CheckTheme(name string) error {
+	switch strings.ToLower(name) {
+	case "", ThemeSystem, ThemeLight, ThemeDark:
+		return nil
+	}
+	return fmt.Errorf("unknown theme %q: use system, light or dark", name)
 }
 
 // ApplyTheme switches a's theme to the choice name.

@@ -38,15 +38,21 @@ type Backend struct {
 	attnWorkers int
 }
 
+// Check says whether b names a BLAS choice ("" is auto).
+func (b BLAS) Check() error {
+	switch b {
+	case BLASAuto, "", BLASOpenBLAS, BLASGonum:
+		return nil
+	}
+	return fmt.Errorf("unknown BLAS %q (auto, openblas or gonum)", string(b))
+}
+
 // New returns a CPU backend with the chosen BLAS.
 func New(choice BLAS) (*Backend, error) {
+	if err := choice.Check(); err != nil {
+		return nil, fmt.Errorf("cpu backend: %w", err)
+	}
 	switch choice {
-	case BLASAuto, "":
-		if lib := loadOpenBLAS(); lib != "" {
-			setBLASThreads(runtime.GOMAXPROCS(0))
-			return &Backend{name: "cpu/openblas", gemm: openBLAS{}, attnWorkers: 1}, nil
-		}
-		return &Backend{name: "cpu/gonum", gemm: gonumBLAS{}, attnWorkers: runtime.GOMAXPROCS(0)}, nil
 	case BLASOpenBLAS:
 		if loadOpenBLAS() == "" {
 			return nil, fmt.Errorf("cpu backend: OpenBLAS not found (install libopenblas0, e.g. apt-get install libopenblas-dev)")
@@ -56,7 +62,12 @@ func New(choice BLAS) (*Backend, error) {
 	case BLASGonum:
 		return &Backend{name: "cpu/gonum", gemm: gonumBLAS{}, attnWorkers: runtime.GOMAXPROCS(0)}, nil
 	}
-	return nil, fmt.Errorf("cpu backend: unknown BLAS %q (auto, openblas or gonum)", choice)
+	// auto
+	if lib := loadOpenBLAS(); lib != "" {
+		setBLASThreads(runtime.GOMAXPROCS(0))
+		return &Backend{name: "cpu/openblas", gemm: openBLAS{}, attnWorkers: 1}, nil
+	}
+	return &Backend{name: "cpu/gonum", gemm: gonumBLAS{}, attnWorkers: runtime.GOMAXPROCS(0)}, nil
 }
 
 // Name implements compute.Backend.
