@@ -416,16 +416,14 @@ func (s *Shell) OpenWorkspace(w WorkspaceSpec, analyze bool, then func(error)) {
 			if i == len(w.SAEs) {
 				if len(errs) == 0 {
 					s.SetStatus(fmt.Sprintf("Workspace open: %s, running on %s.", describeSpec(s.spec), backendLabel(s.session.WS.Backend)))
+				} else { // each error was shown as it happened
+					s.SetStatus(fmt.Sprintf("Workspace open: %s; %d of its %d SAEs could not be opened or analysed (%v).",
+						describeSpec(s.spec), len(errs), len(w.SAEs), errs[0]))
 				}
 				if e := s.Explorer(); e != nil && e.View.Store() != nil {
 					s.ShowWorkspaceBar(false) // room for the panes; a click unfolds it
 				}
-				err := errors.Join(errs...)
-				if err != nil { // each was shown as it happened
-					s.SetStatus(fmt.Sprintf("Workspace open: %s; %d of its %d SAEs could not be opened or analysed (%v).",
-						describeSpec(s.spec), len(errs), len(w.SAEs), errs[0]))
-				}
-				done(err)
+				done(errors.Join(errs...))
 				return
 			}
 			sp := w.SAEs[i]

@@ -25,14 +25,13 @@ type Jobs struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	nextID  uint64
-	running map[uint64]chan struct{} // closed when the job returns
+	running map[chan struct{}]bool // one per running job, closed when it returns
 }
 
 // NewJobs returns a job group that runs until Close.
 func NewJobs() *Jobs {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Jobs{ctx: ctx, cancel: cancel, running: map[uint64]chan struct{}{}}
+	return &Jobs{ctx: ctx, cancel: cancel, running: map[chan struct{}]bool{}}
 }
 
 // Go runs fn on a new goroutine with the group's context.
@@ -40,15 +39,13 @@ func (j *Jobs) Go(fn func(ctx context.Context)) {
 	j.wg.Add(1)
 	done := make(chan struct{})
 	j.mu.Lock()
-	id := j.nextID
-	j.nextID++
-	j.running[id] = done
+	j.running[done] = true
 	j.mu.Unlock()
 	go func() {
 		defer j.wg.Done()
 		defer func() {
 			j.mu.Lock()
-			delete(j.running, id)
+			delete(j.running, done)
 			j.mu.Unlock()
 			close(done)
 		}()
@@ -63,7 +60,7 @@ func (j *Jobs) Go(fn func(ctx context.Context)) {
 func (j *Jobs) AfterRunning(fn func()) {
 	j.mu.Lock()
 	wait := make([]chan struct{}, 0, len(j.running))
-	for _, c := range j.running {
+	for c := range j.running {
 		wait = append(wait, c)
 	}
 	j.mu.Unlock()
