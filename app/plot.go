@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/internal/atomicfile"
 	"github.com/saescope/saescope/ui/plots"
 )
 
@@ -93,7 +92,7 @@ func runPlot(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(*out, data); err != nil {
+	if err := atomicfile.WriteFile(*out, data, 0o644); err != nil {
 		return fmt.Errorf("writing the plot: %w", err)
 	}
 	if *csvPath != "" {
@@ -101,7 +100,7 @@ func runPlot(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := plots.WriteCSV(&buf, fig); err != nil {
 			return err
 		}
-		if err := writeFileAtomic(*csvPath, buf.Bytes()); err != nil {
+		if err := atomicfile.WriteFile(*csvPath, buf.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("writing the CSV: %w", err)
 		}
 	}
@@ -122,29 +121,4 @@ func runPlot(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		res["csv"] = *csvPath
 	}
 	return writeJSON(stdout, res)
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// folder and a rename: a failure (a full disk) leaves the file that was
-// there as it was, and no partial file.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }

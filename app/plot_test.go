@@ -264,25 +264,3 @@ func TestPlotChild(t *testing.T) {
 	os.Stderr.Write(errb.Bytes())
 	os.Exit(code)
 }
-
-// writeFileAtomic replaces a file whole, and leaves the old one and no
-// temporary file when it cannot write.
-func TestWriteFileAtomic(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "plot.png")
-	if err := writeFileAtomic(p, []byte("old")); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeFileAtomic(p, []byte("new")); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(p); string(b) != "new" {
-		t.Errorf("content %q", b)
-	}
-	if err := writeFileAtomic(filepath.Join(dir, "no", "such", "dir.png"), []byte("x")); err == nil {
-		t.Error("write into a missing folder accepted")
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Errorf("files left: %v", entries)
-	}
-}

@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/saescope/saescope/internal/atomicfile"
 )
 
 // Entry is what the user wrote about one feature.
@@ -203,33 +205,9 @@ func (b *Book) save() (err error) {
 	if err != nil {
 		return err
 	}
-	// A temporary name of its own: two processes saving at once never
-	// write into the same temporary file.
-	f, err := os.CreateTemp(filepath.Dir(b.path), filepath.Base(b.path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("save labels: %w", err)
-	}
-	tmp := f.Name()
-	if _, err := f.Write(raw); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("save labels: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("save labels: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("save labels: %w", err)
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("save labels: %w", err)
-	}
-	if err := os.Rename(tmp, b.path); err != nil {
-		os.Remove(tmp)
+	// Through a temporary file of its own: two processes saving at once
+	// never write into the same one, and a full disk leaves the old book.
+	if err := atomicfile.WriteFile(b.path, raw, 0o644); err != nil {
 		return fmt.Errorf("save labels: %w", err)
 	}
 	b.base = maps.Clone(b.m)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/saescope/saescope/assets"
+	"github.com/saescope/saescope/internal/atomicfile"
 )
 
 // Label is how the app names the demo everywhere it shows it.
@@ -51,11 +52,7 @@ func Materialize(dir string) (Paths, error) {
 		if old, err := os.ReadFile(dst); err == nil && bytes.Equal(old, data) {
 			return nil
 		}
-		tmp := dst + ".tmp"
-		if err := os.WriteFile(tmp, data, 0o644); err != nil {
-			return err
-		}
-		return os.Rename(tmp, dst)
+		return atomicfile.WriteFile(dst, data, 0o644)
 	})
 	if err != nil {
 		return Paths{}, fmt.Errorf("write the demo workspace to %s: %w", dir, err)

@@ -3,7 +3,6 @@ package hub
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/saescope/saescope/internal/atomicfile"
 )
 
 // RepoDir is the repository's folder in the cache.
@@ -245,15 +246,7 @@ func (c *Client) writeRef(repo Repo, revision, commit string) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
 		return err
 	}
-	tmp := fmt.Sprintf("%s.%d.tmp", p, time.Now().UnixNano())
-	if err := os.WriteFile(tmp, []byte(commit), 0o666); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.WriteFile(p, []byte(commit), 0o644)
 }
 
 // markNoExist records a 404 for the file at the commit.
