@@ -772,8 +772,16 @@ func (c *Client) DownloadURL(ctx context.Context, rawURL, dest string, size int6
 	if u, err := url.Parse(rawURL); err == nil {
 		name = pathBase(u.Path)
 	}
-	if st, err := os.Stat(dest); err == nil && st.Mode().IsRegular() && (size < 0 || st.Size() == size) {
+	// there says whether dest is already downloaded (and reports it done).
+	there := func() bool {
+		st, err := os.Stat(dest)
+		if err != nil || !st.Mode().IsRegular() || (size >= 0 && st.Size() != size) {
+			return false
+		}
 		report(progress, Progress{File: name, Done: st.Size(), Total: st.Size(), Finished: true})
+		return true
+	}
+	if there() {
 		return nil
 	}
 	if c.Offline {
@@ -789,8 +797,7 @@ func (c *Client) DownloadURL(ctx context.Context, rawURL, dest string, size int6
 		return err
 	}
 	defer unlock() // the lock file stays: removing it would let a third process lock a new one
-	if st, err := os.Stat(dest); err == nil && st.Mode().IsRegular() && (size < 0 || st.Size() == size) {
-		report(progress, Progress{File: name, Done: st.Size(), Total: st.Size(), Finished: true})
+	if there() {
 		return nil
 	}
 	if size < 0 {
