@@ -248,18 +248,17 @@ func (r *reader) add(source, text string) error {
 	if r.opt.MaxDocs > 0 && len(r.docs) >= r.opt.MaxDocs {
 		return errStop
 	}
-	if r.stats.TextBytes >= r.maxText() {
+	if r.stats.TextBytes >= r.opt.maxTextBytes() {
 		r.stats.Truncated = true
 		return errStop
 	}
 	return nil
 }
 
-// maxText is the text budget: Options.MaxTextBytes, else
-// MaxCorpusTextBytes.
-func (r *reader) maxText() int64 {
-	if r.opt.MaxTextBytes > 0 {
-		return r.opt.MaxTextBytes
+// maxTextBytes is the text budget: MaxTextBytes, else MaxCorpusTextBytes.
+func (o Options) maxTextBytes() int64 {
+	if o.MaxTextBytes > 0 {
+		return o.MaxTextBytes
 	}
 	return MaxCorpusTextBytes
 }

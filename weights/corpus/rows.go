@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -189,25 +190,25 @@ func build(ctx context.Context, path, label string, docs []Document, st Stats, t
 		src.fill(order[k], row)
 		c.Rows[k] = row
 	}
+	notes := []string{}
+	if c.Note != "" {
+		notes = append(notes, c.Note)
+	}
 	if st.Truncated {
-		note := fmt.Sprintf("the corpus holds more text than is read (%d MB): its first %d documents (%d MB) were used", MaxCorpusTextBytes>>20, st.Documents, st.TextBytes>>20)
-		if opt.MaxTextBytes > 0 {
-			note = fmt.Sprintf("the corpus holds more text than is read (%d bytes): its first %d documents (%d bytes) were used", opt.MaxTextBytes, st.Documents, st.TextBytes)
-		}
-		if c.Note != "" {
-			note = c.Note + "; " + note
-		}
-		c.Note = note
+		notes = append(notes, fmt.Sprintf("the corpus holds more text than is read (%s): its first %d documents (%s) were used",
+			megabytes(opt.maxTextBytes()), st.Documents, megabytes(st.TextBytes)))
 	}
 	if st.InvalidUTF8Bytes > 0 {
-		note := fmt.Sprintf("%d bytes that are not UTF-8 were replaced by U+FFFD (is the corpus in another encoding?)", st.InvalidUTF8Bytes)
-		if c.Note != "" {
-			note = c.Note + "; " + note
-		}
-		c.Note = note
+		notes = append(notes, fmt.Sprintf("%d bytes that are not UTF-8 were replaced by U+FFFD (is the corpus in another encoding?)", st.InvalidUTF8Bytes))
 	}
+	c.Note = strings.Join(notes, "; ")
 	c.Hash = hashRows(opt, c.Rows)
 	return c, nil
+}
+
+// megabytes writes a size in MB, with three significant digits.
+func megabytes(n int64) string {
+	return fmt.Sprintf("%.3g MB", float64(n)/(1<<20))
 }
 
 // streamRows is this package's rule: each text tokenized, EOS between
