@@ -94,6 +94,17 @@ type SparseReader interface {
 	RowSumSquares(t Tensor, dst []float64)
 }
 
+// ReadsBackSparse returns be's SparseReader when results should come back
+// through it: be compacts them on a device and has no HostData (a CPU
+// backend's results are read in place).
+func ReadsBackSparse(be Backend) (SparseReader, bool) {
+	if _, inPlace := be.(HostData); inPlace {
+		return nil, false
+	}
+	sr, ok := be.(SparseReader)
+	return sr, ok
+}
+
 // RecoverBackend turns a panic raised inside a backend (a device that ran
 // out of memory, a driver error) into an error in *err, so that one failed
 // batch ends the operation, not the application. Use it deferred:

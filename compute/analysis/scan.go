@@ -126,8 +126,7 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 	// compacted on the device by a backend that can (only the non-zero
 	// entries cross), or copied densely otherwise.
 	hostView, inPlace := be.(compute.HostData)
-	devSparse, onDevice := be.(compute.SparseReader)
-	onDevice = onDevice && !inPlace
+	devSparse, onDevice := compute.ReadsBackSparse(be)
 	var hostF, hostR, hostX []float32
 	if !inPlace && !onDevice {
 		hostF = make([]float32, B*seq*d)

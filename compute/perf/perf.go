@@ -143,9 +143,7 @@ func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error)
 		}
 	}
 	s := sae.Random(cfg.DModel, opts.DSae, h, -0.5, 2)
-	_, hostData := be.(compute.HostData)
-	sparse, readBack := be.(compute.SparseReader)
-	readBack = readBack && !hostData
+	sparse, readBack := compute.ReadsBackSparse(be)
 	if readBack {
 		opts.Progress(fmt.Sprintf("calibrating the SAE to fire about %g features per token", opts.L0))
 		calRows := min(B, 4)
@@ -165,10 +163,10 @@ func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error)
 	var ids []uint32
 	var vals []float32
 	sq := make([]float64, B*T)
-	// scan runs one batch to the hook and the encode; with readBack the
+	// scan runs one batch to the hook and the encode; withReadBack the
 	// positive features and the squared norms come back too, as in
 	// analysis.Scan, else one row (which waits for the device to finish).
-	scan := func(readBack bool) error {
+	scan := func(withReadBack bool) error {
 		m.Lock()
 		defer m.Unlock()
 		_, err := m.Run(ctx, tokens, B, T, model.Hooks{StopAfter: &h, Observe: func(hk hookname.Hook, act compute.Tensor) error {
@@ -178,25 +176,25 @@ func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error)
 			if err := enc.Encode(feats, act); err != nil {
 				return err
 			}
-			if readBack {
+			if withReadBack {
 				ptr, ids, vals = sparse.SparseRows(feats, ptr, ids, vals)
 				sparse.RowSumSquares(act, sq)
 			}
 			return nil
 		}})
-		if !readBack {
+		if !withReadBack {
 			be.Read(be.RowsView(feats, 0, 1), sink)
 		}
 		return err
 	}
-	timeScan := func(readBack bool) (time.Duration, error) {
-		if err := scan(readBack); err != nil { // warm-up allocates the buffers
+	timeScan := func(withReadBack bool) (time.Duration, error) {
+		if err := scan(withReadBack); err != nil { // warm-up allocates the buffers
 			return 0, err
 		}
 		best := time.Duration(1 << 62)
 		for r := 0; r < opts.Reps; r++ {
 			t0 := time.Now()
-			if err := scan(readBack); err != nil {
+			if err := scan(withReadBack); err != nil {
 				return 0, err
 			}
 			best = min(best, time.Since(t0))
