@@ -73,21 +73,6 @@ func (m *Model) UnembedStats(x compute.Tensor) (entropyBits, maxProb []float32, 
 	return entropyBits, maxProb, err
 }
 
-// UnembedRows returns the full logits of each row of x ([n, d]) after
-// ln_final, n·vocab floats (keep n small).
-func (m *Model) UnembedRows(x compute.Tensor) ([][]float32, error) {
-	out := make([][]float32, x.Rows())
-	err := m.forChunks(x, func(row0 int, lg compute.Tensor) error {
-		buf := make([]float32, lg.Rows()*lg.Cols())
-		m.be.Read(lg, buf)
-		for i := 0; i < lg.Rows(); i++ {
-			out[row0+i] = buf[i*lg.Cols() : (i+1)*lg.Cols()]
-		}
-		return nil
-	})
-	return out, err
-}
-
 // DirectionLogits returns the logit weights of residual-stream directions
 // (rows of dirs, d_model each) as sae_vis and Neuronpedia show them for a
 // feature's decoder row u: u · W_U with W_U processed as
