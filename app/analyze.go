@@ -36,11 +36,11 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	switch {
 	case *batch < 1:
-		return fmt.Errorf("analyze: --batch %d: need at least one row a batch", *batch)
+		return fmt.Errorf("--batch %d: need at least one row a batch", *batch)
 	case *stride < 1:
-		return fmt.Errorf("analyze: --baseline-stride %d: need at least 1 (1: every row gets the random baseline)", *stride)
+		return fmt.Errorf("--baseline-stride %d: need at least 1 (1: every row gets the random baseline)", *stride)
 	case *reconRows < 0:
-		return fmt.Errorf("analyze: --recon-rows %d (0 skips the reconstruction score)", *reconRows)
+		return fmt.Errorf("--recon-rows %d (0 skips the reconstruction score)", *reconRows)
 	}
 	e, err := ef.load(true)
 	if err != nil {

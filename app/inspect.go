@@ -28,7 +28,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected argument %q (every value comes after its flag, e.g. --corpus FILE; flags after it were not read)", fs.Name(), fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q (every value comes after its flag, e.g. --corpus FILE; flags after it were not read)", fs.Arg(0))
 	}
 	return nil
 }

@@ -187,7 +187,7 @@ func runStats(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if err := (plots.Options{Bins: *bins, Lo: *lo, Hi: *hi, Threshold: float32(*threshold)}).Check(); err != nil {
-		return fmt.Errorf("stats: %w", err)
+		return err
 	}
 	s, err := openStore(*path)
 	if err != nil {
