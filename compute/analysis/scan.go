@@ -158,8 +158,10 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 	var normN int
 	var rb baselineBatch
 	isBOS := func(t int) bool { return t%seq == 0 }
-	// absorb adds a batch's tokens and baseline to the builder.
-	absorb := func(o *batchOut) {
+	// absorb adds a batch's tokens and baseline to the builder. It fails
+	// on a non-finite activation (an encoder overflowing float32), naming
+	// the feature and the row.
+	absorb := func(o *batchOut) error {
 		r0, n := o.r0, o.nb*seq
 		if !onDevice {
 			learnt.extract(hostF[:n*d], d, n, isBOS)
@@ -191,6 +193,9 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 		}
 		for t := 0; t < n; t++ {
 			ids, vals := learntOf(t)
+			if err := checkFinite(ids, vals, r0+t/seq, t%seq); err != nil {
+				return err
+			}
 			b.AddToken(r0*seq+t, ids, vals, !isBOS(t) || p.IncludeBOS)
 			if !isBOS(t) {
 				normSum += math.Sqrt(o.sq[t])
@@ -249,15 +254,18 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 			totalRand := (len(rows) + p.BaselineStride - 1) / p.BaselineStride * seq
 			b.Reserve(int(1.25*learntPer*float64(len(tokens)))+1024, int(1.25*randPer*float64(totalRand))+1024)
 		}
+		return nil
 	}
 	// The batch the host is absorbing in the background (device path).
 	var hostWG sync.WaitGroup
 	defer hostWG.Wait()
 	var hostTime time.Duration // the device's wait for the host
-	waitHost := func() {
+	var hostErr error          // absorb's error in the background, read after hostWG.Wait
+	waitHost := func() error {
 		t0 := time.Now()
 		hostWG.Wait()
 		hostTime += time.Since(t0)
+		return hostErr
 	}
 	hook := s.Hook
 	start := time.Now()
@@ -321,17 +329,22 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 		if err != nil {
 			return nil, err
 		}
-		waitHost() // the previous batch
+		if err := waitHost(); err != nil { // the previous batch
+			return nil, fmt.Errorf("scan: %w", err)
+		}
 		if onDevice {
 			hostWG.Add(1)
 			go func() {
 				defer hostWG.Done()
-				absorb(o)
+				hostErr = absorb(o)
 			}()
 		} else {
 			t0 := time.Now()
-			absorb(o)
+			err := absorb(o)
 			hostTime += time.Since(t0)
+			if err != nil {
+				return nil, fmt.Errorf("scan: %w", err)
+			}
 		}
 		done := r0 + nb
 		el := time.Since(start)
@@ -339,7 +352,9 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 		progress(Progress{Stage: "scan", Rows: done, TotalRows: len(rows), TokensPerS: tps,
 			ETA: time.Duration(float64(len(rows)-done) * float64(seq) / tps * float64(time.Second))})
 	}
-	waitHost()
+	if err := waitHost(); err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
 	scanTime := time.Since(start)
 	sum := b.Summary()
 	sum.ScanSeconds = scanTime.Seconds()
@@ -386,7 +401,26 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 		sum.LossClean, sum.LossRecons, sum.LossZero, sum.LossMean, sum.ReconScore = losses.Clean, losses.Recons, losses.Zero, losses.Mean, losses.Score
 	}
 	progress(Progress{Stage: "indexing", Rows: len(rows), TotalRows: len(rows)})
-	return b.Finish(), nil
+	st, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	return st, nil
+}
+
+// checkFinite returns an error naming the feature, row and position of
+// the first of vals that is +Inf, -Inf or NaN: an SAE whose encoder
+// overflows float32 on this text (finite weights can, e.g. a W_enc column
+// of 3e38), whose statistics would be meaningless. The random baseline's
+// values are checked by the store's builder.
+func checkFinite(ids []uint32, vals []float32, row, pos int) error {
+	for i, v := range vals {
+		if math.IsInf(float64(v), 0) || v != v {
+			return fmt.Errorf("%w: feature %d is %v at row %d, position %d: the SAE's encoder overflows float32 on this text (check its W_enc and b_enc)",
+				store.ErrNonFinite, ids[i], v, row, pos)
+		}
+	}
+	return nil
 }
 
 // randomDirections returns an encoder whose decoder rows are Gaussian
@@ -441,7 +475,7 @@ func (sb *sparseBuffers) extract(dense []float32, d, n int, empty func(int) bool
 			sb.owner[t], sb.begin[t] = w, len(ids)
 			if !empty(t) {
 				for f, v := range dense[t*d : (t+1)*d] {
-					if v > 0 {
+					if !(v <= 0) { // positive, or NaN (refused by absorb)
 						ids = append(ids, uint32(f))
 						vals = append(vals, v)
 					}

@@ -7,15 +7,20 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 
+	"github.com/saescope/saescope/compute"
 	"github.com/saescope/saescope/compute/analysis"
 	"github.com/saescope/saescope/compute/cpu"
+	"github.com/saescope/saescope/compute/encoder"
 	"github.com/saescope/saescope/compute/features"
 	"github.com/saescope/saescope/compute/internal/fixture"
 	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/weights"
+	"github.com/saescope/saescope/weights/sae"
 )
 
 // rowsOf makes n random rows of seq tokens, BOS first.
@@ -431,5 +436,67 @@ func TestScanBadInputAndCancel(t *testing.T) {
 	}
 	if calls > 4 {
 		t.Errorf("scan went on for %d progress calls after cancel", calls)
+	}
+}
+
+// An SAE with finite weights whose activations overflow float32 (a W_enc
+// column of 3e38) ends the scan with an error naming the feature and the
+// row, instead of a store of infinities (or, before, an index out of
+// range in the store's histograms), on the host path and on the path of a
+// device that compacts its results (absorbed in the background).
+func TestScanOverflowingSAE(t *testing.T) {
+	ref := fixture.Load(t)
+	be, err := cpu.New(cpu.BLASGonum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, want string
+		hostOnly   bool // NaN: a device's compaction keeps values > 0 only
+		edit       func(w *sae.SAE)
+	}{
+		// centred activations: +Inf and -Inf terms, NaN
+		{"W_enc[:,13] = 3e38", "feature 13 is NaN at row 0, position 1", true, func(w *sae.SAE) {
+			for i := 0; i < w.DIn; i++ {
+				w.WEnc.Data[i*w.DSae+13] = 3e38
+			}
+		}},
+		// one large term plus a large bias: +Inf where the term is
+		// positive enough, never NaN
+		{"W_enc[0,13] = 3e38, the rest of the column 0, b_enc[13] = 3e38", "feature 13 is +Inf at row 0, position 7", false, func(w *sae.SAE) {
+			for i := 0; i < w.DIn; i++ {
+				w.WEnc.Data[i*w.DSae+13] = 0
+			}
+			w.WEnc.Data[13] = 3e38
+			w.BEnc.Data[13] = 3e38
+		}},
+	} {
+		for _, b := range []compute.Backend{be, fixture.SparseCPU{Backend: be}} {
+			if _, sparse := b.(fixture.SparseCPU); sparse && c.hostOnly {
+				continue
+			}
+			s := fixture.NewSetupOn(t, ref, b)
+			base := s.SAEs["sae0"].SAE
+			w := *base
+			w.WEnc = weights.Tensor{Shape: base.WEnc.Shape, Data: slices.Clone(base.WEnc.Data)}
+			w.BEnc = weights.Tensor{Shape: base.BEnc.Shape, Data: slices.Clone(base.BEnc.Data)}
+			c.edit(&w)
+			enc, err := encoder.New(b, &w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := analysis.DefaultParams()
+			p.Batch, p.ReconRows = 4, 0
+			st, err := analysis.Scan(context.Background(), s.Model, enc, rowsOf(8, 24, 3), store.Meta{Params: p}, nil)
+			enc.Close()
+			if err == nil {
+				t.Errorf("%s on %T: scan succeeded (feature 13's max %v)", c.name, b, st.Learnt.Max[13])
+				continue
+			}
+			if !errors.Is(err, store.ErrNonFinite) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s on %T: %v, want ErrNonFinite saying %q", c.name, b, err, c.want)
+			}
+			t.Logf("%s on %T: %v", c.name, b, err)
+		}
 	}
 }

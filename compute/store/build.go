@@ -1,6 +1,9 @@
 package store
 
 import (
+	"errors"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -14,8 +17,35 @@ import (
 // Builder assembles a Store from a scan that delivers tokens in order.
 type Builder struct {
 	s       *Store
-	counted int // tokens that count in the statistics
-	next    int // next token index expected
+	counted int   // tokens that count in the statistics
+	next    int   // next token index expected
+	err     error // the first non-finite value added
+}
+
+// ErrNonFinite is wrapped by Build's error when an activation given to the
+// builder is +Inf, -Inf or NaN (an SAE whose encoder overflows float32).
+var ErrNonFinite = errors.New("non-finite activation")
+
+// finite reports whether v is neither infinite nor NaN: its exponent bits
+// are not all ones.
+func finite(v float32) bool { return math.Float32bits(v)&0x7f800000 != 0x7f800000 }
+
+// checkFinite records the first non-finite value of token tok's entries.
+func (b *Builder) checkFinite(what string, tok int, feats []uint32, vals []float32) {
+	if b.err != nil {
+		return
+	}
+	for i, v := range vals {
+		if !finite(v) {
+			f := -1
+			if i < len(feats) {
+				f = int(feats[i])
+			}
+			seq := max(1, b.s.Meta.Params.SeqLen)
+			b.err = fmt.Errorf("%w: %sfeature %d is %v at token %d (row %d, position %d)", ErrNonFinite, what, f, v, tok, tok/seq, tok%seq)
+			return
+		}
+	}
 }
 
 // NewBuilder starts a store for the given token rows (row-major, SeqLen
@@ -38,6 +68,7 @@ func (b *Builder) AddToken(tok int, feats []uint32, vals []float32, counted bool
 		panic("store.Builder: tokens out of order")
 	}
 	b.next++
+	b.checkFinite("", tok, feats, vals)
 	s := b.s
 	s.TokFeat = append(s.TokFeat, feats...)
 	s.TokVal = append(s.TokVal, vals...)
@@ -75,9 +106,11 @@ func (b *Builder) AddRandomTokens(toks []int, ids [][]uint32, vals [][]float32) 
 	workers := max(1, min(runtime.GOMAXPROCS(0), total/(1<<14)))
 	// Each token's values as halves, largest first (tokens split by
 	// workers); and whether every token's ids ascend.
+	// Also the first token (per worker) with a non-finite value.
 	sorted := make([]bool, workers)
+	bad := make([]int, workers)
 	for w := range sorted {
-		sorted[w] = true
+		sorted[w], bad[w] = true, -1
 	}
 	parallel.Ranges(workers, len(toks), func(w, lo, hi int) {
 		var tmp []uint16
@@ -85,6 +118,9 @@ func (b *Builder) AddRandomTokens(toks []int, ids [][]uint32, vals [][]float32) 
 		for i := lo; i < hi; i++ {
 			dst := s.RandVal[n0+offs[i] : n0+offs[i+1]]
 			for j, v := range vals[i] {
+				if !finite(v) && bad[w] < 0 {
+					bad[w] = i
+				}
 				dst[j] = weights.Float32ToHalf(v)
 			}
 			tmp = sortHalvesDesc(dst, tmp)
@@ -107,6 +143,12 @@ func (b *Builder) AddRandomTokens(toks []int, ids [][]uint32, vals [][]float32) 
 					m.Max[f] = v
 				}
 			}
+		}
+	}
+	for _, i := range bad {
+		if i >= 0 {
+			b.checkFinite("random baseline ", toks[i], ids[i], vals[i])
+			break
 		}
 	}
 	if slices.Contains(sorted, false) {
@@ -146,8 +188,21 @@ func (b *Builder) Snapshot() *Store { return b.s }
 // Summary gives access to the summary to fill in (losses, timings).
 func (b *Builder) Summary() *Summary { return &b.s.Meta.Summary }
 
-// Finish derives the by-feature index, moments, top contexts, interval
-// samples and histograms, and returns the store (not yet written).
+// Build derives the by-feature index, moments, top contexts, interval
+// samples and histograms, and returns the store (not yet written). It
+// returns an error wrapping ErrNonFinite, naming the feature and token,
+// when an activation added was +Inf, -Inf or NaN: such a store's
+// statistics would be meaningless.
+func (b *Builder) Build() (*Store, error) {
+	if b.err != nil {
+		return nil, b.err
+	}
+	return b.Finish(), nil
+}
+
+// Finish is Build without the check for non-finite activations, for
+// inputs known to be finite. It never panics on a non-finite value: such
+// values are left out of the histogram and the interval samples.
 func (b *Builder) Finish() *Store {
 	s := b.s
 	d := s.Meta.DSae
@@ -242,24 +297,32 @@ func (b *Builder) perFeature(f int, idx []int) []int {
 	for i := 0; i < Intervals*PerInterval; i++ {
 		s.IntTok[base+i] = NoToken
 	}
-	if n == 0 || mx <= 0 {
+	if n == 0 || !(mx > 0) || !finite(mx) {
 		return idx
 	}
-	for _, v := range vals {
-		bin := int(float64(v) / float64(mx) * HistBins)
-		if bin >= HistBins {
-			bin = HistBins - 1
+	// binOf returns the bin of (0, mx] split in k that v falls in, or -1
+	// for a value outside [0, mx] (NaN, or damage): never an index out of
+	// range.
+	binOf := func(v float32, k int) int {
+		x := float64(v) / float64(mx)
+		if !(x >= 0 && x <= 1) {
+			return -1
 		}
-		s.Hist[f*HistBins+bin]++
+		return min(int(x*float64(k)), k-1)
+	}
+	for _, v := range vals {
+		if bin := binOf(v, HistBins); bin >= 0 {
+			s.Hist[f*HistBins+bin]++
+		}
 	}
 	// Reservoir sampling per interval, in token order, with a seed per
 	// feature so that results do not depend on scheduling.
 	rng := rand.New(rand.NewPCG(s.Meta.Params.SampleSeed, uint64(f)))
 	var seen [Intervals]int
 	for i, v := range vals {
-		iv := int(float64(v) / float64(mx) * Intervals)
-		if iv >= Intervals {
-			iv = Intervals - 1
+		iv := binOf(v, Intervals)
+		if iv < 0 {
+			continue
 		}
 		seen[iv]++
 		slot := -1
