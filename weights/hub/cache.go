@@ -12,6 +12,14 @@ import (
 	"time"
 
 	"github.com/saescope/saescope/internal/atomicfile"
+	"github.com/saescope/saescope/internal/regularfile"
+)
+
+// maxRefBytes bounds what is read of a refs/ file (a 40-character commit
+// hash); maxConfigBytes that of a config.json (665 bytes for GPT-2).
+const (
+	maxRefBytes    = 4 << 10
+	maxConfigBytes = 1 << 20
 )
 
 // RepoDir is the repository's folder in the cache.
@@ -37,7 +45,7 @@ func (c *Client) CachedCommit(repo Repo, revision string) (commit string, ok boo
 	if checkRevision(revision) != nil {
 		return "", false
 	}
-	raw, err := os.ReadFile(filepath.Join(c.RepoDir(repo), "refs", filepath.FromSlash(revision)))
+	raw, err := regularfile.ReadFile(filepath.Join(c.RepoDir(repo), "refs", filepath.FromSlash(revision)), maxRefBytes)
 	if err != nil {
 		return "", false
 	}
@@ -48,21 +56,30 @@ func (c *Client) CachedCommit(repo Repo, revision string) (commit string, ok boo
 // CachedFile returns the cached copy of a file at a revision, as
 // huggingface_hub's try_to_load_from_cache finds it: the revision is turned
 // into a commit through refs/, and snapshots/<commit>/<path> must exist (a
-// link into blobs/ whose blob is present, or a plain file). It makes no
-// network request.
+// link into the repository's blobs/ whose blob is a regular file, or a
+// regular file: see CheckSnapshotEntry). A damaged entry (a link leading
+// outside the cache, to a device or a FIFO) is not a cached file. It makes
+// no network request.
 func (c *Client) CachedFile(repo Repo, revision, filePath string) (string, bool) {
-	if checkFilePath(filePath) != nil || repo.validate() != nil {
-		return "", false
+	e, err := c.cachedEntry(repo, revision, filePath)
+	return e.Path, err == nil
+}
+
+// cachedEntry is CachedFile's checked entry; the error says what is wrong
+// (fs.ErrNotExist when nothing is cached).
+func (c *Client) cachedEntry(repo Repo, revision, filePath string) (SnapshotEntry, error) {
+	if err := checkFilePath(filePath); err != nil {
+		return SnapshotEntry{}, err
+	}
+	if err := repo.validate(); err != nil {
+		return SnapshotEntry{}, err
 	}
 	commit, ok := c.CachedCommit(repo, revision)
 	if !ok {
-		return "", false
+		return SnapshotEntry{}, fs.ErrNotExist
 	}
 	p := filepath.Join(c.SnapshotDir(repo, commit), filepath.FromSlash(filePath))
-	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-		return p, true
-	}
-	return "", false
+	return c.CheckSnapshotEntry(repo, p)
 }
 
 // CachedNoExist says whether the cache recorded that the file does not
@@ -134,7 +151,7 @@ func (c *Client) refs(repo Repo) map[string]string {
 		if err != nil || d.IsDir() || strings.HasSuffix(p, ".tmp") {
 			return nil
 		}
-		raw, rerr := os.ReadFile(p)
+		raw, rerr := regularfile.ReadFile(p, maxRefBytes)
 		if rerr != nil {
 			return nil
 		}
@@ -198,7 +215,11 @@ func FindModels(cacheDir string) []LocalModel {
 		}
 		repo := Model(strings.ReplaceAll(strings.TrimPrefix(name, "models--"), "--", "/"))
 		for _, s := range c.Snapshots(repo) {
-			raw, err := os.ReadFile(filepath.Join(s.Dir, "config.json"))
+			cfgEntry, err := c.CheckSnapshotEntry(repo, filepath.Join(s.Dir, "config.json"))
+			if err != nil {
+				continue
+			}
+			raw, err := regularfile.ReadFile(cfgEntry.Path, maxConfigBytes)
 			if err != nil {
 				continue
 			}
@@ -212,7 +233,7 @@ func FindModels(cacheDir string) []LocalModel {
 			}
 			m := LocalModel{Repo: repo, Commit: s.Commit, Dir: s.Dir, Refs: s.Refs, NLayer: cfg.NLayer, DModel: cfg.NEmbd}
 			for _, w := range []string{"model.safetensors", "pytorch_model.bin"} {
-				if st, err := os.Stat(filepath.Join(s.Dir, w)); err == nil && st.Mode().IsRegular() {
+				if _, err := c.CheckSnapshotEntry(repo, filepath.Join(s.Dir, w)); err == nil {
 					m.Weights = w
 					break
 				}
@@ -240,7 +261,7 @@ func (c *Client) writeRef(repo Repo, revision, commit string) error {
 		return nil
 	}
 	p := filepath.Join(c.RepoDir(repo), "refs", filepath.FromSlash(revision))
-	if raw, err := os.ReadFile(p); err == nil && string(raw) == commit {
+	if raw, err := regularfile.ReadFile(p, maxRefBytes); err == nil && string(raw) == commit {
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
@@ -298,7 +319,7 @@ func (c *Client) linkSnapshot(src, dst string, newBlob bool) error {
 }
 
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, err := regularfile.Open(src)
 	if err != nil {
 		return err
 	}

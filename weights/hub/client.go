@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/saescope/saescope/internal/regularfile"
 )
 
 // DefaultEndpoint is the Hugging Face hub; HF_ENDPOINT overrides it.
@@ -169,7 +171,7 @@ func tokenFromEnv(getenv Env, home string) string {
 	} else {
 		p = expandPath(p, getenv)
 	}
-	raw, err := os.ReadFile(p)
+	raw, err := regularfile.ReadFile(p, 64<<10) // a token is under 100 bytes
 	if err != nil {
 		return ""
 	}

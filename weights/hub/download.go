@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -92,16 +93,18 @@ func (c *Client) DownloadFile(ctx context.Context, repo Repo, revision, filePath
 	fail := func(kind error, msg string, cause error) (File, error) {
 		return File{}, &Error{Repo: repo, Revision: revision, Path: filePath, Kind: kind, Msg: msg, Err: cause}
 	}
+	// damage is what is wrong with the cached copy, if it is damaged.
+	var damage error
 	cached := func() (File, bool) {
-		p, ok := c.CachedFile(repo, revision, filePath)
-		if !ok {
+		e, err := c.cachedEntry(repo, revision, filePath)
+		if err != nil {
+			if errors.Is(err, ErrDamaged) {
+				damage = err
+			}
 			return File{}, false
 		}
-		f := File{Path: p}
+		f := File{Path: e.Path, ETag: e.ETag, Size: e.Size}
 		f.Commit, _ = c.CachedCommit(repo, revision)
-		if st, err := os.Stat(p); err == nil {
-			f.Size = st.Size()
-		}
 		return f, true
 	}
 	// A commit hash and a cached file: nothing to ask.
@@ -115,6 +118,9 @@ func (c *Client) DownloadFile(ctx context.Context, repo Repo, revision, filePath
 		if f, ok := cached(); ok {
 			report(progress, Progress{File: filePath, Done: f.Size, Total: f.Size, Finished: true})
 			return f, nil
+		}
+		if damage != nil {
+			return fail(ErrOffline, "the cached copy is damaged and downloads are off (HF_HUB_OFFLINE): download it again when online", damage)
 		}
 		if c.CachedNoExist(repo, revision, filePath) {
 			return fail(ErrNotFound, "not in the repository (recorded in the cache)", nil)
@@ -135,6 +141,9 @@ func (c *Client) DownloadFile(ctx context.Context, repo Repo, revision, filePath
 				report(progress, Progress{File: filePath, Done: f.Size, Total: f.Size, Finished: true})
 				return f, nil
 			}
+			if damage != nil {
+				return File{}, fmt.Errorf("%w; the cached copy cannot be used: %w", err, damage)
+			}
 		}
 		return File{}, err
 	}
@@ -150,10 +159,12 @@ func (c *Client) DownloadFile(ctx context.Context, repo Repo, revision, filePath
 		report(progress, Progress{File: filePath, Done: meta.size, Total: meta.size, Finished: true})
 		return out, nil
 	}
-	// A cached copy is used when it has the size the hub announces: one
-	// cut short (a copy interrupted outside this program, a full disk) or
-	// a link to some other file is replaced by a fresh download.
-	if ok, err := cachedWhole(pointer, meta.size); err != nil {
+	// A cached copy is used when it is the blob the hub names, of the size
+	// it announces: one cut short (a copy interrupted outside this program,
+	// a full disk), a link to some other blob, or one leading outside the
+	// cache (to another file, a device, a FIFO) is replaced by a fresh
+	// download.
+	if ok, err := c.cachedAs(repo, pointer, meta.etag, meta.size); err != nil {
 		return fail(nil, "cannot check the cached copy", err)
 	} else if ok {
 		return done()
@@ -168,19 +179,19 @@ func (c *Client) DownloadFile(ctx context.Context, repo Repo, revision, filePath
 	}
 	defer unlock()
 	// Another download may have placed it while we waited for the lock.
-	if ok, err := cachedWhole(pointer, meta.size); err != nil {
+	if ok, err := c.cachedAs(repo, pointer, meta.etag, meta.size); err != nil {
 		return fail(nil, "cannot check the cached copy", err)
 	} else if ok {
 		return done()
 	}
-	if ok, err := cachedWhole(blob, meta.size); err != nil {
+	if ok, err := blobWhole(blob, meta.size); err != nil {
 		return fail(nil, "cannot check the cached copy", err)
 	} else if !ok {
 		os.Remove(pointer) // a link to a bad blob, or a file of the wrong size
 	}
 
 	newBlob := false
-	if _, err := os.Stat(blob); err != nil {
+	if _, err := os.Lstat(blob); err != nil {
 		want := checksum{}
 		switch {
 		case sha256RE.MatchString(meta.etag):
@@ -219,22 +230,38 @@ func (c *Client) DownloadFile(ctx context.Context, repo Repo, revision, filePath
 	return done()
 }
 
-// cachedWhole says whether path is a regular file (through links) of
-// size bytes. A path that is there but wrong (another size, a link to
-// nothing or to a folder) is removed, so that it is downloaded again, and
-// false returned; a path that is not there is false.
-func cachedWhole(path string, size int64) (bool, error) {
-	st, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		if _, lerr := os.Lstat(path); lerr == nil { // a dangling link
-			return false, os.Remove(path)
-		}
+// cachedAs says whether the snapshot entry at pointer is the blob named
+// etag (a link to blobs/<etag>; or the file itself, in a cache made without
+// links) of size bytes. An entry that is there but wrong (another size,
+// another blob, a link leading outside the cache or to nothing, something
+// that is not a regular file) is removed, never followed, so that it is
+// placed again, and false returned; a path that is not there is false.
+func (c *Client) cachedAs(repo Repo, pointer, etag string, size int64) (bool, error) {
+	e, err := c.CheckSnapshotEntry(repo, pointer)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err == nil && e.Size == size && (e.ETag == etag || e.Blob == "") {
+		return true, nil
+	}
+	if err := os.Remove(pointer); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	return false, nil
+}
+
+// blobWhole says whether blob is a regular file (not a link) of size
+// bytes. One that is there but wrong (another size, a link, a FIFO) is
+// removed, so that it is downloaded again, and false returned.
+func blobWhole(blob string, size int64) (bool, error) {
+	st, err := os.Lstat(blob)
+	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err == nil && st.Mode().IsRegular() && st.Size() == size {
 		return true, nil
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(blob); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, err
 	}
 	return false, nil
@@ -242,7 +269,7 @@ func cachedWhole(path string, size int64) (bool, error) {
 
 // kindOf returns the Err… kind an error matches, or nil.
 func kindOf(err error) error {
-	for _, k := range []error{ErrOffline, ErrNotFound, ErrUnauthorized, ErrHashMismatch} {
+	for _, k := range []error{ErrOffline, ErrNotFound, ErrUnauthorized, ErrHashMismatch, ErrDamaged} {
 		if errors.Is(err, k) {
 			return k
 		}
@@ -508,6 +535,13 @@ func (d *download) reset() error {
 // verifies it and renames it to t.dest. A hash mismatch deletes the
 // partial file; any other failure keeps it for a later resume.
 func (c *Client) transfer(ctx context.Context, t transfer) error {
+	// A partial download that is not a regular file (a link, which writes
+	// would follow; a FIFO; a device) is removed, not resumed.
+	if st, err := os.Lstat(t.incomplete); err == nil && !st.Mode().IsRegular() {
+		if err := os.Remove(t.incomplete); err != nil {
+			return fmt.Errorf("%s: removing %s, which is %s: %w", t.name, t.incomplete, describeMode(st.Mode()), err)
+		}
+	}
 	f, err := os.OpenFile(t.incomplete, os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
 		return err
@@ -774,7 +808,7 @@ func (c *Client) DownloadURL(ctx context.Context, rawURL, dest string, size int6
 	}
 	// there says whether dest is already downloaded (and reports it done).
 	there := func() bool {
-		st, err := os.Stat(dest)
+		st, err := os.Lstat(dest) // a link or a FIFO is not a download
 		if err != nil || !st.Mode().IsRegular() || (size >= 0 && st.Size() != size) {
 			return false
 		}

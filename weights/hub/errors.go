@@ -20,6 +20,12 @@ var (
 	// ErrHashMismatch: the downloaded bytes do not have the hash the hub
 	// announced. They were deleted.
 	ErrHashMismatch = errors.New("downloaded bytes do not match their hash")
+	// ErrDamaged: a file in the cache is not what the cache says it is: a
+	// snapshot entry that links outside its repository's blobs folder, to
+	// a blob that is not there, or to something that is not a regular file
+	// (a device, a FIFO), or a blob whose content does not have the hash
+	// it is named by. A download replaces it.
+	ErrDamaged = errors.New("damaged cache entry")
 )
 
 // Error is a failure about one file (or listing) of a repository. It
@@ -29,8 +35,8 @@ type Error struct {
 	Revision string
 	// Path is the file in the repository; "" for a listing.
 	Path string
-	// Kind is ErrOffline, ErrNotFound, ErrUnauthorized, ErrHashMismatch or
-	// nil for other failures.
+	// Kind is ErrOffline, ErrNotFound, ErrUnauthorized, ErrHashMismatch,
+	// ErrDamaged or nil for other failures.
 	Kind error
 	// Status is the HTTP status, 0 when there was no answer.
 	Status int
