@@ -9,7 +9,7 @@ import (
 // data.pkl is a few hundred bytes per tensor and nests a handful of levels, so
 // these limits only bite on hostile or corrupt input.
 const (
-	maxPickleBytes = 64 << 20 // data.pkl, or the legacy format's pickled prefix
+	maxPickleBytes = 16 << 20 // data.pkl, or the legacy format's pickled prefix (GPT-2 small: ~20 KB)
 	maxStackItems  = 1 << 20  // live values on the unpickler's stacks
 	maxMarkDepth   = 1 << 12  // nested MARKs
 	maxMarks       = 1 << 22  // MARK opcodes in total

@@ -27,45 +27,169 @@ import (
 	"io"
 	"math"
 	"math/big"
-	"os"
 	"sort"
 	"strings"
 
 	"github.com/nlpodyssey/gopickle/types"
+	"github.com/saescope/saescope/internal/regularfile"
 	"github.com/saescope/saescope/weights"
 )
 
-// Load reads the state dict saved in the torch.save file at path: a
-// top-level dict or OrderedDict of name -> tensor. A dict nested under the key
-// "state_dict" (when the top level holds no tensors itself) is used in its
-// place; other nested dicts are flattened with "." between the keys.
-// Non-tensor values and integer or bool tensors are left out. Errors wrap
-// ErrForbiddenGlobal, ErrInvalid or the error from opening the file.
-func Load(path string) (map[string]weights.Tensor, error) {
-	f, err := os.Open(path)
+// File is a torch.save state dict whose pickle has been read and checked:
+// every tensor's shape, stride and offset fit its storage, and every storage
+// entry holds exactly the elements its header declares. No tensor data has
+// been read yet: Float32 decodes one tensor when asked, reading only the
+// bytes that tensor covers. Opening a file takes the memory of its pickle
+// (data.pkl, at most 16 MiB; about 20 KB for GPT-2 small) and of the
+// objects it decodes to (measured at about 20 times the pickle's size in
+// total allocations); each decoded tensor then takes its own size plus a
+// 1 MiB read buffer (and a deflate window for a compressed storage),
+// whatever else the archive holds or announces.
+type File struct {
+	name   string
+	refs   map[string]*tensorRef // every tensor, float or not
+	names  []string              // the float tensors, sorted
+	src    source
+	closer io.Closer
+}
+
+// Open reads and checks the pickle of the torch.save file at path. The file
+// must be a regular file. Close releases it.
+func Open(path string) (*File, error) {
+	f, err := regularfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("torchpt %s: %w", path, err)
 	}
-	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("torchpt %s: %w", path, err)
 	}
-	return LoadReader(f, st.Size(), path)
+	tf, err := OpenReader(f, st.Size(), path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	tf.closer = f
+	return tf, nil
+}
+
+// OpenReader is Open for a file already open or in memory: r holds size
+// bytes, and name (usually the path) is used in error messages. r must stay
+// readable until the last Float32 call.
+func OpenReader(r io.ReaderAt, size int64, name string) (tf *File, err error) {
+	defer func() {
+		// The reader is written not to panic; this is the last guard.
+		if p := recover(); p != nil {
+			tf, err = nil, fmt.Errorf("torchpt %s: %w", name, invalidf("internal error on malformed input: %s", truncate(fmt.Sprint(p), 200)))
+		}
+	}()
+	refs, src, err := open(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("torchpt %s: %w", name, err)
+	}
+	tf = &File{name: name, refs: refs, src: src}
+	for n, t := range refs {
+		if dtypes[t.storage.root.dt].float {
+			tf.names = append(tf.names, n)
+		}
+	}
+	sort.Strings(tf.names)
+	return tf, nil
+}
+
+// FloatNames lists the file's floating-point tensors, sorted. Integer and bool
+// tensors (buffers such as a causal mask) are left out.
+func (f *File) FloatNames() []string { return append([]string(nil), f.names...) }
+
+// Shape returns the shape of the floating-point tensor name, without
+// reading its data.
+func (f *File) Shape(name string) ([]int, bool) {
+	t, ok := f.refs[name]
+	if !ok || !dtypes[t.storage.root.dt].float {
+		return nil, false
+	}
+	return append([]int{}, t.shape...), true
+}
+
+// Float32 decodes the tensor name to float32, reading only its bytes
+// (inflating a compressed storage only up to the tensor's end).
+func (f *File) Float32(name string) (out weights.Tensor, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("torchpt %s: %w", f.name, invalidf("internal error on malformed input: %s", truncate(fmt.Sprint(p), 200)))
+		}
+	}()
+	t, ok := f.refs[name]
+	if !ok || !dtypes[t.storage.root.dt].float {
+		return weights.Tensor{}, fmt.Errorf("torchpt %s: no floating-point tensor %q", f.name, truncate(name, 200))
+	}
+	start, n := t.span()
+	data, err := decode(t.storage.root, start, n)
+	if err != nil {
+		return weights.Tensor{}, fmt.Errorf("torchpt %s: tensor %q: %w", f.name, truncate(name, 200), err)
+	}
+	return weights.Tensor{Shape: append([]int{}, t.shape...), Data: data}, nil
+}
+
+// Close releases the file Open opened (nothing for OpenReader).
+func (f *File) Close() error {
+	if f.closer == nil {
+		return nil
+	}
+	err := f.closer.Close()
+	f.closer = nil
+	return err
+}
+
+// Load reads every floating-point tensor of the state dict saved in the
+// torch.save file at path: a top-level dict or OrderedDict of name ->
+// tensor. A dict nested under the key "state_dict" (when the top level
+// holds no tensors itself) is used in its place; other nested dicts are
+// flattened with "." between the keys. Non-tensor values and integer or
+// bool tensors are left out; tensors that share their bytes (tied weights)
+// share one decoded copy. To read only some tensors, use Open. Errors wrap
+// ErrForbiddenGlobal, ErrInvalid or the error from opening the file.
+func Load(path string) (map[string]weights.Tensor, error) {
+	f, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.all()
 }
 
 // LoadReader is Load for a file already open or in memory: r holds size
 // bytes, and name (usually the path) is used in error messages.
-func LoadReader(r io.ReaderAt, size int64, name string) (out map[string]weights.Tensor, err error) {
-	defer func() {
-		// The reader is written not to panic; this is the last guard.
-		if p := recover(); p != nil {
-			out, err = nil, fmt.Errorf("torchpt %s: %w", name, invalidf("internal error on malformed input: %s", truncate(fmt.Sprint(p), 200)))
-		}
-	}()
-	out, err = load(r, size)
+func LoadReader(r io.ReaderAt, size int64, name string) (map[string]weights.Tensor, error) {
+	f, err := OpenReader(r, size, name)
 	if err != nil {
-		return nil, fmt.Errorf("torchpt %s: %w", name, err)
+		return nil, err
+	}
+	return f.all()
+}
+
+func (f *File) all() (map[string]weights.Tensor, error) {
+	type span struct {
+		root     *rootStorage
+		start, n int64
+	}
+	decoded := map[span][]float32{} // tied weights share one copy
+	out := make(map[string]weights.Tensor, len(f.names))
+	for _, name := range f.names {
+		t := f.refs[name]
+		start, n := t.span()
+		k := span{t.storage.root, start, int64(n)}
+		data, ok := decoded[k]
+		if !ok {
+			tt, err := f.Float32(name)
+			if err != nil {
+				return nil, err
+			}
+			data = tt.Data
+			decoded[k] = data
+		}
+		out[name] = weights.Tensor{Shape: append([]int{}, t.shape...), Data: data}
 	}
 	return out, nil
 }
@@ -75,13 +199,13 @@ type source interface {
 	resolve(root *rootStorage) error
 }
 
-func load(r io.ReaderAt, size int64) (map[string]weights.Tensor, error) {
+func open(r io.ReaderAt, size int64) (map[string]*tensorRef, source, error) {
 	if size <= 0 {
-		return nil, invalidf("empty file")
+		return nil, nil, invalidf("empty file")
 	}
 	head := make([]byte, min(size, 512))
 	if err := readFull(r, head, 0); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var (
 		obj any
@@ -92,18 +216,21 @@ func load(r io.ReaderAt, size int64) (map[string]weights.Tensor, error) {
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")) || bytes.HasPrefix(head, []byte("PK\x05\x06")):
 		obj, src, err = openZip(r, size)
 	case len(head) >= 262 && string(head[257:262]) == "ustar":
-		return nil, invalidf("legacy tar torch format not supported, re-save with torch>=1.6")
+		return nil, nil, invalidf("legacy tar torch format not supported, re-save with torch>=1.6")
 	default:
 		obj, src, err = openLegacy(r, size)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	refs, err := collect(obj)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return materialize(refs, src)
+	if err := check(refs, src); err != nil {
+		return nil, nil, err
+	}
+	return refs, src, nil
 }
 
 func readFull(r io.ReaderAt, p []byte, off int64) error {
@@ -220,25 +347,15 @@ func (z *zipSource) resolve(root *rootStorage) error {
 		return nil
 	}
 	// A compressed storage (torch never writes one, but a re-zipped file
-	// may have it) is inflated into memory, within the bound that deflate's
-	// maximum ratio puts on a genuine entry.
+	// may have it) is not inflated here: decode inflates it as a stream up
+	// to the end of the tensor it reads, so a small archive announcing
+	// gigabytes costs only the bytes a tensor of the checkpoint's own
+	// shape needs. Its announced size must still be plausible for deflate.
 	if f.CompressedSize64 > uint64(z.size) || f.UncompressedSize64 > 1100*f.CompressedSize64+1024 || f.UncompressedSize64 > math.MaxInt64/2 {
 		return invalidf("%s: implausible entry sizes", truncate(name, 100))
 	}
-	rc, err := f.Open()
-	if err != nil {
-		return invalidf("%s: %v", truncate(name, 100), err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, int64(f.UncompressedSize64)+1))
-	if err != nil {
-		return invalidf("%s: %v", truncate(name, 100), err)
-	}
-	if uint64(len(b)) != f.UncompressedSize64 {
-		return invalidf("%s: entry holds %d bytes, its header says %d", truncate(name, 100), len(b), f.UncompressedSize64)
-	}
-	root.data = bytes.NewReader(b)
-	root.nbytes = int64(len(b))
+	root.deflated = f
+	root.nbytes = int64(f.UncompressedSize64)
 	return nil
 }
 
@@ -369,6 +486,9 @@ func parseLegacy(r io.ReaderAt, size int64, buf []byte) (any, source, error) {
 		root.data = io.NewSectionReader(r, off, nb)
 		root.nbytes = nb
 		root.resolved = true
+		if err := checkDeclared(root); err != nil {
+			return nil, nil, err
+		}
 		src.blocks[key] = root
 		off += nb
 	}
@@ -486,36 +606,48 @@ func contiguous(shape, stride []int) bool {
 	return true
 }
 
-func materialize(refs map[string]*tensorRef, src source) (map[string]weights.Tensor, error) {
+// span returns t's first element within its root storage and its element
+// count; check has made sure both fit.
+func (t *tensorRef) span() (start int64, n int) {
+	n, _ = numElements(t.shape)
+	start = int64(t.offset)
+	if t.storage.view {
+		start += int64(t.storage.base)
+	}
+	return start, n
+}
+
+// check validates every tensor against its storage without reading any
+// tensor data: shape, stride, offset, and that each storage holds exactly
+// the elements its header declares (no more: bytes no tensor can reach are
+// a sign of a crafted archive, and would let a small file announce
+// gigabytes).
+func check(refs map[string]*tensorRef, src source) error {
 	names := make([]string, 0, len(refs))
 	for name := range refs {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	out := make(map[string]weights.Tensor, len(names))
-	type span struct {
-		root  *rootStorage
-		start int64
-		n     int
-	}
-	decoded := map[span][]float32{} // tied weights share one copy
 	for _, name := range names {
 		t := refs[name]
 		qname := truncate(name, 200)
 		n, ok := numElements(t.shape)
 		if !ok {
-			return nil, invalidf("tensor %q: shape %v is too large", qname, t.shape)
+			return invalidf("tensor %q: shape %v is too large", qname, t.shape)
 		}
 		if !contiguous(t.shape, t.stride) {
-			return nil, invalidf("tensor %q: stride %v is not contiguous row-major for shape %v; re-save it with .contiguous()", qname, t.stride, t.shape)
+			return invalidf("tensor %q: stride %v is not contiguous row-major for shape %v; re-save it with .contiguous()", qname, t.stride, t.shape)
 		}
 		root := t.storage.root
 		if !root.resolved {
 			root.resolved = true
 			root.err = src.resolve(root)
+			if root.err == nil {
+				root.err = checkDeclared(root)
+			}
 		}
 		if root.err != nil {
-			return nil, root.err
+			return root.err
 		}
 		info := dtypes[root.dt]
 		avail := root.nbytes / int64(info.size)
@@ -525,40 +657,53 @@ func materialize(refs map[string]*tensorRef, src source) (map[string]weights.Ten
 			limit = min(avail, int64(t.storage.base)+int64(t.storage.numel))
 		}
 		if start > limit || int64(n) > limit-start {
-			return nil, invalidf("tensor %q: shape %v at offset %d needs %d %s elements, but storage %q holds %d",
+			return invalidf("tensor %q: shape %v at offset %d needs %d %s elements, but storage %q holds %d",
 				qname, t.shape, t.offset, int64(t.offset)+int64(n), info.name, truncate(root.key, 64), limit-(start-int64(t.offset)))
 		}
-		if int64(root.declared) > avail {
-			return nil, invalidf("storage %q: %d bytes, too short for the %d %s elements its header declares", truncate(root.key, 64), root.nbytes, root.declared, info.name)
-		}
-		if !info.float {
-			continue
-		}
-		data, ok := decoded[span{root, start, n}]
-		if !ok {
-			var err error
-			if data, err = decode(root, start, n); err != nil {
-				return nil, fmt.Errorf("tensor %q: %w", qname, err)
-			}
-			decoded[span{root, start, n}] = data
-		}
-		out[name] = weights.Tensor{Shape: append([]int{}, t.shape...), Data: data}
 	}
-	return out, nil
+	return nil
+}
+
+// checkDeclared refuses a storage whose bytes disagree with the element
+// count its persistent id declares.
+func checkDeclared(root *rootStorage) error {
+	info := dtypes[root.dt]
+	if root.declared > maxElements || int64(root.declared)*int64(info.size) > root.nbytes {
+		return invalidf("storage %q: %d bytes, too short for the %d %s elements its header declares", truncate(root.key, 64), root.nbytes, root.declared, info.name)
+	}
+	if want := int64(root.declared) * int64(info.size); root.nbytes != want {
+		return invalidf("storage %q: %d bytes, but its header declares %d %s elements (%d bytes)", truncate(root.key, 64), root.nbytes, root.declared, info.name, want)
+	}
+	return nil
 }
 
 // decode converts n elements of root, from element start on, to float32.
+// It reads only those elements' bytes: a compressed storage is inflated as a
+// stream, skipping what lies before the tensor and stopping at its end.
 func decode(root *rootStorage, start int64, n int) ([]float32, error) {
 	es := dtypes[root.dt].size
+	var rd io.Reader
+	if root.deflated != nil {
+		rc, err := root.deflated.Open()
+		if err != nil {
+			return nil, invalidf("storage %q: %v", truncate(root.key, 64), err)
+		}
+		defer rc.Close()
+		if _, err := io.CopyN(io.Discard, rc, start*int64(es)); err != nil {
+			return nil, invalidf("storage %q: inflating to element %d: %v", truncate(root.key, 64), start, err)
+		}
+		rd = rc
+	} else {
+		rd = io.NewSectionReader(root.data, start*int64(es), int64(n)*int64(es))
+	}
 	out := make([]float32, n)
 	const chunk = 1 << 20
 	buf := make([]byte, min(n*es, chunk))
-	off := start * int64(es)
 	for i := 0; i < n; {
 		k := min(n-i, chunk/es)
 		b := buf[:k*es]
-		if err := readFull(root.data, b, off); err != nil {
-			return nil, err
+		if _, err := io.ReadFull(rd, b); err != nil {
+			return nil, invalidf("storage %q: reading %d bytes at element %d: %v", truncate(root.key, 64), len(b), start+int64(i), err)
 		}
 		o := out[i : i+k]
 		switch root.dt {
@@ -580,7 +725,6 @@ func decode(root *rootStorage, start int64, n int) ([]float32, error) {
 			}
 		}
 		i += k
-		off += int64(len(b))
 	}
 	return out, nil
 }

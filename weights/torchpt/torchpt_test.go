@@ -438,7 +438,7 @@ func TestPickleSizeCap(t *testing.T) {
 	w.Write([]byte{3, 0, 0, 0})
 	zw.Close()
 	_, err = loadBytes(t, buf.Bytes())
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "more than the 67108864 allowed") {
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "more than the 16777216 allowed") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package torchpt
 
 import (
+	"archive/zip"
 	"bytes"
 	"errors"
 	"fmt"
@@ -145,7 +146,8 @@ type rootStorage struct {
 
 	resolved bool
 	err      error
-	data     io.ReaderAt // the storage's bytes, once resolved
+	data     io.ReaderAt // the storage's bytes, once resolved (stored entries)
+	deflated *zip.File   // or the compressed zip entry holding them
 	nbytes   int64
 }
 
