@@ -10,8 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
+	"github.com/saescope/saescope/internal/regularfile"
 	"github.com/saescope/saescope/weights"
 	"github.com/saescope/saescope/weights/safetensors"
 	"github.com/saescope/saescope/weights/torchpt"
@@ -109,10 +111,13 @@ func (c *Checkpoint) Close() error {
 	return err
 }
 
+// maxConfigBytes bounds config.json (GPT-2 small's is under 1 KB).
+const maxConfigBytes = 1 << 20
+
 // ReadConfig reads and validates dir/config.json.
 func ReadConfig(dir string) (Config, error) {
 	var cfg Config
-	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	raw, err := regularfile.ReadFile(filepath.Join(dir, "config.json"), maxConfigBytes)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return cfg, fmt.Errorf("GPT-2 model %s: no config.json in the folder (want a Hugging Face checkpoint folder)", dir)
@@ -150,32 +155,33 @@ func Load(dir string) (*Checkpoint, error) {
 		return nil, err
 	}
 	var (
-		tensors map[string]weights.Tensor
-		closer  io.Closer
+		r      weights.Reader
+		closer io.Closer
 	)
 	st := filepath.Join(dir, "model.safetensors")
 	pt := filepath.Join(dir, "pytorch_model.bin")
 	switch {
-	case fileExists(st):
+	case exists(st):
 		f, err := safetensors.Open(st)
 		if err != nil {
 			return nil, fmt.Errorf("GPT-2 model %s: %w", dir, err)
 		}
-		tensors, err = f.Tensors()
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("GPT-2 model %s: %w", dir, err)
-		}
-		closer = f
-	case fileExists(pt):
-		tensors, err = torchpt.Load(pt)
+		r, closer = f, f
+	case exists(pt):
+		f, err := torchpt.Open(pt)
 		if err != nil {
 			return nil, fmt.Errorf("GPT-2 model %s: %w", dir, err)
 		}
+		r, closer = f, f
 	default:
 		return nil, fmt.Errorf("GPT-2 model %s: neither model.safetensors nor pytorch_model.bin in the folder", dir)
 	}
-	ck, err := assemble(cfg, tensors)
+	ck, err := assemble(cfg, r)
+	if _, isPT := r.(*torchpt.File); isPT {
+		// decoded into memory: the file is no longer needed
+		closer.Close()
+		closer = nil
+	}
 	if err != nil {
 		if closer != nil {
 			closer.Close()
@@ -187,44 +193,54 @@ func Load(dir string) (*Checkpoint, error) {
 	return ck, nil
 }
 
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
+// exists says whether there is something at p (a link is followed); what
+// is not a regular file is then refused by the reader with its own error.
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
-// assemble names and shape-checks the tensors of a state dict.
-func assemble(cfg Config, raw map[string]weights.Tensor) (*Checkpoint, error) {
-	tensors := make(map[string]weights.Tensor, len(raw))
-	for k, v := range raw {
-		k = strings.TrimPrefix(k, "transformer.")
-		if strings.HasSuffix(k, ".attn.bias") || strings.HasSuffix(k, ".attn.masked_bias") || k == "lm_head.weight" {
+// assemble names and shape-checks the tensors of a state dict, then
+// decodes those it needs and checks that they are finite. Nothing is
+// decoded until every name and shape is right, so a checkpoint of the wrong
+// shape costs no memory, and tensors the model does not use (the tied LM
+// head, causal-mask buffers) are never decoded.
+func assemble(cfg Config, r weights.Reader) (*Checkpoint, error) {
+	var errs []error
+	source := map[string]string{} // name without "transformer." -> name in the file
+	for _, k := range r.FloatNames() {
+		name := strings.TrimPrefix(k, "transformer.")
+		if strings.HasSuffix(name, ".attn.bias") || strings.HasSuffix(name, ".attn.masked_bias") || name == "lm_head.weight" {
 			continue // causal-mask buffers; the LM head is tied to wte
 		}
-		tensors[k] = v
+		if prev, dup := source[name]; dup {
+			errs = append(errs, fmt.Errorf("tensors %s and %s are both %s: the checkpoint holds two versions of it (re-save it with one)", prev, k, name))
+			continue
+		}
+		source[name] = k
 	}
 	d, m := cfg.DModel, cfg.DMLP()
 	used := map[string]bool{}
-	get := func(name string, shape ...int) (weights.Tensor, error) {
-		t, ok := tensors[name]
+	type want struct {
+		dst  *weights.Tensor
+		name string
+	}
+	var wants []want
+	add := func(dst *weights.Tensor, name string, shape ...int) {
+		k, ok := source[name]
 		if !ok {
-			return t, fmt.Errorf("missing tensor %s", name)
+			errs = append(errs, fmt.Errorf("missing tensor %s", name))
+			return
 		}
 		used[name] = true
-		if err := t.CheckShape(name, shape...); err != nil {
-			return t, err
-		}
-		return t, nil
-	}
-	ck := &Checkpoint{Config: cfg, Layers: make([]Layer, cfg.NLayer)}
-	var errs []error
-	add := func(dst *weights.Tensor, name string, shape ...int) {
-		t, err := get(name, shape...)
-		if err != nil {
+		got, _ := r.Shape(k)
+		if err := (weights.Tensor{Shape: got}).CheckShape(name, shape...); err != nil {
 			errs = append(errs, err)
 			return
 		}
-		*dst = t
+		wants = append(wants, want{dst, k})
 	}
+	ck := &Checkpoint{Config: cfg, Layers: make([]Layer, cfg.NLayer)}
 	add(&ck.WTE, "wte.weight", cfg.VocabSize, d)
 	add(&ck.WPE, "wpe.weight", cfg.NPositions, d)
 	add(&ck.LNFW, "ln_f.weight", d)
@@ -245,16 +261,31 @@ func assemble(cfg Config, raw map[string]weights.Tensor) (*Checkpoint, error) {
 		add(&L.ProjW, p+"mlp.c_proj.weight", m, d)
 		add(&L.ProjB, p+"mlp.c_proj.bias", d)
 	}
-	for k := range tensors {
+	var unused []string
+	for k := range source {
 		if !used[k] {
-			errs = append(errs, fmt.Errorf("unexpected tensor %s (is this a GPT-2 checkpoint with n_layer=%d?)", k, cfg.NLayer))
+			unused = append(unused, k)
 		}
+	}
+	sort.Strings(unused)
+	for _, k := range unused {
+		errs = append(errs, fmt.Errorf("unexpected tensor %s (is this a GPT-2 checkpoint with n_layer=%d?)", k, cfg.NLayer))
 	}
 	if len(errs) > 0 {
 		if len(errs) > 5 {
 			errs = append(errs[:5], fmt.Errorf("and %d more problems", len(errs)-5))
 		}
 		return nil, errors.Join(errs...)
+	}
+	for _, w := range wants {
+		t, err := r.Float32(w.name)
+		if err != nil {
+			return nil, err
+		}
+		if err := t.CheckFinite(w.name); err != nil {
+			return nil, err
+		}
+		*w.dst = t
 	}
 	return ck, nil
 }

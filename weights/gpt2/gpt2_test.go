@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/saescope/saescope/weights"
 	"github.com/saescope/saescope/weights/safetensors"
@@ -169,6 +171,59 @@ func TestBadModels(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "model.safetensors"), nil, 0o644)
 			return dir
 		}, "safetensors"},
+		"duplicate keys": {func(_ string, sd map[string]weights.Tensor, c *Config) string {
+			w := sd["wte.weight"]
+			other := weights.Tensor{Shape: w.Shape, Data: make([]float32, len(w.Data))}
+			sd["transformer.wte.weight"] = other
+			return writeModel(t, *c, sd)
+		}, "tensors transformer.wte.weight and wte.weight are both wte.weight"},
+		"NaN weight": {func(_ string, sd map[string]weights.Tensor, c *Config) string {
+			w := sd["h.1.attn.c_proj.weight"]
+			bad := weights.Tensor{Shape: w.Shape, Data: append([]float32{}, w.Data...)}
+			bad.Data[2*8+5] = float32(math.NaN())
+			sd["h.1.attn.c_proj.weight"] = bad
+			return writeModel(t, *c, sd)
+		}, "tensor h.1.attn.c_proj.weight: element [2, 5] is NaN"},
+		"infinite weight": {func(_ string, sd map[string]weights.Tensor, c *Config) string {
+			w := sd["ln_f.bias"]
+			bad := weights.Tensor{Shape: w.Shape, Data: append([]float32{}, w.Data...)}
+			bad.Data[7] = float32(math.Inf(1))
+			sd["ln_f.bias"] = bad
+			return writeModel(t, *c, sd)
+		}, "tensor ln_f.bias: element [7] is +Inf"},
+		"config.json links to /dev/zero": {func(_ string, sd map[string]weights.Tensor, c *Config) string {
+			dir := writeModel(t, *c, sd)
+			os.Remove(filepath.Join(dir, "config.json"))
+			if err := os.Symlink("/dev/zero", filepath.Join(dir, "config.json")); err != nil {
+				t.Skip(err)
+			}
+			return dir
+		}, "not a regular file (a character device)"},
+		"model.safetensors links to /dev/zero": {func(_ string, sd map[string]weights.Tensor, c *Config) string {
+			dir := writeModel(t, *c, sd)
+			os.Remove(filepath.Join(dir, "model.safetensors"))
+			if err := os.Symlink("/dev/zero", filepath.Join(dir, "model.safetensors")); err != nil {
+				t.Skip(err)
+			}
+			return dir
+		}, "not a regular file (a character device)"},
+		"pytorch_model.bin is a FIFO": {func(_ string, sd map[string]weights.Tensor, c *Config) string {
+			dir := t.TempDir()
+			raw, _ := json.Marshal(c)
+			os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644)
+			if err := syscall.Mkfifo(filepath.Join(dir, "pytorch_model.bin"), 0o644); err != nil {
+				t.Skip(err)
+			}
+			return dir
+		}, "not a regular file (a named pipe (FIFO))"},
+		"config.json is a FIFO": {func(_ string, sd map[string]weights.Tensor, c *Config) string {
+			dir := writeModel(t, *c, sd)
+			os.Remove(filepath.Join(dir, "config.json"))
+			if err := syscall.Mkfifo(filepath.Join(dir, "config.json"), 0o644); err != nil {
+				t.Skip(err)
+			}
+			return dir
+		}, "not a regular file (a named pipe (FIFO))"},
 		"empty pytorch_model.bin": {func(_ string, _ map[string]weights.Tensor, c *Config) string {
 			dir := t.TempDir()
 			raw, _ := json.Marshal(c)
@@ -185,7 +240,17 @@ func TestBadModels(t *testing.T) {
 			}
 			cc := cfg
 			dir := c.mutate("", sd, &cc)
-			ck, err := Load(dir)
+			var (
+				ck  *Checkpoint
+				err error
+			)
+			done := make(chan struct{})
+			go func() { ck, err = Load(dir); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("Load did not return in 20 s")
+			}
 			if err == nil {
 				ck.Close()
 				t.Fatal("loaded without error")

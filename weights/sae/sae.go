@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/saescope/saescope/internal/regularfile"
 	"github.com/saescope/saescope/weights"
 	"github.com/saescope/saescope/weights/gpt2"
 	"github.com/saescope/saescope/weights/hookname"
@@ -174,12 +175,13 @@ func loadTorchDict(path, hook string) (*SAE, error) {
 			return nil, fmt.Errorf("cannot tell the hook point from the file name %q (expected …_resid_pre_9.pt or …_mlp_out_6.pt): give it explicitly", filepath.Base(path))
 		}
 	}
-	tensors, err := torchpt.Load(path)
+	f, err := torchpt.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close() // the tensors are decoded into memory
 	s := &SAE{Format: FormatTorchDict, Hook: h, ApplyBDecToInput: true}
-	if err := s.assign(tensors); err != nil {
+	if err := s.assign(f); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -222,7 +224,7 @@ func metadataKwargs(cfg saelensConfig) *modelKwargs {
 }
 
 func loadSAELens(dir, hook string) (*SAE, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, "cfg.json"))
+	raw, err := regularfile.ReadFile(filepath.Join(dir, "cfg.json"), maxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("not a SAELens folder (cfg.json): %w", err)
 	}
@@ -296,11 +298,6 @@ func loadSAELens(dir, hook string) (*SAE, error) {
 	if err != nil {
 		return nil, err
 	}
-	tensors, err := f.Tensors()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
 	s := &SAE{Format: FormatSAELens, Hook: h, ApplyBDecToInput: true, ModelName: cfg.ModelName, Uncentred: uncentred, closer: f}
 	if cfg.Metadata != nil && s.ModelName == "" {
 		s.ModelName = cfg.Metadata.ModelName
@@ -308,7 +305,7 @@ func loadSAELens(dir, hook string) (*SAE, error) {
 	if cfg.ApplyBDecToInput != nil {
 		s.ApplyBDecToInput = *cfg.ApplyBDecToInput
 	}
-	if err := s.assign(tensors); err != nil {
+	if err := s.assign(f); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -319,44 +316,62 @@ func loadSAELens(dir, hook string) (*SAE, error) {
 	return s, nil
 }
 
-// assign picks W_enc, W_dec, b_enc, b_dec out of a state dict and checks
-// that their shapes agree.
-func (s *SAE) assign(tensors map[string]weights.Tensor) error {
+// maxConfigBytes bounds cfg.json (SAELens' are a few KB).
+const maxConfigBytes = 1 << 20
+
+// saeTensors are the tensors a standard SAE is made of.
+var saeTensors = []string{"W_enc", "W_dec", "b_enc", "b_dec"}
+
+// assign picks W_enc, W_dec, b_enc, b_dec out of a state dict, checks that
+// their shapes agree, and only then decodes them (nothing else in the file
+// is read) and checks that they are finite.
+func (s *SAE) assign(r weights.Reader) error {
+	shapes := map[string][]int{}
 	var missing []string
-	for _, k := range []string{"W_enc", "W_dec", "b_enc", "b_dec"} {
-		if _, ok := tensors[k]; !ok {
+	for _, k := range saeTensors {
+		sh, ok := r.Shape(k)
+		if !ok {
 			missing = append(missing, k)
 		}
+		shapes[k] = sh
 	}
 	if len(missing) > 0 {
-		var have []string
-		for k := range tensors {
-			have = append(have, k)
-		}
-		return fmt.Errorf("missing %s (the file has %s)", strings.Join(missing, ", "), strings.Join(have, ", "))
+		return fmt.Errorf("missing %s (the file has %s)", strings.Join(missing, ", "), strings.Join(r.FloatNames(), ", "))
 	}
-	s.WEnc, s.WDec, s.BEnc, s.BDec = tensors["W_enc"], tensors["W_dec"], tensors["b_enc"], tensors["b_dec"]
-	if len(s.WEnc.Shape) != 2 {
+	enc := shapes["W_enc"]
+	if len(enc) != 2 {
 		//lint:ignore ST1005 W_enc is the tensor's name
-		return fmt.Errorf("W_enc has shape %v, want [d_in, d_sae]", s.WEnc.Shape)
+		return fmt.Errorf("W_enc has shape %v, want [d_in, d_sae]", enc)
 	}
-	s.DIn, s.DSae = s.WEnc.Shape[0], s.WEnc.Shape[1]
+	s.DIn, s.DSae = enc[0], enc[1]
 	if s.DIn <= 0 || s.DSae <= 0 {
 		//lint:ignore ST1005 W_enc is the tensor's name
-		return fmt.Errorf("W_enc has empty shape %v", s.WEnc.Shape)
+		return fmt.Errorf("W_enc has empty shape %v", enc)
 	}
 	for _, c := range []struct {
 		name  string
-		t     weights.Tensor
 		shape []int
 	}{
-		{"W_dec", s.WDec, []int{s.DSae, s.DIn}},
-		{"b_enc", s.BEnc, []int{s.DSae}},
-		{"b_dec", s.BDec, []int{s.DIn}},
+		{"W_dec", []int{s.DSae, s.DIn}},
+		{"b_enc", []int{s.DSae}},
+		{"b_dec", []int{s.DIn}},
 	} {
-		if err := c.t.CheckShape(c.name, c.shape...); err != nil {
-			return fmt.Errorf("%w (W_enc is %v)", err, s.WEnc.Shape)
+		if err := (weights.Tensor{Shape: shapes[c.name]}).CheckShape(c.name, c.shape...); err != nil {
+			return fmt.Errorf("%w (W_enc is %v)", err, enc)
 		}
+	}
+	for _, c := range []struct {
+		name string
+		dst  *weights.Tensor
+	}{{"W_enc", &s.WEnc}, {"W_dec", &s.WDec}, {"b_enc", &s.BEnc}, {"b_dec", &s.BDec}} {
+		t, err := r.Float32(c.name)
+		if err != nil {
+			return err
+		}
+		if err := t.CheckFinite(c.name); err != nil {
+			return err
+		}
+		*c.dst = t
 	}
 	return nil
 }

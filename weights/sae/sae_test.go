@@ -1,17 +1,22 @@
 package sae
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/saescope/saescope/weights"
 	"github.com/saescope/saescope/weights/hookname"
 	"github.com/saescope/saescope/weights/safetensors"
+	"github.com/saescope/saescope/weights/torchpt"
 )
 
 const fixtureDir = "../../testdata/fixtures"
@@ -221,10 +226,61 @@ func TestBadSAEs(t *testing.T) {
 			return p
 		}, "cannot tell the hook point"},
 		"missing file": {func() string { return filepath.Join(t.TempDir(), "nope.pt") }, "no such file"},
+		"NaN in W_enc (SAELens)": {func() string {
+			ts := randomTensors(32, 64)
+			w := weights.Tensor{Shape: ts["W_enc"].Shape, Data: append([]float32{}, ts["W_enc"].Data...)}
+			w.Data[3*64+13] = float32(math.NaN())
+			ts["W_enc"] = w
+			return writeSAELens(t, base(), ts)
+		}, "tensor W_enc: element [3, 13] is NaN"},
+		"infinite b_enc (SAELens)": {func() string {
+			ts := randomTensors(32, 64)
+			b := weights.Tensor{Shape: ts["b_enc"].Shape, Data: append([]float32{}, ts["b_enc"].Data...)}
+			b.Data[40] = float32(math.Inf(1))
+			ts["b_enc"] = b
+			return writeSAELens(t, base(), ts)
+		}, "tensor b_enc: element [40] is +Inf"},
+		"NaN in W_dec (.pt)": {func() string {
+			return ptWithValue(t, "W_dec", 5, float32(math.NaN()))
+		}, "tensor W_dec: element [0, 5] is NaN"},
+		"cfg.json links to /dev/zero": {func() string {
+			dir := writeSAELens(t, base(), good)
+			os.Remove(filepath.Join(dir, "cfg.json"))
+			if err := os.Symlink("/dev/zero", filepath.Join(dir, "cfg.json")); err != nil {
+				t.Skip(err)
+			}
+			return dir
+		}, "not a regular file (a character device)"},
+		"weights are a FIFO": {func() string {
+			dir := writeSAELens(t, base(), good)
+			os.Remove(filepath.Join(dir, "sae_weights.safetensors"))
+			if err := syscall.Mkfifo(filepath.Join(dir, "sae_weights.safetensors"), 0o644); err != nil {
+				t.Skip(err)
+			}
+			return dir
+		}, "not a regular file (a named pipe (FIFO))"},
+		".pt is a FIFO": {func() string {
+			p := filepath.Join(t.TempDir(), "gpt2-small_6144_resid_pre_9.pt")
+			if err := syscall.Mkfifo(p, 0o644); err != nil {
+				t.Skip(err)
+			}
+			return p
+		}, "not a regular file (a named pipe (FIFO))"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			s, err := Load(c.dir(), "")
+			dir := c.dir()
+			var (
+				s   *SAE
+				err error
+			)
+			done := make(chan struct{})
+			go func() { s, err = Load(dir, ""); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("Load did not return in 20 s")
+			}
 			if err == nil {
 				s.Close()
 				t.Fatal("loaded without error")
@@ -271,4 +327,40 @@ func TestCheckTrainedOnGPT2Small(t *testing.T) {
 		}
 		s.Close()
 	}
+}
+
+// ptWithValue copies the fixture .pt SAE with element i of tensor name's
+// storage set to v (torch stores each storage as an uncompressed zip entry,
+// whose bytes are patched in place).
+func ptWithValue(t *testing.T, name string, i int, v float32) string {
+	t.Helper()
+	src := filepath.Join(fixtureDir, "tiny-gpt2_256_resid_pre_1.pt")
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, err := torchpt.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := tf.Float32(name)
+	tf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// find the tensor's bytes: its first 16 values, in the file
+	var needle []byte
+	for _, x := range want.Data[:16] {
+		needle = binary.LittleEndian.AppendUint32(needle, math.Float32bits(x))
+	}
+	at := bytes.Index(raw, needle)
+	if at < 0 || bytes.Index(raw[at+1:], needle) >= 0 {
+		t.Fatalf("%s's bytes not found once in %s", name, src)
+	}
+	binary.LittleEndian.PutUint32(raw[at+4*i:], math.Float32bits(v))
+	p := filepath.Join(t.TempDir(), filepath.Base(src))
+	if err := os.WriteFile(p, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"syscall"
+
+	"github.com/saescope/saescope/internal/regularfile"
 )
 
 // Open memory-maps the file at path read-only and validates its header.
@@ -15,10 +16,10 @@ import (
 // views of the mapping, so opening a large checkpoint is cheap. The mapping
 // stays valid until Close even if the file is replaced (Write renames a new
 // file into place); truncating the file in place while it is open makes
-// reads of the lost pages crash the program. Files that cannot be mapped
-// (pipes, special files) are read into memory instead.
+// reads of the lost pages crash the program. Only a regular file is read:
+// a device (a link to /dev/zero) or a FIFO is refused before reading.
 func Open(path string) (*File, error) {
-	fh, err := os.Open(path)
+	fh, err := regularfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
@@ -28,8 +29,8 @@ func Open(path string) (*File, error) {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
 	size := st.Size()
-	if !st.Mode().IsRegular() || size < 8 {
-		data, err := io.ReadAll(fh)
+	if size < 8 {
+		data, err := io.ReadAll(io.LimitReader(fh, 8))
 		if err != nil {
 			return nil, fmt.Errorf("safetensors %s: read: %w", path, err)
 		}

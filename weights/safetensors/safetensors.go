@@ -412,6 +412,37 @@ func (f *File) bytesOf(name string) (Info, []byte, error) {
 	return in, f.data[start : f.dataStart+in.End : f.dataStart+in.End], nil
 }
 
+// FloatNames lists the tensors of a floating-point dtype (F32, F16, BF16,
+// F64), sorted: those Float32 reads.
+func (f *File) FloatNames() []string {
+	var out []string
+	for _, name := range f.names {
+		if isFloat(f.infos[name].DType) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Shape returns the shape of the floating-point tensor name, from the
+// header, without reading its data.
+func (f *File) Shape(name string) ([]int, bool) {
+	in, ok := f.infos[name]
+	if !ok || !isFloat(in.DType) {
+		return nil, false
+	}
+	return slices.Clone(in.Shape), true
+}
+
+func isFloat(d DType) bool {
+	switch d {
+	case F32, F16, BF16, F64:
+		return true
+	}
+	return false
+}
+
 // Float32 returns the named tensor as float32 values.
 //
 // F32 tensors whose data is 4-byte aligned in memory (on a little-endian
@@ -528,9 +559,7 @@ func (f *File) Int64(name string) ([]int64, []int, error) {
 func (f *File) Tensors() (map[string]weights.Tensor, error) {
 	out := make(map[string]weights.Tensor)
 	for _, name := range f.names {
-		switch f.infos[name].DType {
-		case F32, F16, BF16, F64:
-		default:
+		if !isFloat(f.infos[name].DType) {
 			continue
 		}
 		t, err := f.Float32(name)
