@@ -19,8 +19,23 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		proto4Zip(f),
 		legacyFile(f, true),
 		torchZip(f, []byte("cos\nsystem\n(S'echo pwned'\ntR.")),
+		// amplification: a deflated storage far larger than declared, one
+		// declared large with a small tensor at its end, many views of one
+		// storage
+		deflatedZip(f, stateDict(item{"W", tspec{class: "FloatStorage", key: "0", numel: 12, shape: []int{3, 4}}}), 1<<20),
+		deflatedZip(f, stateDict(item{"b", tspec{class: "FloatStorage", key: "0", numel: 1 << 18, offset: 1<<18 - 8, shape: []int{8}}}), 1<<20),
+		manyViews(f, 64),
 		[]byte("cos\nsystem\n(S'echo pwned'\ntR."),
 	}
+}
+
+// manyViews is an archive of n tensors viewing one storage at offsets 0..n-1.
+func manyViews(f *testing.F, n int) []byte {
+	items := make([]item, n)
+	for i := range items {
+		items[i] = item{"t" + string(rune('A'+i%26)) + string(rune('a'+i/26)), tspec{class: "FloatStorage", key: "0", numel: 4 * n, offset: i, shape: []int{2 * n}}}
+	}
+	return torchZip(f, stateDict(items...), entry{"0", make([]byte, 16*n)})
 }
 
 // checkResult fails on an error that wraps neither sentinel.
