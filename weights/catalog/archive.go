@@ -20,6 +20,7 @@ import (
 
 	"github.com/ulikunitz/xz"
 
+	"github.com/saescope/saescope/internal/regularfile"
 	"github.com/saescope/saescope/weights/hub"
 )
 
@@ -94,6 +95,9 @@ func (e *Entry) fetchArchive(ctx context.Context, c *hub.Client, progress func(P
 	return outDir, nil
 }
 
+// maxScriptBytes bounds what is read of a loading script (a few kB).
+const maxScriptBytes = 4 << 20
+
 var (
 	scriptURLRE = regexp.MustCompile(`(?m)^_URLS?\s*=\s*["']([^"']+)["']`)
 	anyURLRE    = regexp.MustCompile(`https?://[^\s"']+\.(?:tar\.xz|tar\.gz|tgz|tar)`)
@@ -102,7 +106,7 @@ var (
 // archiveURLFromScript reads the archive's URL from a datasets loading
 // script: its _URL = "…" line, else the first archive address in it.
 func archiveURLFromScript(p string) string {
-	raw, err := os.ReadFile(p)
+	raw, err := regularfile.ReadFile(p, maxScriptBytes)
 	if err != nil {
 		return ""
 	}
@@ -118,7 +122,7 @@ func archiveURLFromScript(p string) string {
 // extractDocuments writes the documents of an openwebtext-style archive
 // to out (.jsonl), atomically, and returns how many it wrote.
 func extractDocuments(ctx context.Context, archive, out string) (int, error) {
-	f, err := os.Open(archive)
+	f, err := regularfile.Open(archive)
 	if err != nil {
 		return 0, err
 	}
@@ -129,6 +133,7 @@ func extractDocuments(ctx context.Context, archive, out string) (int, error) {
 	}
 	// The archive's members: inner .xz archives, by name.
 	inner := map[string][]byte{}
+	var innerBytes int64
 	for {
 		if err := ctx.Err(); err != nil {
 			return 0, err
@@ -144,10 +149,11 @@ func extractDocuments(ctx context.Context, archive, out string) (int, error) {
 		if h.Typeflag != tar.TypeReg || !strings.HasSuffix(name, "xz") || strings.Count(name, "/") > 1 {
 			continue
 		}
-		data, err := io.ReadAll(io.LimitReader(outer, 4<<30))
+		data, err := readAtMost(outer, maxInnerBytes-innerBytes)
 		if err != nil {
 			return 0, fmt.Errorf("reading %s: %w", name, err)
 		}
+		innerBytes += int64(len(data))
 		inner[name] = data
 	}
 	if len(inner) == 0 {
@@ -197,6 +203,27 @@ func extractDocuments(ctx context.Context, archive, out string) (int, error) {
 	return count, os.Rename(tmp, out)
 }
 
+// The archive is held in memory while its documents are written: its
+// inner archives together, and the text of one inner archive, are bounded
+// (openwebtext-10k's are about 15 MB and 50 MB), so that an archive that
+// unpacks without end stops with an error instead of filling memory.
+const (
+	maxInnerBytes = 1 << 30
+	maxTextBytes  = 2 << 30
+)
+
+// readAtMost reads r to its end, failing once more than max bytes came.
+func readAtMost(r io.Reader, max int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, errors.New("the archive unpacks to more than SAE Scope holds in memory for a corpus (1 GiB of inner archives, 2 GiB of text each)")
+	}
+	return b, nil
+}
+
 // openTar reads a tar stream that may be xz-compressed.
 func openTar(r *bufio.Reader, name string) (*tar.Reader, error) {
 	magic, _ := r.Peek(6)
@@ -219,6 +246,7 @@ func textFiles(ctx context.Context, data []byte, name string) ([]string, error) 
 	}
 	type doc struct{ name, text string }
 	var top, all []doc
+	var textBytes int64
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -234,10 +262,11 @@ func textFiles(ctx context.Context, data []byte, name string) ([]string, error) 
 		if h.Typeflag != tar.TypeReg || !strings.HasSuffix(n, "txt") {
 			continue
 		}
-		raw, err := io.ReadAll(io.LimitReader(tr, 1<<30))
+		raw, err := readAtMost(tr, maxTextBytes-textBytes)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s in %s: %w", n, name, err)
 		}
+		textBytes += int64(len(raw))
 		d := doc{n, string(raw)}
 		all = append(all, d)
 		if !strings.Contains(n, "/") {

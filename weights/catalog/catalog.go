@@ -83,6 +83,21 @@ type Entry struct {
 	KnownSize  int64
 	SizeExact  bool
 	SizeSource string
+	// Known are files whose content the catalogue knows, by path in the
+	// repository. A cached blob named by a Known SHA-256 must have its
+	// Size (else it is damaged: cut short, or grown); a copy in the
+	// snapshot (a cache made without links) of that Size must have that
+	// SHA-256.
+	Known map[string]KnownFile
+}
+
+// KnownFile is what the catalogue knows of one file's content.
+type KnownFile struct {
+	// Size is the file's size in bytes.
+	Size int64
+	// SHA256 is the content's SHA-256 (for an LFS file, its ETag and the
+	// name of its blob in the cache).
+	SHA256 string
 }
 
 // Listing picks files of a revision by prefix and suffix.
@@ -118,6 +133,9 @@ const (
 	f32        = 4
 	gpt2Config = 665
 	gpt2ST     = 548_105_171
+	// gpt2STSHA256 is model.safetensors' LFS oid at
+	// openai-community/gpt2@607a30d783dfa663caf39e06633721c8d4cfcd7e.
+	gpt2STSHA256 = "248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707"
 )
 
 // All returns every entry, in the order a list shows them: the model, the
@@ -131,6 +149,7 @@ func All() []*Entry {
 			Files:     []string{"config.json", "model.safetensors"},
 			KnownSize: gpt2Config + gpt2ST, SizeExact: true,
 			SizeSource: "hub listing of openai-community/gpt2 (config.json 665 B, model.safetensors 548,105,171 B)",
+			Known:      map[string]KnownFile{"model.safetensors": {Size: gpt2ST, SHA256: gpt2STSHA256}},
 		},
 		{
 			Name: "openwebtext-10k", Kind: KindCorpus, Title: "OpenWebText, first 10,000 documents (parquet export)",
@@ -280,6 +299,15 @@ type Status struct {
 	// unfinished downloads in the repository's cache folder, which a
 	// fetch resumes.
 	LocalBytes, PartialBytes int64
+	// Snapshot is the snapshot folder the files were found in, "" when
+	// none (or for a corpus built from its archive).
+	Snapshot string
+	// Problems say what is wrong with files that are on disk but cannot be
+	// used, one "FILE: what is wrong" each: a snapshot entry leading
+	// outside the cache or to something that is not a regular file, a blob
+	// of another size than the catalogue's (see Entry.Known). Those files
+	// count as missing (State is Partial), and a fetch replaces them.
+	Problems []string
 }
 
 // Status looks for the entry on disk, without any network request: in the
@@ -289,17 +317,25 @@ type Status struct {
 func (e *Entry) Status(c *hub.Client) Status {
 	st := Status{Name: e.Name, State: Missing, Repo: e.Repo}
 	best := -1
+	var problems []string
+	seen := map[string]bool{}
 	for _, repo := range append([]hub.Repo{e.Repo}, e.AltRepos...) {
 		for _, dir := range e.candidateSnapshots(c, repo) {
-			have, missing, size := e.filesIn(dir)
-			if len(missing) == 0 && len(have) > 0 {
-				st.State, st.Path, st.Repo = Ready, filepath.Join(dir, filepath.FromSlash(e.Target)), repo
+			have, missing, bad, size := e.filesIn(c, repo, dir)
+			if len(missing) == 0 && len(bad) == 0 && len(have) > 0 {
+				st.State, st.Path, st.Repo, st.Snapshot = Ready, filepath.Join(dir, filepath.FromSlash(e.Target)), repo, dir
 				st.Have, st.Missing, st.LocalBytes = have, nil, size
 				return st
 			}
+			for _, p := range bad {
+				if !seen[p] {
+					seen[p] = true
+					problems = append(problems, p)
+				}
+			}
 			if len(have) > best {
 				best = len(have)
-				st.Repo, st.Have, st.Missing, st.LocalBytes = repo, have, missing, size
+				st.Repo, st.Have, st.Missing, st.LocalBytes, st.Snapshot = repo, have, missing, size, dir
 			}
 		}
 	}
@@ -315,7 +351,8 @@ func (e *Entry) Status(c *hub.Client) Status {
 	for _, repo := range append([]hub.Repo{e.Repo}, e.AltRepos...) {
 		st.PartialBytes += c.PartialBytes(repo)
 	}
-	if len(st.Have) > 0 || st.PartialBytes > 0 {
+	st.Problems = problems
+	if len(st.Have) > 0 || st.PartialBytes > 0 || len(problems) > 0 {
 		st.State = Partial
 	}
 	return st
@@ -336,30 +373,81 @@ func (e *Entry) candidateSnapshots(c *hub.Client, repo hub.Repo) []string {
 	return out
 }
 
-// filesIn says which of the entry's files a snapshot folder holds.
-func (e *Entry) filesIn(dir string) (have, missing []string, size int64) {
+// filesIn says which of the entry's files a snapshot folder of repo holds
+// (have), which it lacks (missing: absent or damaged) and what is wrong
+// with the damaged ones (problems, "FILE: what"). Nothing is read.
+func (e *Entry) filesIn(c *hub.Client, repo hub.Repo, dir string) (have, missing, problems []string, size int64) {
+	files := e.Files
 	if e.Listed != nil {
-		for _, p := range listedLocal(dir, e.Listed) {
-			have = append(have, p)
-			if fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p))); err == nil {
-				size += fi.Size()
+		files = listedLocal(dir, e.Listed)
+	}
+	for _, f := range files {
+		se, err := c.CheckSnapshotEntry(repo, filepath.Join(dir, filepath.FromSlash(f)))
+		if err == nil {
+			err = e.checkKnown(f, se)
+		}
+		switch {
+		case err == nil:
+			have = append(have, f)
+			size += se.Size
+		case errors.Is(err, hub.ErrDamaged):
+			problems = append(problems, f+": "+problemText(err))
+			missing = append(missing, f)
+		default:
+			if e.Listed == nil {
+				missing = append(missing, f)
 			}
 		}
-		return have, nil, size
 	}
-	for _, f := range e.Files {
-		fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(f)))
-		if err == nil && fi.Mode().IsRegular() {
-			have = append(have, f)
-			size += fi.Size()
-		} else {
-			missing = append(missing, f)
-		}
+	if e.Listed != nil {
+		missing = nil // what a listed entry lacks is known only online
 	}
-	return have, missing, size
+	return have, missing, problems, size
 }
 
-// listedLocal finds the files of a listing in a snapshot folder.
+// checkKnown compares a cached file with what the catalogue knows of it:
+// a blob named by the known SHA-256 must have the known size.
+func (e *Entry) checkKnown(f string, se hub.SnapshotEntry) error {
+	k, ok := e.Known[f]
+	if !ok || k.SHA256 == "" || se.ETag != k.SHA256 || se.Size == k.Size {
+		return nil
+	}
+	return &hub.Error{Path: se.Path, Kind: hub.ErrDamaged,
+		Msg: fmt.Sprintf("blob %s is %s (%d bytes); the catalogue's is %s (%d bytes): cut short or damaged", shortHash(se.ETag), FormatBytes(se.Size), se.Size, FormatBytes(k.Size), k.Size)}
+}
+
+// knownHash is the SHA-256 to check a cached file against besides its
+// blob's name: the catalogue's, for a copy of the known size.
+func (e *Entry) knownHash(f string, se hub.SnapshotEntry) string {
+	if k, ok := e.Known[f]; ok && se.Blob == "" && se.Size == k.Size {
+		return k.SHA256
+	}
+	return ""
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12] + "…"
+	}
+	return h
+}
+
+// problemText is a damaged-entry error's message without the repository
+// and path prefix (the caller names the file).
+func problemText(err error) string {
+	var he *hub.Error
+	if errors.As(err, &he) {
+		msg := he.Msg
+		if he.Err != nil {
+			msg += ": " + he.Err.Error()
+		}
+		return msg
+	}
+	return err.Error()
+}
+
+// listedLocal finds the names of a listing's files in a snapshot folder
+// (what they are is for CheckSnapshotEntry to say).
 func listedLocal(dir string, l *Listing) []string {
 	root := filepath.Join(dir, filepath.FromSlash(strings.TrimSuffix(l.Prefix, "/")))
 	var out []string
@@ -373,9 +461,7 @@ func listedLocal(dir string, l *Listing) []string {
 		}
 		rel = filepath.ToSlash(rel)
 		if strings.HasPrefix(rel, l.Prefix) && strings.HasSuffix(rel, l.Suffix) {
-			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-				out = append(out, rel)
-			}
+			out = append(out, rel)
 		}
 		return nil
 	})
@@ -404,8 +490,15 @@ type Progress struct {
 }
 
 // Fetch makes the entry available on disk and returns the path to give
-// the loaders. When Status already says Ready it returns at once without
-// any network request. Otherwise it lists the revision's files (for their
+// the loaders. When Status already says Ready, each file is read and
+// checked against the hash that names its blob (and the catalogue's, see
+// Entry.Known); when all match it returns without any network request
+// (about a second for GPT-2's 548 MB). A file that does not match, or that
+// Status found damaged, is removed and downloaded again; offline, or with
+// the hub out of reach, Fetch fails saying which file is wrong and how,
+// with an error matching hub.ErrDamaged and hub.ErrOffline. Copies that no
+// hash names (a cache made without links) are checked against the hub
+// when it can be reached, and used as they are when not. Otherwise it lists the revision's files (for their
 // sizes, and for a listed entry their names), then downloads each missing
 // file into the hub cache at one commit, so that they share a snapshot
 // folder. A corpus whose parquet export is missing is built from the
@@ -414,14 +507,41 @@ type Progress struct {
 // cancellation Fetch returns ctx.Err() and what was downloaded so far is
 // kept for the next try.
 func (e *Entry) Fetch(ctx context.Context, c *hub.Client, progress func(Progress)) (string, error) {
-	if st := e.Status(c); st.State == Ready {
-		report(progress, Progress{Entry: e.Name, FileIndex: len(st.Have), Files: len(st.Have),
-			AllDone: st.LocalBytes, AllTotal: st.LocalBytes, Finished: true})
-		return st.Path, nil
+	st := e.Status(c)
+	damaged := st.Problems
+	if st.State == Ready {
+		bad, unchecked, err := e.verifyLocal(ctx, c, st)
+		if err != nil {
+			return "", err
+		}
+		// (Unchecked copies found under another repository id, such as a
+		// legacy download, are used as they are: asking the hub would
+		// download the entry again under its own id.)
+		if len(bad) == 0 && (!unchecked || c.Offline || st.Repo != e.Repo) {
+			report(progress, Progress{Entry: e.Name, FileIndex: len(st.Have), Files: len(st.Have),
+				AllDone: st.LocalBytes, AllTotal: st.LocalBytes, Finished: true})
+			return st.Path, nil
+		}
+		// Damaged files (removed, unless offline) are fetched again; files
+		// that nothing names a hash for are checked against the hub.
+		damaged = bad
+	}
+	if c.Offline && len(damaged) > 0 {
+		return "", e.damagedError(damaged, &hub.Error{Kind: hub.ErrOffline, Msg: "downloads are off (HF_HUB_OFFLINE)"})
 	}
 	listing, lerr := c.ListFiles(ctx, e.Repo, e.Revision)
 	if ctx.Err() != nil {
 		return "", ctx.Err()
+	}
+	if errors.Is(lerr, hub.ErrOffline) {
+		if len(damaged) > 0 {
+			return "", e.damagedError(damaged, lerr)
+		}
+		if st.State == Ready { // the hub cannot be asked: the files on disk are used as they are
+			report(progress, Progress{Entry: e.Name, FileIndex: len(st.Have), Files: len(st.Have),
+				AllDone: st.LocalBytes, AllTotal: st.LocalBytes, Finished: true})
+			return st.Path, nil
+		}
 	}
 	if errors.Is(lerr, hub.ErrUnauthorized) {
 		return "", fmt.Errorf("%s: %w", e.Name, lerr)
@@ -446,8 +566,10 @@ func (e *Entry) Fetch(ctx context.Context, c *hub.Client, progress func(Progress
 	}
 	// What to fetch, and its total size when the listing gives it.
 	sizes := map[string]int64{}
+	listed := map[string]hub.FileInfo{}
 	for _, f := range listing {
 		sizes[f.Path] = f.Size
+		listed[f.Path] = f
 	}
 	fetchList := append([]string(nil), files...)
 	for _, f := range optional {
@@ -494,6 +616,22 @@ func (e *Entry) Fetch(ctx context.Context, c *hub.Client, progress func(Progress
 			progress(pr)
 		}
 		got, err := c.DownloadFile(ctx, e.Repo, rev, f, cb)
+		if err == nil && !got.Downloaded {
+			// The cache's copy: checked against its hash, and fetched again
+			// when it does not have it.
+			if verr := e.verifyFetched(ctx, c, f, got, listed[f]); verr != nil {
+				if ctx.Err() != nil {
+					return "", ctx.Err()
+				}
+				if !errors.Is(verr, hub.ErrDamaged) {
+					return "", fmt.Errorf("%s: %w", e.Name, verr)
+				}
+				got, err = c.DownloadFile(ctx, e.Repo, rev, f, cb)
+				if err != nil {
+					err = fmt.Errorf("%w (the copy in the cache was damaged: %s)", err, problemText(verr))
+				}
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return "", ctx.Err()
@@ -515,6 +653,84 @@ func (e *Entry) Fetch(ctx context.Context, c *hub.Client, progress func(Progress
 	report(progress, Progress{Entry: e.Name, FileIndex: len(fetchList), Files: len(fetchList), AllDone: allDone, AllTotal: allDone,
 		BytesPerS: float64(allDone) / max(time.Since(start).Seconds(), 1e-9), Finished: true})
 	return p, nil
+}
+
+// verifyLocal checks the files of a Ready status against the hashes that
+// name their blobs (and the catalogue's, see Entry.Known), reading each
+// whole. bad says what is wrong with those that do not match, which are
+// removed from the cache unless the client is offline (a fetch downloads
+// them again); unchecked is set when some file has no hash to be checked
+// against (a copy in a cache made without links).
+func (e *Entry) verifyLocal(ctx context.Context, c *hub.Client, st Status) (bad []string, unchecked bool, err error) {
+	if st.Snapshot == "" {
+		return nil, false, nil // a corpus built from its archive
+	}
+	for _, f := range st.Have {
+		se, err := c.CheckSnapshotEntry(st.Repo, filepath.Join(st.Snapshot, filepath.FromSlash(f)))
+		checked := true
+		if err == nil {
+			checked, err = se.Verify(ctx, e.knownHash(f, se))
+		}
+		if ctx.Err() != nil {
+			return nil, false, ctx.Err()
+		}
+		switch {
+		case err != nil:
+			bad = append(bad, f+": "+problemText(err))
+			if !c.Offline && se.Path != "" {
+				if derr := c.Discard(st.Repo, se); derr != nil {
+					return nil, false, fmt.Errorf("%s: %w", e.Name, derr)
+				}
+			}
+		case !checked:
+			unchecked = true
+		}
+	}
+	return bad, unchecked, nil
+}
+
+// verifyFetched checks a file DownloadFile took from the cache against
+// what the hub says of it (ref, from the listing, when it lists it; else
+// the ETag DownloadFile got): its size, and the hash its blob is named by
+// or, for a copy, the hub's. A file that does not match is removed (a link
+// to another blob only as a link: that blob may be another file's), and an
+// error matching hub.ErrDamaged returned.
+func (e *Entry) verifyFetched(ctx context.Context, c *hub.Client, f string, got hub.File, ref hub.FileInfo) error {
+	se, err := c.CheckSnapshotEntry(e.Repo, got.Path)
+	if err != nil {
+		return err
+	}
+	want := got.ETag
+	if ref.Path != "" {
+		want = ref.ETag()
+		if se.Size != ref.Size {
+			_ = c.Discard(e.Repo, hub.SnapshotEntry{Path: se.Path})
+			return &hub.Error{Path: se.Path, Kind: hub.ErrDamaged, Msg: fmt.Sprintf("%d bytes, the hub lists %d", se.Size, ref.Size)}
+		}
+	}
+	if se.Blob != "" && want != "" && se.ETag != want {
+		_ = c.Discard(e.Repo, hub.SnapshotEntry{Path: se.Path})
+		return &hub.Error{Path: se.Path, Kind: hub.ErrDamaged, Msg: fmt.Sprintf("links to blob %s, the hub names %s", shortHash(se.ETag), shortHash(want))}
+	}
+	if se.ETag == "" {
+		se.ETag = want // a copy: the hub's ETag names its content
+	}
+	if _, err := se.Verify(ctx, e.knownHash(f, se)); err != nil {
+		if errors.Is(err, hub.ErrDamaged) {
+			if derr := c.Discard(e.Repo, se); derr != nil {
+				return derr
+			}
+		}
+		return err
+	}
+	return nil
+}
+
+// damagedError says which files on disk are damaged and why they cannot be
+// fetched again now (cause: offline, or the hub unreachable).
+func (e *Entry) damagedError(problems []string, cause error) error {
+	return fmt.Errorf("%s: %w: %s. They cannot be downloaded again now (%w): fetch %s again once the hub can be reached, which replaces them",
+		e.Name, hub.ErrDamaged, strings.Join(problems, "; "), cause, e.Name)
 }
 
 func pickListed(listing []hub.FileInfo, l *Listing) []string {
