@@ -78,6 +78,7 @@ func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Interrupted string    `json:"interrupted,omitempty"`
 	}{Fetched: []fetched{}}
 	anyOffline := false
+	var damaged []string
 	for _, e := range entries {
 		var pr func(catalog.Progress)
 		if !*quiet {
@@ -97,7 +98,11 @@ func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				fmt.Fprintln(stderr, err) // it starts with the entry's name
 			}
 			out.Failed = append(out.Failed, failed{e.Name, err.Error()})
-			anyOffline = anyOffline || errors.Is(err, hub.ErrOffline)
+			if errors.Is(err, hub.ErrDamaged) {
+				damaged = append(damaged, e.Name)
+			} else {
+				anyOffline = anyOffline || errors.Is(err, hub.ErrOffline)
+			}
 			continue
 		}
 		out.Fetched = append(out.Fetched, fetched{e.Name, e.Kind, p, e.Hook})
@@ -107,7 +112,11 @@ func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if len(out.Failed) > 0 {
 		msg := fmt.Sprintf("%d of %d could not be fetched", len(out.Failed), len(entries))
-		if anyOffline {
+		if len(damaged) > 0 {
+			// damaged files do not keep working: say how to replace them
+			msg += fmt.Sprintf("; the cache holds damaged files of %s: run 'saescope fetch %s' with the network on to download them again",
+				strings.Join(damaged, ", "), strings.Join(damaged, " "))
+		} else if anyOffline {
 			msg += " (offline: everything already on disk keeps working)"
 		}
 		return errors.New(msg)
@@ -151,6 +160,7 @@ type listed struct {
 	Path          string       `json:"path,omitempty"`
 	Missing       []string     `json:"missing,omitempty"`
 	PartialBytes  int64        `json:"partial_bytes,omitempty"`
+	Problems      []string     `json:"problems,omitempty"`
 }
 
 func listCatalogue(ctx context.Context, c *hub.Client, remote, text bool, stdout io.Writer) error {
@@ -165,7 +175,7 @@ func listCatalogue(ctx context.Context, c *hub.Client, remote, text bool, stdout
 		st := e.Status(c)
 		r := listed{Name: e.Name, Kind: e.Kind, Title: e.Title, Repo: e.Repo.String(), Revision: e.Revision, Hook: e.Hook, DSae: e.DSae,
 			Size: e.KnownSize, SizeExact: e.SizeExact, SizeText: e.SizeText(), Status: string(st.State), Path: st.Path,
-			Missing: st.Missing, PartialBytes: st.PartialBytes}
+			Missing: st.Missing, PartialBytes: st.PartialBytes, Problems: st.Problems}
 		if st.State == catalog.Ready {
 			r.Missing = nil
 		}
@@ -185,6 +195,8 @@ func listCatalogue(ctx context.Context, c *hub.Client, remote, text bool, stdout
 			status := r.Status
 			if r.Status == string(catalog.Ready) {
 				status = "on disk"
+			} else if len(r.Problems) > 0 {
+				status = "damaged (fetch it again)"
 			} else if r.PartialBytes > 0 {
 				status = fmt.Sprintf("partial (%s, resumable)", catalog.FormatBytes(r.PartialBytes))
 			}
@@ -192,6 +204,11 @@ func listCatalogue(ctx context.Context, c *hub.Client, remote, text bool, stdout
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		for _, r := range rows {
+			for _, p := range r.Problems {
+				fmt.Fprintf(stdout, "%s: damaged: %s\n", r.Name, p)
+			}
 		}
 	} else {
 		res := map[string]any{"cache": c.CacheDir, "offline": c.Offline, "entries": rows}

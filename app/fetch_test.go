@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -199,5 +201,84 @@ func TestFetchListRemoteAndErrors(t *testing.T) {
 	out, errs, code = runCLI(t, "fetch", "--quiet", "jacobcd52/mlp_out_7")
 	if code != 1 || !strings.Contains(out, "gpt2-small_6144_mlp_out_7.pt") {
 		t.Errorf("missing upstream: %d %s %s", code, out, errs)
+	}
+}
+
+// A damaged GPT-2 in the cache (the probe's snapshot link to a small file
+// outside the cache, "done, 6.6 MB" for a 548 MB model; a link to
+// /dev/zero; a FIFO) is not reported fetched: offline the command fails
+// naming the file and what is wrong, prints no "done" line, and says how
+// to repair; --list shows it damaged; online it is downloaded again.
+func TestFetchDamagedCache(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs /dev/zero, mkfifo and symbolic links")
+	}
+	fetchEnv(t)
+	out, errs, code := runCLI(t, "fetch", "gpt2", "--quiet")
+	if code != 0 {
+		t.Fatalf("fetch: exit %d: %s", code, errs)
+	}
+	var res struct {
+		Fetched []struct{ Path string } `json:"fetched"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Fetched) != 1 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	entry := filepath.Join(res.Fetched[0].Path, "model.safetensors")
+	want, err := os.ReadFile(entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := filepath.Join(t.TempDir(), "small.safetensors")
+	if err := os.WriteFile(small, want[:len(want)/4], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, damage := range []struct{ name, say string }{
+		{"link outside the cache", "outside the repository's blobs folder"},
+		{"link to /dev/zero", "character device"},
+		{"FIFO", "named pipe"},
+	} {
+		os.Remove(entry)
+		var err error
+		switch damage.name {
+		case "link outside the cache":
+			err = os.Symlink(small, entry)
+		case "link to /dev/zero":
+			err = os.Symlink("/dev/zero", entry)
+		case "FIFO":
+			err = syscall.Mkfifo(entry, 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("HF_HUB_OFFLINE", "1")
+		done := make(chan struct{})
+		var out, errs string
+		var code int
+		go func() { defer close(done); out, errs, code = runCLI(t, "fetch", "gpt2") }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: offline fetch still running after 20 s", damage.name)
+		}
+		if code != 1 || strings.Contains(errs, "done") || !strings.Contains(errs, "model.safetensors") ||
+			!strings.Contains(errs, damage.say) || !strings.Contains(errs, "saescope fetch gpt2' with the network on") ||
+			!strings.Contains(out, `"failed"`) {
+			t.Errorf("%s: offline fetch: exit %d\nstdout %s\nstderr %s", damage.name, code, out, errs)
+		}
+		list, idx := listCatalogueCLI(t)
+		if g := list.Entries[idx["gpt2"]]; g.Status == "ready" {
+			t.Errorf("%s: --list says %+v", damage.name, g)
+		}
+		if out, _, _ := runCLI(t, "fetch", "--list", "--text"); !strings.Contains(out, "damaged") || !strings.Contains(out, damage.say) {
+			t.Errorf("%s: --list --text:\n%s", damage.name, out)
+		}
+		t.Setenv("HF_HUB_OFFLINE", "")
+		if _, errs, code := runCLI(t, "fetch", "gpt2"); code != 0 || !strings.Contains(errs, "gpt2: done") {
+			t.Errorf("%s: online fetch: exit %d: %s", damage.name, code, errs)
+		}
+		if data, err := os.ReadFile(entry); err != nil || !bytes.Equal(data, want) {
+			t.Errorf("%s: after the online fetch: %d bytes (%v)", damage.name, len(data), err)
+		}
 	}
 }

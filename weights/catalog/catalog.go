@@ -729,8 +729,12 @@ func (e *Entry) verifyFetched(ctx context.Context, c *hub.Client, f string, got 
 // damagedError says which files on disk are damaged and why they cannot be
 // fetched again now (cause: offline, or the hub unreachable).
 func (e *Entry) damagedError(problems []string, cause error) error {
-	return fmt.Errorf("%s: %w: %s. They cannot be downloaded again now (%w): fetch %s again once the hub can be reached, which replaces them",
-		e.Name, hub.ErrDamaged, strings.Join(problems, "; "), cause, e.Name)
+	it := "it"
+	if len(problems) > 1 {
+		it = "them"
+	}
+	return fmt.Errorf("%s: %w: %s; %s cannot be downloaded again now: %w; fetch %s again once the hub can be reached to replace %s",
+		e.Name, hub.ErrDamaged, strings.Join(problems, "; "), it, cause, e.Name, it)
 }
 
 func pickListed(listing []hub.FileInfo, l *Listing) []string {
