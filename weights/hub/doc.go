@@ -19,6 +19,15 @@
 //	                              (one more ../ per folder level in <path>)
 //	    .no_exist/<commit>/<path> an empty file: the hub said <path> does not exist
 //
+// A snapshot entry is used only when it is a link to a regular file
+// directly in its repository's blobs/ (or, below, a regular file inside
+// the repository's folder): one that leads outside the cache, to another
+// blob than the one the hub names, to a device or a FIFO, or that is a
+// FIFO itself, is never followed for reading; offline it is reported as
+// damaged (ErrDamaged), online it is replaced (see CheckSnapshotEntry).
+// refs/ files, config.json and the token file are read only when they are
+// regular files, and only up to a small bound.
+//
 // Where symbolic links cannot be made (Windows without developer mode, or
 // HF_HUB_DISABLE_SYMLINKS=1), the snapshot holds the file itself: a new
 // blob is moved there and an existing one copied, as huggingface_hub does.
