@@ -1,17 +1,22 @@
 // Package tokenizer turns text into GPT-2 token ids and back, offline.
 //
-// It wraps github.com/pkoukk/tiktoken-go with the r50k_base byte-pair
-// encoding (GPT-2's vocabulary), whose merge table is embedded in the binary
-// by github.com/pkoukk/tiktoken-go-loader, so nothing is ever downloaded.
+// It encodes with the r50k_base byte-pair encoding (GPT-2's vocabulary),
+// whose merge table github.com/pkoukk/tiktoken-go-loader embeds in the
+// binary, so nothing is ever downloaded. The ids are those of
+// github.com/pkoukk/tiktoken-go with that encoding (its tests compare them),
+// in time linear in the text's length, or n log n for one long piece: a
+// run of characters without whitespace is one pre-tokenizer piece, and
+// tiktoken's byte-pair merge is quadratic in a piece's length.
 package tokenizer
 
 import (
+	"context"
 	"fmt"
+	"path"
 	"strings"
 	"sync"
 	"unicode/utf8"
 
-	tiktoken "github.com/pkoukk/tiktoken-go"
 	tiktoken_loader "github.com/pkoukk/tiktoken-go-loader"
 )
 
@@ -28,9 +33,9 @@ const (
 
 // Tokenizer encodes and decodes GPT-2 tokens. It is safe for concurrent use.
 type Tokenizer struct {
-	enc     *tiktoken.Tiktoken
-	bytes   [][]byte // token id -> its bytes
-	display []string // token id -> display string
+	ranks   map[string]int32 // token bytes -> rank, which is its id
+	bytes   [][]byte         // token id -> its bytes
+	display []string         // token id -> display string
 }
 
 var (
@@ -39,50 +44,124 @@ var (
 	loadErr  error
 )
 
+// r50kFile is the name tiktoken-go asks its loader for.
+const r50kFile = "https://openaipublic.blob.core.windows.net/encodings/r50k_base.tiktoken"
+
 // New returns the GPT-2 tokenizer. The encoding tables are built once per
 // process (about 50k entries) and shared, since they never change.
 func New() (*Tokenizer, error) {
 	loadOnce.Do(func() {
-		tiktoken.SetBpeLoader(tiktoken_loader.NewOfflineLoader())
-		enc, err := tiktoken.GetEncoding("r50k_base")
-		if err != nil {
-			loadErr = fmt.Errorf("load GPT-2 tokenizer (r50k_base): %w", err)
-			return
-		}
-		t := &Tokenizer{enc: enc, bytes: make([][]byte, VocabSize), display: make([]string, VocabSize)}
-		for id := 0; id < VocabSize; id++ {
-			b := []byte(enc.Decode([]int{id}))
-			t.bytes[id] = b
-			t.display[id] = Display(b)
-		}
-		shared = t
+		shared, loadErr = load()
 	})
 	return shared, loadErr
 }
 
+// load reads r50k_base's ranks from the offline loader and checks that they
+// are GPT-2's: ids 0 to 50255, each once, every single byte a token.
+func load() (*Tokenizer, error) {
+	ranks, err := tiktoken_loader.NewOfflineLoader().LoadTiktokenBpe(r50kFile)
+	if err != nil {
+		return nil, fmt.Errorf("load GPT-2 tokenizer (%s): %w", path.Base(r50kFile), err)
+	}
+	if len(ranks) != BOS {
+		return nil, fmt.Errorf("load GPT-2 tokenizer (%s): %d tokens, want %d", path.Base(r50kFile), len(ranks), BOS)
+	}
+	t := &Tokenizer{ranks: make(map[string]int32, len(ranks)), bytes: make([][]byte, VocabSize), display: make([]string, VocabSize)}
+	for s, id := range ranks {
+		if id < 0 || id >= BOS || t.bytes[id] != nil {
+			return nil, fmt.Errorf("load GPT-2 tokenizer (%s): token %q has id %d, out of range or repeated", path.Base(r50kFile), s, id)
+		}
+		t.ranks[s] = int32(id)
+		t.bytes[id] = []byte(s)
+	}
+	for b := 0; b < 256; b++ {
+		if _, ok := t.ranks[string([]byte{byte(b)})]; !ok {
+			return nil, fmt.Errorf("load GPT-2 tokenizer (%s): byte 0x%02x is not a token", path.Base(r50kFile), b)
+		}
+	}
+	t.bytes[BOS] = []byte(endOfText)
+	for id, b := range t.bytes {
+		t.display[id] = Display(b)
+	}
+	return t, nil
+}
+
 // Encode returns the token ids of text without a BOS token. The special
 // token text "<|endoftext|>" is encoded as the special token, as the
-// Hugging Face GPT-2 tokenizer does.
+// Hugging Face GPT-2 tokenizer does. The ids are those of tiktoken's
+// Encode with special tokens allowed; bytes that are not UTF-8 are read as
+// U+FFFD each, as there.
 //
 // The text is split at each "<|endoftext|>" and the pieces are encoded
-// ordinarily: the same ids as tiktoken's Encode with special tokens
-// allowed, which copies the rest of the text at every special token found
-// (a corpus of stories separated by "<|endoftext|>" took time and memory
-// quadratic in its length: 30 s and 33 GB for 1.7 MB).
+// ordinarily (tiktoken's special-token path copies the rest of the text
+// at every special token found: a corpus of stories separated by
+// "<|endoftext|>" took time and memory quadratic in its length, 30 s and
+// 33 GB for 1.7 MB).
 func (t *Tokenizer) Encode(text string) []int {
+	out, _ := t.EncodeContext(context.Background(), text)
+	return out
+}
+
+// EncodeContext is Encode that stops with ctx.Err() soon after ctx is
+// cancelled (it looks every 64 KB of text, and every 65536 merges inside
+// one long piece).
+func (t *Tokenizer) EncodeContext(ctx context.Context, text string) ([]int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !utf8.ValidString(text) {
+		text = runeString(text)
+	}
+	stop := ctx.Err
 	var out []int
+	var err error
+	since := 0 // bytes encoded since ctx was last looked at
 	for text != "" {
-		i := strings.Index(text, endOfText)
-		if i < 0 {
-			return append(out, t.enc.EncodeOrdinary(text)...)
+		// A piece never runs into a special token: the text is encoded
+		// up to it, then from after it.
+		k := strings.Index(text, endOfText)
+		seg := text
+		if k >= 0 {
+			seg = text[:k]
 		}
-		if i > 0 {
-			out = append(out, t.enc.EncodeOrdinary(text[:i])...)
+		for i := 0; i < len(seg); {
+			j := pieceEnd(seg, i)
+			if out, err = t.appendPiece(out, seg[i:j], stop); err != nil {
+				return nil, err
+			}
+			if since += j - i; since >= 1<<16 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				since = 0
+			}
+			i = j
+		}
+		if k < 0 {
+			break
 		}
 		out = append(out, BOS) // <|endoftext|> is BOS, EOS and the separator
-		text = text[i+len(endOfText):]
+		text = text[k+len(endOfText):]
 	}
-	return out
+	return out, nil
+}
+
+// runeString returns s with every byte that is not part of a UTF-8
+// character replaced by U+FFFD, as string([]rune(s)) does, which is how
+// tiktoken-go (and its regexp2) read such text.
+func runeString(s string) string {
+	var sb strings.Builder
+	sb.Grow(len(s) + 16)
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			sb.WriteString("\uFFFD")
+		} else {
+			sb.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return sb.String()
 }
 
 // endOfText is the text of GPT-2's only special token.
