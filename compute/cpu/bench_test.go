@@ -11,8 +11,8 @@ func BenchmarkGeluNew(b *testing.B) {
 	be, _ := New(BLASAuto)
 	x := be.Alloc(4096, 3072)
 	rng := rand.New(rand.NewPCG(1, 1))
-	for i := range x.(*Mat).data {
-		x.(*Mat).data[i] = float32(rng.NormFloat64())
+	for i := range x.(*Mat).Data() {
+		x.(*Mat).Data()[i] = float32(rng.NormFloat64())
 	}
 	b.SetBytes(4096 * 3072 * 4)
 	for b.Loop() {

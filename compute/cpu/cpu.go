@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 	"gorgonia.org/tensor"
@@ -73,37 +74,47 @@ func New(choice BLAS) (*Backend, error) {
 // Name implements compute.Backend.
 func (b *Backend) Name() string { return b.name }
 
-// Mat is a CPU tensor: a row-major matrix stored in a gorgonia.org/tensor
-// Dense of float32, whose backing slice may be a read-only view of a
-// memory-mapped weight file. Row views share the parent's backing.
+// Mat is a CPU tensor: a gorgonia.org/tensor Dense of float32 whose shape
+// is the matrix's [rows, cols] and whose backing slice, row-major, is its
+// storage. An uploaded weight's backing is the weight's own slice (a
+// read-only view of a memory-mapped file); a row view's is a sub-slice of
+// its parent's.
 type Mat struct {
-	dense      *tensor.Dense
-	data       []float32
-	rows, cols int
+	dense *tensor.Dense
+	// last is the most recent RowsView of this matrix, returned again for
+	// the same rows: a scan views the same rows of the same buffers every
+	// batch, and building a Dense costs eight allocations.
+	last atomic.Pointer[rowsView]
+}
+
+// rowsView is a view of rows [lo, lo+v.Rows()) of its parent.
+type rowsView struct {
+	lo int
+	v  *Mat
 }
 
 // Rows implements compute.Tensor.
-func (m *Mat) Rows() int { return m.rows }
+func (m *Mat) Rows() int { return m.dense.Shape()[0] }
 
 // Cols implements compute.Tensor.
-func (m *Mat) Cols() int { return m.cols }
+func (m *Mat) Cols() int { return m.dense.Shape()[1] }
 
-// Data returns the backing slice (row-major), for code that runs on the CPU.
-func (m *Mat) Data() []float32 { return m.data }
+// Data returns the Dense's backing slice (row-major), for code that runs on
+// the CPU.
+func (m *Mat) Data() []float32 { return m.dense.Float32s() }
 
-// Dense returns the gorgonia tensor holding the matrix.
+// Dense returns the gorgonia tensor that holds the matrix. Its shape must
+// not be changed: views and kernels read it.
 func (m *Mat) Dense() *tensor.Dense { return m.dense }
 
-// NewMat wraps data (len rows·cols) as a matrix without copying.
+// NewMat wraps data (len rows·cols) as a rows×cols Dense without copying.
+// It panics when the length is not rows·cols: callers size data themselves
+// (Upload checks a weight's shape first).
 func NewMat(data []float32, rows, cols int) *Mat {
 	if len(data) != rows*cols {
 		panic(fmt.Sprintf("cpu.NewMat: %d values for %dx%d", len(data), rows, cols))
 	}
-	if len(data) == 0 {
-		return &Mat{dense: tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(rows, cols)), rows: rows, cols: cols}
-	}
-	d := tensor.New(tensor.WithShape(rows, cols), tensor.WithBacking(data))
-	return &Mat{dense: d, data: data, rows: rows, cols: cols}
+	return &Mat{dense: tensor.New(tensor.WithShape(rows, cols), tensor.WithBacking(data))}
 }
 
 func mat(t compute.Tensor) *Mat {
@@ -113,40 +124,70 @@ func mat(t compute.Tensor) *Mat {
 	return t.(*Mat)
 }
 
-// Alloc implements compute.Backend.
+// Alloc implements compute.Backend: a zeroed Dense allocated by gorgonia.
 func (b *Backend) Alloc(rows, cols int) compute.Tensor {
-	return NewMat(make([]float32, rows*cols), rows, cols)
+	return &Mat{dense: tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(rows, cols))}
 }
 
-// Upload implements compute.Backend; the CPU aliases w's data.
+// Upload implements compute.Backend: the Dense's backing is w.Data itself.
 func (b *Backend) Upload(w weights.Tensor) (compute.Tensor, error) {
+	var rows, cols int
 	switch len(w.Shape) {
 	case 1:
-		return NewMat(w.Data, 1, w.Shape[0]), nil
+		rows, cols = 1, w.Shape[0]
 	case 2:
-		return NewMat(w.Data, w.Shape[0], w.Shape[1]), nil
+		rows, cols = w.Shape[0], w.Shape[1]
+	default:
+		return nil, fmt.Errorf("cpu backend: upload of a %d-D tensor %v (want 1-D or 2-D)", len(w.Shape), w.Shape)
 	}
-	return nil, fmt.Errorf("cpu backend: upload of a %d-D tensor %v (want 1-D or 2-D)", len(w.Shape), w.Shape)
+	if rows < 0 || cols < 0 || len(w.Data) != rows*cols {
+		return nil, fmt.Errorf("cpu backend: upload of a %v tensor with %d values", w.Shape, len(w.Data))
+	}
+	return NewMat(w.Data, rows, cols), nil
 }
 
 // Read implements compute.Backend.
-func (b *Backend) Read(t compute.Tensor, dst []float32) { copy(dst, mat(t).data) }
+func (b *Backend) Read(t compute.Tensor, dst []float32) { copy(dst, mat(t).Data()) }
 
 // Write implements compute.Backend.
-func (b *Backend) Write(t compute.Tensor, src []float32) { copy(mat(t).data, src) }
+func (b *Backend) Write(t compute.Tensor, src []float32) { copy(mat(t).Data(), src) }
 
-// RowsView implements compute.Backend.
+// RowsView implements compute.Backend: a Dense over the rows' part of t's
+// backing. Asking again for the rows of the previous view of t returns that
+// view, without allocating.
 func (b *Backend) RowsView(t compute.Tensor, lo, hi int) compute.Tensor {
 	m := mat(t)
-	return NewMat(m.data[lo*m.cols:hi*m.cols], hi-lo, m.cols)
+	if last := m.last.Load(); last != nil && last.lo == lo && last.v.Rows() == hi-lo {
+		return last.v
+	}
+	rows, cols := m.Rows(), m.Cols()
+	if lo < 0 || hi < lo || hi > rows {
+		panic(fmt.Sprintf("cpu backend: rows [%d, %d) of a %dx%d tensor", lo, hi, rows, cols))
+	}
+	v := NewMat(m.Data()[lo*cols:hi*cols], hi-lo, cols)
+	m.last.Store(&rowsView{lo: lo, v: v})
+	return v
 }
 
 // Free implements compute.Backend (the garbage collector owns CPU memory).
 func (b *Backend) Free(compute.Tensor) {}
 
+// hostMat is a Mat's backing slice and shape, read from its Dense once per
+// operation.
+type hostMat struct {
+	data       []float32
+	rows, cols int
+}
+
+func host(t compute.Tensor) hostMat {
+	m := t.(*Mat)
+	s := m.dense.Shape()
+	return hostMat{data: m.dense.Float32s(), rows: s[0], cols: s[1]}
+}
+
 // Gather implements compute.Backend.
 func (b *Backend) Gather(dst, table compute.Tensor, ids []int32) {
-	d, t := mat(dst), mat(table)
+	d, t := host(dst), host(table)
 	for i, id := range ids {
 		copy(d.data[i*d.cols:(i+1)*d.cols], t.data[int(id)*t.cols:(int(id)+1)*t.cols])
 	}
@@ -154,12 +195,19 @@ func (b *Backend) Gather(dst, table compute.Tensor, ids []int32) {
 
 // MatMul implements compute.Backend.
 func (b *Backend) MatMul(dst, a, w, bias compute.Tensor) {
-	d, x, y := mat(dst), mat(a), mat(w)
+	var bv []float32
+	if bias != nil {
+		bv = host(bias).data
+	}
+	b.matMul(host(dst), host(a), host(w), bv)
+}
+
+// matMul sets d = x·y, plus bias broadcast over rows when bias is not nil.
+func (b *Backend) matMul(d, x, y hostMat, bias []float32) {
 	beta := float32(0)
 	if bias != nil {
-		bv := mat(bias).data
 		for i := 0; i < d.rows; i++ {
-			copy(d.data[i*d.cols:(i+1)*d.cols], bv)
+			copy(d.data[i*d.cols:(i+1)*d.cols], bias)
 		}
 		beta = 1
 	}
@@ -168,13 +216,13 @@ func (b *Backend) MatMul(dst, a, w, bias compute.Tensor) {
 
 // MatMulTransB implements compute.Backend.
 func (b *Backend) MatMulTransB(dst, a, w compute.Tensor) {
-	d, x, y := mat(dst), mat(a), mat(w)
+	d, x, y := host(dst), host(a), host(w)
 	b.gemm.Sgemm(blas.NoTrans, blas.Trans, x.rows, y.rows, x.cols, 1, x.data, x.cols, y.data, y.cols, 0, d.data, d.cols)
 }
 
 // Add implements compute.Backend.
 func (b *Backend) Add(dst, a, c compute.Tensor) {
-	d, x, y := mat(dst).data, mat(a).data, mat(c).data
+	d, x, y := host(dst).data, host(a).data, host(c).data
 	parallel(len(d), 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			d[i] = x[i] + y[i]
@@ -183,11 +231,11 @@ func (b *Backend) Add(dst, a, c compute.Tensor) {
 }
 
 // Copy implements compute.Backend.
-func (b *Backend) Copy(dst, src compute.Tensor) { copy(mat(dst).data, mat(src).data) }
+func (b *Backend) Copy(dst, src compute.Tensor) { copy(host(dst).data, host(src).data) }
 
 // Fill implements compute.Backend.
 func (b *Backend) Fill(t compute.Tensor, v float32) {
-	d := mat(t).data
+	d := host(t).data
 	for i := range d {
 		d[i] = v
 	}
@@ -195,7 +243,7 @@ func (b *Backend) Fill(t compute.Tensor, v float32) {
 
 // FillRows implements compute.Backend.
 func (b *Backend) FillRows(dst, v compute.Tensor) {
-	d, row := mat(dst), mat(v).data
+	d, row := host(dst), host(v).data
 	for i := 0; i < d.rows; i++ {
 		copy(d.data[i*d.cols:(i+1)*d.cols], row)
 	}
@@ -203,7 +251,7 @@ func (b *Backend) FillRows(dst, v compute.Tensor) {
 
 // MeanRows implements compute.Backend (accumulates in float64).
 func (b *Backend) MeanRows(dst, x compute.Tensor) {
-	d, m := mat(dst).data, mat(x)
+	d, m := host(dst).data, host(x)
 	acc := make([]float64, m.cols)
 	for i := 0; i < m.rows; i++ {
 		for j, v := range m.data[i*m.cols : (i+1)*m.cols] {
@@ -217,7 +265,7 @@ func (b *Backend) MeanRows(dst, x compute.Tensor) {
 
 // CenterRows implements compute.Backend.
 func (b *Backend) CenterRows(x compute.Tensor) {
-	m := mat(x)
+	m := host(x)
 	parallel(m.rows, m.cols, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row := m.data[i*m.cols : (i+1)*m.cols]
@@ -247,8 +295,8 @@ func sum32(v []float32) float32 {
 
 // LayerNorm implements compute.Backend.
 func (b *Backend) LayerNorm(dst, x, w, bias compute.Tensor, eps float32) {
-	d, m := mat(dst), mat(x)
-	wv, bv := mat(w).data, mat(bias).data
+	d, m := host(dst), host(x)
+	wv, bv := host(w).data, host(bias).data
 	n := float32(m.cols)
 	parallel(m.rows, m.cols, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -279,14 +327,14 @@ func (b *Backend) LayerNorm(dst, x, w, bias compute.Tensor, eps float32) {
 
 // GeluNew implements compute.Backend.
 func (b *Backend) GeluNew(x compute.Tensor) {
-	d := mat(x).data
+	d := host(x).data
 	parallel(len(d), 8, func(lo, hi int) { geluSlice(d[lo:hi]) })
 }
 
 // CausalAttention implements compute.Backend. Each (sequence, head) pair
 // is two small matrix products around a masked softmax.
 func (b *Backend) CausalAttention(dst, qkv compute.Tensor, batch, seq, heads int) {
-	z, in := mat(dst), mat(qkv)
+	z, in := host(dst), host(qkv)
 	dm := z.cols
 	dh := dm / heads
 	ld := in.cols // 3·d
@@ -323,12 +371,12 @@ func (b *Backend) CausalAttention(dst, qkv compute.Tensor, batch, seq, heads int
 
 // SAEEncode implements compute.Backend.
 func (b *Backend) SAEEncode(dst, x, wEnc, bEnc, bDec compute.Tensor) {
-	d, in := mat(dst), mat(x)
+	d, in := host(dst), host(x)
 	src := in
 	if bDec != nil {
 		// (x - b_dec) in a scratch matrix; the caller's x is left untouched.
-		bd := mat(bDec).data
-		tmp := NewMat(make([]float32, len(in.data)), in.rows, in.cols)
+		bd := host(bDec).data
+		tmp := hostMat{data: make([]float32, len(in.data)), rows: in.rows, cols: in.cols}
 		parallel(in.rows, in.cols, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				r, o := in.data[i*in.cols:(i+1)*in.cols], tmp.data[i*in.cols:(i+1)*in.cols]
@@ -339,7 +387,11 @@ func (b *Backend) SAEEncode(dst, x, wEnc, bEnc, bDec compute.Tensor) {
 		})
 		src = tmp
 	}
-	b.MatMul(d, src, wEnc, bEnc)
+	var bv []float32
+	if bEnc != nil {
+		bv = host(bEnc).data
+	}
+	b.matMul(d, src, host(wEnc), bv)
 	parallel(len(d.data), 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			if d.data[i] < 0 {
@@ -351,7 +403,7 @@ func (b *Backend) SAEEncode(dst, x, wEnc, bEnc, bDec compute.Tensor) {
 
 // CrossEntropy implements compute.Backend.
 func (b *Backend) CrossEntropy(loss []float32, logits compute.Tensor, targets []int32) {
-	m := mat(logits)
+	m := host(logits)
 	parallel(m.rows, m.cols, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row := m.data[i*m.cols : (i+1)*m.cols]
@@ -370,7 +422,7 @@ func logSumExp(row []float32) float32 {
 // log s - t/s nats and the largest probability 1/s: one exponential per
 // logit (the CUDA kernel softmax_stats computes the same sums).
 func (b *Backend) SoftmaxStats(entropyBits, maxProb []float32, logits compute.Tensor) {
-	m := mat(logits)
+	m := host(logits)
 	parallel(m.rows, m.cols, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			_, s, t := expSums(m.data[i*m.cols : (i+1)*m.cols])
@@ -426,4 +478,4 @@ func causalSoftmaxGo(scores []float32, seq int) {
 }
 
 // HostData implements compute.HostData.
-func (b *Backend) HostData(t compute.Tensor) []float32 { return mat(t).data }
+func (b *Backend) HostData(t compute.Tensor) []float32 { return host(t).data }

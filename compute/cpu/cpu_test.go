@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/weights"
 )
 
 func backends(t *testing.T) []*Backend {
@@ -70,13 +71,13 @@ func TestMatMulAgainstNaive(t *testing.T) {
 		be.MatMulTransB(dstT, a, wt)
 		for i := 0; i < 37; i++ {
 			for j := 0; j < 29; j++ {
-				s, st := float64(bias.data[j]), 0.0
+				s, st := float64(bias.Data()[j]), 0.0
 				for k := 0; k < 53; k++ {
-					s += float64(a.data[i*53+k]) * float64(w.data[k*29+j])
-					st += float64(a.data[i*53+k]) * float64(wt.data[j*53+k])
+					s += float64(a.Data()[i*53+k]) * float64(w.Data()[k*29+j])
+					st += float64(a.Data()[i*53+k]) * float64(wt.Data()[j*53+k])
 				}
-				if math.Abs(float64(dst.data[i*29+j])-s) > 1e-4 || math.Abs(float64(dstT.data[i*29+j])-st) > 1e-4 {
-					t.Fatalf("%s: [%d,%d] = %g/%g want %g/%g", be.Name(), i, j, dst.data[i*29+j], dstT.data[i*29+j], s, st)
+				if math.Abs(float64(dst.Data()[i*29+j])-s) > 1e-4 || math.Abs(float64(dstT.Data()[i*29+j])-st) > 1e-4 {
+					t.Fatalf("%s: [%d,%d] = %g/%g want %g/%g", be.Name(), i, j, dst.Data()[i*29+j], dstT.Data()[i*29+j], s, st)
 				}
 			}
 		}
@@ -87,14 +88,14 @@ func TestLayerNormAndCenter(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 2))
 	be, _ := New(BLASGonum)
 	x := randMat(rng, 5, 64, 3)
-	for i := range x.data {
-		x.data[i] += 10 // a large mean, as in GPT-2's residual stream
+	for i := range x.Data() {
+		x.Data()[i] += 10 // a large mean, as in GPT-2's residual stream
 	}
 	w, b := randMat(rng, 1, 64, 1), randMat(rng, 1, 64, 1)
 	dst := be.Alloc(5, 64).(*Mat)
 	be.LayerNorm(dst, x, w, b, 1e-5)
 	for r := 0; r < 5; r++ {
-		row := x.data[r*64 : (r+1)*64]
+		row := x.Data()[r*64 : (r+1)*64]
 		var mean, v float64
 		for _, a := range row {
 			mean += float64(a)
@@ -105,16 +106,16 @@ func TestLayerNormAndCenter(t *testing.T) {
 		}
 		v /= 64
 		for j, a := range row {
-			want := (float64(a)-mean)/math.Sqrt(v+1e-5)*float64(w.data[j]) + float64(b.data[j])
-			if math.Abs(float64(dst.data[r*64+j])-want) > 1e-5 {
-				t.Fatalf("layernorm [%d,%d] = %g want %g", r, j, dst.data[r*64+j], want)
+			want := (float64(a)-mean)/math.Sqrt(v+1e-5)*float64(w.Data()[j]) + float64(b.Data()[j])
+			if math.Abs(float64(dst.Data()[r*64+j])-want) > 1e-5 {
+				t.Fatalf("layernorm [%d,%d] = %g want %g", r, j, dst.Data()[r*64+j], want)
 			}
 		}
 	}
 	be.CenterRows(x)
 	for r := 0; r < 5; r++ {
 		var s float64
-		for _, a := range x.data[r*64 : (r+1)*64] {
+		for _, a := range x.Data()[r*64 : (r+1)*64] {
 			s += float64(a)
 		}
 		if math.Abs(s/64) > 1e-5 {
@@ -134,11 +135,11 @@ func TestCausalAttentionAgainstNaive(t *testing.T) {
 		for b := 0; b < B; b++ {
 			for h := 0; h < H; h++ {
 				for i := 0; i < T; i++ {
-					q := qkv.data[(b*T+i)*3*D+h*dh:]
+					q := qkv.Data()[(b*T+i)*3*D+h*dh:]
 					scores := make([]float64, i+1)
 					mx := math.Inf(-1)
 					for j := 0; j <= i; j++ {
-						k := qkv.data[(b*T+j)*3*D+D+h*dh:]
+						k := qkv.Data()[(b*T+j)*3*D+D+h*dh:]
 						var s float64
 						for c := 0; c < dh; c++ {
 							s += float64(q[c]) * float64(k[c])
@@ -154,9 +155,9 @@ func TestCausalAttentionAgainstNaive(t *testing.T) {
 					for c := 0; c < dh; c++ {
 						var want float64
 						for j := 0; j <= i; j++ {
-							want += scores[j] / sum * float64(qkv.data[(b*T+j)*3*D+2*D+h*dh+c])
+							want += scores[j] / sum * float64(qkv.Data()[(b*T+j)*3*D+2*D+h*dh+c])
 						}
-						got := float64(z.data[(b*T+i)*D+h*dh+c])
+						got := float64(z.Data()[(b*T+i)*D+h*dh+c])
 						if math.Abs(got-want) > 1e-5 {
 							t.Fatalf("%s: z[b%d h%d i%d c%d] = %g want %g", be.Name(), b, h, i, c, got, want)
 						}
@@ -175,13 +176,13 @@ func TestSAEEncodeAndLosses(t *testing.T) {
 	be.SAEEncode(f, x, w, bEnc, bDec)
 	for i := 0; i < 6; i++ {
 		for j := 0; j < 10; j++ {
-			s := float64(bEnc.data[j])
+			s := float64(bEnc.Data()[j])
 			for k := 0; k < 8; k++ {
-				s += (float64(x.data[i*8+k]) - float64(bDec.data[k])) * float64(w.data[k*10+j])
+				s += (float64(x.Data()[i*8+k]) - float64(bDec.Data()[k])) * float64(w.Data()[k*10+j])
 			}
 			s = math.Max(s, 0)
-			if math.Abs(float64(f.data[i*10+j])-s) > 1e-5 {
-				t.Fatalf("encode [%d,%d] = %g want %g", i, j, f.data[i*10+j], s)
+			if math.Abs(float64(f.Data()[i*10+j])-s) > 1e-5 {
+				t.Fatalf("encode [%d,%d] = %g want %g", i, j, f.Data()[i*10+j], s)
 			}
 		}
 	}
@@ -192,7 +193,7 @@ func TestSAEEncodeAndLosses(t *testing.T) {
 	ent, mp := make([]float32, 3), make([]float32, 3)
 	be.SoftmaxStats(ent, mp, logits)
 	for r := 0; r < 3; r++ {
-		row := logits.data[r*50 : (r+1)*50]
+		row := logits.Data()[r*50 : (r+1)*50]
 		var z float64
 		for _, v := range row {
 			z += math.Exp(float64(v))
@@ -228,7 +229,7 @@ func TestVectorKernelsMatchGo(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(9, 9))
 	const seq = 37
-	a := randMat(rng, seq, seq, 5).data
+	a := randMat(rng, seq, seq, 5).Data()
 	b := append([]float32(nil), a...)
 	causalSoftmax(a, seq)
 	causalSoftmaxGo(b, seq)
@@ -259,7 +260,7 @@ func TestSoftmaxStatsWideRows(t *testing.T) {
 		rows = append(rows, onehot)
 		m := be.Alloc(len(rows), n).(*Mat)
 		for i, r := range rows {
-			copy(m.data[i*n:], r)
+			copy(m.Data()[i*n:], r)
 		}
 		ent, mp := make([]float32, len(rows)), make([]float32, len(rows))
 		loss := make([]float32, len(rows))
@@ -300,5 +301,55 @@ func TestSoftmaxStatsWideRows(t *testing.T) {
 				t.Errorf("n=%d row %d: kernel sums (%g %g %g), Go (%g %g %g)", n, i, cm, cs, ct, gm, gs, gt)
 			}
 		}
+	}
+}
+
+func TestUploadAliasesWeights(t *testing.T) {
+	be, err := New(BLASGonum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := weights.Tensor{Shape: []int{3, 4}, Data: make([]float32, 12)}
+	up, err := be.Upload(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := up.(*Mat).Dense()
+	if got := d.Shape(); len(got) != 2 || got[0] != 3 || got[1] != 4 {
+		t.Fatalf("shape %v, want (3, 4)", got)
+	}
+	if &d.Float32s()[0] != &w.Data[0] {
+		t.Fatal("the Dense does not share the weight's memory")
+	}
+	v, err := be.Upload(weights.Tensor{Shape: []int{5}, Data: make([]float32, 5)})
+	if err != nil || v.Rows() != 1 || v.Cols() != 5 {
+		t.Fatalf("1-D upload: %v, err %v", v, err)
+	}
+	if _, err := be.Upload(weights.Tensor{Shape: []int{3, 4}, Data: make([]float32, 11)}); err == nil {
+		t.Fatal("a tensor with fewer values than its shape was uploaded")
+	}
+}
+
+func TestRowsView(t *testing.T) {
+	be, err := New(BLASGonum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := randMat(rand.New(rand.NewPCG(5, 6)), 6, 3, 1)
+	for _, r := range [][2]int{{0, 6}, {2, 3}, {1, 4}, {4, 4}, {5, 6}} {
+		v := be.RowsView(m, r[0], r[1]).(*Mat)
+		if v.Rows() != r[1]-r[0] || v.Cols() != 3 {
+			t.Fatalf("rows %v: view is %dx%d", r, v.Rows(), v.Cols())
+		}
+		if r[1] > r[0] && &v.Data()[0] != &m.Data()[r[0]*3] {
+			t.Fatalf("rows %v: the view does not share its parent's memory", r)
+		}
+		w := be.RowsView(v, 0, v.Rows()) // a view of a view
+		if w.Rows() != v.Rows() || len(w.(*Mat).Data()) != len(v.Data()) {
+			t.Fatalf("rows %v: view of the view is %dx%d", r, w.Rows(), w.Cols())
+		}
+	}
+	if a := testing.AllocsPerRun(10, func() { be.RowsView(m, 1, 4) }); a != 0 {
+		t.Errorf("viewing the same rows again allocates %v times", a)
 	}
 }
