@@ -105,8 +105,8 @@ func LoadFS(ctx context.Context, fsys fs.FS, name string, tok *tokenizer.Tokeniz
 // number of work items done (documents, or with TLCompat the 20 character
 // chunks of each batch) and their total, a few hundred times at most, last
 // with done == total.
-// Rows returns ctx.Err() soon after ctx is cancelled (a document being
-// tokenized is finished first). A corpus with fewer than SeqLen-1 tokens is
+// Rows returns ctx.Err() soon after ctx is cancelled, in the middle of a
+// document too. A corpus with fewer than SeqLen-1 tokens is
 // a *TooSmallError.
 func Rows(ctx context.Context, docs []Document, tok *tokenizer.Tokenizer, opt Options, progress func(done, total int)) (*Corpus, error) {
 	// Count as ReadDocuments does: empty documents are not documents,
@@ -269,7 +269,10 @@ func tokenizeAll(ctx context.Context, texts []string, tok *tokenizer.Tokenizer, 
 				if i >= total {
 					return
 				}
-				ids := tok.Encode(texts[i])
+				ids, err := tok.EncodeContext(ctx, texts[i])
+				if err != nil {
+					return // ctx is cancelled: reported below
+				}
 				t := make([]int32, len(ids))
 				for j, id := range ids {
 					t[j] = int32(id)

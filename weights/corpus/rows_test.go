@@ -295,6 +295,48 @@ func TestCancel(t *testing.T) {
 	}
 }
 
+// Cancelled in the middle of one long document (one pre-tokenizer piece
+// of 24 MB, which takes about 5 s to encode, and took hours when a
+// document was encoded whole before ctx was looked at): Rows, which Load
+// calls after reading, is back promptly.
+func TestCancelInsideDocument(t *testing.T) {
+	tok := newTok(t)
+	docs := docsOf(strings.Repeat("=-", 12<<20))
+	for _, tl := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var mu sync.Mutex
+		var cancelled time.Time
+		time.AfterFunc(100*time.Millisecond, func() {
+			mu.Lock()
+			cancelled = time.Now()
+			mu.Unlock()
+			cancel()
+		})
+		done := make(chan error, 1)
+		go func() {
+			_, err := Rows(ctx, docs, tok, Options{TLCompat: tl}, nil)
+			done <- err
+		}()
+		// Tolerance: ctx is looked at every 65536 merges, milliseconds
+		// apart (0.4 s at worst seen on a loaded machine); 1 s.
+		select {
+		case err := <-done:
+			mu.Lock()
+			d := time.Since(cancelled)
+			mu.Unlock()
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("TLCompat %v: err %v, want context.Canceled", tl, err)
+			} else if d > time.Second {
+				t.Errorf("TLCompat %v: back %v after the cancel", tl, d)
+			}
+			t.Logf("TLCompat %v: back %v after the cancel", tl, d)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("TLCompat %v: Rows still running 10 s after its cancel", tl)
+		}
+		cancel()
+	}
+}
+
 // The bundled corpus gives well over the 1000 rows the demo scans.
 func TestBundledCorpus(t *testing.T) {
 	tok := newTok(t)
