@@ -138,7 +138,7 @@ func TestRunAllocationsDoNotGrowWithTokens(t *testing.T) {
 		}
 		s.Model.Lock()
 		defer s.Model.Unlock()
-		s.Model.Run(context.Background(), make([]int32, 32*64), 32, 64, model.Hooks{}) // size the workspace
+		s.Model.Run(context.Background(), make([]int32, 32*64), 32, 64, model.Hooks{}) // size the activation buffers
 		return testing.AllocsPerRun(5, func() {
 			if _, err := s.Model.Run(context.Background(), tokens, B, T, model.Hooks{StopAfter: &h}); err != nil {
 				t.Fatal(err)

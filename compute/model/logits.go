@@ -7,16 +7,14 @@ import (
 	"github.com/saescope/saescope/compute"
 )
 
-// scratch returns the model's ln_final and logits buffers (allocated once).
+// scratch returns the model's ln_final and logits buffers, logitChunk rows
+// each (allocated once).
 func (m *Model) scratch() (final, logits compute.Tensor) {
-	if m.ws == nil {
-		m.workspace(1)
+	if m.final == nil {
+		m.final = m.be.Alloc(logitChunk, m.Config.DModel)
+		m.logits = m.be.Alloc(logitChunk, m.Config.VocabSize)
 	}
-	if m.ws.final == nil {
-		m.ws.final = m.be.Alloc(logitChunk, m.Config.DModel)
-		m.ws.logits = m.be.Alloc(logitChunk, m.Config.VocabSize)
-	}
-	return m.ws.final, m.ws.logits
+	return m.final, m.logits
 }
 
 // forChunks runs fn on the logits of resid's rows, logitChunk rows at a

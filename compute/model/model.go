@@ -32,8 +32,12 @@ type Model struct {
 	lnfB   compute.Tensor
 	layers []layer
 
-	mu sync.Mutex
-	ws *workspace
+	mu   sync.Mutex
+	acts *activations // sized for the largest pass so far
+	cut  *activations // views of acts for the last smaller pass
+	// final and logits hold ln_final's output and the logits of
+	// logitChunk rows (logits.go), allocated on first use.
+	final, logits compute.Tensor
 }
 
 // New uploads a checkpoint's weights to be. On the CPU they stay where the
@@ -79,7 +83,7 @@ func New(be compute.Backend, ck *gpt2.Checkpoint) (*Model, error) {
 func (m *Model) Close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ts := []*compute.Tensor{&m.wte, &m.wpe, &m.lnfW, &m.lnfB}
+	ts := []*compute.Tensor{&m.wte, &m.wpe, &m.lnfW, &m.lnfB, &m.final, &m.logits}
 	for i := range m.layers {
 		l := &m.layers[i]
 		ts = append(ts, &l.ln1W, &l.ln1B, &l.qkvW, &l.qkvB, &l.oW, &l.oB, &l.ln2W, &l.ln2B, &l.fcW, &l.fcB, &l.projW, &l.projB)
@@ -90,9 +94,9 @@ func (m *Model) Close() {
 			*t = nil
 		}
 	}
-	if m.ws != nil {
-		m.ws.free(m.be)
-		m.ws = nil
+	if m.acts != nil {
+		m.acts.free(m.be)
+		m.acts, m.cut = nil, nil
 	}
 }
 
@@ -180,7 +184,7 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 	}
 	cfg := m.Config
 	be := m.be
-	ws := m.workspace(batch * seq)
+	acts := m.activationsFor(batch * seq)
 	rows := batch * seq
 
 	var stop int = -1
@@ -215,9 +219,9 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 		if stop >= 0 && stop < (hookname.Hook{Layer: r.Layer, Point: hookname.ResidPre}).Order() {
 			return nil, fmt.Errorf("stop hook %s comes before the resumed block %d", hooks.StopAfter, r.Layer)
 		}
-		be.Copy(ws.resid, r.Resid)
+		be.Copy(acts.resid, r.Resid)
 		first = r.Layer
-	} else if done, err := m.embed(ws, tokens, batch, seq, !hooks.Uncentred, visit); err != nil || done {
+	} else if done, err := m.embed(acts, tokens, batch, seq, !hooks.Uncentred, visit); err != nil || done {
 		out.Stopped = done
 		return out, err
 	}
@@ -229,48 +233,48 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 		}
 		l := &m.layers[li]
 		hk := func(p hookname.Point) hookname.Hook { return hookname.Hook{Layer: li, Point: p} }
-		if done, err := visit(hk(hookname.ResidPre), ws.resid); err != nil || done {
+		if done, err := visit(hk(hookname.ResidPre), acts.resid); err != nil || done {
 			out.Stopped = done
 			return out, err
 		}
-		be.LayerNorm(ws.ln, ws.resid, l.ln1W, l.ln1B, eps)
-		be.MatMul(ws.qkv, ws.ln, l.qkvW, l.qkvB)
-		be.CausalAttention(ws.z, ws.qkv, batch, seq, cfg.NHead)
-		be.MatMul(ws.attnOut, ws.z, l.oW, l.oB)
+		be.LayerNorm(acts.ln, acts.resid, l.ln1W, l.ln1B, eps)
+		be.MatMul(acts.qkv, acts.ln, l.qkvW, l.qkvB)
+		be.CausalAttention(acts.z, acts.qkv, batch, seq, cfg.NHead)
+		be.MatMul(acts.attnOut, acts.z, l.oW, l.oB)
 		if !hooks.Uncentred {
-			be.CenterRows(ws.attnOut)
+			be.CenterRows(acts.attnOut)
 		}
-		if done, err := visit(hk(hookname.AttnOut), ws.attnOut); err != nil || done {
+		if done, err := visit(hk(hookname.AttnOut), acts.attnOut); err != nil || done {
 			out.Stopped = done
 			return out, err
 		}
-		be.Add(ws.resid, ws.resid, ws.attnOut)
-		if done, err := visit(hk(hookname.ResidMid), ws.resid); err != nil || done {
+		be.Add(acts.resid, acts.resid, acts.attnOut)
+		if done, err := visit(hk(hookname.ResidMid), acts.resid); err != nil || done {
 			out.Stopped = done
 			return out, err
 		}
-		be.LayerNorm(ws.ln, ws.resid, l.ln2W, l.ln2B, eps)
-		be.MatMul(ws.hidden, ws.ln, l.fcW, l.fcB)
-		be.GeluNew(ws.hidden)
-		if done, err := visit(hk(hookname.MLPPost), ws.hidden); err != nil || done {
+		be.LayerNorm(acts.ln, acts.resid, l.ln2W, l.ln2B, eps)
+		be.MatMul(acts.hidden, acts.ln, l.fcW, l.fcB)
+		be.GeluNew(acts.hidden)
+		if done, err := visit(hk(hookname.MLPPost), acts.hidden); err != nil || done {
 			out.Stopped = done
 			return out, err
 		}
-		be.MatMul(ws.mlpOut, ws.hidden, l.projW, l.projB)
+		be.MatMul(acts.mlpOut, acts.hidden, l.projW, l.projB)
 		if !hooks.Uncentred {
-			be.CenterRows(ws.mlpOut)
+			be.CenterRows(acts.mlpOut)
 		}
-		if done, err := visit(hk(hookname.MLPOut), ws.mlpOut); err != nil || done {
+		if done, err := visit(hk(hookname.MLPOut), acts.mlpOut); err != nil || done {
 			out.Stopped = done
 			return out, err
 		}
-		be.Add(ws.resid, ws.resid, ws.mlpOut)
-		if done, err := visit(hk(hookname.ResidPost), ws.resid); err != nil || done {
+		be.Add(acts.resid, acts.resid, acts.mlpOut)
+		if done, err := visit(hk(hookname.ResidPost), acts.resid); err != nil || done {
 			out.Stopped = done
 			return out, err
 		}
 	}
-	out.Resid = ws.resid
+	out.Resid = acts.resid
 	return out, nil
 }
 
@@ -281,29 +285,29 @@ func (m *Model) Lock() { m.mu.Lock() }
 // Unlock releases Lock.
 func (m *Model) Unlock() { m.mu.Unlock() }
 
-// embed fills ws.resid with the token and position embeddings of tokens
+// embed fills acts.resid with the token and position embeddings of tokens
 // (centred over d_model when centre is set), visiting hook_embed and
 // hook_pos_embed; done reports that the pass stops there.
-func (m *Model) embed(ws *workspace, tokens []int32, batch, seq int, centre bool, visit func(hookname.Hook, compute.Tensor) (bool, error)) (done bool, err error) {
+func (m *Model) embed(acts *activations, tokens []int32, batch, seq int, centre bool, visit func(hookname.Hook, compute.Tensor) (bool, error)) (done bool, err error) {
 	be := m.be
 	rows := batch * seq
 	for i := 0; i < rows; i++ {
-		ws.pos[i] = int32(i % seq)
+		acts.pos[i] = int32(i % seq)
 	}
-	be.Gather(ws.embed, m.wte, tokens)
+	be.Gather(acts.embed, m.wte, tokens)
 	if centre {
-		be.CenterRows(ws.embed)
+		be.CenterRows(acts.embed)
 	}
-	if done, err := visit(hookname.Hook{Layer: -1, Point: hookname.Embed}, ws.embed); err != nil || done {
+	if done, err := visit(hookname.Hook{Layer: -1, Point: hookname.Embed}, acts.embed); err != nil || done {
 		return done, err
 	}
-	be.Gather(ws.posEmbed, m.wpe, ws.pos[:rows])
+	be.Gather(acts.posEmbed, m.wpe, acts.pos[:rows])
 	if centre {
-		be.CenterRows(ws.posEmbed)
+		be.CenterRows(acts.posEmbed)
 	}
-	if done, err := visit(hookname.Hook{Layer: -1, Point: hookname.PosEmbed}, ws.posEmbed); err != nil || done {
+	if done, err := visit(hookname.Hook{Layer: -1, Point: hookname.PosEmbed}, acts.posEmbed); err != nil || done {
 		return done, err
 	}
-	be.Add(ws.resid, ws.embed, ws.posEmbed)
+	be.Add(acts.resid, acts.embed, acts.posEmbed)
 	return false, nil
 }
