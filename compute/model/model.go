@@ -8,6 +8,7 @@ package model
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -21,8 +22,9 @@ type layer struct {
 	ln1W, ln1B, qkvW, qkvB, oW, oB, ln2W, ln2B, fcW, fcB, projW, projB compute.Tensor
 }
 
-// Model is GPT-2 with its weights on a backend. Run may be called from
-// several goroutines; calls are serialized because they share buffers.
+// Model is GPT-2 with its weights on a backend. Its passes share one set of
+// activation buffers: goroutines that share a model hold Lock from Run
+// until they are done with its Output.
 type Model struct {
 	Config gpt2.Config
 	be     compute.Backend
@@ -79,7 +81,8 @@ func New(be compute.Backend, ck *gpt2.Checkpoint) (*Model, error) {
 
 // Close frees the model's weights and buffers on its backend (device
 // memory on a GPU; nothing on the CPU, where the checkpoint holds them).
-// It waits for a Run in progress; the model cannot be used after.
+// It takes Lock, so it waits for a caller that holds it; the model cannot
+// be used after.
 func (m *Model) Close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -174,40 +177,43 @@ func (m *Model) CheckTokens(tokens []int32, batch, seq int) error {
 	return nil
 }
 
-// Run computes the forward pass on tokens ([batch·seq] ids, row-major).
-// The result stays valid until the next Run; hold Lock around Run and the
-// use of its output when other goroutines share the model (RunLocked does).
+// errStopped ends a pass at Hooks.StopAfter: pass.visit returns it once
+// that hook has been patched and observed, and Run reports it as
+// Output.Stopped.
+var errStopped = errors.New("stopped at the hook")
+
+// pass is one Run: the model, its activation buffers for this batch, and
+// what the hooks ask.
+type pass struct {
+	m          *Model
+	be         compute.Backend
+	acts       *activations
+	hooks      Hooks
+	batch, seq int
+	stop       int // StopAfter's Order(), -1 for none
+	centre     bool
+	eps        float32
+}
+
+// Run computes the forward pass on tokens ([batch·seq] ids, row-major), as
+// llm.c's gpt2_forward: the embeddings, then each block (pass.block).
+// The result stays valid until the next Run; when other goroutines share
+// the model, hold Lock from Run until the Output is no longer used.
 func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks Hooks) (out *Output, err error) {
 	defer compute.RecoverBackend(m.be, &err)
 	if err := m.CheckTokens(tokens, batch, seq); err != nil {
 		return nil, err
 	}
 	cfg := m.Config
-	be := m.be
-	acts := m.activationsFor(batch * seq)
 	rows := batch * seq
-
-	var stop int = -1
-	if hooks.StopAfter != nil {
-		stop = hooks.StopAfter.Order()
-		if hooks.StopAfter.Layer >= cfg.NLayer || stop < 0 {
-			return nil, fmt.Errorf("stop hook %s not in a %d-layer model", hooks.StopAfter, cfg.NLayer)
+	p := &pass{m: m, be: m.be, hooks: hooks, batch: batch, seq: seq, stop: -1,
+		centre: !hooks.Uncentred, eps: float32(cfg.LayerNormEps)}
+	if h := hooks.StopAfter; h != nil {
+		p.stop = h.Order()
+		if h.Layer >= cfg.NLayer || p.stop < 0 {
+			return nil, fmt.Errorf("stop hook %s not in a %d-layer model", h, cfg.NLayer)
 		}
 	}
-	visit := func(h hookname.Hook, act compute.Tensor) (bool, error) {
-		if p, ok := hooks.Patches[h.String()]; ok && p != nil {
-			if err := p(be, h, act, batch, seq); err != nil {
-				return false, fmt.Errorf("patch at %s: %w", h, err)
-			}
-		}
-		if hooks.Observe != nil {
-			if err := hooks.Observe(h, act); err != nil {
-				return false, err
-			}
-		}
-		return h.Order() == stop, nil
-	}
-	out = &Output{Batch: batch, Seq: seq}
 	first := 0
 	if r := hooks.Resume; r != nil {
 		if r.Layer < 0 || r.Layer >= cfg.NLayer {
@@ -216,66 +222,39 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 		if r.Resid == nil || r.Resid.Rows() != rows || r.Resid.Cols() != cfg.DModel {
 			return nil, fmt.Errorf("resume at block %d: saved residual is not [%d, %d]", r.Layer, rows, cfg.DModel)
 		}
-		if stop >= 0 && stop < (hookname.Hook{Layer: r.Layer, Point: hookname.ResidPre}).Order() {
+		if p.stop >= 0 && p.stop < (hookname.Hook{Layer: r.Layer, Point: hookname.ResidPre}).Order() {
 			return nil, fmt.Errorf("stop hook %s comes before the resumed block %d", hooks.StopAfter, r.Layer)
 		}
-		be.Copy(acts.resid, r.Resid)
 		first = r.Layer
-	} else if done, err := m.embed(acts, tokens, batch, seq, !hooks.Uncentred, visit); err != nil || done {
-		out.Stopped = done
-		return out, err
 	}
 
-	eps := float32(cfg.LayerNormEps)
+	p.acts = m.activationsFor(rows)
+	out = &Output{Batch: batch, Seq: seq}
+	if hooks.Resume != nil {
+		p.be.Copy(p.acts.resid, hooks.Resume.Resid)
+	} else if err := p.embed(tokens); err != nil {
+		return out.end(err)
+	}
 	for li := first; li < len(m.layers); li++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		l := &m.layers[li]
-		hk := func(p hookname.Point) hookname.Hook { return hookname.Hook{Layer: li, Point: p} }
-		if done, err := visit(hk(hookname.ResidPre), acts.resid); err != nil || done {
-			out.Stopped = done
-			return out, err
-		}
-		be.LayerNorm(acts.ln, acts.resid, l.ln1W, l.ln1B, eps)
-		be.MatMul(acts.qkv, acts.ln, l.qkvW, l.qkvB)
-		be.CausalAttention(acts.z, acts.qkv, batch, seq, cfg.NHead)
-		be.MatMul(acts.attnOut, acts.z, l.oW, l.oB)
-		if !hooks.Uncentred {
-			be.CenterRows(acts.attnOut)
-		}
-		if done, err := visit(hk(hookname.AttnOut), acts.attnOut); err != nil || done {
-			out.Stopped = done
-			return out, err
-		}
-		be.Add(acts.resid, acts.resid, acts.attnOut)
-		if done, err := visit(hk(hookname.ResidMid), acts.resid); err != nil || done {
-			out.Stopped = done
-			return out, err
-		}
-		be.LayerNorm(acts.ln, acts.resid, l.ln2W, l.ln2B, eps)
-		be.MatMul(acts.hidden, acts.ln, l.fcW, l.fcB)
-		be.GeluNew(acts.hidden)
-		if done, err := visit(hk(hookname.MLPPost), acts.hidden); err != nil || done {
-			out.Stopped = done
-			return out, err
-		}
-		be.MatMul(acts.mlpOut, acts.hidden, l.projW, l.projB)
-		if !hooks.Uncentred {
-			be.CenterRows(acts.mlpOut)
-		}
-		if done, err := visit(hk(hookname.MLPOut), acts.mlpOut); err != nil || done {
-			out.Stopped = done
-			return out, err
-		}
-		be.Add(acts.resid, acts.resid, acts.mlpOut)
-		if done, err := visit(hk(hookname.ResidPost), acts.resid); err != nil || done {
-			out.Stopped = done
-			return out, err
+		if err := p.block(li); err != nil {
+			return out.end(err)
 		}
 	}
-	out.Resid = acts.resid
+	out.Resid = p.acts.resid
 	return out, nil
+}
+
+// end returns o as a pass that stopped at its hook (err is errStopped) or
+// failed with err.
+func (o *Output) end(err error) (*Output, error) {
+	if errors.Is(err, errStopped) {
+		o.Stopped = true
+		return o, nil
+	}
+	return o, err
 }
 
 // Lock serializes users of the model's shared buffers: hold it from Run
@@ -285,29 +264,91 @@ func (m *Model) Lock() { m.mu.Lock() }
 // Unlock releases Lock.
 func (m *Model) Unlock() { m.mu.Unlock() }
 
-// embed fills acts.resid with the token and position embeddings of tokens
-// (centred over d_model when centre is set), visiting hook_embed and
-// hook_pos_embed; done reports that the pass stops there.
-func (m *Model) embed(acts *activations, tokens []int32, batch, seq int, centre bool, visit func(hookname.Hook, compute.Tensor) (bool, error)) (done bool, err error) {
-	be := m.be
-	rows := batch * seq
-	for i := 0; i < rows; i++ {
-		acts.pos[i] = int32(i % seq)
+// visit runs the hook h on its activation act: the patch registered for
+// it, then the observer. It returns errStopped when h is Hooks.StopAfter.
+func (p *pass) visit(h hookname.Hook, act compute.Tensor) error {
+	if patch := p.hooks.Patches[h.String()]; patch != nil {
+		if err := patch(p.be, h, act, p.batch, p.seq); err != nil {
+			return fmt.Errorf("patch at %s: %w", h, err)
+		}
 	}
-	be.Gather(acts.embed, m.wte, tokens)
-	if centre {
-		be.CenterRows(acts.embed)
+	if p.hooks.Observe != nil {
+		if err := p.hooks.Observe(h, act); err != nil {
+			return err
+		}
 	}
-	if done, err := visit(hookname.Hook{Layer: -1, Point: hookname.Embed}, acts.embed); err != nil || done {
-		return done, err
+	if h.Order() == p.stop {
+		return errStopped
 	}
-	be.Gather(acts.posEmbed, m.wpe, acts.pos[:rows])
-	if centre {
-		be.CenterRows(acts.posEmbed)
+	return nil
+}
+
+// centreRows centres each row of a write into the residual stream over
+// d_model, unless the pass is uncentred.
+func (p *pass) centreRows(x compute.Tensor) {
+	if p.centre {
+		p.be.CenterRows(x)
 	}
-	if done, err := visit(hookname.Hook{Layer: -1, Point: hookname.PosEmbed}, acts.posEmbed); err != nil || done {
-		return done, err
+}
+
+// embed sets the residual stream to the token plus the position embedding
+// of tokens: hook_embed, hook_pos_embed.
+func (p *pass) embed(tokens []int32) error {
+	be, a := p.be, p.acts
+	for i := range a.pos {
+		a.pos[i] = int32(i % p.seq)
 	}
-	be.Add(acts.resid, acts.embed, acts.posEmbed)
-	return false, nil
+	be.Gather(a.embed, p.m.wte, tokens)
+	p.centreRows(a.embed)
+	if err := p.visit(hookname.Hook{Layer: -1, Point: hookname.Embed}, a.embed); err != nil {
+		return err
+	}
+	be.Gather(a.posEmbed, p.m.wpe, a.pos)
+	p.centreRows(a.posEmbed)
+	if err := p.visit(hookname.Hook{Layer: -1, Point: hookname.PosEmbed}, a.posEmbed); err != nil {
+		return err
+	}
+	be.Add(a.resid, a.embed, a.posEmbed)
+	return nil
+}
+
+// block runs transformer block li on the residual stream, op by op, each
+// hook visited where its activation is computed:
+//
+//	hook_resid_pre · ln_1 · c_attn (qkv) · causal attention · c_proj ·
+//	hook_attn_out · residual add · hook_resid_mid · ln_2 · c_fc · gelu_new ·
+//	hook_post · c_proj · hook_mlp_out · residual add · hook_resid_post
+func (p *pass) block(li int) error {
+	be, a, l := p.be, p.acts, &p.m.layers[li]
+	hook := func(point hookname.Point, act compute.Tensor) error {
+		return p.visit(hookname.Hook{Layer: li, Point: point}, act)
+	}
+	if err := hook(hookname.ResidPre, a.resid); err != nil {
+		return err
+	}
+	be.LayerNorm(a.ln, a.resid, l.ln1W, l.ln1B, p.eps)
+	be.MatMul(a.qkv, a.ln, l.qkvW, l.qkvB)
+	be.CausalAttention(a.z, a.qkv, p.batch, p.seq, p.m.Config.NHead)
+	be.MatMul(a.attnOut, a.z, l.oW, l.oB)
+	p.centreRows(a.attnOut)
+	if err := hook(hookname.AttnOut, a.attnOut); err != nil {
+		return err
+	}
+	be.Add(a.resid, a.resid, a.attnOut)
+	if err := hook(hookname.ResidMid, a.resid); err != nil {
+		return err
+	}
+	be.LayerNorm(a.ln, a.resid, l.ln2W, l.ln2B, p.eps)
+	be.MatMul(a.hidden, a.ln, l.fcW, l.fcB)
+	be.GeluNew(a.hidden)
+	if err := hook(hookname.MLPPost, a.hidden); err != nil {
+		return err
+	}
+	be.MatMul(a.mlpOut, a.hidden, l.projW, l.projB)
+	p.centreRows(a.mlpOut)
+	if err := hook(hookname.MLPOut, a.mlpOut); err != nil {
+		return err
+	}
+	be.Add(a.resid, a.resid, a.mlpOut)
+	return hook(hookname.ResidPost, a.resid)
 }
