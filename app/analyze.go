@@ -90,10 +90,18 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		path = analysis.StorePath(dir, key)
 	}
 	if !*force {
+		// A finished store is reused once every section matches its
+		// checksum (a damaged one is scanned again and replaced).
 		if s, err := store.Open(path); err == nil && s.Meta.Key == key {
-			defer s.Close()
-			say("analyze: already done, %s\n", path)
-			return writeJSON(stdout, map[string]any{"store": path, "cached": true, "summary": s.Meta.Summary})
+			if err := s.Verify(); err == nil {
+				defer s.Close()
+				say("analyze: already done, %s\n", path)
+				return writeJSON(stdout, map[string]any{"store": path, "cached": true, "summary": s.Meta.Summary})
+			}
+			say("analyze: the store there is damaged; scanning again\n")
+			s.Close()
+		} else if err == nil {
+			s.Close()
 		}
 	}
 	t0 := time.Now()

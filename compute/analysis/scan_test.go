@@ -406,9 +406,22 @@ func TestStoreRoundTripAndDamage(t *testing.T) {
 		}
 	}
 	os.WriteFile(filepath.Join(dir, "bad2.saestore"), bad, 0o644)
+	// The large sections are checked on first use: the co-activation
+	// query, which reads feat_tok, says the store is damaged.
 	if s, err := store.Open(filepath.Join(dir, "bad2.saestore")); err == nil {
+		f := 0
+		for f < sc.d && s.Learnt.Count[f] == 0 {
+			f++
+		}
+		if _, err := s.CoActivation(f, 5); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("store with a damaged token index: co-activation %v, want ErrCorrupt", err)
+		}
+		if err := s.Verify(); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("store with a damaged token index: Verify %v, want ErrCorrupt", err)
+		}
 		s.Close()
-		t.Error("store with an out-of-range token index opened")
+	} else if !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("store with a damaged token index: %v, want ErrCorrupt", err)
 	}
 }
 

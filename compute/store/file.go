@@ -12,28 +12,119 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/zeebo/xxh3"
+
+	"github.com/saescope/saescope/compute/parallel"
 )
 
-// File layout: magic (8 bytes) · header length (uint64) · JSON Meta ·
-// padding to 8 · sections (8-aligned, little-endian) · trailer magic (8
-// bytes) · total file length (uint64). The trailer makes a truncated file
-// fail to open; files are only ever written under a temporary name and
-// renamed into place once complete and synced.
+// File layout: magic (8 bytes) · header length (uint64) · header checksum
+// (uint64, XXH3-64 of the header) · JSON Meta · padding to 8 · sections
+// (8-aligned, little-endian) · trailer magic (8 bytes) · total file length
+// (uint64). The trailer makes a truncated file fail to open; files are only
+// ever written under a temporary name and renamed into place once
+// complete and synced. Every section carries its XXH3-64 checksum in the
+// header, so a damaged byte anywhere that an answer depends on is an
+// error (ErrCorrupt), never a different number: the small sections are
+// verified by Open, the large ones (the sparse activations, the top and
+// interval samples, the histograms) on their first use, so that reopening
+// takes milliseconds.
 var (
-	magic   = [8]byte{'S', 'A', 'E', 'S', 'T', 'O', 'R', '1'}
+	magic   = [8]byte{'S', 'A', 'E', 'S', 'T', 'O', 'R', '2'}
+	magicV1 = [8]byte{'S', 'A', 'E', 'S', 'T', 'O', 'R', '1'} // format version 1: no checksums
 	trailer = [8]byte{'S', 'T', 'O', 'R', 'E', 'E', 'N', 'D'}
 )
 
-// ErrCorrupt is wrapped by every error about a store file's content.
+// prefixLen is the length of the fixed part before the JSON header.
+const prefixLen = 24
+
+// ErrCorrupt is wrapped by every error about a store file's content: a
+// damaged or truncated file, to be rebuilt.
 var ErrCorrupt = errors.New("store file corrupt or incomplete")
+
+// rebuildHint ends the errors about a damaged section or header.
+const rebuildHint = "delete the file or run analyze --force to rebuild it"
 
 type section struct {
 	Name   string `json:"name"`
 	Kind   string `json:"kind"` // u16 i32 u32 u64 f32 f64
 	Offset int64  `json:"offset"`
 	Count  int64  `json:"count"`
+	Sum    uint64 `json:"xxh3"` // XXH3-64 of the section's bytes
+}
+
+// Names of the sections that are verified on first use (see lazy).
+const (
+	secTokFeat = "tok_feat"
+	secTokVal  = "tok_val"
+	secFeatTok = "feat_tok"
+	secFeatVal = "feat_val"
+	secRandVal = "rand_val"
+	secTopTok  = "top_tok"
+	secTopVal  = "top_val"
+	secIntTok  = "int_tok"
+	secIntVal  = "int_val"
+	secHist    = "hist"
+)
+
+// lazySection is a large section of an opened store, verified (checksum,
+// then content) the first time a query needs it.
+type lazySection struct {
+	name  string
+	sec   section
+	data  []byte
+	check func() error // content checks once the checksum matches; nil: none
+	once  sync.Once
+	err   error
+}
+
+func (l *lazySection) verify(path string) error {
+	l.once.Do(func() {
+		if got := xxh3.Hash(l.data); got != l.sec.Sum {
+			l.err = fmt.Errorf("%w: store %s: section %s is damaged (checksum %016x, want %016x): %s", ErrCorrupt, path, l.name, got, l.sec.Sum, rebuildHint)
+			return
+		}
+		if l.check != nil {
+			if err := l.check(); err != nil {
+				l.err = fmt.Errorf("%w: store %s: section %s: %v: %s", ErrCorrupt, path, l.name, err, rebuildHint)
+			}
+		}
+	})
+	return l.err
+}
+
+// need verifies the named sections of an opened store the first time they
+// are used (at once for a store built in memory or a section verified by
+// Open), and returns an error wrapping ErrCorrupt when one is damaged.
+// Every method that reads a lazily verified section calls it first.
+func (s *Store) need(names ...string) error {
+	if s.lazy == nil {
+		return nil
+	}
+	for _, n := range names {
+		if l := s.lazy[n]; l != nil {
+			if err := l.verify(s.path); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Verify checks every section of an opened store against its checksum
+// (Open checks only the small ones; the others are checked on first use),
+// and returns an error wrapping ErrCorrupt for the first damaged one.
+func (s *Store) Verify() error {
+	for _, fl := range s.fields() {
+		if err := s.need(fl.name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func kindSize(k string) int64 {
@@ -59,14 +150,14 @@ func (s *Store) fields() []struct {
 		ptr  any
 	}{
 		{"tokens", &s.Tokens},
-		{"tok_ptr", &s.TokPtr}, {"tok_feat", &s.TokFeat}, {"tok_val", &s.TokVal},
-		{"feat_ptr", &s.FeatPtr}, {"feat_tok", &s.FeatTok}, {"feat_val", &s.FeatVal},
+		{"tok_ptr", &s.TokPtr}, {secTokFeat, &s.TokFeat}, {secTokVal, &s.TokVal},
+		{"feat_ptr", &s.FeatPtr}, {secFeatTok, &s.FeatTok}, {secFeatVal, &s.FeatVal},
 		{"learnt_count", &s.Learnt.Count}, {"learnt_sum", &s.Learnt.Sum}, {"learnt_sumsq", &s.Learnt.SumSq}, {"learnt_max", &s.Learnt.Max},
 		{"random_count", &s.Random.Count}, {"random_sum", &s.Random.Sum}, {"random_sumsq", &s.Random.SumSq}, {"random_max", &s.Random.Max},
-		{"rand_tok", &s.RandTok}, {"rand_ptr", &s.RandPtr}, {"rand_val", &s.RandVal},
-		{"top_tok", &s.TopTok}, {"top_val", &s.TopVal}, {"top_n", &s.TopN},
-		{"int_tok", &s.IntTok}, {"int_val", &s.IntVal},
-		{"hist", &s.Hist},
+		{"rand_tok", &s.RandTok}, {"rand_ptr", &s.RandPtr}, {secRandVal, &s.RandVal},
+		{secTopTok, &s.TopTok}, {secTopVal, &s.TopVal}, {"top_n", &s.TopN},
+		{secIntTok, &s.IntTok}, {secIntVal, &s.IntVal},
+		{secHist, &s.Hist},
 		{"unembed_entropy", &s.UnembedEntropy}, {"unembed_maxprob", &s.UnembedMaxProb},
 		{"random_unembed_entropy", &s.RandomUnembedEntropy}, {"random_unembed_maxprob", &s.RandomUnembedMaxProb},
 	}
@@ -144,18 +235,26 @@ func (s *Store) Write(path string) (err error) {
 	meta.Version = FormatVersion
 	var header []byte
 	dataStart := int64(0)
+	sums := make([]uint64, len(fields))
+	parallel.Ranges(min(runtime.GOMAXPROCS(0), len(fields)), len(fields), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			b, _ := raw(fields[i].ptr)
+			sums[i] = xxh3.Hash(b)
+		}
+	})
+	meta.Sections = nil // not the caller's array
 	for iter := 0; iter < 5; iter++ {
 		meta.Sections = meta.Sections[:0]
 		off := dataStart
-		for _, fl := range fields {
+		for i, fl := range fields {
 			b, kind := raw(fl.ptr)
-			meta.Sections = append(meta.Sections, section{Name: fl.name, Kind: kind, Offset: off, Count: int64(len(b)) / kindSize(kind)})
+			meta.Sections = append(meta.Sections, section{Name: fl.name, Kind: kind, Offset: off, Count: int64(len(b)) / kindSize(kind), Sum: sums[i]})
 			off += align8(int64(len(b)))
 		}
 		if header, err = json.Marshal(meta); err != nil {
 			return fmt.Errorf("write store %s: %w", path, err)
 		}
-		next := align8(16 + int64(len(header)))
+		next := align8(prefixLen + int64(len(header)))
 		if next == dataStart {
 			break
 		}
@@ -166,8 +265,10 @@ func (s *Store) Write(path string) (err error) {
 	w.Write(magic[:])
 	binary.LittleEndian.PutUint64(n8[:], uint64(len(header)))
 	w.Write(n8[:])
+	binary.LittleEndian.PutUint64(n8[:], xxh3.Hash(header))
+	w.Write(n8[:])
 	w.Write(header)
-	pos := 16 + int64(len(header))
+	pos := prefixLen + int64(len(header))
 	pad := func(to int64) {
 		for ; pos < to; pos++ {
 			w.WriteByte(0)
@@ -221,14 +322,16 @@ func removeStaleTemps(dir, base string) {
 
 func align8(n int64) int64 { return (n + 7) &^ 7 }
 
-// Open maps a store file read-only and checks its structure. The arrays
-// of the returned store alias the mapping until Close.
+// Open maps a store file read-only and checks its structure and the
+// checksums of its header and small sections (those of the large sections
+// are checked on their first use). The arrays of the returned store alias
+// the mapping until Close.
 func Open(path string) (*Store, error) {
 	data, closer, err := mapFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s, err := parse(data)
+	s, err := parse(data, path)
 	if err != nil {
 		closer()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -237,23 +340,31 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-func parse(data []byte) (*Store, error) {
+// parse reads a store file's bytes; path names it in later errors.
+func parse(data []byte, path string) (*Store, error) {
 	if !littleEndian() {
 		return nil, errors.New("big-endian machines are not supported")
 	}
 	n := int64(len(data))
-	if n < 32 || !bytes.Equal(data[:8], magic[:]) {
+	if n >= 8 && bytes.Equal(data[:8], magicV1[:]) {
+		return nil, fmt.Errorf("%w: format version 1, this build reads %d", ErrOldVersion, FormatVersion)
+	}
+	if n < prefixLen+16 || !bytes.Equal(data[:8], magic[:]) {
 		return nil, fmt.Errorf("%w: not a SAE Scope store (bad magic)", ErrCorrupt)
 	}
 	if !bytes.Equal(data[n-16:n-8], trailer[:]) || int64(binary.LittleEndian.Uint64(data[n-8:])) != n {
 		return nil, fmt.Errorf("%w: truncated (no end marker)", ErrCorrupt)
 	}
 	hl := int64(binary.LittleEndian.Uint64(data[8:16]))
-	if hl <= 0 || hl > n-32 { // 16+hl > n-16, without overflowing
+	if hl <= 0 || hl > n-prefixLen-16 { // prefixLen+hl > n-16, without overflowing
 		return nil, fmt.Errorf("%w: header length %d", ErrCorrupt, hl)
 	}
-	s := &Store{}
-	if err := json.Unmarshal(data[16:16+hl], &s.Meta); err != nil {
+	header := data[prefixLen : prefixLen+hl]
+	if got, want := xxh3.Hash(header), binary.LittleEndian.Uint64(data[16:24]); got != want {
+		return nil, fmt.Errorf("%w: the header is damaged (checksum %016x, want %016x): %s", ErrCorrupt, got, want, rebuildHint)
+	}
+	s := &Store{path: path}
+	if err := json.Unmarshal(header, &s.Meta); err != nil {
 		return nil, fmt.Errorf("%w: header: %v", ErrCorrupt, err)
 	}
 	if s.Meta.Version != FormatVersion {
@@ -263,13 +374,14 @@ func parse(data []byte) (*Store, error) {
 	for _, sec := range s.Meta.Sections {
 		byName[sec.Name] = sec
 	}
+	s.lazy = map[string]*lazySection{}
 	for _, fl := range s.fields() {
 		sec, ok := byName[fl.name]
 		_, kind := raw(fl.ptr)
 		if !ok || sec.Kind != kind {
 			return nil, fmt.Errorf("%w: section %s missing or of the wrong kind", ErrCorrupt, fl.name)
 		}
-		if sec.Count < 0 || sec.Count > n/kindSize(kind) || sec.Offset < 16+hl || sec.Offset%8 != 0 || sec.Offset > n-16 {
+		if sec.Count < 0 || sec.Count > n/kindSize(kind) || sec.Offset < prefixLen+hl || sec.Offset%8 != 0 || sec.Offset > n-16 {
 			return nil, fmt.Errorf("%w: section %s out of bounds", ErrCorrupt, fl.name)
 		}
 		size := sec.Count * kindSize(kind) // no overflow: Count ≤ n/kindSize
@@ -277,6 +389,11 @@ func parse(data []byte) (*Store, error) {
 			return nil, fmt.Errorf("%w: section %s out of bounds", ErrCorrupt, fl.name)
 		}
 		b := data[sec.Offset : sec.Offset+size]
+		if isLazy(fl.name) {
+			s.lazy[fl.name] = &lazySection{name: fl.name, sec: sec, data: b}
+		} else if got := xxh3.Hash(b); got != sec.Sum {
+			return nil, fmt.Errorf("%w: section %s is damaged (checksum %016x, want %016x): %s", ErrCorrupt, fl.name, got, sec.Sum, rebuildHint)
+		}
 		switch p := fl.ptr.(type) {
 		case *[]uint16:
 			*p = view[uint16](b)
@@ -295,7 +412,22 @@ func parse(data []byte) (*Store, error) {
 	if err := s.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
+	s.lazy[secTokFeat].check = s.checkTokFeat
+	s.lazy[secFeatTok].check = s.checkFeatTok
+	s.lazy[secTopTok].check = s.checkTopTok
+	s.lazy[secIntTok].check = s.checkIntTok
 	return s, nil
+}
+
+// isLazy reports whether section name is verified on first use rather
+// than by Open: the arrays whose size grows with the tokens or with the
+// features times a per-feature sample count.
+func isLazy(name string) bool {
+	switch name {
+	case secTokFeat, secTokVal, secFeatTok, secFeatVal, secRandVal, secTopTok, secTopVal, secIntTok, secIntVal, secHist:
+		return true
+	}
+	return false
 }
 
 // ErrOldVersion is wrapped when a store was written by another format version.
@@ -331,16 +463,6 @@ func (s *Store) validate() error {
 	if err := checkPtr("feat_ptr", s.FeatPtr, d, len(s.FeatTok)); err != nil {
 		return err
 	}
-	for _, f := range s.TokFeat {
-		if int(f) >= d {
-			return errors.New("feature id out of range")
-		}
-	}
-	for _, t := range s.FeatTok {
-		if int(t) >= nt {
-			return errors.New("token index out of range")
-		}
-	}
 	for _, mm := range []Moments{s.Learnt, s.Random} {
 		if len(mm.Count) != d || len(mm.Sum) != d || len(mm.SumSq) != d || len(mm.Max) != d {
 			return errors.New("moment arrays of the wrong length")
@@ -361,19 +483,9 @@ func (s *Store) validate() error {
 		if n > TopK {
 			return fmt.Errorf("feature %d: %d top entries", f, n)
 		}
-		for _, t := range s.TopTok[f*TopK : f*TopK+int(n)] {
-			if int(t) >= nt {
-				return errors.New("top token index out of range")
-			}
-		}
 	}
 	if len(s.IntTok) != d*Intervals*PerInterval || len(s.IntVal) != len(s.IntTok) {
 		return errors.New("interval arrays of the wrong length")
-	}
-	for _, t := range s.IntTok {
-		if t != NoToken && int(t) >= nt {
-			return errors.New("interval token index out of range")
-		}
 	}
 	if len(s.Hist) != d*HistBins {
 		return errors.New("histogram of the wrong length")
@@ -381,6 +493,48 @@ func (s *Store) validate() error {
 	for _, u := range [][]float32{s.UnembedEntropy, s.UnembedMaxProb, s.RandomUnembedEntropy, s.RandomUnembedMaxProb} {
 		if len(u) != d && len(u) != 0 {
 			return errors.New("unembedding arrays of the wrong length")
+		}
+	}
+	return nil
+}
+
+// The content checks of the lazily verified sections that hold indexes,
+// run once their checksum matches (a crafted file can have a matching
+// checksum): an index out of range would crash a query.
+
+func (s *Store) checkTokFeat() error {
+	for _, f := range s.TokFeat {
+		if int(f) >= s.Meta.DSae {
+			return errors.New("feature id out of range")
+		}
+	}
+	return nil
+}
+
+func (s *Store) checkFeatTok() error {
+	for _, t := range s.FeatTok {
+		if int(t) >= len(s.Tokens) {
+			return errors.New("token index out of range")
+		}
+	}
+	return nil
+}
+
+func (s *Store) checkTopTok() error {
+	for f, n := range s.TopN {
+		for _, t := range s.TopTok[f*TopK : f*TopK+int(n)] {
+			if int(t) >= len(s.Tokens) {
+				return errors.New("top token index out of range")
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) checkIntTok() error {
+	for _, t := range s.IntTok {
+		if t != NoToken && int(t) >= len(s.Tokens) {
+			return errors.New("interval token index out of range")
 		}
 	}
 	return nil

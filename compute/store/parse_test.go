@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/zeebo/xxh3"
 )
 
 // hostileFile lays out a store file around header (no section data): what
@@ -17,6 +19,7 @@ func hostileFile(header []byte) []byte {
 	var f bytes.Buffer
 	f.Write(magic[:])
 	binary.Write(&f, binary.LittleEndian, uint64(len(header)))
+	binary.Write(&f, binary.LittleEndian, xxh3.Hash(header))
 	f.Write(header)
 	for f.Len()%8 != 0 {
 		f.WriteByte(0)
@@ -27,10 +30,11 @@ func hostileFile(header []byte) []byte {
 	return f.Bytes()
 }
 
-// validFile returns a small valid store's bytes and its header.
+// validFile returns a small valid store's bytes (every section filled)
+// and its header.
 func validFile(t testing.TB) ([]byte, Meta) {
 	path := filepath.Join(t.TempDir(), "s.saestore")
-	if err := bigStore(256, 3).Write(path); err != nil {
+	if err := integrityStore().Write(path); err != nil {
 		t.Fatal(err)
 	}
 	s, err := Open(path)
@@ -50,7 +54,7 @@ func validFile(t testing.TB) ([]byte, Meta) {
 // file (a panic).
 func TestParseRefusesOverflowingLayout(t *testing.T) {
 	data, meta := validFile(t)
-	if _, err := parse(data); err != nil {
+	if _, err := parse(data, "s.saestore"); err != nil {
 		t.Fatal(err)
 	}
 	cases := map[string][]byte{}
@@ -76,25 +80,51 @@ func TestParseRefusesOverflowingLayout(t *testing.T) {
 		cases[c.name] = hostileFile(h)
 	}
 	for name, file := range cases {
-		_, err := parse(file)
+		_, err := parse(file, "s.saestore")
 		if !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: %v, want ErrCorrupt", name, err)
 		}
 	}
 }
 
-// FuzzParse: no byte string makes parse panic (parse validates what it
-// accepts).
+// FuzzParse: no byte string makes parse, or a query of what it accepts,
+// panic; and a valid store with a byte changed either answers every query
+// as before or fails with ErrCorrupt (or ErrOldVersion: the magic of
+// version 1).
 func FuzzParse(f *testing.F) {
 	data, meta := validFile(f)
-	f.Add(data)
+	f.Add(data, uint(0), byte(0))
+	f.Add(data, uint(len(data)/2), byte(1))
 	m := meta
 	m.Sections = append([]section(nil), meta.Sections...)
 	m.Sections[0].Offset = math.MaxInt64 - 7
 	h, _ := json.Marshal(m)
-	f.Add(hostileFile(h))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = parse(b)
+	f.Add(hostileFile(h), uint(0), byte(0))
+	s, err := parse(data, "s.saestore")
+	if err != nil {
+		f.Fatal(err)
+	}
+	want, err := answers(s)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, at uint, xor byte) {
+		if s, err := parse(b, "s.saestore"); err == nil {
+			_, _ = answers(s) // must not panic
+		}
+		// The valid store with one byte changed.
+		b = bytes.Clone(data)
+		b[at%uint(len(b))] ^= xor
+		s, err := parse(b, "s.saestore")
+		if err == nil {
+			var got uint64
+			if got, err = answers(s); err == nil && got != want {
+				t.Fatalf("byte %d ^ %#x: the store opens and answers differently", at%uint(len(b)), xor)
+			}
+		}
+		if err != nil && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrOldVersion) { // both: rebuild
+			t.Fatalf("byte %d ^ %#x: %v, want ErrCorrupt", at%uint(len(b)), xor, err)
+		}
 	})
 }
 

@@ -37,11 +37,14 @@ func (s *Store) Distribution(kind PlotKind, threshold float32) (*Series, error) 
 	d := s.DSae()
 	switch kind {
 	case PlotFeaturesPerToken:
+		if err := s.need(secTokVal, secRandVal); err != nil {
+			return nil, err
+		}
 		ser.Unit, ser.Threshold = "token", threshold
-		for _, c := range s.TokenCounts(threshold) {
+		for _, c := range s.tokenCounts(threshold) {
 			ser.Learnt = append(ser.Learnt, float64(c))
 		}
-		for _, c := range s.RandomTokenCounts(threshold) {
+		for _, c := range s.randomTokenCounts(threshold) {
 			ser.Random = append(ser.Random, float64(c))
 		}
 	case PlotFrequency, PlotMean:

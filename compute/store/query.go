@@ -170,7 +170,7 @@ func (s *Store) context(f int, tok uint32, val float32, prefix, suffix int) Cont
 	c := Context{Row: row, Pos: pos, Value: val, Start: start,
 		Tokens: s.Tokens[row*seq+start : row*seq+end], Acts: make([]float32, end-start)}
 	for p := start; p < end; p++ {
-		c.Acts[p-start] = s.Activation(f, row*seq+p)
+		c.Acts[p-start] = s.activation(f, row*seq+p)
 	}
 	return c
 }
@@ -194,6 +194,9 @@ func (s *Store) TopContexts(f, k, prefix, suffix int) ([]Context, error) {
 		return nil, fmt.Errorf("contexts: negative count %d", k)
 	}
 	if err := checkWindow(prefix, suffix); err != nil {
+		return nil, err
+	}
+	if err := s.need(secTopTok, secTopVal, secTokFeat, secTokVal); err != nil {
 		return nil, err
 	}
 	n := min(k, int(s.TopN[f]))
@@ -220,6 +223,9 @@ func (s *Store) IntervalSamples(f, prefix, suffix int) ([]IntervalGroup, error) 
 	if err := checkWindow(prefix, suffix); err != nil {
 		return nil, err
 	}
+	if err := s.need(secIntTok, secIntVal, secTokFeat, secTokVal); err != nil {
+		return nil, err
+	}
 	mx := s.Learnt.Max[f]
 	var out []IntervalGroup
 	for iv := Intervals - 1; iv >= 0; iv-- {
@@ -237,8 +243,16 @@ func (s *Store) IntervalSamples(f, prefix, suffix int) ([]IntervalGroup, error) 
 }
 
 // TokenCounts returns, for each counted token, how many learnt features
-// exceed threshold there.
+// exceed threshold there; nil when the sparse activations of an opened
+// store are damaged (Distribution says so).
 func (s *Store) TokenCounts(threshold float32) []int {
+	if s.need(secTokVal) != nil {
+		return nil
+	}
+	return s.tokenCounts(threshold)
+}
+
+func (s *Store) tokenCounts(threshold float32) []int {
 	seq := s.SeqLen()
 	include := s.Meta.Params.IncludeBOS
 	var out []int
@@ -259,6 +273,13 @@ func (s *Store) TokenCounts(threshold float32) []int {
 
 // RandomTokenCounts is TokenCounts for the random baseline's tokens.
 func (s *Store) RandomTokenCounts(threshold float32) []int {
+	if s.need(secRandVal) != nil {
+		return nil
+	}
+	return s.randomTokenCounts(threshold)
+}
+
+func (s *Store) randomTokenCounts(threshold float32) []int {
 	out := make([]int, len(s.RandTok))
 	for j := range s.RandTok {
 		vals := s.RandVal[s.RandPtr[j]:s.RandPtr[j+1]] // decreasing
@@ -283,6 +304,9 @@ func (s *Store) CoActivation(f, k int) ([]Correlated, error) {
 	n := float64(s.Meta.Summary.Tokens)
 	if n == 0 || s.Learnt.Count[f] == 0 {
 		return nil, nil
+	}
+	if err := s.need(secFeatTok, secFeatVal, secTokFeat, secTokVal); err != nil {
+		return nil, err
 	}
 	cross := make([]float64, d)
 	for i := s.FeatPtr[f]; i < s.FeatPtr[f+1]; i++ {
@@ -321,6 +345,9 @@ func (s *Store) CoActivation(f, k int) ([]Correlated, error) {
 // values over (0, max]) and counts.
 func (s *Store) Histogram(f int) (edges []float64, counts []int, err error) {
 	if err := s.CheckFeature(f); err != nil {
+		return nil, nil, err
+	}
+	if err := s.need(secHist); err != nil {
 		return nil, nil, err
 	}
 	mx := float64(s.Learnt.Max[f])

@@ -15,8 +15,9 @@ import (
 )
 
 // FormatVersion changes whenever the file layout changes; files of another
-// version are refused (and rescanned by the caller).
-const FormatVersion = 1
+// version are refused (and rescanned by the caller). Version 2 added the
+// checksums of the header and of every section.
+const FormatVersion = 2
 
 // Top and interval-sample sizes.
 const (
@@ -99,6 +100,13 @@ func newMoments(n int) Moments {
 }
 
 // Store is an open (or freshly built) analysis.
+//
+// The arrays of an opened store are checked against their checksums:
+// the small ones by Open, the large ones (TokFeat, TokVal, FeatTok,
+// FeatVal, RandVal, TopTok, TopVal, IntTok, IntVal, Hist) on first use by
+// the query methods, which return an error wrapping ErrCorrupt for a
+// damaged one. Code that reads those arrays directly calls Verify (or a
+// method that needs them, such as FeatureValues) first.
 type Store struct {
 	Meta Meta
 
@@ -153,6 +161,8 @@ type Store struct {
 	RandomUnembedMaxProb []float32
 
 	closer func() error
+	path   string                  // the file of an opened store
+	lazy   map[string]*lazySection // an opened store's sections verified on first use
 }
 
 // Close releases the file mapping of an opened store.
@@ -183,8 +193,20 @@ func (s *Store) CheckFeature(f int) error {
 }
 
 // Activation returns feature f's activation at token index tok (0 when
-// not active there).
-func (s *Store) Activation(f, tok int) float32 {
+// not active there), or an error wrapping ErrCorrupt when the sparse
+// activations of an opened store are damaged.
+func (s *Store) Activation(f, tok int) (float32, error) {
+	if err := s.need(secTokFeat, secTokVal); err != nil {
+		return 0, err
+	}
+	if tok < 0 || tok >= len(s.Tokens) {
+		return 0, fmt.Errorf("token index %d out of range: the store has %d tokens", tok, len(s.Tokens))
+	}
+	return s.activation(f, tok), nil
+}
+
+// activation is Activation once the sections are verified.
+func (s *Store) activation(f, tok int) float32 {
 	lo, hi := s.TokPtr[tok], s.TokPtr[tok+1]
 	ids := s.TokFeat[lo:hi]
 	i, j := 0, len(ids)
@@ -200,4 +222,16 @@ func (s *Store) Activation(f, tok int) float32 {
 		return s.TokVal[int(lo)+i]
 	}
 	return 0
+}
+
+// FeatureValues returns feature f's non-zero activations, in token order,
+// or an error wrapping ErrCorrupt when they are damaged.
+func (s *Store) FeatureValues(f int) ([]float32, error) {
+	if err := s.CheckFeature(f); err != nil {
+		return nil, err
+	}
+	if err := s.need(secFeatVal); err != nil {
+		return nil, err
+	}
+	return s.FeatVal[s.FeatPtr[f]:s.FeatPtr[f+1]], nil
 }
