@@ -21,6 +21,13 @@
 //   - a folder: every .txt, .jsonl and .parquet file below it, in sorted path
 //     order; other files are ignored.
 //
+// A corpus file must be a regular file, after symbolic links are followed:
+// a device (a link to /dev/zero, say, whose size reads 0 and which never
+// ends), a FIFO (which blocks its reader until something writes) or a folder
+// named like a corpus file is refused before it is read, naming it. Every
+// read is bounded by the bytes actually read, not by the size the file
+// system reports.
+//
 // Bytes that are not valid UTF-8 are replaced by U+FFFD, one replacement for
 // each maximal ill-formed subsequence as Python's errors="replace" does, and
 // counted in Stats.InvalidUTF8Bytes. Empty documents (the empty string, not

@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/saescope/saescope/internal/regularfile"
 )
 
 // DefaultSeqLen is the row length of TransformerLens'
@@ -134,7 +136,10 @@ var errStop = errors.New("enough documents")
 // other files are ignored). See the package documentation for each format.
 // A folder without such files, a file of another kind, a malformed .jsonl
 // line or a parquet file without the text column is an error that names
-// the file. It stops with ctx.Err() when ctx is cancelled.
+// the file. So is a corpus file that is not a regular file once symbolic
+// links are followed (a device such as /dev/zero, a FIFO, a folder named
+// like one): its error wraps regularfile.ErrNotRegular. It stops with
+// ctx.Err() when ctx is cancelled.
 func ReadDocuments(ctx context.Context, p string, opt Options) ([]Document, Stats, error) {
 	opt, err := opt.withDefaults()
 	if err != nil {
@@ -145,18 +150,100 @@ func ReadDocuments(ctx context.Context, p string, opt Options) ([]Document, Stat
 		return nil, Stats{}, fmt.Errorf("corpus: %w", err)
 	}
 	if st.IsDir() {
-		return read(ctx, os.DirFS(p), ".", func(name string) string { return filepath.Join(p, filepath.FromSlash(name)) }, opt)
+		return read(ctx, diskFS{os.DirFS(p), p}, ".", func(name string) string { return filepath.Join(p, filepath.FromSlash(name)) }, opt)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, Stats{}, errNotRegular(p, st.Mode())
 	}
 	dir, base := filepath.Split(p)
 	if dir == "" {
 		dir = "."
 	}
-	return read(ctx, os.DirFS(dir), base, func(string) string { return p }, opt)
+	return read(ctx, diskFS{os.DirFS(dir), dir}, base, func(string) string { return p }, opt)
+}
+
+// describe names the kind of a file that is not a regular one.
+func describe(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	}
+	return "file mode " + m.String()
+}
+
+// errNotRegular is the error for a corpus file shown that is not a regular
+// file, of mode m (after following symbolic links).
+func errNotRegular(shown string, m fs.FileMode) error {
+	return fmt.Errorf("corpus %s: %w, it is %s: a corpus is made of .txt, .jsonl and .parquet files", shown, regularfile.ErrNotRegular, describe(m))
+}
+
+// diskFS is os.DirFS(dir) whose files are opened by regularfile.Open: a
+// FIFO, a device or anything else that is not a regular file is refused,
+// and a FIFO is opened without blocking.
+type diskFS struct {
+	fs.FS // os.DirFS(dir)
+	dir   string
+}
+
+// Stat implements fs.StatFS (following symbolic links), so that fs.Stat
+// opens nothing.
+func (d diskFS) Stat(name string) (fs.FileInfo, error) { return fs.Stat(d.FS, name) }
+
+// ReadDir implements fs.ReadDirFS.
+func (d diskFS) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(d.FS, name) }
+
+// openRegular opens name, a regular file.
+func (d diskFS) openRegular(name string) (fs.File, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	return regularfile.Open(filepath.Join(d.dir, filepath.FromSlash(name)))
+}
+
+// openRegular opens name of fsys for reading and returns its size: it
+// refuses, with an error wrapping regularfile.ErrNotRegular, what is not
+// a regular file (following symbolic links), before opening it, and again
+// once open. Readers still bound what they read by the bytes read.
+func openRegular(fsys fs.FS, name, shown string) (fs.File, int64, error) {
+	st, err := fs.Stat(fsys, name)
+	if err != nil {
+		return nil, 0, fmt.Errorf("corpus %s: %w", shown, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, 0, errNotRegular(shown, st.Mode())
+	}
+	var f fs.File
+	if d, ok := fsys.(diskFS); ok {
+		f, err = d.openRegular(name)
+	} else {
+		f, err = fsys.Open(name)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("corpus %s: %w", shown, err)
+	}
+	if st, err = f.Stat(); err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("corpus %s: %w", shown, err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, errNotRegular(shown, st.Mode())
+	}
+	return f, st.Size(), nil
 }
 
 // ReadDocumentsFS is ReadDocuments for a file or folder name of fsys, such
 // as the corpus that package assets embeds. Sources are named by their path
-// in fsys.
+// in fsys. A file whose mode in fsys is not regular is refused as there, and
+// what is read is bounded by the bytes read, whatever size fsys says.
 func ReadDocumentsFS(ctx context.Context, fsys fs.FS, name string, opt Options) ([]Document, Stats, error) {
 	opt, err := opt.withDefaults()
 	if err != nil {
@@ -272,14 +359,30 @@ const (
 	MaxJSONLLineBytes = 64 << 20
 )
 
+// maxTextFileBytes is MaxTextFileBytes, which tests lower.
+var maxTextFileBytes int64 = MaxTextFileBytes
+
 // readTxt reads a .txt file: one document, or one a paragraph.
 func (r *reader) readTxt(fsys fs.FS, name, shown string) error {
-	if st, err := fs.Stat(fsys, name); err == nil && st.Size() > MaxTextFileBytes {
-		return fmt.Errorf("corpus %s: %d MB in one text file, more than the %d MB read at once: split it into several files (a folder of them is a corpus), or make it a .jsonl of documents", shown, st.Size()>>20, MaxTextFileBytes>>20)
+	f, size, err := openRegular(fsys, name, shown)
+	if err != nil {
+		return err
 	}
-	raw, err := fs.ReadFile(fsys, name)
+	defer f.Close()
+	tooLarge := func(what string) error {
+		return fmt.Errorf("corpus %s: %s in one text file, more than the %d MB read at once: split it into several files (a folder of them is a corpus), or make it a .jsonl of documents", shown, what, maxTextFileBytes>>20)
+	}
+	if size > maxTextFileBytes {
+		return tooLarge(fmt.Sprintf("%d MB", size>>20))
+	}
+	// The size said is not trusted: at most one byte more than the limit
+	// is read.
+	raw, err := io.ReadAll(io.LimitReader(f, maxTextFileBytes+1))
 	if err != nil {
 		return fmt.Errorf("corpus %s: %w", shown, err)
+	}
+	if int64(len(raw)) > maxTextFileBytes {
+		return tooLarge(fmt.Sprintf("more than %d MB", maxTextFileBytes>>20))
 	}
 	if bytes.HasPrefix(raw, []byte{0xff, 0xfe}) || bytes.HasPrefix(raw, []byte{0xfe, 0xff}) {
 		return fmt.Errorf("corpus %s: the file is UTF-16 (it starts with a UTF-16 byte-order mark): save it as UTF-8", shown)
@@ -345,9 +448,9 @@ func readLine(br *bufio.Reader, max int) ([]byte, error) {
 
 // readJSONL reads one JSON object a line.
 func (r *reader) readJSONL(fsys fs.FS, name, shown string) error {
-	f, err := fsys.Open(name)
+	f, _, err := openRegular(fsys, name, shown)
 	if err != nil {
-		return fmt.Errorf("corpus %s: %w", shown, err)
+		return err
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 1<<20)
@@ -407,22 +510,21 @@ func (r *reader) readParquet(fsys fs.FS, name, shown string) (err error) {
 			err = fmt.Errorf("corpus %s: not a readable parquet file (the decoder failed: %v)", shown, p)
 		}
 	}()
-	f, err := fsys.Open(name)
+	f, size, err := openRegular(fsys, name, shown)
 	if err != nil {
-		return fmt.Errorf("corpus %s: %w", shown, err)
+		return err
 	}
 	defer f.Close()
-	var ra io.ReaderAt
-	var size int64
-	if st, serr := f.Stat(); serr == nil {
-		if x, ok := f.(io.ReaderAt); ok && st.Mode().IsRegular() {
-			ra, size = x, st.Size()
-		}
-	}
-	if ra == nil {
-		raw, rerr := io.ReadAll(f)
+	ra, ok := f.(io.ReaderAt)
+	if !ok {
+		// A file of an fs.FS that cannot read at an offset is read whole,
+		// up to the size a text file may have.
+		raw, rerr := io.ReadAll(io.LimitReader(f, maxTextFileBytes+1))
 		if rerr != nil {
 			return fmt.Errorf("corpus %s: %w", shown, rerr)
+		}
+		if int64(len(raw)) > maxTextFileBytes {
+			return fmt.Errorf("corpus %s: a parquet file of more than %d MB that cannot be read at an offset", shown, maxTextFileBytes>>20)
 		}
 		ra, size = bytes.NewReader(raw), int64(len(raw))
 	}
