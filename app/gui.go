@@ -51,7 +51,7 @@ func guiFlags(out io.Writer) (*flag.FlagSet, *guiOptions) {
 	fs.IntVar(&o.rows, "rows", 1000, "rows of 128 tokens to analyse")
 	fs.BoolVar(&o.analyze, "analyze", false, "analyse the SAEs that have no finished analysis")
 	fs.BoolVar(&o.demo, "demo", false, "open the demo workspace (no download: a tiny random GPT-2 and two small SAEs on the shipped corpus)")
-	fs.StringVar(&o.pane, "pane", "", "pane to show: "+strings.Join(ui.Panes, ", "))
+	fs.StringVar(&o.pane, "pane", "", "pane to show: "+strings.Join(ui.PaneNames(), ", "))
 	fs.IntVar(&o.feature, "feature", -1, "feature to select")
 	fs.StringVar(&o.pin, "pin", "", `features to pin for the compare pane: "3,17" in the SAE tab shown, "1:12" for feature 12 of tab 1`)
 	fs.StringVar(&o.plot, "plot", "", "statistics pane's plot: features_per_token, frequency, mean, unembed_entropy, unembed_maxprob")
@@ -123,12 +123,11 @@ func gui(args []string, stderr io.Writer) int {
 	} else {
 		ui.ApplySavedTheme(a)
 	}
-	shell, err := openShell(a)
+	shell, err := openShell(a, func() (compute.Backend, error) { return newBackend(o.backend, o.blas) })
 	if err != nil {
 		fmt.Fprintf(stderr, "saescope: %v\n", err)
 		return 1
 	}
-	shell.SetBackend(func() (compute.Backend, error) { return newBackend(o.backend, o.blas) })
 	if size != (fyne.Size{}) {
 		shell.Window.Resize(size)
 	}
@@ -143,13 +142,13 @@ func gui(args []string, stderr io.Writer) int {
 // start (no OpenGL, a display that refuses the connection): that becomes
 // an error saying so in one line. Later panics are bugs and keep their
 // stack traces.
-func openShell(a fyne.App) (shell *ui.Shell, err error) {
+func openShell(a fyne.App, newBackend func() (compute.Backend, error)) (shell *ui.Shell, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("the window could not open: %v (it needs a desktop session with OpenGL 2.1; the commands of saescope help work without one)", p)
 		}
 	}()
-	return ui.NewShell(a, version), nil
+	return ui.NewShell(a, version, newBackend), nil
 }
 
 // checkDisplay says why no window can open on a Unix desktop without a
@@ -179,8 +178,8 @@ func (o *guiOptions) check() (fyne.Size, error) {
 	if err := ui.CheckTheme(o.theme); err != nil {
 		return fyne.Size{}, fmt.Errorf("--theme %q: %w", o.theme, err)
 	}
-	if o.pane != "" && !slices.Contains(ui.Panes, o.pane) {
-		return fyne.Size{}, fmt.Errorf("--pane %q: use one of %s", o.pane, strings.Join(ui.Panes, ", "))
+	if o.pane != "" && !slices.Contains(ui.PaneNames(), o.pane) {
+		return fyne.Size{}, fmt.Errorf("--pane %q: use one of %s", o.pane, strings.Join(ui.PaneNames(), ", "))
 	}
 	if o.rows < 1 {
 		return fyne.Size{}, fmt.Errorf("--rows %d: need at least one row", o.rows)
@@ -265,18 +264,18 @@ func start(s *ui.Shell, o *guiOptions) {
 			}
 		}
 		if o.plot != "" {
-			if err := e.Statistics.SetKindName(o.plot); err != nil {
+			if err := e.Statistics().SetKindName(o.plot); err != nil {
 				s.SetStatus(err.Error())
 			}
 		}
 		if o.text != "" {
-			e.Neuroscope.Text.SetText(o.text)
+			e.Neuroscope().Text.SetText(o.text)
 			var pos *int
 			if o.pos != "" {
 				n, _ := parsePos(o.pos) // checked at start
 				pos = &n
 			}
-			e.Elicit.Example(o.text, pos)
+			e.Elicit().Example(o.text, pos)
 		}
 		if o.pane != "" {
 			if err := e.ShowPane(o.pane); err != nil {

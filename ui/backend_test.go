@@ -17,18 +17,20 @@ type namedDevice struct{ compute.Backend }
 func (namedDevice) Name() string { return "test-gpu" }
 func (namedDevice) Info() string { return "Imaginary 9000" }
 
-// The window runs its models on the backend given by SetBackend (the CUDA
+// The window runs its models on the backend given to NewShell (the CUDA
 // build's GPU in the app), makes it once for every workspace, names it in
 // the status line, and reports a backend that cannot be made.
 func TestShellUsesTheBackendItIsGiven(t *testing.T) {
 	a := test.NewTempApp(t)
-	s := NewShell(a, "test")
 	made := 0
-	s.SetBackend(func() (compute.Backend, error) {
+	s := NewShell(a, "test", func() (compute.Backend, error) {
 		made++
 		be, err := cpu.New(cpu.BLASGonum)
 		return namedDevice{be}, err
 	})
+	if _, ok := compute.Backend(namedDevice{}).(compute.DeviceInfo); !ok {
+		t.Fatal("namedDevice does not implement compute.DeviceInfo")
+	}
 	for i := 0; i < 2; i++ {
 		if err := wait(t, func(done func(error)) { s.OpenModel(fixModel, done) }); err != nil {
 			t.Fatal(err)
@@ -52,8 +54,7 @@ func TestShellUsesTheBackendItIsGiven(t *testing.T) {
 		t.Errorf("backend made %d times, want once", made)
 	}
 
-	s2 := NewShell(test.NewTempApp(t), "test")
-	s2.SetBackend(func() (compute.Backend, error) { return nil, errors.New("no usable NVIDIA GPU: test") })
+	s2 := NewShell(test.NewTempApp(t), "test", func() (compute.Backend, error) { return nil, errors.New("no usable NVIDIA GPU: test") })
 	err := wait(t, func(done func(error)) { s2.OpenModel(fixModel, done) })
 	if err == nil || !strings.Contains(err.Error(), "no usable NVIDIA GPU") {
 		t.Errorf("opening with a failing backend: %v", err)

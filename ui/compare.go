@@ -180,14 +180,7 @@ func (p *ComparePane) Settle() {
 	}
 }
 
-func (p *ComparePane) message(text string) {
-	p.Msg.SetText(text)
-	if text == "" {
-		p.Msg.Hide()
-	} else {
-		p.Msg.Show()
-	}
-}
+func (p *ComparePane) message(text string) { showMessage(p.Msg, text) }
 
 // Update shows the pins (their numbers computed off the UI thread).
 func (p *ComparePane) Update() {

@@ -157,14 +157,7 @@ func (p *ContextsPane) TopList() []*TokenStrip { return p.top.strips() }
 // IntervalList returns the strips of the interval-samples tab.
 func (p *ContextsPane) IntervalList() []*TokenStrip { return p.intervals.strips() }
 
-func (p *ContextsPane) message(text string) {
-	p.Msg.SetText(text)
-	if text == "" {
-		p.Msg.Hide()
-	} else {
-		p.Msg.Show()
-	}
-}
+func (p *ContextsPane) message(text string) { showMessage(p.Msg, text) }
 
 // exportHTML saves the selected feature's top contexts (with the pane's
 // number of contexts, prefix and suffix) as HTML.

@@ -157,14 +157,7 @@ func (p *DetailPane) Settle() {
 	}
 }
 
-func (p *DetailPane) message(text string) {
-	p.Msg.SetText(text)
-	if text == "" {
-		p.Msg.Hide()
-	} else {
-		p.Msg.Show()
-	}
-}
+func (p *DetailPane) message(text string) { showMessage(p.Msg, text) }
 
 func (p *DetailPane) pick(v *View, f int) {
 	var err error

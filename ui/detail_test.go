@@ -128,7 +128,7 @@ func TestDetailListsSelect(t *testing.T) {
 	e := NewExplorer(v)
 	show(t, e.Content(), 1280, 800)
 	e.ShowPane(PaneDetail)
-	p := e.Detail
+	p := e.Detail()
 	v.Select(liveFeature(t, v))
 	e.Settle()
 

@@ -8,65 +8,42 @@ import (
 	"fyne.io/fyne/v2/container"
 )
 
-// Pane names, as the --pane flag and the View menu take them.
-const (
-	PaneRanking     = "ranking"
-	PaneContexts    = "contexts"
-	PaneIntervals   = "intervals"
-	PaneNeuroscope  = "neuroscope"
-	PaneElicitation = "elicitation"
-	PaneDetail      = "detail"
-	PaneStatistics  = "statistics"
-	PaneCompare     = "compare"
-)
-
-// Panes lists the pane names.
-var Panes = []string{PaneRanking, PaneContexts, PaneIntervals, PaneNeuroscope, PaneElicitation, PaneDetail, PaneStatistics, PaneCompare}
-
-// Explorer is one SAE's panes: the ranking on the left; on the right the
-// selected feature's header above tabs for its contexts, the neuroscope,
-// elicitation, its detail (density, logits, nearest features), the SAE's
-// statistics and the comparison of the pinned features. They share the
-// View's selected feature; the comparison shows the window's pins.
+// Explorer is one SAE's panes (the table in panes.go): the ranking on the
+// left; on the right the selected feature's header above tabs for its
+// contexts, the neuroscope, elicitation, its detail (density, logits,
+// nearest features), the SAE's statistics and the comparison of the pinned
+// features. They share the View's selected feature; the comparison shows
+// the window's pins. A tab's pane is built the first time it is shown or
+// asked for.
 type Explorer struct {
-	View       *View
-	Ranking    *RankingPane
-	Header     *FeatureHeader
-	Contexts   *ContextsPane
-	Neuroscope *NeuroscopePane
-	Elicit     *ElicitPane
-	Detail     *DetailPane
-	Statistics *StatisticsPane
-	Compare    *ComparePane
-	Tabs       *container.AppTabs
-	Split      *container.Split
-	content    fyne.CanvasObject
+	View    *View
+	Ranking *RankingPane
+	Header  *FeatureHeader
+	Tabs    *container.AppTabs
+	Split   *container.Split
+	content fyne.CanvasObject
 
-	header                       fyne.CanvasObject
-	detailTab, statsTab, compTab *container.TabItem
+	header fyne.CanvasObject
+	panes  map[string]Pane               // built panes, by their entry's name
+	tabs   map[string]*container.TabItem // by tab title
+	holder map[string]*fyne.Container    // each tab's content, filled when built
 }
 
-// NewExplorer builds the panes of v.
+// NewExplorer builds the explorer of v, with its first tab's pane.
 func NewExplorer(v *View) *Explorer {
-	e := &Explorer{View: v}
-	e.Ranking = NewRankingPane(v)
+	e := &Explorer{View: v, panes: map[string]Pane{}, tabs: map[string]*container.TabItem{}, holder: map[string]*fyne.Container{}}
+	e.Ranking = e.pane(PaneRanking).(*RankingPane)
 	e.Header = NewFeatureHeader(v)
-	e.Contexts = NewContextsPane(v)
-	e.Neuroscope = NewNeuroscopePane(v)
-	e.Elicit = NewElicitPane(v)
-	// built off screen: they compute when their tab is shown
-	e.Detail = newDetailPane(v, false)
-	e.Statistics = newStatisticsPane(v, false)
-	e.Compare = newComparePane(v, false)
-	e.detailTab = container.NewTabItem("Detail", e.Detail.Content())
-	e.statsTab = container.NewTabItem("Statistics", e.Statistics.Content())
-	e.compTab = container.NewTabItem("Compare", e.Compare.Content())
-	e.Tabs = container.NewAppTabs(
-		container.NewTabItem("Contexts", e.Contexts.Content()),
-		container.NewTabItem("Neuroscope", e.Neuroscope.Content()),
-		container.NewTabItem("Elicitation", e.Elicit.Content()),
-		e.detailTab, e.statsTab, e.compTab,
-	)
+	var items []*container.TabItem
+	for _, p := range paneTable {
+		if p.tab == "" || e.tabs[p.tab] != nil {
+			continue
+		}
+		e.holder[p.tab] = container.NewStack()
+		e.tabs[p.tab] = container.NewTabItem(p.tab, e.holder[p.tab])
+		items = append(items, e.tabs[p.tab])
+	}
+	e.Tabs = container.NewAppTabs(items...)
 	e.Tabs.OnSelected = func(*container.TabItem) { e.tabShown() }
 	e.header = container.NewPadded(e.Header.Content())
 	right := container.NewBorder(e.header, nil, nil, nil, e.Tabs)
@@ -77,16 +54,62 @@ func NewExplorer(v *View) *Explorer {
 	return e
 }
 
-// tabShown tells the panes that compute in the background whether they
-// are on screen, and hides the feature header above the statistics and
-// the comparison (views of more than one feature, which need the room;
-// the comparison has its own Pin button).
+// pane returns the pane of the table entry name (or the pane that holds
+// it), building it and filling its tab on first use.
+func (e *Explorer) pane(name string) Pane {
+	entry, ok := paneByName(name)
+	if !ok {
+		return nil
+	}
+	entry = entry.owner()
+	if p := e.panes[entry.name]; p != nil {
+		return p
+	}
+	p := entry.build(e.View)
+	e.panes[entry.name] = p
+	if h := e.holder[entry.tab]; h != nil {
+		h.Objects = []fyne.CanvasObject{p.Content()}
+		h.Refresh()
+	}
+	return p
+}
+
+// Contexts returns the contexts pane (top activations, interval samples).
+func (e *Explorer) Contexts() *ContextsPane { return e.pane(PaneContexts).(*ContextsPane) }
+
+// Neuroscope returns the neuroscope pane.
+func (e *Explorer) Neuroscope() *NeuroscopePane { return e.pane(PaneNeuroscope).(*NeuroscopePane) }
+
+// Elicit returns the elicitation pane.
+func (e *Explorer) Elicit() *ElicitPane { return e.pane(PaneElicitation).(*ElicitPane) }
+
+// Detail returns the feature detail pane.
+func (e *Explorer) Detail() *DetailPane { return e.pane(PaneDetail).(*DetailPane) }
+
+// Statistics returns the statistics pane.
+func (e *Explorer) Statistics() *StatisticsPane { return e.pane(PaneStatistics).(*StatisticsPane) }
+
+// Compare returns the pane comparing the pinned features.
+func (e *Explorer) Compare() *ComparePane { return e.pane(PaneCompare).(*ComparePane) }
+
+// tabShown builds the selected tab's pane, tells the panes that compute in
+// the background whether they are on screen, and hides the feature header
+// above the views of the whole SAE.
 func (e *Explorer) tabShown() {
 	sel := e.Tabs.Selected()
-	e.Detail.SetActive(sel == e.detailTab)
-	e.Statistics.SetActive(sel == e.statsTab)
-	e.Compare.SetActive(sel == e.compTab)
-	if sel == e.statsTab || sel == e.compTab {
+	wholeSAE := false
+	for _, p := range paneTable {
+		if p.tab != "" && e.tabs[p.tab] == sel {
+			e.pane(p.name)
+			wholeSAE = wholeSAE || p.wholeSAE
+		}
+	}
+	for _, p := range paneTable {
+		if a, ok := e.panes[p.name].(activePane); ok {
+			a.SetActive(e.tabs[p.tab] == sel)
+		}
+	}
+	if wholeSAE {
 		e.header.Hide()
 	} else {
 		e.header.Show()
@@ -98,40 +121,33 @@ func (e *Explorer) Content() fyne.CanvasObject { return e.content }
 
 // ShowPane brings a pane to the front.
 func (e *Explorer) ShowPane(name string) error {
-	switch strings.ToLower(name) {
-	case PaneRanking, "":
-		// always visible
-	case PaneContexts:
-		e.Tabs.SelectIndex(0)
-		e.Contexts.Tabs.SelectIndex(0)
-	case PaneIntervals:
-		e.Tabs.SelectIndex(0)
-		e.Contexts.Tabs.SelectIndex(1)
-	case PaneNeuroscope:
-		e.Tabs.SelectIndex(1)
-	case PaneElicitation:
-		e.Tabs.SelectIndex(2)
-	case PaneDetail:
-		e.Tabs.Select(e.detailTab)
-	case PaneStatistics:
-		e.Tabs.Select(e.statsTab)
-	case PaneCompare:
-		e.Tabs.Select(e.compTab)
-	default:
-		return fmt.Errorf("unknown pane %q (%s)", name, strings.Join(Panes, ", "))
+	name = strings.ToLower(name)
+	if name == "" {
+		name = PaneRanking
+	}
+	entry, ok := paneByName(name)
+	if !ok {
+		return fmt.Errorf("unknown pane %q (%s)", name, strings.Join(PaneNames(), ", "))
+	}
+	if entry.tab == "" {
+		return nil // always visible
+	}
+	e.Tabs.Select(e.tabs[entry.tab])
+	if entry.show != nil {
+		entry.show(e.pane(name))
 	}
 	return nil
 }
 
-// Settle waits for the live panes' runs and the background plots and
+// Settle waits for the built panes' background work: live runs, plots and
 // lists (tests, measurements).
 func (e *Explorer) Settle() {
 	for {
-		e.Neuroscope.Settle()
-		e.Elicit.Settle()
-		e.Detail.Settle()
-		e.Statistics.Settle()
-		e.Compare.Settle()
+		for _, p := range paneTable {
+			if s, ok := e.panes[p.name].(settlingPane); ok {
+				s.Settle()
+			}
+		}
 		if !settled() {
 			return
 		}

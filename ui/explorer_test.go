@@ -16,6 +16,7 @@ func TestSelectionPropagatesToEveryPane(t *testing.T) {
 	v := newTestView(t)
 	e := NewExplorer(v)
 	show(t, e.Content(), 1280, 800)
+	e.Neuroscope() // built before the selections, as a tab shown once is
 	e.Settle()
 
 	check := func(f int, from string) {
@@ -26,14 +27,14 @@ func TestSelectionPropagatesToEveryPane(t *testing.T) {
 		if e.Header.Title.Text != "Feature "+itoa(f) {
 			t.Errorf("%s: header %q", from, e.Header.Title.Text)
 		}
-		if !strings.HasPrefix(e.Contexts.Title.Text, "Feature "+itoa(f)+" ") {
-			t.Errorf("%s: contexts %q", from, e.Contexts.Title.Text)
+		if !strings.HasPrefix(e.Contexts().Title.Text, "Feature "+itoa(f)+" ") {
+			t.Errorf("%s: contexts %q", from, e.Contexts().Title.Text)
 		}
-		if e.Neuroscope.FeatureEntry.Text != itoa(f) {
-			t.Errorf("%s: neuroscope feature %q", from, e.Neuroscope.FeatureEntry.Text)
+		if e.Neuroscope().FeatureEntry.Text != itoa(f) {
+			t.Errorf("%s: neuroscope feature %q", from, e.Neuroscope().FeatureEntry.Text)
 		}
-		want := e.Neuroscope.Acts().Feature(f)[1:]
-		if got := e.Neuroscope.Strip.Tokens(); len(got) == 0 || got[0].Value != want[0] {
+		want := e.Neuroscope().Acts().Feature(f)[1:]
+		if got := e.Neuroscope().Strip.Tokens(); len(got) == 0 || got[0].Value != want[0] {
 			t.Errorf("%s: neuroscope not recoloured", from)
 		}
 		if r := e.Ranking.rowOf(f); r < 0 || e.Ranking.shownRow != r {
@@ -46,13 +47,13 @@ func TestSelectionPropagatesToEveryPane(t *testing.T) {
 	check(e.Ranking.Rows()[3].ID, "ranking")
 
 	// from an elicitation result
-	e.Elicit.Example(ExampleCountries, nil)
+	e.Elicit().Example(ExampleCountries, nil)
 	e.Settle()
-	e.Elicit.Results.Select(widget.TableCellID{Row: 2, Col: 0})
-	check(e.Elicit.Top()[2].ID, "elicitation")
+	e.Elicit().Results.Select(widget.TableCellID{Row: 2, Col: 0})
+	check(e.Elicit().Top()[2].ID, "elicitation")
 
 	// from the neuroscope's feature field
-	e.Neuroscope.FeatureEntry.SetText("42")
+	e.Neuroscope().FeatureEntry.SetText("42")
 	check(42, "neuroscope")
 
 	// from the ranking's find field
@@ -61,7 +62,7 @@ func TestSelectionPropagatesToEveryPane(t *testing.T) {
 	check(7, "find")
 
 	// panes by name
-	for _, name := range Panes {
+	for _, name := range PaneNames() {
 		if err := e.ShowPane(name); err != nil {
 			t.Error(err)
 		}

@@ -123,7 +123,7 @@ func pump(t *testing.T, what string, cond func() bool) {
 // has looked at the disk and the network.
 func newFirstRunShell(t *testing.T) (*Shell, *FirstRun) {
 	t.Helper()
-	s := NewShell(test.NewTempApp(t), "test")
+	s := NewShell(test.NewTempApp(t), "test", testBackend)
 	fr := s.FirstRunScreen()
 	pump(t, "the first-run screen", func() bool { return !fr.Busy() })
 	return s, fr

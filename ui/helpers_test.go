@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/saescope/saescope/assets"
+	"github.com/saescope/saescope/compute"
 	"github.com/saescope/saescope/compute/analysis"
 	"github.com/saescope/saescope/compute/cpu"
 	"github.com/saescope/saescope/compute/store"
@@ -22,6 +23,10 @@ import (
 )
 
 const fix = "../testdata/fixtures"
+
+// testBackend is the window's backend in tests: the CPU with the best BLAS
+// found, as the app's default.
+func testBackend() (compute.Backend, error) { return cpu.New(cpu.BLASAuto) }
 
 var (
 	fixModel   = filepath.Join(fix, "tiny-gpt2")

@@ -21,7 +21,7 @@ func TestMeasureStatisticsRedraw(t *testing.T) {
 	e, st, w := measuredExplorer(t)
 	e.ShowPane(PaneStatistics)
 	e.Settle()
-	p := e.Statistics
+	p := e.Statistics()
 	var builds, renders []time.Duration
 	p.Plot.OnDrawn = func(d PlotDrawn) {
 		p.drawn(d)

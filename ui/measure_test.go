@@ -98,8 +98,8 @@ func TestMeasureClickToContexts(t *testing.T) {
 		e.Ranking.Table.Select(tableCell(row))
 		d := time.Since(t0)
 		w.Canvas().Capture()
-		if e.View.Feature() != f || len(e.Contexts.TopList()) != DefaultContexts {
-			t.Fatalf("feature %d: selected %d, %d contexts", f, e.View.Feature(), len(e.Contexts.TopList()))
+		if e.View.Feature() != f || len(e.Contexts().TopList()) != DefaultContexts {
+			t.Fatalf("feature %d: selected %d, %d contexts", f, e.View.Feature(), len(e.Contexts().TopList()))
 		}
 		ui, drawn = append(ui, d), append(drawn, time.Since(t0))
 	}

@@ -54,11 +54,5 @@ func (m *paneMsg) show() {
 	if m.result != "" {
 		parts = append(parts, m.result)
 	}
-	text := strings.Join(parts, " · ")
-	m.label.SetText(text)
-	if text == "" {
-		m.label.Hide()
-	} else {
-		m.label.Show()
-	}
+	showMessage(m.label, strings.Join(parts, " · "))
 }

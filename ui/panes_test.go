@@ -17,10 +17,10 @@ func TestExplorerNewPanes(t *testing.T) {
 	e := NewExplorer(v)
 	show(t, e.Content(), 1280, 800)
 	e.Settle()
-	if e.Detail.active || e.Statistics.active || e.Compare.active {
+	if e.Detail().active || e.Statistics().active || e.Compare().active {
 		t.Error("hidden panes marked active")
 	}
-	if e.Statistics.Figure() != nil {
+	if e.Statistics().Figure() != nil {
 		t.Error("the hidden statistics pane drew its plot")
 	}
 	for _, c := range []struct {
@@ -35,15 +35,15 @@ func TestExplorerNewPanes(t *testing.T) {
 			t.Errorf("%s: header visible %v", c.pane, e.header.Visible())
 		}
 	}
-	if e.Statistics.Figure() == nil {
+	if e.Statistics().Figure() == nil {
 		t.Error("the statistics plot was not drawn when shown")
 	}
 	// the detail pane catches up with a selection made while hidden
 	v.Select(9)
 	e.ShowPane(PaneDetail)
 	e.Settle()
-	if e.Detail.shown.f != 9 || len(e.Detail.Nearest.Rows()) == 0 {
-		t.Errorf("detail after a hidden selection: %q", e.Detail.Info.Text)
+	if e.Detail().shown.f != 9 || len(e.Detail().Nearest.Rows()) == 0 {
+		t.Errorf("detail after a hidden selection: %q", e.Detail().Info.Text)
 	}
 	if err := e.PinFeatures("3, 17;40"); err != nil {
 		t.Fatal(err)
@@ -58,8 +58,8 @@ func TestExplorerNewPanes(t *testing.T) {
 	}
 	e.ShowPane(PaneCompare)
 	e.Settle()
-	if len(e.Compare.Cards) != 3 || e.Compare.Cards[1].Pin.Feature != 17 {
-		t.Errorf("compare: %d cards", len(e.Compare.Cards))
+	if len(e.Compare().Cards) != 3 || e.Compare().Cards[1].Pin.Feature != 17 {
+		t.Errorf("compare: %d cards", len(e.Compare().Cards))
 	}
 }
 
@@ -67,7 +67,7 @@ func TestExplorerNewPanes(t *testing.T) {
 // and a nearest feature of the other SAE opens in its tab.
 func TestShellCompareAcrossTabs(t *testing.T) {
 	a := test.NewTempApp(t)
-	s := NewShell(a, "test")
+	s := NewShell(a, "test", testBackend)
 	s.Window.Resize(fyne.NewSize(1280, 800))
 	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows,
 		SAEs: []SAESpec{{Path: fixSAE}, {Path: fixSAELens}}}
@@ -92,25 +92,25 @@ func TestShellCompareAcrossTabs(t *testing.T) {
 	s.Tabs.SelectIndex(1)
 	s.ShowPane(PaneCompare)
 	settleAll(s)
-	if len(e1.Compare.Cards) != 2 || e1.Compare.Cards[0].Pin.View != e0.View {
-		t.Errorf("compare in the second tab: %d cards", len(e1.Compare.Cards))
+	if len(e1.Compare().Cards) != 2 || e1.Compare().Cards[0].Pin.View != e0.View {
+		t.Errorf("compare in the second tab: %d cards", len(e1.Compare().Cards))
 	}
-	if !strings.Contains(e1.Compare.Pairs.Text, "different SAEs") {
-		t.Errorf("pairs %q", e1.Compare.Pairs.Text)
+	if !strings.Contains(e1.Compare().Pairs.Text, "different SAEs") {
+		t.Errorf("pairs %q", e1.Compare().Pairs.Text)
 	}
 	// the first tab's detail: a feature of the second SAE opens there
 	s.Tabs.SelectIndex(0)
 	s.ShowPane(PaneDetail)
 	e0.View.Select(11)
 	settleAll(s)
-	d := e0.Detail
+	d := e0.Detail()
 	if d.OtherSAE.Selected != shortName(e1.View) || len(d.Other.Rows()) == 0 {
 		t.Fatalf("other SAE %q, %d rows", d.OtherSAE.Selected, len(d.Other.Rows()))
 	}
 	target := d.Other.Rows()[0].ID
 	d.Other.Pick(0)
 	settleAll(s)
-	if s.Explorer() != e1 || e1.View.Feature() != target || e1.Tabs.Selected() != e1.detailTab {
+	if s.Explorer() != e1 || e1.View.Feature() != target || e1.Tabs.Selected() != e1.tabs["Detail"] {
 		t.Errorf("picked %d of the other SAE: tab %v, selected there %d", target, s.Explorer() == e1, e1.View.Feature())
 	}
 }

@@ -203,14 +203,7 @@ func (p *RankingPane) Ranking() store.Ranking { return p.ranking }
 // SortedBy returns the sort metric and direction.
 func (p *RankingPane) SortedBy() (store.Metric, bool) { return p.metric, p.descending }
 
-func (p *RankingPane) message(text string) {
-	p.Msg.SetText(text)
-	if text == "" {
-		p.Msg.Hide()
-	} else {
-		p.Msg.Show()
-	}
-}
+func (p *RankingPane) message(text string) { showMessage(p.Msg, text) }
 
 // exportCSV saves the rows shown as CSV: the rank range or the label
 // search in force, or every live feature.

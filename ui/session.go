@@ -16,7 +16,6 @@ import (
 	"github.com/saescope/saescope/assets"
 	"github.com/saescope/saescope/compute"
 	"github.com/saescope/saescope/compute/analysis"
-	"github.com/saescope/saescope/compute/cpu"
 	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/compute/workspace"
 	"github.com/saescope/saescope/ui/labels"
@@ -45,27 +44,13 @@ type analysisRun struct {
 	view   *View
 }
 
-// SetBackend sets how the window makes its compute backend (the CPU with
-// the best BLAS found, unless set): made once, when the first model opens,
-// and shared by every workspace after it. Call it before opening one.
-func (s *Shell) SetBackend(newBackend func() (compute.Backend, error)) {
-	s.backendMake = newBackend
-}
-
-// backendLabel names a backend for the status line: "cpu/openblas", or
-// the GPU's name for a backend that reports its device.
-func backendLabel(be compute.Backend) string {
-	if d, ok := be.(interface{ Info() string }); ok && d.Info() != "" {
-		return be.Name() + " on " + d.Info()
-	}
-	return be.Name()
-}
-
-// backend returns the window's compute backend, made on first use.
+// backend returns the window's compute backend, made on first use (when
+// the first model opens) by the constructor NewShell was given, and shared
+// by every workspace after it.
 func (s *Shell) backend() (compute.Backend, error) {
 	s.backendOnce.Do(func() {
 		if s.backendMake == nil {
-			s.backendVal, s.backendErr = cpu.New(cpu.BLASAuto)
+			s.backendErr = errors.New("no compute backend: the window was made without one")
 			return
 		}
 		s.backendVal, s.backendErr = s.backendMake()
@@ -194,7 +179,7 @@ func (s *Shell) OpenModel(dir string, then func(error)) {
 			s.session = &Session{WS: ws, Jobs: NewJobs()}
 			cfg := ws.Model.Config
 			s.SetStatus(fmt.Sprintf("Model %s: %d layers, d_model %d, context %d (%s, %.1f s). Add an SAE of this model.",
-				dir, cfg.NLayer, cfg.DModel, cfg.NPositions, backendLabel(ws.Backend), time.Since(t0).Seconds()))
+				dir, cfg.NLayer, cfg.DModel, cfg.NPositions, compute.Describe(ws.Backend), time.Since(t0).Seconds()))
 			s.center.Objects = []fyne.CanvasObject{container.NewCenter(widget.NewLabel("Model loaded. Add an SAE (a .pt file or a SAELens folder) in the SAE row above."))}
 			s.center.Refresh()
 			s.remember()
@@ -415,7 +400,7 @@ func (s *Shell) OpenWorkspace(w WorkspaceSpec, analyze bool, then func(error)) {
 			}
 			if i == len(w.SAEs) {
 				if len(errs) == 0 {
-					s.SetStatus(fmt.Sprintf("Workspace open: %s, running on %s.", describeSpec(s.spec), backendLabel(s.session.WS.Backend)))
+					s.SetStatus(fmt.Sprintf("Workspace open: %s, running on %s.", describeSpec(s.spec), compute.Describe(s.session.WS.Backend)))
 				} else { // each error was shown as it happened
 					s.SetStatus(fmt.Sprintf("Workspace open: %s; %d of its %d SAEs could not be opened or analysed (%v).",
 						describeSpec(s.spec), len(errs), len(w.SAEs), errs[0]))

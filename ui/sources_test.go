@@ -62,7 +62,7 @@ func TestLocalSourcesFromTheHubCache(t *testing.T) {
 
 	// the bar lists them and resolves a label to its path
 	a := test.NewTempApp(t)
-	s := NewShell(a, "test")
+	s := NewShell(a, "test", testBackend)
 	s.Bar.SetSources(got, []string{"/recent/model"})
 	if m, sa, c := s.Bar.Options(); len(m) != 3 || len(sa) != 1 || len(c) != 1 {
 		t.Errorf("options: %v / %v / %v", m, sa, c)

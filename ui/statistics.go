@@ -197,14 +197,7 @@ func (p *StatisticsPane) SetActive(on bool) {
 // Settle waits for the plot being drawn (tests, measurements).
 func (p *StatisticsPane) Settle() { p.Plot.Settle() }
 
-func (p *StatisticsPane) message(text string) {
-	p.Msg.SetText(text)
-	if text == "" {
-		p.Msg.Hide()
-	} else {
-		p.Msg.Show()
-	}
-}
+func (p *StatisticsPane) message(text string) { showMessage(p.Msg, text) }
 
 // syncThreshold enables the threshold for the one kind that uses it.
 func (p *StatisticsPane) syncThreshold() {

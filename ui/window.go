@@ -49,16 +49,19 @@ type Shell struct {
 
 	firstRun *FirstRun // the "Get models" screen (firstrun.go)
 
-	backendMake func() (compute.Backend, error) // see SetBackend
+	backendMake func() (compute.Backend, error) // given to NewShell
 	backendOnce sync.Once
 	backendVal  compute.Backend
 	backendErr  error
 }
 
 // NewShell builds the main window with its menu and an empty workspace.
-func NewShell(a fyne.App, version string) *Shell {
+// newBackend makes the compute backend the models run on (the CPU, or the
+// CUDA build's GPU): it is called once, when the first model opens, and
+// its error is that model's error.
+func NewShell(a fyne.App, version string, newBackend func() (compute.Backend, error)) *Shell {
 	w := a.NewWindow(Title)
-	s := &Shell{App: a, Window: w, version: version,
+	s := &Shell{App: a, Window: w, version: version, backendMake: newBackend,
 		Status: widget.NewLabel("No workspace open. Pick a model folder above, or File › Open model…, to start.")}
 	s.Status.Truncation = fyne.TextTruncateEllipsis
 	s.Progress = widget.NewProgressBar()
@@ -159,17 +162,7 @@ func (s *Shell) menu() *fyne.MainMenu {
 		fyne.NewMenuItemSeparator(),
 		recent,
 	)
-	view := fyne.NewMenu("View",
-		fyne.NewMenuItem("Ranking", func() { s.ShowPane(PaneRanking) }),
-		fyne.NewMenuItem("Contexts", func() { s.ShowPane(PaneContexts) }),
-		fyne.NewMenuItem("Interval samples", func() { s.ShowPane(PaneIntervals) }),
-		fyne.NewMenuItem("Neuroscope", func() { s.ShowPane(PaneNeuroscope) }),
-		fyne.NewMenuItem("Elicitation", func() { s.ShowPane(PaneElicitation) }),
-		fyne.NewMenuItem("Feature detail", func() { s.ShowPane(PaneDetail) }),
-		fyne.NewMenuItem("Statistics", func() { s.ShowPane(PaneStatistics) }),
-		fyne.NewMenuItem("Compare pinned features", func() { s.ShowPane(PaneCompare) }),
-		fyne.NewMenuItemSeparator(),
-	)
+	view := fyne.NewMenu("View", append(paneMenu(s.ShowPane), fyne.NewMenuItemSeparator())...)
 	themes := fyne.NewMenuItem("Theme", nil)
 	themes.ChildMenu = fyne.NewMenu("",
 		fyne.NewMenuItem("System", func() { s.SetTheme(ThemeSystem) }),

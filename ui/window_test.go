@@ -17,7 +17,7 @@ import (
 func TestShellHasTitleAndMenu(t *testing.T) {
 	a := test.NewApp()
 	defer a.Quit()
-	s := NewShell(a, "test")
+	s := NewShell(a, "test", testBackend)
 	if got := s.Window.Title(); got != Title {
 		t.Errorf("title %q", got)
 	}
@@ -64,7 +64,7 @@ func settleAll(s *Shell) {
 
 func TestShellOpensAWorkspaceWithTwoSAEs(t *testing.T) {
 	a := test.NewTempApp(t)
-	s := NewShell(a, "test")
+	s := NewShell(a, "test", testBackend)
 	s.Window.Resize(fyne.NewSize(1280, 800))
 	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows,
 		SAEs: []SAESpec{{Path: fixSAE}, {Path: fixSAELens}}}
@@ -88,7 +88,7 @@ func TestShellOpensAWorkspaceWithTwoSAEs(t *testing.T) {
 	}
 	// panes by name
 	s.Tabs.SelectIndex(0)
-	if err := e0.ShowPane(PaneIntervals); err != nil || e0.Tabs.SelectedIndex() != 0 || e0.Contexts.Tabs.SelectedIndex() != 1 {
+	if err := e0.ShowPane(PaneIntervals); err != nil || e0.Tabs.SelectedIndex() != 0 || e0.Contexts().Tabs.SelectedIndex() != 1 {
 		t.Errorf("intervals pane: %v", err)
 	}
 	s.ShowPane(PaneElicitation)
@@ -105,7 +105,7 @@ func TestShellOpensAWorkspaceWithTwoSAEs(t *testing.T) {
 
 func TestShellAnalyzeCancelAndReopen(t *testing.T) {
 	a := test.NewTempApp(t)
-	s := NewShell(a, "test")
+	s := NewShell(a, "test", testBackend)
 	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: 40, SAEs: []SAESpec{{Path: fixSAE}}}
 	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
 		t.Fatal(err)
@@ -191,7 +191,7 @@ func TestShellAnalyzeCancelAndReopen(t *testing.T) {
 
 func TestShellBadInput(t *testing.T) {
 	a := test.NewTempApp(t)
-	s := NewShell(a, "test")
+	s := NewShell(a, "test", testBackend)
 	if err := wait(t, func(done func(error)) { s.OpenModel("", done) }); err == nil {
 		t.Error("empty model folder accepted")
 	}
@@ -236,7 +236,7 @@ func TestShellBadInput(t *testing.T) {
 // does not keep the others out.
 func TestWorkspaceOpensTheSAEsItCan(t *testing.T) {
 	a := test.NewTempApp(t)
-	s := NewShell(a, "test")
+	s := NewShell(a, "test", testBackend)
 	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: 20,
 		SAEs: []SAESpec{{Path: filepath.Join(t.TempDir(), "deleted.pt")}, {Path: fixSAE}}}
 	err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) })
@@ -257,7 +257,7 @@ func TestWorkspaceOpensTheSAEsItCan(t *testing.T) {
 // first under the second's name and remember it so).
 func TestOpenModelTwiceQuickly(t *testing.T) {
 	a := test.NewTempApp(t)
-	s := NewShell(a, "test")
+	s := NewShell(a, "test", testBackend)
 	empty := t.TempDir()
 	var first, second error
 	var n int
@@ -279,7 +279,7 @@ func TestOpenModelTwiceQuickly(t *testing.T) {
 
 func TestThemeChoice(t *testing.T) {
 	a := test.NewTempApp(t)
-	s := NewShell(a, "test")
+	s := NewShell(a, "test", testBackend)
 	s.SetTheme(ThemeDark)
 	if vt, ok := a.Settings().Theme().(variantTheme); !ok || vt.variant != theme.VariantDark {
 		t.Errorf("dark theme: %T", a.Settings().Theme())
