@@ -70,10 +70,11 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	p := &meta.Params
 	p.Rows, p.SeqLen, p.Batch, p.ShuffleSeed, p.IncludeBOS = len(c.Rows), 128, *batch, *seed, *includeBOS
 	p.BaselineStride, p.BaselineSeed, p.ReconRows = *stride, *baselineSeed, *reconRows
-	if meta.Model.Hash, err = weights.Fingerprint(*ef.model); err != nil {
+	fp := weights.DefaultFingerprinter()
+	if meta.Model.Hash, err = fp.Fingerprint(ctx, *ef.model); err != nil {
 		return err
 	}
-	if meta.SAE.Hash, err = weights.Fingerprint(*ef.saePath); err != nil {
+	if meta.SAE.Hash, err = fp.Fingerprint(ctx, *ef.saePath); err != nil {
 		return err
 	}
 	meta.Model.Path, meta.SAE.Path = *ef.model, *ef.saePath
