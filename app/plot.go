@@ -69,6 +69,9 @@ func runPlot(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	} else if *kind == plots.KindDensity {
 		return errors.New("--kind density needs --feature N (or N,M,… to overlay)")
 	}
+	if err := checkThreshold(*threshold); err != nil {
+		return err
+	}
 	o := plots.Options{Bins: *bins, Lo: *lo, Hi: *hi, LogY: *logY, Counts: *counts, Threshold: float32(*threshold)}
 	if err := o.Check(); err != nil {
 		return err

@@ -23,6 +23,15 @@ func openStore(path string) (*store.Store, error) {
 	return store.Open(path)
 }
 
+// checkThreshold checks the --threshold of stats and plot (before it is
+// made a float32, where 1e39 would become +Inf).
+func checkThreshold(t float64) error {
+	if err := store.CheckThreshold(t); err != nil {
+		return fmt.Errorf("--threshold: %w", err)
+	}
+	return nil
+}
+
 // jsonFloat keeps NaN (σ/μ of a dead feature) printable as JSON null.
 func jsonFloat(v float64) any {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -184,6 +193,9 @@ func runStats(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	lo := fs.Float64("lo", 0, "histogram range start (lo = hi: the data's range)")
 	hi := fs.Float64("hi", 0, "histogram range end")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := checkThreshold(*threshold); err != nil {
 		return err
 	}
 	if err := (plots.Options{Bins: *bins, Lo: *lo, Hi: *hi, Threshold: float32(*threshold)}).Check(); err != nil {

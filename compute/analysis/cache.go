@@ -22,7 +22,9 @@ func Key(meta store.Meta) string {
 }
 
 // CacheDir returns the folder of stores under the user's cache folder
-// (e.g. ~/.cache/saescope/stores), creating it.
+// (e.g. ~/.cache/saescope/stores), creating it, and removes the temporary
+// files that killed writes left there (never one a live process is
+// writing: store.RemoveStaleTemps).
 func CacheDir() (string, error) {
 	base, err := os.UserCacheDir()
 	if err != nil {
@@ -32,6 +34,7 @@ func CacheDir() (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("create the cache folder: %w", err)
 	}
+	store.RemoveStaleTemps(dir)
 	return dir, nil
 }
 

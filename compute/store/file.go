@@ -14,12 +14,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
 	"github.com/zeebo/xxh3"
 
 	"github.com/saescope/saescope/compute/parallel"
+	"github.com/saescope/saescope/internal/regularfile"
 )
 
 // File layout: magic (8 bytes) · header length (uint64) · header checksum
@@ -214,7 +216,7 @@ func (s *Store) Write(path string) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write store %s: %w", path, err)
 	}
-	removeStaleTemps(dir, filepath.Base(path))
+	removeStaleTemps(dir, "."+filepath.Base(path)+".tmp-*")
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := filepath.Join(dir, "."+filepath.Base(path)+".tmp-"+hex.EncodeToString(rnd[:]))
@@ -228,6 +230,11 @@ func (s *Store) Write(path string) (err error) {
 			os.Remove(tmp)
 		}
 	}()
+	// Held until the file is closed, or the process dies: a cleaner
+	// never removes a temporary file a live writer holds.
+	if err := lockTemp(f); err != nil {
+		return fmt.Errorf("write store %s: lock %s: %w", path, tmp, err)
+	}
 	// Section table: offsets depend on the header length, which depends on
 	// the offsets' digits; iterate until stable.
 	fields := s.fields()
@@ -308,16 +315,49 @@ func (s *Store) Write(path string) (err error) {
 	return nil
 }
 
-// removeStaleTemps deletes temporary files that an interrupted write of
-// the same store left (a killed process cannot clean up after itself).
-// Files younger than ten minutes may belong to a writer still at work.
-func removeStaleTemps(dir, base string) {
-	matches, _ := filepath.Glob(filepath.Join(dir, "."+base+".tmp-*"))
+// staleTempAge is how old a temporary store file must be before a cleaner
+// may remove it. A writer holds a lock on its temporary file from a few
+// microseconds after creating it until just before renaming it, so the
+// age only guards those gaps; a killed writer's lock is gone.
+const staleTempAge = 2 * time.Minute
+
+// RemoveStaleTemps deletes the temporary files that interrupted writes of
+// stores left in dir (a killed process cannot clean up after itself): those
+// older than two minutes whose writer's lock is gone. A temporary file a
+// live process is writing is never removed. It returns how many it removed.
+func RemoveStaleTemps(dir string) int {
+	return removeStaleTemps(dir, ".*.saestore.tmp-*")
+}
+
+// removeStaleTemps is RemoveStaleTemps for the names matching pattern.
+func removeStaleTemps(dir, pattern string) int {
+	matches, _ := filepath.Glob(filepath.Join(dir, pattern))
+	removed := 0
 	for _, m := range matches {
-		if fi, err := os.Stat(m); err == nil && time.Since(fi.ModTime()) > 10*time.Minute {
-			os.Remove(m)
+		if removeIfStale(m) {
+			removed++
 		}
 	}
+	return removed
+}
+
+// removeIfStale removes the temporary file at p when it is old and no
+// writer holds its lock (taken here while removing it, so that no writer
+// can take it in between).
+func removeIfStale(p string) bool {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || time.Since(st.ModTime()) < staleTempAge {
+		return false
+	}
+	if !tryLockTemp(f) {
+		return false // a live writer
+	}
+	return os.Remove(p) == nil
 }
 
 func align8(n int64) int64 { return (n + 7) &^ 7 }
@@ -328,6 +368,9 @@ func align8(n int64) int64 { return (n + 7) &^ 7 }
 // the mapping until Close.
 func Open(path string) (*Store, error) {
 	data, closer, err := mapFile(path)
+	if errors.Is(err, regularfile.ErrNotRegular) {
+		return nil, fmt.Errorf("open store: %w: a store is the file that analyze writes (it prints its path)", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}

@@ -2,10 +2,20 @@
 
 package store
 
-import "os"
+import (
+	"io"
 
+	"github.com/saescope/saescope/internal/regularfile"
+)
+
+// mapFile reads the regular file at path whole (no mmap here).
 func mapFile(path string) ([]byte, func() error, error) {
-	data, err := os.ReadFile(path)
+	f, err := regularfile.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, nil, err
 	}

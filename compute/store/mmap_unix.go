@@ -4,12 +4,15 @@ package store
 
 import (
 	"fmt"
-	"os"
 	"syscall"
+
+	"github.com/saescope/saescope/internal/regularfile"
 )
 
+// mapFile maps the regular file at path read-only (a directory, device or
+// FIFO is refused, without blocking, by regularfile.Open).
 func mapFile(path string) ([]byte, func() error, error) {
-	f, err := os.Open(path)
+	f, err := regularfile.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
@@ -29,14 +30,32 @@ type Series struct {
 	Unit      string    `json:"unit"` // what one sample is: "token" or "feature"
 }
 
+// CheckThreshold returns an error unless t can be the activation threshold
+// of PlotFeaturesPerToken: a number from 0 to the largest float32
+// (activations are float32 and never negative; NaN and ±Inf are refused
+// here, once, for every command and pane).
+func CheckThreshold(t float64) error {
+	switch {
+	case math.IsNaN(t):
+		return errors.New("the threshold is not a number")
+	case t < 0 || t > math.MaxFloat32:
+		return fmt.Errorf("threshold %g: it must be a number from 0 to %g (features above it are counted; activations are never negative)", t, math.MaxFloat32)
+	}
+	return nil
+}
+
 // Distribution returns the samples of a plot kind (threshold is used by
-// PlotFeaturesPerToken only). Dead features are included in per-feature
-// kinds, as the notebook's histograms did.
+// PlotFeaturesPerToken only, and checked by CheckThreshold). Dead
+// features are included in per-feature kinds, as the notebook's
+// histograms did.
 func (s *Store) Distribution(kind PlotKind, threshold float32) (*Series, error) {
 	ser := &Series{Kind: kind, Unit: "feature"}
 	d := s.DSae()
 	switch kind {
 	case PlotFeaturesPerToken:
+		if err := CheckThreshold(float64(threshold)); err != nil {
+			return nil, err
+		}
 		if err := s.need(secTokVal, secRandVal); err != nil {
 			return nil, err
 		}
