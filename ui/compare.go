@@ -15,6 +15,7 @@ import (
 
 	"github.com/saescope/saescope/compute/features"
 	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/internal/numfmt"
 	"github.com/saescope/saescope/ui/plots"
 )
 
@@ -496,9 +497,9 @@ func pinStats(v *View, f int, st *store.Store) string {
 	}
 	var b strings.Builder
 	if s.Dead {
-		fmt.Fprintf(&b, "dead: never fires on the %s tokens", groupThousands(st.Meta.Summary.Tokens))
+		fmt.Fprintf(&b, "dead: never fires on the %s tokens", numfmt.Thousands(st.Meta.Summary.Tokens))
 	} else {
-		fmt.Fprintf(&b, "mean %s · σ/μ %s\nmax %s\nfires on %s (%s tokens)", fnum(s.Mean), fnum(s.CV), fnum(s.Max), fpercent(s.Frequency), groupThousands(s.Count))
+		fmt.Fprintf(&b, "mean %s · σ/μ %s\nmax %s\nfires on %s (%s tokens)", fnum(s.Mean), fnum(s.CV), fnum(s.Max), fpercent(s.Frequency), numfmt.Thousands(s.Count))
 	}
 	if len(st.UnembedEntropy) > f {
 		fmt.Fprintf(&b, "\nunembedding entropy %.2f bits\nmax probability %s", st.UnembedEntropy[f], fprob(float64(st.UnembedMaxProb[f])))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/saescope/saescope/compute/features"
 	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/internal/numfmt"
 	"github.com/saescope/saescope/ui/plots"
 )
 
@@ -133,7 +134,7 @@ func TestCompareSameSAE(t *testing.T) {
 	for i, c := range p.Cards {
 		f := ids[i]
 		s, _ := st.Stats(f)
-		if c.Pin.Feature != f || !strings.Contains(c.Stats.Text, "mean "+fnum(s.Mean)) || !strings.Contains(c.Stats.Text, groupThousands(s.Count)+" tokens") {
+		if c.Pin.Feature != f || !strings.Contains(c.Stats.Text, "mean "+fnum(s.Mean)) || !strings.Contains(c.Stats.Text, numfmt.Thousands(s.Count)+" tokens") {
 			t.Errorf("card %d: feature %d, stats %q", i, c.Pin.Feature, c.Stats.Text)
 		}
 		le, _ := features.FeatureLogits(v.SAE.W.Model, v.SAE.Enc, f, logitK)

@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 
+	"github.com/saescope/saescope/internal/numfmt"
 	"github.com/saescope/saescope/weights/demo"
 )
 
@@ -108,7 +109,7 @@ func isDemoSpec(w WorkspaceSpec) bool {
 // demoStatus is the status line once the demo is open.
 func demoStatus(w WorkspaceSpec) string {
 	return fmt.Sprintf("%s: %d SAEs, shipped corpus (%s rows). The real models: File › Get models…",
-		demo.Label, len(w.SAEs), groupThousands(w.Rows))
+		demo.Label, len(w.SAEs), numfmt.Thousands(w.Rows))
 }
 
 // demoDescription is how describeSpec names the demo workspace.

@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/saescope/saescope/compute/analysis"
+	"github.com/saescope/saescope/internal/numfmt"
 	"github.com/saescope/saescope/weights/catalog"
 	"github.com/saescope/saescope/weights/hub"
 )
@@ -442,7 +443,7 @@ func (fr *FirstRun) changed() {
 			corpus = "openwebtext-10k"
 		}
 		fr.OpenHint.SetText(fmt.Sprintf("GPT-2 small and %s, on %s, %s rows of 128 tokens. The first analysis takes a few minutes "+
-			"on a CPU; later openings are instant.", fr.SAEChoice.Selected, corpus, groupThousands(analysis.DefaultParams().Rows)))
+			"on a CPU; later openings are instant.", fr.SAEChoice.Selected, corpus, numfmt.Thousands(analysis.DefaultParams().Rows)))
 	} else {
 		fr.OpenReal.Disable()
 		how := "download it below"

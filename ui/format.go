@@ -33,26 +33,6 @@ func fpercent(v float64) string {
 	return strconv.FormatFloat(100*v, 'f', 2, 64) + "%"
 }
 
-// groupThousands writes n with thin separators: 24 576.
-func groupThousands(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteRune(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
 // fduration formats an ETA.
 func fduration(d time.Duration) string {
 	d = d.Round(time.Second)

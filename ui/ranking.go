@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/internal/numfmt"
 	"github.com/saescope/saescope/ui/plots"
 )
 
@@ -267,7 +268,7 @@ func (p *RankingPane) Reload() {
 	sum := st.Meta.Summary
 	p.resort()
 	p.Info.SetText(fmt.Sprintf("%s live · %s dead · L0 %.1f · reconstruction score %s · %s tokens",
-		groupThousands(len(p.ranking.Live)), groupThousands(len(p.ranking.Dead)), sum.L0, shortReconScore(sum), groupThousands(sum.Tokens)))
+		numfmt.Thousands(len(p.ranking.Live)), numfmt.Thousands(len(p.ranking.Dead)), sum.L0, shortReconScore(sum), numfmt.Thousands(sum.Tokens)))
 	p.Tabs.Items[1].Text = fmt.Sprintf("Dead features (%d)", len(p.ranking.Dead))
 	p.Tabs.Refresh()
 	p.Dead.Refresh()

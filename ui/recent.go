@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2"
 
 	"github.com/saescope/saescope/compute/analysis"
+	"github.com/saescope/saescope/internal/numfmt"
 	"github.com/saescope/saescope/weights/demo"
 )
 
@@ -54,7 +55,7 @@ func (w WorkspaceSpec) Title() string {
 	if rows <= 0 {
 		rows = analysis.DefaultParams().Rows
 	}
-	corpus += fmt.Sprintf(" (%s rows)", groupThousands(rows))
+	corpus += fmt.Sprintf(" (%s rows)", numfmt.Thousands(rows))
 	t := filepath.Base(w.Model)
 	if isDemoSpec(w) {
 		t = demo.Label

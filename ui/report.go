@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"io"
 
+	"github.com/saescope/saescope/internal/numfmt"
 	"github.com/saescope/saescope/ui/htmlexport"
 )
 
@@ -36,7 +37,7 @@ func ContextsReport(v *View, f, k, prefix, suffix int) (htmlexport.Report, error
 		Scale: float32(s.Max),
 	}
 	stats := fmt.Sprintf("mean %s · σ/μ %s · fires on %s of tokens (%s) · max %s",
-		fnum(s.Mean), fnum(s.CV), fpercent(s.Frequency), groupThousands(s.Count), fnum(s.Max))
+		fnum(s.Mean), fnum(s.CV), fpercent(s.Frequency), numfmt.Thousands(s.Count), fnum(s.Max))
 	if s.Dead {
 		stats = "dead: never fires"
 	}
@@ -45,9 +46,9 @@ func ContextsReport(v *View, f, k, prefix, suffix int) (htmlexport.Report, error
 		{Name: "Statistics", Value: stats},
 		{Name: "SAE", Value: fmt.Sprintf("%s · hook %s · d_in %d", v.SAE.Path, m.Hook, m.DIn)},
 		{Name: "Model", Value: m.Model.Path},
-		{Name: "Corpus", Value: fmt.Sprintf("%s · %s rows of %d tokens · %s tokens counted", m.Corpus.Path, groupThousands(m.Params.Rows), m.Params.SeqLen, groupThousands(sum.Tokens))},
+		{Name: "Corpus", Value: fmt.Sprintf("%s · %s rows of %d tokens · %s tokens counted", m.Corpus.Path, numfmt.Thousands(m.Params.Rows), m.Params.SeqLen, numfmt.Thousands(sum.Tokens))},
 		{Name: "Analysis", Value: fmt.Sprintf("L0 %.1f (random directions %.1f) · %s dead features · reconstruction score %s",
-			sum.L0, sum.RandomL0, groupThousands(sum.Dead), fmtReconScore(sum))},
+			sum.L0, sum.RandomL0, numfmt.Thousands(sum.Dead), fmtReconScore(sum))},
 		{Name: "Contexts", Value: fmt.Sprintf("top %d activations, %d tokens before and %d after", k, prefix, suffix)},
 	}
 	if !s.Dead {

@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/internal/numfmt"
 	"github.com/saescope/saescope/ui/plots"
 )
 
@@ -354,7 +355,7 @@ func summaryText(st *store.Store) string {
 		dead = float64(m.Dead) / float64(d)
 	}
 	line1 := fmt.Sprintf("L0 %.1f (random directions %.1f) · dead features %s of %s (%s) · %s tokens",
-		m.L0, m.RandomL0, groupThousands(m.Dead), groupThousands(d), fpercent(dead), groupThousands(m.Tokens))
+		m.L0, m.RandomL0, numfmt.Thousands(m.Dead), numfmt.Thousands(d), fpercent(dead), numfmt.Thousands(m.Tokens))
 	if !reconMeasured(m) {
 		return line1 + "\nReconstruction loss not measured."
 	}

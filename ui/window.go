@@ -6,6 +6,14 @@
 // feature, and calls its listeners (the panes) on the UI thread when any of
 // them changes; the panes change the View, never each other. The Shell
 // owns the window, the workspace (model + SAEs) and the background jobs.
+//
+// Files: window.go the Shell and its menus; shell_workspace.go the
+// Shell's methods that open, analyse and close a workspace (Session);
+// view.go the View; jobs.go the background jobs; labelsaver.go label
+// saving; explorer.go one SAE's panes; panes.go the table of panes and
+// how to add one (one table entry plus the pane's own file); header.go the
+// selected feature's header; one file per pane (ranking.go, contexts.go,
+// neuroscope.go, elicit.go, detail.go, statistics.go, compare.go).
 package ui
 
 import (

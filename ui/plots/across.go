@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/internal/numfmt"
 )
 
 // Source is one feature of one analysis, for CompareAcross: features of
@@ -92,9 +93,9 @@ func CompareAcross(srcs []Source, o Options) (*Figure, error) {
 	tokens := srcs[0].Store.Meta.Summary.Tokens
 	switch {
 	case dead == 1 && len(srcs) == 1:
-		fig.Note = fmt.Sprintf(deadNote, stats[0].ID, fmtCount(tokens))
+		fig.Note = fmt.Sprintf(deadNote, stats[0].ID, numfmt.Thousands(tokens))
 	case dead == len(srcs) && oneStore:
-		fig.Note = fmt.Sprintf("none of these features fires on the %s counted tokens", fmtCount(tokens))
+		fig.Note = fmt.Sprintf("none of these features fires on the %s counted tokens", numfmt.Thousands(tokens))
 	case dead == len(srcs):
 		fig.Note = "none of these features fires on its counted tokens"
 	case out > 0:
@@ -105,7 +106,7 @@ func CompareAcross(srcs []Source, o Options) (*Figure, error) {
 	if len(srcs) == 1 {
 		st := stats[0]
 		title = fmt.Sprintf("Feature %d activation density: fires on %s of tokens (%s of %s)",
-			st.ID, fmtPercent(st.Frequency), fmtCount(st.Count), fmtCount(tokens))
+			st.ID, fmtPercent(st.Frequency), numfmt.Thousands(st.Count), numfmt.Thousands(tokens))
 	}
 	fig.build(title, "activation (non-zero values only)", o)
 	return fig, nil

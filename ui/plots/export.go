@@ -21,6 +21,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/internal/numfmt"
 )
 
 // Formats are the image formats plots export to.
@@ -198,10 +199,10 @@ func Summary(s *store.Store) []SummaryRow {
 	m := s.Meta.Summary
 	d := s.DSae()
 	rows := []SummaryRow{
-		{"tokens", "tokens counted", float64(m.Tokens), fmtCount(m.Tokens)},
+		{"tokens", "tokens counted", float64(m.Tokens), numfmt.Thousands(m.Tokens)},
 		{"l0", "L0: mean active features per token (learnt SAE)", m.L0, fmtNum(m.L0)},
 		{"random_l0", "L0 of the random directions", m.RandomL0, fmtNum(m.RandomL0)},
-		{"dead", "dead features (never fire)", float64(m.Dead), fmt.Sprintf("%s of %s (%s)", fmtCount(m.Dead), fmtCount(d), fmtPercent(frac(m.Dead, d)))},
+		{"dead", "dead features (never fire)", float64(m.Dead), fmt.Sprintf("%s of %s (%s)", numfmt.Thousands(m.Dead), numfmt.Thousands(d), fmtPercent(frac(m.Dead, d)))},
 	}
 	recon := m.LossZero != 0 || m.LossClean != 0 || m.LossRecons != 0
 	loss := func(key, label string, v float64) SummaryRow {

@@ -25,6 +25,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/internal/numfmt"
 )
 
 // KindDensity names the activation-density plot of one or more features
@@ -217,9 +218,9 @@ func FromSeries(ser *store.Series, o Options) (*Figure, error) {
 	f := &Figure{Kind: string(ser.Kind), Unit: ser.Unit, Binned: &b}
 	units := ser.Unit + "s"
 	f.Bars = []Bars{
-		newBars("learnt", fmt.Sprintf("learnt SAE (%s %s, mean %s)", fmtCount(len(ser.Learnt)), units, fmtNum(mean(ser.Learnt))),
+		newBars("learnt", fmt.Sprintf("learnt SAE (%s %s, mean %s)", numfmt.Thousands(len(ser.Learnt)), units, fmtNum(mean(ser.Learnt))),
 			b.Edges, b.Learnt, palette[0], o),
-		newBars("random", fmt.Sprintf("random directions (%s %s, mean %s)", fmtCount(len(ser.Random)), units, fmtNum(mean(ser.Random))),
+		newBars("random", fmt.Sprintf("random directions (%s %s, mean %s)", numfmt.Thousands(len(ser.Random)), units, fmtNum(mean(ser.Random))),
 			b.Edges, b.Random, palette[1], o),
 	}
 	if o.Lo != o.Hi {
@@ -621,24 +622,6 @@ func (t niceTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ticks
 }
 
-// fmtCount writes n with thousands separators.
-func fmtCount(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
 // fmtNum writes a number with 4 significant digits.
 func fmtNum(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
 
@@ -659,5 +642,5 @@ func plural(n int, what string) string {
 	if n == 1 {
 		return "1 " + what
 	}
-	return fmtCount(n) + " " + what + "s"
+	return numfmt.Thousands(n) + " " + what + "s"
 }

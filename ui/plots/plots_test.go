@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/plot/vg/recorder"
 
 	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/internal/numfmt"
 )
 
 var testStore = small.build()
@@ -479,8 +480,8 @@ func TestKinds(t *testing.T) {
 		KindTitle(KindDensity) != "Activation density" {
 		t.Errorf("titles %q %q", KindTitle("features_per_token"), KindTitle("frequency"))
 	}
-	if fmtCount(1234567) != "1,234,567" || fmtCount(-1000) != "-1,000" || fmtCount(12) != "12" {
-		t.Error(fmtCount(1234567), fmtCount(-1000))
+	if numfmt.Thousands(1234567) != "1,234,567" || numfmt.Thousands(-1000) != "-1,000" || numfmt.Thousands(12) != "12" {
+		t.Error(numfmt.Thousands(1234567), numfmt.Thousands(-1000))
 	}
 }
 

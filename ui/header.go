@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/internal/numfmt"
 	"github.com/saescope/saescope/ui/labels"
 )
 
@@ -134,9 +135,9 @@ func (h *FeatureHeader) Update() {
 		return
 	}
 	if s.Dead {
-		h.Stats.SetText(fmt.Sprintf("%s · dead: never fires on the %s tokens scanned", h.v.Name(), groupThousands(st.Meta.Summary.Tokens)))
+		h.Stats.SetText(fmt.Sprintf("%s · dead: never fires on the %s tokens scanned", h.v.Name(), numfmt.Thousands(st.Meta.Summary.Tokens)))
 		return
 	}
 	h.Stats.SetText(fmt.Sprintf("%s · mean %s · σ/μ %s · frequency %s (%s tokens) · max %s",
-		h.v.Name(), fnum(s.Mean), fnum(s.CV), fpercent(s.Frequency), groupThousands(s.Count), fnum(s.Max)))
+		h.v.Name(), fnum(s.Mean), fnum(s.CV), fpercent(s.Frequency), numfmt.Thousands(s.Count), fnum(s.Max)))
 }

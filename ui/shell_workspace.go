@@ -18,14 +18,18 @@ import (
 	"github.com/saescope/saescope/compute/analysis"
 	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/compute/workspace"
+	"github.com/saescope/saescope/internal/numfmt"
 	"github.com/saescope/saescope/ui/labels"
 	"github.com/saescope/saescope/weights/corpus"
 	"github.com/saescope/saescope/weights/hub"
 	"github.com/saescope/saescope/weights/tokenizer"
 )
 
-// Session is an open workspace: the model, one explorer per SAE, the
-// corpus read for it, and the jobs that use them.
+// Session is what the window holds while a workspace is open: the
+// workspace itself (WS: the model and its SAEs, compute/workspace), one
+// explorer per SAE, the corpus read for it, and the jobs that use them.
+// ("Workspace" always means a model with its SAEs and corpus; the Shell's
+// methods that open, analyse and close one are in this file.)
 type Session struct {
 	WS        *workspace.Workspace
 	Jobs      *Jobs
@@ -561,7 +565,7 @@ func (s *Shell) analyzeView(v *View, force bool, then func(error)) {
 			s.remember()
 			sum := st.Meta.Summary
 			s.SetStatus(fmt.Sprintf("%s analysed in %.1f s: %s tokens, L0 %.1f, %d dead features, reconstruction score %s.",
-				v.Name(), time.Since(t0).Seconds(), groupThousands(sum.Tokens), sum.L0, sum.Dead, shortReconScore(sum)))
+				v.Name(), time.Since(t0).Seconds(), numfmt.Thousands(sum.Tokens), sum.L0, sum.Dead, shortReconScore(sum)))
 			done(nil)
 		})
 	})
@@ -587,7 +591,7 @@ func (s *Shell) showProgress(v *View, p analysis.Progress) {
 			s.Progress.SetValue(float64(p.Rows) / float64(p.TotalRows))
 		}
 		s.SetStatus(fmt.Sprintf("Analysing %s: %s of %s rows · %s tokens/s · about %s left",
-			v.Name(), groupThousands(p.Rows), groupThousands(p.TotalRows), groupThousands(int(p.TokensPerS)), fduration(p.ETA)))
+			v.Name(), numfmt.Thousands(p.Rows), numfmt.Thousands(p.TotalRows), numfmt.Thousands(int(p.TokensPerS)), fduration(p.ETA)))
 	default:
 		s.SetStatus(fmt.Sprintf("Analysing %s: %s…", v.Name(), p.Stage))
 	}

@@ -1,11 +1,8 @@
 package ui
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -15,84 +12,6 @@ import (
 	"github.com/saescope/saescope/ui/labels"
 	"github.com/saescope/saescope/weights/tokenizer"
 )
-
-// Jobs runs the background work of a workspace: every goroutine that
-// touches the model or a store goes through Go, so that closing the
-// workspace can cancel them and wait before the files are unmapped.
-type Jobs struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-
-	mu      sync.Mutex
-	running map[chan struct{}]bool // one per running job, closed when it returns
-}
-
-// NewJobs returns a job group that runs until Close.
-func NewJobs() *Jobs {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Jobs{ctx: ctx, cancel: cancel, running: map[chan struct{}]bool{}}
-}
-
-// Go runs fn on a new goroutine with the group's context.
-func (j *Jobs) Go(fn func(ctx context.Context)) {
-	j.wg.Add(1)
-	done := make(chan struct{})
-	j.mu.Lock()
-	j.running[done] = true
-	j.mu.Unlock()
-	go func() {
-		defer j.wg.Done()
-		defer func() {
-			j.mu.Lock()
-			delete(j.running, done)
-			j.mu.Unlock()
-			close(done)
-		}()
-		fn(j.ctx)
-	}()
-}
-
-// AfterRunning runs fn on a goroutine once every job running now has
-// returned; jobs started later do not delay it. A store the panes no
-// longer show is closed this way: a job started before the panes let go
-// of it may still be reading its mapped file.
-func (j *Jobs) AfterRunning(fn func()) {
-	j.mu.Lock()
-	wait := make([]chan struct{}, 0, len(j.running))
-	for c := range j.running {
-		wait = append(wait, c)
-	}
-	j.mu.Unlock()
-	go func() {
-		for _, c := range wait {
-			<-c
-		}
-		fn()
-	}()
-}
-
-// CloseStore closes st once the jobs running now have returned (at once
-// when j is nil).
-func (j *Jobs) CloseStore(st *store.Store) {
-	if j == nil {
-		st.Close()
-		return
-	}
-	j.AfterRunning(func() { st.Close() })
-}
-
-// Context is cancelled by Close.
-func (j *Jobs) Context() context.Context { return j.ctx }
-
-// Wait blocks until every job has returned.
-func (j *Jobs) Wait() { j.wg.Wait() }
-
-// Close cancels the jobs and waits for them.
-func (j *Jobs) Close() {
-	j.cancel()
-	j.wg.Wait()
-}
 
 // View is the state the panes of one SAE share: the SAE, its analysis
 // store (nil until analysed), its label book and the selected feature.
@@ -242,110 +161,5 @@ func (v *View) SetMessageHandler(fn func(msg string)) { v.onMessage = fn }
 func (v *View) Message(msg string) {
 	if v.onMessage != nil {
 		uiDo(func() { v.onMessage(msg) })
-	}
-}
-
-// labelSaver writes label edits to the book on one goroutine, the latest
-// edit of each feature first in, without delaying any: a kill loses at
-// most the edit being written.
-type labelSaver struct {
-	book  *labels.Book
-	onErr func(error)
-
-	mu      sync.Mutex
-	idle    *sync.Cond
-	pending map[int]labels.Entry
-	order   []int
-	running bool
-	memory  map[int]labels.Entry // when there is no book
-}
-
-func newLabelSaver(book *labels.Book, onErr func(error)) *labelSaver {
-	s := &labelSaver{book: book, onErr: onErr, pending: map[int]labels.Entry{}, memory: map[int]labels.Entry{}}
-	s.idle = sync.NewCond(&s.mu)
-	return s
-}
-
-func (s *labelSaver) Get(f int) labels.Entry {
-	s.mu.Lock()
-	if e, ok := s.pending[f]; ok {
-		s.mu.Unlock()
-		return e
-	}
-	if s.book == nil {
-		e := s.memory[f]
-		s.mu.Unlock()
-		return e
-	}
-	s.mu.Unlock()
-	return s.book.Get(f)
-}
-
-func (s *labelSaver) Find(q string) []int {
-	s.Flush()
-	if s.book == nil {
-		return nil
-	}
-	return s.book.Find(q)
-}
-
-func (s *labelSaver) Set(f int, e labels.Entry) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.book == nil {
-		s.memory[f] = e
-		return
-	}
-	if !slices.Contains(s.order, f) {
-		s.order = append(s.order, f)
-	}
-	s.pending[f] = e
-	if !s.running {
-		s.running = true
-		go s.loop()
-	}
-}
-
-func (s *labelSaver) loop() {
-	for {
-		s.mu.Lock()
-		if len(s.order) == 0 {
-			s.running = false
-			s.idle.Broadcast()
-			s.mu.Unlock()
-			return
-		}
-		f := s.order[0]
-		s.order = s.order[1:]
-		e := s.pending[f]
-		s.mu.Unlock()
-		err := s.book.Set(f, e) // outside the lock: the UI never waits for the disk
-		s.mu.Lock()
-		// the entry stays pending (Get answers from it) until written
-		if cur, ok := s.pending[f]; ok && cur == e && !slices.Contains(s.order, f) {
-			delete(s.pending, f)
-		}
-		s.mu.Unlock()
-		if err != nil && s.onErr != nil {
-			s.onErr(errors.New("the label could not be saved: " + err.Error()))
-		}
-	}
-}
-
-// Flush waits until every edit has been written, and writes the book
-// again if its last write failed (so that a label typed on a full disk is
-// saved once there is space, at the latest when the workspace or window
-// closes, even with no edit after it).
-func (s *labelSaver) Flush() {
-	s.mu.Lock()
-	for s.running {
-		s.idle.Wait()
-	}
-	s.mu.Unlock()
-	if s.book == nil {
-		return
-	}
-	if err := s.book.Save(); err != nil && s.onErr != nil {
-		s.onErr(errors.New("the labels could not be saved: " + err.Error()))
 	}
 }
