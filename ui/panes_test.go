@@ -114,3 +114,44 @@ func TestShellCompareAcrossTabs(t *testing.T) {
 		t.Errorf("picked %d of the other SAE: tab %v, selected there %d", target, s.Explorer() == e1, e1.View.Feature())
 	}
 }
+
+// The View menu, the --pane names and ShowPane come from one table: every
+// entry has a menu item that shows its pane, and every tab is in the
+// explorer once.
+func TestPaneTableMakesMenuAndTabs(t *testing.T) {
+	test.NewTempApp(t)
+	var shown []string
+	items := paneMenu(func(name string) { shown = append(shown, name) })
+	if len(items) != len(PaneNames()) {
+		t.Fatalf("%d menu items for %d panes", len(items), len(PaneNames()))
+	}
+	for _, it := range items {
+		it.Action()
+	}
+	if strings.Join(shown, ",") != strings.Join(PaneNames(), ",") {
+		t.Errorf("menu shows %v, want %v", shown, PaneNames())
+	}
+	e := NewExplorer(newTestView(t))
+	var titles []string
+	for _, it := range e.Tabs.Items {
+		titles = append(titles, it.Text)
+	}
+	if got := strings.Join(titles, ","); got != "Contexts,Neuroscope,Elicitation,Detail,Statistics,Compare" {
+		t.Errorf("tabs %s", got)
+	}
+	// only the first tab's pane (and the ranking) is built at start
+	if len(e.panes) != 2 || e.panes[PaneContexts] == nil || e.panes[PaneRanking] == nil {
+		t.Errorf("built at start: %v", e.panes)
+	}
+	for _, name := range PaneNames() {
+		if err := e.ShowPane(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(e.panes) != 7 { // intervals shares the contexts pane
+		t.Errorf("%d panes built after showing each", len(e.panes))
+	}
+	if err := e.ShowPane("nope"); err == nil || !strings.Contains(err.Error(), "unknown pane") {
+		t.Errorf("unknown pane: %v", err)
+	}
+}
