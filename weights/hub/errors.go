@@ -3,6 +3,7 @@ package hub
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 )
 
@@ -99,3 +100,44 @@ func (e *HashMismatchError) Error() string {
 
 // Is makes errors.Is(err, ErrHashMismatch) true.
 func (e *HashMismatchError) Is(target error) bool { return target == ErrHashMismatch }
+
+// kindOf returns the Err… kind an error matches, or nil.
+func kindOf(err error) error {
+	for _, k := range []error{ErrOffline, ErrNotFound, ErrUnauthorized, ErrHashMismatch, ErrDamaged} {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	return nil
+}
+
+// statusError reads the hub's error headers (X-Error-Code,
+// X-Error-Message), like huggingface_hub's hf_raise_for_status.
+func statusError(resp *http.Response) *Error {
+	code := resp.Header.Get("X-Error-Code")
+	hubMsg := resp.Header.Get("X-Error-Message")
+	e := &Error{Status: resp.StatusCode, Code: code}
+	switch {
+	case code == "EntryNotFound":
+		e.Kind, e.Msg = ErrNotFound, "no such file in the repository at this revision"
+	case code == "RevisionNotFound":
+		e.Kind, e.Msg = ErrNotFound, "no such revision in the repository"
+	case code == "GatedRepo":
+		e.Kind, e.Msg = ErrUnauthorized, "gated repository: accept its conditions on the hub's page, then set HF_TOKEN (or log in with the hf command) to a token of that account"
+	case code == "RepoNotFound" && resp.StatusCode == http.StatusNotFound:
+		e.Kind, e.Msg = ErrNotFound, "no such repository"
+	case resp.StatusCode == http.StatusUnauthorized || code == "RepoNotFound":
+		e.Kind, e.Msg = ErrUnauthorized, "repository not found, or private or gated and needing a token (set HF_TOKEN)"
+	case resp.StatusCode == http.StatusForbidden:
+		e.Kind, e.Msg = ErrUnauthorized, "access forbidden: the token lacks permission for this repository"
+	case resp.StatusCode == http.StatusNotFound:
+		e.Kind, e.Msg = ErrNotFound, "not found"
+	default:
+		e.Msg = "HTTP " + resp.Status
+	}
+	if hubMsg != "" && len(hubMsg) < 300 {
+		e.Msg += " (hub: " + hubMsg + ")"
+	}
+	e.Msg += fmt.Sprintf(" [HTTP %d]", resp.StatusCode)
+	return e
+}
