@@ -57,7 +57,10 @@ func CompareAcross(srcs []Source, o Options) (*Figure, error) {
 	for i, src := range srcs {
 		st := stats[i]
 		s := src.Store
-		vals := s.FeatVal[s.FeatPtr[st.ID]:s.FeatPtr[st.ID+1]]
+		vals, err := s.FeatureValues(st.ID) // checks the section's checksum
+		if err != nil {
+			return nil, err
+		}
 		var edges []float64
 		var counts []int
 		if len(srcs) == 1 && !explicit && bins == store.HistBins && !st.Dead {
