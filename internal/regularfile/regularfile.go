@@ -29,7 +29,7 @@ func Check(path string) (fs.FileInfo, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, kind(st.Mode()))
+		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, Kind(st.Mode()))
 	}
 	return st, nil
 }
@@ -52,7 +52,7 @@ func Open(path string) (*os.File, error) {
 	}
 	if !st.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, kind(st.Mode()))
+		return nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, Kind(st.Mode()))
 	}
 	return f, nil
 }
@@ -79,10 +79,13 @@ func ReadFile(path string, max int64) ([]byte, error) {
 	return b, nil
 }
 
-func kind(m fs.FileMode) string {
+// Kind names the kind of file m describes, for messages about a file that
+// is not a regular one: "a folder", "a named pipe (FIFO)", "a character
+// device", …
+func Kind(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
-		return "a directory"
+		return "a folder"
 	case m&fs.ModeNamedPipe != 0:
 		return "a named pipe (FIFO)"
 	case m&fs.ModeSocket != 0:
@@ -91,6 +94,8 @@ func kind(m fs.FileMode) string {
 		return "a character device"
 	case m&fs.ModeDevice != 0:
 		return "a block device"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
 	}
 	return "mode " + m.String()
 }

@@ -54,7 +54,7 @@ func (c *Client) CheckSnapshotEntry(repo Repo, path string) (SnapshotEntry, erro
 	}
 	isLink := li.Mode()&fs.ModeSymlink != 0
 	if !isLink && !li.Mode().IsRegular() {
-		return damaged("is "+describeMode(li.Mode())+", not a file", regularfile.ErrNotRegular)
+		return damaged("is "+regularfile.Kind(li.Mode())+", not a file", regularfile.ErrNotRegular)
 	}
 	resolved, err := filepath.EvalSymlinks(path)
 	if err != nil {
@@ -66,7 +66,7 @@ func (c *Client) CheckSnapshotEntry(repo Repo, path string) (SnapshotEntry, erro
 		return damaged("cannot be resolved", err)
 	}
 	if !st.Mode().IsRegular() {
-		return damaged(fmt.Sprintf("leads to %s, which is %s, not a file", resolved, describeMode(st.Mode())), regularfile.ErrNotRegular)
+		return damaged(fmt.Sprintf("leads to %s, which is %s, not a file", resolved, regularfile.Kind(st.Mode())), regularfile.ErrNotRegular)
 	}
 	repoDir := c.RepoDir(repo)
 	if isLink {
@@ -107,24 +107,6 @@ func within(path, dir string) bool {
 	}
 	rel, err := filepath.Rel(d, path)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
-}
-
-func describeMode(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a folder"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	}
-	return "mode " + m.String()
 }
 
 // Verify reads the entry whole and checks its content against the hash

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/saescope/saescope/internal/regularfile"
 )
 
 // transfer is one file to download: from url into incomplete, renamed to
@@ -62,7 +64,7 @@ func (c *Client) transfer(ctx context.Context, t transfer) error {
 	// would follow; a FIFO; a device) is removed, not resumed.
 	if st, err := os.Lstat(t.incomplete); err == nil && !st.Mode().IsRegular() {
 		if err := os.Remove(t.incomplete); err != nil {
-			return fmt.Errorf("%s: removing %s, which is %s: %w", t.name, t.incomplete, describeMode(st.Mode()), err)
+			return fmt.Errorf("%s: removing %s, which is %s: %w", t.name, t.incomplete, regularfile.Kind(st.Mode()), err)
 		}
 	}
 	f, err := os.OpenFile(t.incomplete, os.O_RDWR|os.O_CREATE, 0o666)
