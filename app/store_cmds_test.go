@@ -80,7 +80,7 @@ func TestStoreFlagsChecked(t *testing.T) {
 			}
 		}
 	}
-	stores := map[string]string{dir: "a directory"}
+	stores := map[string]string{dir: "a folder"}
 	if runtime.GOOS == "linux" {
 		fifo := filepath.Join(dir, "fifo.saestore")
 		if syscall.Mkfifo(fifo, 0o644) == nil {

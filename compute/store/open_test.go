@@ -20,7 +20,7 @@ import (
 // said "mmap: no such device"; a FIFO blocked).
 func TestOpenRefusesNonFiles(t *testing.T) {
 	dir := t.TempDir()
-	cases := map[string]string{dir: "directory"}
+	cases := map[string]string{dir: "folder"}
 	if runtime.GOOS == "linux" {
 		fifo := filepath.Join(dir, "fifo.saestore")
 		if err := syscall.Mkfifo(fifo, 0o644); err == nil {
