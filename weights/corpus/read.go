@@ -162,27 +162,10 @@ func ReadDocuments(ctx context.Context, p string, opt Options) ([]Document, Stat
 	return read(ctx, diskFS{os.DirFS(dir), dir}, base, func(string) string { return p }, opt)
 }
 
-// describe names the kind of a file that is not a regular one.
-func describe(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a folder"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	}
-	return "file mode " + m.String()
-}
-
 // errNotRegular is the error for a corpus file shown that is not a regular
 // file, of mode m (after following symbolic links).
 func errNotRegular(shown string, m fs.FileMode) error {
-	return fmt.Errorf("corpus %s: %w, it is %s: a corpus is made of .txt, .jsonl and .parquet files", shown, regularfile.ErrNotRegular, describe(m))
+	return fmt.Errorf("corpus %s: %w, it is %s: a corpus is made of .txt, .jsonl and .parquet files", shown, regularfile.ErrNotRegular, regularfile.Kind(m))
 }
 
 // diskFS is os.DirFS(dir) whose files are opened by regularfile.Open: a
