@@ -48,6 +48,7 @@ import (
 type File struct {
 	name   string
 	refs   map[string]*tensorRef // every tensor, float or not
+	values map[string]any        // scalar settings beside them
 	names  []string              // the float tensors, sorted
 	src    source
 	closer io.Closer
@@ -84,11 +85,11 @@ func OpenReader(r io.ReaderAt, size int64, name string) (tf *File, err error) {
 			tf, err = nil, fmt.Errorf("torchpt %s: %w", name, invalidf("internal error on malformed input: %s", truncate(fmt.Sprint(p), 200)))
 		}
 	}()
-	refs, src, err := open(r, size)
+	refs, values, src, err := open(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("torchpt %s: %w", name, err)
 	}
-	tf = &File{name: name, refs: refs, src: src}
+	tf = &File{name: name, refs: refs, values: values, src: src}
 	for n, t := range refs {
 		if dtypes[t.storage.root.dt].float {
 			tf.names = append(tf.names, n)
@@ -130,6 +131,14 @@ func (f *File) Float32(name string) (out weights.Tensor, err error) {
 		return weights.Tensor{}, fmt.Errorf("torchpt %s: tensor %q: %w", f.name, truncate(name, 200), err)
 	}
 	return weights.Tensor{Shape: append([]int{}, t.shape...), Data: data}, nil
+}
+
+// Value returns the scalar (a string, int, float64 or bool) stored under
+// name beside the tensors, with nested dicts' keys joined by ".", as
+// openai/sparse_autoencoder's "activation" and "activation_state_dict.k".
+func (f *File) Value(name string) (any, bool) {
+	v, ok := f.values[name]
+	return v, ok
 }
 
 // Close releases the file Open opened (nothing for OpenReader).
@@ -199,13 +208,13 @@ type source interface {
 	resolve(root *rootStorage) error
 }
 
-func open(r io.ReaderAt, size int64) (map[string]*tensorRef, source, error) {
+func open(r io.ReaderAt, size int64) (map[string]*tensorRef, map[string]any, source, error) {
 	if size <= 0 {
-		return nil, nil, invalidf("empty file")
+		return nil, nil, nil, invalidf("empty file")
 	}
 	head := make([]byte, min(size, 512))
 	if err := readFull(r, head, 0); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var (
 		obj any
@@ -216,21 +225,21 @@ func open(r io.ReaderAt, size int64) (map[string]*tensorRef, source, error) {
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")) || bytes.HasPrefix(head, []byte("PK\x05\x06")):
 		obj, src, err = openZip(r, size)
 	case len(head) >= 262 && string(head[257:262]) == "ustar":
-		return nil, nil, invalidf("legacy tar torch format not supported, re-save with torch>=1.6")
+		return nil, nil, nil, invalidf("legacy tar torch format not supported, re-save with torch>=1.6")
 	default:
 		obj, src, err = openLegacy(r, size)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	refs, err := collect(obj)
+	refs, values, err := collect(obj)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := check(refs, src); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return refs, src, nil
+	return refs, values, src, nil
 }
 
 func readFull(r io.ReaderAt, p []byte, off int64) error {
@@ -520,11 +529,13 @@ func dictEntries(v any) ([]dictEntry, bool) {
 	return nil, false
 }
 
-// collect finds the state dict's tensors by name.
-func collect(obj any) (map[string]*tensorRef, error) {
+// collect finds the state dict's tensors by name, and its scalar values
+// (str, int, float, bool: settings some formats keep beside the tensors,
+// such as openai/sparse_autoencoder's activation and k).
+func collect(obj any) (map[string]*tensorRef, map[string]any, error) {
 	entries, ok := dictEntries(obj)
 	if !ok {
-		return nil, invalidf("the file holds %s, not a state dict (a dict of tensors)", typeName(obj))
+		return nil, nil, invalidf("the file holds %s, not a state dict (a dict of tensors)", typeName(obj))
 	}
 	direct := false
 	var nested any
@@ -542,6 +553,7 @@ func collect(obj any) (map[string]*tensorRef, error) {
 		obj = nested
 	}
 	out := map[string]*tensorRef{}
+	values := map[string]any{}
 	seen := map[any]bool{}
 	var walk func(d any, prefix string, depth int)
 	walk = func(d any, prefix string, depth int) {
@@ -555,6 +567,10 @@ func collect(obj any) (map[string]*tensorRef, error) {
 			switch v := e.value.(type) {
 			case *tensorRef:
 				out[prefix+k] = v
+			case string:
+				values[prefix+k] = truncate(v, 1000)
+			case int, float64, bool:
+				values[prefix+k] = v
 			case *types.Dict, *types.OrderedDict:
 				if depth < maxNesting && !seen[v] {
 					walk(v, prefix+k+".", depth+1)
@@ -563,7 +579,7 @@ func collect(obj any) (map[string]*tensorRef, error) {
 		}
 	}
 	walk(obj, "", 0)
-	return out, nil
+	return out, values, nil
 }
 
 // maxElements bounds a tensor's element count (far above any real tensor,
