@@ -28,6 +28,9 @@ type Encoder struct {
 
 // New uploads s to be.
 func New(be compute.Backend, s *sae.SAE) (*Encoder, error) {
+	if (s.Arch != "" && s.Arch != sae.Standard) || (s.Norm != "" && s.Norm != sae.NormNone) || s.Transcoder {
+		return nil, fmt.Errorf("SAE %s: %s SAEs are read but not yet run by this version", s.Path, s.Describe())
+	}
 	e := &Encoder{SAE: s, be: be}
 	var err error
 	for _, u := range []struct {

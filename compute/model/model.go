@@ -33,6 +33,9 @@ type Model struct {
 	lnfW   compute.Tensor
 	lnfB   compute.Tensor
 	layers []layer
+	// ones and zeros ([d_model]) make LayerNorm's plain normalisation,
+	// ln2.hook_normalized, when a pass asks for it.
+	ones, zeros compute.Tensor
 
 	mu   sync.Mutex
 	acts *activations // sized for the largest pass so far
@@ -57,6 +60,13 @@ func New(be compute.Backend, ck *gpt2.Checkpoint) (*Model, error) {
 	up(&m.wpe, ck.WPE)
 	up(&m.lnfW, ck.LNFW)
 	up(&m.lnfB, ck.LNFB)
+	unit := weights.Tensor{Shape: []int{ck.Config.DModel}, Data: make([]float32, ck.Config.DModel)}
+	up(&m.zeros, unit)
+	unit = weights.Tensor{Shape: unit.Shape, Data: make([]float32, ck.Config.DModel)}
+	for i := range unit.Data {
+		unit.Data[i] = 1
+	}
+	up(&m.ones, unit)
 	for i, L := range ck.Layers {
 		l := &m.layers[i]
 		up(&l.ln1W, L.LN1W)
@@ -86,7 +96,7 @@ func New(be compute.Backend, ck *gpt2.Checkpoint) (*Model, error) {
 func (m *Model) Close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ts := []*compute.Tensor{&m.wte, &m.wpe, &m.lnfW, &m.lnfB, &m.final, &m.logits}
+	ts := []*compute.Tensor{&m.wte, &m.wpe, &m.lnfW, &m.lnfB, &m.final, &m.logits, &m.ones, &m.zeros}
 	for i := range m.layers {
 		l := &m.layers[i]
 		ts = append(ts, &l.ln1W, &l.ln1B, &l.qkvW, &l.qkvB, &l.oW, &l.oB, &l.ln2W, &l.ln2B, &l.fcW, &l.fcB, &l.projW, &l.projB)
@@ -214,6 +224,11 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 			return nil, fmt.Errorf("stop hook %s not in a %d-layer model", h, cfg.NLayer)
 		}
 	}
+	for name := range hooks.Patches {
+		if h, err := hookname.Parse(name, 0); err == nil && h.Point == hookname.LN2Normalized {
+			return nil, fmt.Errorf("%s can be read, not patched (patch the MLP's input or output instead)", name)
+		}
+	}
 	first := 0
 	if r := hooks.Resume; r != nil {
 		if r.Layer < 0 || r.Layer >= cfg.NLayer {
@@ -283,6 +298,12 @@ func (p *pass) visit(h hookname.Hook, act compute.Tensor) error {
 	return nil
 }
 
+// wants says whether the pass patches, observes or stops at h: hooks
+// that cost work of their own (ln2.hook_normalized) are computed only then.
+func (p *pass) wants(h hookname.Hook) bool {
+	return p.hooks.Observe != nil || h.Order() == p.stop || p.hooks.Patches[h.String()] != nil
+}
+
 // centreRows centres each row of a write into the residual stream over
 // d_model, unless the pass is uncentred.
 func (p *pass) centreRows(x compute.Tensor) {
@@ -315,9 +336,11 @@ func (p *pass) embed(tokens []int32) error {
 // block runs transformer block li on the residual stream, op by op, each
 // hook visited where its activation is computed:
 //
-//	hook_resid_pre · ln_1 · c_attn (qkv) · causal attention · c_proj ·
-//	hook_attn_out · residual add · hook_resid_mid · ln_2 · c_fc · gelu_new ·
-//	hook_post · c_proj · hook_mlp_out · residual add · hook_resid_post
+//	hook_resid_pre · ln_1 · c_attn (qkv) · causal attention · attn.hook_z ·
+//	c_proj · hook_attn_out · residual add · hook_resid_mid · ln_2
+//	(ln2.hook_normalized: its normalisation before gain and bias) · c_fc ·
+//	gelu_new · hook_post · c_proj · hook_mlp_out · residual add ·
+//	hook_resid_post
 func (p *pass) block(li int) error {
 	be, a, l := p.be, p.acts, &p.m.layers[li]
 	hook := func(point hookname.Point, act compute.Tensor) error {
@@ -329,6 +352,9 @@ func (p *pass) block(li int) error {
 	be.LayerNorm(a.ln, a.resid, l.ln1W, l.ln1B, p.eps)
 	be.MatMul(a.qkv, a.ln, l.qkvW, l.qkvB)
 	be.CausalAttention(a.z, a.qkv, p.batch, p.seq, p.m.Config.NHead)
+	if err := hook(hookname.AttnZ, a.z); err != nil {
+		return err
+	}
 	be.MatMul(a.attnOut, a.z, l.oW, l.oB)
 	p.centreRows(a.attnOut)
 	if err := hook(hookname.AttnOut, a.attnOut); err != nil {
@@ -337,6 +363,13 @@ func (p *pass) block(li int) error {
 	be.Add(a.resid, a.resid, a.attnOut)
 	if err := hook(hookname.ResidMid, a.resid); err != nil {
 		return err
+	}
+	if h := (hookname.Hook{Layer: li, Point: hookname.LN2Normalized}); p.wants(h) {
+		// a.z is free once c_proj has read it
+		be.LayerNorm(a.z, a.resid, p.m.ones, p.m.zeros, p.eps)
+		if err := p.visit(h, a.z); err != nil {
+			return err
+		}
 	}
 	be.LayerNorm(a.ln, a.resid, l.ln2W, l.ln2B, p.eps)
 	be.MatMul(a.hidden, a.ln, l.fcW, l.fcB)

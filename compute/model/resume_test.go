@@ -73,7 +73,7 @@ func TestResumeMatchesFullPass(t *testing.T) {
 				t.Errorf("resume at block %d: %s differs from the full pass", layer, name)
 			}
 		}
-		if want := (nl - layer) * 6; len(part) != want {
+		if want := (nl - layer) * len(hookname.BlockPoints); len(part) != want {
 			t.Errorf("resume at block %d observed %d hooks, want %d", layer, len(part), want)
 		}
 	}

@@ -70,7 +70,9 @@ func TestUncentredPass(t *testing.T) {
 		}
 		for row := 0; row < len(c)/width; row++ {
 			var mean float64
-			if h.Point != hookname.MLPPost { // not a write into the residual stream
+			// MLP neurons, the heads' values and ln_2's normalisation are
+			// not writes into the residual stream: they are the same
+			if h.Point != hookname.MLPPost && h.Point != hookname.AttnZ && h.Point != hookname.LN2Normalized {
 				for _, v := range r[row*width : (row+1)*width] {
 					mean += float64(v)
 				}

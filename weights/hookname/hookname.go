@@ -13,19 +13,25 @@ type Point string
 
 // The hook points of a GPT-2 HookedTransformer that SAE Scope computes.
 const (
-	Embed     Point = "hook_embed"
-	PosEmbed  Point = "hook_pos_embed"
-	ResidPre  Point = "hook_resid_pre"
-	AttnOut   Point = "hook_attn_out"
-	ResidMid  Point = "hook_resid_mid"
-	MLPPost   Point = "mlp.hook_post"
-	MLPOut    Point = "hook_mlp_out"
-	ResidPost Point = "hook_resid_post"
+	Embed    Point = "hook_embed"
+	PosEmbed Point = "hook_pos_embed"
+	ResidPre Point = "hook_resid_pre"
+	// AttnZ is the attention heads' mixed values before W_O,
+	// [pos, n_heads·d_head] (TransformerLens' [pos, head, d_head] flattened).
+	AttnZ    Point = "attn.hook_z"
+	AttnOut  Point = "hook_attn_out"
+	ResidMid Point = "hook_resid_mid"
+	// LN2Normalized is ln_2's output before its gain and bias (as
+	// TransformerLens' fold_ln leaves it): what MLP transcoders read.
+	LN2Normalized Point = "ln2.hook_normalized"
+	MLPPost       Point = "mlp.hook_post"
+	MLPOut        Point = "hook_mlp_out"
+	ResidPost     Point = "hook_resid_post"
 )
 
 // BlockPoints lists the per-block points in the order the forward pass
 // computes them.
-var BlockPoints = []Point{ResidPre, AttnOut, ResidMid, MLPPost, MLPOut, ResidPost}
+var BlockPoints = []Point{ResidPre, AttnZ, AttnOut, ResidMid, LN2Normalized, MLPPost, MLPOut, ResidPost}
 
 // Hook is a parsed hook name. Layer is -1 for the embedding hooks.
 type Hook struct {

@@ -189,20 +189,40 @@ func TestBadSAEs(t *testing.T) {
 	}{
 		"normalize": {func() string {
 			return writeSAELens(t, with("normalize_activations", "expected_average_only_in"), good)
-		}, `normalize_activations "expected_average_only_in" not supported`},
+		}, `normalize_activations "expected_average_only_in" needs the dataset's scaling factor (norm_scaling_factor or scaling_factor`},
 		"normalize true": {func() string {
 			return writeSAELens(t, with("normalize_activations", true), good)
-		}, `normalize_activations true`},
-		"gated":      {func() string { return writeSAELens(t, with("architecture", "gated"), good) }, `architecture "gated" not supported`},
-		"jumprelu":   {func() string { return writeSAELens(t, with("architecture", "jumprelu"), good) }, `architecture "jumprelu"`},
-		"topk":       {func() string { return writeSAELens(t, with("activation_fn_str", "topk"), good) }, `activation function "topk"`},
+		}, `normalize_activations "expected_average_only_in" needs the dataset's scaling factor`},
+		"gated without its tensors":  {func() string { return writeSAELens(t, with("architecture", "gated"), good) }, `missing b_gate, b_mag, r_mag for a gated SAE`},
+		"jumprelu without threshold": {func() string { return writeSAELens(t, with("architecture", "jumprelu"), good) }, `missing threshold for a jumprelu SAE`},
+		"topk without k":             {func() string { return writeSAELens(t, with("activation_fn_str", "topk"), good) }, `a TopK SAE needs activation_fn_kwargs.k`},
+		"topk k > d_sae": {func() string {
+			c := with("architecture", "topk")
+			c["activation_fn_kwargs"] = map[string]any{"k": 65}
+			return writeSAELens(t, c, good)
+		}, `activation_fn_kwargs.k 65 out of range: it must be between 1 and d_sae (64)`},
+		"unknown architecture": {func() string { return writeSAELens(t, with("architecture", "matryoshka"), good) }, `architecture "matryoshka" not supported`},
+		"unknown normalisation": {func() string {
+			return writeSAELens(t, with("normalize_activations", "whiten"), good)
+		}, `normalize_activations "whiten" not supported`},
+		"threshold of the wrong shape": {func() string {
+			ts := randomTensors(32, 64)
+			ts["threshold"] = weights.Tensor{Shape: []int{63}, Data: make([]float32, 63)}
+			return writeSAELens(t, with("architecture", "jumprelu"), ts)
+		}, "threshold: shape [63], want [64]"},
+		"transcoder without hook_name_out": {func() string {
+			c := with("architecture", "transcoder")
+			c["hook_name"] = "blocks.0.ln2.hook_normalized"
+			c["apply_b_dec_to_input"] = false
+			return writeSAELens(t, c, good)
+		}, "a transcoder needs hook_name_out"},
 		"head index": {func() string { return writeSAELens(t, with("hook_head_index", 3), good) }, "per-head"},
 		"no hook": {func() string {
 			c := base()
 			delete(c, "hook_name")
 			return writeSAELens(t, c, good)
 		}, "names no hook"},
-		"bad hook":     {func() string { return writeSAELens(t, with("hook_name", "blocks.0.attn.hook_z"), good) }, "unknown point"},
+		"bad hook":     {func() string { return writeSAELens(t, with("hook_name", "blocks.0.attn.hook_q"), good) }, "unknown point"},
 		"cfg mismatch": {func() string { return writeSAELens(t, with("d_sae", 128), good) }, "cfg.json says d_in 32, d_sae 128"},
 		"missing W_dec": {func() string {
 			ts := randomTensors(32, 64)
@@ -221,8 +241,12 @@ func TestBadSAEs(t *testing.T) {
 			return p
 		}, "torchpt"},
 		"pt without hook in name": {func() string {
+			raw, err := os.ReadFile(filepath.Join(fixtureDir, "tiny-gpt2_256_resid_pre_1.pt"))
+			if err != nil {
+				t.Fatal(err)
+			}
 			p := filepath.Join(t.TempDir(), "weights.pt")
-			os.WriteFile(p, []byte("x"), 0o644)
+			os.WriteFile(p, raw, 0o644)
 			return p
 		}, "cannot tell the hook point"},
 		"missing file": {func() string { return filepath.Join(t.TempDir(), "nope.pt") }, "no such file"},
