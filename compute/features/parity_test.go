@@ -65,7 +65,7 @@ func TestStopAfterHook(t *testing.T) {
 	if !out.Stopped || out.Resid != nil {
 		t.Errorf("pass did not stop: %+v", out)
 	}
-	want := "[hook_embed hook_pos_embed blocks.0.hook_resid_pre blocks.0.hook_attn_out blocks.0.hook_resid_mid blocks.0.mlp.hook_post blocks.0.hook_mlp_out]"
+	want := "[hook_embed hook_pos_embed blocks.0.hook_resid_pre blocks.0.attn.hook_z blocks.0.hook_attn_out blocks.0.hook_resid_mid blocks.0.ln2.hook_normalized blocks.0.mlp.hook_post blocks.0.hook_mlp_out]"
 	if fmt.Sprint(seen) != want {
 		t.Errorf("hooks seen %v", seen)
 	}
