@@ -1,10 +1,13 @@
-// Package encoder runs a sparse autoencoder on a compute.Backend: encode
-// f = relu((x - b_dec)·W_enc + b_enc), decode x̂ = f·W_dec + b_dec, and the
-// model patch that splices the reconstruction in at the SAE's hook.
+// Package encoder runs a sparse autoencoder of any family (sae.Architecture)
+// on a compute.Backend: the input normalisation, the encoder's matrix
+// product and the family's activation (Encode), the decoder (Decode), the
+// whole reconstruction with the normalisation undone (Reconstruct), and
+// the model patches that splice the reconstruction in where the SAE writes.
 package encoder
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/saescope/saescope/compute"
 	"github.com/saescope/saescope/compute/model"
@@ -18,18 +21,30 @@ type Encoder struct {
 	SAE  *sae.SAE
 	be   compute.Backend
 	wEnc compute.Tensor // [d_in, d_sae]
-	wDec compute.Tensor // [d_sae, d_in]
+	wDec compute.Tensor // [d_sae, d_out]
 	bEnc compute.Tensor // [1, d_sae]
-	bDec compute.Tensor // [1, d_in]
+	bDec compute.Tensor // [1, d_out]
 	// bEff folds the input centring into the bias:
 	// (x - b_dec)·W_enc + b_enc = x·W_enc + (b_enc - b_dec·W_enc).
+	// For a Gated SAE it is the gate's bias, b_gate - b_dec·W_enc.
 	bEff compute.Tensor
+	// wMag and bMagEff are a Gated SAE's magnitude path: W_enc ⊙ exp(r_mag)
+	// and b_mag - b_dec·W_mag.
+	wMag, bMagEff compute.Tensor
+	threshold     []float32 // JumpReLU, on the host
 }
 
 // New uploads s to be.
 func New(be compute.Backend, s *sae.SAE) (*Encoder, error) {
-	if (s.Arch != "" && s.Arch != sae.Standard) || (s.Norm != "" && s.Norm != sae.NormNone) || s.Transcoder {
-		return nil, fmt.Errorf("SAE %s: %s SAEs are read but not yet run by this version", s.Path, s.Describe())
+	switch s.Arch {
+	case "", sae.Standard, sae.TopK, sae.JumpReLU, sae.Gated:
+	default:
+		return nil, fmt.Errorf("SAE %s: architecture %q is not run by this version", s.Path, s.Arch)
+	}
+	switch s.Norm {
+	case "", sae.NormNone, sae.NormLayerNorm, sae.NormConstantRescale, sae.NormExpectedAverage:
+	default:
+		return nil, fmt.Errorf("SAE %s: normalisation %q is not run by this version", s.Path, s.Norm)
 	}
 	e := &Encoder{SAE: s, be: be}
 	var err error
@@ -42,29 +57,63 @@ func New(be compute.Backend, s *sae.SAE) (*Encoder, error) {
 			return nil, fmt.Errorf("upload SAE %s: %w", s.Path, err)
 		}
 	}
-	eff := make([]float32, s.DSae)
-	copy(eff, s.BEnc.Data)
-	if s.ApplyBDecToInput {
-		acc := make([]float64, s.DSae)
-		for i, bd := range s.BDec.Data {
-			row := s.WEnc.Data[i*s.DSae : (i+1)*s.DSae]
-			for j, w := range row {
-				acc[j] += float64(bd) * float64(w)
+	bias := s.BEnc.Data
+	if s.Arch == sae.Gated {
+		bias = s.BGate.Data
+	}
+	e.bEff = e.upload(e.foldBDec(s.WEnc.Data, bias))
+	switch s.Arch {
+	case sae.Gated:
+		wMag := weights.Tensor{Shape: append([]int(nil), s.WEnc.Shape...), Data: make([]float32, len(s.WEnc.Data))}
+		for i := 0; i < s.DIn; i++ {
+			for f := 0; f < s.DSae; f++ {
+				wMag.Data[i*s.DSae+f] = float32(float64(s.WEnc.Data[i*s.DSae+f]) * math.Exp(float64(s.RMag.Data[f])))
 			}
 		}
-		for j := range eff {
-			eff[j] = float32(float64(s.BEnc.Data[j]) - acc[j])
+		if e.wMag, err = be.Upload(wMag); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("upload SAE %s: %w", s.Path, err)
+		}
+		e.bMagEff = e.upload(e.foldBDec(wMag.Data, s.BMag.Data))
+	case sae.JumpReLU:
+		e.threshold = s.Threshold.Data
+	}
+	return e, nil
+}
+
+// foldBDec returns bias − b_dec·w (w is [d_in, d_sae]) when the SAE
+// subtracts b_dec from its input, else bias, in float64.
+func (e *Encoder) foldBDec(w, bias []float32) []float32 {
+	s := e.SAE
+	eff := make([]float32, s.DSae)
+	copy(eff, bias)
+	if !s.ApplyBDecToInput {
+		return eff
+	}
+	acc := make([]float64, s.DSae)
+	for i, bd := range s.BDec.Data[:s.DIn] {
+		row := w[i*s.DSae : (i+1)*s.DSae]
+		for j, v := range row {
+			acc[j] += float64(bd) * float64(v)
 		}
 	}
-	e.bEff = be.Alloc(1, s.DSae)
-	be.Write(e.bEff, eff)
-	return e, nil
+	for j := range eff {
+		eff[j] = float32(float64(bias[j]) - acc[j])
+	}
+	return eff
+}
+
+// upload puts a [1, n] row on the backend.
+func (e *Encoder) upload(v []float32) compute.Tensor {
+	t := e.be.Alloc(1, len(v))
+	e.be.Write(t, v)
+	return t
 }
 
 // Close frees the SAE's weights on the backend (device memory on a GPU);
 // the encoder cannot be used after.
 func (e *Encoder) Close() {
-	for _, t := range []*compute.Tensor{&e.wEnc, &e.wDec, &e.bEnc, &e.bDec, &e.bEff} {
+	for _, t := range []*compute.Tensor{&e.wEnc, &e.wDec, &e.bEnc, &e.bDec, &e.bEff, &e.wMag, &e.bMagEff} {
 		if *t != nil {
 			e.be.Free(*t)
 			*t = nil
@@ -89,32 +138,131 @@ func (e *Encoder) BDec() compute.Tensor { return e.bDec }
 
 // Encode sets dst ([rows, d_sae]) to the feature activations of x ([rows, d_in]).
 func (e *Encoder) Encode(dst, x compute.Tensor) error {
-	if x.Cols() != e.SAE.DIn || dst.Cols() != e.SAE.DSae || dst.Rows() != x.Rows() {
-		return fmt.Errorf("SAE encode: input %dx%d, output %dx%d for a %d→%d SAE", x.Rows(), x.Cols(), dst.Rows(), dst.Cols(), e.SAE.DIn, e.SAE.DSae)
-	}
-	e.be.SAEEncode(dst, x, e.wEnc, e.bEff, nil)
-	return nil
+	_, err := e.encode(dst, x)
+	return err
 }
 
-// Decode sets dst ([rows, d_in]) to f·W_dec + b_dec.
+// encode is Encode, returning what the input normalisation did.
+func (e *Encoder) encode(dst, x compute.Tensor) (rowNorm, error) {
+	s, be := e.SAE, e.be
+	if x.Cols() != s.DIn || dst.Cols() != s.DSae || dst.Rows() != x.Rows() {
+		return rowNorm{}, fmt.Errorf("SAE encode: input %dx%d, output %dx%d for a %d→%d SAE", x.Rows(), x.Cols(), dst.Rows(), dst.Cols(), s.DIn, s.DSae)
+	}
+	var st rowNorm
+	in := x
+	if needsNorm(s.Norm) {
+		in = be.Alloc(x.Rows(), s.DIn)
+		defer be.Free(in)
+		raw := make([]float32, x.Rows()*s.DIn)
+		be.Read(x, raw)
+		onHost(be, in, func(v []float32) { st = normalize(s.Norm, v, raw, s.DIn) })
+	}
+	switch s.Arch {
+	case "", sae.Standard:
+		be.SAEEncode(dst, in, e.wEnc, e.bEff, nil)
+	case sae.TopK:
+		be.MatMul(dst, in, e.wEnc, e.bEff)
+		onHost(be, dst, func(v []float32) {
+			eachRow(v, s.DSae, func(row, scratch []float32) { topK(row, s.K, scratch) })
+		})
+	case sae.JumpReLU:
+		be.MatMul(dst, in, e.wEnc, e.bEff)
+		onHost(be, dst, func(v []float32) {
+			eachRow(v, s.DSae, func(row, _ []float32) { jumpReLU(row, e.threshold) })
+		})
+	case sae.Gated:
+		g := be.Alloc(x.Rows(), s.DSae)
+		defer be.Free(g)
+		be.MatMul(g, in, e.wEnc, e.bEff)
+		be.MatMul(dst, in, e.wMag, e.bMagEff)
+		gv := make([]float32, x.Rows()*s.DSae)
+		be.Read(g, gv)
+		onHost(be, dst, func(v []float32) {
+			rows := x.Rows()
+			parallelRows(rows, func(r int) { gate(v[r*s.DSae:(r+1)*s.DSae], gv[r*s.DSae:(r+1)*s.DSae]) })
+		})
+	}
+	return st, nil
+}
+
+// Decode sets dst ([rows, d_out]) to f·W_dec + b_dec, in the SAE's
+// normalised space (Reconstruct undoes the normalisation).
 func (e *Encoder) Decode(dst, f compute.Tensor) error {
-	if f.Cols() != e.SAE.DSae || dst.Cols() != e.SAE.DIn || dst.Rows() != f.Rows() {
-		return fmt.Errorf("SAE decode: input %dx%d, output %dx%d for a %d→%d SAE", f.Rows(), f.Cols(), dst.Rows(), dst.Cols(), e.SAE.DSae, e.SAE.DIn)
+	s := e.SAE
+	if f.Cols() != s.DSae || dst.Cols() != s.OutDim() || dst.Rows() != f.Rows() {
+		return fmt.Errorf("SAE decode: input %dx%d, output %dx%d for a %d→%d SAE", f.Rows(), f.Cols(), dst.Rows(), dst.Cols(), s.DSae, s.OutDim())
 	}
 	e.be.MatMul(dst, f, e.wDec, e.bDec)
 	return nil
 }
 
+// Reconstruct sets dst ([rows, d_out]) to the SAE's reconstruction of x
+// ([rows, d_in]), its normalisation undone, and feats ([rows, d_sae]) to
+// the features it used.
+func (e *Encoder) Reconstruct(dst, feats, x compute.Tensor) error {
+	st, err := e.encode(feats, x)
+	if err != nil {
+		return err
+	}
+	if err := e.Decode(dst, feats); err != nil {
+		return err
+	}
+	if needsNorm(e.SAE.Norm) {
+		onHost(e.be, dst, func(v []float32) { st.denormalize(v, e.SAE.OutDim()) })
+	}
+	return nil
+}
+
 // ReconstructPatch returns a model patch that replaces the activation at
 // the SAE's hook by its reconstruction (its feature buffer lives for one
-// call).
+// call). For a transcoder, whose output goes to another hook, use
+// Splice.
 func (e *Encoder) ReconstructPatch() model.Patch {
 	return func(be compute.Backend, h hookname.Hook, act compute.Tensor, _, _ int) error {
 		feats := be.Alloc(act.Rows(), e.SAE.DSae)
 		defer be.Free(feats)
-		if err := e.Encode(feats, act); err != nil {
-			return err
-		}
-		return e.Decode(act, feats)
+		return e.Reconstruct(act, feats, act)
 	}
+}
+
+// Splice returns the hooks that splice the SAE's reconstruction into a
+// pass: the patch at the hook it writes, and, for a transcoder, an
+// observer of the hook it reads (called by the pass before the patch;
+// chain it with the pass's own observer). The returned release frees the
+// buffer they share.
+func (e *Encoder) Splice(be compute.Backend) (patches map[string]model.Patch, observe func(hookname.Hook, compute.Tensor) error, release func()) {
+	s := e.SAE
+	out := s.Output()
+	if !s.Transcoder {
+		return map[string]model.Patch{out.String(): e.ReconstructPatch()}, nil, func() {}
+	}
+	var in compute.Tensor
+	observe = func(h hookname.Hook, act compute.Tensor) error {
+		if h != s.Hook {
+			return nil
+		}
+		if in == nil || in.Rows() != act.Rows() {
+			if in != nil {
+				be.Free(in)
+			}
+			in = be.Alloc(act.Rows(), act.Cols())
+		}
+		be.Copy(in, act)
+		return nil
+	}
+	patch := func(be compute.Backend, h hookname.Hook, act compute.Tensor, _, _ int) error {
+		if in == nil || in.Rows() != act.Rows() {
+			return fmt.Errorf("transcoder %s: %s was not read before %s", s.Path, s.Hook, h)
+		}
+		feats := be.Alloc(act.Rows(), s.DSae)
+		defer be.Free(feats)
+		return e.Reconstruct(act, feats, in)
+	}
+	release = func() {
+		if in != nil {
+			be.Free(in)
+			in = nil
+		}
+	}
+	return map[string]model.Patch{out.String(): patch}, observe, release
 }

@@ -127,8 +127,9 @@ func RankText(acts []float32, T, d, k int, pos *int) ([]Ranked, error) {
 	return TopK(scores, k), nil
 }
 
-// Losses are the next-token losses with the SAE's hook left alone, replaced
-// by the reconstruction, zero-ablated and mean-ablated.
+// Losses are the next-token losses with the hook the SAE writes left
+// alone, replaced by the reconstruction, zero-ablated and mean-ablated
+// (for a transcoder, the MLP's output it replaces).
 type Losses struct {
 	Clean  float64 `json:"loss_clean"`
 	Recons float64 `json:"loss_recons"`
@@ -209,10 +210,14 @@ func Reconstruction(ctx context.Context, m *model.Model, enc *encoder.Encoder, t
 		return res, err
 	}
 	resume := &model.Resume{Layer: h.Layer, Resid: saved}
+	out := enc.SAE.Output() // the hook the SAE writes: its own, or a transcoder's output
 	patched := func(p model.Patch) (float64, error) {
-		return loss(model.Hooks{Patches: map[string]model.Patch{h.String(): p}, Resume: resume})
+		return loss(model.Hooks{Patches: map[string]model.Patch{out.String(): p}, Resume: resume})
 	}
-	if res.Recons, err = patched(enc.ReconstructPatch()); err != nil {
+	splice, observe, release := enc.Splice(be)
+	res.Recons, err = loss(model.Hooks{Patches: splice, Observe: observe, Resume: resume})
+	release()
+	if err != nil {
 		return res, err
 	}
 	if res.Zero, err = patched(model.ZeroAblate()); err != nil {

@@ -1,0 +1,215 @@
+package encoder
+
+import (
+	"math"
+	"runtime"
+
+	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/compute/parallel"
+	"github.com/saescope/saescope/weights/sae"
+)
+
+// This file runs what differs between SAE families, row by row on host
+// memory: the activation functions after the encoder's matrix product
+// (TopK, JumpReLU, Gated) and the input normalisations. On the CPU the rows
+// are the backend's own memory (compute.HostData); on a device they are
+// read back, changed and written again.
+
+// onHost runs fn on t's values: in place on a host backend, else on a copy
+// written back afterwards.
+func onHost(be compute.Backend, t compute.Tensor, fn func(v []float32)) {
+	if h, ok := be.(compute.HostData); ok {
+		fn(h.HostData(t))
+		return
+	}
+	v := make([]float32, t.Rows()*t.Cols())
+	be.Read(t, v)
+	fn(v)
+	be.Write(t, v)
+}
+
+// eachRow runs fn on each row of v (rows of cols values), in parallel
+// over ranges of rows; scratch is a buffer of cols values private to the
+// range.
+func eachRow(v []float32, cols int, fn func(row, scratch []float32)) {
+	rows := len(v) / cols
+	parallel.Ranges(runtime.GOMAXPROCS(0), rows, func(_, lo, hi int) {
+		scratch := make([]float32, 0, cols)
+		for r := lo; r < hi; r++ {
+			fn(v[r*cols:(r+1)*cols], scratch)
+		}
+	})
+}
+
+// topK keeps the k largest entries of h, through ReLU, and zeroes the
+// rest. Among equal values at the k-th place the lower indices are kept.
+func topK(h []float32, k int, scratch []float32) {
+	if k >= len(h) {
+		for i, v := range h {
+			h[i] = max(v, 0)
+		}
+		return
+	}
+	s := append(scratch[:0], h...)
+	kth := selectKth(s, k) // the k-th largest value
+	above := 0
+	for _, v := range h {
+		if v > kth {
+			above++
+		}
+	}
+	ties := k - above // entries equal to kth that are kept
+	for i, v := range h {
+		switch {
+		case v > kth:
+			h[i] = max(v, 0)
+		case v == kth && ties > 0:
+			h[i] = max(v, 0)
+			ties--
+		default:
+			h[i] = 0
+		}
+	}
+}
+
+// selectKth returns the k-th largest value of s (1 ≤ k ≤ len(s)),
+// reordering s (quickselect, median-of-three pivots; NaN-free input).
+func selectKth(s []float32, k int) float32 {
+	lo, hi, want := 0, len(s)-1, k-1 // want: index in descending order
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		// median of three to the end as the pivot
+		if s[mid] > s[lo] {
+			s[mid], s[lo] = s[lo], s[mid]
+		}
+		if s[hi] > s[lo] {
+			s[hi], s[lo] = s[lo], s[hi]
+		}
+		if s[mid] > s[hi] {
+			s[mid], s[hi] = s[hi], s[mid]
+		}
+		p := s[hi]
+		// three-way partition, descending: > p | == p | < p
+		lt, i, gt := lo, lo, hi
+		for i <= gt {
+			switch {
+			case s[i] > p:
+				s[lt], s[i] = s[i], s[lt]
+				lt++
+				i++
+			case s[i] < p:
+				s[i], s[gt] = s[gt], s[i]
+				gt--
+			default:
+				i++
+			}
+		}
+		switch {
+		case want < lt:
+			hi = lt - 1
+		case want > gt:
+			lo = gt + 1
+		default:
+			return p
+		}
+	}
+	return s[lo]
+}
+
+// jumpReLU sets h[i] = h[i] where h[i] > threshold[i] (and > 0), else 0.
+func jumpReLU(h, threshold []float32) {
+	for i, v := range h {
+		if !(v > threshold[i] && v > 0) {
+			h[i] = 0
+		}
+	}
+}
+
+// gate sets mag[i] = ReLU(mag[i]) where gate[i] > 0, else 0.
+func gate(mag, gate []float32) {
+	for i, g := range gate {
+		if g > 0 {
+			mag[i] = max(mag[i], 0)
+		} else {
+			mag[i] = 0
+		}
+	}
+}
+
+// rowNorm is what a normalisation did to each row, to undo on the output:
+// x̂ = (x − shift)·scale, so x = x̂/scale + shift.
+type rowNorm struct {
+	shift, scale []float64
+}
+
+// normalize writes the normalised rows of x into dst (both rows × d) as
+// norm says and returns what it did.
+func normalize(norm sae.Normalization, dst, x []float32, d int) rowNorm {
+	rows := len(x) / d
+	st := rowNorm{shift: make([]float64, rows), scale: make([]float64, rows)}
+	parallel.Ranges(runtime.GOMAXPROCS(0), rows, func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			in, out := x[r*d:(r+1)*d], dst[r*d:(r+1)*d]
+			var shift, scale float64
+			switch norm {
+			case sae.NormLayerNorm: // SAELens: unbiased std, ε added to it
+				var sum float64
+				for _, v := range in {
+					sum += float64(v)
+				}
+				shift = sum / float64(d)
+				var ss float64
+				for _, v := range in {
+					c := float64(v) - shift
+					ss += c * c
+				}
+				std := 0.0
+				if d > 1 {
+					std = math.Sqrt(ss / float64(d-1))
+				}
+				scale = 1 / (std + sae.LayerNormEps)
+			case sae.NormConstantRescale: // x·√d/‖x‖
+				var ss float64
+				for _, v := range in {
+					ss += float64(v) * float64(v)
+				}
+				scale = 1
+				if ss > 0 {
+					scale = math.Sqrt(float64(d)) / math.Sqrt(ss)
+				}
+			default:
+				scale = 1
+			}
+			for j, v := range in {
+				out[j] = float32((float64(v) - shift) * scale)
+			}
+			st.shift[r], st.scale[r] = shift, scale
+		}
+	})
+	return st
+}
+
+// denormalize undoes st on v (rows × d) in place.
+func (st rowNorm) denormalize(v []float32, d int) {
+	for r := range st.shift {
+		row := v[r*d : (r+1)*d]
+		for j, x := range row {
+			row[j] = float32(float64(x)/st.scale[r] + st.shift[r])
+		}
+	}
+}
+
+// needsNorm says whether a normalisation is done at run time
+// (expected_average_only_in is folded into the weights at load).
+func needsNorm(n sae.Normalization) bool {
+	return n == sae.NormLayerNorm || n == sae.NormConstantRescale
+}
+
+// parallelRows runs fn for each of rows rows, in parallel over ranges.
+func parallelRows(rows int, fn func(r int)) {
+	parallel.Ranges(runtime.GOMAXPROCS(0), rows, func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			fn(r)
+		}
+	})
+}

@@ -1,0 +1,60 @@
+package encoder
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// topK against a sort: the k largest (lower index first among equals),
+// through ReLU, every other entry zero; on random rows with many ties.
+func TestTopKMatchesSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := 0; trial < 2000; trial++ {
+		n := 1 + rng.IntN(300)
+		k := 1 + rng.IntN(n)
+		h := make([]float32, n)
+		for i := range h {
+			if trial%2 == 0 {
+				h[i] = float32(rng.IntN(7) - 3) // many ties, negatives
+			} else {
+				h[i] = float32(rng.NormFloat64())
+			}
+		}
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortStableFunc(idx, func(a, b int) int {
+			switch {
+			case h[a] > h[b]:
+				return -1
+			case h[a] < h[b]:
+				return 1
+			}
+			return 0
+		})
+		want := make([]float32, n)
+		for _, i := range idx[:k] {
+			want[i] = max(h[i], 0)
+		}
+		got := append([]float32(nil), h...)
+		topK(got, k, nil)
+		if !slices.Equal(got, want) {
+			t.Fatalf("trial %d, n %d, k %d:\n h    %v\n got  %v\n want %v", trial, n, k, h, got, want)
+		}
+	}
+}
+
+func TestJumpReLUAndGate(t *testing.T) {
+	h := []float32{-1, 0.5, 0.5, 2, 0}
+	jumpReLU(h, []float32{0, 0.5, 0.4, -1, -1})
+	if want := []float32{0, 0, 0.5, 2, 0}; !slices.Equal(h, want) {
+		t.Errorf("jumpReLU: %v, want %v", h, want)
+	}
+	mag := []float32{1, -1, 3, 4}
+	gate(mag, []float32{0.1, 0.1, 0, -2})
+	if want := []float32{1, 0, 0, 0}; !slices.Equal(mag, want) {
+		t.Errorf("gate: %v, want %v", mag, want)
+	}
+}
