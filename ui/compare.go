@@ -332,9 +332,9 @@ func pairLines(r compareRequest) []string {
 			if j <= i {
 				continue
 			}
-			wa, wb := a.View.SAE.Weights, b.View.SAE.Weights
-			if _, done := cos[i][b.View]; !done && wa.DIn == wb.DIn {
-				cos[i][b.View], _ = features.NearestByDecoder(wa, a.Feature, wb, wb.DSae)
+			sa, sb := a.View.SAE, b.View.SAE
+			if _, done := cos[i][b.View]; !done && sa.W.Model == sb.W.Model {
+				cos[i][b.View], _ = features.NearestByDirection(sa.W.Model, sa.Enc, a.Feature, sb.Enc, sb.Weights.DSae)
 			}
 			if b.View == a.View && coact[i] == nil && r.stores[i] != nil {
 				coact[i], _ = r.stores[i].CoActivation(a.Feature, r.stores[i].DSae())
@@ -346,9 +346,8 @@ func pairLines(r compareRequest) []string {
 		for j := i + 1; j < n; j++ {
 			b := r.pins[j]
 			line := fmt.Sprintf("%s and %s: ", pinName(a, r.pins), pinName(b, r.pins))
-			wa, wb := a.View.SAE.Weights, b.View.SAE.Weights
-			if wa.DIn != wb.DIn {
-				line += fmt.Sprintf("decoder cosine: different widths (d_in %d and %d)", wa.DIn, wb.DIn)
+			if a.View.SAE.W.Model != b.View.SAE.W.Model {
+				line += "decoder cosine: SAEs of different models"
 			} else {
 				c, ok := similarTo(cos[i][b.View], b.Feature)
 				if ok {

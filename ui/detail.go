@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/saescope/saescope/compute/features"
 	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/ui/plots"
+	"github.com/saescope/saescope/weights/hookname"
 	"github.com/saescope/saescope/weights/tokenizer"
 )
 
@@ -25,13 +27,13 @@ import (
 const nearK = 10
 
 // noOther is the other-SAE selector's choice when there is none.
-const noOther = "(no other SAE of this width)"
+const noOther = "(no other SAE of this model)"
 
 // DetailPane shows what a researcher needs to judge the selected feature:
 // its activation density (exportable), the tokens its decoder direction
 // boosts and suppresses through ln_final and the unembedding, the entropy
 // and max probability of that unembedding, and its nearest features by
-// decoder cosine (in this SAE and in another open SAE of the same width)
+// decoder cosine (in this SAE and in another open SAE of the same model)
 // and by co-activation. Clicking a feature in a list selects it (in its
 // own SAE's tab for the other SAE). The model-side numbers are computed
 // off the UI thread, the newest selection winning.
@@ -180,7 +182,7 @@ func (p *DetailPane) SetOther(v *View) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s is not another open SAE of this width", v.Name())
+	return fmt.Errorf("%s is not another open SAE of this model", v.Name())
 }
 
 func (p *DetailPane) chooseOther() {
@@ -195,13 +197,14 @@ func (p *DetailPane) chooseOther() {
 	}
 }
 
-// syncOthers lists the other open SAEs whose decoder directions live in
-// the same space (equal d_in).
+// syncOthers lists the other open SAEs of the same model: their features'
+// residual-stream directions compare with this SAE's, whatever their hooks
+// and families.
 func (p *DetailPane) syncOthers() {
 	var others []*View
 	var names []string
 	for _, o := range p.v.Bench().Views() {
-		if o != p.v && o.SAE.Weights.DIn == p.v.SAE.Weights.DIn {
+		if o != p.v && o.SAE.W.Model == p.v.SAE.W.Model {
 			others = append(others, o)
 			names = append(names, shortName(o))
 		}
@@ -284,8 +287,44 @@ func (p *DetailPane) infoText(f int, st *store.Store) string {
 		return head + ": no unembedding statistics (the SAE's hook is not in the residual stream's width)."
 	}
 	maxBits := math.Log2(float64(tokenizer.VocabSize))
-	return fmt.Sprintf("Decoder direction × %.3g, unembedded: entropy %.2f of %.2f bits · max probability %s",
+	text := fmt.Sprintf("Decoder direction × %.3g, unembedded: entropy %.2f of %.2f bits · max probability %s",
 		st.Meta.Summary.UnembedScale, st.UnembedEntropy[f], maxBits, fprob(float64(st.UnembedMaxProb[f])))
+	return text + p.headsText(f)
+}
+
+// headsText says, for a feature of an attn.hook_z SAE, how much of its
+// decoder direction lies in each attention head ("" for other SAEs).
+func (p *DetailPane) headsText(f int) string {
+	w := p.v.SAE.Weights
+	if w.Hook.Point != hookname.AttnZ {
+		return ""
+	}
+	norms, err := features.HeadNorms(w, f, p.v.SAE.W.Model.Config.NHead)
+	if err != nil {
+		return " · heads: " + err.Error()
+	}
+	var total float64
+	for _, n := range norms {
+		total += n * n
+	}
+	type hn struct {
+		h int
+		n float64
+	}
+	var top []hn
+	for h, n := range norms {
+		top = append(top, hn{h, n})
+	}
+	sort.Slice(top, func(i, j int) bool { return top[i].n > top[j].n })
+	var parts []string
+	for _, x := range top[:min(3, len(top))] {
+		share := 0.0
+		if total > 0 {
+			share = 100 * x.n * x.n / total
+		}
+		parts = append(parts, fmt.Sprintf("L%dH%d %.0f%%", w.Hook.Layer, x.h, share))
+	}
+	return " · decoder norm by head (share of ‖W_dec[f]‖²): " + strings.Join(parts, ", ")
 }
 
 func fprob(v float64) string {
@@ -308,11 +347,11 @@ func (p *DetailPane) clear() {
 func (p *DetailPane) run(_ context.Context, r detailRequest) func() {
 	t0 := time.Now()
 	d := &detailData{req: r}
-	w := p.v.SAE.Weights
+	m, enc := p.v.SAE.W.Model, p.v.SAE.Enc
 	d.logits, d.logitsErr = p.v.Logits(r.f)
-	d.nearest, d.nearestErr = features.NearestByDecoder(w, r.f, w, nearK)
+	d.nearest, d.nearestErr = features.NearestByDirection(m, enc, r.f, enc, nearK)
 	if r.other != nil {
-		d.otherNearest, d.otherErr = features.NearestByDecoder(w, r.f, r.other.SAE.Weights, nearK)
+		d.otherNearest, d.otherErr = features.NearestByDirection(m, enc, r.f, r.other.SAE.Enc, nearK)
 	}
 	if r.st != nil {
 		d.coact, d.coactErr = r.st.CoActivation(r.f, nearK)

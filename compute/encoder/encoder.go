@@ -8,6 +8,7 @@ package encoder
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/saescope/saescope/compute"
 	"github.com/saescope/saescope/compute/model"
@@ -32,6 +33,34 @@ type Encoder struct {
 	// and b_mag - b_dec·W_mag.
 	wMag, bMagEff compute.Tensor
 	threshold     []float32 // JumpReLU, on the host
+
+	dirsOnce sync.Once
+	dirs     []float32 // ResidualDirections' result, [d_sae, d_model]
+	bias     []float32 // b_dec's direction, [d_model]
+	dirsErr  error
+}
+
+// ResidualDirections returns every feature's direction in the residual
+// stream, [d_sae, d_model] row-major, and that of b_dec: W_dec[f] for an
+// SAE whose output is the residual stream or is added to it (resid_*,
+// attn_out, mlp_out, a transcoder's MLP output), W_dec[f]·W_O for
+// attn.hook_z, W_dec[f]·W_out for mlp.hook_post, centred over d_model as
+// the model's writes are (unless the SAE is uncentred). Logit weights,
+// unembedding statistics and decoder-cosine neighbours use them. They are
+// computed once (the model is locked meanwhile).
+func (e *Encoder) ResidualDirections(m *model.Model) (dirs, bias []float32, err error) {
+	e.dirsOnce.Do(func() {
+		s := e.SAE
+		out := s.Output()
+		centre := !s.Uncentred && (out.Point == hookname.AttnZ || out.Point == hookname.MLPPost)
+		m.Lock()
+		defer m.Unlock()
+		if e.dirs, e.dirsErr = m.WriteDirections(out, s.WDec.Data, s.DSae, centre); e.dirsErr != nil {
+			return
+		}
+		e.bias, e.dirsErr = m.WriteDirections(out, s.BDec.Data, 1, centre)
+	})
+	return e.dirs, e.bias, e.dirsErr
 }
 
 // New uploads s to be.

@@ -235,20 +235,21 @@ func Reconstruction(ctx context.Context, m *model.Model, enc *encoder.Encoder, t
 	return res, nil
 }
 
-// decoderRows writes scale·W_dec[f] + b_dec for features [lo, hi) into dst.
-func decoderRows(enc *encoder.Encoder, lo, hi int, scale float32, dst []float32) {
-	s := enc.SAE
+// decoderRows writes scale·dir[f] + bias for features [lo, hi) into dst
+// (d values a row).
+func decoderRows(dirs, bias []float32, d, lo, hi int, scale float32, dst []float32) {
 	for f := lo; f < hi; f++ {
-		row := s.WDec.Data[f*s.DIn : (f+1)*s.DIn]
-		out := dst[(f-lo)*s.DIn : (f-lo+1)*s.DIn]
+		row := dirs[f*d : (f+1)*d]
+		out := dst[(f-lo)*d : (f-lo+1)*d]
 		for j, w := range row {
-			out[j] = scale*w + s.BDec.Data[j]
+			out[j] = scale*w + bias[j]
 		}
 	}
 }
 
 // Unembedding holds, for each feature, the softmax statistics of
-// softmax(W_U · ln_final(scale·W_dec[f] + b_dec)).
+// softmax(W_U · ln_final(scale·W_dec[f] + b_dec)), W_dec[f] and b_dec as
+// residual-stream directions (Encoder.ResidualDirections).
 type Unembedding struct {
 	Scale       float32   `json:"scale"`
 	EntropyBits []float32 `json:"entropy_bits"`
@@ -258,9 +259,10 @@ type Unembedding struct {
 // UnembedDecoder computes the Unembedding of every feature's decoder
 // direction scaled by scale (the notebook used the average hidden norm).
 func UnembedDecoder(ctx context.Context, m *model.Model, enc *encoder.Encoder, scale float32) (*Unembedding, error) {
-	d, n := enc.DIn(), enc.DSae()
-	if d != m.Config.DModel {
-		return nil, fmt.Errorf("unembed: SAE width %d is not the model's d_model %d", d, m.Config.DModel)
+	d, n := m.Config.DModel, enc.DSae()
+	dirs, bias, err := enc.ResidualDirections(m)
+	if err != nil {
+		return nil, fmt.Errorf("unembed: %w", err)
 	}
 	res := &Unembedding{Scale: scale, EntropyBits: make([]float32, n), MaxProb: make([]float32, n)}
 	be := m.Backend()
@@ -275,7 +277,7 @@ func UnembedDecoder(ctx context.Context, m *model.Model, enc *encoder.Encoder, s
 			return nil, err
 		}
 		hi := min(lo+chunk, n)
-		decoderRows(enc, lo, hi, scale, buf)
+		decoderRows(dirs, bias, d, lo, hi, scale, buf)
 		xv := be.RowsView(x, 0, hi-lo)
 		be.Write(xv, buf[:(hi-lo)*d])
 		h, p, err := m.UnembedStats(xv)
@@ -290,7 +292,7 @@ func UnembedDecoder(ctx context.Context, m *model.Model, enc *encoder.Encoder, s
 
 // LogitEffect is the direct effect of one feature on the logits, as
 // sae_vis and Neuronpedia show it: the tokens whose logit weights
-// W_dec[f] · W_U (W_U as TransformerLens processes it: ln_final's gain
+// W_dec[f] · W_U (W_dec[f] as a residual-stream direction) (W_U as TransformerLens processes it: ln_final's gain
 // folded in, centred over d_model and over the vocabulary) are largest
 // and smallest (model.DirectionLogits).
 type LogitEffect struct {
@@ -303,12 +305,13 @@ func FeatureLogits(m *model.Model, enc *encoder.Encoder, f int, k int) (*LogitEf
 	if f < 0 || f >= enc.DSae() {
 		return nil, fmt.Errorf("feature %d outside [0, %d)", f, enc.DSae())
 	}
-	d := enc.DIn()
-	if d != m.Config.DModel {
-		return nil, fmt.Errorf("logit effect: SAE width %d is not the model's d_model %d", d, m.Config.DModel)
+	d := m.Config.DModel
+	dirs, _, err := enc.ResidualDirections(m)
+	if err != nil {
+		return nil, fmt.Errorf("logit effect: %w", err)
 	}
 	m.Lock()
-	rows, err := m.DirectionLogits([][]float32{enc.SAE.WDec.Data[f*d : (f+1)*d]})
+	rows, err := m.DirectionLogits([][]float32{dirs[f*d : (f+1)*d]})
 	m.Unlock()
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/weights/hookname"
 )
 
 // scratch returns the model's ln_final and logits buffers, logitChunk rows
@@ -167,4 +168,61 @@ func MeanLoss(perToken [][]float32) float64 {
 		return math.NaN()
 	}
 	return s / float64(n)
+}
+
+// WriteDirections maps n rows of activations at hook h (rows: n × the
+// hook's width, row-major) to the residual-stream directions they write:
+// through W_O of the layer for attn.hook_z, through the MLP's W_out for
+// mlp.hook_post, unchanged for every other hook (the residual stream and
+// the outputs added to it). Biases are left out: these are directions.
+// With centre, the result is centred over d_model, as
+// HookedTransformer.from_pretrained centres the weights that write the
+// residual stream. Call it with the model locked.
+func (m *Model) WriteDirections(h hookname.Hook, rows []float32, n int, centre bool) ([]float32, error) {
+	d := m.Config.DModel
+	if h.Layer >= len(m.layers) {
+		return nil, fmt.Errorf("write directions: %s is past the model's %d layers", h, len(m.layers))
+	}
+	var w compute.Tensor
+	width := d
+	switch h.Point {
+	case hookname.AttnZ:
+		w = m.layers[h.Layer].oW
+	case hookname.MLPPost:
+		w, width = m.layers[h.Layer].projW, m.Config.DMLP()
+	}
+	if len(rows) != n*width {
+		return nil, fmt.Errorf("write directions: %d values for %d rows at %s (width %d)", len(rows), n, h, width)
+	}
+	out := make([]float32, n*d)
+	if w == nil {
+		copy(out, rows)
+	} else {
+		be := m.be
+		const chunk = 256
+		x, y := be.Alloc(min(chunk, n), width), be.Alloc(min(chunk, n), d)
+		defer be.Free(x)
+		defer be.Free(y)
+		for lo := 0; lo < n; lo += chunk {
+			hi := min(n, lo+chunk)
+			xv, yv := be.RowsView(x, 0, hi-lo), be.RowsView(y, 0, hi-lo)
+			be.Write(xv, rows[lo*width:hi*width])
+			be.MatMul(yv, xv, w, nil)
+			be.Read(yv, out[lo*d:hi*d])
+		}
+	}
+	if centre {
+		for r := 0; r < n; r++ {
+			row := out[r*d : (r+1)*d]
+			var mean float64
+			for _, v := range row {
+				mean += float64(v)
+			}
+			mean /= float64(d)
+			for j, v := range row {
+				row[j] = float32(float64(v) - mean)
+			}
+		}
+	}
+	return out, nil
 }
