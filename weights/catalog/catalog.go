@@ -76,6 +76,31 @@ type Entry struct {
 	// its input width and number of features.
 	Hook      string
 	DIn, DSae int
+	// HookOut is the hook a transcoder writes (blocks.L.hook_mlp_out), ""
+	// for an SAE, which writes where it reads.
+	HookOut string
+	// Release is the SAELens release the entry belongs to
+	// ("gpt2-small-res-jb"), or the repository for those SAELens does
+	// not list.
+	Release string
+	// Family says how the SAE encodes, in the words of sae.SAE.Describe:
+	// "ReLU", "TopK (k = 32), layer_norm", "ReLU, attention heads
+	// (hook_z)", "ReLU transcoder ln2.hook_normalized → hook_mlp_out".
+	Family string
+	// NoBOS is set for SAEs trained on rows without a BOS token (SAELens
+	// prepend_bos false: OpenAI's v5); ContextSize is the training
+	// context length when it is not 128 (64 for OpenAI's v5), 0 otherwise.
+	NoBOS       bool
+	ContextSize int
+	// NeuronpediaID is the model/source id under which Neuronpedia hosts
+	// the SAE's features ("gpt2-small/9-res-jb"), "" when it hosts none.
+	NeuronpediaID string
+	// NormScalingFactor is SAELens' norm_scaling_factor for the SAE (the
+	// dataset's √d_in / E‖x‖, for normalize_activations
+	// expected_average_only_in; gpt2-small-mlp-tm), 0 when none is given.
+	NormScalingFactor float64
+	// Note is a caveat worth showing beside the entry, "" when none.
+	Note string
 	// KnownSize is the download size shown before any network request, 0
 	// when unknown; SizeExact says whether it is exact (from the hub's
 	// listing) or an estimate (from the tensor shapes). SizeSource says
@@ -162,40 +187,7 @@ func All() []*Entry {
 			},
 		},
 	}
-	jacobSize := int64((2*dModel*jacobDSae + jacobDSae + dModel) * f32)
-	for _, site := range []string{"resid_pre", "mlp_out"} {
-		for l := range nLayers {
-			file := fmt.Sprintf("gpt2-small_%d_%s_%d.pt", jacobDSae, site, l)
-			out = append(out, &Entry{
-				Name: fmt.Sprintf("jacobcd52/%s_%d", site, l), Kind: KindSAE,
-				Title: fmt.Sprintf("SAE, %d features, blocks.%d.hook_%s (jacobcd52, torch .pt)", jacobDSae, l, site),
-				Repo:  hub.Model(jacobRepo), Revision: "main",
-				Files: []string{file}, Target: file,
-				Hook: fmt.Sprintf("blocks.%d.hook_%s", l, site), DIn: dModel, DSae: jacobDSae,
-				KnownSize:  jacobSize,
-				SizeSource: "estimate: float32 W_enc, W_dec, b_enc, b_dec of 768×6144, without the .pt container",
-			})
-		}
-	}
-	jbSize := int64((2*dModel*jbDSae+jbDSae+dModel)*f32 + jbDSae*f32)
-	var jbHooks []string
-	for l := range nLayers {
-		jbHooks = append(jbHooks, fmt.Sprintf("blocks.%d.hook_resid_pre", l))
-	}
-	jbHooks = append(jbHooks, "blocks.11.hook_resid_post")
-	for _, h := range jbHooks {
-		out = append(out, &Entry{
-			Name: "gpt2-small-res-jb/" + h, Kind: KindSAE,
-			Title: fmt.Sprintf("SAE, %d features, %s (SAELens gpt2-small-res-jb)", jbDSae, h),
-			Repo:  hub.Model(jbRepo), Revision: "main",
-			Files:    []string{h + "/cfg.json", h + "/sae_weights.safetensors"},
-			Optional: []string{h + "/sparsity.safetensors"},
-			Target:   h, Hook: h, DIn: dModel, DSae: jbDSae,
-			KnownSize:  jbSize,
-			SizeSource: "estimate: float32 weights of 768×24576 and the feature sparsities, without headers",
-		})
-	}
-	return out
+	return append(out, saeReleases()...)
 }
 
 // FirstRun returns what the app needs to start a first analysis: GPT-2
@@ -219,8 +211,10 @@ var aliases = map[string]string{
 }
 
 // Lookup finds an entry by name (case-insensitive; also "gpt2-small",
-// "openai-community/gpt2", "stas/openwebtext-10k", and
-// "gpt2-small-res-jb/9" for blocks.9.hook_resid_pre).
+// "openai-community/gpt2", "stas/openwebtext-10k",
+// "gpt2-small-res-jb/9" for blocks.9.hook_resid_pre, and
+// "gpt2-small-hook-z-kk/blocks.L.attn.hook_z" for SAELens'
+// blocks.L.hook_z).
 func Lookup(name string) (*Entry, bool) {
 	n := strings.ToLower(strings.TrimSpace(name))
 	if a, ok := aliases[n]; ok {
@@ -228,6 +222,9 @@ func Lookup(name string) (*Entry, bool) {
 	}
 	if rest, ok := strings.CutPrefix(n, "gpt2-small-res-jb/"); ok && !strings.Contains(rest, ".") {
 		n = "gpt2-small-res-jb/blocks." + rest + ".hook_resid_pre"
+	}
+	if rest, ok := strings.CutPrefix(n, "gpt2-small-hook-z-kk/"); ok {
+		n = "gpt2-small-hook-z-kk/" + strings.Replace(rest, ".attn.hook_z", ".hook_z", 1)
 	}
 	for _, e := range All() {
 		if strings.ToLower(e.Name) == n {

@@ -83,18 +83,56 @@ func TestCatalogueEntries(t *testing.T) {
 		seen[e.Name] = true
 		if e.Kind == catalog.KindSAE {
 			h, err := hookname.Parse(e.Hook, 12)
-			if err != nil || h.String() != e.Hook || e.DIn != 768 {
-				t.Errorf("%s: hook %q %v", e.Name, e.Hook, err)
+			if err != nil || h.String() != e.Hook || e.DIn != 768 || e.DSae <= 0 || e.Family == "" || e.Release == "" {
+				t.Errorf("%s: hook %q %v, d_in %d, d_sae %d, family %q, release %q", e.Name, e.Hook, err, e.DIn, e.DSae, e.Family, e.Release)
 			}
-			if strings.HasSuffix(e.Target, ".pt") {
+			if e.HookOut != "" {
+				o, err := hookname.Parse(e.HookOut, 12)
+				if err != nil || o.Layer != h.Layer || o.Order() <= h.Order() {
+					t.Errorf("%s: transcoder %s → %s %v", e.Name, e.Hook, e.HookOut, err)
+				}
+			}
+			// A .pt file the loader must name the hook of from its file
+			// name (no _cfg.json beside it).
+			if strings.HasSuffix(e.Target, ".pt") && len(e.Files) == 1 && e.Files[0] == e.Target {
 				if fh, ok := sae.HookFromFileName(e.Target); !ok || fh.String() != e.Hook {
 					t.Errorf("%s: file %s names hook %v", e.Name, e.Target, fh)
 				}
 			}
+			for _, f := range append(append([]string(nil), e.Files...), e.Optional...) {
+				if f != e.Target && !strings.HasPrefix(f, e.Target+"/") && !strings.HasPrefix(f, strings.TrimSuffix(e.Target, ".pt")+"_") {
+					t.Errorf("%s: file %s is not %s or in it", e.Name, f, e.Target)
+				}
+			}
+			key := e.Repo.String() + "@" + e.Target
+			if seen[key] {
+				t.Errorf("%s: %s listed twice", e.Name, key)
+			}
+			seen[key] = true
+			if e.NeuronpediaID != "" && !strings.HasPrefix(e.NeuronpediaID, "gpt2-small/") {
+				t.Errorf("%s: Neuronpedia id %q", e.Name, e.NeuronpediaID)
+			}
 		}
 	}
-	if len(seen) != 2+24+13 {
-		t.Errorf("%d entries", len(seen))
+	perRelease := map[string]int{}
+	nSAE := 0
+	for _, e := range catalog.All() {
+		if e.Kind == catalog.KindSAE {
+			perRelease[e.Release]++
+			nSAE++
+		}
+	}
+	// jacobcd52 24, res-jb 13, feature splitting 8, hook-z-kk 12,
+	// mlp-tm 12, OpenAI v5 2 widths × 4 sites × 12, e2e 6 sets × 3,
+	// Dunefsky's transcoders 12, ARENA's 9.
+	if want := 24 + 13 + 8 + 12 + 12 + 96 + 18 + 12 + 9; nSAE != want {
+		t.Errorf("%d SAE entries, want %d", nSAE, want)
+	}
+	for release, n := range map[string]int{"gpt2-small-res_scefr-ajt": 3, "gpt2-small-res_sll-ajt": 3, "gpt2-small-resid-post-v5-32k": 12,
+		"gpt2-small-res-jb-feature-splitting": 8, "gpt2-small-hook-z-kk": 12, "gpt2-small-mlp-tm": 12} {
+		if perRelease[release] != n {
+			t.Errorf("release %s has %d entries, want %d", release, perRelease[release], n)
+		}
 	}
 	for alias, name := range map[string]string{"gpt2-small": "gpt2", "openai-community/gpt2": "gpt2", "Stas/OpenWebText-10k": "openwebtext-10k",
 		"gpt2-small-res-jb/9": "gpt2-small-res-jb/blocks.9.hook_resid_pre", "jacobcd52/mlp_out_3": "jacobcd52/mlp_out_3"} {
@@ -398,5 +436,117 @@ func TestFetchCancel(t *testing.T) {
 	}
 	if st := e.Status(c); st.State != catalog.Partial || st.PartialBytes != 1000 {
 		t.Errorf("status after cancel %+v", st)
+	}
+}
+
+// TestReleaseNames checks entries against SAELens' pretrained_saes.yaml
+// (jbloomAus/SAELens 6.18.0) and the transcoder authors' code, by hand.
+func TestReleaseNames(t *testing.T) {
+	for _, c := range []struct {
+		name, repo, target, hook, hookOut, np string
+		files                                 []string
+		dSae                                  int
+	}{
+		{"gpt2-small-res-jb/blocks.11.hook_resid_post", "jbloom/GPT2-Small-SAEs-Reformatted", "blocks.11.hook_resid_post", "blocks.11.hook_resid_post", "", "gpt2-small/12-res-jb",
+			[]string{"blocks.11.hook_resid_post/cfg.json", "blocks.11.hook_resid_post/sae_weights.safetensors"}, 24576},
+		{"gpt2-small-res-jb-feature-splitting/blocks.8.hook_resid_pre_98304", "jbloom/GPT2-Small-Feature-Splitting-Experiment-Layer-8", "blocks.8.hook_resid_pre_98304",
+			"blocks.8.hook_resid_pre", "", "gpt2-small/8-res_fs98304-jb", nil, 98304},
+		{"gpt2-small-hook-z-kk/blocks.5.hook_z", "ckkissane/attn-saes-gpt2-small-all-layers",
+			"gpt2-small_L5_Hcat_z_lr1.20e-03_l11.00e+00_ds49152_bs4096_dc1.00e-06_rsanthropic_rie25000_nr4_v9.pt", "blocks.5.attn.hook_z", "", "gpt2-small/5-att-kk",
+			[]string{"gpt2-small_L5_Hcat_z_lr1.20e-03_l11.00e+00_ds49152_bs4096_dc1.00e-06_rsanthropic_rie25000_nr4_v9.pt",
+				"gpt2-small_L5_Hcat_z_lr1.20e-03_l11.00e+00_ds49152_bs4096_dc1.00e-06_rsanthropic_rie25000_nr4_v9_cfg.json"}, 49152},
+		{"gpt2-small-mlp-tm/blocks.0.hook_mlp_out", "tommmcgrath/gpt2-small-mlp-out-saes", "sae_group_gpt2_blocks.0.hook_mlp_out_24576:v1", "blocks.0.hook_mlp_out", "", "", nil, 24576},
+		{"gpt2-small-mlp-tm/blocks.8.hook_mlp_out", "tommmcgrath/gpt2-small-mlp-out-saes", "sae_group_gpt2_blocks.8.hook_mlp_out_24576:v1", "blocks.8.hook_mlp_out", "", "", nil, 24576},
+		{"gpt2-small-mlp-tm/blocks.11.hook_mlp_out", "tommmcgrath/gpt2-small-mlp-out-saes", "sae_group_gpt2_blocks.11.hook_mlp_out_24576:v2", "blocks.11.hook_mlp_out", "", "", nil, 24576},
+		{"gpt2-small-mlp-tm/blocks.5.hook_mlp_out", "tommmcgrath/gpt2-small-mlp-out-saes", "sae_group_gpt2_blocks.5.hook_mlp_out_24576:v0", "blocks.5.hook_mlp_out", "", "", nil, 24576},
+		{"gpt2-small-resid-post-v5-32k/blocks.8.hook_resid_post", "jbloom/GPT2-Small-OAI-v5-32k-resid-post-SAEs", "v5_32k_layer_8.pt", "blocks.8.hook_resid_post", "", "gpt2-small/8-res_post_32k-oai",
+			[]string{"v5_32k_layer_8.pt/cfg.json", "v5_32k_layer_8.pt/sae_weights.safetensors"}, 32768},
+		{"gpt2-small-resid-post-v5-128k/blocks.8.hook_resid_post", "jbloom/GPT2-Small-OAI-v5-128k-resid-post-SAEs", "v5_128k_layer_8", "blocks.8.hook_resid_post", "", "gpt2-small/8-res_post_128k-oai", nil, 131072},
+		{"gpt2-small-resid-mid-v5-32k/blocks.0.hook_resid_mid", "jbloom/GPT2-Small-OAI-v5-32k-resid-mid-SAEs", "v5_32k_layer_0", "blocks.0.hook_resid_mid", "", "gpt2-small/0-res_mid_32k-oai", nil, 32768},
+		{"gpt2-small-attn-out-v5-128k/blocks.3.hook_attn_out", "jbloom/GPT2-Small-OAI-v5-128k-attn-out-SAEs", "v5_128k_layer_3", "blocks.3.hook_attn_out", "", "gpt2-small/3-att_128k-oai", nil, 131072},
+		{"gpt2-small-mlp-out-v5-32k/blocks.11.hook_mlp_out", "jbloom/GPT2-Small-OAI-v5-32k-mlp-out-SAEs", "v5_32k_layer_11", "blocks.11.hook_mlp_out", "", "gpt2-small/11-mlp_32k-oai", nil, 32768},
+		{"gpt2-small-res_scefr-ajt/blocks.10.hook_resid_pre", "neuronpedia/gpt2-small__res_scefr-ajt", "10-res_scefr-ajt", "blocks.10.hook_resid_pre", "", "gpt2-small/10-res_scefr-ajt", nil, 46080},
+		{"gpt2-small-res_sll-ajt/blocks.2.hook_resid_pre", "neuronpedia/gpt2-small__res_sll-ajt", "2-res_sll-ajt", "blocks.2.hook_resid_pre", "", "gpt2-small/2-res_sll-ajt", nil, 46080},
+		{"jacobdunefsky/mlp_tc_8", "jacobdunefsky/gpt2small-transcoders", "gpt2-small-dun-chl-mlp-tc8", "blocks.8.ln2.hook_normalized", "blocks.8.hook_mlp_out", "gpt2-small/8-tres-dc",
+			[]string{"gpt2-small-dun-chl-mlp-tc8/sae.json", "gpt2-small-dun-chl-mlp-tc8/sae.safetensors"}, 24576},
+		{"callummcdougall/mlp_tc_8", "callummcdougall/arena-demos-transcoder", "gpt2-small-layer-8-mlp-transcoder-folded-b_dec_out", "blocks.8.ln2.hook_normalized", "blocks.8.hook_mlp_out", "gpt2-small/8-tres-dc",
+			[]string{"gpt2-small-layer-8-mlp-transcoder-folded-b_dec_out/cfg.json", "gpt2-small-layer-8-mlp-transcoder-folded-b_dec_out/sae_weights.safetensors"}, 24576},
+	} {
+		e := lookup(t, c.name)
+		if e.Repo.ID != c.repo || e.Target != c.target || e.Hook != c.hook || e.HookOut != c.hookOut || e.NeuronpediaID != c.np || e.DSae != c.dSae {
+			t.Errorf("%s: repo %s target %s hook %s → %q np %q d_sae %d", c.name, e.Repo.ID, e.Target, e.Hook, e.HookOut, e.NeuronpediaID, e.DSae)
+		}
+		if c.files != nil && strings.Join(e.Files, " ") != strings.Join(c.files, " ") {
+			t.Errorf("%s: files %v, want %v", c.name, e.Files, c.files)
+		}
+	}
+	if e := lookup(t, "gpt2-small-hook-z-kk/blocks.5.attn.hook_z"); e.Name != "gpt2-small-hook-z-kk/blocks.5.hook_z" {
+		t.Errorf("attn.hook_z alias: %s", e.Name)
+	}
+	v5 := lookup(t, "gpt2-small-resid-post-v5-32k/blocks.8.hook_resid_post")
+	if !v5.NoBOS || v5.ContextSize != 64 || !strings.HasPrefix(v5.Family, "TopK (k = 32)") || v5.SizeText() != "≈201.5 MB" {
+		t.Errorf("v5: no BOS %v, context %d, family %q, size %s", v5.NoBOS, v5.ContextSize, v5.Family, v5.SizeText())
+	}
+	if f := lookup(t, "gpt2-small-mlp-tm/blocks.11.hook_mlp_out").NormScalingFactor; f != 0.2851548652550073 {
+		t.Errorf("mlp-tm L11 norm_scaling_factor %v", f)
+	}
+	// jacobcd52's SAEs are on no Neuronpedia page.
+	if id := lookup(t, "jacobcd52/resid_pre_9").NeuronpediaID; id != "" {
+		t.Errorf("jacobcd52 Neuronpedia id %q", id)
+	}
+}
+
+func TestNeuronpediaURL(t *testing.T) {
+	for _, c := range []struct {
+		id      string
+		feature int
+		want    string
+	}{
+		{"gpt2-small/9-res-jb", 1234, "https://www.neuronpedia.org/gpt2-small/9-res-jb/1234"},
+		{"gpt2-small/8-res_post_32k-oai", 0, "https://www.neuronpedia.org/gpt2-small/8-res_post_32k-oai/0"},
+		{"", 3, ""},
+		{"gpt2-small", 3, ""},
+		{"gpt2-small/9-res-jb/extra", 3, ""},
+		{"gpt2-small/9-res-jb", -1, ""},
+	} {
+		if got := catalog.NeuronpediaURL(c.id, c.feature); got != c.want {
+			t.Errorf("NeuronpediaURL(%q, %d) = %q, want %q", c.id, c.feature, got, c.want)
+		}
+	}
+	if got := lookup(t, "gpt2-small-res-jb/9").NeuronpediaURL(1234); got != "https://www.neuronpedia.org/gpt2-small/9-res-jb/1234" {
+		t.Errorf("entry URL %q", got)
+	}
+	if got := lookup(t, "jacobcd52/resid_pre_9").NeuronpediaURL(1); got != "" {
+		t.Errorf("entry without an id: %q", got)
+	}
+}
+
+func TestForPath(t *testing.T) {
+	c := client(t, nil)
+	commit := hubtest.CommitID("any")
+	for name, p := range map[string]string{
+		"gpt2-small-res-jb/blocks.9.hook_resid_pre":             filepath.Join(c.SnapshotDir(hub.Model("jbloom/GPT2-Small-SAEs-Reformatted"), commit), "blocks.9.hook_resid_pre"),
+		"gpt2-small-resid-post-v5-32k/blocks.8.hook_resid_post": filepath.Join(c.SnapshotDir(hub.Model("jbloom/GPT2-Small-OAI-v5-32k-resid-post-SAEs"), commit), "v5_32k_layer_8.pt") + "/",
+		"gpt2-small-mlp-tm/blocks.0.hook_mlp_out":               filepath.Join(c.SnapshotDir(hub.Model("tommmcgrath/gpt2-small-mlp-out-saes"), commit), "sae_group_gpt2_blocks.0.hook_mlp_out_24576:v1"),
+		"jacobcd52/resid_pre_9":                                 filepath.Join(c.SnapshotDir(hub.Model("jacobcd52/gpt2-small-sparse-autoencoders"), commit), "gpt2-small_6144_resid_pre_9.pt"),
+	} {
+		e, ok := catalog.ForPath(p)
+		if !ok || e.Name != name {
+			t.Errorf("ForPath(%s) = %v %v, want %s", p, e, ok, name)
+		}
+	}
+	if id := catalog.NeuronpediaIDForPath(filepath.Join(c.SnapshotDir(hub.Model("jbloom/GPT2-Small-SAEs-Reformatted"), commit), "blocks.11.hook_resid_post")); id != "gpt2-small/12-res-jb" {
+		t.Errorf("NeuronpediaIDForPath = %q", id)
+	}
+	for _, p := range []string{
+		"", "/tmp/blocks.9.hook_resid_pre",
+		// the same folder name in another repository, a file inside the folder, another folder
+		filepath.Join(c.SnapshotDir(hub.Model("someone/else"), commit), "blocks.9.hook_resid_pre"),
+		filepath.Join(c.SnapshotDir(hub.Model("jbloom/GPT2-Small-SAEs-Reformatted"), commit), "blocks.9.hook_resid_pre", "cfg.json"),
+		filepath.Join(c.SnapshotDir(hub.Model("jbloom/GPT2-Small-SAEs-Reformatted"), commit), "blocks.12.hook_resid_pre"),
+	} {
+		if e, ok := catalog.ForPath(p); ok {
+			t.Errorf("ForPath(%q) = %s", p, e.Name)
+		}
 	}
 }
