@@ -24,6 +24,7 @@ type engineFlags struct {
 	tokens  *string
 	blas    *string
 	backend *string
+	foldDec *bool
 }
 
 func addEngineFlags(fs *flag.FlagSet, withSAE bool) *engineFlags {
@@ -35,10 +36,11 @@ func addEngineFlags(fs *flag.FlagSet, withSAE bool) *engineFlags {
 		backend: fs.String("backend", "auto", "compute backend: "+strings.Join(backendNames(), ", ")),
 		hook:    fs.String("hook", "", "hook point (default: the SAE's own hook)"),
 	}
-	empty := ""
-	ef.saePath = &empty
+	empty, no := "", false
+	ef.saePath, ef.foldDec = &empty, &no
 	if withSAE {
-		ef.saePath = fs.String("sae", "", "SAE .pt file or SAELens folder")
+		ef.saePath = fs.String("sae", "", "SAE .pt file, SAELens folder, or OpenAI sparse_autoencoder .pt (with --hook)")
+		ef.foldDec = fs.Bool("fold-dec-norm", false, "fold the decoder norms into the encoder (SAELens' fold_W_dec_norm: unit decoder rows, each feature's activations scaled by its old norm, as Neuronpedia shows them)")
 	}
 	return ef
 }
@@ -87,9 +89,15 @@ func (ef *engineFlags) load(needSAE bool) (*engine, error) {
 	}
 	cfg := e.ck.Config
 	if *ef.saePath != "" {
-		if e.sae, err = sae.Load(*ef.saePath, ""); err != nil {
+		if e.sae, err = sae.Load(*ef.saePath, *ef.hook); err != nil {
 			e.Close()
 			return nil, err
+		}
+		if *ef.foldDec {
+			if err = e.sae.FoldDecoderNorm(); err != nil {
+				e.Close()
+				return nil, err
+			}
 		}
 		if err = e.sae.Fits(cfg); err != nil {
 			e.Close()
@@ -123,6 +131,15 @@ func (ef *engineFlags) start(fs *flag.FlagSet, args []string, needSAE bool) (*en
 	if err != nil {
 		e.Close()
 		return nil, nil, err
+	}
+	if e.sae != nil && e.sae.NoBOS && *ef.text != "" {
+		// an SAE trained on text without BOS (prepend_bos false) sees
+		// the typed text as it saw its training data
+		for i, r := range rows {
+			if len(r) > 1 && r[0] == tokenizer.BOS {
+				rows[i] = r[1:]
+			}
+		}
 	}
 	return e, rows, nil
 }

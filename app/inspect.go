@@ -74,7 +74,19 @@ func runInspect(_ context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer s.Close()
-		out["sae"] = map[string]any{"path": s.Path, "format": s.Format, "hook": s.Hook.String(), "d_in": s.DIn, "d_sae": s.DSae, "apply_b_dec_to_input": s.ApplyBDecToInput, "uncentred": s.Uncentred}
+		info := map[string]any{"path": s.Path, "format": s.Format, "hook": s.Hook.String(), "d_in": s.DIn, "d_sae": s.DSae,
+			"apply_b_dec_to_input": s.ApplyBDecToInput, "uncentred": s.Uncentred,
+			"architecture": s.Arch, "normalize_activations": s.Norm, "family": s.Describe(), "prepend_bos": !s.NoBOS}
+		if s.Arch == sae.TopK {
+			info["k"] = s.K
+		}
+		if s.Transcoder {
+			info["hook_out"], info["d_out"] = s.Output().String(), s.OutDim()
+		}
+		if s.NeuronpediaID != "" {
+			info["neuronpedia_id"] = s.NeuronpediaID
+		}
+		out["sae"] = info
 	}
 	return writeJSON(stdout, out)
 }
