@@ -212,7 +212,9 @@ func Load(path, hook string) (*SAE, error) {
 		return nil, fmt.Errorf("load SAE %s: %w", path, err)
 	}
 	var s *SAE
-	if st.IsDir() {
+	if st.IsDir() && isDunefskyFolder(path) {
+		s, err = loadDunefsky(path, hook)
+	} else if st.IsDir() {
 		s, err = loadSAELens(path, hook)
 	} else {
 		s, err = loadTorchDict(path, hook)
