@@ -14,6 +14,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/ulikunitz/xz"
 
+	"github.com/saescope/saescope/weights"
 	"github.com/saescope/saescope/weights/catalog"
 	"github.com/saescope/saescope/weights/corpus"
 	"github.com/saescope/saescope/weights/gpt2"
@@ -21,6 +22,7 @@ import (
 	"github.com/saescope/saescope/weights/hub"
 	"github.com/saescope/saescope/weights/hub/hubtest"
 	"github.com/saescope/saescope/weights/sae"
+	"github.com/saescope/saescope/weights/safetensors"
 )
 
 const fixtures = "../../testdata/fixtures"
@@ -548,5 +550,119 @@ func TestForPath(t *testing.T) {
 		if e, ok := catalog.ForPath(p); ok {
 			t.Errorf("ForPath(%q) = %s", p, e.Name)
 		}
+	}
+}
+
+// TestFetchNewReleases fetches one entry of each new release from the
+// imitation hub, under the catalogue's repository and folder names (the
+// tree listing first, then the files at one commit), and loads it. The
+// fixtures stand in for the real weights; the v5 folder is the TopK
+// fixture, the transcoder_circuits folder is made here.
+func TestFetchNewReleases(t *testing.T) {
+	srv := hubtest.New()
+	t.Cleanup(srv.Close)
+	v2 := fixtures + "/v2"
+	tiny := fixtures + "/tiny-gpt2-saelens-mlp_out-0"
+	folder := func(repo, dir, src string, extra ...*hubtest.File) {
+		files := []*hubtest.File{
+			{Path: dir + "/cfg.json", Data: readFile(t, src+"/cfg.json")},
+			{Path: dir + "/sae_weights.safetensors", Data: readFile(t, src+"/sae_weights.safetensors"), LFS: true},
+		}
+		srv.AddRepo("model", repo).Commit(hubtest.CommitID(repo), []string{"main"}, append(files, extra...)...)
+	}
+	folder("tommmcgrath/gpt2-small-mlp-out-saes", "sae_group_gpt2_blocks.8.hook_mlp_out_24576:v1", tiny)
+	folder("jbloom/GPT2-Small-OAI-v5-32k-resid-post-SAEs", "v5_32k_layer_8.pt", v2+"/saelens-topk-hook_resid_post-1")
+	folder("jbloom/GPT2-Small-Feature-Splitting-Experiment-Layer-8", "blocks.8.hook_resid_pre_1536", tiny,
+		&hubtest.File{Path: "blocks.8.hook_resid_pre_1536/sparsity.safetensors", Data: []byte("sparsity"), LFS: true})
+	folder("neuronpedia/gpt2-small__res_scefr-ajt", "10-res_scefr-ajt", tiny)
+	folder("callummcdougall/arena-demos-transcoder", "gpt2-small-layer-8-mlp-transcoder-folded-b_dec_out", v2+"/saelens-transcoder-mlp-0")
+
+	kk := lookup(t, "gpt2-small-hook-z-kk/blocks.5.hook_z")
+	srv.AddRepo("model", "ckkissane/attn-saes-gpt2-small-all-layers").Commit(hubtest.CommitID("kk"), []string{"main"},
+		&hubtest.File{Path: kk.Files[0], Data: readFile(t, fixtures+"/tiny-gpt2_256_resid_pre_1.pt"), LFS: true},
+		&hubtest.File{Path: kk.Files[1], Data: []byte(`{"act_name": "blocks.5.attn.hook_z", "dict_size": 256}`)})
+
+	dir := t.TempDir()
+	tc := map[string]weights.Tensor{}
+	for name, shape := range map[string][]int{"W_enc": {4, 8}, "b_enc": {8}, "W_dec": {8, 4}, "b_dec": {4}, "b_dec_out": {4}} {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		tc[name] = weights.Tensor{Shape: shape, Data: make([]float32, n)}
+		for i := range tc[name].Data {
+			tc[name].Data[i] = float32(i%5) * 0.25
+		}
+	}
+	if err := safetensors.Write(filepath.Join(dir, "sae.safetensors"), tc, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv.AddRepo("model", "jacobdunefsky/gpt2small-transcoders").Commit(hubtest.CommitID("dun"), []string{"main"},
+		&hubtest.File{Path: "gpt2-small-dun-chl-mlp-tc8/sae.json", Data: []byte(`{"hook_point": "blocks.8.ln2.hook_normalized", "out_hook_point": "blocks.8.hook_mlp_out", "is_transcoder": true, "d_in": 4, "expansion_factor": 2}`)},
+		&hubtest.File{Path: "gpt2-small-dun-chl-mlp-tc8/sae.safetensors", Data: readFile(t, filepath.Join(dir, "sae.safetensors")), LFS: true})
+
+	c := client(t, srv)
+	ctx := context.Background()
+	entries := []*catalog.Entry{
+		lookup(t, "gpt2-small-mlp-tm/blocks.8.hook_mlp_out"),
+		lookup(t, "gpt2-small-resid-post-v5-32k/blocks.8.hook_resid_post"),
+		lookup(t, "gpt2-small-res-jb-feature-splitting/blocks.8.hook_resid_pre_1536"),
+		lookup(t, "gpt2-small-res_scefr-ajt/blocks.10.hook_resid_pre"),
+		lookup(t, "callummcdougall/mlp_tc_8"),
+		kk,
+		lookup(t, "jacobdunefsky/mlp_tc_8"),
+	}
+	infos, err := catalog.RemoteInfos(ctx, c, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		r := infos[e.Name]
+		want := len(e.Files)
+		if e.Name == "gpt2-small-res-jb-feature-splitting/blocks.8.hook_resid_pre_1536" {
+			want++ // its sparsity.safetensors
+		}
+		if len(r.Missing) != 0 || len(r.Files) != want || r.Size <= 0 {
+			t.Errorf("%s: remote %+v, want %d files", e.Name, r, want)
+		}
+	}
+	if n := len(srv.Requests()); n != len(entries) {
+		t.Errorf("%d requests for %d listings", n, len(entries))
+	}
+	// an entry the hub does not have at the revision: its files reported missing
+	missing := lookup(t, "gpt2-small-mlp-tm/blocks.0.hook_mlp_out")
+	if r, err := missing.RemoteInfo(ctx, c); err != nil || len(r.Missing) != 2 {
+		t.Errorf("unpublished folder: %+v %v", r, err)
+	}
+
+	for _, e := range entries {
+		p, err := e.Fetch(ctx, c, nil)
+		if err != nil {
+			t.Errorf("%s: %v", e.Name, err)
+			continue
+		}
+		if st := e.Status(c); st.State != catalog.Ready || st.Path != p {
+			t.Errorf("%s: status after fetch %+v", e.Name, st)
+		}
+		s, err := sae.Load(p, "")
+		if err != nil {
+			t.Errorf("%s: loading %s: %v", e.Name, p, err)
+			continue
+		}
+		// the fixtures name no Neuronpedia id: the catalogue's is used
+		if s.NeuronpediaID != e.NeuronpediaID {
+			t.Errorf("%s: loaded Neuronpedia id %q, catalogue's %q", e.Name, s.NeuronpediaID, e.NeuronpediaID)
+		}
+		// (the fixture's layer is not the entry's: the point is compared)
+		if e.HookOut != "" && (!s.Transcoder || !strings.HasSuffix(e.HookOut, "."+string(s.Output().Point))) {
+			t.Errorf("%s: loaded a transcoder %v writing %s, catalogue says %s", e.Name, s.Transcoder, s.Output(), e.HookOut)
+		}
+		s.Close()
+	}
+	if s, err := sae.Load(filepath.Join(c.SnapshotDir(kk.Repo, hubtest.CommitID("kk")), kk.Target), ""); err != nil || s.Hook.String() != "blocks.5.attn.hook_z" {
+		t.Errorf("kk: %v %v", s, err)
+	}
+	if s, err := sae.Load(filepath.Join(c.SnapshotDir(hub.Model("jacobdunefsky/gpt2small-transcoders"), hubtest.CommitID("dun")), "gpt2-small-dun-chl-mlp-tc8"), ""); err != nil || s.Format != sae.FormatDunefsky {
+		t.Errorf("dunefsky: %v %v", s, err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/saescope/saescope/internal/regularfile"
 	"github.com/saescope/saescope/weights"
+	"github.com/saescope/saescope/weights/catalog"
 	"github.com/saescope/saescope/weights/gpt2"
 	"github.com/saescope/saescope/weights/hookname"
 	"github.com/saescope/saescope/weights/safetensors"
@@ -223,6 +224,9 @@ func Load(path, hook string) (*SAE, error) {
 		return nil, fmt.Errorf("load SAE %s: %w", path, err)
 	}
 	s.Path = path
+	if s.NeuronpediaID == "" { // the catalogue's, for a file fetched from it
+		s.NeuronpediaID = catalog.NeuronpediaIDForPath(path)
+	}
 	return s, nil
 }
 
