@@ -150,7 +150,14 @@ type listed struct {
 	Repo          string       `json:"repo"`
 	Revision      string       `json:"revision"`
 	Hook          string       `json:"hook,omitempty"`
+	HookOut       string       `json:"hook_out,omitempty"`
 	DSae          int          `json:"d_sae,omitempty"`
+	Release       string       `json:"release,omitempty"`
+	Family        string       `json:"family,omitempty"`
+	NoBOS         bool         `json:"no_bos,omitempty"`
+	ContextSize   int          `json:"context_size,omitempty"`
+	NeuronpediaID string       `json:"neuronpedia_id,omitempty"`
+	Note          string       `json:"note,omitempty"`
 	Size          int64        `json:"size,omitempty"`
 	SizeExact     bool         `json:"size_exact"`
 	SizeText      string       `json:"size_text"`
@@ -174,6 +181,8 @@ func listCatalogue(ctx context.Context, c *hub.Client, remote, text bool, stdout
 	for _, e := range entries {
 		st := e.Status(c)
 		r := listed{Name: e.Name, Kind: e.Kind, Title: e.Title, Repo: e.Repo.String(), Revision: e.Revision, Hook: e.Hook, DSae: e.DSae,
+			HookOut: e.HookOut, Release: e.Release, Family: e.Family, NoBOS: e.NoBOS, ContextSize: e.ContextSize,
+			NeuronpediaID: e.NeuronpediaID, Note: e.Note,
 			Size: e.KnownSize, SizeExact: e.SizeExact, SizeText: e.SizeText(), Status: string(st.State), Path: st.Path,
 			Missing: st.Missing, PartialBytes: st.PartialBytes, Problems: st.Problems}
 		if st.State == catalog.Ready {
@@ -200,7 +209,11 @@ func listCatalogue(ctx context.Context, c *hub.Client, remote, text bool, stdout
 			} else if r.PartialBytes > 0 {
 				status = fmt.Sprintf("partial (%s, resumable)", catalog.FormatBytes(r.PartialBytes))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Kind, r.SizeText, status, r.Title)
+			title := r.Title
+			if r.Note != "" {
+				title += " (note: " + r.Note + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Kind, r.SizeText, status, title)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -51,12 +51,18 @@ type listOut struct {
 	Cache   string `json:"cache"`
 	Offline bool   `json:"offline"`
 	Entries []struct {
-		Name       string `json:"name"`
-		Size       int64  `json:"size"`
-		SizeText   string `json:"size_text"`
-		RemoteSize *int64 `json:"remote_size"`
-		Status     string `json:"status"`
-		Path       string `json:"path"`
+		Name          string `json:"name"`
+		Size          int64  `json:"size"`
+		SizeText      string `json:"size_text"`
+		RemoteSize    *int64 `json:"remote_size"`
+		Status        string `json:"status"`
+		Path          string `json:"path"`
+		Hook          string `json:"hook"`
+		HookOut       string `json:"hook_out"`
+		Family        string `json:"family"`
+		NoBOS         bool   `json:"no_bos"`
+		Context       int    `json:"context_size"`
+		NeuronpediaID string `json:"neuronpedia_id"`
 	} `json:"entries"`
 }
 
@@ -125,6 +131,13 @@ func TestFetchCommand(t *testing.T) {
 	}
 	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("--list made %d requests", n)
+	}
+	if v5 := list.Entries[idx["gpt2-small-resid-post-v5-32k/blocks.8.hook_resid_post"]]; v5.Family != "TopK (k = 32), layer_norm" || !v5.NoBOS ||
+		v5.Context != 64 || v5.NeuronpediaID != "gpt2-small/8-res_post_32k-oai" {
+		t.Errorf("v5 entry: %+v", v5)
+	}
+	if tc := list.Entries[idx["jacobdunefsky/mlp_tc_8"]]; tc.Hook != "blocks.8.ln2.hook_normalized" || tc.HookOut != "blocks.8.hook_mlp_out" {
+		t.Errorf("transcoder entry: %+v", tc)
 	}
 
 	out, errs, code := runCLI(t, "fetch", "gpt2", "jacobcd52/resid_pre_1", "--quiet")
