@@ -220,3 +220,28 @@ func TestExpectedAverageFolded(t *testing.T) {
 		}
 	}
 }
+
+// What the catalogue knows reaches an SAE fetched from it: the
+// norm_scaling_factor SAELens keeps in its release list (mlp-tm), a
+// transcoder's output hook left out of cfg.json, prepend_bos false.
+func TestCatalogHints(t *testing.T) {
+	dir := writeSAELens(t, map[string]any{"d_in": 32, "d_sae": 64, "hook_name": "blocks.0.ln2.hook_normalized", "apply_b_dec_to_input": false}, randomTensors(32, 64))
+	s, err := loadSAELens(dir, "", catalogHints{hookOut: "blocks.0.hook_mlp_out", noBOS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Transcoder || s.Output().String() != "blocks.0.hook_mlp_out" {
+		t.Errorf("transcoder %v writing %s", s.Transcoder, s.Output())
+	}
+	dir = writeSAELens(t, map[string]any{"d_in": 32, "d_sae": 64, "hook_name": "blocks.0.hook_mlp_out", "normalize_activations": "expected_average_only_in"}, randomTensors(32, 64))
+	if _, err := loadSAELens(dir, "", catalogHints{}); err == nil {
+		t.Fatal("expected_average_only_in without a factor loaded")
+	}
+	s, err = loadSAELens(dir, "", catalogHints{scale: 3.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.InputScale != 3.5 {
+		t.Errorf("scale %g, want the catalogue's 3.5", s.InputScale)
+	}
+}

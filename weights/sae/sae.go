@@ -212,11 +212,17 @@ func Load(path, hook string) (*SAE, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load SAE %s: %w", path, err)
 	}
+	// what the catalogue knows of a file fetched from it, where the
+	// file's own configuration leaves it out
+	var known catalogHints
+	if e, ok := catalog.ForPath(path); ok {
+		known = catalogHints{scale: e.NormScalingFactor, hookOut: e.HookOut, noBOS: e.NoBOS, neuronpedia: e.NeuronpediaID}
+	}
 	var s *SAE
 	if st.IsDir() && isDunefskyFolder(path) {
 		s, err = loadDunefsky(path, hook)
 	} else if st.IsDir() {
-		s, err = loadSAELens(path, hook)
+		s, err = loadSAELens(path, hook, known)
 	} else {
 		s, err = loadTorchDict(path, hook)
 	}
@@ -224,10 +230,24 @@ func Load(path, hook string) (*SAE, error) {
 		return nil, fmt.Errorf("load SAE %s: %w", path, err)
 	}
 	s.Path = path
-	if s.NeuronpediaID == "" { // the catalogue's, for a file fetched from it
-		s.NeuronpediaID = catalog.NeuronpediaIDForPath(path)
+	if s.NeuronpediaID == "" {
+		s.NeuronpediaID = known.neuronpedia
+	}
+	if known.noBOS {
+		s.NoBOS = true
 	}
 	return s, nil
+}
+
+// catalogHints are what the catalogue knows of an SAE it lists: SAELens'
+// norm_scaling_factor (kept in its release list, not in cfg.json), a
+// transcoder's output hook (some exports' cfg.json leave it out), whether
+// it was trained without BOS, its Neuronpedia id.
+type catalogHints struct {
+	scale       float64
+	hookOut     string
+	noBOS       bool
+	neuronpedia string
 }
 
 func loadTorchDict(path, hook string) (*SAE, error) {
@@ -435,7 +455,7 @@ func metadataKwargs(cfg saelensConfig) *modelKwargs {
 	return cfg.Metadata.ModelKwargs
 }
 
-func loadSAELens(dir, hook string) (*SAE, error) {
+func loadSAELens(dir, hook string, known catalogHints) (*SAE, error) {
 	raw, err := regularfile.ReadFile(filepath.Join(dir, "cfg.json"), maxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("not a SAELens folder (cfg.json): %w", err)
@@ -447,6 +467,9 @@ func loadSAELens(dir, hook string) (*SAE, error) {
 	arch, k, transcoder, err := parseArchitecture(cfg.Architecture, []*string{cfg.ActivationFnAlt, cfg.ActivationFn}, cfg.ActivationKwargs, cfg.DSae)
 	if err != nil {
 		return nil, fmt.Errorf("cfg.json: %w", err)
+	}
+	if known.hookOut != "" && cfg.HookNameOut == "" {
+		transcoder = true // an export whose cfg.json does not say so
 	}
 	if cfg.HookHeadIndex != nil {
 		return nil, fmt.Errorf("cfg.json: hook_head_index %d: per-head SAEs are not supported", *cfg.HookHeadIndex)
@@ -462,6 +485,9 @@ func loadSAELens(dir, hook string) (*SAE, error) {
 		f := cfg.NormScalingFactor
 		if f == nil {
 			f = cfg.ScalingFactor
+		}
+		if f == nil && known.scale > 0 {
+			f = &known.scale // the release list's (SAELens pretrained_saes.yaml)
 		}
 		if f == nil || !(*f > 0) || math.IsInf(*f, 0) || *f > math.MaxFloat32 {
 			return nil, errors.New(`cfg.json: normalize_activations "expected_average_only_in" needs the dataset's scaling factor (norm_scaling_factor or scaling_factor, a positive number), which this file does not give: fold it into the weights (SAELens' fold_activation_norm_scaling_factor) and save the SAE again`)
@@ -506,6 +532,9 @@ func loadSAELens(dir, hook string) (*SAE, error) {
 		outName := cfg.HookNameOut
 		if outName == "" && cfg.Metadata != nil {
 			outName = cfg.Metadata.HookNameOut
+		}
+		if outName == "" {
+			outName = known.hookOut
 		}
 		if outName == "" {
 			return nil, errors.New("cfg.json: a transcoder needs hook_name_out (the hook its output replaces)")
