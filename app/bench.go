@@ -23,6 +23,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seq := fs.Int("seq", 128, "tokens per sequence")
 	hook := fs.String("hook", "blocks.9.hook_resid_pre", "scan hook")
 	dsae := fs.Int("d-sae", 6144, "SAE features")
+	family := fs.String("family", "relu", "SAE family: relu, topk, jumprelu or gated")
+	k := fs.Int("k", 32, "features a TopK SAE keeps per token")
 	reps := fs.Int("reps", 2, "timed repetitions (best is kept)")
 	skipFull := fs.Bool("skip-full", false, "skip the full forward to logits")
 	l0 := fs.Float64("l0", 60, "features firing per token: with --analyze, and on a GPU for the scan timed with its sparse read-back")
@@ -87,7 +89,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "first forward      %.3f s for %d tokens, RSS then +%.0f MB over the start\n", lr.ForwardSeconds, lr.ForwardTokens, lr.RSSAddedForward)
 		return nil
 	}
-	rep, err := perf.Run(ctx, be, perf.Options{Batch: *batch, Seq: *seq, Hook: *hook, DSae: *dsae, Reps: *reps, SkipFull: *skipFull, L0: *l0,
+	rep, err := perf.Run(ctx, be, perf.Options{Batch: *batch, Seq: *seq, Hook: *hook, DSae: *dsae, Family: *family, K: *k, Reps: *reps, SkipFull: *skipFull, L0: *l0,
 		Progress: func(s string) { fmt.Fprintln(stderr, "bench:", s) }})
 	if err != nil {
 		return err
@@ -97,7 +99,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "backend            %s\n", rep.Backend)
 	fmt.Fprintf(stdout, "SGEMM              %.1f GFLOPS (4096×768×3072)\n", rep.SGEMMGFLOPS)
-	fmt.Fprintf(stdout, "scan               %.0f tokens/s  (%d×%d to %s + %d-feature SAE encode, %.2f s/batch)\n", rep.ScanTokensPerS, rep.Batch, rep.Seq, rep.Hook, rep.DSae, rep.ScanSecondsPerB)
+	fam := rep.Family
+	if rep.K > 0 {
+		fam += fmt.Sprintf(" k=%d", rep.K)
+	}
+	fmt.Fprintf(stdout, "scan               %.0f tokens/s  (%d×%d to %s + %d-feature %s SAE encode, %.2f s/batch)\n", rep.ScanTokensPerS, rep.Batch, rep.Seq, rep.Hook, rep.DSae, fam, rep.ScanSecondsPerB)
 	fmt.Fprintf(stdout, "scan effective     %.1f GFLOPS = %.0f%% of SGEMM\n", rep.ScanGFLOPS, 100*rep.ScanFraction)
 	if rep.ReadBackTokensPerS > 0 {
 		fmt.Fprintf(stdout, "scan + read-back   %.0f tokens/s  (positive features, %.1f per token, and activation norms copied to the host)\n", rep.ReadBackTokensPerS, rep.ReadBackL0)

@@ -13,6 +13,7 @@ import (
 	"github.com/saescope/saescope/compute"
 	"github.com/saescope/saescope/compute/encoder"
 	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/weights"
 	"github.com/saescope/saescope/weights/gpt2"
 	"github.com/saescope/saescope/weights/hookname"
 	"github.com/saescope/saescope/weights/sae"
@@ -23,6 +24,11 @@ type Options struct {
 	Batch, Seq int    // scan batch shape (default 32×128)
 	Hook       string // scan hook (default blocks.9.hook_resid_pre)
 	DSae       int    // SAE width (default 6144)
+	// Family is the SAE's architecture: "relu" (default), "topk",
+	// "jumprelu" or "gated" (sae.Architecture names); K the features a
+	// TopK SAE keeps per token (default 32, as OpenAI's v5 SAEs).
+	Family string
+	K      int
 	Reps       int    // timed repetitions of each measurement (default 2)
 	SkipFull   bool   // skip the full forward to logits
 	// L0 is the features per token that the random SAE is calibrated to
@@ -39,6 +45,8 @@ type Report struct {
 	Seq             int     `json:"seq"`
 	Hook            string  `json:"hook"`
 	DSae            int     `json:"d_sae"`
+	Family          string  `json:"family"`
+	K               int     `json:"k,omitempty"`
 	SGEMMGFLOPS     float64 `json:"sgemm_gflops"`
 	ScanTokensPerS  float64 `json:"scan_tokens_per_s"`
 	ScanGFLOPS      float64 `json:"scan_gflops"`
@@ -70,6 +78,12 @@ func (o *Options) defaults() {
 	}
 	if o.Reps == 0 {
 		o.Reps = 2
+	}
+	if o.Family == "" || o.Family == "relu" {
+		o.Family = string(sae.Standard)
+	}
+	if o.K == 0 {
+		o.K = 32
 	}
 	if o.L0 == 0 {
 		o.L0 = 60
@@ -120,7 +134,7 @@ func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error)
 	if h.Width() != "d_model" {
 		return nil, fmt.Errorf("bench: hook %s is not d_model wide", h)
 	}
-	rep := &Report{Backend: be.Name(), Batch: opts.Batch, Seq: opts.Seq, Hook: h.String(), DSae: opts.DSae}
+	rep := &Report{Backend: be.Name(), Batch: opts.Batch, Seq: opts.Seq, Hook: h.String(), DSae: opts.DSae, Family: opts.Family}
 
 	opts.Progress("SGEMM 4096×768×3072")
 	rep.SGEMMGFLOPS = SGEMM(be, 4096, 768, 3072, 3)
@@ -143,6 +157,12 @@ func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error)
 		}
 	}
 	s := sae.Random(cfg.DModel, opts.DSae, h, -0.5, 2)
+	if err := setFamily(s, sae.Architecture(opts.Family), opts.K); err != nil {
+		return nil, err
+	}
+	if s.Arch == sae.TopK {
+		rep.K = s.K
+	}
 	sparse, readBack := compute.ReadsBackSparse(be)
 	if readBack {
 		opts.Progress(fmt.Sprintf("calibrating the SAE to fire about %g features per token", opts.L0))
@@ -248,4 +268,29 @@ func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error)
 		rep.FullGFLOPS = fullFlops * rep.FullTokensPerS / 1e9
 	}
 	return rep, nil
+}
+
+// setFamily turns the random ReLU SAE s into one of family arch: TopK
+// keeping k features, JumpReLU with zero thresholds, Gated with zero gate
+// and magnitude biases and r_mag (the same work per token as the real ones).
+func setFamily(s *sae.SAE, arch sae.Architecture, k int) error {
+	zeros := func() weights.Tensor {
+		return weights.Tensor{Shape: []int{s.DSae}, Data: make([]float32, s.DSae)}
+	}
+	switch arch {
+	case sae.Standard:
+	case sae.TopK:
+		if k < 1 || k > s.DSae {
+			return fmt.Errorf("bench: k %d out of range [1, %d]", k, s.DSae)
+		}
+		s.K = k
+	case sae.JumpReLU:
+		s.Threshold = zeros()
+	case sae.Gated:
+		s.BGate, s.BMag, s.RMag = s.BEnc, zeros(), zeros()
+	default:
+		return fmt.Errorf("bench: family %q: use relu, topk, jumprelu or gated", arch)
+	}
+	s.Arch = arch
+	return nil
 }
