@@ -27,10 +27,10 @@ type Options struct {
 	// Family is the SAE's architecture: "relu" (default), "topk",
 	// "jumprelu" or "gated" (sae.Architecture names); K the features a
 	// TopK SAE keeps per token (default 32, as OpenAI's v5 SAEs).
-	Family string
-	K      int
-	Reps       int    // timed repetitions of each measurement (default 2)
-	SkipFull   bool   // skip the full forward to logits
+	Family   string
+	K        int
+	Reps     int  // timed repetitions of each measurement (default 2)
+	SkipFull bool // skip the full forward to logits
 	// L0 is the features per token that the random SAE is calibrated to
 	// fire (default 60) on a device backend, where the scan is also timed
 	// with its sparse read-back, whose volume follows L0.
