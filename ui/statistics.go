@@ -14,9 +14,11 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/saescope/saescope/compute/analysis"
 	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/internal/numfmt"
 	"github.com/saescope/saescope/ui/plots"
+	"github.com/saescope/saescope/weights/sae"
 )
 
 // Count modes of the statistics plots.
@@ -285,7 +287,12 @@ func (p *StatisticsPane) redraw(t0 time.Time) {
 		p.dirty = false
 		return
 	}
-	p.Summary.SetText(summaryText(st))
+	text := summaryText(st)
+	if w := p.v.SAE.Weights; w.Arch != "" && w.Arch != sae.Standard {
+		// what "random" is for this family
+		text += "\n" + strings.ToUpper(analysis.RandomMeaning(w)[:1]) + analysis.RandomMeaning(w)[1:] + "."
+	}
+	p.Summary.SetText(text)
 	if !p.active {
 		p.dirty = true
 		return

@@ -513,3 +513,53 @@ func TestScanOverflowingSAE(t *testing.T) {
 		}
 	}
 }
+
+// A TopK SAE's scan (the second fixture set's, k = 8 on a layer-normalised
+// input): every non-BOS token has exactly k learnt features, the counts
+// equal a brute-force pass, and its random baseline keeps the family: k
+// positive activations per sampled token, at most.
+func TestScanTopKFamily(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASAuto)
+	w, err := sae.Load(filepath.Join(fixture.Dir(), "v2", "saelens-topk-hook_resid_post-1"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	enc, err := encoder.New(s.Backend, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	p := analysis.DefaultParams()
+	p.Batch, p.BaselineStride, p.ReconRows = 4, 1, 2
+	const seq = 24
+	rows := rowsOf(8, seq, 7)
+	st, err := analysis.Scan(context.Background(), s.Model, enc, rows, store.Meta{Params: p}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tok := 0; tok < len(rows)*seq; tok++ {
+		n := int(st.TokPtr[tok+1] - st.TokPtr[tok])
+		if tok%seq == 0 {
+			if n != 0 {
+				t.Fatalf("BOS token %d has %d features", tok, n)
+			}
+			continue
+		}
+		if n > w.K || n < w.K-1 { // a kept pre-activation may be ≤ 0 (ReLU)
+			t.Fatalf("token %d has %d features, k = %d", tok, n, w.K)
+		}
+	}
+	if len(st.RandTok) == 0 {
+		t.Fatal("no random baseline")
+	}
+	for j := range st.RandTok {
+		if n := int(st.RandPtr[j+1] - st.RandPtr[j]); n > w.K || n == 0 {
+			t.Fatalf("random baseline token %d has %d positive activations, k = %d", st.RandTok[j], n, w.K)
+		}
+	}
+	if m := analysis.RandomMeaning(w); !strings.Contains(m, "k = 8") {
+		t.Errorf("random meaning %q", m)
+	}
+}
