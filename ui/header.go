@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"net/url"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -11,6 +12,9 @@ import (
 	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/internal/numfmt"
 	"github.com/saescope/saescope/ui/labels"
+	"github.com/saescope/saescope/weights/catalog"
+	"github.com/saescope/saescope/weights/hookname"
+	"github.com/saescope/saescope/weights/sae"
 )
 
 // FeatureHeader shows the selected feature's numbers and lets the user
@@ -25,6 +29,11 @@ type FeatureHeader struct {
 	Notes *widget.Entry
 	// Pin pins the feature for comparison (Unpin when it is pinned).
 	Pin *widget.Button
+	// Neuronpedia opens the feature on Neuronpedia, for an SAE it hosts
+	// (hidden otherwise).
+	Neuronpedia *widget.Button
+	// openURL opens an address in the browser (the app's; a test's).
+	openURL func(*url.URL) error
 
 	syncing bool
 }
@@ -52,8 +61,18 @@ func NewFeatureHeader(v *View) *FeatureHeader {
 	h.Notes.OnChanged = save
 	h.Pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), h.togglePin)
 	v.OnPins(h.syncPin)
+	h.Neuronpedia = widget.NewButtonWithIcon("Neuronpedia", theme.ComputerIcon(), h.openNeuronpedia)
+	h.openURL = func(u *url.URL) error {
+		if a := fyne.CurrentApp(); a != nil {
+			return a.OpenURL(u)
+		}
+		return fmt.Errorf("no application to open %s", u)
+	}
+	if v.SAE == nil || v.SAE.Weights.NeuronpediaID == "" {
+		h.Neuronpedia.Hide()
+	}
 	h.content = container.NewVBox(
-		container.NewBorder(nil, nil, h.Title, h.Pin, h.Label),
+		container.NewBorder(nil, nil, h.Title, container.NewHBox(h.Neuronpedia, h.Pin), h.Label),
 		h.Stats,
 		h.Notes)
 	v.OnFeature(func(int) { h.Update() })
@@ -80,6 +99,33 @@ func (h *FeatureHeader) togglePin() {
 	h.v.Message(fmt.Sprintf("Feature %d of %s pinned: %d pinned, side by side in the Compare tab.", f, h.v.Name(), len(b.Pins())))
 }
 
+// NeuronpediaURL is the selected feature's page on Neuronpedia, "" when
+// none is selected or Neuronpedia does not host the SAE.
+func (h *FeatureHeader) NeuronpediaURL() string {
+	if h.v.SAE == nil || h.v.Feature() < 0 {
+		return ""
+	}
+	return catalog.NeuronpediaURL(h.v.SAE.Weights.NeuronpediaID, h.v.Feature())
+}
+
+// openNeuronpedia opens the selected feature's Neuronpedia page in the
+// browser, to compare with its explanations there.
+func (h *FeatureHeader) openNeuronpedia() {
+	addr := h.NeuronpediaURL()
+	if addr == "" {
+		return
+	}
+	u, err := url.Parse(addr)
+	if err == nil {
+		err = h.openURL(u)
+	}
+	if err != nil {
+		h.v.Message(fmt.Sprintf("Could not open %s: %v", addr, err))
+		return
+	}
+	h.v.Message("Opened " + addr + " in the browser.")
+}
+
 // syncPin shows whether the selected feature is pinned.
 func (h *FeatureHeader) syncPin() {
 	f := h.v.Feature()
@@ -88,6 +134,7 @@ func (h *FeatureHeader) syncPin() {
 		h.Pin.SetText("Pin")
 		h.Pin.SetIcon(theme.ContentAddIcon())
 		h.Pin.Disable()
+		h.Neuronpedia.Disable()
 	case h.v.Bench().Pinned(h.v, f):
 		h.Pin.Enable()
 		h.Pin.SetText("Unpin")
@@ -116,6 +163,7 @@ func (h *FeatureHeader) Update() {
 	}
 	h.Label.Enable()
 	h.Notes.Enable()
+	h.Neuronpedia.Enable()
 	h.Title.SetText(fmt.Sprintf("Feature %d", f))
 	e := h.v.Entry(f)
 	if h.Label.Text != e.Label {
@@ -124,9 +172,15 @@ func (h *FeatureHeader) Update() {
 	if h.Notes.Text != e.Notes {
 		h.Notes.SetText(e.Notes)
 	}
+	name := h.v.Name()
+	if h.v.SAE != nil {
+		if w := h.v.SAE.Weights; (w.Arch != "" && w.Arch != sae.Standard) || w.Transcoder || w.Hook.Point == hookname.AttnZ || w.FoldedDecoderNorm {
+			name += " · " + w.Describe()
+		}
+	}
 	st := h.v.Store()
 	if st == nil {
-		h.Stats.SetText(h.v.Name() + " · not analysed yet: no statistics")
+		h.Stats.SetText(name + " · not analysed yet: no statistics")
 		return
 	}
 	s, err := st.Stats(f)
@@ -135,9 +189,9 @@ func (h *FeatureHeader) Update() {
 		return
 	}
 	if s.Dead {
-		h.Stats.SetText(fmt.Sprintf("%s · dead: never fires on the %s tokens scanned", h.v.Name(), numfmt.Thousands(st.Meta.Summary.Tokens)))
+		h.Stats.SetText(fmt.Sprintf("%s · dead: never fires on the %s tokens scanned", name, numfmt.Thousands(st.Meta.Summary.Tokens)))
 		return
 	}
 	h.Stats.SetText(fmt.Sprintf("%s · mean %s · σ/μ %s · frequency %s (%s tokens) · max %s",
-		h.v.Name(), fnum(s.Mean), fnum(s.CV), fpercent(s.Frequency), numfmt.Thousands(s.Count), fnum(s.Max)))
+		name, fnum(s.Mean), fnum(s.CV), fpercent(s.Frequency), numfmt.Thousands(s.Count), fnum(s.Max)))
 }
