@@ -20,8 +20,8 @@ import (
 	"github.com/saescope/saescope/weights/tokenizer"
 )
 
-// Corpus is a tokenized corpus: rows of SeqLen tokens, BOS first, ready to
-// be fed to GPT-2.
+// Corpus is a tokenized corpus: rows of SeqLen tokens, BOS first (or, for
+// the corpus WithoutBOS returns, all text), ready to be fed to GPT-2.
 type Corpus struct {
 	// Path is the file or folder the corpus was read from ("" for Rows).
 	Path string
@@ -36,9 +36,15 @@ type Corpus struct {
 	// AvailableRows is how many rows the whole corpus gives before
 	// Options.Rows keeps the first of them.
 	AvailableRows int
-	// Rows are the token rows, each SeqLen long and starting with BOS, in
-	// shuffled order (corpus order with NoShuffle).
+	// Rows are the token rows, each SeqLen long and starting with BOS
+	// (holding SeqLen text tokens and no BOS when NoBOS), in shuffled order
+	// (corpus order with NoShuffle).
 	Rows [][]int32
+	// NoBOS is true for the corpus WithoutBOS returns: its rows are SeqLen
+	// tokens of the joined stream each, as tokenize_and_concatenate(...,
+	// add_bos_token=False) cuts them for SAEs trained without BOS
+	// (SAELens prepend_bos false).
+	NoBOS bool
 	// Short is true when Options.Rows asked for more rows than the corpus
 	// has; Rows then holds all AvailableRows of them and Note says so.
 	Short bool
@@ -49,6 +55,35 @@ type Corpus struct {
 	// the rows themselves: two corpora with the same Hash hold the same
 	// rows, so caches of activations can be keyed by it.
 	Hash string
+
+	// noBOS is the same text cut into rows without BOS (made with the
+	// rows: only the kept rows are filled, so it costs what Rows costs),
+	// or noBOSErr why it could not be (a corpus too small for one such
+	// row). Both are nil for a Corpus not made by this package.
+	noBOS    *Corpus
+	noBOSErr error
+}
+
+// WithoutBOS returns the corpus' text cut into rows without BOS: the same
+// documents joined with EOS (with Options.TLCompat, the same batches and
+// pad filter), rows of SeqLen tokens with no BOS in front, the remainder
+// dropped, shuffled with the same seed and the first Options.Rows kept,
+// as tokenize_and_concatenate(..., add_bos_token=False) prepares the
+// text of an SAE trained without BOS. Its Hash differs from the BOS
+// rows'. A corpus whose text is shorter than SeqLen tokens gives a
+// *TooSmallError; a corpus that is already NoBOS is returned as it is.
+// The rows are made together with the BOS rows, so this reads and
+// tokenizes nothing.
+func (c *Corpus) WithoutBOS() (*Corpus, error) {
+	switch {
+	case c.NoBOS:
+		return c, nil
+	case c.noBOSErr != nil:
+		return nil, c.noBOSErr
+	case c.noBOS == nil:
+		return nil, errors.New("corpus: no rows without BOS: the corpus was not made by Load, LoadFS or Rows")
+	}
+	return c.noBOS, nil
 }
 
 // ErrTooSmall is matched (errors.Is) by the error of a corpus that has too
@@ -98,7 +133,9 @@ func LoadFS(ctx context.Context, fsys fs.FS, name string, tok *tokenizer.Tokeniz
 // row after BOS, the remainder dropped, the rows shuffled with opt.Seed
 // unless opt.NoShuffle, the first opt.Rows kept (all when 0). Empty
 // documents are skipped unless opt.TLCompat. Text that is not valid UTF-8
-// is repaired and counted as ReadDocuments does.
+// is repaired and counted as ReadDocuments does. The same text cut into
+// rows without BOS, for an SAE trained without one, is made at the same
+// time: see Corpus.WithoutBOS.
 //
 // Tokenization runs on every CPU; the result does not depend on how many.
 // progress, if not nil, is called from the calling goroutine with the
@@ -128,6 +165,12 @@ type rowSource struct {
 	n     int
 	total int
 	fill  func(i int, dst []int32) // dst has SeqLen entries
+	// cut, when not nil, cuts the stream into rows of per text tokens:
+	// it returns how many there are and a function that copies row i's
+	// tokens into dst (len(dst) == per). streamRows sets it (n and fill
+	// are then its rows after BOS), tlRows does not: TLCompat corpora
+	// have no rows without BOS.
+	cut func(per int) (n int, fill func(i int, dst []int32))
 }
 
 // build cuts docs into rows; path is the corpus read ("" for Rows) and
@@ -168,26 +211,44 @@ func build(ctx context.Context, path, label string, docs []Document, st Stats, t
 	if src.total < opt.SeqLen-1 {
 		return nil, &TooSmallError{Corpus: label, Tokens: src.total, Need: opt.SeqLen - 1, SeqLen: opt.SeqLen}
 	}
-	order := make([]int, src.n)
+	c := cutRows(src.n, src.total, src.fill, path, st, opt, false)
+	switch {
+	case src.cut == nil:
+		c.noBOSErr = errors.New("corpus: rows without BOS are not made with TLCompat (TransformerLens 2.x's tokenize_and_concatenate is reproduced with BOS only)")
+	case src.total < opt.SeqLen:
+		c.noBOSErr = &TooSmallError{Corpus: label, Tokens: src.total, Need: opt.SeqLen, SeqLen: opt.SeqLen}
+	default:
+		n, fill := src.cut(opt.SeqLen)
+		c.noBOS = cutRows(n, src.total, fill, path, st, opt, true)
+	}
+	return c, nil
+}
+
+// cutRows makes the corpus of n rows of a stream of total tokens, in
+// corpus order, row i's SeqLen tokens written by fill (SeqLen-1 tokens after BOS, or SeqLen tokens and
+// no BOS when noBOS): shuffled unless opt.NoShuffle, the first opt.Rows
+// kept, the notes written and the rows hashed.
+func cutRows(n, total int, fill func(i int, dst []int32), path string, st Stats, opt Options, noBOS bool) *Corpus {
+	order := make([]int, n)
 	for i := range order {
 		order[i] = i
 	}
 	if !opt.NoShuffle {
 		shuffle(order, opt.Seed)
 	}
-	keep := src.n
-	c := &Corpus{Path: path, Options: opt, Stats: st, TotalTokens: src.total, AvailableRows: src.n}
+	keep := n
+	c := &Corpus{Path: path, Options: opt, Stats: st, TotalTokens: total, AvailableRows: n, NoBOS: noBOS}
 	if opt.Rows > 0 && opt.Rows < keep {
 		keep = opt.Rows
 	} else if opt.Rows > keep {
 		c.Short = true
-		c.Note = fmt.Sprintf("asked for %d rows of %d tokens, the corpus has only %d: using all of them", opt.Rows, opt.SeqLen, src.n)
+		c.Note = fmt.Sprintf("asked for %d rows of %d tokens, the corpus has only %d: using all of them", opt.Rows, opt.SeqLen, n)
 	}
 	flat := make([]int32, keep*opt.SeqLen)
 	c.Rows = make([][]int32, keep)
 	for k := range keep {
 		row := flat[k*opt.SeqLen : (k+1)*opt.SeqLen : (k+1)*opt.SeqLen]
-		src.fill(order[k], row)
+		fill(order[k], row)
 		c.Rows[k] = row
 	}
 	notes := []string{}
@@ -202,8 +263,8 @@ func build(ctx context.Context, path, label string, docs []Document, st Stats, t
 		notes = append(notes, fmt.Sprintf("%d bytes that are not UTF-8 were replaced by U+FFFD (is the corpus in another encoding?)", st.InvalidUTF8Bytes))
 	}
 	c.Note = strings.Join(notes, "; ")
-	c.Hash = hashRows(opt, c.Rows)
-	return c, nil
+	c.Hash = hashRows(opt, noBOS, c.Rows)
+	return c
 }
 
 // megabytes writes a size in MB, with three significant digits.
@@ -212,7 +273,8 @@ func megabytes(n int64) string {
 }
 
 // streamRows is this package's rule: each text tokenized, EOS between
-// texts, rows of seqLen-1 tokens after BOS, the remainder dropped. Rows are
+// texts, rows of seqLen-1 tokens after BOS (its cut: of any number of
+// tokens, seqLen for rows without BOS), the remainder dropped. Rows are
 // copied out of the per-document token lists on demand.
 func streamRows(ctx context.Context, texts []string, tok *tokenizer.Tokenizer, seqLen int, progress func(done, total int)) (rowSource, error) {
 	toks, err := tokenizeAll(ctx, texts, tok, progress)
@@ -229,24 +291,30 @@ func streamRows(ctx context.Context, texts []string, tok *tokenizer.Tokenizer, s
 	if len(toks) > 0 {
 		total = starts[len(toks)] - 1
 	}
-	per := seqLen - 1
-	fill := func(i int, dst []int32) {
-		dst[0] = tokenizer.BOS
-		pos, end := i*per, (i+1)*per
-		k := sort.Search(len(toks), func(k int) bool { return starts[k+1] > pos }) // text holding pos
-		out := dst[1:]
-		for pos < end {
-			off := pos - starts[k]
-			if off < len(toks[k]) {
-				n := copy(out, toks[k][off:min(len(toks[k]), off+end-pos)])
-				out, pos = out[n:], pos+n
-				continue
+	cut := func(per int) (int, func(int, []int32)) {
+		fill := func(i int, out []int32) {
+			pos, end := i*per, (i+1)*per
+			k := sort.Search(len(toks), func(k int) bool { return starts[k+1] > pos }) // text holding pos
+			for pos < end {
+				off := pos - starts[k]
+				if off < len(toks[k]) {
+					n := copy(out, toks[k][off:min(len(toks[k]), off+end-pos)])
+					out, pos = out[n:], pos+n
+					continue
+				}
+				out[0] = tokenizer.EOS
+				out, pos, k = out[1:], pos+1, k+1
 			}
-			out[0] = tokenizer.EOS
-			out, pos, k = out[1:], pos+1, k+1
 		}
+		return total / per, fill
 	}
-	return rowSource{n: total / per, total: total, fill: fill}, nil
+	per := seqLen - 1
+	n, fill := cut(per)
+	withBOS := func(i int, dst []int32) {
+		dst[0] = tokenizer.BOS
+		fill(i, dst[1:])
+	}
+	return rowSource{n: n, total: total, fill: withBOS, cut: cut}, nil
 }
 
 // tokenizeAll encodes every text on all CPUs, keeping the order.
@@ -324,11 +392,18 @@ func boundedUint64(src *rand.PCG, n uint64) uint64 {
 	return hi
 }
 
-// hashRows hashes the options that shape the rows, and the rows.
-func hashRows(opt Options, rows [][]int32) string {
+// hashRows hashes the options that shape the rows, and the rows. Rows
+// without BOS add "no_bos=true" to the header; the header of BOS rows is
+// what it always was, so their hash, and the store keys made from it,
+// stay the same.
+func hashRows(opt Options, noBOS bool, rows [][]int32) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "saescope corpus v1\nseq_len=%d rows=%d seed=%d no_shuffle=%t tl_compat=%t split_blank_lines=%t text_field=%q max_docs=%d n=%d\n",
-		opt.SeqLen, opt.Rows, opt.Seed, opt.NoShuffle, opt.TLCompat, opt.SplitBlankLines, opt.TextField, opt.MaxDocs, len(rows))
+	layout := ""
+	if noBOS {
+		layout = " no_bos=true"
+	}
+	fmt.Fprintf(h, "saescope corpus v1\nseq_len=%d rows=%d seed=%d no_shuffle=%t tl_compat=%t split_blank_lines=%t text_field=%q max_docs=%d%s n=%d\n",
+		opt.SeqLen, opt.Rows, opt.Seed, opt.NoShuffle, opt.TLCompat, opt.SplitBlankLines, opt.TextField, opt.MaxDocs, layout, len(rows))
 	buf := make([]byte, 0, 4*opt.SeqLen)
 	for _, r := range rows {
 		buf = buf[:0]

@@ -2,6 +2,9 @@ package corpus
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -387,4 +390,206 @@ func BenchmarkRows10k(b *testing.B) {
 	s := b.Elapsed().Seconds() / float64(b.N)
 	b.ReportMetric(float64(len(many))/s, "docs/s")
 	b.ReportMetric(float64(bytes)/s/1e6, "MB/s")
+}
+
+// Rows without BOS on the hand-made example: the stream 64 275 EOS 66 EOS
+// 67 304 277 cut into rows of 4 tokens with nothing in front, and into
+// rows of 3 with the last two tokens dropped.
+func TestWithoutBOSHandExample(t *testing.T) {
+	tok := newTok(t)
+	for seqLen, want := range map[int][][]int32{
+		4: {{64, 275, 50256, 66}, {50256, 67, 304, 277}},
+		3: {{64, 275, 50256}, {66, 50256, 67}},
+	} {
+		c, err := Rows(context.Background(), docsOf("a b", "", "c", "d e f"), tok, Options{SeqLen: seqLen, NoShuffle: true}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nb, err := c.WithoutBOS()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(nb.Rows, want) || !nb.NoBOS || c.NoBOS {
+			t.Fatalf("seq %d: rows %v (NoBOS %v, the BOS corpus' %v), want %v", seqLen, nb.Rows, nb.NoBOS, c.NoBOS, want)
+		}
+		if nb.TotalTokens != 8 || nb.AvailableRows != 2 || nb.Short || nb.Stats != c.Stats || nb.Hash == c.Hash {
+			t.Errorf("seq %d: corpus %+v", seqLen, nb)
+		}
+		if again, err := nb.WithoutBOS(); err != nil || again != nb {
+			t.Errorf("WithoutBOS of a NoBOS corpus: %p, %v", again, err)
+		}
+	}
+}
+
+// Rows without BOS against an independent construction: one Encode of
+// the texts joined with "<|endoftext|>", cut into rows of SeqLen tokens;
+// the rows put end to end are the stream's prefix (the remainder
+// dropped), and they hold exactly the stream's 50256s (the separators,
+// no BOS added).
+func TestWithoutBOSMatchesJoinedText(t *testing.T) {
+	tok := newTok(t)
+	docs := bundled(t)[:120]
+	texts := make([]string, len(docs))
+	for i, d := range docs {
+		texts[i] = d.Text
+	}
+	joined := tok.Encode(strings.Join(texts, "<|endoftext|>"))
+	for _, seqLen := range []int{128, 64, 2} {
+		c, err := Rows(context.Background(), docs, tok, Options{SeqLen: seqLen, NoShuffle: true}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nb, err := c.WithoutBOS()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(joined) / seqLen
+		if nb.TotalTokens != len(joined) || nb.AvailableRows != n || len(nb.Rows) != n {
+			t.Fatalf("seq %d: %d tokens, %d rows; want %d tokens, %d rows", seqLen, nb.TotalTokens, len(nb.Rows), len(joined), n)
+		}
+		var flat []int32
+		for i, row := range nb.Rows {
+			if len(row) != seqLen {
+				t.Fatalf("seq %d row %d: %d tokens", seqLen, i, len(row))
+			}
+			flat = append(flat, row...)
+		}
+		want := make([]int32, n*seqLen)
+		eos := 0
+		for i := range want {
+			want[i] = int32(joined[i])
+			if joined[i] == tokenizer.EOS {
+				eos++
+			}
+		}
+		if !slices.Equal(flat, want) {
+			t.Fatalf("seq %d: the rows are not the stream's first %d tokens", seqLen, len(want))
+		}
+		if got := countID(flat, tokenizer.BOS); got != eos {
+			t.Errorf("seq %d: %d tokens 50256 in the rows, the stream's prefix has %d", seqLen, got, eos)
+		}
+		// the BOS rows of the same corpus are unchanged
+		if c.AvailableRows != len(joined)/(seqLen-1) || c.Rows[0][0] != tokenizer.BOS {
+			t.Errorf("seq %d: the BOS rows changed: %d rows, first token %d", seqLen, c.AvailableRows, c.Rows[0][0])
+		}
+	}
+}
+
+func countID(ids []int32, id int32) int {
+	n := 0
+	for _, x := range ids {
+		if x == id {
+			n++
+		}
+	}
+	return n
+}
+
+// Rows without BOS are shuffled as the BOS rows are: the same seed the
+// same rows, the multiset of the unshuffled rows, the first Options.Rows
+// of the same shuffle kept, and each layout its own hash.
+func TestWithoutBOSShuffle(t *testing.T) {
+	tok := newTok(t)
+	docs := bundled(t)[:200]
+	get := func(opt Options) *Corpus {
+		c, err := Rows(context.Background(), docs, tok, opt, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nb, err := c.WithoutBOS()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nb
+	}
+	plain := get(Options{NoShuffle: true})
+	a, b, other := get(Options{Seed: 7}), get(Options{Seed: 7}), get(Options{Seed: 8})
+	if !reflect.DeepEqual(a.Rows, b.Rows) || a.Hash != b.Hash {
+		t.Error("same seed, different rows")
+	}
+	if reflect.DeepEqual(a.Rows, other.Rows) || a.Hash == other.Hash || reflect.DeepEqual(a.Rows, plain.Rows) {
+		t.Error("the rows without BOS are not shuffled by the seed")
+	}
+	key := func(rows [][]int32) []string {
+		var ks []string
+		for _, r := range rows {
+			ks = append(ks, fmt.Sprint(r))
+		}
+		slices.Sort(ks)
+		return ks
+	}
+	if !reflect.DeepEqual(key(a.Rows), key(plain.Rows)) {
+		t.Error("shuffling changed the multiset of rows")
+	}
+	// The permutation is the BOS rows' one for the same number of rows.
+	order := make([]int, a.AvailableRows)
+	for i := range order {
+		order[i] = i
+	}
+	shuffle(order, 7)
+	for k, i := range order {
+		if !slices.Equal(a.Rows[k], plain.Rows[i]) {
+			t.Fatalf("shuffled row %d is not unshuffled row %d", k, i)
+		}
+	}
+	first := get(Options{Seed: 7, Rows: 10})
+	if !reflect.DeepEqual(first.Rows, a.Rows[:10]) || first.AvailableRows != a.AvailableRows || first.Short {
+		t.Error("Rows: 10 is not the first 10 shuffled rows")
+	}
+	many := get(Options{Seed: 7, Rows: a.AvailableRows + 5})
+	if !many.Short || len(many.Rows) != a.AvailableRows || !strings.Contains(many.Note, "only") {
+		t.Errorf("too many rows asked: short=%v rows=%d note=%q", many.Short, len(many.Rows), many.Note)
+	}
+}
+
+// The hash of BOS rows is what it was before rows without BOS existed
+// (store keys made from it stay valid): computed here from its definition.
+func TestBOSHashUnchanged(t *testing.T) {
+	tok := newTok(t)
+	c, err := Rows(context.Background(), docsOf("a b", "c", "d e f"), tok, Options{SeqLen: 4, Seed: 5}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "saescope corpus v1\nseq_len=4 rows=0 seed=5 no_shuffle=false tl_compat=false split_blank_lines=false text_field=\"text\" max_docs=0 n=%d\n", len(c.Rows))
+	for _, r := range c.Rows {
+		for _, id := range r {
+			h.Write(binary.LittleEndian.AppendUint32(nil, uint32(id)))
+		}
+	}
+	if want := hex.EncodeToString(h.Sum(nil)); c.Hash != want {
+		t.Errorf("hash %s, want %s", c.Hash, want)
+	}
+	nb, err := c.WithoutBOS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nb.Hash == c.Hash || len(nb.Hash) != 64 {
+		t.Errorf("hash without BOS %q", nb.Hash)
+	}
+}
+
+// A corpus of SeqLen-1 tokens gives one BOS row and no row without BOS;
+// TLCompat makes none; a Corpus made by hand has none.
+func TestWithoutBOSRefused(t *testing.T) {
+	tok := newTok(t)
+	c, err := Rows(context.Background(), docsOf("a b", "c"), tok, Options{SeqLen: 5, NoShuffle: true}, nil) // 4 tokens
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts *TooSmallError
+	if _, err := c.WithoutBOS(); !errors.As(err, &ts) || ts.Tokens != 4 || ts.Need != 5 {
+		t.Errorf("4 tokens for rows of 5 without BOS: %v", err)
+	}
+	docs := bundled(t)[:50]
+	tl, err := Rows(context.Background(), docs, tok, Options{TLCompat: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tl.WithoutBOS(); err == nil || !strings.Contains(err.Error(), "TLCompat") {
+		t.Errorf("TLCompat: %v", err)
+	}
+	if _, err := (&Corpus{Rows: [][]int32{{1, 2}}}).WithoutBOS(); err == nil {
+		t.Error("a Corpus made by hand gave rows without BOS")
+	}
 }
