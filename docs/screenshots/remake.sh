@@ -291,6 +291,22 @@ for theme in light dark; do
 	fi
 done
 
+# SAE families (the second fixture set's TopK, attn.hook_z and transcoder
+# SAEs on the fixtures' tiny GPT-2, testdata/fixtures/v2; random weights,
+# so the features mean nothing): each one's tab analysed on 500 rows of
+# the shipped corpus, with its detail pane (the family beside the SAE's
+# name; a hook_z feature's decoder norm by head).
+fam=testdata/fixtures/v2
+fixmodel=testdata/fixtures/tiny-gpt2
+for f in "topk:saelens-topk-hook_resid_post-1:0:detail" "hookz:saelens-attn-hook_z-1:1:detail" "transcoder:saelens-transcoder-mlp-0:2:statistics"; do
+	IFS=: read -r tag dir tab pane <<<"$f"
+	if want "family-$tag-light"; then
+		setup
+		shot "family-$tag-light" ready --model "$fixmodel" --sae "$fam/saelens-topk-hook_resid_post-1" --sae "$fam/saelens-attn-hook_z-1" \
+			--sae "$fam/saelens-transcoder-mlp-0" --rows 500 --analyze --theme light --tab "$tab" --sort max --feature 7 --pane "$pane"
+	fi
+done
+
 # The exported plots: the trained SAE (features per token, learnt vs random
 # directions; the activation density of feature 66), as `saescope plot`
 # draws them without a window.

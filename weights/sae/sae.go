@@ -111,8 +111,12 @@ func (s *SAE) OutDim() int {
 	return s.DIn
 }
 
-// Name is a short human label such as "blocks.9.hook_resid_pre (6144)".
+// Name is a short human label such as "blocks.9.hook_resid_pre (6144)", or
+// "blocks.0.ln2.hook_normalized → hook_mlp_out (24576)" for a transcoder.
 func (s *SAE) Name() string {
+	if s.Transcoder {
+		return fmt.Sprintf("%s → %s (%d)", s.Hook, s.Output().Point, s.DSae)
+	}
 	return fmt.Sprintf("%s (%d)", s.Hook, s.DSae)
 }
 
