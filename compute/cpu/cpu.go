@@ -76,9 +76,9 @@ func (b *Backend) Name() string { return b.name }
 
 // Mat is a CPU tensor: a gorgonia.org/tensor Dense of float32 whose shape
 // is the matrix's [rows, cols] and whose backing slice, row-major, is its
-// storage. An uploaded weight's backing is the weight's own slice (a
-// read-only view of a memory-mapped file); a row view's is a sub-slice of
-// its parent's.
+// storage. An uploaded weight's backing is the weight's own slice (for a
+// safetensors checkpoint, read-only memory mapped from the file); a row
+// view's is a sub-slice of its parent's.
 type Mat struct {
 	dense *tensor.Dense
 	// last is the most recent RowsView of this matrix, returned again for
@@ -117,12 +117,7 @@ func NewMat(data []float32, rows, cols int) *Mat {
 	return &Mat{dense: tensor.New(tensor.WithShape(rows, cols), tensor.WithBacking(data))}
 }
 
-func mat(t compute.Tensor) *Mat {
-	if t == nil {
-		return nil
-	}
-	return t.(*Mat)
-}
+func mat(t compute.Tensor) *Mat { return t.(*Mat) }
 
 // Alloc implements compute.Backend: a zeroed Dense allocated by gorgonia.
 func (b *Backend) Alloc(rows, cols int) compute.Tensor {
