@@ -26,7 +26,10 @@ func (sc *scanner) absorb(o *batchOut) error {
 	return nil
 }
 
-func (sc *scanner) isBOS(t int) bool { return t%sc.seq == 0 }
+// isBOS says whether token t of a batch is a BOS: position 0 of its row,
+// unless the rows have none (Params.NoBOS), where position 0 is text
+// and counts like any other token.
+func (sc *scanner) isBOS(t int) bool { return !sc.p.NoBOS && t%sc.seq == 0 }
 
 // extract collects the positive entries of a batch's dense features and
 // random features (none at BOS for the learnt ones) and the squared norms

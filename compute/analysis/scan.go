@@ -28,6 +28,7 @@ import (
 	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/weights/hookname"
 	"github.com/saescope/saescope/weights/sae"
+	"github.com/saescope/saescope/weights/tokenizer"
 )
 
 // Progress reports a scan's advance.
@@ -62,12 +63,17 @@ func fillDefaults(p *store.Params) {
 	}
 }
 
-// Scan runs the analysis of rows (each SeqLen tokens, BOS first). meta
-// carries the sources and parameters; the returned store is complete but
-// not written. It checks the inputs, runs the model and the SAE (and the
-// random baseline's encoder) over the rows batch by batch into the
-// store's builder, then unembeds the decoder directions, measures the
-// reconstruction loss and indexes the store.
+// Scan runs the analysis of rows (each SeqLen tokens, BOS first; or, with
+// meta.Params.NoBOS, text only, as corpus.Corpus.WithoutBOS cuts them for
+// an SAE trained without BOS, whose position 0 is then counted like any
+// other token). meta carries the sources and parameters; the caller sets
+// Params.NoBOS from the SAE (sae.SAE.NoBOS) before it computes the
+// store's key, and rows that do not start with BOS are refused without
+// it. The returned store is complete but not written. Scan checks the
+// inputs, runs the model and the SAE (and the random baseline's encoder)
+// over the rows batch by batch into the store's builder, then unembeds
+// the decoder directions, measures the reconstruction loss and indexes
+// the store.
 func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]int32, meta store.Meta, progress func(Progress)) (_ *store.Store, err error) {
 	defer compute.RecoverBackend(m.Backend(), &err)
 	sc := &scanner{ctx: ctx, m: m, be: m.Backend(), enc: enc, rows: rows, meta: meta, progress: progress}
@@ -134,7 +140,7 @@ type scanner struct {
 
 	// Accumulated by the batches.
 	rb       baselineBatch // the current batch's baseline for the builder
-	normSum  float64       // the hook activation's L2 norms at non-BOS tokens
+	normSum  float64       // the hook activation's L2 norms at non-BOS tokens (all with NoBOS)
 	normN    int
 	start    time.Time      // of the first batch
 	scanTime time.Duration  // from start until the last batch is absorbed
@@ -165,6 +171,13 @@ func (sc *scanner) check() error {
 	}
 	sc.seq = seq
 	p.SeqLen, p.Rows = seq, len(sc.rows)
+	if !p.NoBOS {
+		for i, r := range sc.rows {
+			if r[0] != tokenizer.BOS {
+				return fmt.Errorf("scan: row %d starts with token %d, not BOS (%d): rows without BOS are scanned with Params.NoBOS", i, r[0], tokenizer.BOS)
+			}
+		}
+	}
 	m := sc.m
 	if err := m.CheckTokens(sc.rows[0], 1, seq); err != nil {
 		return fmt.Errorf("scan: %w", err)
@@ -242,7 +255,8 @@ func (sc *scanner) stage(name string) {
 }
 
 // summarize writes the scan's speed, its time on the host and the
-// average norm of the hook activation (BOS excluded) in the summary.
+// average norm of the hook activation (BOS excluded; over every token of
+// rows without BOS) in the summary.
 func (sc *scanner) summarize() {
 	sum := sc.b.Summary()
 	sum.ScanSeconds = sc.scanTime.Seconds()

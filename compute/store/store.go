@@ -41,6 +41,11 @@ type Params struct {
 	SampleSeed     uint64 `json:"sample_seed"`     // interval sampling
 	ReconRows      int    `json:"recon_rows"`      // rows used for the reconstruction score
 	UnembedScale   string `json:"unembed_scale"`   // "avg_norm" (the notebook) or a number
+	// NoBOS is true for a scan of rows without BOS (an SAE trained with
+	// SAELens prepend_bos false): position 0 is an ordinary token, counted
+	// like the others. Left out of the JSON when false, so that the keys
+	// of the stores scanned before it existed stay the same.
+	NoBOS bool `json:"no_bos,omitempty"`
 }
 
 // Source identifies an input file by path and fingerprint.
