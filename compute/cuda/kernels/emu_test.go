@@ -40,6 +40,17 @@ func TestEmulatedParity(t *testing.T) {
 	t.Logf("%d launches, %d SGEMMs", dev.Stats.Launches, dev.Stats.Sgemms)
 }
 
+// Every SAE family on the device path, through the emulator: the family
+// steps run on the host between the device's matrix products (the device
+// gets its own kernels for them once nvcc can rebuild the PTX).
+func TestEmulatedFamilyParity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the emulated fixture forward passes take seconds")
+	}
+	be := engine.New(kernels.NewEmulator(), "cuda-emulated")
+	fixture.FamilyParity(t, be, 1e-3, 1e-3)
+}
+
 func TestEmulatorFreesScratch(t *testing.T) {
 	dev := kernels.NewEmulator()
 	be := engine.New(dev, "cuda-emulated")
