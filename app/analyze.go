@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,7 +24,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	rows := fs.Int("rows", 1000, "rows of 128 tokens to scan")
 	seed := fs.Uint64("seed", 0, "shuffle seed of the corpus rows")
 	batch := fs.Int("batch", 32, "rows per forward pass")
-	includeBOS := fs.Bool("include-bos", false, "count BOS positions with zero activations, as the notebook did (default: BOS excluded)")
+	includeBOS := fs.Bool("include-bos", false, "count BOS positions with zero activations, as the notebook did (default: BOS excluded; an SAE trained without BOS is scanned on rows without one)")
 	stride := fs.Int("baseline-stride", 5, "random baseline on one row in this many")
 	baselineSeed := fs.Uint64("baseline-seed", 1234, "seed of the random baseline's W_enc")
 	reconRows := fs.Int("recon-rows", 16, "rows used for the reconstruction score (0: skip)")
@@ -52,6 +53,9 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmt.Fprintf(stderr, format, a...)
 		}
 	}
+	if e.sae.NoBOS && *tlCompat {
+		return errors.New("analyze: the SAE was trained without BOS (prepend_bos false), and --tl-compat makes rows with BOS only (as TransformerLens 2.x's tokenize_and_concatenate did): leave --tl-compat out to scan it on rows without BOS")
+	}
 	say("analyze: reading the corpus\n")
 	copt := corpus.Options{SeqLen: 128, Rows: *rows, Seed: *seed, TLCompat: *tlCompat}
 	var c *corpus.Corpus
@@ -63,12 +67,25 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	noBOS := e.sae.NoBOS
+	if noBOS {
+		// an SAE trained on text without BOS (prepend_bos false) is
+		// scanned on rows without one, as its training data was cut
+		if c, err = c.WithoutBOS(); err != nil {
+			return fmt.Errorf("analyze: the SAE was trained without BOS (prepend_bos false) and is scanned on rows without it: %w", err)
+		}
+		say("analyze: rows of 128 tokens without BOS, as the SAE was trained (prepend_bos false)\n")
+		if *includeBOS {
+			say("analyze: --include-bos does nothing here: the rows have no BOS\n")
+		}
+	}
 	if c.Note != "" {
 		say("analyze: %s\n", c.Note)
 	}
 	meta := store.Meta{Params: analysis.DefaultParams()}
 	p := &meta.Params
-	p.Rows, p.SeqLen, p.Batch, p.ShuffleSeed, p.IncludeBOS = len(c.Rows), 128, *batch, *seed, *includeBOS
+	p.Rows, p.SeqLen, p.Batch, p.ShuffleSeed, p.IncludeBOS = len(c.Rows), 128, *batch, *seed, *includeBOS && !noBOS
+	p.NoBOS = noBOS
 	p.BaselineStride, p.BaselineSeed, p.ReconRows = *stride, *baselineSeed, *reconRows
 	fp := weights.DefaultFingerprinter()
 	if meta.Model.Hash, err = fp.Fingerprint(ctx, *ef.model); err != nil {
