@@ -11,9 +11,9 @@ import (
 	"github.com/saescope/saescope/weights/hookname"
 )
 
-// A pass smaller than the buffers reuses the same views while its size
-// repeats; a larger one reallocates, and the pass keeps its results.
-func TestActivationsReusedAcrossRuns(t *testing.T) {
+// tinyModel is a random two-layer GPT-2 with d_model 8 on the CPU, closed
+// when the test ends.
+func tinyModel(t *testing.T) (*Model, compute.Backend) {
 	be, err := cpu.New(cpu.BLASGonum)
 	if err != nil {
 		t.Fatal(err)
@@ -23,7 +23,15 @@ func TestActivationsReusedAcrossRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
+	t.Cleanup(m.Close)
+	return m, be
+}
+
+// A pass smaller than the buffers reuses the same views while its size
+// repeats; a larger one reallocates, and the pass keeps its results.
+func TestActivationsReusedAcrossRuns(t *testing.T) {
+	m, be := tinyModel(t)
+	cfg := m.Config
 	full := m.activationsFor(12)
 	if m.activationsFor(12) != full {
 		t.Error("the same size got new buffers")
@@ -80,16 +88,7 @@ func TestActivationsReusedAcrossRuns(t *testing.T) {
 // Run reports a pass that reached StopAfter as Stopped, without an error,
 // and one whose observer failed with that error.
 func TestRunStopAndObserverError(t *testing.T) {
-	be, err := cpu.New(cpu.BLASGonum)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := gpt2.Config{VocabSize: 50, NPositions: 16, DModel: 8, NHead: 2, NLayer: 2, LayerNormEps: 1e-5}
-	m, err := New(be, gpt2.Random(cfg, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m, _ := tinyModel(t)
 	tokens := []int32{1, 2, 3, 4}
 	for _, h := range []hookname.Hook{{Layer: -1, Point: hookname.Embed}, {Layer: -1, Point: hookname.PosEmbed}, {Layer: 0, Point: hookname.MLPPost}, {Layer: 1, Point: hookname.ResidPost}} {
 		var seen []hookname.Hook
