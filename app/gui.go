@@ -29,7 +29,7 @@ type guiOptions struct {
 	hook                                                        string
 	rows, feature, tab                                          int
 	pos                                                         string
-	analyze                                                     bool
+	analyze, foldDec                                            bool
 	demo                                                        bool
 	pin, plot                                                   string
 	backend, blas                                               string
@@ -47,6 +47,7 @@ func guiFlags(out io.Writer) (*flag.FlagSet, *guiOptions) {
 	fs.StringVar(&o.model, "model", "", "GPT-2 checkpoint folder to open")
 	fs.Var(&o.saes, "sae", "SAE .pt file or SAELens folder to add (repeat for several)")
 	fs.StringVar(&o.hook, "hook", "", "hook point of the SAEs (default: each SAE's own)")
+	fs.BoolVar(&o.foldDec, "fold-dec-norm", false, "fold the SAEs' decoder norms into their encoders (SAELens' fold_W_dec_norm: activations on Neuronpedia's scale)")
 	fs.StringVar(&o.corpus, "corpus", ui.ShippedCorpus, `corpus file or folder, or "shipped" for the one built in`)
 	fs.IntVar(&o.rows, "rows", 1000, "rows of 128 tokens to analyse")
 	fs.BoolVar(&o.analyze, "analyze", false, "analyse the SAEs that have no finished analysis")
@@ -221,7 +222,7 @@ func parsePos(s string) (int, error) {
 func start(s *ui.Shell, o *guiOptions) {
 	spec := ui.WorkspaceSpec{Model: o.model, Corpus: o.corpus, Rows: o.rows}
 	for _, p := range o.saes {
-		spec.SAEs = append(spec.SAEs, ui.SAESpec{Path: p, Hook: o.hook})
+		spec.SAEs = append(spec.SAEs, ui.SAESpec{Path: p, Hook: o.hook, FoldDecNorm: o.foldDec})
 	}
 	open := func(then func(error)) { s.OpenWorkspace(spec, o.analyze, then) }
 	if o.demo {

@@ -39,6 +39,8 @@ type SAESpec struct {
 	Store       string `json:"store,omitempty"`
 	StoreCorpus string `json:"store_corpus,omitempty"`
 	StoreRows   int    `json:"store_rows,omitempty"`
+	// FoldDecNorm folds the SAE's decoder norms into its encoder at load.
+	FoldDecNorm bool `json:"fold_dec_norm,omitempty"`
 }
 
 // Title is how a workspace is listed in the Recent menu.

@@ -104,11 +104,46 @@ func (ss *Session) loadCorpus(ctx context.Context, tok *tokenizer.Tokenizer, w W
 	return c, nil
 }
 
-// params are the analysis parameters of a spec.
-func params(w WorkspaceSpec) store.Params {
+// params are the analysis parameters of sae on a spec's corpus: NoBOS
+// for an SAE trained without BOS.
+func params(w WorkspaceSpec, sae *workspace.SAE) store.Params {
 	p := analysis.DefaultParams()
 	_, p.Rows = corpusSpec(w)
+	p.NoBOS = sae.Weights.NoBOS
 	return p
+}
+
+// corpusFor returns the rows sae is scanned on: c's, or for an SAE trained
+// without BOS (prepend_bos false) the same text cut into rows without it.
+// The session keeps one corpus, with BOS, for all its SAEs: the rows
+// without BOS are made with it (Corpus.WithoutBOS), so a workspace that
+// mixes both kinds reads and tokenizes its corpus once.
+func corpusFor(c *corpus.Corpus, sae *workspace.SAE) (*corpus.Corpus, error) {
+	if !sae.Weights.NoBOS {
+		return c, nil
+	}
+	nb, err := c.WithoutBOS()
+	if err != nil {
+		return nil, fmt.Errorf("rows without BOS for %s (trained with prepend_bos false): %w", sae.Name(), err)
+	}
+	return nb, nil
+}
+
+// noBOSNote is what the window says of an SAE trained without BOS.
+const noBOSNote = "Scanned without BOS, as it was trained (prepend_bos false)."
+
+// updateNoBOSNote names the open SAEs trained without BOS in the
+// workspace bar.
+func (s *Shell) updateNoBOSNote() {
+	var names []string
+	if s.session != nil {
+		for _, e := range s.session.Explorers {
+			if e.View.SAE.Weights.NoBOS {
+				names = append(names, e.View.SAE.Name())
+			}
+		}
+	}
+	s.Bar.SetNoBOS(names)
 }
 
 // closeSession detaches the panes, stops the jobs and closes the model.
@@ -120,6 +155,7 @@ func (s *Shell) closeSession() {
 	s.session = nil
 	s.running = nil
 	s.Bar.SetRunning(false)
+	s.updateNoBOSNote()
 	s.Progress.Hide()
 	for _, e := range ss.Explorers {
 		e.View.FlushLabels()
@@ -225,7 +261,7 @@ func (s *Shell) AddSAE(sp SAESpec, then func(*Explorer, error)) {
 		return
 	}
 	for i, e := range ss.Explorers {
-		if samePath(e.View.SAE.Path, path) && (hook == "" || hook == e.View.SAE.Weights.Hook.String()) {
+		if samePath(e.View.SAE.Path, path) && (hook == "" || hook == e.View.SAE.Weights.Hook.String()) && sp.FoldDecNorm == e.View.SAE.Weights.FoldedDecoderNorm {
 			s.Tabs.SelectIndex(i)
 			s.SetStatus(fmt.Sprintf("The SAE %s is already open (tab %d).", path, i+1))
 			done(e, nil)
@@ -235,7 +271,7 @@ func (s *Shell) AddSAE(sp SAESpec, then func(*Explorer, error)) {
 	spec := s.spec
 	s.SetStatus("Loading the SAE " + path + "…")
 	ss.Jobs.Go(func(ctx context.Context) {
-		sae, err := ss.WS.AddSAE(path, hook)
+		sae, err := ss.WS.AddSAEWith(path, workspace.SAEOptions{Hook: hook, FoldDecNorm: sp.FoldDecNorm})
 		if err != nil {
 			uiDo(func() {
 				s.showError(fmt.Errorf("add SAE %s: %w", path, err))
@@ -273,12 +309,16 @@ func (s *Shell) AddSAE(sp SAESpec, then func(*Explorer, error)) {
 			s.Tabs.SelectIndex(len(s.Tabs.Items) - 1)
 			s.center.Objects = []fyne.CanvasObject{s.Tabs}
 			s.center.Refresh()
-			s.spec.SAEs = append(s.spec.SAEs, withStore(SAESpec{Path: path, Hook: hook}, st))
+			s.updateNoBOSNote()
+			s.spec.SAEs = append(s.spec.SAEs, withStore(SAESpec{Path: path, Hook: hook, FoldDecNorm: sp.FoldDecNorm}, st))
 			s.remember()
 			s.updateTitle()
 			msg := fmt.Sprintf("SAE %s: %d features at %s.", sae.Name(), sae.Weights.DSae, sae.Weights.Hook)
 			if sae.Weights.Uncentred {
 				msg += " Trained on uncentred activations (its cfg.json says so): the model runs without centring for it."
+			}
+			if sae.Weights.NoBOS {
+				msg += " " + noBOSNote
 			}
 			if st != nil {
 				msg += " Its analysis is open."
@@ -318,7 +358,8 @@ func (s *Shell) findStore(ctx context.Context, ss *Session, sae *workspace.SAE, 
 	if sp.Store != "" && sp.StoreCorpus == cpath && sp.StoreRows == rows {
 		if st, err := store.Open(sp.Store); err == nil {
 			m := st.Meta
-			if m.SAE.Hash == sae.Hash && m.Model.Hash == ss.WS.ModelHash && m.Corpus.Path == corpusName(cpath) {
+			if m.SAE.Hash == sae.Hash && m.Model.Hash == ss.WS.ModelHash && m.Corpus.Path == corpusName(cpath) &&
+				m.Params.FoldDecNorm == sae.Weights.FoldedDecoderNorm && m.Params.NoBOS == sae.Weights.NoBOS {
 				return st, true, ""
 			}
 			st.Close()
@@ -328,7 +369,10 @@ func (s *Shell) findStore(ctx context.Context, ss *Session, sae *workspace.SAE, 
 	if err != nil {
 		return nil, false, "The corpus could not be read: " + err.Error()
 	}
-	ok, err := sae.OpenCached(StoreDir, c, params(spec))
+	if c, err = corpusFor(c, sae); err != nil {
+		return nil, false, "The corpus could not be cut for this SAE: " + err.Error()
+	}
+	ok, err := sae.OpenCached(StoreDir, c, params(spec, sae))
 	if err != nil || !ok {
 		return nil, false, ""
 	}
@@ -485,7 +529,7 @@ func (s *Shell) analyzeView(v *View, force bool, then func(error)) {
 	spec := s.spec
 	old, oldOwned := v.store, v.ownsStore
 	cpath, rows := corpusSpec(spec)
-	if !force && old != nil && old.Meta.Params.Rows == rows && old.Meta.Corpus.Path == corpusName(cpath) {
+	if !force && old != nil && old.Meta.Params.Rows == rows && old.Meta.Corpus.Path == corpusName(cpath) && old.Meta.Params.NoBOS == v.SAE.Weights.NoBOS {
 		s.SetStatus(v.Name() + " is already analysed on this corpus (File › Analyze again to scan anew).")
 		done(nil)
 		return
@@ -517,13 +561,16 @@ func (s *Shell) analyzeView(v *View, force bool, then func(error)) {
 			})
 		})
 		if err == nil {
+			c, err = corpusFor(c, v.SAE)
+		}
+		if err == nil {
 			note := c.Note
 			uiDo(func() {
 				if note != "" && s.running == run {
 					s.SetStatus(note)
 				}
 			})
-			err = v.SAE.Analyze(ctx, StoreDir, c, params(spec), force, func(p analysis.Progress) {
+			err = v.SAE.Analyze(ctx, StoreDir, c, params(spec, v.SAE), force, func(p analysis.Progress) {
 				uiDo(func() {
 					if s.running == run {
 						s.showProgress(v, p)
@@ -564,8 +611,12 @@ func (s *Shell) analyzeView(v *View, force bool, then func(error)) {
 			}
 			s.remember()
 			sum := st.Meta.Summary
-			s.SetStatus(fmt.Sprintf("%s analysed in %.1f s: %s tokens, L0 %.1f, %d dead features, reconstruction score %s.",
-				v.Name(), time.Since(t0).Seconds(), numfmt.Thousands(sum.Tokens), sum.L0, sum.Dead, shortReconScore(sum)))
+			msg := fmt.Sprintf("%s analysed in %.1f s: %s tokens, L0 %.1f, %d dead features, reconstruction score %s.",
+				v.Name(), time.Since(t0).Seconds(), numfmt.Thousands(sum.Tokens), sum.L0, sum.Dead, shortReconScore(sum))
+			if st.Meta.Params.NoBOS {
+				msg += " " + noBOSNote
+			}
+			s.SetStatus(msg)
 			done(nil)
 		})
 	})

@@ -31,13 +31,19 @@ type WorkspaceBar struct {
 	OpenModel *widget.Button
 	SAE       *widget.SelectEntry
 	Hook      *widget.Entry
-	AddSAE    *widget.Button
-	Corpus    *widget.SelectEntry
-	Rows      *widget.Entry
-	Analyze   *widget.Button
-	Cancel    *widget.Button
-	sources   map[string]string // label of a local source → its path
-	options   [3][]string
+	// FoldDec folds the next SAE's decoder norms into its encoder (its
+	// activations on Neuronpedia's scale).
+	FoldDec *widget.Check
+	AddSAE  *widget.Button
+	Corpus  *widget.SelectEntry
+	Rows    *widget.Entry
+	Analyze *widget.Button
+	Cancel  *widget.Button
+	// NoBOS names the workspace's SAEs trained without BOS, scanned on
+	// rows without it (hidden when there are none).
+	NoBOS   *widget.Label
+	sources map[string]string // label of a local source → its path
+	options [3][]string
 }
 
 func newWorkspaceBar(s *Shell) *WorkspaceBar {
@@ -54,6 +60,7 @@ func newWorkspaceBar(s *Shell) *WorkspaceBar {
 	b.SAE.SetPlaceHolder("SAE: a .pt file or a SAELens folder (cfg.json + sae_weights.safetensors)")
 	b.Hook = widget.NewEntry()
 	b.Hook.SetPlaceHolder("hook (from the file)")
+	b.FoldDec = widget.NewCheck("Fold W_dec norms", nil)
 	b.AddSAE = widget.NewButtonWithIcon("Add SAE", theme.ContentAddIcon(), b.addSAE)
 	b.SAE.OnSubmitted = func(string) { b.addSAE() }
 	saeFile := widget.NewButton("File…", func() {
@@ -79,12 +86,32 @@ func newWorkspaceBar(s *Shell) *WorkspaceBar {
 	rows := container.NewGridWrap(fyne.NewSize(70, b.Rows.MinSize().Height), b.Rows)
 	form := container.New(layout.NewFormLayout(),
 		widget.NewLabel("Model"), container.NewBorder(nil, nil, nil, container.NewHBox(browseModel, b.OpenModel), b.Model),
-		widget.NewLabel("SAE"), container.NewBorder(nil, nil, nil, container.NewHBox(hook, saeFile, saeFolder, b.AddSAE), b.SAE),
+		widget.NewLabel("SAE"), container.NewBorder(nil, nil, nil, container.NewHBox(hook, b.FoldDec, saeFile, saeFolder, b.AddSAE), b.SAE),
 		widget.NewLabel("Corpus"), container.NewBorder(nil, nil, nil,
 			container.NewHBox(corpusFile, corpusFolder, widget.NewLabel("Rows"), rows, b.Analyze), b.Corpus),
 	)
-	b.content = form
+	b.NoBOS = widget.NewLabel("")
+	b.NoBOS.Wrapping = fyne.TextWrapWord
+	b.NoBOS.Hide()
+	b.content = container.NewVBox(form, b.NoBOS)
 	return b
+}
+
+// SetNoBOS names the SAEs of the workspace that were trained without BOS
+// (SAELens prepend_bos false) and are scanned on rows without it; the
+// note is hidden when there are none.
+func (b *WorkspaceBar) SetNoBOS(names []string) {
+	switch len(names) {
+	case 0:
+		b.NoBOS.SetText("")
+		b.NoBOS.Hide()
+		return
+	case 1:
+		b.NoBOS.SetText(names[0] + ": scanned without BOS, as it was trained (prepend_bos false).")
+	default:
+		b.NoBOS.SetText(strings.Join(names, ", ") + ": scanned without BOS, as they were trained (prepend_bos false).")
+	}
+	b.NoBOS.Show()
 }
 
 // Content is the bar's widget tree.
@@ -159,7 +186,7 @@ func (b *WorkspaceBar) SetCorpus(path string, rows int) {
 
 func (b *WorkspaceBar) addSAE() {
 	path := b.resolve(b.SAE.Text)
-	b.s.AddSAE(SAESpec{Path: path, Hook: strings.TrimSpace(b.Hook.Text)}, nil)
+	b.s.AddSAE(SAESpec{Path: path, Hook: strings.TrimSpace(b.Hook.Text), FoldDecNorm: b.FoldDec.Checked}, nil)
 }
 
 // SetRunning switches the Analyze and Cancel buttons.

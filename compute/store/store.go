@@ -46,6 +46,10 @@ type Params struct {
 	// like the others. Left out of the JSON when false, so that the keys
 	// of the stores scanned before it existed stay the same.
 	NoBOS bool `json:"no_bos,omitempty"`
+	// FoldDecNorm is true for a scan of an SAE whose decoder norms were
+	// folded into its encoder at load (sae.SAE.FoldDecoderNorm): its
+	// activations are each feature's times its decoder norm.
+	FoldDecNorm bool `json:"fold_dec_norm,omitempty"`
 }
 
 // Source identifies an input file by path and fingerprint.

@@ -155,9 +155,29 @@ func (s *SAE) close() error {
 // AddSAE loads an SAE (a .pt file or SAELens folder; hook overrides what
 // the file says) and checks that it fits the model.
 func (w *Workspace) AddSAE(path, hook string) (*SAE, error) {
-	ws, err := sae.Load(path, hook)
+	return w.AddSAEWith(path, SAEOptions{Hook: hook})
+}
+
+// SAEOptions are the choices made when an SAE is added.
+type SAEOptions struct {
+	// Hook overrides the hook the file says.
+	Hook string
+	// FoldDecNorm folds the decoder norms into the encoder at load
+	// (sae.SAE.FoldDecoderNorm), for activations on Neuronpedia's scale.
+	FoldDecNorm bool
+}
+
+// AddSAEWith is AddSAE with options.
+func (w *Workspace) AddSAEWith(path string, opt SAEOptions) (*SAE, error) {
+	ws, err := sae.Load(path, opt.Hook)
 	if err != nil {
 		return nil, err
+	}
+	if opt.FoldDecNorm {
+		if err := ws.FoldDecoderNorm(); err != nil {
+			ws.Close()
+			return nil, err
+		}
 	}
 	cfg := w.Model.Config
 	if err := ws.Fits(cfg); err != nil {
@@ -191,6 +211,7 @@ func (s *SAE) AnalysisMeta(c *corpus.Corpus, params store.Params) store.Meta {
 		Corpus: store.Source{Path: c.Path, Hash: c.Hash},
 		Hook:   s.Weights.Hook.String()}
 	meta.Params.Rows, meta.Params.SeqLen = len(c.Rows), len(c.Rows[0])
+	meta.Params.FoldDecNorm = s.Weights.FoldedDecoderNorm
 	meta.Key = analysis.Key(meta)
 	return meta
 }

@@ -3,6 +3,7 @@ package workspace
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,5 +166,46 @@ func TestSAEForAnotherModelRefused(t *testing.T) {
 	}
 	if _, err := w.AddSAE(filepath.Join(fix, "tiny-gpt2_256_resid_pre_1.pt"), "blocks.5.hook_resid_pre"); err == nil {
 		t.Error("hook past the model's layers accepted")
+	}
+}
+
+// An SAE added with its decoder norms folded: each feature's activations
+// are its unfolded ones times its decoder norm, and its analysis has its
+// own cache key.
+func TestAddSAEFoldDecNorm(t *testing.T) {
+	w, plain := open(t)
+	folded, err := w.AddSAEWith(filepath.Join(fix, "tiny-gpt2_256_resid_pre_1.pt"), SAEOptions{FoldDecNorm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !folded.Weights.FoldedDecoderNorm || plain.Weights.FoldedDecoderNorm {
+		t.Fatal("fold not recorded")
+	}
+	text := "The quick brown fox jumps over the lazy dog."
+	a, err := plain.Encode(context.Background(), text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := folded.Encode(context.Background(), text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := plain.Weights.DIn
+	for f := 0; f < a.DSae; f++ {
+		var n float64
+		for _, v := range plain.Weights.WDec.Data[f*d : (f+1)*d] {
+			n += float64(v) * float64(v)
+		}
+		n = math.Sqrt(n)
+		for tok := 0; tok < len(a.Acts)/a.DSae; tok++ {
+			x, y := float64(a.Acts[tok*a.DSae+f]), float64(b.Acts[tok*a.DSae+f])
+			if math.Abs(y-x*n) > 1e-4*math.Max(1, math.Abs(y)) {
+				t.Fatalf("feature %d token %d: folded %g, unfolded %g × norm %g", f, tok, y, x, n)
+			}
+		}
+	}
+	c := &corpus.Corpus{Path: "c", Hash: "h", Rows: [][]int32{{50256, 1, 2}}}
+	if plain.AnalysisMeta(c, store.Params{}).Key == folded.AnalysisMeta(c, store.Params{}).Key {
+		t.Error("folded and unfolded analyses share a cache key")
 	}
 }
