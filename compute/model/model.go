@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/saescope/saescope/compute"
@@ -225,7 +226,7 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 		}
 	}
 	for name := range hooks.Patches {
-		if h, err := hookname.Parse(name, 0); err == nil && h.Point == hookname.LN2Normalized {
+		if strings.HasSuffix(name, "."+string(hookname.LN2Normalized)) {
 			return nil, fmt.Errorf("%s can be read, not patched (patch the MLP's input or output instead)", name)
 		}
 	}
