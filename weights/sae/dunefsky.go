@@ -156,17 +156,9 @@ func dunefskyTensors(r weights.Reader, cfg *dunefskyConfig, transcoder bool) (*S
 	} else if cfg.ApplyBDecToInput != nil && !*cfg.ApplyBDecToInput {
 		inputBias = false
 	}
-	shapes := map[string][]int{}
-	var missing []string
-	for _, k := range want {
-		sh, ok := r.Shape(k)
-		if !ok {
-			missing = append(missing, k)
-		}
-		shapes[k] = sh
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("missing %s (the file has %s)", strings.Join(missing, ", "), strings.Join(r.FloatNames(), ", "))
+	shapes, err := shapesOf(r, want)
+	if err != nil {
+		return nil, err
 	}
 	enc := shapes["W_enc"]
 	if len(enc) != 2 || enc[0] <= 0 || enc[1] <= 0 {
@@ -223,7 +215,6 @@ func dunefskyTensors(r weights.Reader, cfg *dunefskyConfig, transcoder bool) (*S
 		return t, t.CheckFinite(name)
 	}
 	s := &SAE{DIn: dIn, DSae: dSae, ApplyBDecToInput: inputBias && !transcoder}
-	var err error
 	if s.WEnc, err = get("W_enc"); err != nil {
 		return nil, err
 	}

@@ -649,17 +649,9 @@ func (s *SAE) assign(r weights.Reader, cfg *saelensConfig) error {
 	default:
 		want = append(want, "b_enc")
 	}
-	shapes := map[string][]int{}
-	var missing []string
-	for _, k := range want {
-		sh, ok := r.Shape(k)
-		if !ok {
-			missing = append(missing, k)
-		}
-		shapes[k] = sh
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("missing %s for a %s SAE (the file has %s)", strings.Join(missing, ", "), s.Arch, strings.Join(r.FloatNames(), ", "))
+	shapes, err := shapesOf(r, want)
+	if err != nil {
+		return fmt.Errorf("%w for a %s SAE", err, s.Arch)
 	}
 	enc := shapes["W_enc"]
 	if len(enc) != 2 {
@@ -724,4 +716,22 @@ func (s *SAE) assign(r weights.Reader, cfg *saelensConfig) error {
 		s.BEnc = weights.Tensor{Shape: []int{s.DSae}, Data: make([]float32, s.DSae)}
 	}
 	return nil
+}
+
+// shapesOf returns the shapes of the tensors names of r, without reading
+// them, or an error naming those the file lacks (and what it has).
+func shapesOf(r weights.Reader, names []string) (map[string][]int, error) {
+	shapes := map[string][]int{}
+	var missing []string
+	for _, k := range names {
+		sh, ok := r.Shape(k)
+		if !ok {
+			missing = append(missing, k)
+		}
+		shapes[k] = sh
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("missing %s (the file has %s)", strings.Join(missing, ", "), strings.Join(r.FloatNames(), ", "))
+	}
+	return shapes, nil
 }
