@@ -651,7 +651,7 @@ func (s *SAE) assign(r weights.Reader, cfg *saelensConfig) error {
 	}
 	shapes, err := shapesOf(r, want)
 	if err != nil {
-		return fmt.Errorf("%w for a %s SAE", err, s.Arch)
+		return fmt.Errorf("a %s SAE: %w", s.Arch, err)
 	}
 	enc := shapes["W_enc"]
 	if len(enc) != 2 {

@@ -193,8 +193,8 @@ func TestBadSAEs(t *testing.T) {
 		"normalize true": {func() string {
 			return writeSAELens(t, with("normalize_activations", true), good)
 		}, `normalize_activations "expected_average_only_in" needs the dataset's scaling factor`},
-		"gated without its tensors":  {func() string { return writeSAELens(t, with("architecture", "gated"), good) }, `missing b_gate, b_mag, r_mag for a gated SAE`},
-		"jumprelu without threshold": {func() string { return writeSAELens(t, with("architecture", "jumprelu"), good) }, `missing threshold for a jumprelu SAE`},
+		"gated without its tensors":  {func() string { return writeSAELens(t, with("architecture", "gated"), good) }, `a gated SAE: missing b_gate, b_mag, r_mag`},
+		"jumprelu without threshold": {func() string { return writeSAELens(t, with("architecture", "jumprelu"), good) }, `a jumprelu SAE: missing threshold`},
 		"topk without k":             {func() string { return writeSAELens(t, with("activation_fn_str", "topk"), good) }, `a TopK SAE needs activation_fn_kwargs.k`},
 		"topk k > d_sae": {func() string {
 			c := with("architecture", "topk")
