@@ -171,15 +171,7 @@ func (p *ComparePane) SetActive(on bool) {
 }
 
 // Settle waits for the computations and the plot (tests, measurements).
-func (p *ComparePane) Settle() {
-	for {
-		p.runner.Settle()
-		p.Density.Settle()
-		if !settled() {
-			return
-		}
-	}
-}
+func (p *ComparePane) Settle() { settleEach(p.runner, p.Density) }
 
 func (p *ComparePane) message(text string) { showMessage(p.Msg, text) }
 

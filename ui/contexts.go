@@ -65,10 +65,7 @@ func NewContextsPane(v *View) *ContextsPane {
 	p.Hover = widget.NewLabel("Hover a token to see its text, id and activation.")
 	p.Hover.Truncation = fyne.TextTruncateEllipsis
 	p.Hover.TextStyle = chipStyle // the token text has the chips' glyphs
-	p.Msg = widget.NewLabel("")
-	p.Msg.Wrapping = fyne.TextWrapWord
-	p.Msg.Importance = widget.DangerImportance
-	p.Msg.Hide()
+	p.Msg = newMessageLine(widget.DangerImportance)
 	p.Legend = NewLegend()
 
 	num := func(val int, apply func(n int) error) *widget.Entry {

@@ -86,10 +86,7 @@ func newDetailPane(v *View, active bool) *DetailPane {
 	p := &DetailPane{v: v, active: active}
 	p.Info = widget.NewLabel("")
 	p.Info.Wrapping = fyne.TextWrapWord
-	p.Msg = widget.NewLabel("")
-	p.Msg.Wrapping = fyne.TextWrapWord
-	p.Msg.Importance = widget.WarningImportance
-	p.Msg.Hide()
+	p.Msg = newMessageLine(widget.WarningImportance)
 	p.Density = NewPlotView(v)
 
 	p.Boosted = newPickList("Boosts", "tokens, logit weight", nil)
@@ -149,15 +146,7 @@ func (p *DetailPane) SetActive(on bool) {
 }
 
 // Settle waits for the computations and the plot (tests, measurements).
-func (p *DetailPane) Settle() {
-	for {
-		p.runner.Settle()
-		p.Density.Settle()
-		if !settled() {
-			return
-		}
-	}
-}
+func (p *DetailPane) Settle() { settleEach(p.runner, p.Density) }
 
 func (p *DetailPane) message(text string) { showMessage(p.Msg, text) }
 

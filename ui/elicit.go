@@ -160,10 +160,7 @@ func NewElicitPane(v *View) *ElicitPane {
 
 	p.Summary = widget.NewLabel("")
 	p.Summary.Wrapping = fyne.TextWrapWord
-	p.Msg = widget.NewLabel("")
-	p.Msg.Wrapping = fyne.TextWrapWord
-	p.Msg.Importance = widget.DangerImportance
-	p.Msg.Hide()
+	p.Msg = newMessageLine(widget.DangerImportance)
 	p.msg = newPaneMsg(p.Msg)
 
 	ex1 := widget.NewButton("Example: developing countries", func() { p.Example(ExampleCountries, nil) })

@@ -142,16 +142,13 @@ func (e *Explorer) ShowPane(name string) error {
 // Settle waits for the built panes' background work: live runs, plots and
 // lists (tests, measurements).
 func (e *Explorer) Settle() {
-	for {
-		for _, p := range paneTable {
-			if s, ok := e.panes[p.name].(settlingPane); ok {
-				s.Settle()
-			}
-		}
-		if !settled() {
-			return
+	var ss []settlingPane
+	for _, p := range paneTable {
+		if s, ok := e.panes[p.name].(settlingPane); ok {
+			ss = append(ss, s)
 		}
 	}
+	settleEach(ss...)
 }
 
 // PinFeatures pins the features listed in s ("3,17" or "3 17") for the

@@ -91,10 +91,7 @@ func NewNeuroscopePane(v *View) *NeuroscopePane {
 		}
 		p.Hover.SetText(fmt.Sprintf("position %d · %s", i, p.Strip.Tokens()[i].Describe()))
 	}
-	p.Msg = widget.NewLabel("")
-	p.Msg.Wrapping = fyne.TextWrapWord
-	p.Msg.Importance = widget.DangerImportance
-	p.Msg.Hide()
+	p.Msg = newMessageLine(widget.DangerImportance)
 	p.msg = newPaneMsg(p.Msg)
 	p.Legend = NewLegend()
 

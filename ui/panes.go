@@ -123,6 +123,30 @@ func paneMenu(show func(name string)) []*fyne.MenuItem {
 	return items
 }
 
+// newMessageLine makes a pane's message line: wrapped, of the given
+// importance (a warning, an error), hidden until there is a message.
+func newMessageLine(importance widget.Importance) *widget.Label {
+	l := widget.NewLabel("")
+	l.Wrapping = fyne.TextWrapWord
+	l.Importance = importance
+	l.Hide()
+	return l
+}
+
+// settleEach waits for the background work of each of ss, again until
+// nothing more was queued on the UI thread meanwhile (tests,
+// measurements).
+func settleEach(ss ...settlingPane) {
+	for {
+		for _, s := range ss {
+			s.Settle()
+		}
+		if !settled() {
+			return
+		}
+	}
+}
+
 // showMessage sets a pane's message line, hiding it when empty.
 func showMessage(l *widget.Label, text string) {
 	l.SetText(text)

@@ -99,10 +99,7 @@ func NewRankingPane(v *View) *RankingPane {
 	p := &RankingPane{v: v, metric: store.ByMean, descending: true, rangeLo: -1, shownRow: -1, labelWidth: colWidths[colLabel]}
 	p.Info = widget.NewLabel("")
 	p.Info.Truncation = fyne.TextTruncateEllipsis
-	p.Msg = widget.NewLabel("")
-	p.Msg.Wrapping = fyne.TextWrapWord
-	p.Msg.Importance = widget.DangerImportance
-	p.Msg.Hide()
+	p.Msg = newMessageLine(widget.DangerImportance)
 
 	p.Table = NewHeaderTable(p.length, p.createCell, p.updateCell)
 	p.Table.CreateHeader = func() fyne.CanvasObject {

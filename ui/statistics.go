@@ -74,10 +74,7 @@ func NewStatisticsPane(v *View) *StatisticsPane { return newStatisticsPane(v, tr
 // newStatisticsPane builds the pane, on screen or not (active).
 func newStatisticsPane(v *View, active bool) *StatisticsPane {
 	p := &StatisticsPane{v: v, kind: store.PlotFeaturesPerToken, opts: plots.DefaultOptions(), series: &seriesCache{}, active: active}
-	p.Msg = widget.NewLabel("")
-	p.Msg.Wrapping = fyne.TextWrapWord
-	p.Msg.Importance = widget.DangerImportance
-	p.Msg.Hide()
+	p.Msg = newMessageLine(widget.DangerImportance)
 	p.Summary = widget.NewLabel("")
 	p.Summary.Wrapping = fyne.TextWrapWord
 
