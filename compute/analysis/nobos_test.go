@@ -131,6 +131,11 @@ func TestScanNoBOS(t *testing.T) {
 		t.Errorf("average norm %g", st.Meta.Summary.AvgNorm)
 	}
 
+	// the per-token counts of the statistics pane count position 0 too
+	if n := len(st.TokenCounts(0.1)); n != nrows*seq {
+		t.Errorf("features-per-token over %d tokens, want all %d", n, nrows*seq)
+	}
+
 	// The same rows without NoBOS are refused (position 0 is no BOS to drop).
 	q := p
 	q.NoBOS = false

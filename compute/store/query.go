@@ -254,7 +254,9 @@ func (s *Store) TokenCounts(threshold float32) []int {
 
 func (s *Store) tokenCounts(threshold float32) []int {
 	seq := s.SeqLen()
-	include := s.Meta.Params.IncludeBOS
+	// position 0 is BOS, left out unless counted; rows scanned without
+	// BOS (NoBOS) start with text, counted like any token
+	include := s.Meta.Params.IncludeBOS || s.Meta.Params.NoBOS
 	var out []int
 	for tok := 0; tok+1 < len(s.TokPtr); tok++ {
 		if tok%seq == 0 && !include {
