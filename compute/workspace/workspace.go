@@ -311,6 +311,17 @@ func (s *SAE) Encode(ctx context.Context, text string) (*TextActs, error) {
 	for i, id := range ids {
 		tokens[i] = int32(id)
 	}
+	if s.Weights.NoBOS && len(tokens) > 1 && tokens[0] == tokenizer.BOS {
+		// an SAE trained without BOS sees the text alone; the BOS slot
+		// of the result (which the panes leave out) stays zero
+		acts, err := features.Activations(ctx, s.W.Model, s.Enc, tokens[1:], 1, len(tokens)-1)
+		if err != nil {
+			return nil, err
+		}
+		res.Tokens, res.Display = ids, s.W.Tok.DisplayStrings(ids)
+		res.Acts = append(make([]float32, s.Weights.DSae, s.Weights.DSae+len(acts)), acts...)
+		return res, nil
+	}
 	acts, err := features.Activations(ctx, s.W.Model, s.Enc, tokens, 1, len(tokens))
 	if err != nil {
 		return nil, err

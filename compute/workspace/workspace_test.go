@@ -11,6 +11,7 @@ import (
 
 	"github.com/saescope/saescope/compute/analysis"
 	"github.com/saescope/saescope/compute/cpu"
+	"github.com/saescope/saescope/compute/features"
 	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/weights/corpus"
 	"github.com/saescope/saescope/weights/tokenizer"
@@ -207,5 +208,46 @@ func TestAddSAEFoldDecNorm(t *testing.T) {
 	c := &corpus.Corpus{Path: "c", Hash: "h", Rows: [][]int32{{50256, 1, 2}}}
 	if plain.AnalysisMeta(c, store.Params{}).Key == folded.AnalysisMeta(c, store.Params{}).Key {
 		t.Error("folded and unfolded analyses share a cache key")
+	}
+}
+
+// Typed text for an SAE trained without BOS (OpenAI's TopK fixture): the
+// text's activations are those of a pass over the text alone, and the BOS
+// slot the panes leave out is zero.
+func TestEncodeNoBOS(t *testing.T) {
+	w, _ := open(t)
+	s, err := w.AddSAE(filepath.Join(fix, "v2", "oai-topk8-hook_resid_post-0.pt"), "blocks.0.hook_resid_post")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Weights.NoBOS {
+		t.Fatal("the OpenAI fixture is not marked NoBOS")
+	}
+	text := "The quick brown fox jumps over the lazy dog."
+	ta, err := s.Encode(context.Background(), text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ta.Tokens[0] != tokenizer.BOS {
+		t.Fatalf("first token %d, want the BOS slot", ta.Tokens[0])
+	}
+	var alone []int32
+	for _, id := range ta.Tokens[1:] {
+		alone = append(alone, int32(id))
+	}
+	want, err := features.Activations(context.Background(), w.Model, s.Enc, alone, 1, len(alone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ta.DSae
+	for i, v := range ta.Acts[:d] {
+		if v != 0 {
+			t.Fatalf("BOS slot feature %d = %g", i, v)
+		}
+	}
+	for i, v := range ta.Acts[d:] {
+		if v != want[i] {
+			t.Fatalf("activation %d = %g, the text alone gives %g", i, v, want[i])
+		}
 	}
 }
