@@ -94,6 +94,45 @@ type SparseReader interface {
 	RowSumSquares(t Tensor, dst []float64)
 }
 
+// RowNorm names a per-row input normalisation of FamilyOps.NormalizeRows.
+type RowNorm int
+
+const (
+	// RowLayerNorm is SAELens' layer_norm: with μ the row's mean and σ its
+	// unbiased standard deviation (√(Σ(x−μ)²/(d−1)), 0 when d = 1),
+	// x̂ = (x − μ)/(σ + ε): shift μ, scale 1/(σ + ε).
+	RowLayerNorm RowNorm = iota + 1
+	// RowRescale is SAELens' constant_norm_rescale: x̂ = x·√d/‖x‖ (shift 0,
+	// scale √d/‖x‖, or 1 for a zero row).
+	RowRescale
+)
+
+// FamilyOps is implemented by backends that run the SAE families' per-row
+// steps in their own memory (a device: nothing crosses to the host), which
+// compute/encoder then uses instead of reading the rows back. Sums are
+// accumulated in float64. Inputs are NaN-free; shapes must agree as each
+// method says (a mismatch is a programming error and panics).
+type FamilyOps interface {
+	// TopKRows keeps, in each row of x, the k largest entries through ReLU
+	// (max(v, 0)) and sets every other entry to 0, in place. Among entries
+	// equal to the k-th largest value the lower column indices are kept. k
+	// ≥ cols keeps every entry through ReLU; k ≤ 0 zeroes x.
+	TopKRows(x Tensor, k int)
+	// JumpReLU sets x[i][j] to 0 unless x[i][j] > threshold[j] and
+	// x[i][j] > 0, in place (threshold is [1, cols]).
+	JumpReLU(x, threshold Tensor)
+	// Gate sets mag[i][j] = max(mag[i][j], 0) where gate[i][j] > 0, else 0,
+	// in place (gate has mag's shape).
+	Gate(mag, gate Tensor)
+	// NormalizeRows sets each row of dst to the row of x normalised as norm
+	// says, x̂ = (x − shift)·scale, and row i of stats ([rows, 2]) to
+	// (shift, scale); eps is RowLayerNorm's ε. dst may be x.
+	NormalizeRows(dst, x, stats Tensor, norm RowNorm, eps float32)
+	// DenormalizeRows undoes NormalizeRows on x (rows × any width) with the
+	// stats it wrote: x = x/scale + shift, row by row, in place.
+	DenormalizeRows(x, stats Tensor)
+}
+
 // ReadsBackSparse returns be's SparseReader when results should come back
 // through it: be compacts them on a device and has no HostData (a CPU
 // backend's results are read in place).
