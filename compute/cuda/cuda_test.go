@@ -62,6 +62,12 @@ func TestSparseReadBack(t *testing.T) {
 	conformance.SparseReadBack(t, be, be, conformance.Full)
 }
 
+// TestFamilyOps checks the SAE families' kernels against host references,
+// OpenAI's 131072-wide rows included.
+func TestFamilyOps(t *testing.T) {
+	conformance.Families(t, open(t, false), conformance.Full)
+}
+
 // TestParity checks the GPU against the fixture references, as the CPU is
 // checked in compute/features: activations within 1e-3 (absolute, relative
 // above 1), identical top-k ids.

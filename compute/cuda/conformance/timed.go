@@ -116,3 +116,22 @@ func (t *Timed) CrossEntropy(loss []float32, logits compute.Tensor, targets []in
 func (t *Timed) SoftmaxStats(entropyBits, maxProb []float32, logits compute.Tensor) {
 	t.time("SoftmaxStats", func() { t.Backend.SoftmaxStats(entropyBits, maxProb, logits) })
 }
+
+// The compute.FamilyOps methods, timed; the wrapped backend must have them
+// (the CUDA engine does: NewTimed wraps only it).
+
+func (t *Timed) TopKRows(x compute.Tensor, k int) {
+	t.time("TopKRows", func() { t.Backend.(compute.FamilyOps).TopKRows(x, k) })
+}
+func (t *Timed) JumpReLU(x, threshold compute.Tensor) {
+	t.time("JumpReLU", func() { t.Backend.(compute.FamilyOps).JumpReLU(x, threshold) })
+}
+func (t *Timed) Gate(mag, gate compute.Tensor) {
+	t.time("Gate", func() { t.Backend.(compute.FamilyOps).Gate(mag, gate) })
+}
+func (t *Timed) NormalizeRows(dst, x, stats compute.Tensor, norm compute.RowNorm, eps float32) {
+	t.time("NormalizeRows", func() { t.Backend.(compute.FamilyOps).NormalizeRows(dst, x, stats, norm, eps) })
+}
+func (t *Timed) DenormalizeRows(x, stats compute.Tensor) {
+	t.time("DenormalizeRows", func() { t.Backend.(compute.FamilyOps).DenormalizeRows(x, stats) })
+}

@@ -41,6 +41,11 @@ const (
 	CountPositive                 // (int* counts, const float* x, int rows, int cols)
 	CompactPositive               // (unsigned* ids, float* vals, const float* x, const unsigned long long* offsets, int rows, int cols)
 	RowSumSq                      // (double* out, const float* x, int rows, int cols)
+	TopKRows                      // (float* x, int rows, int cols, int k)
+	JumpReLU                      // (float* x, const float* threshold, long long rows, int cols)
+	Gate                          // (float* mag, const float* gate, long long n)
+	NormalizeRows                 // (float* dst, float* stats, const float* x, int rows, int cols, int mode, float eps)
+	DenormalizeRows               // (float* x, const float* stats, long long rows, int cols)
 	numKernels
 )
 
@@ -49,6 +54,8 @@ var kernelNames = [...]string{
 	GatherRows: "gather_rows", CenterRows: "center_rows", LayerNorm: "layernorm", MeanRows: "mean_rows",
 	CrossEntropy: "cross_entropy", SoftmaxStats: "softmax_stats", Attention: "attention",
 	CountPositive: "count_positive", CompactPositive: "compact_positive", RowSumSq: "row_sumsq",
+	TopKRows: "topk_rows", JumpReLU: "jump_relu", Gate: "gate", NormalizeRows: "normalize_rows",
+	DenormalizeRows: "denormalize_rows",
 }
 
 // String returns the kernel's symbol in kernels.cu.

@@ -277,6 +277,11 @@ int saescope_emu_launch(const char* name, int gx, int gy, int gz, int bx, int by
 	CASE("count_positive", 4, ({2, 3}), count_positive(PTR(int*, 0), PTR(const float*, 1), I32(2), I32(3)))
 	CASE("compact_positive", 6, ({4, 5}), compact_positive(PTR(unsigned int*, 0), PTR(float*, 1), PTR(const float*, 2), PTR(const unsigned long long*, 3), I32(4), I32(5)))
 	CASE("row_sumsq", 4, ({2, 3}), row_sumsq(PTR(double*, 0), PTR(const float*, 1), I32(2), I32(3)))
+	CASE("topk_rows", 4, ({1, 2, 3}), topk_rows(PTR(float*, 0), I32(1), I32(2), I32(3)))
+	CASE("jump_relu", 4, ({3}), jump_relu(PTR(float*, 0), PTR(const float*, 1), I64(2), I32(3)))
+	CASE("gate", 3, ({}), gate(PTR(float*, 0), PTR(const float*, 1), I64(2)))
+	CASE("normalize_rows", 7, ({3, 4, 5, 6}), normalize_rows(PTR(float*, 0), PTR(float*, 1), PTR(const float*, 2), I32(3), I32(4), I32(5), F32(6)))
+	CASE("denormalize_rows", 4, ({3}), denormalize_rows(PTR(float*, 0), PTR(const float*, 1), I64(2), I32(3)))
 #undef CASE
 	last_error = "no kernel named " + k;
 	return -1;

@@ -42,8 +42,8 @@ import (
 // on machines without a GPU — and allocates "device" memory with malloc,
 // filled with NaN so that reads of memory never written show up.
 type Emulator struct {
-	mu    sync.Mutex // the emulator's scheduler state is global
-	names [16]*C.char
+	mu    sync.Mutex  // the emulator's scheduler state is global
+	names [32]*C.char // C names of the kernels launched so far, by engine.Kernel
 	live  map[engine.Ptr]int
 	Stats EmuStats
 }

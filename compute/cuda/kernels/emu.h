@@ -78,4 +78,18 @@ static inline unsigned int __ballot_sync(unsigned int mask, int pred) {
 
 static inline int __popc(unsigned int x) { return __builtin_popcount(x); }
 
+static inline unsigned int __float_as_uint(float f) {
+	unsigned int u;
+	memcpy(&u, &f, sizeof u);
+	return u;
+}
+
+// atomicAdd needs no lock: fibers switch only at barriers, so no other
+// thread runs between the read and the write.
+static inline int atomicAdd(int* p, int v) {
+	int old = *p;
+	*p = old + v;
+	return old;
+}
+
 #endif

@@ -25,6 +25,15 @@ func TestEmulatedOps(t *testing.T) {
 	t.Logf("%d launches, %d SGEMMs: %v", dev.Stats.Launches, dev.Stats.Sgemms, dev.Stats.Kernels)
 }
 
+// The SAE families' device kernels (compute.FamilyOps) against host
+// references.
+func TestEmulatedFamilyOps(t *testing.T) {
+	dev := kernels.NewEmulator()
+	be := engine.New(dev, "cuda-emulated")
+	conformance.Families(t, be, conformance.Small)
+	t.Logf("%d launches: %v", dev.Stats.Launches, dev.Stats.Kernels)
+}
+
 func TestEmulatedSparseReadBack(t *testing.T) {
 	be := engine.New(kernels.NewEmulator(), "cuda-emulated")
 	conformance.SparseReadBack(t, be, be, conformance.Small)

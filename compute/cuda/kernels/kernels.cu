@@ -12,7 +12,9 @@
 //     kernels are tested in CI on machines without a GPU.
 // To stay emulatable: block sizes are multiples of 32, every __syncthreads
 // is reached by all threads of a block, every warp shuffle/ballot by all 32
-// lanes of a warp, and no atomics are used (results are deterministic).
+// lanes of a warp, and no floating-point atomics are used (results are
+// deterministic; topk_rows counts a histogram with integer atomicAdd on
+// shared memory, whose result does not depend on the order of the adds).
 //
 // All kernels are extern "C" (unmangled names, looked up by the backend).
 // The names and parameter lists are mirrored in compute/cuda/engine
@@ -398,5 +400,182 @@ KERNEL void row_sumsq(double* out, const float* x, int rows, int cols) {
 		for (int j = threadIdx.x; j < cols; j += blockDim.x) s += (double)row[j] * (double)row[j];
 		s = block_sum(s, sh);
 		if (threadIdx.x == 0) out[r] = s;
+	}
+}
+
+// ---------------------------------------------------------------------------
+// SAE families (compute.FamilyOps): the activation steps after the
+// encoder's matrix product and the input normalisations, on the device, so
+// that nothing goes back to the host between a scan's matrix products.
+// They mirror compute/encoder/family.go.
+
+// topk_key orders entries for topk_rows: the bits of a positive float
+// (which order like its value), 0 for the rest. Entries <= 0 come out 0
+// whether kept or not, so ranking them all equal changes no output.
+SC_DEV unsigned int topk_key(float v) { return v > 0.0f ? __float_as_uint(v) : 0u; }
+
+#define TOPK_BINS 256
+
+// topk_rows keeps, in each row of x ([rows, cols]), the k largest entries
+// through ReLU and zeroes the others, in place; among entries equal to the
+// k-th largest value the lower columns are kept (compute/encoder's topK).
+// One block per row. A radix select finds the k-th largest key T one byte
+// at a time, most significant first: a shared-memory histogram of the keys
+// whose higher bytes equal those already fixed, then thread 0 walks it down
+// to the bin holding the k-th. It stops early once every key of that bin is
+// kept (then kept = key's fixed bytes >= the prefix); otherwise T is exact
+// after four passes and the last pass keeps key > T and, of the keys equal
+// to T, the first `rem` in column order (a ballot scan, as
+// compact_positive), or all of them when T is 0 (they come out 0 anyway).
+KERNEL void topk_rows(float* x, int rows, int cols, int k) {
+	__shared__ int hist[TOPK_BINS];
+	__shared__ unsigned int sel[3]; // prefix, rank left in the bin, bin count
+	__shared__ int wsum[32];
+	int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+	for (int r = blockIdx.x; r < rows; r += gridDim.x) {
+		float* row = x + (long long)r * cols;
+		if (k <= 0 || k >= cols) { // nothing to select: zero or ReLU
+			for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+				float v = row[j];
+				row[j] = k <= 0 || v < 0.0f ? 0.0f : v;
+			}
+			continue; // uniform over the block
+		}
+		unsigned int prefix = 0, mask = 0;
+		int rem = k, inBin = 0;
+		for (int shift = 24; shift >= 0; shift -= 8) {
+			for (int b = threadIdx.x; b < TOPK_BINS; b += blockDim.x) hist[b] = 0;
+			__syncthreads(); // hist is zero (and the last readers of sel are done)
+			for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+				unsigned int key = topk_key(row[j]);
+				if ((key & mask) == prefix) atomicAdd(&hist[(key >> shift) & 255u], 1);
+			}
+			__syncthreads();
+			if (threadIdx.x == 0) {
+				int left = rem, d = TOPK_BINS - 1;
+				for (; d > 0; d--) {
+					if (hist[d] >= left) break;
+					left -= hist[d];
+				}
+				sel[0] = prefix | ((unsigned int)d << shift);
+				sel[1] = (unsigned int)left;
+				sel[2] = (unsigned int)hist[d];
+			}
+			__syncthreads();
+			prefix = sel[0];
+			rem = (int)sel[1];
+			inBin = (int)sel[2];
+			mask |= 255u << shift;
+			if (inBin == rem) break; // the whole bin is kept: uniform over the block
+		}
+		if (inBin == rem || prefix == 0) {
+			// kept: fixed bytes above the prefix, or equal to it (every key
+			// of the bin is kept, or T = 0 and only zeros tie)
+			for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+				float v = row[j];
+				unsigned int key = topk_key(v);
+				row[j] = key != 0u && (key & mask) >= prefix ? v : 0.0f;
+			}
+			__syncthreads(); // sel and hist are read before the next row rewrites them
+			continue;
+		}
+		// T = prefix > 0 exactly, and only rem of its inBin copies are kept.
+		unsigned int T = prefix;
+		int seen = 0; // keys equal to T in earlier chunks
+		int c0 = 0;
+		for (; c0 < cols && seen < rem; c0 += blockDim.x) { // seen is uniform
+			int c = c0 + threadIdx.x;
+			float v = c < cols ? row[c] : 0.0f;
+			unsigned int key = topk_key(v);
+			int f = key == T;
+			unsigned int m = __ballot_sync(FULL_MASK, f);
+			int before_in_warp = __popc(m & ((1u << lane) - 1u));
+			__syncthreads(); // earlier readers of wsum are done
+			if (lane == 0) wsum[w] = __popc(m);
+			__syncthreads();
+			int before = 0, total = 0;
+			for (int q = 0; q < nw; q++) {
+				int s = wsum[q];
+				before += q < w ? s : 0;
+				total += s;
+			}
+			if (c < cols) row[c] = key > T || (f && seen + before + before_in_warp < rem) ? v : 0.0f;
+			seen += total;
+		}
+		for (int j = c0 + threadIdx.x; j < cols; j += blockDim.x) { // every tie kept is behind
+			float v = row[j];
+			row[j] = topk_key(v) > T ? v : 0.0f;
+		}
+		__syncthreads();
+	}
+}
+
+// jump_relu sets x = x where x > threshold (broadcast over rows) and x > 0,
+// else 0.
+KERNEL void jump_relu(float* x, const float* threshold, long long rows, int cols) {
+	long long n = rows * cols;
+	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+		float v = x[i];
+		x[i] = v > threshold[i % cols] && v > 0.0f ? v : 0.0f;
+	}
+}
+
+// gate sets mag = max(mag, 0) where gate > 0, else 0 (NaN magnitudes stay
+// NaN, as on the CPU).
+KERNEL void gate(float* mag, const float* g, long long n) {
+	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+		float v = mag[i];
+		mag[i] = g[i] > 0.0f ? (v < 0.0f ? 0.0f : v) : 0.0f;
+	}
+}
+
+#define NORM_LAYER 1   // compute.RowLayerNorm
+#define NORM_RESCALE 2 // compute.RowRescale
+
+// normalize_rows sets dst = (x - shift)·scale row by row and stats[r] =
+// (shift, scale), in float64 as compute/encoder's normalize: mode
+// NORM_LAYER, shift = mean, scale = 1/(unbiased std + eps); NORM_RESCALE,
+// shift 0, scale = sqrt(cols)/‖x‖ (1 for a zero row); any other mode,
+// shift 0, scale 1. dst may be x. One block per row.
+KERNEL void normalize_rows(float* dst, float* stats, const float* x, int rows, int cols, int mode, float eps) {
+	__shared__ double sh[32];
+	for (int r = blockIdx.x; r < rows; r += gridDim.x) {
+		const float* in = x + (long long)r * cols;
+		float* out = dst + (long long)r * cols;
+		double shift = 0.0, scale = 1.0;
+		if (mode == NORM_LAYER) {
+			double s = 0.0;
+			for (int j = threadIdx.x; j < cols; j += blockDim.x) s += (double)in[j];
+			shift = block_sum(s, sh) / (double)cols;
+			double q = 0.0;
+			for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+				double c = (double)in[j] - shift;
+				q += c * c;
+			}
+			q = block_sum(q, sh);
+			double sd = cols > 1 ? sqrt(q / (double)(cols - 1)) : 0.0;
+			scale = 1.0 / (sd + (double)eps);
+		} else if (mode == NORM_RESCALE) {
+			double q = 0.0;
+			for (int j = threadIdx.x; j < cols; j += blockDim.x) q += (double)in[j] * (double)in[j];
+			q = block_sum(q, sh);
+			if (q > 0.0) scale = sqrt((double)cols) / sqrt(q);
+		}
+		for (int j = threadIdx.x; j < cols; j += blockDim.x) out[j] = (float)(((double)in[j] - shift) * scale);
+		if (threadIdx.x == 0) {
+			stats[2LL * r] = (float)shift;
+			stats[2LL * r + 1] = (float)scale;
+		}
+		__syncthreads();
+	}
+}
+
+// denormalize_rows undoes normalize_rows on x ([rows, cols]) with its
+// stats: x = x/scale + shift, in float64.
+KERNEL void denormalize_rows(float* x, const float* stats, long long rows, int cols) {
+	long long n = rows * cols;
+	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+		long long r = i / cols;
+		x[i] = (float)((double)x[i] / (double)stats[2 * r + 1] + (double)stats[2 * r]);
 	}
 }

@@ -18,7 +18,8 @@ func TestPTXUpToDate(t *testing.T) {
 		t.Fatalf("kernels.ptx is stale: its first line is %q, kernels.cu hashes to %q; run go generate ./compute/cuda/kernels/ (needs nvcc)", first, want)
 	}
 	for _, name := range []string{"fill_rows", "add", "sub_row", "bias_relu", "gelu_new", "gather_rows", "center_rows", "layernorm",
-		"mean_rows", "cross_entropy", "softmax_stats", "attention", "count_positive", "compact_positive", "row_sumsq"} {
+		"mean_rows", "cross_entropy", "softmax_stats", "attention", "count_positive", "compact_positive", "row_sumsq",
+		"topk_rows", "jump_relu", "gate", "normalize_rows", "denormalize_rows"} {
 		if !strings.Contains(PTX, ".entry "+name+"(") {
 			t.Errorf("kernels.ptx has no entry %s", name)
 		}
