@@ -68,6 +68,12 @@ func TestFamilyOps(t *testing.T) {
 	conformance.Families(t, open(t, false), conformance.Full)
 }
 
+// TestFamilyParity checks every SAE family of the fixtures on the GPU
+// against PyTorch, as TestEmulatedFamilyParity does on the emulator.
+func TestFamilyParity(t *testing.T) {
+	fixture.FamilyParity(t, open(t, false), 1e-3, 1e-3)
+}
+
 // TestParity checks the GPU against the fixture references, as the CPU is
 // checked in compute/features: activations within 1e-3 (absolute, relative
 // above 1), identical top-k ids.

@@ -66,6 +66,17 @@
 // the host → ids and values in column order), and row_sumsq (activation
 // norms). Only those sparse results cross PCIe: see Backend.SparseRows.
 //
+// The SAE families' steps (compute.FamilyOps, which compute/encoder uses
+// instead of its host path, so a scan's activations never leave the
+// device): topk_rows (one block per row, an exact radix select on the
+// float bits, one byte per pass from a shared-memory histogram, stopping as
+// soon as the k-th value's bin is kept whole; ties at the k-th place keep
+// the lower columns through a ballot scan; rows of any width, OpenAI's
+// 131072 included), jump_relu and gate (elementwise), normalize_rows
+// (layer_norm with the unbiased std + ε, or constant_norm_rescale, float64
+// sums, the per-row shift and scale kept on the device) and
+// denormalize_rows, which undoes it on the reconstruction.
+//
 // # Precision
 //
 // FP32 by default: cuBLAS in CUBLAS_DEFAULT_MATH, which never uses TF32 for

@@ -33,6 +33,11 @@ type Encoder struct {
 	// and b_mag - b_dec·W_mag.
 	wMag, bMagEff compute.Tensor
 	threshold     []float32 // JumpReLU, on the host
+	// fo is the backend's compute.FamilyOps, when it has them: the family
+	// steps then run in the backend's memory (thresholdT holds JumpReLU's
+	// thresholds there), else on the host (family.go).
+	fo         compute.FamilyOps
+	thresholdT compute.Tensor
 
 	dirsOnce sync.Once
 	dirs     []float32 // ResidualDirections' result, [d_sae, d_model]
@@ -76,6 +81,7 @@ func New(be compute.Backend, s *sae.SAE) (*Encoder, error) {
 		return nil, fmt.Errorf("SAE %s: normalisation %q is not run by this version", s.Path, s.Norm)
 	}
 	e := &Encoder{SAE: s, be: be}
+	e.fo, _ = be.(compute.FamilyOps)
 	var err error
 	for _, u := range []struct {
 		dst *compute.Tensor
@@ -106,6 +112,16 @@ func New(be compute.Backend, s *sae.SAE) (*Encoder, error) {
 		e.bMagEff = e.upload(e.foldBDec(wMag.Data, s.BMag.Data))
 	case sae.JumpReLU:
 		e.threshold = s.Threshold.Data
+		if len(s.Threshold.Data) != s.DSae {
+			e.Close()
+			return nil, fmt.Errorf("SAE %s: %d JumpReLU thresholds for %d features", s.Path, len(s.Threshold.Data), s.DSae)
+		}
+		if e.fo != nil {
+			if e.thresholdT, err = be.Upload(weights.Tensor{Shape: []int{1, s.DSae}, Data: s.Threshold.Data}); err != nil {
+				e.Close()
+				return nil, fmt.Errorf("upload SAE %s: %w", s.Path, err)
+			}
+		}
 	}
 	return e, nil
 }
@@ -142,7 +158,7 @@ func (e *Encoder) upload(v []float32) compute.Tensor {
 // Close frees the SAE's weights on the backend (device memory on a GPU);
 // the encoder cannot be used after.
 func (e *Encoder) Close() {
-	for _, t := range []*compute.Tensor{&e.wEnc, &e.wDec, &e.bEnc, &e.bDec, &e.bEff, &e.wMag, &e.bMagEff} {
+	for _, t := range []*compute.Tensor{&e.wEnc, &e.wDec, &e.bEnc, &e.bDec, &e.bEff, &e.wMag, &e.bMagEff, &e.thresholdT} {
 		if *t != nil {
 			e.be.Free(*t)
 			*t = nil
@@ -167,11 +183,13 @@ func (e *Encoder) BDec() compute.Tensor { return e.bDec }
 
 // Encode sets dst ([rows, d_sae]) to the feature activations of x ([rows, d_in]).
 func (e *Encoder) Encode(dst, x compute.Tensor) error {
-	_, err := e.encode(dst, x)
+	st, err := e.encode(dst, x)
+	st.release(e.be)
 	return err
 }
 
-// encode is Encode, returning what the input normalisation did.
+// encode is Encode, returning what the input normalisation did (release
+// it when done).
 func (e *Encoder) encode(dst, x compute.Tensor) (rowNorm, error) {
 	s, be := e.SAE, e.be
 	if x.Cols() != s.DIn || dst.Cols() != s.DSae || dst.Rows() != x.Rows() {
@@ -182,20 +200,33 @@ func (e *Encoder) encode(dst, x compute.Tensor) (rowNorm, error) {
 	if needsNorm(s.Norm) {
 		in = be.Alloc(x.Rows(), s.DIn)
 		defer be.Free(in)
-		raw := make([]float32, x.Rows()*s.DIn)
-		be.Read(x, raw)
-		onHost(be, in, func(v []float32) { st = normalize(s.Norm, v, raw, s.DIn) })
+		if e.fo != nil {
+			st.stats = be.Alloc(x.Rows(), 2)
+			e.fo.NormalizeRows(in, x, st.stats, rowNormOf(s.Norm), sae.LayerNormEps)
+		} else {
+			raw := make([]float32, x.Rows()*s.DIn)
+			be.Read(x, raw)
+			onHost(be, in, func(v []float32) { st = normalize(s.Norm, v, raw, s.DIn) })
+		}
 	}
 	switch s.Arch {
 	case "", sae.Standard:
 		be.SAEEncode(dst, in, e.wEnc, e.bEff, nil)
 	case sae.TopK:
 		be.MatMul(dst, in, e.wEnc, e.bEff)
+		if e.fo != nil {
+			e.fo.TopKRows(dst, s.K)
+			break
+		}
 		onHost(be, dst, func(v []float32) {
 			eachRow(v, s.DSae, func(row, scratch []float32) { topK(row, s.K, scratch) })
 		})
 	case sae.JumpReLU:
 		be.MatMul(dst, in, e.wEnc, e.bEff)
+		if e.fo != nil {
+			e.fo.JumpReLU(dst, e.thresholdT)
+			break
+		}
 		onHost(be, dst, func(v []float32) {
 			eachRow(v, s.DSae, func(row, _ []float32) { jumpReLU(row, e.threshold) })
 		})
@@ -204,6 +235,10 @@ func (e *Encoder) encode(dst, x compute.Tensor) (rowNorm, error) {
 		defer be.Free(g)
 		be.MatMul(g, in, e.wEnc, e.bEff)
 		be.MatMul(dst, in, e.wMag, e.bMagEff)
+		if e.fo != nil {
+			e.fo.Gate(dst, g)
+			break
+		}
 		gv := make([]float32, x.Rows()*s.DSae)
 		be.Read(g, gv)
 		onHost(be, dst, func(v []float32) {
@@ -230,6 +265,7 @@ func (e *Encoder) Decode(dst, f compute.Tensor) error {
 // the features it used.
 func (e *Encoder) Reconstruct(dst, feats, x compute.Tensor) error {
 	st, err := e.encode(feats, x)
+	defer st.release(e.be)
 	if err != nil {
 		return err
 	}
@@ -237,7 +273,7 @@ func (e *Encoder) Reconstruct(dst, feats, x compute.Tensor) error {
 		return err
 	}
 	if needsNorm(e.SAE.Norm) {
-		onHost(e.be, dst, func(v []float32) { st.denormalize(v, e.SAE.OutDim()) })
+		st.undo(e.be, dst, e.SAE.OutDim())
 	}
 	return nil
 }

@@ -12,8 +12,10 @@ import (
 // This file runs what differs between SAE families, row by row on host
 // memory: the activation functions after the encoder's matrix product
 // (TopK, JumpReLU, Gated) and the input normalisations. On the CPU the rows
-// are the backend's own memory (compute.HostData); on a device they are
-// read back, changed and written again.
+// are the backend's own memory (compute.HostData); on a backend with
+// compute.FamilyOps (the CUDA engine) the encoder calls those instead, and
+// nothing crosses to the host; on any other backend the rows are read back,
+// changed and written again.
 
 // onHost runs fn on t's values: in place on a host backend, else on a copy
 // written back afterwards.
@@ -137,9 +139,37 @@ func gate(mag, gate []float32) {
 }
 
 // rowNorm is what a normalisation did to each row, to undo on the output:
-// x̂ = (x − shift)·scale, so x = x̂/scale + shift.
+// x̂ = (x − shift)·scale, so x = x̂/scale + shift. The host path keeps
+// shift and scale here; the compute.FamilyOps path keeps them on the
+// backend, in stats ([rows, 2]: shift, scale).
 type rowNorm struct {
 	shift, scale []float64
+	stats        compute.Tensor
+}
+
+// undo undoes st on t (rows × d) in place, where st's numbers are.
+func (st rowNorm) undo(be compute.Backend, t compute.Tensor, d int) {
+	if st.stats != nil {
+		be.(compute.FamilyOps).DenormalizeRows(t, st.stats)
+		return
+	}
+	onHost(be, t, func(v []float32) { st.denormalize(v, d) })
+}
+
+// release frees what st holds on the backend.
+func (st rowNorm) release(be compute.Backend) {
+	if st.stats != nil {
+		be.Free(st.stats)
+	}
+}
+
+// rowNormOf maps a run-time normalisation (needsNorm) to its
+// compute.FamilyOps mode.
+func rowNormOf(n sae.Normalization) compute.RowNorm {
+	if n == sae.NormLayerNorm {
+		return compute.RowLayerNorm
+	}
+	return compute.RowRescale
 }
 
 // normalize writes the normalised rows of x into dst (both rows × d) as

@@ -13,7 +13,9 @@
 # the nvidia-* Python packages next to PyTorch, else the loader's path —
 # then runs, printing everything and a summary at the end:
 #   1. device check, every primitive vs the CPU, sparse read-back, fixture
-#      parity (1e-3, identical top-k ids), a fixture corpus scan vs the CPU
+#      parity (1e-3, identical top-k ids), a fixture corpus scan vs the CPU;
+#      the SAE families' kernels vs host references (TopK on 131072-wide
+#      rows included) and every family's fixture parity
 #   2. scan tokens/s at 256×128, blocks.9.hook_resid_pre + 768×6144 SAE,
 #      FP32 and TF32 (test binary: perf.Run, what bench prints); the app's
 #      analyze + rank on the fixtures, GPU against CPU
@@ -170,6 +172,7 @@ if [ $rc -ne 0 ]; then
   exit 2
 fi
 step ops-sparse-parity 180 $T -test.run '^(TestOps|TestSparseReadBack|TestParity|TestScan)$'
+step families 120 $T -test.run '^(TestFamilyOps|TestFamilyParity)$'
 step perf-scan-256x128 150 $T -test.run '^TestPerfScan$'
 # The app end to end on the fixtures (workspace, corpus, scan, store), on
 # the GPU and on the CPU: the same top features by mean.

@@ -50,14 +50,20 @@ func TestEmulatedParity(t *testing.T) {
 }
 
 // Every SAE family on the device path, through the emulator: the family
-// steps run on the host between the device's matrix products (the device
-// gets its own kernels for them once nvcc can rebuild the PTX).
+// steps run in the device's own kernels (compute.FamilyOps), never on the
+// host.
 func TestEmulatedFamilyParity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the emulated fixture forward passes take seconds")
 	}
-	be := engine.New(kernels.NewEmulator(), "cuda-emulated")
+	dev := kernels.NewEmulator()
+	be := engine.New(dev, "cuda-emulated")
 	fixture.FamilyParity(t, be, 1e-3, 1e-3)
+	for _, k := range []string{"topk_rows", "jump_relu", "gate", "normalize_rows", "denormalize_rows"} {
+		if dev.Stats.Kernels[k] == 0 {
+			t.Errorf("no %s launched by the families' parity: %v", k, dev.Stats.Kernels)
+		}
+	}
 }
 
 func TestEmulatorFreesScratch(t *testing.T) {
