@@ -68,6 +68,9 @@ func topK(h []float32, k int, scratch []float32) {
 		case v == kth && ties > 0:
 			h[i] = max(v, 0)
 			ties--
+		case v != v:
+			// NaN (an encoder that overflowed) is kept, for the scan to
+			// report, not silently dropped
 		default:
 			h[i] = 0
 		}
@@ -118,21 +121,26 @@ func selectKth(s []float32, k int) float32 {
 	return s[lo]
 }
 
-// jumpReLU sets h[i] = h[i] where h[i] > threshold[i] (and > 0), else 0.
+// jumpReLU sets h[i] = h[i] where h[i] > threshold[i] (and > 0), else 0;
+// a NaN stays, for the scan to report.
 func jumpReLU(h, threshold []float32) {
 	for i, v := range h {
-		if !(v > threshold[i] && v > 0) {
+		if !(v > threshold[i] && v > 0) && v == v {
 			h[i] = 0
 		}
 	}
 }
 
-// gate sets mag[i] = ReLU(mag[i]) where gate[i] > 0, else 0.
+// gate sets mag[i] = ReLU(mag[i]) where gate[i] > 0, else 0; a NaN in
+// either stays NaN, for the scan to report.
 func gate(mag, gate []float32) {
 	for i, g := range gate {
-		if g > 0 {
+		switch {
+		case g != g || mag[i] != mag[i]:
+			mag[i] = float32(math.NaN())
+		case g > 0:
 			mag[i] = max(mag[i], 0)
-		} else {
+		default:
 			mag[i] = 0
 		}
 	}

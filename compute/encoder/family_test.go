@@ -1,6 +1,7 @@
 package encoder
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -56,5 +57,26 @@ func TestJumpReLUAndGate(t *testing.T) {
 	gate(mag, []float32{0.1, 0.1, 0, -2})
 	if want := []float32{1, 0, 0, 0}; !slices.Equal(mag, want) {
 		t.Errorf("gate: %v, want %v", mag, want)
+	}
+}
+
+// A NaN pre-activation (an encoder that overflowed) is kept by every
+// family's step, so the scan reports it instead of dropping it.
+func TestFamiliesKeepNaN(t *testing.T) {
+	nan := float32(math.NaN())
+	h := []float32{1, nan, 3, -1}
+	topK(h, 1, nil)
+	if h[1] == h[1] || h[2] != 3 || h[0] != 0 {
+		t.Errorf("topK: %v", h)
+	}
+	h = []float32{nan, 2}
+	jumpReLU(h, []float32{0, 0})
+	if h[0] == h[0] || h[1] != 2 {
+		t.Errorf("jumpReLU: %v", h)
+	}
+	m := []float32{1, nan, 1}
+	gate(m, []float32{nan, 1, -1})
+	if m[0] == m[0] || m[1] == m[1] || m[2] != 0 {
+		t.Errorf("gate: %v", m)
 	}
 }
