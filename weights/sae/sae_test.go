@@ -378,7 +378,7 @@ func ptWithValue(t *testing.T, name string, i int, v float32) string {
 		needle = binary.LittleEndian.AppendUint32(needle, math.Float32bits(x))
 	}
 	at := bytes.Index(raw, needle)
-	if at < 0 || bytes.Index(raw[at+1:], needle) >= 0 {
+	if at < 0 || bytes.Contains(raw[at+1:], needle) {
 		t.Fatalf("%s's bytes not found once in %s", name, src)
 	}
 	binary.LittleEndian.PutUint32(raw[at+4*i:], math.Float32bits(v))
