@@ -55,7 +55,7 @@ func Families(t *testing.T, be compute.Backend, shapes Shapes) {
 		}},
 		{"zeros tie", 2, 200, 50, relu},
 		{"subnormal and huge", 2, 97, 9, func(i int) float32 {
-			return []float32{math.SmallestNonzeroFloat32, 3e38, -3e38, 1e-40, 1, 0, -0.0}[rng.IntN(7)]
+			return []float32{math.SmallestNonzeroFloat32, 3e38, -3e38, 1e-40, 1, 0, float32(math.Copysign(0, -1))}[rng.IntN(7)]
 		}},
 		{"wide", 2, 40000, 32, normal},
 		{"wide, k=1", 1, 40000, 1, normal},
