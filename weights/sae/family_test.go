@@ -100,27 +100,8 @@ func TestFoldDecoderNorm(t *testing.T) {
 		}
 	}
 	x := []float64{0.3, -1, 2, 0.5, -0.2, 1.5, 0, -0.7}
-	encode := func(s *SAE) []float64 {
-		out := make([]float64, s.DSae)
-		for f := range out {
-			h := float64(s.BEnc.Data[f])
-			for i, v := range x {
-				h += (v - float64(s.BDec.Data[i])) * float64(s.WEnc.Data[i*s.DSae+f])
-			}
-			out[f] = math.Max(h, 0)
-		}
-		return out
-	}
-	decode := func(s *SAE, f []float64) []float64 {
-		out := make([]float64, s.DIn)
-		for j := range out {
-			out[j] = float64(s.BDec.Data[j])
-			for g, v := range f {
-				out[j] += v * float64(s.WDec.Data[g*s.DIn+j])
-			}
-		}
-		return out
-	}
+	encode := func(s *SAE) []float64 { return hostEncode(s, x) }
+	decode := hostDecode
 	before := encode(s)
 	recon := decode(s, before)
 	norms := make([]float64, 16)
@@ -182,27 +163,7 @@ func TestExpectedAverageFolded(t *testing.T) {
 	for i := range x {
 		x[i] = math.Sin(float64(i))
 	}
-	enc := func(s *SAE, x []float64) []float64 {
-		f := make([]float64, s.DSae)
-		for g := range f {
-			h := float64(s.BEnc.Data[g])
-			for i, v := range x {
-				h += (v - float64(s.BDec.Data[i])) * float64(s.WEnc.Data[i*s.DSae+g])
-			}
-			f[g] = math.Max(h, 0)
-		}
-		return f
-	}
-	dec := func(s *SAE, f []float64) []float64 {
-		out := make([]float64, s.DIn)
-		for j := range out {
-			out[j] = float64(s.BDec.Data[j])
-			for g, v := range f {
-				out[j] += v * float64(s.WDec.Data[g*s.DIn+j])
-			}
-		}
-		return out
-	}
+	enc, dec := hostEncode, hostDecode
 	cx := make([]float64, 32)
 	for i, v := range x {
 		cx[i] = c * v
@@ -244,4 +205,29 @@ func TestCatalogHints(t *testing.T) {
 	if s.InputScale != 3.5 {
 		t.Errorf("scale %g, want the catalogue's 3.5", s.InputScale)
 	}
+}
+
+// hostEncode is a standard SAE's encode in float64: ReLU((x − b_dec)·W_enc + b_enc).
+func hostEncode(s *SAE, x []float64) []float64 {
+	out := make([]float64, s.DSae)
+	for f := range out {
+		h := float64(s.BEnc.Data[f])
+		for i, v := range x {
+			h += (v - float64(s.BDec.Data[i])) * float64(s.WEnc.Data[i*s.DSae+f])
+		}
+		out[f] = math.Max(h, 0)
+	}
+	return out
+}
+
+// hostDecode is f·W_dec + b_dec in float64.
+func hostDecode(s *SAE, f []float64) []float64 {
+	out := make([]float64, s.DIn)
+	for j := range out {
+		out[j] = float64(s.BDec.Data[j])
+		for g, v := range f {
+			out[j] += v * float64(s.WDec.Data[g*s.DIn+j])
+		}
+	}
+	return out
 }
