@@ -1,0 +1,224 @@
+// Package intervene changes SAE features inside a forward pass and runs
+// the model with those changes: steering (add c·W_dec[f]), clamping
+// (x + (c − f_i(x))·W_dec[f], the SAE's error kept so other features are
+// untouched) and ablation (clamping to 0), at every position of the prompt
+// and of what is generated, and greedy generation with them.
+package intervene
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/compute/encoder"
+	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/weights/hookname"
+)
+
+// Mode says what an Intervention does to its feature.
+type Mode string
+
+// The interventions.
+const (
+	// Add adds Coeff·W_dec[f] to the activation at the SAE's hook.
+	Add Mode = "add"
+	// Clamp sets the feature to Coeff: x + (Coeff − f(x))·W_dec[f].
+	Clamp Mode = "clamp"
+	// Ablate clamps the feature to 0.
+	Ablate Mode = "ablate"
+)
+
+// Intervention changes one feature of one SAE at every position.
+type Intervention struct {
+	Enc     *encoder.Encoder
+	Feature int
+	Mode    Mode
+	Coeff   float32
+}
+
+// Check says what is wrong with iv, if anything.
+func (iv Intervention) Check() error {
+	switch {
+	case iv.Enc == nil:
+		return errors.New("intervention without an SAE")
+	case iv.Feature < 0 || iv.Feature >= iv.Enc.DSae():
+		return fmt.Errorf("feature %d out of range: the SAE has features 0 to %d", iv.Feature, iv.Enc.DSae()-1)
+	case iv.Mode != Add && iv.Mode != Clamp && iv.Mode != Ablate:
+		return fmt.Errorf("unknown intervention %q (add, clamp, ablate)", iv.Mode)
+	case math.IsNaN(float64(iv.Coeff)) || math.IsInf(float64(iv.Coeff), 0):
+		return fmt.Errorf("coefficient %v is not a finite number", iv.Coeff)
+	case iv.Enc.SAE.Transcoder:
+		return errors.New("interventions on a transcoder's features are not supported yet (they read one hook and write another)")
+	}
+	return nil
+}
+
+// Patches returns the model patches that apply ivs, one per hook. The
+// interventions at one hook see the same activation: every f(x) a clamp
+// needs is computed before any change is made, so several features
+// steered at once add their directions.
+func Patches(ivs []Intervention) (map[string]model.Patch, error) {
+	byHook := map[string][]Intervention{}
+	for _, iv := range ivs {
+		if err := iv.Check(); err != nil {
+			return nil, err
+		}
+		h := iv.Enc.SAE.Output().String()
+		byHook[h] = append(byHook[h], iv)
+	}
+	out := map[string]model.Patch{}
+	for h, list := range byHook {
+		out[h] = patch(list)
+	}
+	return out, nil
+}
+
+func patch(ivs []Intervention) model.Patch {
+	return func(be compute.Backend, _ hookname.Hook, act compute.Tensor, _, _ int) error {
+		rows, d := act.Rows(), act.Cols()
+		delta := make([]float64, rows*d)
+		feats := map[*encoder.Encoder][]float32{} // f(x) of each SAE a clamp needs
+		for _, iv := range ivs {
+			s := iv.Enc.SAE
+			dir := s.WDec.Data[iv.Feature*d : (iv.Feature+1)*d]
+			coef := make([]float64, rows)
+			switch iv.Mode {
+			case Add:
+				for r := range coef {
+					coef[r] = float64(iv.Coeff)
+				}
+			case Clamp, Ablate:
+				f, ok := feats[iv.Enc]
+				if !ok {
+					t := be.Alloc(rows, s.DSae)
+					err := iv.Enc.Encode(t, act)
+					if err == nil {
+						f = make([]float32, rows*s.DSae)
+						be.Read(t, f)
+					}
+					be.Free(t)
+					if err != nil {
+						return err
+					}
+					feats[iv.Enc] = f
+				}
+				c := float64(iv.Coeff)
+				if iv.Mode == Ablate {
+					c = 0
+				}
+				for r := range coef {
+					coef[r] = c - float64(f[r*s.DSae+iv.Feature])
+				}
+			}
+			for r, k := range coef {
+				row := delta[r*d : (r+1)*d]
+				for j, w := range dir {
+					row[j] += k * float64(w)
+				}
+			}
+		}
+		// act += delta, through the backend
+		t := be.Alloc(rows, d)
+		defer be.Free(t)
+		dv := make([]float32, len(delta))
+		for i, v := range delta {
+			dv[i] = float32(v)
+		}
+		be.Write(t, dv)
+		be.Add(act, act, t)
+		return nil
+	}
+}
+
+// Result is a run of the model on a prompt: the logits at its last
+// position and the tokens generated after it.
+type Result struct {
+	LogitsLast []float32
+	Generated  []int32
+}
+
+// Greedy runs the model on prompt (one sequence of token ids) with hooks,
+// keeps the logits of its last position, then appends the most likely
+// next token n times (stopping at <|endoftext|>), the hooks applied at
+// every position each time. It recomputes the whole sequence per token.
+func Greedy(ctx context.Context, m *model.Model, prompt []int32, n int, hooks model.Hooks) (*Result, error) {
+	if len(prompt) == 0 {
+		return nil, errors.New("empty prompt")
+	}
+	if len(prompt)+n > m.Config.NPositions {
+		return nil, fmt.Errorf("the prompt (%d tokens) and %d new ones exceed the model's context of %d", len(prompt), n, m.Config.NPositions)
+	}
+	seq := append([]int32(nil), prompt...)
+	res := &Result{}
+	m.Lock()
+	defer m.Unlock()
+	for i := 0; i <= n; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		out, err := m.Run(ctx, seq, 1, len(seq), hooks)
+		if err != nil {
+			return nil, err
+		}
+		lg, err := m.Logits(out.Resid, []int{len(seq) - 1})
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			res.LogitsLast = lg[0]
+		}
+		if i == n {
+			break
+		}
+		next := argmax(lg[0])
+		res.Generated = append(res.Generated, next)
+		if next == endOfText {
+			break
+		}
+		seq = append(seq, next)
+	}
+	return res, nil
+}
+
+// endOfText is GPT-2's <|endoftext|>.
+const endOfText = 50256
+
+func argmax(v []float32) int32 {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}
+
+// KL returns the Kullback–Leibler divergence KL(softmax(p) ‖ softmax(q))
+// in nats, of two logit vectors.
+func KL(p, q []float32) float64 {
+	lp, lq := logSoftmax(p), logSoftmax(q)
+	var kl float64
+	for i := range lp {
+		kl += math.Exp(lp[i]) * (lp[i] - lq[i])
+	}
+	return kl
+}
+
+func logSoftmax(v []float32) []float64 {
+	mx := math.Inf(-1)
+	for _, x := range v {
+		mx = math.Max(mx, float64(x))
+	}
+	var s float64
+	for _, x := range v {
+		s += math.Exp(float64(x) - mx)
+	}
+	lse := mx + math.Log(s)
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x) - lse
+	}
+	return out
+}
