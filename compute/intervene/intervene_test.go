@@ -128,3 +128,45 @@ func TestTwoFeaturesAdd(t *testing.T) {
 		}
 	}
 }
+
+// Exact patching of every sae0 feature from tokens[0] (clean) into
+// tokens[1] (corrupt), metric logits[-1, 13] − logits[-1, 11], against
+// PyTorch at 1e-4, batched and not.
+func TestPatchEffectsMatchReference(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASGonum)
+	v2, err := safetensors.Open(filepath.Join(fixture.Dir(), "v2", "reference.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v2.Close()
+	tokens, shape := ref.Ints(t, "tokens")
+	T := shape[1]
+	clean, corrupt := tokens[:T], tokens[T:2*T]
+	want, err := v2.Float32("patch.effect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mcc, err := v2.Float32("patch.metric_clean_corrupt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range []int{1, 7, 64} {
+		p, err := intervene.PatchEffects(context.Background(), s.Model, s.SAEs["sae0"], clean, corrupt, intervene.LogitDiff(13, 11), batch, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fixture.Close(t, "metric clean, corrupt", []float32{float32(p.MetricClean), float32(p.MetricCorrupt)}, mcc.Data, 1e-4)
+		got := make([]float32, len(p.Effect))
+		for i, v := range p.Effect {
+			got[i] = float32(v)
+		}
+		fixture.Close(t, "patch.effect", got, want.Data, 1e-4)
+		if p.Active == 0 || p.Active > len(got) {
+			t.Errorf("%d active features", p.Active)
+		}
+	}
+	if _, err := intervene.PatchEffects(context.Background(), s.Model, s.SAEs["sae0"], clean, corrupt[:T-1], intervene.LogitDiff(13, 11), 4, nil); err == nil {
+		t.Error("prompts of different lengths accepted")
+	}
+}
