@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"sort"
 
 	"github.com/saescope/saescope/compute"
 	"github.com/saescope/saescope/compute/encoder"
@@ -139,17 +141,40 @@ type Result struct {
 	Generated  []int32
 }
 
-// Greedy runs the model on prompt (one sequence of token ids) with hooks,
-// keeps the logits of its last position, then appends the most likely
-// next token n times (stopping at <|endoftext|>), the hooks applied at
-// every position each time. It recomputes the whole sequence per token.
+// Sampling chooses each generated token: the most likely one when
+// Temperature is 0 (greedy), else a draw from softmax(logits/Temperature)
+// restricted to the smallest set of tokens whose probability reaches TopP
+// (1 or 0: all), with a generator seeded by Seed (the same seed, the same
+// text).
+type Sampling struct {
+	Temperature float64
+	TopP        float64
+	Seed        uint64
+}
+
+// Greedy is Generate with greedy sampling.
 func Greedy(ctx context.Context, m *model.Model, prompt []int32, n int, hooks model.Hooks) (*Result, error) {
+	return Generate(ctx, m, prompt, n, hooks, Sampling{})
+}
+
+// Generate runs the model on prompt (one sequence of token ids) with hooks,
+// keeps the logits of its last position, then appends n tokens chosen as
+// samp says (stopping at <|endoftext|>), the hooks applied at every
+// position each time. It recomputes the whole sequence per token.
+func Generate(ctx context.Context, m *model.Model, prompt []int32, n int, hooks model.Hooks, samp Sampling) (*Result, error) {
 	if len(prompt) == 0 {
 		return nil, errors.New("empty prompt")
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("%d tokens to generate", n)
 	}
 	if len(prompt)+n > m.Config.NPositions {
 		return nil, fmt.Errorf("the prompt (%d tokens) and %d new ones exceed the model's context of %d", len(prompt), n, m.Config.NPositions)
 	}
+	if math.IsNaN(samp.Temperature) || samp.Temperature < 0 || math.IsInf(samp.Temperature, 0) || math.IsNaN(samp.TopP) || samp.TopP < 0 || samp.TopP > 1 {
+		return nil, fmt.Errorf("sampling: temperature %g (want ≥ 0, 0 for greedy) and top-p %g (want 0 to 1)", samp.Temperature, samp.TopP)
+	}
+	rng := rand.New(rand.NewPCG(samp.Seed, 0x5eed))
 	seq := append([]int32(nil), prompt...)
 	res := &Result{}
 	m.Lock()
@@ -173,6 +198,9 @@ func Greedy(ctx context.Context, m *model.Model, prompt []int32, n int, hooks mo
 			break
 		}
 		next := argmax(lg[0])
+		if samp.Temperature > 0 {
+			next = sample(lg[0], samp, rng)
+		}
 		res.Generated = append(res.Generated, next)
 		if next == endOfText {
 			break
@@ -180,6 +208,49 @@ func Greedy(ctx context.Context, m *model.Model, prompt []int32, n int, hooks mo
 		seq = append(seq, next)
 	}
 	return res, nil
+}
+
+// sample draws a token from softmax(logits/T), within the nucleus of
+// probability TopP.
+func sample(logits []float32, samp Sampling, rng *rand.Rand) int32 {
+	scaled := make([]float32, len(logits))
+	for i, v := range logits {
+		scaled[i] = float32(float64(v) / samp.Temperature)
+	}
+	lp := logSoftmax(scaled)
+	idx := make([]int, len(lp))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool {
+		if lp[idx[a]] != lp[idx[b]] {
+			return lp[idx[a]] > lp[idx[b]]
+		}
+		return idx[a] < idx[b]
+	})
+	keep := len(idx)
+	if samp.TopP > 0 && samp.TopP < 1 {
+		var cum float64
+		for k, i := range idx {
+			cum += math.Exp(lp[i])
+			if cum >= samp.TopP {
+				keep = k + 1
+				break
+			}
+		}
+	}
+	var total float64
+	for _, i := range idx[:keep] {
+		total += math.Exp(lp[i])
+	}
+	u := rng.Float64() * total
+	for _, i := range idx[:keep] {
+		u -= math.Exp(lp[i])
+		if u <= 0 {
+			return int32(i)
+		}
+	}
+	return int32(idx[keep-1])
 }
 
 // endOfText is GPT-2's <|endoftext|>.

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/saescope/saescope/compute/intervene"
+	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/weights/tokenizer"
+)
+
+// runSteer generates from a prompt with and without an intervention on
+// one feature, and prints both runs (and the KL divergence of their last
+// prompt position's next-token distributions).
+func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("steer", stderr)
+	ef := addEngineFlags(fs, true)
+	feature := fs.Int("feature", -1, "feature to intervene on")
+	add := optFloat(fs, "add", "add C·W_dec[feature] at every position")
+	clamp := optFloat(fs, "clamp", "clamp the feature to C at every position: x + (C − f(x))·W_dec[feature]")
+	ablate := fs.Bool("ablate", false, "clamp the feature to 0 at every position")
+	generate := fs.Int("generate", 0, "tokens to generate after the prompt")
+	greedy := fs.Bool("greedy", false, "pick the most likely token (the default unless --temperature is given)")
+	temperature := fs.Float64("temperature", 0, "sample with this temperature (0: greedy)")
+	topP := fs.Float64("top-p", 1, "sample within the smallest set of tokens whose probability reaches this")
+	seed := fs.Uint64("seed", 0, "seed of the sampler: the same seed gives the same text")
+	logits := fs.Bool("logits", false, "print the logits of the prompt's last position (50257 numbers per run)")
+	e, rows, err := ef.start(fs, args, true)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	if len(rows) != 1 {
+		return fmt.Errorf("steer takes one prompt, got %d rows", len(rows))
+	}
+	iv := intervene.Intervention{Enc: e.enc, Feature: *feature}
+	n := 0
+	if add.set {
+		iv.Mode, iv.Coeff, n = intervene.Add, float32(add.v), n+1
+	}
+	if clamp.set {
+		iv.Mode, iv.Coeff, n = intervene.Clamp, float32(clamp.v), n+1
+	}
+	if *ablate {
+		iv.Mode, n = intervene.Ablate, n+1
+	}
+	if n != 1 {
+		return errors.New("give one of --add C, --clamp C or --ablate")
+	}
+	if *greedy && *temperature != 0 {
+		return errors.New("--greedy and --temperature together: pick one")
+	}
+	patches, err := intervene.Patches([]intervene.Intervention{iv})
+	if err != nil {
+		return err
+	}
+	samp := intervene.Sampling{Temperature: *temperature, TopP: *topP, Seed: *seed}
+	show := func(r *intervene.Result) map[string]any {
+		ids := make([]int, len(r.Generated))
+		for i, id := range r.Generated {
+			ids[i] = int(id)
+		}
+		text, err := e.tok.Decode(ids)
+		if err != nil {
+			text = "" // ids outside the vocabulary cannot come from the model
+		}
+		out := map[string]any{"generated": ids, "text": text}
+		if *logits {
+			out["logits_last"] = r.LogitsLast
+		}
+		return out
+	}
+	uncentred := e.enc.SAE.Uncentred
+	plain, err := intervene.Generate(ctx, e.m, rows[0], *generate, model.Hooks{Uncentred: uncentred}, samp)
+	if err != nil {
+		return err
+	}
+	steered, err := intervene.Generate(ctx, e.m, rows[0], *generate, model.Hooks{Uncentred: uncentred, Patches: patches}, samp)
+	if err != nil {
+		return err
+	}
+	return writeJSON(stdout, map[string]any{"plain": show(plain), "steered": show(steered),
+		"kl": intervene.KL(plain.LogitsLast, steered.LogitsLast)})
+}
+
+// runPatch measures each feature's exact patching effect from a clean
+// prompt into a corrupted one.
+func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("patch", stderr)
+	ef := addEngineFlags(fs, true)
+	cleanIDs := fs.String("clean", "", `clean prompt's token ids ("50256,464,…"), or --clean-text`)
+	corruptIDs := fs.String("corrupt", "", "corrupted prompt's token ids, or --corrupt-text")
+	cleanText := fs.String("clean-text", "", "clean prompt as text (BOS prepended)")
+	corruptText := fs.String("corrupt-text", "", "corrupted prompt as text (BOS prepended)")
+	metric := fs.String("metric", "", "logit difference A,B at the last position: two token ids, or two texts of one token each")
+	batch := fs.Int("batch", 16, "features patched per forward pass")
+	fs.Bool("exact", true, "exact effects, one patched pass per feature (the only method until attribution lands)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *ef.text != "" || *ef.tokens != "" {
+		return errors.New("patch takes --clean and --corrupt, not --text or --tokens")
+	}
+	e, err := ef.load(true)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	prompt := func(ids, text, name string) ([]int32, error) {
+		switch {
+		case ids != "" && text != "":
+			return nil, fmt.Errorf("give --%s or --%s-text, not both", name, name)
+		case ids != "":
+			rows, err := parseTokens(ids)
+			if err != nil {
+				return nil, fmt.Errorf("--%s: %w", name, err)
+			}
+			if len(rows) != 1 {
+				return nil, fmt.Errorf("--%s: one prompt, not %d", name, len(rows))
+			}
+			return rows[0], nil
+		case text != "":
+			var out []int32
+			for _, id := range e.tok.ToTokens(text) {
+				out = append(out, int32(id))
+			}
+			return out, nil
+		}
+		return nil, fmt.Errorf("--%s IDS or --%s-text TEXT is required", name, name)
+	}
+	clean, err := prompt(*cleanIDs, *cleanText, "clean")
+	if err != nil {
+		return err
+	}
+	corrupt, err := prompt(*corruptIDs, *corruptText, "corrupt")
+	if err != nil {
+		return err
+	}
+	a, b, err := metricTokens(*metric, e.tok)
+	if err != nil {
+		return err
+	}
+	res, err := intervene.PatchEffects(ctx, e.m, e.enc, clean, corrupt, intervene.LogitDiff(a, b), *batch, nil)
+	if err != nil {
+		return err
+	}
+	return writeJSON(stdout, map[string]any{"metric": fmt.Sprintf("logits[-1, %d] - logits[-1, %d]", a, b),
+		"metric_clean": res.MetricClean, "metric_corrupt": res.MetricCorrupt, "effect": res.Effect, "active": res.Active})
+}
+
+// metricTokens reads "A,B": two token ids, or two texts that are one token
+// each (saying which when one is not).
+func metricTokens(s string, tok *tokenizer.Tokenizer) (int, int, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 2 {
+		return 0, 0, errors.New("--metric A,B: two tokens, as ids or texts, separated by a comma")
+	}
+	var ids [2]int
+	for i, p := range parts {
+		if v, err := strconv.Atoi(strings.TrimSpace(p)); err == nil {
+			if v < 0 || v >= tokenizer.VocabSize {
+				return 0, 0, fmt.Errorf("--metric: id %d outside the vocabulary [0, %d)", v, tokenizer.VocabSize)
+			}
+			ids[i] = v
+			continue
+		}
+		t := tok.Encode(p)
+		if len(t) != 1 {
+			return 0, 0, fmt.Errorf("--metric: %q is %d tokens (%v), not one: give its id, or a text of one token", p, len(t), t)
+		}
+		ids[i] = t[0]
+	}
+	return ids[0], ids[1], nil
+}
+
+// optFloat is a float flag that records whether it was given, and refuses
+// a value that is not a finite number.
+type optFloatFlag struct {
+	v   float64
+	set bool
+}
+
+func (o *optFloatFlag) String() string { return strconv.FormatFloat(o.v, 'g', -1, 64) }
+func (o *optFloatFlag) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("%q is not a finite number", s)
+	}
+	o.v, o.set = v, true
+	return nil
+}
+
+func optFloat(fs *flag.FlagSet, name, usage string) *optFloatFlag {
+	o := &optFloatFlag{}
+	fs.Var(o, name, usage)
+	return o
+}
