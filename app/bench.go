@@ -31,6 +31,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	analyzeRows := fs.Int("analyze", 0, "instead: run the full analysis of this many random rows on full-size random weights (a 6144-feature SAE firing about --l0 features per token) and report time, peak RSS and store size")
 	loadDir := fs.String("load", "", "instead: time loading a full-size random GPT-2 small written to (or found in) this folder, and the RSS it adds")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
+	patch := fs.Bool("patch", false, "instead: time exact patching of every active feature of a --d-sae SAE at --hook (firing about --l0 features per token) between two random 24-token prompts")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -48,6 +49,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	be, err := newBackend(*backend, *blas)
 	if err != nil {
 		return err
+	}
+	if *patch {
+		pr, err := perf.Patch(ctx, be, *hook, *dsae, 24, *l0, func(s string) { fmt.Fprintln(stderr, "bench:", s) })
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, pr)
+		}
+		fmt.Fprintf(stdout, "backend            %s\n", pr.Backend)
+		fmt.Fprintf(stdout, "exact patching     %d active features of %d at %s, 24-token prompts: %.1f s (%.1f ms a feature)\n",
+			pr.Active, pr.DSae, pr.Hook, pr.Seconds, 1000*pr.PerFeatS)
+		return nil
 	}
 	if *analyzeRows > 0 {
 		dir, err := os.MkdirTemp("", "saescope-bench-")

@@ -1,0 +1,76 @@
+package perf
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/compute/encoder"
+	"github.com/saescope/saescope/compute/intervene"
+	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/weights/gpt2"
+	"github.com/saescope/saescope/weights/hookname"
+	"github.com/saescope/saescope/weights/sae"
+)
+
+// PatchReport is the timing of exact feature patching.
+type PatchReport struct {
+	Backend  string  `json:"backend"`
+	Hook     string  `json:"hook"`
+	DSae     int     `json:"d_sae"`
+	Tokens   int     `json:"tokens"`
+	Active   int     `json:"active_features"`
+	Seconds  float64 `json:"patch_seconds"`
+	PerFeatS float64 `json:"seconds_per_feature"`
+}
+
+// Patch times intervene.PatchEffects on full-size random GPT-2 small: a
+// random SAE of dSae features at hook, calibrated to fire about l0
+// features per token, every feature active in either of two random
+// prompts of seq tokens (BOS first) patched from one into the other.
+func Patch(ctx context.Context, be compute.Backend, hook string, dSae, seq int, l0 float64, progress func(string)) (*PatchReport, error) {
+	cfg := gpt2.SmallConfig()
+	h, err := hookname.Parse(hook, cfg.NLayer)
+	if err != nil {
+		return nil, err
+	}
+	progress("building a random full-size GPT-2 small")
+	m, err := model.New(be, gpt2.Random(cfg, 1))
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	prompt := func() []int32 {
+		p := make([]int32, seq)
+		p[0] = 50256
+		for i := 1; i < seq; i++ {
+			p[i] = int32(rng.IntN(cfg.VocabSize))
+		}
+		return p
+	}
+	clean, corrupt := prompt(), prompt()
+	s := sae.Random(cfg.DModel, dSae, h, -0.5, 2)
+	progress(fmt.Sprintf("calibrating the SAE to fire about %g features per token", l0))
+	if err := CalibrateBias(ctx, m, s, append(append([]int32{}, clean...), corrupt...), 2, seq, l0); err != nil {
+		return nil, err
+	}
+	enc, err := encoder.New(be, s)
+	if err != nil {
+		return nil, err
+	}
+	defer enc.Close()
+	progress("patching every active feature")
+	t0 := time.Now()
+	res, err := intervene.PatchEffects(ctx, m, enc, clean, corrupt, intervene.LogitDiff(13, 11), 16, nil)
+	if err != nil {
+		return nil, err
+	}
+	rep := &PatchReport{Backend: be.Name(), Hook: h.String(), DSae: dSae, Tokens: seq, Active: res.Active, Seconds: time.Since(t0).Seconds()}
+	if res.Active > 0 {
+		rep.PerFeatS = rep.Seconds / float64(res.Active)
+	}
+	return rep, nil
+}
