@@ -160,7 +160,8 @@ func Greedy(ctx context.Context, m *model.Model, prompt []int32, n int, hooks mo
 // Generate runs the model on prompt (one sequence of token ids) with hooks,
 // keeps the logits of its last position, then appends n tokens chosen as
 // samp says (stopping at <|endoftext|>), the hooks applied at every
-// position each time. It recomputes the whole sequence per token.
+// position. It runs one position at a time with a key/value cache
+// (model.Decoder).
 func Generate(ctx context.Context, m *model.Model, prompt []int32, n int, hooks model.Hooks, samp Sampling) (*Result, error) {
 	if len(prompt) == 0 {
 		return nil, errors.New("empty prompt")
@@ -175,37 +176,47 @@ func Generate(ctx context.Context, m *model.Model, prompt []int32, n int, hooks 
 		return nil, fmt.Errorf("sampling: temperature %g (want ≥ 0, 0 for greedy) and top-p %g (want 0 to 1)", samp.Temperature, samp.TopP)
 	}
 	rng := rand.New(rand.NewPCG(samp.Seed, 0x5eed))
-	seq := append([]int32(nil), prompt...)
 	res := &Result{}
 	m.Lock()
 	defer m.Unlock()
-	for i := 0; i <= n; i++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		out, err := m.Run(ctx, seq, 1, len(seq), hooks)
+	dec, err := m.NewDecoder(len(prompt)+n, hooks)
+	if err != nil {
+		return nil, err
+	}
+	// step runs one token and returns the logits after it
+	step := func(tok int32) ([]float32, error) {
+		out, err := dec.Step(ctx, tok)
 		if err != nil {
 			return nil, err
 		}
-		lg, err := m.Logits(out.Resid, []int{len(seq) - 1})
+		lg, err := m.Logits(out, []int{0})
 		if err != nil {
 			return nil, err
 		}
-		if i == 0 {
-			res.LogitsLast = lg[0]
+		return lg[0], nil
+	}
+	for _, tok := range prompt[:len(prompt)-1] {
+		if _, err := dec.Step(ctx, tok); err != nil {
+			return nil, err
 		}
-		if i == n {
-			break
-		}
-		next := argmax(lg[0])
+	}
+	lg, err := step(prompt[len(prompt)-1])
+	if err != nil {
+		return nil, err
+	}
+	res.LogitsLast = lg
+	for i := 0; i < n; i++ {
+		next := argmax(lg)
 		if samp.Temperature > 0 {
-			next = sample(lg[0], samp, rng)
+			next = sample(lg, samp, rng)
 		}
 		res.Generated = append(res.Generated, next)
-		if next == endOfText {
+		if next == endOfText || i == n-1 {
 			break
 		}
-		seq = append(seq, next)
+		if lg, err = step(next); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }

@@ -204,6 +204,11 @@ type pass struct {
 	stop       int // StopAfter's Order(), -1 for none
 	centre     bool
 	eps        float32
+	// first is the position of the pass's first token (a Decoder's step
+	// continues a sequence); attend, when set, replaces the causal
+	// attention of the batch with one over cached keys and values.
+	first  int
+	attend func(li int)
 }
 
 // Run computes the forward pass on tokens ([batch·seq] ids, row-major), as
@@ -318,7 +323,7 @@ func (p *pass) centreRows(x compute.Tensor) {
 func (p *pass) embed(tokens []int32) error {
 	be, a := p.be, p.acts
 	for i := range a.pos {
-		a.pos[i] = int32(i % p.seq)
+		a.pos[i] = int32(p.first + i%p.seq)
 	}
 	be.Gather(a.embed, p.m.wte, tokens)
 	p.centreRows(a.embed)
@@ -352,7 +357,11 @@ func (p *pass) block(li int) error {
 	}
 	be.LayerNorm(a.ln, a.resid, l.ln1W, l.ln1B, p.eps)
 	be.MatMul(a.qkv, a.ln, l.qkvW, l.qkvB)
-	be.CausalAttention(a.z, a.qkv, p.batch, p.seq, p.m.Config.NHead)
+	if p.attend != nil {
+		p.attend(li)
+	} else {
+		be.CausalAttention(a.z, a.qkv, p.batch, p.seq, p.m.Config.NHead)
+	}
 	if err := hook(hookname.AttnZ, a.z); err != nil {
 		return err
 	}
