@@ -31,6 +31,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	analyzeRows := fs.Int("analyze", 0, "instead: run the full analysis of this many random rows on full-size random weights (a 6144-feature SAE firing about --l0 features per token) and report time, peak RSS and store size")
 	loadDir := fs.String("load", "", "instead: time loading a full-size random GPT-2 small written to (or found in) this folder, and the RSS it adds")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
+	generate := fs.Int("generate", 0, "instead: time greedy generation of this many tokens after a 32-token prompt, a feature steered at --hook (use blocks.6.hook_resid_pre), with the key/value cache")
 	patch := fs.Bool("patch", false, "instead: time exact patching of every active feature of a --d-sae SAE at --hook (firing about --l0 features per token) between two random 24-token prompts")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -49,6 +50,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	be, err := newBackend(*backend, *blas)
 	if err != nil {
 		return err
+	}
+	if *generate > 0 {
+		gr, err := perf.Generate(ctx, be, *hook, *generate, func(s string) { fmt.Fprintln(stderr, "bench:", s) })
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, gr)
+		}
+		fmt.Fprintf(stdout, "backend            %s\n", gr.Backend)
+		fmt.Fprintf(stdout, "generation         %.1f tokens/s (%d tokens after a %d-token prompt, steered at %s, %.1f s with the prompt)\n",
+			gr.TokensPerSecond, gr.Generated, gr.Prompt, gr.Hook, gr.Seconds)
+		return nil
 	}
 	if *patch {
 		pr, err := perf.Patch(ctx, be, *hook, *dsae, 24, *l0, func(s string) { fmt.Fprintln(stderr, "bench:", s) })

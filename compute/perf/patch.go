@@ -74,3 +74,58 @@ func Patch(ctx context.Context, be compute.Backend, hook string, dSae, seq int, 
 	}
 	return rep, nil
 }
+
+// GenerateReport is the timing of steered generation.
+type GenerateReport struct {
+	Backend         string  `json:"backend"`
+	Hook            string  `json:"hook"`
+	Prompt          int     `json:"prompt_tokens"`
+	Generated       int     `json:"generated_tokens"`
+	Seconds         float64 `json:"seconds"`
+	TokensPerSecond float64 `json:"generate_tokens_per_s"`
+}
+
+// Generate times greedy generation of n tokens after a random 32-token
+// prompt on full-size random GPT-2 small, one feature of a random
+// 6144-feature SAE at hook steered (added) at every position, with the
+// key/value cache (intervene.Generate). The prompt's tokens are included
+// in the time, as a generation from a typed prompt would be.
+func Generate(ctx context.Context, be compute.Backend, hook string, n int, progress func(string)) (*GenerateReport, error) {
+	cfg := gpt2.SmallConfig()
+	h, err := hookname.Parse(hook, cfg.NLayer)
+	if err != nil {
+		return nil, err
+	}
+	progress("building a random full-size GPT-2 small")
+	m, err := model.New(be, gpt2.Random(cfg, 1))
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	enc, err := encoder.New(be, sae.Random(cfg.DModel, 6144, h, -0.5, 2))
+	if err != nil {
+		return nil, err
+	}
+	defer enc.Close()
+	patches, err := intervene.Patches([]intervene.Intervention{{Enc: enc, Feature: 7, Mode: intervene.Add, Coeff: 4}})
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	prompt := make([]int32, 32)
+	prompt[0] = 50256
+	for i := 1; i < len(prompt); i++ {
+		prompt[i] = int32(rng.IntN(cfg.VocabSize - 1)) // never <|endoftext|>
+	}
+	progress(fmt.Sprintf("generating %d tokens", n))
+	t0 := time.Now()
+	res, err := intervene.Greedy(ctx, m, prompt, n, model.Hooks{Patches: patches})
+	if err != nil {
+		return nil, err
+	}
+	rep := &GenerateReport{Backend: be.Name(), Hook: h.String(), Prompt: len(prompt), Generated: len(res.Generated), Seconds: time.Since(t0).Seconds()}
+	if rep.Seconds > 0 {
+		rep.TokensPerSecond = float64(rep.Generated) / rep.Seconds
+	}
+	return rep, nil
+}
