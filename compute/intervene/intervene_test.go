@@ -170,3 +170,12 @@ func TestPatchEffectsMatchReference(t *testing.T) {
 		t.Error("prompts of different lengths accepted")
 	}
 }
+
+// The same checks as the CUDA emulator's, on the CPU with OpenBLAS.
+func TestCausalParityOpenBLAS(t *testing.T) {
+	be, err := cpu.New(cpu.BLASAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixture.CausalParity(t, be, 1e-4)
+}

@@ -66,6 +66,15 @@ func TestEmulatedFamilyParity(t *testing.T) {
 	}
 }
 
+// Steering, generation with the key/value cache and patching on the device
+// path, through the emulator, against the PyTorch references.
+func TestEmulatedCausalParity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the emulated forward passes take seconds")
+	}
+	fixture.CausalParity(t, engine.New(kernels.NewEmulator(), "cuda-emulated"), 1e-3)
+}
+
 func TestEmulatorFreesScratch(t *testing.T) {
 	dev := kernels.NewEmulator()
 	be := engine.New(dev, "cuda-emulated")
