@@ -31,6 +31,7 @@ func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	topP := fs.Float64("top-p", 1, "sample within the smallest set of tokens whose probability reaches this")
 	seed := fs.Uint64("seed", 0, "seed of the sampler: the same seed gives the same text")
 	logits := fs.Bool("logits", false, "print the logits of the prompt's last position (50257 numbers per run)")
+	top := fs.Int("top", 10, "tokens in each list of the next-token view (top before and after, largest rises and falls)")
 	e, rows, err := ef.start(fs, args, true)
 	if err != nil {
 		return err
@@ -85,8 +86,23 @@ func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	return writeJSON(stdout, map[string]any{"plain": show(plain), "steered": show(steered),
-		"kl": intervene.KL(plain.LogitsLast, steered.LogitsLast)})
+	if *top < 1 {
+		return fmt.Errorf("--top %d: at least 1", *top)
+	}
+	next := intervene.CompareNext(plain.LogitsLast, steered.LogitsLast, *top)
+	res := map[string]any{"plain": show(plain), "steered": show(steered), "kl": next.KL, "next_token": next}
+	if len(rows[0]) > 1 {
+		lp, err := intervene.PromptLoss(ctx, e.m, rows[0], model.Hooks{Uncentred: uncentred})
+		if err != nil {
+			return err
+		}
+		ls, err := intervene.PromptLoss(ctx, e.m, rows[0], model.Hooks{Uncentred: uncentred, Patches: patches})
+		if err != nil {
+			return err
+		}
+		res["prompt_loss"] = map[string]float64{"plain": lp, "steered": ls}
+	}
+	return writeJSON(stdout, res)
 }
 
 // runPatch measures each feature's exact patching effect from a clean

@@ -127,3 +127,40 @@ func TestSteerAndPatchCommands(t *testing.T) {
 		}
 	}
 }
+
+// steer's next-token view and prompt losses: the plain run's loss equals
+// recons' clean loss on the same tokens, ablation changes it.
+func TestSteerNextTokenView(t *testing.T) {
+	out, errs, code := runCLI(t, "steer", "--model", fixModel, "--sae", fixSAE0, "--feature", "158", "--ablate", "--text", text0, "--top", "3", "--blas", "gonum")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var res struct {
+		KL   float64 `json:"kl"`
+		Next struct {
+			Plain     []struct{ ID int } `json:"plain_top"`
+			Increases []struct{ ID int } `json:"increases"`
+		} `json:"next_token"`
+		Loss map[string]float64 `json:"prompt_loss"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Next.Plain) != 3 || len(res.Next.Increases) != 3 {
+		t.Errorf("lists of %d and %d tokens, want 3", len(res.Next.Plain), len(res.Next.Increases))
+	}
+	rout, errs, code := runCLI(t, "recons", "--model", fixModel, "--sae", fixSAE0, "--text", text0, "--blas", "gonum")
+	if code != 0 {
+		t.Fatalf("recons: exit %d: %s", code, errs)
+	}
+	var rec map[string]float64
+	if err := json.Unmarshal([]byte(rout), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(res.Loss["plain"]-rec["loss_clean"]) > 1e-6 {
+		t.Errorf("plain prompt loss %g, recons' clean loss %g", res.Loss["plain"], rec["loss_clean"])
+	}
+	if res.Loss["steered"] == res.Loss["plain"] {
+		t.Error("ablating the feature left the prompt loss unchanged")
+	}
+}

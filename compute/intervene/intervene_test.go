@@ -179,3 +179,26 @@ func TestCausalParityOpenBLAS(t *testing.T) {
 	}
 	fixture.CausalParity(t, be, 1e-4)
 }
+
+// The next-token view against a direct computation on small logits.
+func TestCompareNext(t *testing.T) {
+	plain := []float32{2, 1, 0, -1}
+	steered := []float32{0, 1, 2, -1}
+	n := intervene.CompareNext(plain, steered, 2)
+	if n.Plain[0].ID != 0 || n.Steered[0].ID != 2 || n.Increases[0].ID != 2 || n.Decreases[0].ID != 0 {
+		t.Fatalf("%+v", n)
+	}
+	z := math.Exp(2) + math.Exp(1) + 1 + math.Exp(-1)
+	if p0 := math.Exp(2) / z; math.Abs(n.Plain[0].Prob-p0) > 1e-12 || math.Abs(n.Decreases[0].Before-p0) > 1e-12 {
+		t.Errorf("p(0) %g / before %g, want %g", n.Plain[0].Prob, n.Decreases[0].Before, p0)
+	}
+	var kl float64
+	for i := range plain {
+		p := math.Exp(float64(plain[i])) / z
+		q := math.Exp(float64(steered[i])) / z
+		kl += p * math.Log(p/q)
+	}
+	if math.Abs(n.KL-kl) > 1e-12 {
+		t.Errorf("KL %g, want %g", n.KL, kl)
+	}
+}
