@@ -14,6 +14,7 @@ import (
 	"github.com/saescope/saescope/compute/encoder"
 	"github.com/saescope/saescope/compute/model"
 	"github.com/saescope/saescope/weights/hookname"
+	"github.com/saescope/saescope/weights/tokenizer"
 )
 
 // Activations runs the model on one batch up to the SAE's hook and returns
@@ -127,9 +128,6 @@ func RankText(acts []float32, T, d, k int, pos *int) ([]Ranked, error) {
 	return TopK(scores, k), nil
 }
 
-// bos is GPT-2's <|endoftext|>, which TransformerLens prepends as BOS.
-const bos = 50256
-
 // Losses are the next-token losses with the hook the SAE writes left
 // alone, replaced by the reconstruction, zero-ablated and mean-ablated
 // (for a transcoder, the MLP's output it replaces).
@@ -196,7 +194,7 @@ func Reconstruction(ctx context.Context, m *model.Model, enc *encoder.Encoder, t
 			r1 := min(rows, r0+chunk)
 			be.Read(be.RowsView(feats, r0, r1), host[:(r1-r0)*d])
 			for r := r0; r < r1; r++ {
-				if r%seq == 0 && tokens[r] == bos { // BOS excluded
+				if r%seq == 0 && tokens[r] == tokenizer.BOS { // BOS excluded
 					continue
 				}
 				for _, v := range host[(r-r0)*d : (r-r0+1)*d] {

@@ -17,6 +17,7 @@ import (
 	"github.com/saescope/saescope/compute/encoder"
 	"github.com/saescope/saescope/compute/model"
 	"github.com/saescope/saescope/weights/hookname"
+	"github.com/saescope/saescope/weights/tokenizer"
 )
 
 // Mode says what an Intervention does to its feature.
@@ -211,7 +212,7 @@ func Generate(ctx context.Context, m *model.Model, prompt []int32, n int, hooks 
 			next = sample(lg, samp, rng)
 		}
 		res.Generated = append(res.Generated, next)
-		if next == endOfText || i == n-1 {
+		if next == tokenizer.EOS || i == n-1 {
 			break
 		}
 		if lg, err = step(next); err != nil {
@@ -263,9 +264,6 @@ func sample(logits []float32, samp Sampling, rng *rand.Rand) int32 {
 	}
 	return int32(idx[keep-1])
 }
-
-// endOfText is GPT-2's <|endoftext|>.
-const endOfText = 50256
 
 func argmax(v []float32) int32 {
 	best := 0

@@ -13,6 +13,7 @@ import (
 	"github.com/saescope/saescope/weights/gpt2"
 	"github.com/saescope/saescope/weights/hookname"
 	"github.com/saescope/saescope/weights/sae"
+	"github.com/saescope/saescope/weights/tokenizer"
 )
 
 // PatchReport is the timing of exact feature patching.
@@ -45,7 +46,7 @@ func Patch(ctx context.Context, be compute.Backend, hook string, dSae, seq int, 
 	rng := rand.New(rand.NewPCG(5, 6))
 	prompt := func() []int32 {
 		p := make([]int32, seq)
-		p[0] = 50256
+		p[0] = tokenizer.BOS
 		for i := 1; i < seq; i++ {
 			p[i] = int32(rng.IntN(cfg.VocabSize))
 		}
@@ -113,7 +114,7 @@ func Generate(ctx context.Context, be compute.Backend, hook string, n int, progr
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
 	prompt := make([]int32, 32)
-	prompt[0] = 50256
+	prompt[0] = tokenizer.BOS
 	for i := 1; i < len(prompt); i++ {
 		prompt[i] = int32(rng.IntN(cfg.VocabSize - 1)) // never <|endoftext|>
 	}
