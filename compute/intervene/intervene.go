@@ -277,8 +277,10 @@ func argmax(v []float32) int32 {
 
 // KL returns the Kullback–Leibler divergence KL(softmax(p) ‖ softmax(q))
 // in nats, of two logit vectors.
-func KL(p, q []float32) float64 {
-	lp, lq := logSoftmax(p), logSoftmax(q)
+func KL(p, q []float32) float64 { return klLog(logSoftmax(p), logSoftmax(q)) }
+
+// klLog is KL of two log-probability vectors.
+func klLog(lp, lq []float64) float64 {
 	var kl float64
 	for i := range lp {
 		kl += math.Exp(lp[i]) * (lp[i] - lq[i])

@@ -62,7 +62,7 @@ func CompareNext(plain, steered []float32, k int) NextToken {
 		Steered:   top(s, func(i int) float64 { return s[i] }, nil),
 		Increases: top(s, func(i int) float64 { return s[i] - p[i] }, p),
 		Decreases: top(s, func(i int) float64 { return p[i] - s[i] }, p),
-		KL:        KL(plain, steered),
+		KL:        klLog(lp, ls),
 	}
 }
 

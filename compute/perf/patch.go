@@ -33,12 +33,7 @@ type PatchReport struct {
 // prompts of seq tokens (BOS first) patched from one into the other.
 func Patch(ctx context.Context, be compute.Backend, hook string, dSae, seq int, l0 float64, progress func(string)) (*PatchReport, error) {
 	cfg := gpt2.SmallConfig()
-	h, err := hookname.Parse(hook, cfg.NLayer)
-	if err != nil {
-		return nil, err
-	}
-	progress("building a random full-size GPT-2 small")
-	m, err := model.New(be, gpt2.Random(cfg, 1))
+	h, m, err := randomModel(be, hook, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -93,12 +88,7 @@ type GenerateReport struct {
 // in the time, as a generation from a typed prompt would be.
 func Generate(ctx context.Context, be compute.Backend, hook string, n int, progress func(string)) (*GenerateReport, error) {
 	cfg := gpt2.SmallConfig()
-	h, err := hookname.Parse(hook, cfg.NLayer)
-	if err != nil {
-		return nil, err
-	}
-	progress("building a random full-size GPT-2 small")
-	m, err := model.New(be, gpt2.Random(cfg, 1))
+	h, m, err := randomModel(be, hook, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -129,4 +119,17 @@ func Generate(ctx context.Context, be compute.Backend, hook string, n int, progr
 		rep.TokensPerSecond = float64(rep.Generated) / rep.Seconds
 	}
 	return rep, nil
+}
+
+// randomModel parses hook and builds full-size GPT-2 small with random
+// weights on be, for the benchmarks of the causal tools.
+func randomModel(be compute.Backend, hook string, progress func(string)) (hookname.Hook, *model.Model, error) {
+	cfg := gpt2.SmallConfig()
+	h, err := hookname.Parse(hook, cfg.NLayer)
+	if err != nil {
+		return h, nil, err
+	}
+	progress("building a random full-size GPT-2 small")
+	m, err := model.New(be, gpt2.Random(cfg, 1))
+	return h, m, err
 }
