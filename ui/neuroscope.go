@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/compute/workspace"
 )
 
@@ -36,7 +37,7 @@ type NeuroscopePane struct {
 	live     *liveEncoder
 	msg      *paneMsg
 	acts     *workspace.TextActs
-	scaleMax float64 // 0: the text's own maximum
+	scaleMax float64 // 0: automatic (the feature's corpus maximum, else the text's)
 	syncing  bool
 	// LastLatency is the time from the last keystroke to the colours of
 	// the text it produced being set.
@@ -66,7 +67,7 @@ func NewNeuroscopePane(v *View) *NeuroscopePane {
 		p.msg.field("feature", "")
 	}
 	p.ScaleEntry = widget.NewEntry()
-	p.ScaleEntry.SetPlaceHolder("auto")
+	p.ScaleEntry.SetPlaceHolder("corpus max")
 	p.ScaleEntry.OnChanged = func(s string) {
 		m, err := parsePositiveFloat(s)
 		if err != nil {
@@ -112,6 +113,7 @@ func NewNeuroscopePane(v *View) *NeuroscopePane {
 		p.msg.field("feature", "") // a feature chosen elsewhere replaces a bad one typed
 		p.recolour()
 	})
+	v.OnStore(func(*store.Store) { p.recolour() }) // the corpus maximum comes from the store
 	if f := v.Feature(); f >= 0 {
 		p.FeatureEntry.SetText(fmt.Sprint(f))
 	}
@@ -181,13 +183,7 @@ func (p *NeuroscopePane) recolour() {
 		}
 		lo = min(lo, v)
 	}
-	scale := float32(p.scaleMax)
-	if scale <= 0 {
-		scale = hi
-		if scale <= 0 {
-			scale = 1
-		}
-	}
+	scale, scaleWhy := p.colourScale(f, hi)
 	marked := -1
 	if hi > 0 {
 		marked = at
@@ -198,10 +194,31 @@ func (p *NeuroscopePane) recolour() {
 	if hi == 0 {
 		sum = fmt.Sprintf("Feature %d does not fire on this text (%d tokens): max 0 · min %.3f", f, len(vals), lo)
 	}
+	sum += " · colour scale " + scaleWhy
 	if ta.Truncated {
 		sum += fmt.Sprintf(" · the text was cut to the model's %d-token context", len(ta.Tokens))
 	}
 	p.Summary.SetText(sum)
+}
+
+// colourScale returns the activation that saturates the colours of
+// feature f and says which it is: the value typed, else the feature's
+// maximum over the analysed corpus (as Contexts uses, so that a weak
+// activation looks weak), else, before an analysis or for a feature that
+// never fired there, the text's own maximum hi.
+func (p *NeuroscopePane) colourScale(f int, hi float32) (float32, string) {
+	if p.scaleMax > 0 {
+		return float32(p.scaleMax), fmt.Sprintf("%s (typed)", fnum(p.scaleMax))
+	}
+	if st := p.v.Store(); st != nil {
+		if stats, err := st.Stats(f); err == nil && stats.Max > 0 {
+			return float32(stats.Max), fmt.Sprintf("%s (the feature's maximum over the corpus)", fnum(stats.Max))
+		}
+	}
+	if hi > 0 {
+		return hi, fmt.Sprintf("%s (this text's maximum: no corpus maximum without an analysis)", fnum(float64(hi)))
+	}
+	return 1, "1 (nothing fires here and no corpus maximum is known)"
 }
 
 // plainTokens are a text's tokens without activations (BOS dropped).

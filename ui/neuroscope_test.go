@@ -11,6 +11,7 @@ import (
 func TestNeuroscopeColoursTheText(t *testing.T) {
 	test.NewTempApp(t)
 	v := newTestView(t)
+	st := v.Store()
 	p := NewNeuroscopePane(v)
 	show(t, p.Content(), 800, 600)
 	p.Settle()
@@ -40,9 +41,23 @@ func TestNeuroscopeColoursTheText(t *testing.T) {
 		}
 		hi = max(hi, want[i])
 	}
-	if p.Strip.Scale() != hi || !strings.Contains(p.Summary.Text, "max") || !strings.Contains(p.Summary.Text, "min") {
-		t.Errorf("scale %v (max %v), summary %q", p.Strip.Scale(), hi, p.Summary.Text)
+	// the colour scale is the feature's maximum over the corpus, as in
+	// Contexts, not the text's own maximum
+	stats, err := v.Store().Stats(17)
+	if err != nil {
+		t.Fatal(err)
 	}
+	corpusMax := float32(stats.Max)
+	if p.Strip.Scale() != corpusMax || p.Legend.Scale() != corpusMax || corpusMax == hi ||
+		!strings.Contains(p.Summary.Text, "maximum over the corpus") || !strings.Contains(p.Summary.Text, "min") {
+		t.Errorf("scale %v (corpus max %v, text max %v), summary %q", p.Strip.Scale(), corpusMax, hi, p.Summary.Text)
+	}
+	// before an analysis: the text's maximum, and the summary says so
+	v.SetStore(nil, false)
+	if p.Strip.Scale() != hi || !strings.Contains(p.Summary.Text, "this text's maximum") {
+		t.Errorf("no store: scale %v (text max %v), summary %q", p.Strip.Scale(), hi, p.Summary.Text)
+	}
+	v.SetStore(st, false)
 	// a fixed colour scale
 	p.ScaleEntry.SetText("5")
 	if p.Strip.Scale() != 5 {
@@ -53,7 +68,7 @@ func TestNeuroscopeColoursTheText(t *testing.T) {
 		t.Error("negative scale: no message")
 	}
 	p.ScaleEntry.SetText("")
-	if p.Msg.Visible() || p.Strip.Scale() != hi {
+	if p.Msg.Visible() || p.Strip.Scale() != corpusMax {
 		t.Error("clearing the scale does not go back to auto")
 	}
 	// selecting another feature recolours without running the model again
