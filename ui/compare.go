@@ -490,7 +490,7 @@ func pinStats(v *View, f int, st *store.Store) string {
 	if s.Dead {
 		fmt.Fprintf(&b, "dead: never fires on the %s tokens", numfmt.Thousands(st.Meta.Summary.Tokens))
 	} else {
-		fmt.Fprintf(&b, "mean %s · σ/μ %s\nmax %s\nfires on %s (%s tokens)", fnum(s.Mean), fnum(s.CV), fnum(s.Max), fpercent(s.Frequency), numfmt.Thousands(s.Count))
+		fmt.Fprintf(&b, "mean %s · σ/μ %s\nmax %s\nfires on %s (%s)", fnum(s.Mean), fnum(s.CV), fnum(s.Max), fpercent(s.Frequency), nOf(s.Count, "token"))
 	}
 	if len(st.UnembedEntropy) > f {
 		fmt.Fprintf(&b, "\nunembedding entropy %.2f bits\nmax probability %s", st.UnembedEntropy[f], fprob(float64(st.UnembedMaxProb[f])))

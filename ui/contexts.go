@@ -244,7 +244,7 @@ func (p *ContextsPane) Update() {
 		}
 		var rows []contextRowData
 		for _, g := range groups {
-			head := fmt.Sprintf("Interval (%s, %s]: %d samples", fnum(float64(g.Lo)), fnum(float64(g.Hi)), len(g.Contexts))
+			head := fmt.Sprintf("Interval (%s, %s]: %s", fnum(float64(g.Lo)), fnum(float64(g.Hi)), nOf(len(g.Contexts), "sample"))
 			if len(g.Contexts) == 0 {
 				head = fmt.Sprintf("Interval (%s, %s]: no activation in this interval", fnum(float64(g.Lo)), fnum(float64(g.Hi)))
 			}

@@ -256,14 +256,14 @@ func (p *ElicitPane) rank() {
 	p.top = top
 	n := len(ta.Tokens) - 1
 	if p.pos == nil {
-		p.Summary.SetText(fmt.Sprintf("Top %d features averaged over the text's %d tokens (BOS dropped). Click one to select it.", len(top), n))
+		p.Summary.SetText(fmt.Sprintf("Top %s averaged over the text's %s (BOS dropped). Click one to select it.", nOf(len(top), "feature"), nOf(n, "token")))
 	} else {
 		at := *p.pos
 		if at < 0 {
 			at += n
 		}
-		p.Summary.SetText(fmt.Sprintf("Top %d features at position %d (%d from the end): %q. Click one to select it.",
-			len(top), at, at-n, ta.Display[at+1]))
+		p.Summary.SetText(fmt.Sprintf("Top %s at position %d (%d from the end): %q. Click one to select it.",
+			nOf(len(top), "feature"), at, at-n, ta.Display[at+1]))
 	}
 	if ta.Truncated {
 		p.Summary.SetText(p.Summary.Text + fmt.Sprintf(" The text was cut to the model's %d-token context.", len(ta.Tokens)))

@@ -192,6 +192,6 @@ func (h *FeatureHeader) Update() {
 		h.Stats.SetText(fmt.Sprintf("%s · dead: never fires on the %s tokens scanned", name, numfmt.Thousands(st.Meta.Summary.Tokens)))
 		return
 	}
-	h.Stats.SetText(fmt.Sprintf("%s · mean %s · σ/μ %s · frequency %s (%s tokens) · max %s",
-		name, fnum(s.Mean), fnum(s.CV), fpercent(s.Frequency), numfmt.Thousands(s.Count), fnum(s.Max)))
+	h.Stats.SetText(fmt.Sprintf("%s · mean %s · σ/μ %s · frequency %s (%s) · max %s",
+		name, fnum(s.Mean), fnum(s.CV), fpercent(s.Frequency), nOf(s.Count, "token"), fnum(s.Max)))
 }

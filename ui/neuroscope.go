@@ -190,9 +190,9 @@ func (p *NeuroscopePane) recolour() {
 	}
 	p.Strip.SetTokens(toks, scale, marked)
 	p.Legend.SetScale(scale)
-	sum := fmt.Sprintf("Feature %d on %d tokens: max %.3f at %q (position %d) · min %.3f", f, len(vals), hi, toks[at].Text, at, lo)
+	sum := fmt.Sprintf("Feature %d on %s: max %.3f at %q (position %d) · min %.3f", f, nOf(len(vals), "token"), hi, toks[at].Text, at, lo)
 	if hi == 0 {
-		sum = fmt.Sprintf("Feature %d does not fire on this text (%d tokens): max 0 · min %.3f", f, len(vals), lo)
+		sum = fmt.Sprintf("Feature %d does not fire on this text (%s): max 0 · min %.3f", f, nOf(len(vals), "token"), lo)
 	}
 	sum += " · colour scale " + scaleWhy
 	if ta.Truncated {

@@ -611,8 +611,8 @@ func (s *Shell) analyzeView(v *View, force bool, then func(error)) {
 			}
 			s.remember()
 			sum := st.Meta.Summary
-			msg := fmt.Sprintf("%s analysed in %.1f s: %s tokens, L0 %.1f, %d dead features, reconstruction score %s.",
-				v.Name(), time.Since(t0).Seconds(), numfmt.Thousands(sum.Tokens), sum.L0, sum.Dead, shortReconScore(sum))
+			msg := fmt.Sprintf("%s analysed in %.1f s: %s tokens, L0 %.1f, %s, reconstruction score %s.",
+				v.Name(), time.Since(t0).Seconds(), numfmt.Thousands(sum.Tokens), sum.L0, nOf(sum.Dead, "dead feature"), shortReconScore(sum))
 			if st.Meta.Params.NoBOS {
 				msg += " " + noBOSNote
 			}
