@@ -2,7 +2,8 @@
 // the model with those changes: steering (add c·W_dec[f]), clamping
 // (x + (c − f_i(x))·W_dec[f], the SAE's error kept so other features are
 // untouched) and ablation (clamping to 0), at every position of the prompt
-// and of what is generated, and greedy generation with them.
+// and of what is generated, at one position or on the prompt only, and
+// generation with them.
 package intervene
 
 import (
@@ -33,12 +34,43 @@ const (
 	Ablate Mode = "ablate"
 )
 
-// Intervention changes one feature of one SAE at every position.
+// Intervention changes one feature of one SAE at the positions of Where
+// (every position when Where is the zero Span).
 type Intervention struct {
 	Enc     *encoder.Encoder
 	Feature int
 	Mode    Mode
 	Coeff   float32
+	Where   Span
+}
+
+// Span is the absolute positions [From, To) of a sequence that an
+// Intervention changes, 0 being its first token (BOS); the zero Span is
+// every position, those generated included.
+type Span struct{ From, To int }
+
+// At is the Span of position p alone.
+func At(p int) Span { return Span{From: p, To: p + 1} }
+
+// Prompt is the Span of a prompt of n tokens: what is generated after it
+// is left alone.
+func Prompt(n int) Span { return Span{From: 0, To: n} }
+
+// Everywhere says whether s is every position.
+func (s Span) Everywhere() bool { return s == Span{} }
+
+// has says whether absolute position pos is in s.
+func (s Span) has(pos int) bool { return s.Everywhere() || pos >= s.From && pos < s.To }
+
+// String describes s for messages.
+func (s Span) String() string {
+	switch {
+	case s.Everywhere():
+		return "every position"
+	case s.To == s.From+1:
+		return fmt.Sprintf("position %d", s.From)
+	}
+	return fmt.Sprintf("positions %d to %d", s.From, s.To-1)
 }
 
 // Check says what is wrong with iv, if anything.
@@ -52,17 +84,19 @@ func (iv Intervention) Check() error {
 		return fmt.Errorf("unknown intervention %q (add, clamp, ablate)", iv.Mode)
 	case math.IsNaN(float64(iv.Coeff)) || math.IsInf(float64(iv.Coeff), 0):
 		return fmt.Errorf("coefficient %v is not a finite number", iv.Coeff)
+	case !iv.Where.Everywhere() && (iv.Where.From < 0 || iv.Where.To <= iv.Where.From):
+		return fmt.Errorf("positions [%d, %d): want 0 ≤ from < to", iv.Where.From, iv.Where.To)
 	case iv.Enc.SAE.Transcoder:
 		return errors.New("interventions on a transcoder's features are not supported yet (they read one hook and write another)")
 	}
 	return nil
 }
 
-// Patches returns the model patches that apply ivs, one per hook. The
-// interventions at one hook see the same activation: every f(x) a clamp
-// needs is computed before any change is made, so several features
-// steered at once add their directions.
-func Patches(ivs []Intervention) (map[string]model.Patch, error) {
+// PosPatches returns the model patches that apply ivs, one per hook (for
+// model.Hooks.PosPatches). The interventions at one hook see the same
+// activation: every f(x) a clamp needs is computed before any change is
+// made, so several features steered at once add their directions.
+func PosPatches(ivs []Intervention) (map[string]model.PosPatch, error) {
 	byHook := map[string][]Intervention{}
 	for _, iv := range ivs {
 		if err := iv.Check(); err != nil {
@@ -71,15 +105,38 @@ func Patches(ivs []Intervention) (map[string]model.Patch, error) {
 		h := iv.Enc.SAE.Output().String()
 		byHook[h] = append(byHook[h], iv)
 	}
-	out := map[string]model.Patch{}
+	out := map[string]model.PosPatch{}
 	for h, list := range byHook {
 		out[h] = patch(list)
 	}
 	return out, nil
 }
 
-func patch(ivs []Intervention) model.Patch {
-	return func(be compute.Backend, _ hookname.Hook, act compute.Tensor, _, _ int) error {
+// Patches is PosPatches for interventions at every position, as plain
+// model patches (for model.Hooks.Patches). It refuses an intervention
+// limited to some positions: a patch that is not told its positions
+// cannot find them in a key/value-cached step.
+func Patches(ivs []Intervention) (map[string]model.Patch, error) {
+	for _, iv := range ivs {
+		if !iv.Where.Everywhere() {
+			return nil, fmt.Errorf("feature %d at %s: an intervention limited to positions needs PosPatches", iv.Feature, iv.Where)
+		}
+	}
+	pp, err := PosPatches(ivs)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]model.Patch{}
+	for h, p := range pp {
+		out[h] = func(be compute.Backend, hk hookname.Hook, act compute.Tensor, batch, seq int) error {
+			return p(be, hk, act, batch, seq, 0)
+		}
+	}
+	return out, nil
+}
+
+func patch(ivs []Intervention) model.PosPatch {
+	return func(be compute.Backend, _ hookname.Hook, act compute.Tensor, _, seq, first int) error {
 		rows, d := act.Rows(), act.Cols()
 		delta := make([]float64, rows*d)
 		feats := map[*encoder.Encoder][]float32{} // f(x) of each SAE a clamp needs
@@ -90,7 +147,9 @@ func patch(ivs []Intervention) model.Patch {
 			switch iv.Mode {
 			case Add:
 				for r := range coef {
-					coef[r] = float64(iv.Coeff)
+					if iv.Where.has(first + r%seq) {
+						coef[r] = float64(iv.Coeff)
+					}
 				}
 			case Clamp, Ablate:
 				f, ok := feats[iv.Enc]
@@ -112,10 +171,15 @@ func patch(ivs []Intervention) model.Patch {
 					c = 0
 				}
 				for r := range coef {
-					coef[r] = c - float64(f[r*s.DSae+iv.Feature])
+					if iv.Where.has(first + r%seq) {
+						coef[r] = c - float64(f[r*s.DSae+iv.Feature])
+					}
 				}
 			}
 			for r, k := range coef {
+				if k == 0 {
+					continue
+				}
 				row := delta[r*d : (r+1)*d]
 				for j, w := range dir {
 					row[j] += k * float64(w)

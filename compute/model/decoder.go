@@ -28,11 +28,14 @@ type Decoder struct {
 }
 
 // NewDecoder returns a decoder for a sequence of at most max tokens, with
-// hooks applied at every step (Patches, Observe, Uncentred; StopAfter and
+// hooks applied at every step (Patches, PosPatches, Observe, Uncentred; StopAfter and
 // Resume are for whole passes and refused).
 func (m *Model) NewDecoder(max int, hooks Hooks) (*Decoder, error) {
 	if hooks.StopAfter != nil || hooks.Resume != nil {
 		return nil, errors.New("decoder: StopAfter and Resume are for whole passes")
+	}
+	if err := hooks.checkPatchable(); err != nil {
+		return nil, fmt.Errorf("decoder: %w", err)
 	}
 	if max <= 0 || max > m.Config.NPositions {
 		return nil, fmt.Errorf("decoder: %d positions, the model has %d", max, m.Config.NPositions)

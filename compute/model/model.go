@@ -124,6 +124,13 @@ func (m *Model) WTE() compute.Tensor { return m.wte }
 // rows are positions, sequence by sequence.
 type Patch func(be compute.Backend, h hookname.Hook, act compute.Tensor, batch, seq int) error
 
+// PosPatch is a Patch that is also told the absolute position of each
+// sequence's first row in act: 0 in a Run, the position being computed in
+// a Decoder step (row r of a sequence is position first + r). Patches
+// limited to some positions need it: a Decoder step has one row whatever
+// its position.
+type PosPatch func(be compute.Backend, h hookname.Hook, act compute.Tensor, batch, seq, first int) error
+
 // Hooks says what to do at hook points during a Run.
 type Hooks struct {
 	// StopAfter, when set, ends the pass as soon as that hook has been
@@ -132,6 +139,9 @@ type Hooks struct {
 	StopAfter *hookname.Hook
 	// Patches replace activations, keyed by hook name.
 	Patches map[string]Patch
+	// PosPatches replace activations, keyed by hook name, knowing their
+	// positions; at a hook with both, the Patch runs first.
+	PosPatches map[string]PosPatch
 	// Observe, when set, sees every hook's activation after patching. The
 	// tensor is a buffer that the pass goes on to overwrite: copy what you
 	// keep. Returning an error ends the pass with it.
@@ -193,6 +203,28 @@ func (m *Model) CheckTokens(tokens []int32, batch, seq int) error {
 // Output.Stopped.
 var errStopped = errors.New("stopped at the hook")
 
+// checkPatchable refuses a patch at a hook that can be read but not
+// patched, by its name's suffix.
+func (h Hooks) checkPatchable() error {
+	bad := func(name string) error {
+		if strings.HasSuffix(name, "."+string(hookname.LN2Normalized)) {
+			return fmt.Errorf("%s can be read, not patched (patch the MLP's input or output instead)", name)
+		}
+		return nil
+	}
+	for name := range h.Patches {
+		if err := bad(name); err != nil {
+			return err
+		}
+	}
+	for name := range h.PosPatches {
+		if err := bad(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // pass is one Run: the model, its activation buffers for this batch, and
 // what the hooks ask.
 type pass struct {
@@ -230,10 +262,8 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 			return nil, fmt.Errorf("stop hook %s not in a %d-layer model", h, cfg.NLayer)
 		}
 	}
-	for name := range hooks.Patches {
-		if strings.HasSuffix(name, "."+string(hookname.LN2Normalized)) {
-			return nil, fmt.Errorf("%s can be read, not patched (patch the MLP's input or output instead)", name)
-		}
+	if err := hooks.checkPatchable(); err != nil {
+		return nil, err
 	}
 	first := 0
 	if r := hooks.Resume; r != nil {
@@ -293,6 +323,11 @@ func (p *pass) visit(h hookname.Hook, act compute.Tensor) error {
 			return fmt.Errorf("patch at %s: %w", h, err)
 		}
 	}
+	if patch := p.hooks.PosPatches[h.String()]; patch != nil {
+		if err := patch(p.be, h, act, p.batch, p.seq, p.first); err != nil {
+			return fmt.Errorf("patch at %s: %w", h, err)
+		}
+	}
 	if p.hooks.Observe != nil {
 		if err := p.hooks.Observe(h, act); err != nil {
 			return err
@@ -307,7 +342,7 @@ func (p *pass) visit(h hookname.Hook, act compute.Tensor) error {
 // wants says whether the pass patches, observes or stops at h: hooks
 // that cost work of their own (ln2.hook_normalized) are computed only then.
 func (p *pass) wants(h hookname.Hook) bool {
-	return p.hooks.Observe != nil || h.Order() == p.stop || p.hooks.Patches[h.String()] != nil
+	return p.hooks.Observe != nil || h.Order() == p.stop || p.hooks.Patches[h.String()] != nil || p.hooks.PosPatches[h.String()] != nil
 }
 
 // centreRows centres each row of a write into the residual stream over
