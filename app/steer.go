@@ -32,6 +32,8 @@ func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seed := fs.Uint64("seed", 0, "seed of the sampler: the same seed gives the same text")
 	logits := fs.Bool("logits", false, "print the logits of the prompt's last position (50257 numbers per run)")
 	top := fs.Int("top", 10, "tokens in each list of the next-token view (top before and after, largest rises and falls)")
+	pos := optInt(fs, "pos", "intervene only at this position of the sequence (0 is BOS; negative counts from the prompt's end, -1 its last token)")
+	promptOnly := fs.Bool("prompt-only", false, "intervene only on the prompt's positions, not on the generated ones")
 	e, rows, err := ef.start(fs, args, true)
 	if err != nil {
 		return err
@@ -57,7 +59,10 @@ func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *greedy && *temperature != 0 {
 		return errors.New("--greedy and --temperature together: pick one")
 	}
-	patches, err := intervene.Patches([]intervene.Intervention{iv})
+	if iv.Where, err = steerSpan(pos, *promptOnly, len(rows[0]), *generate); err != nil {
+		return err
+	}
+	patches, err := intervene.PosPatches([]intervene.Intervention{iv})
 	if err != nil {
 		return err
 	}
@@ -82,7 +87,7 @@ func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	steered, err := intervene.Generate(ctx, e.m, rows[0], *generate, model.Hooks{Uncentred: uncentred, Patches: patches}, samp)
+	steered, err := intervene.Generate(ctx, e.m, rows[0], *generate, model.Hooks{Uncentred: uncentred, PosPatches: patches}, samp)
 	if err != nil {
 		return err
 	}
@@ -96,13 +101,34 @@ func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		ls, err := intervene.PromptLoss(ctx, e.m, rows[0], model.Hooks{Uncentred: uncentred, Patches: patches})
+		ls, err := intervene.PromptLoss(ctx, e.m, rows[0], model.Hooks{Uncentred: uncentred, PosPatches: patches})
 		if err != nil {
 			return err
 		}
 		res["prompt_loss"] = map[string]float64{"plain": lp, "steered": ls}
 	}
 	return writeJSON(stdout, res)
+}
+
+// steerSpan reads --pos and --prompt-only for a prompt of n tokens
+// followed by gen generated ones.
+func steerSpan(pos *optIntFlag, promptOnly bool, n, gen int) (intervene.Span, error) {
+	switch {
+	case pos.set && promptOnly:
+		return intervene.Span{}, errors.New("--pos and --prompt-only together: pick one")
+	case promptOnly:
+		return intervene.Prompt(n), nil
+	case !pos.set:
+		return intervene.Span{}, nil
+	}
+	p := pos.v
+	if p < 0 {
+		p += n
+	}
+	if p < 0 || p >= n+gen {
+		return intervene.Span{}, fmt.Errorf("--pos %d: the sequence has positions 0 to %d (the prompt's %d tokens, then %d generated; negative counts from the prompt's end)", pos.v, n+gen-1, n, gen)
+	}
+	return intervene.At(p), nil
 }
 
 // runPatch measures each feature's exact patching effect from a clean
@@ -214,6 +240,28 @@ func (o *optFloatFlag) Set(s string) error {
 
 func optFloat(fs *flag.FlagSet, name, usage string) *optFloatFlag {
 	o := &optFloatFlag{}
+	fs.Var(o, name, usage)
+	return o
+}
+
+// optIntFlag is an int flag that records whether it was given.
+type optIntFlag struct {
+	v   int
+	set bool
+}
+
+func (o *optIntFlag) String() string { return strconv.Itoa(o.v) }
+func (o *optIntFlag) Set(s string) error {
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%q is not an integer", s)
+	}
+	o.v, o.set = v, true
+	return nil
+}
+
+func optInt(fs *flag.FlagSet, name, usage string) *optIntFlag {
+	o := &optIntFlag{}
 	fs.Var(o, name, usage)
 	return o
 }
