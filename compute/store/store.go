@@ -56,6 +56,26 @@ type Params struct {
 type Source struct {
 	Path string `json:"path"`
 	Hash string `json:"hash"`
+	// Kind says what a corpus is: "" for text cut into rows, TokenRows
+	// for exact token rows (Path is then their file, "" for rows given
+	// on the command line). Left out of the JSON when empty, so the
+	// headers of earlier stores read the same.
+	Kind string `json:"kind,omitempty"`
+}
+
+// TokenRows is the Source.Kind of a corpus of exact token rows.
+const TokenRows = "token_rows"
+
+// Describe names the source for people: its path, or for token rows
+// "token rows from F" ("token rows given on the command line").
+func (s Source) Describe() string {
+	switch {
+	case s.Kind != TokenRows:
+		return s.Path
+	case s.Path == "":
+		return "token rows given on the command line"
+	}
+	return "token rows from " + s.Path
 }
 
 // Summary holds the whole-store numbers.
