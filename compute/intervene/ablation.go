@@ -1,0 +1,159 @@
+package intervene
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/compute/encoder"
+	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/weights/hookname"
+)
+
+// LogProbChange is a token whose next-token log-probability an
+// intervention changed.
+type LogProbChange struct {
+	ID     int     `json:"id"`
+	Before float64 `json:"before"` // log-probability in the plain run
+	Delta  float64 `json:"delta"`  // after − before
+}
+
+// Ablation is what ablating one feature at one position does to the
+// model's prediction of the next token there, as sae_vis shows on hover:
+// the tokens whose log-probability rose and fell most.
+type Ablation struct {
+	Feature int `json:"feature"`
+	Pos     int `json:"pos"`
+	// Value is the feature's activation at Pos (0: ablating it changes
+	// nothing, and the lists are empty).
+	Value     float32         `json:"value"`
+	Increases []LogProbChange `json:"increases"` // largest Delta first
+	Decreases []LogProbChange `json:"decreases"` // most negative Delta first
+}
+
+// AblateAt ablates feature f of enc's SAE at position pos of tokens (one
+// sequence, BOS first where the SAE expects it) and compares the next-token
+// log-probabilities at pos with the plain run's, k tokens each way. Only
+// that position is changed (x + (0 − f(x))·W_dec[f], the SAE's error
+// kept), so the run stops at pos: later tokens cannot change it. The
+// ablated pass resumes at the hook's block from the plain pass's residual
+// stream, as PatchWith does.
+func AblateAt(ctx context.Context, m *model.Model, enc *encoder.Encoder, tokens []int32, f, pos, k int) (*Ablation, error) {
+	s := enc.SAE
+	switch {
+	case s.Transcoder:
+		return nil, errors.New("ablating a transcoder's feature is not supported yet (it reads one hook and writes another)")
+	case f < 0 || f >= s.DSae:
+		return nil, fmt.Errorf("feature %d out of range: the SAE has features 0 to %d", f, s.DSae-1)
+	case pos < 0 || pos >= len(tokens):
+		return nil, fmt.Errorf("position %d outside a sequence of %d tokens", pos, len(tokens))
+	case k < 1:
+		return nil, fmt.Errorf("want at least one token a list, not %d", k)
+	}
+	T := pos + 1
+	seq := tokens[:T]
+	h, be, d := s.Hook, m.Backend(), s.DIn
+	blockStart := hookname.Hook{Layer: h.Layer, Point: hookname.ResidPre}
+	m.Lock()
+	defer m.Unlock()
+	saved := be.Alloc(T, m.Config.DModel)
+	defer be.Free(saved)
+	var value float32
+	reached := false
+	out, err := m.Run(ctx, seq, 1, T, model.Hooks{Uncentred: s.Uncentred, Observe: func(hk hookname.Hook, act compute.Tensor) error {
+		if hk == blockStart {
+			be.Copy(saved, act)
+		}
+		if hk != h {
+			return nil
+		}
+		v, err := featureAt(be, enc, act, f, T-1)
+		value, reached = v, err == nil
+		return err
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("ablate feature %d at position %d: plain run: %w", f, pos, err)
+	}
+	if !reached {
+		return nil, fmt.Errorf("ablate feature %d: the pass did not reach the hook %s", f, h)
+	}
+	res := &Ablation{Feature: f, Pos: pos, Value: value}
+	if value == 0 {
+		return res, nil
+	}
+	plain, err := m.Logits(out.Resid, []int{T - 1})
+	if err != nil {
+		return nil, err
+	}
+	// x + (0 − f(x))·W_dec[f] at the last row, f(x) read from the
+	// activation the patch sees (equal to value: the same pass up to here)
+	ablate := func(be compute.Backend, _ hookname.Hook, act compute.Tensor, _, _ int) error {
+		fx, err := featureAt(be, enc, act, f, T-1)
+		if err != nil {
+			return err
+		}
+		delta := make([]float32, d)
+		for j, w := range s.WDec.Data[f*d : (f+1)*d] {
+			delta[j] = float32(-float64(fx) * float64(w))
+		}
+		t := be.Alloc(1, d)
+		defer be.Free(t)
+		be.Write(t, delta)
+		row := be.RowsView(act, T-1, T)
+		be.Add(row, row, t)
+		return nil
+	}
+	out, err = m.Run(ctx, seq, 1, T, model.Hooks{Uncentred: s.Uncentred,
+		Patches: map[string]model.Patch{h.String(): ablate},
+		Resume:  &model.Resume{Layer: h.Layer, Resid: saved}})
+	if err != nil {
+		return nil, fmt.Errorf("ablate feature %d at position %d: %w", f, pos, err)
+	}
+	ablated, err := m.Logits(out.Resid, []int{T - 1})
+	if err != nil {
+		return nil, err
+	}
+	res.Increases, res.Decreases = logProbChanges(plain[0], ablated[0], k)
+	return res, nil
+}
+
+// featureAt encodes row r of act and returns feature f there.
+func featureAt(be compute.Backend, enc *encoder.Encoder, act compute.Tensor, f, r int) (float32, error) {
+	n := enc.SAE.DSae
+	t := be.Alloc(1, n)
+	defer be.Free(t)
+	if err := enc.Encode(t, be.RowsView(act, r, r+1)); err != nil {
+		return 0, err
+	}
+	v := make([]float32, n)
+	be.Read(t, v)
+	return v[f], nil
+}
+
+// logProbChanges returns the k tokens whose log-probability rose most
+// from plain to changed logits and the k that fell most (ties by id).
+func logProbChanges(plain, changed []float32, k int) (up, down []LogProbChange) {
+	lp, lc := logSoftmax(plain), logSoftmax(changed)
+	all := make([]LogProbChange, len(lp))
+	for i := range lp {
+		all[i] = LogProbChange{ID: i, Before: lp[i], Delta: lc[i] - lp[i]}
+	}
+	sort.Slice(all, func(a, b int) bool {
+		if all[a].Delta != all[b].Delta {
+			return all[a].Delta > all[b].Delta
+		}
+		return all[a].ID < all[b].ID
+	})
+	k = min(k, len(all))
+	up = append(up, all[:k]...)
+	sort.Slice(all, func(a, b int) bool {
+		if all[a].Delta != all[b].Delta {
+			return all[a].Delta < all[b].Delta
+		}
+		return all[a].ID < all[b].ID
+	})
+	down = append(down, all[:k]...)
+	return up, down
+}
