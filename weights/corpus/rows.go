@@ -51,6 +51,9 @@ type Corpus struct {
 	// Note is a sentence for the user about the rows kept, "" when there
 	// is nothing to say.
 	Note string
+	// TokenRows is true for a corpus of exact token rows (FromTokenRows):
+	// Rows are given, not cut from text, and Path is their file.
+	TokenRows bool
 	// Hash is the hex SHA-256 of the options that shape the rows and of
 	// the rows themselves: two corpora with the same Hash hold the same
 	// rows, so caches of activations can be keyed by it.
