@@ -1,0 +1,133 @@
+package attribution
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/saescope/saescope/compute/cpu"
+	"github.com/saescope/saescope/compute/encoder"
+	"github.com/saescope/saescope/compute/internal/fixture"
+	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/weights/safetensors"
+)
+
+// causalRef opens the second fixture set's reference tensors.
+func causalRef(t *testing.T) *safetensors.File {
+	t.Helper()
+	v2, err := safetensors.Open(filepath.Join(fixture.Dir(), "v2", "reference.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v2.Close() })
+	return v2
+}
+
+func want(t *testing.T, v2 *safetensors.File, name string) []float32 {
+	t.Helper()
+	w, err := v2.Float32(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w.Data
+}
+
+// The attribution-patching references of the fixtures (PyTorch autograd,
+// sae0 spliced at blocks.1.hook_resid_pre with its error detached, metric
+// logits[-1, 13] − logits[-1, 11]) at 1e-4: the gradient on the corrupted
+// prompt, Σ_pos grad·(f_clean − f_corrupt), and −f·grad on the clean one.
+func TestAttributionPatchingFixture(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASAuto)
+	v2 := causalRef(t)
+	tokens, shape := ref.Ints(t, "tokens")
+	T := shape[1]
+	clean, corrupt := tokens[:T], tokens[T:2*T]
+	enc := s.SAEs["sae0"]
+	metric := Metric{Kind: LogitDiff, A: 13, B: 11}
+	rc, err := Run(context.Background(), s.Model, []*encoder.Encoder{enc}, clean, metric)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rx, err := Run(context.Background(), s.Model, []*encoder.Encoder{enc}, corrupt, metric)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := want(t, v2, "patch.metric_clean_corrupt")
+	fixture.Close(t, "metric (clean, corrupt)", []float32{float32(rc.Metric), float32(rx.Metric)}, mc, 1e-4)
+	fixture.Close(t, "attr.grad_corrupt", rx.Grads[0], want(t, v2, "attr.grad_corrupt"), 1e-4)
+	est := Estimate(rx, rc, 0)
+	fixture.Close(t, "attr.ie_estimate", est, want(t, v2, "attr.ie_estimate"), 1e-4)
+	za := rc.Attribution(0)
+	for i := range za {
+		za[i] = -za[i]
+	}
+	fixture.Close(t, "attr.zero_ablation_clean", za, want(t, v2, "attr.zero_ablation_clean"), 1e-4)
+}
+
+// The flow references: sae1 at blocks.0.hook_mlp_out upstream of sae0's
+// feature 135 at the last position of tokens[0]: the target's value and
+// f_up·∂f_target/∂f_up at every position (1e-4).
+func TestFlowFixture(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASAuto)
+	v2 := causalRef(t)
+	tokens, shape := ref.Ints(t, "tokens")
+	T := shape[1]
+	up, down := s.SAEs["sae1"], s.SAEs["sae0"]
+	r, err := Run(context.Background(), s.Model, []*encoder.Encoder{up, down}, tokens[:T],
+		Metric{Kind: Feature, SAE: 1, Feature: 135, Pos: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixture.Close(t, "flow.target_act", []float32{float32(r.Metric)}, want(t, v2, "flow.target_act"), 1e-4)
+	fixture.Close(t, "flow.attribution", r.Attribution(0), want(t, v2, "flow.attribution"), 1e-4)
+	// the target is the downstream feature most active at the last position
+	n := down.DSae()
+	last := r.Acts[1][(T-1)*n : T*n]
+	best := 0
+	for i, v := range last {
+		if v > last[best] {
+			best = i
+		}
+	}
+	if best != 135 {
+		t.Errorf("most active downstream feature at the last position is %d, the fixture's target 135", best)
+	}
+}
+
+// The metric Run reports is the model's own: the logit difference and the
+// loss of model.Run on the same prompt (1e-5), so the pass that the
+// backward differentiates is the forward the model runs.
+func TestForwardIsTheModels(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASAuto)
+	tokens, shape := ref.Ints(t, "tokens")
+	T := shape[1]
+	prompt := tokens[T : 2*T]
+	encs := []*encoder.Encoder{s.SAEs["sae1"], s.SAEs["sae0"]}
+	out, err := s.Model.Run(context.Background(), prompt, 1, T, model.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg, err := s.Model.Logits(out.Resid, []int{T - 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDiff := float64(lg[0][7]) - float64(lg[0][42])
+	per, err := s.Model.TokenLoss(out, prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLoss := model.MeanLoss(per)
+	for _, c := range []struct {
+		m    Metric
+		want float64
+	}{{Metric{Kind: LogitDiff, A: 7, B: 42}, wantDiff}, {Metric{Kind: Loss}, wantLoss}} {
+		r, err := Run(context.Background(), s.Model, encs, prompt, c.m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fixture.Close(t, c.m.String(), []float32{float32(r.Metric)}, []float32{float32(c.want)}, 1e-5)
+	}
+}

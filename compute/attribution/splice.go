@@ -1,0 +1,206 @@
+package attribution
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/compute/encoder"
+	"github.com/saescope/saescope/weights/sae"
+)
+
+// splice is one SAE spliced into the pass: its hook's activation x becomes
+// x̂(x) + e with the error e = x − x̂ held constant, so that the forward is
+// unchanged and the backward flows through the SAE's features only.
+type splice struct {
+	enc *encoder.Encoder
+	// f are the feature activations [T, d_sae]; grad receives ∂m/∂f.
+	f, grad []float32
+	// x is the input and y the decoder's output before the normalisation
+	// is undone ([T, d_out]), kept for SAEs that normalise their input.
+	x, y []float32
+	// seed, when set, is added to ∂m/∂f: the metric is one of this SAE's
+	// features (index row·d_sae + feature).
+	seed int
+}
+
+// forward encodes the SAE's input act ([T, d_in] on the backend) and keeps
+// what the backward needs.
+func (s *splice) forward(be compute.Backend, act compute.Tensor) error {
+	w := s.enc.SAE
+	T := act.Rows()
+	ft := be.Alloc(T, w.DSae)
+	defer be.Free(ft)
+	if err := s.enc.Encode(ft, act); err != nil {
+		return fmt.Errorf("SAE %s: %w", w.Name(), err)
+	}
+	s.f = make([]float32, T*w.DSae)
+	be.Read(ft, s.f)
+	if !s.enc.Normalizes() {
+		return nil
+	}
+	s.x = make([]float32, T*w.DIn)
+	be.Read(act, s.x)
+	yt := be.Alloc(T, w.OutDim())
+	defer be.Free(yt)
+	if err := s.enc.Decode(yt, ft); err != nil {
+		return fmt.Errorf("SAE %s: %w", w.Name(), err)
+	}
+	s.y = make([]float32, T*w.OutDim())
+	be.Read(yt, s.y)
+	return nil
+}
+
+// stats returns row r's normalisation, x̂ = (x − shift)·scale, as the
+// encoder computes it, and σ (LayerNorm's unbiased std).
+func (s *splice) stats(r int) (shift, scale, sigma float64) {
+	w := s.enc.SAE
+	d := w.DIn
+	x := s.x[r*d : (r+1)*d]
+	switch w.Norm {
+	case sae.NormLayerNorm:
+		var sum float64
+		for _, v := range x {
+			sum += float64(v)
+		}
+		shift = sum / float64(d)
+		var ss float64
+		for _, v := range x {
+			c := float64(v) - shift
+			ss += c * c
+		}
+		if d > 1 {
+			sigma = math.Sqrt(ss / float64(d-1))
+		}
+		return shift, 1 / (sigma + sae.LayerNormEps), sigma
+	case sae.NormConstantRescale:
+		var ss float64
+		for _, v := range x {
+			ss += float64(v) * float64(v)
+		}
+		if ss > 0 {
+			return 0, math.Sqrt(float64(d)) / math.Sqrt(ss), 0
+		}
+	}
+	return 0, 1, 0
+}
+
+// backward takes the gradient at the SAE's output (gOut, [T, d_out]),
+// sets s.grad = ∂m/∂f and returns the gradient at its input ([T, d_in]),
+// through the active features (and the normalisation's statistics): the
+// error term passes none.
+func (s *splice) backward(mm *products, gOut []float32) []float32 {
+	w := s.enc.SAE
+	T := len(s.f) / w.DSae
+	dIn, dOut, n := w.DIn, w.OutDim(), w.DSae
+	norm := s.enc.Normalizes()
+	gy := gOut
+	if norm {
+		gy = make([]float32, len(gOut))
+		for r := 0; r < T; r++ {
+			_, scale, _ := s.stats(r)
+			for j := 0; j < dOut; j++ {
+				gy[r*dOut+j] = float32(float64(gOut[r*dOut+j]) / scale)
+			}
+		}
+	}
+	// ∂m/∂f = gy·W_decᵀ
+	s.grad = mm.transB(gy, T, s.enc.WDec(), n)
+	if s.seed >= 0 {
+		s.grad[s.seed]++
+	}
+	dh := make([]float32, len(s.f))
+	for i, v := range s.f {
+		if v > 0 {
+			dh[i] = s.grad[i]
+		}
+	}
+	dn := mm.transB(dh, T, s.enc.EncodeMatrix(), dIn)
+	if !norm {
+		return dn
+	}
+	// x̂ = (x − μ)·s encodes; out = y/s + μ decodes. Both depend on x
+	// through μ and s (autograd's derivative of SAELens' normalisation).
+	rows(T, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			shift, scale, sigma := s.stats(r)
+			x, g := s.x[r*dIn:(r+1)*dIn], dn[r*dIn:(r+1)*dIn]
+			y, go_ := s.y[r*dOut:(r+1)*dOut], gOut[r*dOut:(r+1)*dOut]
+			var a, sumG float64 // Σ gOut·y, Σ gOut
+			for j, v := range go_ {
+				a += float64(v) * float64(y[j])
+				sumG += float64(v)
+			}
+			var c, mdn float64 // Σ dn·(x − μ), mean dn
+			for j, v := range g {
+				c += float64(v) * (float64(x[j]) - shift)
+				mdn += float64(v)
+			}
+			mdn /= float64(dIn)
+			switch w.Norm {
+			case sae.NormLayerNorm:
+				// ∂σ/∂x_k = (x_k − μ)/((d−1)σ); s = 1/(σ+ε); 1/s = σ+ε
+				k := 0.0
+				if sigma > 0 && dIn > 1 {
+					k = (a - scale*scale*c) / (float64(dIn-1) * sigma)
+				}
+				for j := range g {
+					xc := float64(x[j]) - shift
+					g[j] = float32(scale*(float64(g[j])-mdn) + sumG/float64(dIn) + xc*k)
+				}
+			case sae.NormConstantRescale:
+				// s = √d/‖x‖: ∂(1/s)/∂x_k = x_k/(‖x‖√d)
+				var ss float64
+				for _, v := range x {
+					ss += float64(v) * float64(v)
+				}
+				if ss == 0 {
+					continue
+				}
+				k := (a - scale*scale*c) / (math.Sqrt(ss) * math.Sqrt(float64(dIn)))
+				for j := range g {
+					g[j] = float32(scale*float64(g[j]) + float64(x[j])*k)
+				}
+			}
+		}
+	})
+	return dn
+}
+
+// products runs the backward's matrix products on the backend: host
+// gradients in, host gradients out, scratch tensors reused by shape.
+type products struct {
+	be      compute.Backend
+	scratch map[[3]int]compute.Tensor
+}
+
+// tensor returns the scratch tensor of a role (0: input, 1: output) and
+// shape.
+func (p *products) tensor(role, r, c int) compute.Tensor {
+	k := [3]int{role, r, c}
+	if t, ok := p.scratch[k]; ok {
+		return t
+	}
+	t := p.be.Alloc(r, c)
+	p.scratch[k] = t
+	return t
+}
+
+// transB returns g·wᵀ for g ([T, w.Cols()] on the host) and w ([out,
+// w.Cols()] on the backend): [T, out].
+func (p *products) transB(g []float32, T int, w compute.Tensor, out int) []float32 {
+	a := p.tensor(0, T, w.Cols())
+	p.be.Write(a, g)
+	dst := p.tensor(1, T, out)
+	p.be.MatMulTransB(dst, a, w)
+	res := make([]float32, T*out)
+	p.be.Read(dst, res)
+	return res
+}
+
+func (p *products) free() {
+	for _, t := range p.scratch {
+		p.be.Free(t)
+	}
+	p.scratch = nil
+}
