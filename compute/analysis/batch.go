@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/saescope/saescope/compute"
-	"github.com/saescope/saescope/compute/model"
-	"github.com/saescope/saescope/weights/hookname"
 )
 
 // batchOut holds a batch's results on the host. On the device path the
@@ -37,49 +35,22 @@ func (o *batchOut) begin(r0, nb, seq, stride int) {
 	}
 }
 
-// scanBatches runs the rows through the model and the encoders batch by
-// batch and absorbs each batch's results into the builder, reporting
-// progress after each; it stops at the first error or when ctx is done.
-// On the device path the host absorbs a batch while the next one runs.
-func (sc *scanner) scanBatches() error {
-	sc.start = time.Now()
-	for k, r0 := 0, 0; r0 < len(sc.rows); k, r0 = k+1, r0+sc.batch {
-		if err := sc.ctx.Err(); err != nil {
-			return err
-		}
-		o := sc.outs[k%len(sc.outs)] // on the device path, absorbed two batches ago
-		o.begin(r0, min(sc.batch, len(sc.rows)-r0), sc.seq, sc.p.BaselineStride)
-		if err := sc.runBatch(o); err != nil {
-			return err
-		}
-		if err := sc.waitHost(); err != nil { // the previous batch
-			return fmt.Errorf("scan: %w", err)
-		}
-		if err := sc.handOver(o); err != nil {
-			return fmt.Errorf("scan: %w", err)
-		}
-		sc.reportScan(r0 + o.nb)
+// atHook is a batch's step of one SAE, when the pass reaches its hook
+// with the activations act of o's tokens: the encode and read-back
+// (encodeBatch), then the batch handed to the host, once the host is done
+// with the previous one. Off the device path the host absorbs it at once,
+// so the backend and host buffers are free for the next SAE.
+func (sc *scanner) atHook(o *batchOut, act compute.Tensor) error {
+	if err := sc.encodeBatch(o, act); err != nil {
+		return err
 	}
-	if err := sc.waitHost(); err != nil {
+	if err := sc.waitHost(); err != nil { // the previous batch
 		return fmt.Errorf("scan: %w", err)
 	}
-	sc.scanTime = time.Since(sc.start)
+	if err := sc.handOver(o); err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
 	return nil
-}
-
-// runBatch runs the model on o's rows, holding its lock, up to the SAE's
-// hook, where encodeBatch takes the activations.
-func (sc *scanner) runBatch(o *batchOut) error {
-	tokens := sc.tokens[o.r0*sc.seq : (o.r0+o.nb)*sc.seq]
-	sc.m.Lock()
-	_, err := sc.m.Run(sc.ctx, tokens, o.nb, sc.seq, model.Hooks{StopAfter: &sc.hook, Uncentred: sc.sae.Uncentred, Observe: func(h hookname.Hook, act compute.Tensor) error {
-		if h != sc.hook {
-			return nil
-		}
-		return sc.encodeBatch(o, act)
-	}})
-	sc.m.Unlock()
-	return err
 }
 
 // encodeBatch encodes the hook activations act of o's tokens with the
@@ -113,13 +84,16 @@ func (sc *scanner) readLearnt(o *batchOut, f, act compute.Tensor) {
 	switch {
 	case sc.inPlace:
 		sc.hostF = sc.hostView.HostData(f)
-		sc.be.Read(act, sc.hostX[:n*sc.dIn])
+		sc.hostX = sc.shared.host(&sc.shared.hostX, n*sc.dIn)
+		sc.be.Read(act, sc.hostX)
 	case sc.onDevice:
 		o.lptr, o.lids, o.lvals = sc.devSparse.SparseRows(f, o.lptr, o.lids, o.lvals)
 		sc.devSparse.RowSumSquares(act, o.sq[:n])
 	default:
-		sc.be.Read(f, sc.hostF[:n*sc.d])
-		sc.be.Read(act, sc.hostX[:n*sc.dIn])
+		sc.hostF = sc.shared.host(&sc.shared.hostF, n*sc.d)
+		sc.hostX = sc.shared.host(&sc.shared.hostX, n*sc.dIn)
+		sc.be.Read(f, sc.hostF)
+		sc.be.Read(act, sc.hostX)
 	}
 }
 
@@ -132,7 +106,8 @@ func (sc *scanner) readRandom(o *batchOut, rf compute.Tensor) {
 	case sc.onDevice:
 		o.rptr, o.rids, o.rvals = sc.devSparse.SparseRows(rf, o.rptr, o.rids, o.rvals)
 	default:
-		sc.be.Read(rf, sc.hostR[:len(o.rrows)*sc.d])
+		sc.hostR = sc.shared.host(&sc.shared.hostR, len(o.rrows)*sc.d)
+		sc.be.Read(rf, sc.hostR)
 	}
 }
 

@@ -1,20 +1,22 @@
-// Package analysis scans a corpus with GPT-2 and an SAE into a store: the
-// learnt features' sparse activations and statistics, the notebook's random
-// baseline, the unembedding statistics and the reconstruction score. It
-// streams batch by batch and never holds the dense [tokens × features]
-// matrix.
+// Package analysis scans a corpus with GPT-2 and one or more SAEs into
+// stores: the learnt features' sparse activations and statistics, the
+// notebook's random baseline, the unembedding statistics and the
+// reconstruction score. It streams batch by batch and never holds the
+// dense [tokens × features] matrix. Several SAEs share one model pass per
+// batch, to the deepest of their hooks, and each gets its own store.
 //
-// Files: scan.go (Scan, and the scanner that holds a scan's state: its
-// preparation and the passes after the batches), batch.go (a batch: the
-// model run to the hook, the encoders and the read-back of their results),
+// Files: scan.go (Scan and ScanMany, and the scanner that holds one
+// SAE's part of a scan: its preparation and the passes after the
+// batches), pass.go (what the SAEs share: the model's pass over each
+// batch to the deepest hook, the buffers), batch.go (an SAE's step of a
+// batch: the encoders at its hook and the read-back of their results),
 // absorb.go (a batch's results into the store's builder, with the random
-// baseline), random.go (the random encoder and random decoder directions),
-// cache.go (a scan's key and where its store is kept).
+// baseline), random.go (the random encoder and random decoder
+// directions), cache.go (a scan's key and where its store is kept).
 package analysis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -73,20 +75,75 @@ func fillDefaults(p *store.Params) {
 // inputs, runs the model and the SAE (and the random baseline's encoder)
 // over the rows batch by batch into the store's builder, then unembeds
 // the decoder directions, measures the reconstruction loss and indexes
-// the store.
-func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]int32, meta store.Meta, progress func(Progress)) (_ *store.Store, err error) {
+// the store. It is ScanMany with one SAE.
+func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]int32, meta store.Meta, progress func(Progress)) (*store.Store, error) {
+	var each func(int, Progress)
+	if progress != nil {
+		each = func(_ int, p Progress) { progress(p) }
+	}
+	sts, err := ScanMany(ctx, m, rows, []Target{{Enc: enc, Meta: meta}}, each)
+	if err != nil {
+		return nil, err
+	}
+	return sts[0], nil
+}
+
+// Target is one SAE of a scan and the metadata of its store (sources and
+// parameters, as Scan's meta).
+type Target struct {
+	Enc  *encoder.Encoder
+	Meta store.Meta
+}
+
+// ScanMany analyses rows with every target's SAE in one pass: each batch
+// runs the model once, to the deepest hook the SAEs need (one pass per
+// batch for the SAEs of centred hooks, one for those trained on
+// uncentred activations), and each SAE encodes the activations at its
+// own hook as the pass goes by them. Each target gets its own store, the
+// one Scan would make of it alone: what is kept of an SAE's batches does
+// not depend on the others, and its key stays its own (Key).
+//
+// The targets share the rows and the batch size (Params.Batch) and must
+// agree on Params.NoBOS (rows with or without BOS); progress is called
+// with the target's index. After the batches, each target's store is
+// finished in turn (unembedding, reconstruction score, indexing). The
+// stores are returned in the targets' order, complete but not written;
+// on an error, or when ctx is cancelled, none is returned, so a caller
+// that writes the stores after ScanMany never leaves one half-written.
+func ScanMany(ctx context.Context, m *model.Model, rows [][]int32, targets []Target, progress func(sae int, p Progress)) (_ []*store.Store, err error) {
 	defer compute.RecoverBackend(m.Backend(), &err)
-	sc := &scanner{ctx: ctx, m: m, be: m.Backend(), enc: enc, rows: rows, meta: meta, progress: progress}
-	defer sc.close()
-	if err := sc.check(); err != nil {
+	if progress == nil {
+		progress = func(int, Progress) {}
+	}
+	ms := &multiScan{ctx: ctx, m: m, be: m.Backend(), rows: rows, progress: progress,
+		bufs: map[[2]int]compute.Tensor{}}
+	defer ms.close()
+	if err := ms.check(targets); err != nil {
 		return nil, err
 	}
-	if err := sc.prepare(); err != nil {
+	for _, sc := range ms.scanners {
+		if err := sc.prepare(); err != nil {
+			return nil, ms.named(sc, err)
+		}
+	}
+	if err := ms.scanBatches(); err != nil {
 		return nil, err
 	}
-	if err := sc.scanBatches(); err != nil {
-		return nil, err
+	out := make([]*store.Store, len(ms.scanners))
+	for i, sc := range ms.scanners {
+		st, err := sc.finish()
+		if err != nil {
+			return nil, ms.named(sc, err)
+		}
+		out[i] = st
 	}
+	return out, nil
+}
+
+// finish turns a scanner whose batches are absorbed into its store: the
+// summary, the unembedding statistics, the reconstruction score and the
+// store's indexes.
+func (sc *scanner) finish() (*store.Store, error) {
 	sc.summarize()
 	if err := sc.unembedding(); err != nil {
 		return nil, err
@@ -97,33 +154,38 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 	return sc.build()
 }
 
-// scanner holds one scan's state: its inputs, the store's builder, the
-// backend buffers a batch is encoded into, the host buffers its results
-// are read back into, and what the scan accumulates besides the builder
-// (the activation norms, the time spent on the host). Scan calls its
-// steps in order.
+// scanner holds one SAE's part of a scan: its encoder, the store's
+// builder, the host buffers its batches' results are read back into, and
+// what it accumulates besides the builder (the activation norms, the
+// time spent on the host). The multiScan that owns it runs the model and
+// calls, for each batch, begin on its batchOut, atHook when the pass
+// reaches its hook, then report; finish after the last batch. What a
+// batch leaves in the store is decided here (absorb.go), never by the
+// pass, so a store is the same made alone or with other SAEs.
 type scanner struct {
 	ctx      context.Context
 	m        *model.Model
 	be       compute.Backend
 	enc      *encoder.Encoder
 	rows     [][]int32
+	tokens   []int32 // the rows, one after the other (shared by the scanners)
 	meta     store.Meta
 	progress func(Progress)
+	shared   *multiScan // the backend and host buffers the scanners share
 
 	// Set by check.
 	p    *store.Params // &meta.Params, defaults filled in
 	sae  *sae.SAE      // enc's
-	hook hookname.Hook // where the scan stops and reads activations
+	hook hookname.Hook // where the SAE reads activations
 	seq  int           // tokens per row
 
 	// Set by prepare.
 	renc   *encoder.Encoder // the random baseline's: a Gaussian W_enc
-	tokens []int32          // the rows, one after the other
 	b      *store.Builder
 	d, dIn int // features, hook width
 	batch  int // rows per batch
-	// Backend buffers: a batch's features, and its baseline rows'
+	// Backend buffers (shared with the other scanners of the pass, which
+	// use them in turn): a batch's features, and its baseline rows'
 	// activations and random features.
 	feats, rfeats, ract compute.Tensor
 	// How a batch's results reach the host: read in place on the CPU,
@@ -133,7 +195,7 @@ type scanner struct {
 	inPlace             bool
 	devSparse           compute.SparseReader
 	onDevice            bool
-	hostF, hostR, hostX []float32      // dense features, random features, activations (not on the device path)
+	hostF, hostR, hostX []float32      // dense features, random features, activations (not on the device path; the shared host buffers)
 	workers             int            // cores the host's work is spread over
 	learnt, random      *sparseBuffers // the positive entries of hostF and hostR
 	outs                []*batchOut    // two on the device path, used in turn; else one
@@ -149,26 +211,16 @@ type scanner struct {
 	hostTime time.Duration  // the device's wait for the host
 }
 
-// check fills in the parameters' defaults, refuses an empty corpus, rows
-// of unequal lengths, tokens outside the model's vocabulary and an SAE
-// that does not fit the model, and records the SAE, the backend and the
-// store format in the metadata.
+// check fills in the parameters' defaults, refuses rows that do not
+// start with BOS unless Params.NoBOS, and an SAE that does not fit the
+// model, and records the SAE, the backend and the store format in the
+// metadata. The rows themselves (not empty, of equal lengths, in the
+// vocabulary) are multiScan.check's.
 func (sc *scanner) check() error {
 	sc.p = &sc.meta.Params
 	p := sc.p
 	fillDefaults(p)
-	if sc.progress == nil {
-		sc.progress = func(Progress) {}
-	}
-	if len(sc.rows) == 0 {
-		return errors.New("scan: the corpus has no rows")
-	}
 	seq := len(sc.rows[0])
-	for i, r := range sc.rows {
-		if len(r) != seq {
-			return fmt.Errorf("scan: row %d has %d tokens, row 0 has %d", i, len(r), seq)
-		}
-	}
 	sc.seq = seq
 	p.SeqLen, p.Rows = seq, len(sc.rows)
 	if !p.NoBOS {
@@ -179,9 +231,6 @@ func (sc *scanner) check() error {
 		}
 	}
 	m := sc.m
-	if err := m.CheckTokens(sc.rows[0], 1, seq); err != nil {
-		return fmt.Errorf("scan: %w", err)
-	}
 	s := sc.enc.SAE
 	if err := s.CheckModel(m.Config.DModel, m.Config.DMLP(), m.Config.NLayer); err != nil {
 		return err
@@ -194,8 +243,9 @@ func (sc *scanner) check() error {
 }
 
 // prepare makes the random baseline's encoder, the store's builder, the
-// backend buffers for the largest batch, and the host buffers and
-// batchOuts of the read-back path the backend offers.
+// backend buffers for the largest batch (shared with the other scanners)
+// and the host buffers and batchOuts of the read-back path the backend
+// offers.
 func (sc *scanner) prepare() error {
 	be, s, p, seq := sc.be, sc.sae, sc.p, sc.seq
 	renc, err := RandomEncoder(be, s, p.BaselineSeed)
@@ -203,28 +253,18 @@ func (sc *scanner) prepare() error {
 		return err
 	}
 	sc.renc = renc
-	sc.tokens = make([]int32, 0, len(sc.rows)*seq)
-	for _, r := range sc.rows {
-		sc.tokens = append(sc.tokens, r...)
-	}
 	sc.b = store.NewBuilder(sc.meta, sc.tokens)
 	d, dIn := s.DSae, s.DIn
 	B := min(p.Batch, len(sc.rows))
 	sc.d, sc.dIn, sc.batch = d, dIn, B
-	sc.feats = be.Alloc(B*seq, d)
+	sh := sc.shared
+	sc.feats = sh.tensor(B*seq, d)
 	// At most ceil(B/stride)+1 rows of a batch get the baseline.
 	rcap := ((B+p.BaselineStride-1)/p.BaselineStride + 1) * seq
-	sc.rfeats = be.Alloc(rcap, d)
-	sc.ract = be.Alloc(rcap, dIn)
+	sc.rfeats = sh.tensor(rcap, d)
+	sc.ract = sh.tensor(rcap, dIn)
 	sc.hostView, sc.inPlace = be.(compute.HostData)
 	sc.devSparse, sc.onDevice = compute.ReadsBackSparse(be)
-	if !sc.inPlace && !sc.onDevice {
-		sc.hostF = make([]float32, B*seq*d)
-		sc.hostR = make([]float32, rcap*d)
-	}
-	if !sc.onDevice {
-		sc.hostX = make([]float32, B*seq*dIn)
-	}
 	sc.workers = runtime.GOMAXPROCS(0)
 	sc.learnt, sc.random = newSparseBuffers(sc.workers), newSparseBuffers(sc.workers)
 	sc.outs = []*batchOut{{sq: make([]float64, B*seq)}}
@@ -235,15 +275,10 @@ func (sc *scanner) prepare() error {
 }
 
 // close waits for the batch the host may still be absorbing, so that a
-// failed or cancelled scan returns only after it, then frees the backend
-// buffers and the random encoder that prepare made.
+// failed or cancelled scan returns only after it, then frees the random
+// encoder that prepare made (the shared buffers are the multiScan's).
 func (sc *scanner) close() {
 	sc.hostWG.Wait()
-	for _, t := range []compute.Tensor{sc.feats, sc.rfeats, sc.ract} {
-		if t != nil {
-			sc.be.Free(t)
-		}
-	}
 	if sc.renc != nil {
 		sc.renc.Close()
 	}
