@@ -11,33 +11,54 @@ import (
 	"github.com/saescope/saescope/weights/hookname"
 )
 
-// Metric reads a number off the logits of a prompt's last position.
-type Metric func(logitsLast []float32) float64
-
-// LogitDiff is the metric logits[a] − logits[b].
-func LogitDiff(a, b int) Metric {
-	return func(l []float32) float64 { return float64(l[a]) - float64(l[b]) }
-}
-
 // Patching is the result of PatchEffects.
 type Patching struct {
 	MetricClean, MetricCorrupt float64
 	// Effect[i] is metric(corrupt run with feature i patched to its clean
-	// value at every position) − metric(corrupt run); 0 for a feature
-	// inactive in both runs, which such a patch cannot change.
+	// value at the patched positions) − metric(corrupt run); 0 for a
+	// feature inactive in both runs there, which such a patch cannot
+	// change.
 	Effect []float64
-	// Active counts the features patched.
+	// Active counts the features patched: len(Patched).
 	Active int
+	// Patched lists the features patched, in increasing order: those
+	// active (> 0) in either run at a patched position.
+	Patched []int
+	// Delta[i] is f_clean_i − f_corrupt_i summed over the patched
+	// positions: how much of the feature the patch moved.
+	Delta []float64
+	// Pos is the one position patched (counted from the start), or -1
+	// when every position was.
+	Pos int
 }
 
-// PatchEffects measures, exactly, what each feature of enc carries from a
+// PatchOptions says where PatchWith patches and how it batches.
+type PatchOptions struct {
+	// OnePosition patches only position Pos (negative counts from the
+	// end); otherwise every position is patched.
+	OnePosition bool
+	Pos         int
+	// Batch is the number of features patched per forward pass (at
+	// least 1).
+	Batch int
+	// Progress, when set, sees the features done so far.
+	Progress func(done, total int)
+}
+
+// PatchEffects is PatchWith at every position.
+func PatchEffects(ctx context.Context, m *model.Model, enc *encoder.Encoder, clean, corrupt []int32, metric Metric, batch int, progress func(done, total int)) (*Patching, error) {
+	return PatchWith(ctx, m, enc, clean, corrupt, metric, PatchOptions{Batch: batch, Progress: progress})
+}
+
+// PatchWith measures, exactly, what each feature of enc carries from a
 // clean prompt to a corrupted one of the same length: for feature i, the
 // corrupted run with x + (f_clean_i − f_corrupt_i)·W_dec[i] at the SAE's
-// hook, at every position. The passes start at the hook's block from the
-// corrupted run's saved residual stream (the prefix is computed once), and
-// batch features batch at a time. progress, when set, sees the features
-// done so far.
-func PatchEffects(ctx context.Context, m *model.Model, enc *encoder.Encoder, clean, corrupt []int32, metric Metric, batch int, progress func(done, total int)) (*Patching, error) {
+// hook, at every position or at one (opt). Only features active in either
+// run at a patched position are run; the others' effect is exactly 0. The
+// passes start at the hook's block from the corrupted run's saved residual
+// stream (the prefix is computed once), batch features at a time, and a
+// feature metric's passes stop at its hook.
+func PatchWith(ctx context.Context, m *model.Model, enc *encoder.Encoder, clean, corrupt []int32, metric Metric, opt PatchOptions) (*Patching, error) {
 	s := enc.SAE
 	if s.Transcoder {
 		return nil, errors.New("patching a transcoder's features is not supported yet")
@@ -52,8 +73,23 @@ func PatchEffects(ctx context.Context, m *model.Model, enc *encoder.Encoder, cle
 	if T > m.Config.NPositions {
 		return nil, fmt.Errorf("the prompts have %d tokens, more than the model's context of %d", T, m.Config.NPositions)
 	}
-	batch = max(1, batch)
 	h, be, d, n := s.Hook, m.Backend(), s.DIn, s.DSae
+	if err := metric.check(m, h, s.Uncentred, T); err != nil {
+		return nil, err
+	}
+	lo, hi := 0, T // the patched positions
+	pos := -1
+	if opt.OnePosition {
+		p := opt.Pos
+		if p < -T || p >= T {
+			return nil, fmt.Errorf("position %d outside prompts of %d tokens (0 to %d, or -1 to -%d from the end)", p, T, T-1, T)
+		}
+		if p < 0 {
+			p += T
+		}
+		lo, hi, pos = p, p+1, p
+	}
+	batch := max(1, opt.Batch)
 	blockStart := hookname.Hook{Layer: h.Layer, Point: hookname.ResidPre}
 	m.Lock()
 	defer m.Unlock()
@@ -63,7 +99,7 @@ func PatchEffects(ctx context.Context, m *model.Model, enc *encoder.Encoder, cle
 	// saving the residual entering the hook's block when save is set.
 	run := func(tokens []int32, save bool) (float64, []float32, error) {
 		var feats []float32
-		out, err := m.Run(ctx, tokens, 1, T, model.Hooks{Uncentred: s.Uncentred, Observe: func(hk hookname.Hook, act compute.Tensor) error {
+		v, err := metric.measure(ctx, m, tokens, 1, T, model.Hooks{Uncentred: s.Uncentred, Observe: func(hk hookname.Hook, act compute.Tensor) error {
 			if save && hk == blockStart {
 				be.Copy(saved, act)
 			}
@@ -82,13 +118,12 @@ func PatchEffects(ctx context.Context, m *model.Model, enc *encoder.Encoder, cle
 		if err != nil {
 			return 0, nil, err
 		}
-		lg, err := m.Logits(out.Resid, []int{T - 1})
-		if err != nil {
-			return 0, nil, err
+		if feats == nil {
+			return 0, nil, fmt.Errorf("the pass did not reach the patched hook %s", h)
 		}
-		return metric(lg[0]), feats, nil
+		return v[0], feats, nil
 	}
-	res := &Patching{Effect: make([]float64, n)}
+	res := &Patching{Effect: make([]float64, n), Delta: make([]float64, n), Pos: pos}
 	var fc, fx []float32
 	var err error
 	if res.MetricClean, fc, err = run(clean, false); err != nil {
@@ -97,16 +132,18 @@ func PatchEffects(ctx context.Context, m *model.Model, enc *encoder.Encoder, cle
 	if res.MetricCorrupt, fx, err = run(corrupt, true); err != nil {
 		return nil, err
 	}
-	var active []int
 	for i := 0; i < n; i++ {
-		for t := 0; t < T; t++ {
-			if fc[t*n+i] > 0 || fx[t*n+i] > 0 {
-				active = append(active, i)
-				break
-			}
+		active := false
+		for t := lo; t < hi; t++ {
+			c, x := fc[t*n+i], fx[t*n+i]
+			active = active || c > 0 || x > 0
+			res.Delta[i] += float64(c) - float64(x)
+		}
+		if active {
+			res.Patched = append(res.Patched, i)
 		}
 	}
-	res.Active = len(active)
+	res.Active = len(res.Patched)
 	rep := be.Alloc(batch*T, m.Config.DModel)
 	defer be.Free(rep)
 	for b := 0; b < batch; b++ {
@@ -116,17 +153,17 @@ func PatchEffects(ctx context.Context, m *model.Model, enc *encoder.Encoder, cle
 	for b := 0; b < batch; b++ {
 		copy(tokens[b*T:], corrupt)
 	}
-	for lo := 0; lo < len(active); lo += batch {
+	for first := 0; first < len(res.Patched); first += batch {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		chunk := active[lo:min(len(active), lo+batch)]
+		chunk := res.Patched[first:min(len(res.Patched), first+batch)]
 		B := len(chunk)
 		patch := func(be compute.Backend, _ hookname.Hook, act compute.Tensor, _, _ int) error {
 			delta := make([]float32, B*T*d)
 			for b, i := range chunk {
 				dir := s.WDec.Data[i*d : (i+1)*d]
-				for t := 0; t < T; t++ {
+				for t := lo; t < hi; t++ {
 					k := float64(fc[t*n+i]) - float64(fx[t*n+i])
 					if k == 0 {
 						continue
@@ -143,25 +180,17 @@ func PatchEffects(ctx context.Context, m *model.Model, enc *encoder.Encoder, cle
 			be.Add(act, act, tmp)
 			return nil
 		}
-		out, err := m.Run(ctx, tokens[:B*T], B, T, model.Hooks{Uncentred: s.Uncentred,
+		vals, err := metric.measure(ctx, m, tokens[:B*T], B, T, model.Hooks{Uncentred: s.Uncentred,
 			Patches: map[string]model.Patch{h.String(): patch},
 			Resume:  &model.Resume{Layer: h.Layer, Resid: be.RowsView(rep, 0, B*T)}})
 		if err != nil {
 			return nil, err
 		}
-		rows := make([]int, B)
-		for b := range rows {
-			rows[b] = b*T + T - 1
-		}
-		lg, err := m.Logits(out.Resid, rows)
-		if err != nil {
-			return nil, err
-		}
 		for b, i := range chunk {
-			res.Effect[i] = metric(lg[b]) - res.MetricCorrupt
+			res.Effect[i] = vals[b] - res.MetricCorrupt
 		}
-		if progress != nil {
-			progress(lo+B, len(active))
+		if opt.Progress != nil {
+			opt.Progress(first+B, len(res.Patched))
 		}
 	}
 	return res, nil
