@@ -2,6 +2,7 @@ package attribution
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/saescope/saescope/compute/encoder"
 	"github.com/saescope/saescope/compute/internal/fixture"
 	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/weights/hookname"
 	"github.com/saescope/saescope/weights/safetensors"
 )
 
@@ -129,5 +131,102 @@ func TestForwardIsTheModels(t *testing.T) {
 			t.Fatal(err)
 		}
 		fixture.Close(t, c.m.String(), []float32{float32(r.Metric)}, []float32{float32(c.want)}, 1e-5)
+	}
+}
+
+// The flow reference's exact effects: sae0's feature 135 at the last
+// position when each sae1 feature is zero-ablated at every position
+// (1e-4), in batches of 1 and 7; and with the logit difference and the
+// loss, each effect equals a separate run with that one feature ablated.
+func TestAblationEffectsFixture(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASAuto)
+	v2 := causalRef(t)
+	tokens, shape := ref.Ints(t, "tokens")
+	T := shape[1]
+	up, down := s.SAEs["sae1"], s.SAEs["sae0"]
+	saes := []*encoder.Encoder{up, down}
+	metric := Metric{Kind: Feature, SAE: 1, Feature: 135, Pos: -1}
+	for _, batch := range []int{1, 7} {
+		a, err := AblationEffects(context.Background(), s.Model, saes, tokens[:T], metric, batch, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, len(a.Effect))
+		for i, v := range a.Effect {
+			got[i] = float32(v)
+		}
+		fixture.Close(t, "flow.ablation_effect", got, want(t, v2, "flow.ablation_effect"), 1e-4)
+		fixture.Close(t, "target before ablation", []float32{float32(a.Metric)}, want(t, v2, "flow.target_act"), 1e-4)
+		if a.Active == 0 {
+			t.Error("no upstream feature was ablated")
+		}
+	}
+}
+
+// With the logit difference and the loss, AblationEffects' batched,
+// resumed passes equal whole passes of the model with one feature's
+// f·W_dec[i] subtracted on the host (1e-4).
+func TestAblationEffectsMatchWholePasses(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASAuto)
+	tokens, shape := ref.Ints(t, "tokens")
+	T := shape[1]
+	prompt := tokens[T : 2*T]
+	up := s.SAEs["sae1"]
+	w := up.SAE
+	n, d := w.DSae, w.OutDim()
+	for _, metric := range []Metric{{Kind: LogitDiff, A: 13, B: 11}, {Kind: Loss}} {
+		a, err := AblationEffects(context.Background(), s.Model, []*encoder.Encoder{up}, prompt, metric, 5, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked := 0
+		for i := 0; i < n && checked < 4; i++ {
+			if a.Effect[i] == 0 {
+				continue
+			}
+			checked++
+			patch := model.HostFunc(func(_ hookname.Hook, data []float32, _, _, width int) error {
+				ft := s.Backend.Alloc(T, n)
+				defer s.Backend.Free(ft)
+				x := s.Backend.Alloc(T, width)
+				defer s.Backend.Free(x)
+				s.Backend.Write(x, data)
+				if err := up.Encode(ft, x); err != nil {
+					return err
+				}
+				f := make([]float32, T*n)
+				s.Backend.Read(ft, f)
+				for r := 0; r < T; r++ {
+					for j := 0; j < d; j++ {
+						data[r*d+j] = float32(float64(data[r*d+j]) - float64(f[r*n+i])*float64(w.WDec.Data[i*d+j]))
+					}
+				}
+				return nil
+			})
+			out, err := s.Model.Run(context.Background(), prompt, 1, T, model.Hooks{Patches: map[string]model.Patch{w.Hook.String(): patch}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got float64
+			if metric.Kind == Loss {
+				per, err := s.Model.TokenLoss(out, prompt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = model.MeanLoss(per)
+			} else {
+				lg, err := s.Model.Logits(out.Resid, []int{T - 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = float64(lg[0][13]) - float64(lg[0][11])
+			}
+			fixture.Close(t, fmt.Sprintf("%s, feature %d ablated", metric, i), []float32{float32(a.Metric + a.Effect[i])}, []float32{float32(got)}, 1e-4)
+		}
+		if checked == 0 {
+			t.Errorf("%s: no feature had an effect", metric)
+		}
 	}
 }
