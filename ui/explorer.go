@@ -6,24 +6,33 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
 )
 
 // Explorer is one SAE's panes (the table in panes.go): the ranking on the
-// left; on the right the selected feature's header above tabs for its
-// contexts, the neuroscope, elicitation, its detail (density, logits,
-// nearest features), the SAE's statistics and the comparison of the pinned
-// features. They share the View's selected feature; the comparison shows
-// the window's pins. A tab's pane is built the first time it is shown or
-// asked for.
+// left; on the right a strip of tabs for the selected feature's contexts,
+// the neuroscope, elicitation, its detail (density, logits, nearest
+// features), the SAE's statistics and the comparison of the pinned
+// features, and under it the feature's header above the tab's pane. They
+// share the View's selected feature; the comparison shows the window's
+// pins. A tab's pane is built the first time it is shown or asked for.
+//
+// The tab strip stays in one place whichever pane is shown (a click lands
+// on the tab it aims at), and each pane's place depends only on that pane:
+// the header is hidden above the views of the whole SAE, never a gap left
+// by the pane shown before.
 type Explorer struct {
 	View    *View
 	Ranking *RankingPane
 	Header  *FeatureHeader
+	// Tabs is the strip of pane tabs: its items hold no content; the
+	// selected tab's pane shows under the strip and the header.
 	Tabs    *container.AppTabs
 	Split   *container.Split
 	content fyne.CanvasObject
 
 	header fyne.CanvasObject
+	body   *fyne.Container               // the header above the panes' stack
 	panes  map[string]Pane               // built panes, by their entry's name
 	tabs   map[string]*container.TabItem // by tab title
 	holder map[string]*fyne.Container    // each tab's content, filled when built
@@ -35,18 +44,22 @@ func NewExplorer(v *View) *Explorer {
 	e.Ranking = e.pane(PaneRanking).(*RankingPane)
 	e.Header = NewFeatureHeader(v)
 	var items []*container.TabItem
+	stack := container.NewStack()
 	for _, p := range paneTable {
 		if p.tab == "" || e.tabs[p.tab] != nil {
 			continue
 		}
 		e.holder[p.tab] = container.NewStack()
-		e.tabs[p.tab] = container.NewTabItem(p.tab, e.holder[p.tab])
+		e.holder[p.tab].Hide()
+		stack.Add(e.holder[p.tab])
+		e.tabs[p.tab] = container.NewTabItem(p.tab, layout.NewSpacer())
 		items = append(items, e.tabs[p.tab])
 	}
 	e.Tabs = container.NewAppTabs(items...)
 	e.Tabs.OnSelected = func(*container.TabItem) { e.tabShown() }
 	e.header = container.NewPadded(e.Header.Content())
-	right := container.NewBorder(e.header, nil, nil, nil, e.Tabs)
+	e.body = container.NewBorder(e.header, nil, nil, nil, stack)
+	right := container.NewBorder(e.Tabs, nil, nil, nil, e.body)
 	e.Split = container.NewHSplit(e.Ranking.Content(), right)
 	e.Split.Offset = 0.45
 	e.content = e.Split
@@ -104,6 +117,13 @@ func (e *Explorer) tabShown() {
 			wholeSAE = wholeSAE || p.wholeSAE
 		}
 	}
+	for tab, h := range e.holder {
+		if e.tabs[tab] == sel {
+			h.Show()
+		} else {
+			h.Hide()
+		}
+	}
 	for _, p := range paneTable {
 		if a, ok := e.panes[p.name].(activePane); ok {
 			a.SetActive(e.tabs[p.tab] == sel)
@@ -114,6 +134,9 @@ func (e *Explorer) tabShown() {
 	} else {
 		e.header.Show()
 	}
+	// lay the header and the pane out again now: hiding the header alone
+	// leaves its band empty until something else relays the container
+	e.body.Refresh()
 }
 
 // Content is the explorer's widget tree.
