@@ -17,9 +17,10 @@ import (
 // Builder assembles a Store from a scan that delivers tokens in order.
 type Builder struct {
 	s       *Store
-	counted int   // tokens that count in the statistics
-	next    int   // next token index expected
-	err     error // the first non-finite value added
+	counted int      // tokens that count in the statistics
+	next    int      // next token index expected
+	err     error    // the first non-finite value added
+	bd      *bounded // a bounded builder's state; nil for a full store
 }
 
 // ErrNonFinite is wrapped by Build's error when an activation given to the
@@ -69,13 +70,17 @@ func (b *Builder) AddToken(tok int, feats []uint32, vals []float32, counted bool
 	}
 	b.next++
 	b.checkFinite("", tok, feats, vals)
+	if counted {
+		b.counted++
+	}
+	if b.bd != nil {
+		b.addBounded(tok, feats, vals)
+		return
+	}
 	s := b.s
 	s.TokFeat = append(s.TokFeat, feats...)
 	s.TokVal = append(s.TokVal, vals...)
 	s.TokPtr = append(s.TokPtr, uint64(len(s.TokFeat)))
-	if counted {
-		b.counted++
-	}
 }
 
 // AddRandomToken records the baseline of token tok: its positive random
@@ -156,6 +161,11 @@ func (b *Builder) AddRandomTokens(toks []int, ids [][]uint32, vals [][]float32) 
 	} else {
 		parallel.Ranges(workers, s.Meta.DSae, moments)
 	}
+	if b.bd != nil {
+		b.bd.addRandomBounded(s.Meta.DSae, s.RandVal[n0:], offs)
+		s.RandVal = s.RandVal[:n0]
+		return
+	}
 	for i, t := range toks {
 		s.RandTok = append(s.RandTok, uint32(t))
 		s.RandPtr = append(s.RandPtr, uint64(n0+offs[i+1]))
@@ -166,6 +176,9 @@ func (b *Builder) AddRandomTokens(toks []int, ids [][]uint32, vals [][]float32) 
 // baseline entries, so that appending does not copy them while they grow
 // (the scan estimates both after its first batch).
 func (b *Builder) Reserve(nnz, nnzRandom int) {
+	if b.bd != nil {
+		return // nothing grows with the tokens
+	}
 	s := b.s
 	if cap(s.TokFeat) < nnz {
 		s.TokFeat = append(make([]uint32, 0, nnz), s.TokFeat...)
@@ -204,6 +217,9 @@ func (b *Builder) Build() (*Store, error) {
 // inputs known to be finite. It never panics on a non-finite value: such
 // values are left out of the histogram and the interval samples.
 func (b *Builder) Finish() *Store {
+	if b.bd != nil {
+		return b.finishBounded()
+	}
 	s := b.s
 	d := s.Meta.DSae
 	if b.next != len(s.Tokens) {

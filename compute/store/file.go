@@ -71,6 +71,11 @@ const (
 	secIntTok  = "int_tok"
 	secIntVal  = "int_val"
 	secHist    = "hist"
+	secTokens  = "tokens"
+	secSampPos = "samp_pos"
+	secSampVal = "samp_val"
+	secCoID    = "co_id"
+	secCoCorr  = "co_corr"
 )
 
 // lazySection is a large section of an opened store, verified (checksum,
@@ -141,17 +146,32 @@ func kindSize(k string) int64 {
 	return 0
 }
 
-// fields lists every array of the store with its section name, so that
-// writing and opening cannot disagree.
-func (s *Store) fields() []struct {
+type field struct {
 	name string
 	ptr  any
-} {
-	return []struct {
-		name string
-		ptr  any
-	}{
-		{"tokens", &s.Tokens},
+}
+
+// fields lists every array of the store with its section name, so that
+// writing and opening cannot disagree: a full store's (format 2) or a
+// bounded store's (format 3).
+func (s *Store) fields() []field {
+	if s.bounded {
+		return []field{
+			{secTokens, &s.Tokens}, {"row_ids", &s.RowIDs},
+			{"learnt_count", &s.Learnt.Count}, {"learnt_sum", &s.Learnt.Sum}, {"learnt_sumsq", &s.Learnt.SumSq}, {"learnt_max", &s.Learnt.Max},
+			{"random_count", &s.Random.Count}, {"random_sum", &s.Random.Sum}, {"random_sumsq", &s.Random.SumSq}, {"random_max", &s.Random.Max},
+			{secTopTok, &s.TopTok}, {secTopVal, &s.TopVal}, {"top_n", &s.TopN},
+			{secIntTok, &s.IntTok}, {secIntVal, &s.IntVal}, {"int_count", &s.IntCount}, {"range", &s.Range},
+			{secHist, &s.Hist},
+			{"samp_ptr", &s.SampPtr}, {secSampPos, &s.SampPos}, {secSampVal, &s.SampVal},
+			{"tok_counts", &s.TokCounts}, {"rand_counts", &s.RandCounts},
+			{"co_n", &s.CoN}, {secCoID, &s.CoID}, {secCoCorr, &s.CoCorr},
+			{"unembed_entropy", &s.UnembedEntropy}, {"unembed_maxprob", &s.UnembedMaxProb},
+			{"random_unembed_entropy", &s.RandomUnembedEntropy}, {"random_unembed_maxprob", &s.RandomUnembedMaxProb},
+		}
+	}
+	return []field{
+		{secTokens, &s.Tokens},
 		{"tok_ptr", &s.TokPtr}, {secTokFeat, &s.TokFeat}, {secTokVal, &s.TokVal},
 		{"feat_ptr", &s.FeatPtr}, {secFeatTok, &s.FeatTok}, {secFeatVal, &s.FeatVal},
 		{"learnt_count", &s.Learnt.Count}, {"learnt_sum", &s.Learnt.Sum}, {"learnt_sumsq", &s.Learnt.SumSq}, {"learnt_max", &s.Learnt.Max},
@@ -239,7 +259,10 @@ func (s *Store) Write(path string) (err error) {
 	// the offsets' digits; iterate until stable.
 	fields := s.fields()
 	meta := s.Meta
-	meta.Version = FormatVersion
+	meta.Version = FullFormatVersion
+	if s.bounded {
+		meta.Version = FormatVersion
+	}
 	var header []byte
 	dataStart := int64(0)
 	sums := make([]uint64, len(fields))
@@ -410,8 +433,12 @@ func parse(data []byte, path string) (*Store, error) {
 	if err := json.Unmarshal(header, &s.Meta); err != nil {
 		return nil, fmt.Errorf("%w: header: %v", ErrCorrupt, err)
 	}
-	if s.Meta.Version != FormatVersion {
-		return nil, fmt.Errorf("%w: format version %d, this build reads %d", ErrOldVersion, s.Meta.Version, FormatVersion)
+	switch s.Meta.Version {
+	case FormatVersion:
+		s.bounded = true
+	case FullFormatVersion:
+	default:
+		return nil, fmt.Errorf("%w: format version %d, this build reads %d and %d", ErrOldVersion, s.Meta.Version, FullFormatVersion, FormatVersion)
 	}
 	byName := map[string]section{}
 	for _, sec := range s.Meta.Sections {
@@ -432,7 +459,7 @@ func parse(data []byte, path string) (*Store, error) {
 			return nil, fmt.Errorf("%w: section %s out of bounds", ErrCorrupt, fl.name)
 		}
 		b := data[sec.Offset : sec.Offset+size]
-		if isLazy(fl.name) {
+		if s.isLazy(fl.name) {
 			s.lazy[fl.name] = &lazySection{name: fl.name, sec: sec, data: b}
 		} else if got := xxh3.Hash(b); got != sec.Sum {
 			return nil, fmt.Errorf("%w: section %s is damaged (checksum %016x, want %016x): %s", ErrCorrupt, fl.name, got, sec.Sum, rebuildHint)
@@ -455,6 +482,13 @@ func parse(data []byte, path string) (*Store, error) {
 	if err := s.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
+	if s.bounded {
+		s.lazy[secTopTok].check = s.checkTopTokBounded
+		s.lazy[secIntTok].check = s.checkIntTokBounded
+		s.lazy[secSampPos].check = s.checkSampPos
+		s.lazy[secCoID].check = s.checkCoID
+		return s, nil
+	}
 	s.lazy[secTokFeat].check = s.checkTokFeat
 	s.lazy[secFeatTok].check = s.checkFeatTok
 	s.lazy[secTopTok].check = s.checkTopTok
@@ -465,10 +499,14 @@ func parse(data []byte, path string) (*Store, error) {
 // isLazy reports whether section name is verified on first use rather
 // than by Open: the arrays whose size grows with the tokens or with the
 // features times a per-feature sample count.
-func isLazy(name string) bool {
+func (s *Store) isLazy(name string) bool {
 	switch name {
-	case secTokFeat, secTokVal, secFeatTok, secFeatVal, secRandVal, secTopTok, secTopVal, secIntTok, secIntVal, secHist:
+	case secTopTok, secTopVal, secIntTok, secIntVal, secHist:
 		return true
+	case secTokFeat, secTokVal, secFeatTok, secFeatVal, secRandVal:
+		return !s.bounded
+	case secTokens, secSampPos, secSampVal, secCoID, secCoCorr:
+		return s.bounded
 	}
 	return false
 }
@@ -479,6 +517,9 @@ var ErrOldVersion = errors.New("store of another format version")
 // validate checks the array lengths and index bounds that queries rely on,
 // so that a damaged file gives an error instead of a crash later.
 func (s *Store) validate() error {
+	if s.bounded {
+		return s.validateBounded()
+	}
 	m := s.Meta
 	d := m.DSae
 	seq := m.Params.SeqLen
@@ -486,17 +527,6 @@ func (s *Store) validate() error {
 		return fmt.Errorf("bad shape: d_sae %d, seq_len %d, %d tokens", d, seq, len(s.Tokens))
 	}
 	nt := len(s.Tokens)
-	checkPtr := func(name string, ptr []uint64, n, nnz int) error {
-		if len(ptr) != n+1 || ptr[0] != 0 || ptr[n] != uint64(nnz) {
-			return fmt.Errorf("%s: bad index", name)
-		}
-		for i := 0; i < n; i++ {
-			if ptr[i] > ptr[i+1] {
-				return fmt.Errorf("%s: index not increasing at %d", name, i)
-			}
-		}
-		return nil
-	}
 	if len(s.TokFeat) != len(s.TokVal) || len(s.FeatTok) != len(s.FeatVal) || len(s.TokFeat) != len(s.FeatTok) {
 		return errors.New("sparse arrays of different lengths")
 	}
@@ -536,6 +566,19 @@ func (s *Store) validate() error {
 	for _, u := range [][]float32{s.UnembedEntropy, s.UnembedMaxProb, s.RandomUnembedEntropy, s.RandomUnembedMaxProb} {
 		if len(u) != d && len(u) != 0 {
 			return errors.New("unembedding arrays of the wrong length")
+		}
+	}
+	return nil
+}
+
+// checkPtr checks an index of n ranges into nnz entries.
+func checkPtr(name string, ptr []uint64, n, nnz int) error {
+	if len(ptr) != n+1 || ptr[0] != 0 || ptr[n] != uint64(nnz) {
+		return fmt.Errorf("%s: bad index", name)
+	}
+	for i := 0; i < n; i++ {
+		if ptr[i] > ptr[i+1] {
+			return fmt.Errorf("%s: index not increasing at %d", name, i)
 		}
 	}
 	return nil

@@ -56,14 +56,24 @@ func (s *Store) Distribution(kind PlotKind, threshold float32) (*Series, error) 
 		if err := CheckThreshold(float64(threshold)); err != nil {
 			return nil, err
 		}
-		if err := s.need(secTokVal, secRandVal); err != nil {
-			return nil, err
-		}
 		ser.Unit, ser.Threshold = "token", threshold
-		for _, c := range s.tokenCounts(threshold) {
+		var learnt, random []int
+		if s.bounded {
+			t := gridIndex(threshold)
+			if t < 0 {
+				return nil, offGrid(threshold)
+			}
+			learnt, random = gridCounts(s.TokCounts, t, d), gridCounts(s.RandCounts, t, d)
+		} else {
+			if err := s.need(secTokVal, secRandVal); err != nil {
+				return nil, err
+			}
+			learnt, random = s.tokenCounts(threshold), s.randomTokenCounts(threshold)
+		}
+		for _, c := range learnt {
 			ser.Learnt = append(ser.Learnt, float64(c))
 		}
-		for _, c := range s.randomTokenCounts(threshold) {
+		for _, c := range random {
 			ser.Random = append(ser.Random, float64(c))
 		}
 	case PlotFrequency, PlotMean:

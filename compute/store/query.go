@@ -196,12 +196,20 @@ func (s *Store) TopContexts(f, k, prefix, suffix int) ([]Context, error) {
 	if err := checkWindow(prefix, suffix); err != nil {
 		return nil, err
 	}
-	if err := s.need(secTopTok, secTopVal, secTokFeat, secTokVal); err != nil {
+	if s.bounded {
+		if err := s.needContexts(secTopTok, secTopVal); err != nil {
+			return nil, err
+		}
+	} else if err := s.need(secTopTok, secTopVal, secTokFeat, secTokVal); err != nil {
 		return nil, err
 	}
 	n := min(k, int(s.TopN[f]))
 	out := make([]Context, n)
 	for i := 0; i < n; i++ {
+		if s.bounded {
+			out[i] = s.boundedContext(f*slotsPerFeature+i, s.TopTok[f*TopK+i], s.TopVal[f*TopK+i], prefix, suffix)
+			continue
+		}
 		out[i] = s.context(f, s.TopTok[f*TopK+i], s.TopVal[f*TopK+i], prefix, suffix)
 	}
 	return out, nil
@@ -215,7 +223,10 @@ type IntervalGroup struct {
 }
 
 // IntervalSamples returns feature f's examples from each of the Intervals
-// equal activation intervals of (0, max], highest interval first.
+// equal activation intervals of (0, max], highest interval first. A
+// bounded store's intervals split (0, Range[f]], which is the max for a
+// corpus of up to ExactTokens tokens, and otherwise the range its bins
+// had to double to while streaming (less than twice the max).
 func (s *Store) IntervalSamples(f, prefix, suffix int) ([]IntervalGroup, error) {
 	if err := s.CheckFeature(f); err != nil {
 		return nil, err
@@ -223,10 +234,15 @@ func (s *Store) IntervalSamples(f, prefix, suffix int) ([]IntervalGroup, error) 
 	if err := checkWindow(prefix, suffix); err != nil {
 		return nil, err
 	}
-	if err := s.need(secIntTok, secIntVal, secTokFeat, secTokVal); err != nil {
+	mx := s.Learnt.Max[f]
+	if s.bounded {
+		if err := s.needContexts(secIntTok, secIntVal); err != nil {
+			return nil, err
+		}
+		mx = s.Range[f]
+	} else if err := s.need(secIntTok, secIntVal, secTokFeat, secTokVal); err != nil {
 		return nil, err
 	}
-	mx := s.Learnt.Max[f]
 	var out []IntervalGroup
 	for iv := Intervals - 1; iv >= 0; iv-- {
 		g := IntervalGroup{Lo: mx * float32(iv) / Intervals, Hi: mx * float32(iv+1) / Intervals}
@@ -234,6 +250,11 @@ func (s *Store) IntervalSamples(f, prefix, suffix int) ([]IntervalGroup, error) 
 			o := (f*Intervals+iv)*PerInterval + k
 			if s.IntTok[o] == NoToken {
 				break
+			}
+			if s.bounded {
+				slot := f*slotsPerFeature + TopK + iv*PerInterval + k
+				g.Contexts = append(g.Contexts, s.boundedContext(slot, s.IntTok[o], s.IntVal[o], prefix, suffix))
+				continue
 			}
 			g.Contexts = append(g.Contexts, s.context(f, s.IntTok[o], s.IntVal[o], prefix, suffix))
 		}
@@ -244,8 +265,15 @@ func (s *Store) IntervalSamples(f, prefix, suffix int) ([]IntervalGroup, error) 
 
 // TokenCounts returns, for each counted token, how many learnt features
 // exceed threshold there; nil when the sparse activations of an opened
-// store are damaged (Distribution says so).
+// store are damaged (Distribution says so). A bounded store gives them in
+// increasing order, and nil for a threshold off GridThresholds.
 func (s *Store) TokenCounts(threshold float32) []int {
+	if s.bounded {
+		if t := gridIndex(threshold); t >= 0 {
+			return gridCounts(s.TokCounts, t, s.DSae())
+		}
+		return nil
+	}
 	if s.need(secTokVal) != nil {
 		return nil
 	}
@@ -275,6 +303,12 @@ func (s *Store) tokenCounts(threshold float32) []int {
 
 // RandomTokenCounts is TokenCounts for the random baseline's tokens.
 func (s *Store) RandomTokenCounts(threshold float32) []int {
+	if s.bounded {
+		if t := gridIndex(threshold); t >= 0 {
+			return gridCounts(s.RandCounts, t, s.DSae())
+		}
+		return nil
+	}
 	if s.need(secRandVal) != nil {
 		return nil
 	}
@@ -297,10 +331,15 @@ type Correlated struct {
 }
 
 // CoActivation returns the k features whose activations correlate most
-// (Pearson, over the counted tokens, zeros included) with feature f's.
+// (Pearson, over the counted tokens, zeros included) with feature f's. A
+// bounded store keeps the CoK strongest (none for an SAE wider than
+// CoMaxFeatures: the returned error wraps ErrNotKept).
 func (s *Store) CoActivation(f, k int) ([]Correlated, error) {
 	if err := s.CheckFeature(f); err != nil {
 		return nil, err
+	}
+	if s.bounded {
+		return s.boundedCoActivation(f, k)
 	}
 	d := s.DSae()
 	n := float64(s.Meta.Summary.Tokens)
@@ -331,12 +370,7 @@ func (s *Store) CoActivation(f, k int) ([]Correlated, error) {
 		c := (cross[g]/n - sf.Mean*sg.Mean) / (sf.Std * sg.Std)
 		out = append(out, Correlated{ID: g, Correlation: c})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Correlation != out[j].Correlation {
-			return out[i].Correlation > out[j].Correlation
-		}
-		return out[i].ID < out[j].ID
-	})
+	sortCorrelated(out)
 	if len(out) > k {
 		out = out[:k]
 	}
@@ -353,6 +387,9 @@ func (s *Store) Histogram(f int) (edges []float64, counts []int, err error) {
 		return nil, nil, err
 	}
 	mx := float64(s.Learnt.Max[f])
+	if s.bounded {
+		mx = float64(s.Range[f])
+	}
 	edges = make([]float64, HistBins+1)
 	for i := range edges {
 		edges[i] = mx * float64(i) / HistBins

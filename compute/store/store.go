@@ -1,11 +1,70 @@
 // Package store holds the result of scanning a corpus with a model and an
-// SAE: the token rows, every non-zero feature activation (by token and by
-// feature), per-feature moments for the learnt SAE and a random baseline,
-// top contexts, interval samples, activation histograms and unembedding
-// statistics. It is written once, atomically, to a single file that is
-// memory-mapped when reopened, so a finished analysis opens instantly, and
-// it answers the queries of the panes (ranking, contexts, histograms,
-// co-activation).
+// SAE, written once, atomically, to a single file that is memory-mapped
+// when reopened (a finished analysis opens instantly; every section
+// carries a checksum, checked on open or on first use), and answers the
+// queries of the panes: ranking, contexts, interval samples, histograms,
+// co-activation, the learnt-versus-random distributions.
+//
+// # Two layouts
+//
+// A full store (format 2, NewBuilder) keeps the token rows and every
+// non-zero activation, by token and by feature, and derives everything
+// from them: its size grows with the corpus (~0.26 MB per 128-token row
+// at L0 ≈ 59). A bounded store (format 3, NewBoundedBuilder, what analyze
+// writes) keeps streaming summaries whose size depends on the number of
+// features, not of tokens; both open, and answer the same queries (those
+// that need every activation, Activation and FeatureValues, say
+// ErrNotKept on a bounded store).
+//
+// # What a bounded store keeps, per feature
+//
+//   - Moments: count of tokens where it fires, Σv, Σv² (float64, token
+//     order) and max: frequency, mean and σ/μ over all counted tokens.
+//   - The TopK (100) strongest activations (ties to the earlier token),
+//     exact while streaming (a weakest-entry replacement).
+//   - Interval samples: Intervals (10) equal intervals of (0, R], as
+//     sae_vis' "interval groups" (Neuronpedia's dashboards are made by
+//     sae_dashboard, sae_vis' successor, with the same groups: equal
+//     fractions of the max, not quantiles of the distribution), with
+//     PerInterval (5) samples each, drawn by reservoir sampling (Algorithm
+//     R, a generator per feature seeded by Params.SampleSeed), so that the
+//     sample is uniform within its interval whatever the corpus length.
+//   - An activation-density histogram of HistBins (32) bins of (0, R].
+//   - For every kept sample (top or interval), the feature's activations
+//     in the sample's whole row, and the rows' tokens (each kept row once):
+//     contexts of any window up to a row answer exactly.
+//   - The CoK (100) features whose activations correlate most with it
+//     (Pearson over the counted tokens, zeros included: the "fires with"
+//     table), from exact cross sums Σ f·g accumulated in token order over
+//     the upper triangle (8·d²/2 bytes while scanning; SAEs wider than
+//     CoMaxFeatures keep none).
+//
+// and per token, learnt and random alike: how many tokens have n features
+// above each threshold of GridThresholds (0, 0.05, 0.1, 0.2, 0.5, 1, 2, 5
+// and 10: the notebook's 0.1, 0.2, 0.5 and 2.0 among them), and the
+// random baseline's moments.
+//
+// # Bins decided while streaming
+//
+// The intervals and histogram bins must be known when an activation
+// arrives, yet they split (0, max], and the max is known only at the end.
+// The bounded builder keeps every activation of the first ExactTokens
+// tokens (1024 rows of 128; 8 bytes an activation), the "first pass": at
+// its end each feature's range R is its max so far, and top entries,
+// histogram and reservoirs are derived exactly as a full store derives
+// them. Past it, activations stream row by row; one above R doubles R,
+// merging bins in pairs (histogram counts add; the reservoirs of two
+// intervals merge into a uniform sample of their union, drawing from each
+// in proportion to the activations not yet drawn), so R stays below twice
+// the max. A feature silent in the prefix starts with R = its first
+// activation. So for corpora of up to ExactTokens tokens (today's 1000
+// rows), every answer equals the full store's, to the bit; past it,
+// moments, top contexts, co-activations and per-token counts stay exact
+// and the intervals and histogram are over (0, R] with max ≤ R < 2·max.
+//
+// A full store's random baseline keeps each sampled token's activations;
+// a bounded one only their per-token counts on the grid (its
+// features-per-token plot is offered on the grid's thresholds).
 package store
 
 import (
@@ -14,10 +73,15 @@ import (
 	"time"
 )
 
-// FormatVersion changes whenever the file layout changes; files of another
-// version are refused (and rescanned by the caller). Version 2 added the
-// checksums of the header and of every section.
-const FormatVersion = 2
+// FormatVersion is the version of the bounded stores (NewBoundedBuilder)
+// and FullFormatVersion that of the full ones (NewBuilder), which keep
+// every activation; both open, files of any other version are refused
+// (and rescanned by the caller). Version 2 added the checksums of the
+// header and of every section, version 3 the bounded layout.
+const (
+	FormatVersion     = 3
+	FullFormatVersion = 2
+)
 
 // Top and interval-sample sizes.
 const (
@@ -189,9 +253,39 @@ type Store struct {
 	RandomUnembedEntropy []float32
 	RandomUnembedMaxProb []float32
 
-	closer func() error
-	path   string                  // the file of an opened store
-	lazy   map[string]*lazySection // an opened store's sections verified on first use
+	// A bounded store's (format 3) summaries besides the top and interval
+	// samples above (Tokens then holds only the rows in RowIDs).
+
+	// Range[f] is the range (0, Range[f]] that feature f's histogram and
+	// intervals split (its max for a corpus of up to ExactTokens tokens);
+	// IntCount[f·Intervals + i] counts its activations in interval i.
+	Range    []float32
+	IntCount []uint64
+	// RowIDs are the corpus rows that samples are in, ascending; row
+	// RowIDs[j]'s tokens are Tokens[j·SeqLen : (j+1)·SeqLen].
+	RowIDs []uint32
+	// The sample slots: feature f's top entry i is slot f·S + i, its
+	// interval sample (i, k) slot f·S + TopK + i·PerInterval + k, with
+	// S = TopK + Intervals·PerInterval.
+	// A slot's feature activations in its row are
+	// SampPos/SampVal[SampPtr[slot]:SampPtr[slot+1]] (positions ascending).
+	SampPtr []uint64
+	SampPos []uint16
+	SampVal []float32
+	// TokCounts[t·(DSae+1) + n] counts the tokens with n learnt features
+	// above GridThresholds()[t]; RandCounts the baseline's tokens alike.
+	TokCounts  []uint64
+	RandCounts []uint64
+	// CoID/CoCorr[f·CoK : f·CoK+CoN[f]]: the features most correlated
+	// with f, as CoActivation returns them.
+	CoN    []uint32
+	CoID   []uint32
+	CoCorr []float64
+
+	bounded bool // a bounded store (built by a bounded builder, or format 3)
+	closer  func() error
+	path    string                  // the file of an opened store
+	lazy    map[string]*lazySection // an opened store's sections verified on first use
 }
 
 // Close releases the file mapping of an opened store.
@@ -211,7 +305,12 @@ func (s *Store) DSae() int { return s.Meta.DSae }
 func (s *Store) SeqLen() int { return s.Meta.Params.SeqLen }
 
 // NumTokens returns the number of token positions (rows × SeqLen).
-func (s *Store) NumTokens() int { return len(s.Tokens) }
+func (s *Store) NumTokens() int {
+	if s.bounded {
+		return s.Meta.Params.Rows * s.SeqLen()
+	}
+	return len(s.Tokens)
+}
 
 // CheckFeature returns an error when f is not a feature of the store.
 func (s *Store) CheckFeature(f int) error {
@@ -225,6 +324,9 @@ func (s *Store) CheckFeature(f int) error {
 // not active there), or an error wrapping ErrCorrupt when the sparse
 // activations of an opened store are damaged.
 func (s *Store) Activation(f, tok int) (float32, error) {
+	if s.bounded {
+		return 0, fmt.Errorf("activation of feature %d at token %d: %w", f, tok, ErrNotKept)
+	}
 	if err := s.need(secTokFeat, secTokVal); err != nil {
 		return 0, err
 	}
@@ -258,6 +360,9 @@ func (s *Store) activation(f, tok int) float32 {
 func (s *Store) FeatureValues(f int) ([]float32, error) {
 	if err := s.CheckFeature(f); err != nil {
 		return nil, err
+	}
+	if s.bounded {
+		return nil, fmt.Errorf("feature %d's activations: %w (its histogram is: Histogram)", f, ErrNotKept)
 	}
 	if err := s.need(secFeatVal); err != nil {
 		return nil, err
