@@ -531,8 +531,13 @@ func copyContext(v *View, c store.Context, value string) contextRowData {
 	for i, id := range c.Tokens {
 		toks[i] = Token{Text: v.Tok.DisplayString(int(id)), ID: int(id), Value: c.Acts[i]}
 	}
-	return contextRowData{value: value, tokens: toks, marked: c.Target(),
-		where: fmt.Sprintf("row %d, position %d", c.Row, c.Pos)}
+	m := mergeByteTokens(v.Tok, toks) // “, not <0xE2><0x80><0x9C>
+	pos := make([]int, len(m.at))
+	for i, j := range m.at {
+		pos[i] = c.Start + j
+	}
+	return contextRowData{value: value, tokens: m.chips, marked: m.marked(c.Target()),
+		where: fmt.Sprintf("row %d, position %d", c.Row, c.Pos), row: c.Row, pos: pos}
 }
 
 // swatch is a square (or, in a card's border, a bar) of pin i's colour

@@ -32,10 +32,16 @@ type ContextsPane struct {
 	content fyne.CanvasObject
 
 	K, Prefix, Suffix int
+	// AllWindows shows every stored window, several of one corpus row
+	// among them; by default each row gives one context, its strongest.
+	AllWindows bool
 
 	KEntry, PrefixEntry, SuffixEntry *widget.Entry
 	Title                            *widget.Label
 	Hover                            *widget.Label
+	// AllWindowsCheck switches between one context per corpus row and
+	// every window.
+	AllWindowsCheck *widget.Check
 	Msg                              *widget.Label
 	Tabs                             *container.AppTabs
 	Legend                           *Legend
@@ -44,6 +50,7 @@ type ContextsPane struct {
 
 	top       *contextList
 	intervals *contextList
+	ablation  *hoverAblation
 
 	topFor, intervalsFor windowKey
 	// LastDuration is how long the last update of the shown tab took.
@@ -54,6 +61,7 @@ type ContextsPane struct {
 type windowKey struct {
 	st                   *store.Store
 	f, k, prefix, suffix int
+	all                  bool
 }
 
 // NewContextsPane builds the contexts pane of v.
@@ -113,8 +121,14 @@ func NewContextsPane(v *View) *ContextsPane {
 		return nil
 	})
 
+	p.ablation = newHoverAblation(v)
 	p.top = newContextList(p.hover)
 	p.intervals = newContextList(p.hover)
+	p.top.onChip, p.intervals.onChip = p.hoverChip, p.hoverChip
+	p.AllWindowsCheck = widget.NewCheck("Every window", func(on bool) {
+		p.AllWindows = on
+		p.Update()
+	})
 	p.Tabs = container.NewAppTabs(
 		container.NewTabItem("Top activations", p.top.scroll),
 		container.NewTabItem("Interval samples", p.intervals.scroll),
@@ -127,15 +141,21 @@ func NewContextsPane(v *View) *ContextsPane {
 	controls := container.NewHBox(
 		widget.NewLabel("Contexts"), small(p.KEntry),
 		widget.NewLabel("Prefix"), small(p.PrefixEntry),
-		widget.NewLabel("Suffix"), small(p.SuffixEntry),
+		widget.NewLabel("Suffix"), small(p.SuffixEntry), p.AllWindowsCheck,
 		layout.NewSpacer(), p.Legend)
 	p.ExportHTML = widget.NewButtonWithIcon("HTML", theme.DownloadIcon(), p.exportHTML)
 	p.ExportHTML.Importance = widget.LowImportance
 	top := container.NewVBox(controls, container.NewBorder(nil, nil, nil, p.ExportHTML, p.Title), p.Msg)
-	p.content = container.NewBorder(top, p.Hover, nil, nil, p.Tabs)
+	p.content = container.NewBorder(top, container.NewVBox(p.Hover, p.ablation.Line), nil, nil, p.Tabs)
 
-	v.OnFeature(func(int) { p.Update() })
-	v.OnStore(func(*store.Store) { p.Update() })
+	v.OnFeature(func(int) {
+		p.ablation.Clear() // it was the previous feature's
+		p.Update()
+	})
+	v.OnStore(func(*store.Store) {
+		p.ablation.Clear()
+		p.Update()
+	})
 	v.OnLabel(func(f int) {
 		if f == v.Feature() {
 			p.Update() // the title shows the label; the contexts are not redrawn
@@ -164,7 +184,7 @@ func (p *ContextsPane) exportHTML() {
 		p.message("Select a feature first: its contexts are what is exported.")
 		return
 	}
-	p.v.ExportContexts(f, p.K, p.Prefix, p.Suffix, func(_ string, err error) {
+	p.v.ExportContexts(f, p.K, p.Prefix, p.Suffix, p.AllWindows, func(_ string, err error) {
 		if err != nil {
 			p.message(err.Error())
 		}
@@ -178,6 +198,26 @@ func (p *ContextsPane) hover(t *Token) {
 	}
 	p.Hover.SetText(t.Describe())
 }
+
+// hoverChip shows what ablating the feature at the hovered chip of d
+// does to the next token (chip -1: the pointer left).
+func (p *ContextsPane) hoverChip(d *contextRowData, chip int) {
+	st, f := p.v.Store(), p.v.Feature()
+	if chip < 0 || d == nil || st == nil || f < 0 || chip >= len(d.pos) {
+		p.ablation.Clear()
+		return
+	}
+	seq := st.SeqLen()
+	pos := d.pos[chip]
+	row := st.Tokens[d.row*seq : d.row*seq+pos+1]
+	p.ablation.Hover(ablationKey{st: st, f: f, row: d.row, pos: pos, position: pos}, row, d.tokens[chip].Value)
+}
+
+// Ablation is the hover line of the ablation effect.
+func (p *ContextsPane) Ablation() *widget.Label { return p.ablation.Line }
+
+// SettleAblation waits for the hover ablations requested (tests).
+func (p *ContextsPane) SettleAblation() { p.ablation.Settle() }
 
 // Update draws the selected feature's contexts in the visible tab (the
 // other tab is drawn when it is opened).
@@ -220,10 +260,10 @@ func (p *ContextsPane) Update() {
 	if p.Msg.Text != "" && strings.Contains(p.Msg.Text, "dead") {
 		p.message("")
 	}
-	key := windowKey{st, f, p.K, p.Prefix, p.Suffix}
+	key := windowKey{st, f, p.K, p.Prefix, p.Suffix, p.AllWindows}
 	if p.Tabs.SelectedIndex() == 0 {
 		if p.topFor != key {
-			ctxs, err := st.TopContexts(f, p.K, p.Prefix, p.Suffix)
+			ctxs, err := p.topContexts(st, f)
 			if err != nil {
 				p.message(err.Error())
 				return
@@ -261,6 +301,36 @@ func (p *ContextsPane) Update() {
 	logTiming("contexts of feature %d drawn in the widget tree: %v", f, p.LastDuration)
 }
 
+// topContexts returns the feature's top contexts: the K strongest
+// windows, or (by default) the strongest window of each of the K corpus
+// rows where the feature is strongest, among the windows the store keeps.
+func (p *ContextsPane) topContexts(st *store.Store, f int) ([]store.Context, error) {
+	if p.AllWindows {
+		return st.TopContexts(f, p.K, p.Prefix, p.Suffix)
+	}
+	all, err := st.TopContexts(f, store.TopK, p.Prefix, p.Suffix)
+	if err != nil {
+		return nil, err
+	}
+	return onePerRow(all, p.K), nil
+}
+
+// onePerRow keeps the first context of each row, up to k.
+func onePerRow(ctxs []store.Context, k int) []store.Context {
+	seen := map[int]bool{}
+	out := make([]store.Context, 0, min(k, len(ctxs)))
+	for _, c := range ctxs {
+		if len(out) == k {
+			break
+		}
+		if !seen[c.Row] {
+			seen[c.Row] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func (p *ContextsPane) clear() {
 	p.top.show(nil, 1)
 	p.intervals.show(nil, 1)
@@ -281,12 +351,16 @@ type contextRowData struct {
 	where   string
 	tokens  []Token
 	marked  int
+	row     int   // the corpus row
+	pos     []int // per chip, the row position whose activation it shows
 }
 
 // contextList is a scrolling list of contexts whose widgets are reused
 // from one feature to the next.
 type contextList struct {
 	onHover func(*Token)
+	// onChip, when set, is also told the row and chip hovered (-1: none).
+	onChip func(d *contextRowData, chip int)
 	box     *fyne.Container
 	scroll  *container.Scroll
 	rows    []*contextRow
@@ -294,6 +368,7 @@ type contextList struct {
 }
 
 type contextRow struct {
+	data  contextRowData
 	value *widget.Label
 	strip *TokenStrip
 	line  *fyne.Container
@@ -311,6 +386,9 @@ func (l *contextList) row(i int) *contextRow {
 		r.value.TextStyle = fyne.TextStyle{Monospace: true}
 		s := r.strip
 		s.OnHover = func(j int) {
+			if l.onChip != nil {
+				l.onChip(&r.data, j)
+			}
 			if j < 0 {
 				l.onHover(nil)
 				return
@@ -346,6 +424,7 @@ func (l *contextList) show(rows []contextRowData, scale float32) {
 		}
 		r := l.row(nr)
 		nr++
+		r.data = d
 		r.value.SetText(d.value)
 		r.strip.SetTokens(d.tokens, scale, d.marked)
 		objs = append(objs, r.line)

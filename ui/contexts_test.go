@@ -1,28 +1,65 @@
 package ui
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"fyne.io/fyne/v2/test"
 
+	"github.com/saescope/saescope/compute/intervene"
 	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/weights/tokenizer"
 )
 
-// checkStrip compares a strip with a context of the store.
+// checkStrip compares a strip with a context of the store: one chip a
+// token, except that a run of byte-level tokens forming a character is
+// one chip showing it, with the run's strongest activation.
 func checkStrip(t *testing.T, v *View, s *TokenStrip, c store.Context, scale float32) {
 	t.Helper()
 	toks := s.Tokens()
-	if len(toks) != len(c.Tokens) {
-		t.Fatalf("strip of %d tokens, context of %d", len(toks), len(c.Tokens))
-	}
-	for i, tok := range toks {
-		if tok.ID != int(c.Tokens[i]) || tok.Value != c.Acts[i] || tok.Text != v.Tok.DisplayString(int(c.Tokens[i])) {
-			t.Fatalf("token %d: %+v, store has id %d act %v", i, tok, c.Tokens[i], c.Acts[i])
+	marked := -1
+	i := 0
+	for ci, tok := range toks {
+		if i >= len(c.Tokens) {
+			t.Fatalf("strip of %d chips, context of %d tokens", len(toks), len(c.Tokens))
 		}
+		j := i + 1
+		if tok.Raw != "" { // a merged run: the shortest that reads as the chip
+			var b []byte
+			for j = i; j < len(c.Tokens); j++ {
+				bj, _ := v.Tok.Bytes(int(c.Tokens[j]))
+				b = append(b, bj...)
+				if utf8.Valid(b) {
+					break
+				}
+			}
+			j++
+			if j-i < 2 || tokenizer.Display(b) != tok.Text {
+				t.Fatalf("chip %d %q: tokens %v read %q", ci, tok.Text, c.Tokens[i:min(j, len(c.Tokens))], tokenizer.Display(b))
+			}
+		} else if tok.Text != v.Tok.DisplayString(int(c.Tokens[i])) {
+			t.Fatalf("chip %d: %+v, store has id %d", ci, tok, c.Tokens[i])
+		}
+		best := float32(-1)
+		for k := i; k < j; k++ {
+			best = max(best, c.Acts[k])
+			if k == c.Target() {
+				marked = ci
+			}
+		}
+		if tok.Value != best || (j == i+1 && tok.ID != int(c.Tokens[i])) {
+			t.Fatalf("chip %d: %+v, store has id %d, activation %v", ci, tok, c.Tokens[i], best)
+		}
+		i = j
 	}
-	if s.Marked() != c.Target() {
-		t.Errorf("marked %d, activating token at %d", s.Marked(), c.Target())
+	if i != len(c.Tokens) {
+		t.Fatalf("the chips cover %d of %d tokens", i, len(c.Tokens))
+	}
+	if s.Marked() != marked {
+		t.Errorf("marked chip %d, activating token at %d (chip %d)", s.Marked(), c.Target(), marked)
 	}
 	if s.Scale() != scale {
 		t.Errorf("scale %v, want the feature's max %v", s.Scale(), scale)
@@ -42,9 +79,9 @@ func TestContextsShowTheStore(t *testing.T) {
 	if err := v.Select(f); err != nil {
 		t.Fatal(err)
 	}
-	want, _ := st.TopContexts(f, DefaultContexts, DefaultPrefix, DefaultSuffix)
+	want := firstOfEachRow(t, st, f, DefaultContexts, DefaultPrefix, DefaultSuffix)
 	strips := p.TopList()
-	if len(strips) != len(want) || len(want) != DefaultContexts {
+	if len(strips) != len(want) || len(want) == 0 {
 		t.Fatalf("%d strips, store gives %d contexts", len(strips), len(want))
 	}
 	stats, _ := st.Stats(f)
@@ -58,7 +95,7 @@ func TestContextsShowTheStore(t *testing.T) {
 	p.KEntry.SetText("5")
 	p.PrefixEntry.SetText("3")
 	p.SuffixEntry.SetText("0")
-	want, _ = st.TopContexts(f, 5, 3, 0)
+	want = firstOfEachRow(t, st, f, 5, 3, 0)
 	strips = p.TopList()
 	if len(strips) != 5 {
 		t.Fatalf("count 5: %d strips", len(strips))
@@ -80,6 +117,72 @@ func TestContextsShowTheStore(t *testing.T) {
 	p.KEntry.OnSubmitted("abc")
 	if !p.Msg.Visible() || p.K != 5 {
 		t.Errorf("non-number: message %v, k %d", p.Msg.Visible(), p.K)
+	}
+}
+
+// firstOfEachRow is the strongest window of each of the k rows where
+// feature f is strongest, from every window the store keeps.
+func firstOfEachRow(t *testing.T, st *store.Store, f, k, prefix, suffix int) []store.Context {
+	t.Helper()
+	all, err := st.TopContexts(f, store.TopK, prefix, suffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []store.Context
+	rows := map[int]bool{}
+	for _, c := range all {
+		if !rows[c.Row] && len(out) < k {
+			out = append(out, c)
+		}
+		rows[c.Row] = true
+	}
+	return out
+}
+
+// By default each corpus row gives one context; "Every window" shows the
+// store's windows as they are, a row's several among them.
+func TestContextsOnePerRow(t *testing.T) {
+	test.NewTempApp(t)
+	v := newTestView(t)
+	p := NewContextsPane(v)
+	show(t, p.Content(), 800, 700)
+	st := v.Store()
+	// a feature whose strongest windows repeat a row
+	f := -1
+	for _, fs := range st.Rank(store.ByMean, true).Live {
+		cs, _ := st.TopContexts(fs.ID, DefaultContexts, 0, 0)
+		rows := map[int]bool{}
+		for _, c := range cs {
+			if rows[c.Row] {
+				f = fs.ID
+			}
+			rows[c.Row] = true
+		}
+		if f >= 0 {
+			break
+		}
+	}
+	if f < 0 {
+		t.Fatal("no feature of the fixture store repeats a row among its top contexts")
+	}
+	v.Select(f)
+	stats, _ := st.Stats(f)
+	strips := p.TopList()
+	want := firstOfEachRow(t, st, f, DefaultContexts, DefaultPrefix, DefaultSuffix)
+	if len(strips) != len(want) {
+		t.Fatalf("one per row: %d strips, want %d", len(strips), len(want))
+	}
+	for i, c := range want {
+		checkStrip(t, v, strips[i], c, float32(stats.Max))
+	}
+	test.Tap(p.AllWindowsCheck)
+	all, _ := st.TopContexts(f, DefaultContexts, DefaultPrefix, DefaultSuffix)
+	strips = p.TopList()
+	if !p.AllWindows || len(strips) != len(all) {
+		t.Fatalf("every window: %d strips, want %d", len(strips), len(all))
+	}
+	for i, c := range all {
+		checkStrip(t, v, strips[i], c, float32(stats.Max))
 	}
 }
 
@@ -118,6 +221,34 @@ func TestContextsIntervalSamples(t *testing.T) {
 	if found != len(groups) {
 		t.Errorf("%d interval headings for %d groups", found, len(groups))
 	}
+	// an interval of one sample says "1 sample"
+	for _, fs := range st.Rank(store.ByMax, true).Live {
+		gs, _ := st.IntervalSamples(fs.ID, 0, 0)
+		one := -1
+		for i, g := range gs {
+			if len(g.Contexts) == 1 {
+				one = i
+			}
+		}
+		if one < 0 {
+			continue
+		}
+		v.Select(fs.ID)
+		n := 0
+		for _, h := range p.intervals.heads {
+			if strings.HasSuffix(h.Text, ": 1 sample") {
+				n++
+			}
+			if strings.Contains(h.Text, " 1 samples") {
+				t.Errorf("heading %q", h.Text)
+			}
+		}
+		if n == 0 {
+			t.Errorf("feature %d has an interval of one sample; no heading says \"1 sample\"", fs.ID)
+		}
+		return
+	}
+	t.Error("no feature of the fixture store has an interval of one sample")
 }
 
 func TestContextsFollowSelectionAndHover(t *testing.T) {
@@ -157,5 +288,68 @@ func TestContextsDeadAndNoStore(t *testing.T) {
 	v.SetStore(nil, false)
 	if len(p.TopList()) != 0 || !strings.Contains(p.Title.Text, "Analyze") {
 		t.Errorf("without a store: %q", p.Title.Text)
+	}
+}
+
+// Hovering a token shows what ablating the feature there does to the
+// next token: the same lists as intervene.AblateAt on the whole corpus
+// row, computed once per (feature, row, position).
+func TestContextsHoverAblation(t *testing.T) {
+	test.NewTempApp(t)
+	v := newTestView(t)
+	p := NewContextsPane(v)
+	show(t, p.Content(), 800, 700)
+	st := v.Store()
+	f := st.Rank(store.ByMean, true).Live[0].ID
+	v.Select(f)
+	s := p.TopList()[0]
+	c := firstOfEachRow(t, st, f, 1, DefaultPrefix, DefaultSuffix)[0]
+	if !strings.Contains(p.Ablation().Text, "hovered token") {
+		t.Errorf("before hovering: %q", p.Ablation().Text)
+	}
+	s.OnHover(s.Marked())
+	p.SettleAblation()
+	seq := st.SeqLen()
+	row := st.Tokens[c.Row*seq : (c.Row+1)*seq]
+	want, err := intervene.AblateAt(context.Background(), v.SAE.W.Model, v.SAE.Enc, row, f, c.Pos, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := p.Ablation().Text
+	if want.Value == 0 || len(want.Increases) != 5 {
+		t.Fatalf("the direct ablation: %+v", want)
+	}
+	for _, l := range [][]intervene.LogProbChange{want.Increases, want.Decreases} {
+		for _, ch := range l {
+			if item := fmt.Sprintf("%s %+.3f", v.Tok.DisplayString(ch.ID), ch.Delta); !strings.Contains(line, item) {
+				t.Errorf("line %q lacks %q", line, item)
+			}
+		}
+	}
+	if p.ablation.Runs != 1 {
+		t.Errorf("%d ablations run for one hover", p.ablation.Runs)
+	}
+	// leaving and coming back: from the cache
+	s.OnHover(-1)
+	s.OnHover(s.Marked())
+	p.SettleAblation()
+	if p.ablation.Runs != 1 || p.Ablation().Text != line {
+		t.Errorf("second hover: %d runs, %q", p.ablation.Runs, p.Ablation().Text)
+	}
+	// a token where the feature is 0: no run
+	for i, tok := range s.Tokens() {
+		if tok.Value == 0 {
+			s.OnHover(i)
+			p.SettleAblation()
+			if !strings.Contains(p.Ablation().Text, "changes nothing") || p.ablation.Runs != 1 {
+				t.Errorf("inactive token: %q, %d runs", p.Ablation().Text, p.ablation.Runs)
+			}
+			break
+		}
+	}
+	// another feature selected: the line no longer shows the old one
+	v.Select(st.Rank(store.ByMean, true).Live[1].ID)
+	if strings.Contains(p.Ablation().Text, "↑") {
+		t.Errorf("after a new selection: %q", p.Ablation().Text)
 	}
 }

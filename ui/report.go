@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"io"
 
+	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/internal/numfmt"
 	"github.com/saescope/saescope/ui/htmlexport"
 )
@@ -16,9 +17,11 @@ func chipColours(v, scale float32) (bg, fg color.NRGBA) {
 }
 
 // ContextsReport is feature f's top k contexts (prefix tokens before,
-// suffix after) as an HTML report, with the feature's numbers and the
-// analysis' summary in its header (UI thread: it reads the label book).
-func ContextsReport(v *View, f, k, prefix, suffix int) (htmlexport.Report, error) {
+// suffix after; one per corpus row unless allWindows) as an HTML report,
+// with the feature's numbers and the analysis' summary in its header (UI
+// thread: it reads the label book). Tokens are shown as the Contexts
+// pane shows them (byte-level tokens joined into their characters).
+func ContextsReport(v *View, f, k, prefix, suffix int, allWindows bool) (htmlexport.Report, error) {
 	st := v.Store()
 	if st == nil {
 		return htmlexport.Report{}, fmt.Errorf("%s has not been analysed yet: no contexts to export", v.Name())
@@ -49,17 +52,22 @@ func ContextsReport(v *View, f, k, prefix, suffix int) (htmlexport.Report, error
 		{Name: "Corpus", Value: fmt.Sprintf("%s · %s rows of %d tokens · %s tokens counted", m.Corpus.Path, numfmt.Thousands(m.Params.Rows), m.Params.SeqLen, numfmt.Thousands(sum.Tokens))},
 		{Name: "Analysis", Value: fmt.Sprintf("L0 %.1f (random directions %.1f) · %s dead features · reconstruction score %s",
 			sum.L0, sum.RandomL0, numfmt.Thousands(sum.Dead), fmtReconScore(sum))},
-		{Name: "Contexts", Value: fmt.Sprintf("top %d activations, %d tokens before and %d after", k, prefix, suffix)},
+		{Name: "Contexts", Value: fmt.Sprintf("top %d activations%s, %d tokens before and %d after", k, perRowNote(allWindows), prefix, suffix)},
 	}
 	if !s.Dead {
 		ctxs, err := st.TopContexts(f, k, prefix, suffix)
+		if !allWindows {
+			ctxs, err = st.TopContexts(f, store.TopK, prefix, suffix)
+			ctxs = onePerRow(ctxs, k)
+		}
 		if err != nil {
 			return r, err
 		}
 		for _, c := range ctxs {
-			hc := htmlexport.Context{Value: c.Value, Where: fmt.Sprintf("row %d, position %d", c.Row, c.Pos), Marked: c.Target()}
-			for i, id := range c.Tokens {
-				hc.Tokens = append(hc.Tokens, htmlexport.Token{Text: v.Tok.DisplayString(int(id)), ID: int(id), Value: c.Acts[i]})
+			d := copyContext(v, c, "")
+			hc := htmlexport.Context{Value: c.Value, Where: d.where, Marked: d.marked}
+			for _, t := range d.tokens {
+				hc.Tokens = append(hc.Tokens, htmlexport.Token{Text: t.Text, ID: t.ID, Value: t.Value})
 			}
 			r.Contexts = append(r.Contexts, hc)
 		}
@@ -69,8 +77,8 @@ func ContextsReport(v *View, f, k, prefix, suffix int) (htmlexport.Report, error
 
 // ExportContexts asks where to save feature f's contexts as HTML and
 // writes them; done (may be nil) gets the outcome.
-func (v *View) ExportContexts(f, k, prefix, suffix int, done func(path string, err error)) {
-	r, err := ContextsReport(v, f, k, prefix, suffix)
+func (v *View) ExportContexts(f, k, prefix, suffix int, allWindows bool, done func(path string, err error)) {
+	r, err := ContextsReport(v, f, k, prefix, suffix, allWindows)
 	if err != nil {
 		if done != nil {
 			done("", err)
@@ -80,4 +88,13 @@ func (v *View) ExportContexts(f, k, prefix, suffix int, done func(path string, e
 	v.Export("the contexts", fileStem(v.Name(), fmt.Sprintf("feature-%d-contexts", f))+".html", func(_ string, w io.Writer) error {
 		return htmlexport.Write(w, r, chipColours)
 	}, done)
+}
+
+// perRowNote says how contexts were chosen: one per corpus row (the
+// default) or every window.
+func perRowNote(allWindows bool) string {
+	if allWindows {
+		return " (every window, several of one row among them)"
+	}
+	return " (one per corpus row)"
 }

@@ -16,10 +16,18 @@ type Token struct {
 	Text  string  // display text (space ·, newline ↩, tab →)
 	ID    int     // vocabulary id
 	Value float32 // the activation coloured
+	// Raw describes the byte-level tokens of a chip that joins several
+	// to show the characters they form (their ids and raw bytes); empty
+	// for a chip of one token. ID and Value are then the strongest
+	// token's.
+	Raw string
 }
 
 // Describe is the hover text of a token.
 func (t Token) Describe() string {
+	if t.Raw != "" {
+		return fmt.Sprintf("%q · %s · activation %.3f (id %d, the strongest)", t.Text, t.Raw, t.Value, t.ID)
+	}
 	return fmt.Sprintf("token %q · id %d · activation %.3f", t.Text, t.ID, t.Value)
 }
 
