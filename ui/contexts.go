@@ -42,9 +42,9 @@ type ContextsPane struct {
 	// AllWindowsCheck switches between one context per corpus row and
 	// every window.
 	AllWindowsCheck *widget.Check
-	Msg                              *widget.Label
-	Tabs                             *container.AppTabs
-	Legend                           *Legend
+	Msg             *widget.Label
+	Tabs            *container.AppTabs
+	Legend          *Legend
 	// ExportHTML saves the top contexts as a self-contained HTML file.
 	ExportHTML *widget.Button
 
@@ -361,10 +361,10 @@ type contextList struct {
 	onHover func(*Token)
 	// onChip, when set, is also told the row and chip hovered (-1: none).
 	onChip func(d *contextRowData, chip int)
-	box     *fyne.Container
-	scroll  *container.Scroll
-	rows    []*contextRow
-	heads   []*widget.Label
+	box    *fyne.Container
+	scroll *container.Scroll
+	rows   []*contextRow
+	heads  []*widget.Label
 }
 
 type contextRow struct {
