@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/saescope/saescope/compute"
@@ -27,8 +28,12 @@ type Options struct {
 	// Family is the SAE's architecture: "relu" (default), "topk",
 	// "jumprelu" or "gated" (sae.Architecture names); K the features a
 	// TopK SAE keeps per token (default 32, as OpenAI's v5 SAEs).
-	Family   string
-	K        int
+	Family string
+	K      int
+	// Hooks, when set, are the hooks of several SAEs scanned together
+	// (each d_model wide, one random SAE of the family at each), timed
+	// against the single SAE at Hook.
+	Hooks    []string
 	Reps     int  // timed repetitions of each measurement (default 2)
 	SkipFull bool // skip the full forward to logits
 	// L0 is the features per token that the random SAE is calibrated to
@@ -59,8 +64,19 @@ type Report struct {
 	// to the host (compute.SparseReader), as a scan does; 0 on the CPU,
 	// whose results are read in place.
 	ReadBackTokensPerS float64 `json:"scan_read_back_tokens_per_s,omitempty"`
-	// ReadBackL0 is the mean number of entries read back per token.
+	// ReadBackL0 is the mean number of entries read back per token (and
+	// per SAE).
 	ReadBackL0 float64 `json:"scan_read_back_l0,omitempty"`
+	// Hooks are the SAEs' hooks when several were scanned together
+	// (Options.Hooks): ScanTokensPerS, ScanGFLOPS, ScanFraction and the
+	// read-back figures are then those of the SAEs together, and
+	// SingleTokensPerS (SingleReadBackTokensPerS) is the scan of one SAE
+	// at Hook, timed in the same run, alternating with them.
+	Hooks                    []string `json:"hooks,omitempty"`
+	SingleTokensPerS         float64  `json:"single_scan_tokens_per_s,omitempty"`
+	SingleReadBackTokensPerS float64  `json:"single_scan_read_back_tokens_per_s,omitempty"`
+	// TogetherVsSingle is ScanTokensPerS / SingleTokensPerS.
+	TogetherVsSingle float64 `json:"together_vs_single,omitempty"`
 }
 
 func (o *Options) defaults() {
@@ -123,7 +139,10 @@ func ForwardFLOPs(cfg gpt2.Config, layers, seq int) float64 {
 	return float64(layers) * perLayer
 }
 
-// Run builds the random model and measures it on be.
+// Run builds the random model and measures it on be. With Options.Hooks
+// it times one scan of several SAEs together (the model run once to the
+// deepest hook, each SAE encoding at its own) and, alternating with it in
+// the same run, the single-SAE scan at Options.Hook.
 func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error) {
 	opts.defaults()
 	cfg := gpt2.SmallConfig()
@@ -133,6 +152,17 @@ func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error)
 	}
 	if h.Width() != "d_model" {
 		return nil, fmt.Errorf("bench: hook %s is not d_model wide", h)
+	}
+	var many []hookname.Hook
+	for _, name := range opts.Hooks {
+		hk, err := hookname.Parse(name, cfg.NLayer)
+		if err != nil {
+			return nil, err
+		}
+		if hk.Width() != "d_model" {
+			return nil, fmt.Errorf("bench: hook %s is not d_model wide", hk)
+		}
+		many = append(many, hk)
 	}
 	rep := &Report{Backend: be.Name(), Batch: opts.Batch, Seq: opts.Seq, Hook: h.String(), DSae: opts.DSae, Family: opts.Family}
 
@@ -156,90 +186,108 @@ func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error)
 			tokens[i] = int32(rng.IntN(cfg.VocabSize))
 		}
 	}
-	s := sae.Random(cfg.DModel, opts.DSae, h, -0.5, 2)
-	if err := setFamily(s, sae.Architecture(opts.Family), opts.K); err != nil {
-		return nil, err
-	}
-	if s.Arch == sae.TopK {
-		rep.K = s.K
-	}
 	sparse, readBack := compute.ReadsBackSparse(be)
-	if readBack {
-		opts.Progress(fmt.Sprintf("calibrating the SAE to fire about %g features per token", opts.L0))
-		calRows := min(B, 4)
-		if err := CalibrateBias(ctx, m, s, tokens[:calRows*T], calRows, T, opts.L0); err != nil {
-			return nil, err
+	// newSet makes a random SAE of the family at each hook (calibrated to
+	// fire about L0 features per token on a device backend).
+	newSet := func(hooks []hookname.Hook) (*scanSet, error) {
+		set := &scanSet{m: m, be: be, sparse: sparse, tokens: tokens, batch: B, seq: T, sq: make([]float64, B*T)}
+		for i, hk := range hooks {
+			s := sae.Random(cfg.DModel, opts.DSae, hk, -0.5, uint64(2+i))
+			if err := setFamily(s, sae.Architecture(opts.Family), opts.K); err != nil {
+				set.close()
+				return nil, err
+			}
+			if s.Arch == sae.TopK {
+				rep.K = s.K
+			}
+			if readBack {
+				opts.Progress(fmt.Sprintf("calibrating the SAE at %s to fire about %g features per token", hk, opts.L0))
+				calRows := min(B, 4)
+				if err := CalibrateBias(ctx, m, s, tokens[:calRows*T], calRows, T, opts.L0); err != nil {
+					set.close()
+					return nil, err
+				}
+			}
+			enc, err := encoder.New(be, s)
+			if err != nil {
+				set.close()
+				return nil, err
+			}
+			set.encs = append(set.encs, enc)
+			if set.stop.Order() < hk.Order() || i == 0 {
+				set.stop = hk
+			}
 		}
+		set.feats = be.Alloc(B*T, opts.DSae)
+		return set, nil
 	}
-	enc, err := encoder.New(be, s)
+	single, err := newSet([]hookname.Hook{h})
 	if err != nil {
 		return nil, err
 	}
-	defer enc.Close()
-	feats := be.Alloc(B*T, opts.DSae)
-	defer be.Free(feats)
-	sink := make([]float32, opts.DSae)
-	var ptr []uint64
-	var ids []uint32
-	var vals []float32
-	sq := make([]float64, B*T)
-	// scan runs one batch to the hook and the encode; withReadBack the
-	// positive features and the squared norms come back too, as in
-	// analysis.Scan, else one row (which waits for the device to finish).
-	scan := func(withReadBack bool) error {
-		m.Lock()
-		defer m.Unlock()
-		_, err := m.Run(ctx, tokens, B, T, model.Hooks{StopAfter: &h, Observe: func(hk hookname.Hook, act compute.Tensor) error {
-			if hk != h {
-				return nil
-			}
-			if err := enc.Encode(feats, act); err != nil {
-				return err
-			}
-			if withReadBack {
-				ptr, ids, vals = sparse.SparseRows(feats, ptr, ids, vals)
-				sparse.RowSumSquares(act, sq)
-			}
-			return nil
-		}})
-		if !withReadBack {
-			be.Read(be.RowsView(feats, 0, 1), sink)
+	defer single.close()
+	sets := []*scanSet{single}
+	if len(many) > 0 {
+		together, err := newSet(many)
+		if err != nil {
+			return nil, err
 		}
-		return err
+		defer together.close()
+		sets = append(sets, together)
+		rep.Hooks = opts.Hooks
 	}
-	timeScan := func(withReadBack bool) (time.Duration, error) {
-		if err := scan(withReadBack); err != nil { // warm-up allocates the buffers
-			return 0, err
-		}
-		best := time.Duration(1 << 62)
-		for r := 0; r < opts.Reps; r++ {
-			t0 := time.Now()
-			if err := scan(withReadBack); err != nil {
-				return 0, err
+	// Each set is timed Reps times, the sets alternating, so that a
+	// machine shared with other work slows them alike; the best is kept.
+	timeScan := func(withReadBack bool) ([]time.Duration, error) {
+		best := make([]time.Duration, len(sets))
+		for i, set := range sets {
+			best[i] = time.Duration(1 << 62)
+			if err := set.scan(ctx, withReadBack); err != nil { // warm-up allocates the buffers
+				return nil, err
 			}
-			best = min(best, time.Since(t0))
+		}
+		for r := 0; r < opts.Reps; r++ {
+			for i, set := range sets {
+				t0 := time.Now()
+				if err := set.scan(ctx, withReadBack); err != nil {
+					return nil, err
+				}
+				best[i] = min(best[i], time.Since(t0))
+			}
 		}
 		return best, nil
 	}
-	opts.Progress(fmt.Sprintf("scan: %d×%d tokens to %s + %d-feature encode", B, T, h, opts.DSae))
+	if len(many) > 0 {
+		opts.Progress(fmt.Sprintf("scan: %d×%d tokens to %s + %d-feature encode, alternating with %d SAEs at %s together", B, T, h, opts.DSae, len(many), strings.Join(opts.Hooks, ", ")))
+	} else {
+		opts.Progress(fmt.Sprintf("scan: %d×%d tokens to %s + %d-feature encode", B, T, h, opts.DSae))
+	}
 	best, err := timeScan(false)
 	if err != nil {
 		return nil, err
 	}
 	tokensN := float64(B * T)
+	last := sets[len(sets)-1]
 	if readBack {
 		opts.Progress("scan with the sparse read-back")
 		rb, err := timeScan(true)
 		if err != nil {
 			return nil, err
 		}
-		rep.ReadBackTokensPerS = tokensN / rb.Seconds()
-		rep.ReadBackL0 = float64(len(ids)) / tokensN
+		rep.ReadBackTokensPerS = tokensN / rb[len(rb)-1].Seconds()
+		rep.ReadBackL0 = float64(last.readBack) / tokensN / float64(len(last.encs))
+		if len(sets) > 1 {
+			rep.SingleReadBackTokensPerS = tokensN / rb[0].Seconds()
+		}
 	}
-	rep.ScanSecondsPerB = best.Seconds()
-	rep.ScanTokensPerS = tokensN / best.Seconds()
-	scanFlops := ForwardFLOPs(cfg, h.Layer, T) + 2*float64(cfg.DModel)*float64(opts.DSae)
+	rep.ScanSecondsPerB = best[len(best)-1].Seconds()
+	rep.ScanTokensPerS = tokensN / rep.ScanSecondsPerB
+	scanFlops := ForwardFLOPs(cfg, blocksThrough(last.stop), T) + float64(len(last.encs))*2*float64(cfg.DModel)*float64(opts.DSae)
 	rep.ScanGFLOPS = scanFlops * rep.ScanTokensPerS / 1e9
+	if len(sets) > 1 {
+		rep.SingleTokensPerS = tokensN / best[0].Seconds()
+		rep.TogetherVsSingle = rep.ScanTokensPerS / rep.SingleTokensPerS
+	}
 	// The machine may be shared: measure SGEMM again after the scan and keep
 	// the better figure, so that the fraction is not flattered by a slow
 	// first measurement.
@@ -268,6 +316,77 @@ func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error)
 		rep.FullGFLOPS = fullFlops * rep.FullTokensPerS / 1e9
 	}
 	return rep, nil
+}
+
+// blocksThrough is the number of blocks a pass stopped after h runs,
+// counting h's own block whole unless h is its residual input.
+func blocksThrough(h hookname.Hook) int {
+	if h.Point == hookname.ResidPre {
+		return h.Layer
+	}
+	return h.Layer + 1
+}
+
+// scanSet is the work of a timed scan: the model run on one batch to the
+// deepest of the SAEs' hooks, each SAE encoding there into one buffer
+// used in turn, as analysis.ScanMany does.
+type scanSet struct {
+	m          *model.Model
+	be         compute.Backend
+	sparse     compute.SparseReader
+	tokens     []int32
+	batch, seq int
+	encs       []*encoder.Encoder
+	stop       hookname.Hook
+	feats      compute.Tensor
+	sink       []float32
+	ptr        []uint64
+	ids        []uint32
+	vals       []float32
+	sq         []float64
+	readBack   int // entries read back by the last scan, all SAEs together
+}
+
+// scan runs one batch; withReadBack the positive features and the
+// squared norms come back after each encode, as in a scan on a device,
+// else one row (which waits for the device to finish).
+func (s *scanSet) scan(ctx context.Context, withReadBack bool) error {
+	s.m.Lock()
+	defer s.m.Unlock()
+	s.readBack = 0
+	_, err := s.m.Run(ctx, s.tokens, s.batch, s.seq, model.Hooks{StopAfter: &s.stop, Observe: func(hk hookname.Hook, act compute.Tensor) error {
+		for _, enc := range s.encs {
+			if enc.SAE.Hook != hk {
+				continue
+			}
+			if err := enc.Encode(s.feats, act); err != nil {
+				return err
+			}
+			if withReadBack {
+				s.ptr, s.ids, s.vals = s.sparse.SparseRows(s.feats, s.ptr, s.ids, s.vals)
+				s.sparse.RowSumSquares(act, s.sq)
+				s.readBack += len(s.ids)
+			}
+		}
+		return nil
+	}})
+	if !withReadBack {
+		if s.sink == nil {
+			s.sink = make([]float32, s.feats.Cols())
+		}
+		s.be.Read(s.be.RowsView(s.feats, 0, 1), s.sink)
+	}
+	return err
+}
+
+// close frees the set's encoders and buffer.
+func (s *scanSet) close() {
+	for _, enc := range s.encs {
+		enc.Close()
+	}
+	if s.feats != nil {
+		s.be.Free(s.feats)
+	}
 }
 
 // setFamily turns the random ReLU SAE s into one of family arch: TopK

@@ -43,3 +43,36 @@ func TestRunTimesTheReadBackOnDevices(t *testing.T) {
 		t.Errorf("CPU: scan %v tokens/s, read-back %v at L0 %v (none expected)", rep.ScanTokensPerS, rep.ReadBackTokensPerS, rep.ReadBackL0)
 	}
 }
+
+// With Options.Hooks, Run times the SAEs together and the single SAE at
+// Hook in the same run: both figures are reported, the read-back L0 is
+// per SAE (each calibrated to the asked L0), and a hook that is not
+// d_model wide is refused.
+func TestRunTimesSAEsTogether(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds a full-size random GPT-2 small")
+	}
+	be, err := cpu.New(cpu.BLASAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := perf.Options{Batch: 2, Seq: 32, Reps: 1, SkipFull: true, L0: 40, Hook: "blocks.2.hook_resid_pre",
+		Hooks: []string{"blocks.0.hook_resid_pre", "blocks.1.hook_mlp_out", "blocks.2.hook_resid_pre"}}
+	rep, err := perf.Run(context.Background(), fixture.SparseCPU{Backend: be}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Hooks) != 3 || rep.ScanTokensPerS <= 0 || rep.SingleTokensPerS <= 0 || rep.ReadBackTokensPerS <= 0 || rep.SingleReadBackTokensPerS <= 0 {
+		t.Errorf("hooks %v: together %v tokens/s, single %v, read-back %v and %v", rep.Hooks, rep.ScanTokensPerS, rep.SingleTokensPerS, rep.ReadBackTokensPerS, rep.SingleReadBackTokensPerS)
+	}
+	if math.Abs(rep.TogetherVsSingle-rep.ScanTokensPerS/rep.SingleTokensPerS) > 1e-9 {
+		t.Errorf("together/single %v, figures %v and %v", rep.TogetherVsSingle, rep.ScanTokensPerS, rep.SingleTokensPerS)
+	}
+	if math.Abs(rep.ReadBackL0-40) > 4 {
+		t.Errorf("read back %.1f features per token and SAE, calibrated for 40", rep.ReadBackL0)
+	}
+	opts.Hooks = []string{"blocks.0.hook_resid_pre", "blocks.1.mlp.hook_post"}
+	if _, err := perf.Run(context.Background(), be, opts); err == nil {
+		t.Error("a hook of d_mlp width accepted")
+	}
+}
