@@ -8,11 +8,9 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"strings"
 
 	"github.com/saescope/saescope/compute/intervene"
 	"github.com/saescope/saescope/compute/model"
-	"github.com/saescope/saescope/weights/tokenizer"
 )
 
 // runSteer generates from a prompt with and without an intervention on
@@ -129,96 +127,6 @@ func steerSpan(pos *optIntFlag, promptOnly bool, n, gen int) (intervene.Span, er
 		return intervene.Span{}, fmt.Errorf("--pos %d: the sequence has positions 0 to %d (the prompt's %d tokens, then %d generated; negative counts from the prompt's end)", pos.v, n+gen-1, n, gen)
 	}
 	return intervene.At(p), nil
-}
-
-// runPatch measures each feature's exact patching effect from a clean
-// prompt into a corrupted one.
-func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("patch", stderr)
-	ef := addEngineFlags(fs, true)
-	cleanIDs := fs.String("clean", "", `clean prompt's token ids ("50256,464,…"), or --clean-text`)
-	corruptIDs := fs.String("corrupt", "", "corrupted prompt's token ids, or --corrupt-text")
-	cleanText := fs.String("clean-text", "", "clean prompt as text (BOS prepended)")
-	corruptText := fs.String("corrupt-text", "", "corrupted prompt as text (BOS prepended)")
-	metric := fs.String("metric", "", "logit difference A,B at the last position: two token ids, or two texts of one token each")
-	batch := fs.Int("batch", 16, "features patched per forward pass")
-	fs.Bool("exact", true, "exact effects, one patched pass per feature (the only method until attribution lands)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *ef.text != "" || *ef.tokens != "" {
-		return errors.New("patch takes --clean and --corrupt, not --text or --tokens")
-	}
-	e, err := ef.load(true)
-	if err != nil {
-		return err
-	}
-	defer e.Close()
-	prompt := func(ids, text, name string) ([]int32, error) {
-		switch {
-		case ids != "" && text != "":
-			return nil, fmt.Errorf("give --%s or --%s-text, not both", name, name)
-		case ids != "":
-			rows, err := parseTokens(ids)
-			if err != nil {
-				return nil, fmt.Errorf("--%s: %w", name, err)
-			}
-			if len(rows) != 1 {
-				return nil, fmt.Errorf("--%s: one prompt, not %d", name, len(rows))
-			}
-			return rows[0], nil
-		case text != "":
-			var out []int32
-			for _, id := range e.tok.ToTokens(text) {
-				out = append(out, int32(id))
-			}
-			return out, nil
-		}
-		return nil, fmt.Errorf("--%s IDS or --%s-text TEXT is required", name, name)
-	}
-	clean, err := prompt(*cleanIDs, *cleanText, "clean")
-	if err != nil {
-		return err
-	}
-	corrupt, err := prompt(*corruptIDs, *corruptText, "corrupt")
-	if err != nil {
-		return err
-	}
-	a, b, err := metricTokens(*metric, e.tok)
-	if err != nil {
-		return err
-	}
-	res, err := intervene.PatchEffects(ctx, e.m, e.enc, clean, corrupt, intervene.LogitDiff(a, b), *batch, nil)
-	if err != nil {
-		return err
-	}
-	return writeJSON(stdout, map[string]any{"metric": fmt.Sprintf("logits[-1, %d] - logits[-1, %d]", a, b),
-		"metric_clean": res.MetricClean, "metric_corrupt": res.MetricCorrupt, "effect": res.Effect, "active": res.Active})
-}
-
-// metricTokens reads "A,B": two token ids, or two texts that are one token
-// each (saying which when one is not).
-func metricTokens(s string, tok *tokenizer.Tokenizer) (int, int, error) {
-	parts := strings.Split(s, ",")
-	if len(parts) != 2 {
-		return 0, 0, errors.New("--metric A,B: two tokens, as ids or texts, separated by a comma")
-	}
-	var ids [2]int
-	for i, p := range parts {
-		if v, err := strconv.Atoi(strings.TrimSpace(p)); err == nil {
-			if v < 0 || v >= tokenizer.VocabSize {
-				return 0, 0, fmt.Errorf("--metric: id %d outside the vocabulary [0, %d)", v, tokenizer.VocabSize)
-			}
-			ids[i] = v
-			continue
-		}
-		t := tok.Encode(p)
-		if len(t) != 1 {
-			return 0, 0, fmt.Errorf("--metric: %q is %d tokens (%v), not one: give its id, or a text of one token", p, len(t), t)
-		}
-		ids[i] = t[0]
-	}
-	return ids[0], ids[1], nil
 }
 
 // optFloat is a float flag that records whether it was given, and refuses
