@@ -42,7 +42,9 @@ func commands() map[string]command {
 		"plot":     {"draw a plot to PNG/SVG/PDF: plot --store FILE --kind K|density [--feature N,M] --out FILE.png|svg|pdf", runPlot},
 		"recons":   {"losses with the SAE spliced in: recons --model DIR --sae PATH --text T|--tokens IDS", runRecons},
 		"steer":    {"generate with a feature added, clamped or ablated: steer --model DIR --sae PATH --feature N --add C|--clamp C|--ablate --text T|--tokens IDS [--generate N]", runSteer},
-		"patch":    {"each feature's exact patching effect: patch --model DIR --sae PATH --clean IDS --corrupt IDS (--metric A,B|loss | --metric-text \"A,B\" | --metric-feature N[@POS]) [--pos P]", runPatch},
+		"patch":    {"each feature's exact patching effect: patch --model DIR --sae PATH --clean IDS --corrupt IDS --metric A,B", runPatch},
+
+		"attribute": {"each feature's attribution f·∂m/∂f from one backward pass: attribute --model DIR --sae PATH [--sae PATH2 …] (--metric A,B|loss | --target N [--pos P]) (--tokens IDS | --text T) [--exact] [--gradient]", runAttribute},
 	}
 }
 

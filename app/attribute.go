@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/saescope/saescope/compute/attribution"
+	"github.com/saescope/saescope/compute/encoder"
+	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/weights/gpt2"
+	"github.com/saescope/saescope/weights/sae"
+	"github.com/saescope/saescope/weights/tokenizer"
+)
+
+// runAttribute prints, for every feature of the first --sae at every
+// position, f·∂m/∂f for a metric (a logit difference, the loss, or a
+// feature of the last --sae), from one backward pass with every --sae
+// spliced in (errors held constant); with --exact, also each feature's
+// exact zero-ablation effect.
+func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("attribute", stderr)
+	modelDir := fs.String("model", "", "GPT-2 checkpoint folder")
+	var saePaths, hooks multiFlag
+	fs.Var(&saePaths, "sae", "SAE .pt file or SAELens folder, spliced in (repeat: the first is attributed; with --target the last holds the target)")
+	fs.Var(&hooks, "hook", "hook point of the --sae of the same rank, for files that do not say it (repeat, in the order of --sae; \"\" keeps the file's)")
+	text := fs.String("text", "", "prompt as text (BOS prepended)")
+	tokens := fs.String("tokens", "", `prompt's token ids ("50256,464,…")`)
+	metric := fs.String("metric", "", `"A,B": logits[-1, A] − logits[-1, B] (token ids); or "loss": the mean next-token cross-entropy`)
+	target := fs.Int("target", -1, "metric: the activation of this feature of the last --sae, at --pos")
+	pos := fs.Int("pos", -1, "--target's position (negative counts from the end)")
+	exact := fs.Bool("exact", false, "also each first-SAE feature's exact effect: the metric's change when it is zero-ablated at every position (one forward pass per active feature)")
+	gradient := fs.Bool("gradient", false, "also print ∂m/∂f of the first SAE, [positions][d_sae]")
+	batch := fs.Int("batch", 16, "--exact: features ablated per forward pass")
+	blas := fs.String("blas", "auto", "CPU matrix products: auto, openblas or gonum")
+	backend := fs.String("backend", "auto", "compute backend: "+strings.Join(backendNames(), ", "))
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *modelDir == "":
+		return errors.New("--model DIR is required")
+	case len(saePaths) == 0:
+		return errors.New("--sae PATH is required (repeat it for several SAEs)")
+	case len(hooks) > len(saePaths):
+		return fmt.Errorf("%d --hook for %d --sae", len(hooks), len(saePaths))
+	case (*metric != "") == (*target >= 0):
+		return errors.New(`give one metric: --metric A,B, --metric loss, or --target N [--pos P]`)
+	case *batch < 1:
+		return fmt.Errorf("--batch %d: at least 1", *batch)
+	}
+	var mt attribution.Metric
+	switch {
+	case *metric == "loss":
+		mt = attribution.Metric{Kind: attribution.Loss}
+	case *metric != "":
+		parts := strings.Split(*metric, ",")
+		if len(parts) != 2 {
+			return fmt.Errorf(`--metric %q: want two token ids "A,B" or "loss"`, *metric)
+		}
+		var ids [2]int
+		for i, p := range parts {
+			v, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil || v < 0 || v >= tokenizer.VocabSize {
+				return fmt.Errorf("--metric %q: %q is not a token id in [0, %d)", *metric, p, tokenizer.VocabSize)
+			}
+			ids[i] = v
+		}
+		mt = attribution.Metric{Kind: attribution.LogitDiff, A: ids[0], B: ids[1]}
+	default:
+		mt = attribution.Metric{Kind: attribution.Feature, SAE: len(saePaths) - 1, Feature: *target, Pos: *pos}
+	}
+	be, err := newBackend(*backend, *blas)
+	if err != nil {
+		return err
+	}
+	tok, err := tokenizer.New()
+	if err != nil {
+		return err
+	}
+	var prompt []int32
+	switch {
+	case *text != "" && *tokens != "":
+		return errors.New("give --text or --tokens, not both")
+	case *text != "":
+		for _, id := range tok.ToTokens(*text) {
+			prompt = append(prompt, int32(id))
+		}
+	case *tokens != "":
+		rows, err := parseTokens(*tokens)
+		if err != nil {
+			return err
+		}
+		if len(rows) != 1 {
+			return fmt.Errorf("--tokens: one prompt, not %d", len(rows))
+		}
+		prompt = rows[0]
+	default:
+		return errors.New("give --text TEXT or --tokens IDS")
+	}
+	ck, err := gpt2.Load(*modelDir)
+	if err != nil {
+		return err
+	}
+	defer ck.Close()
+	m, err := model.New(be, ck)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	var encs []*encoder.Encoder
+	var names []string
+	for i, p := range saePaths {
+		hook := ""
+		if i < len(hooks) {
+			hook = hooks[i]
+		}
+		w, err := sae.Load(p, hook)
+		if err != nil {
+			return err
+		}
+		defer w.Close()
+		if err := w.Fits(ck.Config); err != nil {
+			return err
+		}
+		e, err := encoder.New(be, w)
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		encs = append(encs, e)
+		names = append(names, w.Name())
+	}
+	res, err := attribution.Run(ctx, m, encs, prompt, mt)
+	if err != nil {
+		return err
+	}
+	T, n := res.T, encs[0].DSae()
+	rows := func(v []float32) [][]float32 {
+		out := make([][]float32, T)
+		for t := range out {
+			out[t] = v[t*n : (t+1)*n]
+		}
+		return out
+	}
+	out := map[string]any{
+		"metric":      mt.String(),
+		"tokens":      prompt,
+		"saes":        names,
+		"backend":     be.Name(),
+		"attribution": rows(res.Attribution(0)),
+	}
+	if mt.Kind == attribution.Feature {
+		out["target_act"] = res.Metric
+		out["metric"] = fmt.Sprintf("feature %d of %s at position %d", *target, names[len(names)-1], *pos)
+	} else {
+		out["metric_value"] = res.Metric
+	}
+	if *gradient {
+		out["gradient"] = rows(res.Grads[0])
+	}
+	if *exact {
+		ab, err := attribution.AblationEffects(ctx, m, encs, prompt, mt, *batch, func(done, total int) {
+			fmt.Fprintf(stderr, "\rattribute --exact: %d/%d features", done, total)
+		})
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return err
+		}
+		out["effect"], out["ablated"] = ab.Effect, ab.Active
+	}
+	return writeJSON(stdout, out)
+}
