@@ -22,6 +22,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	batch := fs.Int("batch", 32, "sequences per batch")
 	seq := fs.Int("seq", 128, "tokens per sequence")
 	hook := fs.String("hook", "blocks.9.hook_resid_pre", "scan hook")
+	hooks := fs.String("hooks", "", "also time several SAEs scanned together, one at each of these comma-separated hooks (the model run once to the deepest), alternating with the single SAE at --hook: scan_tokens_per_s is then the figure together, single_scan_tokens_per_s the single one")
 	dsae := fs.Int("d-sae", 6144, "SAE features")
 	family := fs.String("family", "relu", "SAE family: relu, topk, jumprelu or gated")
 	k := fs.Int("k", 32, "features a TopK SAE keeps per token")
@@ -117,7 +118,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "first forward      %.3f s for %d tokens, RSS then +%.0f MB over the start\n", lr.ForwardSeconds, lr.ForwardTokens, lr.RSSAddedForward)
 		return nil
 	}
-	rep, err := perf.Run(ctx, be, perf.Options{Batch: *batch, Seq: *seq, Hook: *hook, DSae: *dsae, Family: *family, K: *k, Reps: *reps, SkipFull: *skipFull, L0: *l0,
+	var hookList []string
+	if *hooks != "" {
+		for _, h := range strings.Split(*hooks, ",") {
+			if h = strings.TrimSpace(h); h == "" {
+				return fmt.Errorf("--hooks %q: an empty hook name", *hooks)
+			}
+			hookList = append(hookList, h)
+		}
+	}
+	rep, err := perf.Run(ctx, be, perf.Options{Batch: *batch, Seq: *seq, Hook: *hook, Hooks: hookList, DSae: *dsae, Family: *family, K: *k, Reps: *reps, SkipFull: *skipFull, L0: *l0,
 		Progress: func(s string) { fmt.Fprintln(stderr, "bench:", s) }})
 	if err != nil {
 		return err
@@ -131,7 +141,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if rep.K > 0 {
 		fam += fmt.Sprintf(" k=%d", rep.K)
 	}
-	fmt.Fprintf(stdout, "scan               %.0f tokens/s  (%d×%d to %s + %d-feature %s SAE encode, %.2f s/batch)\n", rep.ScanTokensPerS, rep.Batch, rep.Seq, rep.Hook, rep.DSae, fam, rep.ScanSecondsPerB)
+	if len(rep.Hooks) > 0 {
+		fmt.Fprintf(stdout, "scan, one SAE      %.0f tokens/s  (%d×%d to %s + %d-feature %s SAE encode)\n", rep.SingleTokensPerS, rep.Batch, rep.Seq, rep.Hook, rep.DSae, fam)
+		fmt.Fprintf(stdout, "scan, %d together   %.0f tokens/s = %.2f× one SAE  (one pass to the deepest of %s, each SAE encoding at its hook, %.2f s/batch)\n",
+			len(rep.Hooks), rep.ScanTokensPerS, rep.TogetherVsSingle, strings.Join(rep.Hooks, ", "), rep.ScanSecondsPerB)
+	} else {
+		fmt.Fprintf(stdout, "scan               %.0f tokens/s  (%d×%d to %s + %d-feature %s SAE encode, %.2f s/batch)\n", rep.ScanTokensPerS, rep.Batch, rep.Seq, rep.Hook, rep.DSae, fam, rep.ScanSecondsPerB)
+	}
 	fmt.Fprintf(stdout, "scan effective     %.1f GFLOPS = %.0f%% of SGEMM\n", rep.ScanGFLOPS, 100*rep.ScanFraction)
 	if rep.ReadBackTokensPerS > 0 {
 		fmt.Fprintf(stdout, "scan + read-back   %.0f tokens/s  (positive features, %.1f per token, and activation norms copied to the host)\n", rep.ReadBackTokensPerS, rep.ReadBackL0)
