@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,13 +16,15 @@ import (
 	"github.com/saescope/saescope/weights/catalog"
 	"github.com/saescope/saescope/weights/corpus"
 	"github.com/saescope/saescope/weights/hub"
+	"github.com/saescope/saescope/weights/tokenrows"
 )
 
 func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("analyze", stderr)
 	ef := addEngineFlags(fs, true)
 	corpusPath := fs.String("corpus", "", "corpus: .txt, .jsonl, .parquet or a folder of them (default: openwebtext-10k from the Hugging Face cache, else the small corpus shipped with the app)")
-	rows := fs.Int("rows", 1000, "rows of 128 tokens to scan")
+	tokensFile := fs.String("tokens-file", "", "scan exactly these token rows, in order, instead of a corpus: a .npy int32/int64 array [rows, seq], a .safetensors file with one integer tensor, or a .json list of lists (rows of any length up to the model's context)")
+	rows := fs.Int("rows", 1000, "rows of 128 tokens to scan (with --tokens-file or --tokens: the first rows given; default all of them)")
 	seed := fs.Uint64("seed", 0, "shuffle seed of the corpus rows")
 	batch := fs.Int("batch", 32, "rows per forward pass")
 	includeBOS := fs.Bool("include-bos", false, "count BOS positions with zero activations, as the notebook did (default: BOS excluded; an SAE trained without BOS is scanned on rows without one)")
@@ -35,6 +38,8 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	set := setFlags(fs)
+	exact := *tokensFile != "" || *ef.tokens != ""
 	switch {
 	case *batch < 1:
 		return fmt.Errorf("--batch %d: need at least one row a batch", *batch)
@@ -42,6 +47,18 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("--baseline-stride %d: need at least 1 (1: every row gets the random baseline)", *stride)
 	case *reconRows < 0:
 		return fmt.Errorf("--recon-rows %d (0 skips the reconstruction score)", *reconRows)
+	case *rows < 0:
+		return fmt.Errorf("--rows %d: a number of rows (0: all of them)", *rows)
+	case *ef.text != "":
+		return errors.New("--text is one sequence, not a corpus: give exact rows with --tokens-file F or --tokens IDS, or a corpus with --corpus")
+	case *tokensFile != "" && *ef.tokens != "":
+		return errors.New("give --tokens-file or --tokens, not both")
+	case exact && *corpusPath != "":
+		return errors.New("--corpus with exact token rows: give a corpus, or --tokens-file/--tokens, not both")
+	case exact && set["seed"]:
+		return errors.New("--seed: exact token rows are scanned in the given order, never shuffled")
+	case exact && *tlCompat:
+		return errors.New("--tl-compat cuts text into rows: exact token rows are scanned as given")
 	}
 	e, err := ef.load(true)
 	if err != nil {
@@ -56,36 +73,33 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if e.sae.NoBOS && *tlCompat {
 		return errors.New("analyze: the SAE was trained without BOS (prepend_bos false), and --tl-compat makes rows with BOS only (as TransformerLens 2.x's tokenize_and_concatenate did): leave --tl-compat out to scan it on rows without BOS")
 	}
-	say("analyze: reading the corpus\n")
-	copt := corpus.Options{SeqLen: 128, Rows: *rows, Seed: *seed, TLCompat: *tlCompat}
 	var c *corpus.Corpus
-	if *corpusPath == "" {
-		c, err = loadDefaultCorpus(ctx, e, copt, say)
+	if exact {
+		var n int
+		if set["rows"] {
+			n = *rows
+		}
+		c, err = loadTokenRows(ctx, e, *tokensFile, *ef.tokens, n, say)
 	} else {
-		c, err = corpus.Load(ctx, *corpusPath, e.tok, copt, nil)
+		c, err = loadTextCorpus(ctx, e, *corpusPath, corpus.Options{SeqLen: 128, Rows: *rows, Seed: *seed, TLCompat: *tlCompat}, say)
 	}
 	if err != nil {
 		return err
 	}
-	noBOS := e.sae.NoBOS
-	if noBOS {
-		// an SAE trained on text without BOS (prepend_bos false) is
-		// scanned on rows without one, as its training data was cut
-		if c, err = c.WithoutBOS(); err != nil {
-			return fmt.Errorf("analyze: the SAE was trained without BOS (prepend_bos false) and is scanned on rows without it: %w", err)
+	if c.NoBOS && *includeBOS {
+		if exact {
+			return errors.New("--include-bos: the token rows do not start with BOS")
 		}
-		say("analyze: rows of 128 tokens without BOS, as the SAE was trained (prepend_bos false)\n")
-		if *includeBOS {
-			say("analyze: --include-bos does nothing here: the rows have no BOS\n")
-		}
+		return errors.New("--include-bos: the SAE was trained without BOS (prepend_bos false) and is scanned on rows without it")
 	}
 	if c.Note != "" {
 		say("analyze: %s\n", c.Note)
 	}
+	noBOS := c.NoBOS
 	meta := store.Meta{Params: analysis.DefaultParams()}
 	p := &meta.Params
-	p.Rows, p.SeqLen, p.Batch, p.ShuffleSeed, p.IncludeBOS = len(c.Rows), 128, *batch, *seed, *includeBOS && !noBOS
-	p.NoBOS = noBOS
+	p.Rows, p.SeqLen, p.Batch, p.ShuffleSeed, p.IncludeBOS = len(c.Rows), len(c.Rows[0]), *batch, *seed, *includeBOS
+	p.NoBOS, p.FoldDecNorm = noBOS, *ef.foldDec
 	p.BaselineStride, p.BaselineSeed, p.ReconRows = *stride, *baselineSeed, *reconRows
 	fp := weights.DefaultFingerprinter()
 	if meta.Model.Hash, err = fp.Fingerprint(ctx, *ef.model); err != nil {
@@ -96,6 +110,9 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	meta.Model.Path, meta.SAE.Path = *ef.model, *ef.saePath
 	meta.Corpus = store.Source{Path: c.Path, Hash: c.Hash}
+	if c.TokenRows {
+		meta.Corpus.Kind = store.TokenRows
+	}
 	meta.Hook = e.sae.Hook.String()
 	key := analysis.Key(meta)
 	meta.Key = key
@@ -114,7 +131,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			if err := s.Verify(); err == nil {
 				defer s.Close()
 				say("analyze: already done, %s\n", path)
-				return writeJSON(stdout, map[string]any{"store": path, "cached": true, "summary": s.Meta.Summary})
+				return writeJSON(stdout, map[string]any{"store": path, "cached": true, "corpus": s.Meta.Corpus.Describe(), "summary": s.Meta.Summary})
 			}
 			say("analyze: the store there is damaged; scanning again\n")
 			s.Close()
@@ -142,7 +159,84 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if fi, err := os.Stat(path); err == nil {
 		say("analyze: %.1f MB in %.1f s\n", float64(fi.Size())/(1<<20), time.Since(t0).Seconds())
 	}
-	return writeJSON(stdout, map[string]any{"store": path, "cached": false, "summary": st.Meta.Summary})
+	return writeJSON(stdout, map[string]any{"store": path, "cached": false, "corpus": st.Meta.Corpus.Describe(), "summary": st.Meta.Summary})
+}
+
+// loadTextCorpus reads the corpus at path (the default one when path is
+// "") and cuts it into rows: for an SAE trained without BOS (prepend_bos
+// false), rows without one, as its training data was cut.
+func loadTextCorpus(ctx context.Context, e *engine, path string, opt corpus.Options, say func(string, ...any)) (*corpus.Corpus, error) {
+	say("analyze: reading the corpus\n")
+	var c *corpus.Corpus
+	var err error
+	if path == "" {
+		c, err = loadDefaultCorpus(ctx, e, opt, say)
+	} else {
+		c, err = corpus.Load(ctx, path, e.tok, opt, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !e.sae.NoBOS {
+		return c, nil
+	}
+	if c, err = c.WithoutBOS(); err != nil {
+		return nil, fmt.Errorf("analyze: the SAE was trained without BOS (prepend_bos false) and is scanned on rows without it: %w", err)
+	}
+	say("analyze: rows of 128 tokens without BOS, as the SAE was trained (prepend_bos false)\n")
+	return c, nil
+}
+
+// loadTokenRows reads exact token rows from file, or from ids (the
+// --tokens form), keeping the first n when n > 0, and checks them against
+// the model's vocabulary and context.
+func loadTokenRows(ctx context.Context, e *engine, file, ids string, n int, say func(string, ...any)) (*corpus.Corpus, error) {
+	lim := tokenrows.Limits{Vocab: e.ck.Config.VocabSize, MaxSeq: e.ck.Config.NPositions}
+	var rows [][]int32
+	var err error
+	if file != "" {
+		rows, err = tokenrows.Read(ctx, file, lim)
+	} else if rows, err = parseTokens(ids); err == nil {
+		if err = tokenrows.Check(rows, lim); err != nil {
+			err = fmt.Errorf("--tokens: %w", err)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	note := ""
+	switch {
+	case n > len(rows):
+		note = fmt.Sprintf("asked for %d rows, %d are given: scanning all of them", n, len(rows))
+	case n > 0:
+		rows = rows[:n]
+	}
+	c, err := corpus.FromTokenRows(file, rows)
+	if err != nil {
+		if file != "" {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		return nil, fmt.Errorf("--tokens: %w", err)
+	}
+	c.Note = note
+	what := "given"
+	if file != "" {
+		what = "from " + file
+	}
+	say("analyze: %d token rows of %d %s, in their order\n", len(c.Rows), len(c.Rows[0]), what)
+	if c.NoBOS {
+		say("analyze: the rows do not start with BOS: every position is counted\n")
+	} else if e.sae.NoBOS {
+		say("analyze: the SAE was trained without BOS (prepend_bos false); these rows start with BOS, which is left out of the statistics\n")
+	}
+	return c, nil
+}
+
+// setFlags returns the names of the flags given on the command line.
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
 }
 
 // loadDefaultCorpus reads openwebtext-10k when it is in the Hugging Face

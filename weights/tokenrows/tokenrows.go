@@ -170,3 +170,30 @@ func readSafetensors(path string, lim Limits) ([][]int32, error) {
 	}
 	return split(ids, shape[0], shape[1], lim)
 }
+
+// Check checks rows given another way (such as on the command line)
+// against lim as Read checks a file's: at least one row, all of one
+// length of at least one token and at most lim.MaxSeq, every id in the
+// vocabulary. The error names the first row (and position) at fault.
+func Check(rows [][]int32, lim Limits) error {
+	if len(rows) == 0 {
+		return invalidf("no rows")
+	}
+	seq := len(rows[0])
+	for r, row := range rows {
+		switch {
+		case len(row) == 0:
+			return invalidf("row %d is empty", r)
+		case len(row) != seq:
+			return invalidf("row %d has %d ids, row 0 has %d (all rows must be the same length)", r, len(row), seq)
+		case lim.MaxSeq > 0 && len(row) > lim.MaxSeq:
+			return invalidf("row %d has %d tokens, longer than the model's context of %d", r, len(row), lim.MaxSeq)
+		}
+		for p, v := range row {
+			if err := checkID(int64(v), r, p, lim); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -182,3 +182,24 @@ func TestIsTokenRowsFile(t *testing.T) {
 		}
 	}
 }
+
+func TestCheck(t *testing.T) {
+	if err := tokenrows.Check(rows3, lim); err != nil {
+		t.Error(err)
+	}
+	small := tokenrows.Limits{Vocab: 100, MaxSeq: 4}
+	for _, c := range []struct {
+		rows [][]int32
+		want string
+	}{
+		{nil, "no rows"},
+		{[][]int32{{1, 2}, {}}, "row 1 is empty"},
+		{[][]int32{{1, 2}, {1}}, "row 1 has 1 ids, row 0 has 2"},
+		{[][]int32{{1, 2, 3, 4, 5}}, "row 0 has 5 tokens, longer than the model's context of 4"},
+		{[][]int32{{1, 2}, {3, 100}}, "row 1, position 1: id 100 outside the vocabulary [0, 100)"},
+	} {
+		if err := tokenrows.Check(c.rows, small); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.rows, err, c.want)
+		}
+	}
+}
