@@ -53,7 +53,7 @@ func TestSelectionPropagatesToEveryPane(t *testing.T) {
 	check(e.Elicit().Top()[2].ID, "elicitation")
 
 	// from the neuroscope's feature field
-	e.Neuroscope().FeatureEntry.SetText("42")
+	enterFeature(e.Neuroscope().FeatureEntry, "42")
 	check(42, "neuroscope")
 
 	// from the ranking's find field

@@ -34,11 +34,12 @@ type NeuroscopePane struct {
 	Msg          *widget.Label
 	Legend       *Legend
 
-	live     *liveEncoder
-	msg      *paneMsg
-	acts     *workspace.TextActs
-	scaleMax float64 // 0: automatic (the feature's corpus maximum, else the text's)
-	syncing  bool
+	live         *liveEncoder
+	featureField *featureField
+	msg          *paneMsg
+	acts         *workspace.TextActs
+	scaleMax     float64 // 0: automatic (the feature's corpus maximum, else the text's)
+	syncing      bool
 	// LastLatency is the time from the last keystroke to the colours of
 	// the text it produced being set.
 	LastLatency time.Duration
@@ -52,7 +53,9 @@ func NewNeuroscopePane(v *View) *NeuroscopePane {
 
 	p.FeatureEntry = widget.NewEntry()
 	p.FeatureEntry.SetPlaceHolder("id")
-	p.FeatureEntry.OnChanged = func(s string) {
+	// the id typed is selected on Enter or when typing pauses, not each
+	// prefix on the way (featurefield.go)
+	p.featureField = newFeatureField(p.FeatureEntry, func(s string) {
 		if p.syncing || strings.TrimSpace(s) == "" {
 			return
 		}
@@ -65,7 +68,7 @@ func NewNeuroscopePane(v *View) *NeuroscopePane {
 			return
 		}
 		p.msg.field("feature", "")
-	}
+	})
 	p.ScaleEntry = widget.NewEntry()
 	p.ScaleEntry.SetPlaceHolder("corpus max")
 	p.ScaleEntry.OnChanged = func(s string) {
@@ -108,6 +111,7 @@ func NewNeuroscopePane(v *View) *NeuroscopePane {
 		p.syncing = true
 		if cur, err := parseInt(p.FeatureEntry.Text); err != nil || cur != f {
 			p.FeatureEntry.SetText(fmt.Sprint(f))
+			p.featureField.cancel() // the field shows the selection, nothing typed
 		}
 		p.syncing = false
 		p.msg.field("feature", "") // a feature chosen elsewhere replaces a bad one typed

@@ -78,7 +78,7 @@ func TestNeuroscopeColoursTheText(t *testing.T) {
 		t.Error("feature change did not recolour from the same activations")
 	}
 	// typing a feature id selects it everywhere
-	p.FeatureEntry.SetText("99")
+	enterFeature(p.FeatureEntry, "99")
 	if v.Feature() != 99 {
 		t.Errorf("typed 99, selected %d", v.Feature())
 	}
@@ -90,11 +90,11 @@ func TestNeuroscopeBadInput(t *testing.T) {
 	p := NewNeuroscopePane(v)
 	show(t, p.Content(), 800, 600)
 	v.Select(5)
-	p.FeatureEntry.SetText("256")
+	enterFeature(p.FeatureEntry, "256")
 	if !strings.Contains(p.Msg.Text, "out of range") || v.Feature() != 5 {
 		t.Errorf("feature 256: %q, selected %d", p.Msg.Text, v.Feature())
 	}
-	p.FeatureEntry.SetText("x1")
+	enterFeature(p.FeatureEntry, "x1")
 	if !p.Msg.Visible() {
 		t.Error("non-number feature: no message")
 	}
@@ -131,7 +131,7 @@ func TestNeuroscopeBadInput(t *testing.T) {
 		t.Errorf("a bad scale, then new text: message %q", p.Msg.Text)
 	}
 	p.ScaleEntry.SetText("")
-	p.FeatureEntry.SetText("3")
+	enterFeature(p.FeatureEntry, "3")
 	if p.Msg.Visible() {
 		t.Errorf("the pane did not recover: %q", p.Msg.Text)
 	}
