@@ -53,6 +53,9 @@ type StatisticsPane struct {
 	LoEntry        *widget.Entry
 	HiEntry        *widget.Entry
 	LogY           *widget.Check
+	// LogX bins log10 of the samples: on by default for the activation
+	// frequency (the "feature density" plot of SAE papers).
+	LogX *widget.Check
 	Mode           *widget.RadioGroup
 	Plot           *PlotView
 	Summary        *widget.Label
@@ -87,6 +90,9 @@ func newStatisticsPane(v *View, active bool) *StatisticsPane {
 			if n == name && k != p.kind {
 				p.kind = k
 				p.syncThreshold()
+				if p.LogX != nil {
+					p.LogX.SetChecked(defaultLogX(k)) // redraws through Apply
+				}
 				p.redraw(time.Now())
 			}
 		}
@@ -112,6 +118,9 @@ func newStatisticsPane(v *View, active bool) *StatisticsPane {
 		p.Quick = append(p.Quick, b)
 	}
 	p.LogY = widget.NewCheck("Log y", func(bool) { p.Apply() })
+	p.LogX = widget.NewCheck("Log x", func(bool) { p.Apply() })
+	p.LogX.SetChecked(defaultLogX(p.kind))
+	p.opts.LogX = p.LogX.Checked
 	p.Mode = widget.NewRadioGroup([]string{modeFraction, modeCounts}, func(string) { p.Apply() })
 	p.Mode.Horizontal = true
 	p.Mode.Required = true
@@ -134,7 +143,7 @@ func newStatisticsPane(v *View, active bool) *StatisticsPane {
 		quick.Add(b)
 	}
 	kind := container.NewGridWrap(fyne.NewSize(310, p.Kind.MinSize().Height), p.Kind)
-	row1 := container.NewHBox(kind, layout.NewSpacer(), p.LogY, p.Mode)
+	row1 := container.NewHBox(kind, layout.NewSpacer(), p.LogX, p.LogY, p.Mode)
 	row2 := container.NewHBox(widget.NewLabel("Threshold"), small(p.ThresholdEntry, 72), quick)
 	row3 := container.NewHBox(widget.NewLabel("Bins"), small(p.BinsEntry, 64),
 		widget.NewLabel("x from"), small(p.LoEntry, 72), widget.NewLabel("to"), small(p.HiEntry, 72), reset)
@@ -199,6 +208,11 @@ func (p *StatisticsPane) Settle() { p.Plot.Settle() }
 
 func (p *StatisticsPane) message(text string) { showMessage(p.Msg, text) }
 
+// defaultLogX says whether a kind is drawn on a log10 x axis by default:
+// the activation frequency is (SAE features' frequencies span orders of
+// magnitude, so a linear axis puts most of them in its first bin).
+func defaultLogX(k store.PlotKind) bool { return k == store.PlotFrequency }
+
 // syncThreshold enables the threshold for the one kind that uses it.
 func (p *StatisticsPane) syncThreshold() {
 	on := p.kind == store.PlotFeaturesPerToken
@@ -238,7 +252,7 @@ func (p *StatisticsPane) Apply() {
 
 // readOptions parses the settings.
 func (p *StatisticsPane) readOptions() (plots.Options, error) {
-	o := plots.Options{LogY: p.LogY.Checked, Counts: p.Mode.Selected == modeCounts}
+	o := plots.Options{LogY: p.LogY.Checked, LogX: p.LogX.Checked, Counts: p.Mode.Selected == modeCounts}
 	th, err := parseFloat(p.ThresholdEntry.Text)
 	switch {
 	case err != nil || math.IsInf(th, 0):

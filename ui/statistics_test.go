@@ -41,6 +41,20 @@ func checkDistribution(t *testing.T, p *StatisticsPane, st *store.Store) {
 	if p.PlotKind() == store.PlotFeaturesPerToken {
 		n = [2]int{st.Meta.Summary.Tokens, st.Meta.Summary.RandomTokens}
 	}
+	if p.Options().LogX { // features that never fire have no log10
+		ser, err := st.Distribution(p.PlotKind(), p.Options().Threshold)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n = [2]int{}
+		for i, vals := range [][]float64{ser.Learnt, ser.Random} {
+			for _, v := range vals {
+				if v > 0 {
+					n[i]++
+				}
+			}
+		}
+	}
 	if len(fig.Bars) != 2 {
 		t.Fatalf("%d series", len(fig.Bars))
 	}
@@ -89,6 +103,51 @@ func TestStatisticsPaneShowsTheStore(t *testing.T) {
 	}
 	if err := p.SetKindName("FREQUENCY"); err != nil || p.PlotKind() != store.PlotFrequency {
 		t.Errorf("by name: %v %s", err, p.PlotKind())
+	}
+}
+
+// The activation frequency is drawn on a log10 x axis by default (the
+// feature density plot); "Log x" switches it off and on, and other kinds
+// start linear.
+func TestStatisticsFeatureDensity(t *testing.T) {
+	test.NewTempApp(t)
+	v := newTestView(t)
+	st := v.Store()
+	p := shownStatisticsPane(t, v)
+	if err := p.SetKind(store.PlotFrequency); err != nil {
+		t.Fatal(err)
+	}
+	p.Settle()
+	fig := p.Figure()
+	if !p.LogX.Checked || fig == nil || !fig.LogX || !strings.Contains(fig.Plot.Title.Text, "Feature density") {
+		t.Fatalf("frequency: log x %v, figure %+v", p.LogX.Checked, fig)
+	}
+	checkDistribution(t, p, st)
+	// every live feature's log10 frequency is in the bins
+	live := 0
+	for _, s := range st.AllStats() {
+		if !s.Dead {
+			live++
+		}
+	}
+	if fig.Bars[0].N != live {
+		t.Errorf("%d learnt features drawn, %d live", fig.Bars[0].N, live)
+	}
+	test.Tap(p.LogX)
+	p.Settle()
+	if fig := p.Figure(); fig.LogX || fig.Bars[0].N != st.DSae() {
+		t.Errorf("log x off: %v, %d samples", fig.LogX, fig.Bars[0].N)
+	}
+	checkDistribution(t, p, st)
+	p.SetKind(store.PlotMean)
+	p.Settle()
+	if p.LogX.Checked || p.Figure().LogX {
+		t.Error("the mean starts on a log x axis")
+	}
+	p.SetKind(store.PlotFrequency)
+	p.Settle()
+	if !p.LogX.Checked || !p.Figure().LogX {
+		t.Error("back to the frequency: not on a log x axis")
 	}
 }
 

@@ -146,6 +146,9 @@ func (s straightColor) RGBA() (r, g, b, a uint32) {
 func WriteCSV(w io.Writer, f *Figure) error {
 	cw := csv.NewWriter(w)
 	head := []string{"bin_lo", "bin_hi"}
+	if f.LogX {
+		head = []string{"log10_bin_lo", "log10_bin_hi"}
+	}
 	for _, b := range f.Bars {
 		head = append(head, b.Key+"_count", b.Key+"_height")
 	}

@@ -55,6 +55,7 @@ const (
 	fillAlpha          = 128            // of 255: both overlaid series stay visible
 	legendHeadroom     = 1.22           // y-axis room above the highest bar for the legend
 	outsideNote        = "%s outside [%s, %s] counted in the end bins"
+	zeroNote           = "%s of the learnt SAE and %s of the random directions never fire: not drawn (log10 0 is −∞)"
 	deadNote           = "feature %d never fires on the %s counted tokens: no activations to plot"
 	emptyNote          = "no samples to plot"
 	fontTitle, fontLab = vg.Length(16), vg.Length(14)
@@ -76,6 +77,12 @@ type Options struct {
 	// LogY draws the y axis on a log scale (empty bins are left out of its
 	// range).
 	LogY bool
+	// LogX bins and draws log10 of each sample (learnt-vs-random
+	// distributions): the "feature density" histogram of SAE papers when
+	// the kind is the activation frequency. Samples ≤ 0 (features that
+	// never fire) have no logarithm: they are left out and counted in the
+	// figure's note. Lo and Hi are then log10 values.
+	LogX bool
 	// Counts draws raw counts; by default each series is drawn as the
 	// fraction of its own samples, since the learnt SAE and the random
 	// baseline (or two features) have different sample counts.
@@ -140,6 +147,8 @@ type Figure struct {
 	Binned *store.Binned // learnt-vs-random distributions only
 	Note   string        // shown on the plot when not empty (dead feature, values outside the range)
 	YLabel string
+	// LogX says the bins are of log10 of the samples (Options.LogX).
+	LogX bool
 
 	backdrop *legendBackdrop
 	note     *noteText
@@ -208,26 +217,46 @@ func FromSeries(ser *store.Series, o Options) (*Figure, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown plot kind %q (%s)", ser.Kind, strings.Join(Kinds(), ", "))
 	}
-	b := binSeries(ser, o)
 	title, xlabel := text[0], text[1]
 	if ser.Kind == store.PlotFeaturesPerToken {
 		th := fmtNum(float64(ser.Threshold))
 		title, xlabel = fmt.Sprintf(title, th), fmt.Sprintf(xlabel, th)
 	}
+	var notes []string
+	meanName := "mean"
+	if o.LogX {
+		var dropped [2]int
+		logSer := *ser
+		logSer.Learnt, dropped[0] = log10Positive(ser.Learnt)
+		logSer.Random, dropped[1] = log10Positive(ser.Random)
+		ser = &logSer
+		if ser.Kind == store.PlotFrequency {
+			title = "Feature density (log10 activation frequency)"
+		} else {
+			title += " (log10)"
+		}
+		xlabel = "log10 of " + xlabel
+		meanName = "mean log10"
+		if dropped[0]+dropped[1] > 0 {
+			notes = append(notes, fmt.Sprintf(zeroNote, plural(dropped[0], ser.Unit), plural(dropped[1], ser.Unit)))
+		}
+	}
+	b := binSeries(ser, o)
 	title += ": learnt SAE vs random directions"
-	f := &Figure{Kind: string(ser.Kind), Unit: ser.Unit, Binned: &b}
+	f := &Figure{Kind: string(ser.Kind), Unit: ser.Unit, Binned: &b, LogX: o.LogX}
 	units := ser.Unit + "s"
 	f.Bars = []Bars{
-		newBars("learnt", fmt.Sprintf("learnt SAE (%s %s, mean %s)", numfmt.Thousands(len(ser.Learnt)), units, fmtNum(mean(ser.Learnt))),
+		newBars("learnt", fmt.Sprintf("learnt SAE (%s %s, %s %s)", numfmt.Thousands(len(ser.Learnt)), units, meanName, fmtNum(mean(ser.Learnt))),
 			b.Edges, b.Learnt, palette[0], o),
-		newBars("random", fmt.Sprintf("random directions (%s %s, mean %s)", numfmt.Thousands(len(ser.Random)), units, fmtNum(mean(ser.Random))),
+		newBars("random", fmt.Sprintf("random directions (%s %s, %s %s)", numfmt.Thousands(len(ser.Random)), units, meanName, fmtNum(mean(ser.Random))),
 			b.Edges, b.Random, palette[1], o),
 	}
 	if o.Lo != o.Hi {
 		if n := outside(ser.Learnt, o.Lo, o.Hi) + outside(ser.Random, o.Lo, o.Hi); n > 0 {
-			f.Note = fmt.Sprintf(outsideNote, plural(n, "value"), fmtNum(o.Lo), fmtNum(o.Hi))
+			notes = append(notes, fmt.Sprintf(outsideNote, plural(n, "value"), fmtNum(o.Lo), fmtNum(o.Hi)))
 		}
 	}
+	f.Note = strings.Join(notes, "; ")
 	f.YLabel = yLabel(o, units)
 	f.build(title, xlabel, o)
 	return f, nil
@@ -359,6 +388,18 @@ func outside32(vals []float32, lo, hi float64) int {
 		}
 	}
 	return n
+}
+
+// log10Positive returns log10 of the positive values and how many were
+// not (0 and below: no logarithm; NaN).
+func log10Positive(vals []float64) ([]float64, int) {
+	out := make([]float64, 0, len(vals))
+	for _, v := range vals {
+		if v > 0 {
+			out = append(out, math.Log10(v))
+		}
+	}
+	return out, len(vals) - len(out)
 }
 
 func mean(vals []float64) float64 {
