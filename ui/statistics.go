@@ -55,11 +55,11 @@ type StatisticsPane struct {
 	LogY           *widget.Check
 	// LogX bins log10 of the samples: on by default for the activation
 	// frequency (the "feature density" plot of SAE papers).
-	LogX *widget.Check
-	Mode           *widget.RadioGroup
-	Plot           *PlotView
-	Summary        *widget.Label
-	Msg            *widget.Label
+	LogX    *widget.Check
+	Mode    *widget.RadioGroup
+	Plot    *PlotView
+	Summary *widget.Label
+	Msg     *widget.Label
 
 	kind   store.PlotKind
 	opts   plots.Options
