@@ -64,7 +64,7 @@ func TestScanNoBOS(t *testing.T) {
 	p := analysis.DefaultParams()
 	p.Batch, p.BaselineStride, p.ReconRows, p.NoBOS = 4, 2, 2, w.NoBOS
 	rows := noBOSRows(nrows, seq, 11)
-	st, err := analysis.Scan(context.Background(), s.Model, enc, rows, store.Meta{Params: p}, nil)
+	st, err := analysis.ScanFull(context.Background(), s.Model, enc, rows, store.Meta{Params: p}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func (ms *multiScan) check(targets []Target) error {
 	}
 	ms.scanners = make([]*scanner, len(targets))
 	for i, t := range targets {
-		ms.scanners[i] = &scanner{ctx: ms.ctx, m: ms.m, be: ms.be, enc: t.Enc, rows: ms.rows, tokens: ms.tokens, meta: t.Meta, shared: ms,
+		ms.scanners[i] = &scanner{ctx: ms.ctx, m: ms.m, be: ms.be, enc: t.Enc, rows: ms.rows, tokens: ms.tokens, meta: t.Meta, full: t.Full, shared: ms,
 			progress: func(p Progress) { ms.progress(i, p) }}
 	}
 	for i, sc := range ms.scanners {

@@ -88,11 +88,29 @@ func Scan(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]in
 	return sts[0], nil
 }
 
+// ScanFull is Scan into a full store, which keeps every activation (see
+// Target.Full).
+func ScanFull(ctx context.Context, m *model.Model, enc *encoder.Encoder, rows [][]int32, meta store.Meta, progress func(Progress)) (*store.Store, error) {
+	var each func(int, Progress)
+	if progress != nil {
+		each = func(_ int, p Progress) { progress(p) }
+	}
+	sts, err := ScanMany(ctx, m, rows, []Target{{Enc: enc, Meta: meta, Full: true}}, each)
+	if err != nil {
+		return nil, err
+	}
+	return sts[0], nil
+}
+
 // Target is one SAE of a scan and the metadata of its store (sources and
 // parameters, as Scan's meta).
 type Target struct {
 	Enc  *encoder.Encoder
 	Meta store.Meta
+	// Full keeps every activation: a full store (store.NewBuilder, format
+	// 2), whose size grows with the corpus, for checks against reference
+	// activations; otherwise the store is bounded (store.NewBoundedBuilder).
+	Full bool
 }
 
 // ScanMany analyses rows with every target's SAE in one pass: each batch
@@ -170,6 +188,7 @@ type scanner struct {
 	rows     [][]int32
 	tokens   []int32 // the rows, one after the other (shared by the scanners)
 	meta     store.Meta
+	full     bool // keep every activation (Target.Full)
 	progress func(Progress)
 	shared   *multiScan // the backend and host buffers the scanners share
 
@@ -239,6 +258,9 @@ func (sc *scanner) check() error {
 	meta := &sc.meta
 	meta.Hook, meta.DIn, meta.DSae, meta.Backend = s.Hook.String(), s.DIn, s.DSae, sc.be.Name()
 	meta.Version, meta.Created = store.FormatVersion, time.Now().UTC()
+	if sc.full {
+		meta.Version = store.FullFormatVersion
+	}
 	return nil
 }
 
@@ -253,7 +275,10 @@ func (sc *scanner) prepare() error {
 		return err
 	}
 	sc.renc = renc
-	sc.b = store.NewBuilder(sc.meta, sc.tokens)
+	sc.b = store.NewBoundedBuilder(sc.meta, sc.tokens)
+	if sc.full {
+		sc.b = store.NewBuilder(sc.meta, sc.tokens)
+	}
 	d, dIn := s.DSae, s.DIn
 	B := min(p.Batch, len(sc.rows))
 	sc.d, sc.dIn, sc.batch = d, dIn, B

@@ -59,7 +59,7 @@ func scanWith(t *testing.T, tag string, params store.Params, nrows int, uncentre
 	enc.SAE.Uncentred = uncentred
 	const seq = 24
 	rows := rowsOf(nrows, seq, 7)
-	st, err := analysis.Scan(context.Background(), s.Model, enc, rows, store.Meta{Params: params}, nil)
+	st, err := analysis.ScanFull(context.Background(), s.Model, enc, rows, store.Meta{Params: params}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +535,7 @@ func TestScanTopKFamily(t *testing.T) {
 	p.Batch, p.BaselineStride, p.ReconRows = 4, 1, 2
 	const seq = 24
 	rows := rowsOf(8, seq, 7)
-	st, err := analysis.Scan(context.Background(), s.Model, enc, rows, store.Meta{Params: p}, nil)
+	st, err := analysis.ScanFull(context.Background(), s.Model, enc, rows, store.Meta{Params: p}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

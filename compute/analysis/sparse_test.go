@@ -30,7 +30,7 @@ func TestScanSparsePathMatchesHostPath(t *testing.T) {
 		var got [2]*store.Store
 		for i, b := range []compute.Backend{be, fixture.SparseCPU{Backend: be}} {
 			s := fixture.NewSetupOn(t, ref, b)
-			st, err := analysis.Scan(context.Background(), s.Model, s.SAEs["sae1"], rows, store.Meta{Params: p}, nil)
+			st, err := analysis.ScanFull(context.Background(), s.Model, s.SAEs["sae1"], rows, store.Meta{Params: p}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,6 +70,23 @@ func SameStore(t *testing.T, a, b *store.Store) {
 	eq("summary", sa.Tokens == sb.Tokens && sa.RandomTokens == sb.RandomTokens && sa.L0 == sb.L0 &&
 		sa.RandomL0 == sb.RandomL0 && sa.Dead == sb.Dead && sa.AvgNorm == sb.AvgNorm && sa.LossRecons == sb.LossRecons)
 	eq("unembedding", slices.Equal(a.UnembedEntropy, b.UnembedEntropy) && slices.Equal(a.RandomUnembedMaxProb, b.RandomUnembedMaxProb))
+	if a.Bounded() != b.Bounded() {
+		t.Error("a bounded and a full store")
+	}
+	if a.Bounded() {
+		eq("Tokens", slices.Equal(a.Tokens, b.Tokens) && slices.Equal(a.RowIDs, b.RowIDs))
+		eq("SampPtr", slices.Equal(a.SampPtr, b.SampPtr))
+		eq("SampPos", slices.Equal(a.SampPos, b.SampPos))
+		eq("SampVal", slices.Equal(a.SampVal, b.SampVal))
+		eq("TokCounts", slices.Equal(a.TokCounts, b.TokCounts))
+		eq("RandCounts", slices.Equal(a.RandCounts, b.RandCounts))
+		eq("Range", slices.Equal(a.Range, b.Range) && slices.Equal(a.IntCount, b.IntCount))
+		eq("co-activations", slices.Equal(a.CoN, b.CoN) && slices.Equal(a.CoID, b.CoID) && slices.Equal(a.CoCorr, b.CoCorr))
+		if len(a.SampVal) == 0 || a.Meta.Summary.RandomTokens == 0 {
+			t.Error("empty store: nothing compared")
+		}
+		return
+	}
 	if len(a.TokFeat) == 0 || len(a.RandVal) == 0 {
 		t.Error("empty store: nothing compared")
 	}

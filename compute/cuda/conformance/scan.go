@@ -39,7 +39,7 @@ func Scan(t *testing.T, be compute.Backend) {
 	var st [2]*store.Store
 	for i, b := range []compute.Backend{cpuBe, be} {
 		s := fixture.NewSetupOn(t, ref, b)
-		if st[i], err = analysis.Scan(context.Background(), s.Model, s.SAEs["sae0"], rows, store.Meta{Params: p}, nil); err != nil {
+		if st[i], err = analysis.ScanFull(context.Background(), s.Model, s.SAEs["sae0"], rows, store.Meta{Params: p}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
