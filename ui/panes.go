@@ -45,6 +45,7 @@ const (
 	PaneDetail      = "detail"
 	PaneStatistics  = "statistics"
 	PaneCompare     = "compare"
+	PanePatch       = "patch"
 )
 
 // paneEntry is one row of the pane table.
@@ -77,6 +78,7 @@ var paneTable = [...]paneEntry{
 	{name: PaneDetail, menu: "Feature detail", tab: "Detail", build: func(v *View) Pane { return newDetailPane(v, false) }},
 	{name: PaneStatistics, menu: "Statistics", tab: "Statistics", wholeSAE: true, build: func(v *View) Pane { return newStatisticsPane(v, false) }},
 	{name: PaneCompare, menu: "Compare pinned features", tab: "Compare", wholeSAE: true, build: func(v *View) Pane { return newComparePane(v, false) }},
+	{name: PanePatch, menu: "Patch", tab: "Patch", wholeSAE: true, build: func(v *View) Pane { return NewPatchPane(v) }},
 }
 
 // PaneNames lists the pane names in the table's order.

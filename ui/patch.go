@@ -1,0 +1,663 @@
+package ui
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/saescope/saescope/compute/intervene"
+	"github.com/saescope/saescope/compute/workspace"
+	"github.com/saescope/saescope/ui/plots"
+)
+
+// The Patch pane's metrics, as its metric choice shows them.
+const (
+	patchLogitDiff = "Logit difference"
+	patchLoss      = "Loss over the prompt"
+	patchFeature   = "A feature's activation"
+)
+
+// Where the Patch pane patches.
+const (
+	patchEverywhere = "every position"
+	patchOnePos     = "one position"
+)
+
+// The Patch pane's example: indirect object identification (Wang et al.),
+// where the name to predict flips between the two prompts.
+const (
+	PatchExampleClean   = "When Mary and John went to the store, John gave a drink to"
+	PatchExampleCorrupt = "When Mary and John went to the store, Mary gave a drink to"
+	PatchExampleA       = " Mary"
+	PatchExampleB       = " John"
+)
+
+// PatchTopBars is the number of effects the Patch pane's plot shows.
+const PatchTopBars = 20
+
+// PatchPane measures, exactly, what each feature of the tab's SAE carries
+// from a clean prompt to a corrupted one of the same length: the corrupted
+// run with x + (f_clean_i − f_corrupt_i)·W_dec[i] at the SAE's hook, at
+// every position or one, minus the corrupted run, on a metric (a logit
+// difference of two one-token texts at the last position, the loss over
+// the prompt, or a feature's activation of any SAE of the workspace at or
+// after the hook). It runs off the UI thread with progress and Cancel,
+// ranks the features by the size of their effect (a click selects one in
+// every pane) and plots the largest, with PNG/SVG/PDF and CSV exports.
+type PatchPane struct {
+	v       *View
+	content fyne.CanvasObject
+
+	Clean, Corrupt *widget.Entry
+	// Lengths shows each prompt's tokens, or why they cannot be patched.
+	Lengths *widget.Label
+
+	Metric *widget.Select
+	// TokenA and TokenB are the logit difference's tokens, typed as text;
+	// TokenIDs shows their ids, or which of them is not one token.
+	TokenA, TokenB *widget.Entry
+	TokenIDs       *widget.Label
+	// MetricSAE, MetricFeature and MetricPos choose a feature metric.
+	MetricSAE     *widget.Select
+	MetricFeature *widget.Entry
+	MetricPos     *widget.Entry
+	LossNote      *widget.Label
+
+	Where *widget.Select
+	Pos   *widget.Entry
+
+	Run, Cancel, Example *widget.Button
+	Progress             *widget.ProgressBar
+	Status               *widget.Label
+	Msg                  *widget.Label
+	Summary              *widget.Label
+	Table                *HeaderTable
+	Plot                 *PlotView
+
+	logitBox, featureBox *fyne.Container
+	msg                  *paneMsg
+	res                  *PatchResult
+	ranked               []int // the patched features, largest |effect| first
+	saes                 []*workspace.SAE
+	cancel               context.CancelFunc
+	runID                uint64
+	wg                   sync.WaitGroup
+}
+
+// PatchResult is one run of the Patch pane.
+type PatchResult struct {
+	*intervene.Patching
+	// Metric describes the metric; Where the positions patched.
+	Metric, Where string
+	Tokens        int
+	Elapsed       time.Duration
+	// Estimate is the attribution-patching estimate of each feature's
+	// effect, Σ over positions of ∂metric/∂f · (f_clean − f_corrupt)
+	// (issue 18): nil until that backward pass fills it in. The table
+	// shows an Estimate column, and the CSV an estimate field, only when
+	// it is set.
+	Estimate []float64
+}
+
+// patchRequest is what a run computes, read from the inputs on the UI
+// thread.
+type patchRequest struct {
+	clean, corrupt []int32
+	metric         intervene.Metric
+	opt            intervene.PatchOptions
+	where, desc    string
+}
+
+// NewPatchPane builds the Patch pane of v.
+func NewPatchPane(v *View) *PatchPane {
+	p := &PatchPane{v: v}
+	p.Clean = widget.NewEntry()
+	p.Clean.SetPlaceHolder("Clean prompt, e.g. " + PatchExampleClean)
+	p.Corrupt = widget.NewEntry()
+	p.Corrupt.SetPlaceHolder("Corrupted prompt of the same token length")
+	p.Lengths = widget.NewLabel("")
+	p.Lengths.Importance = widget.LowImportance
+	p.Lengths.Wrapping = fyne.TextWrapWord
+
+	p.TokenA, p.TokenB = widget.NewEntry(), widget.NewEntry()
+	p.TokenA.SetPlaceHolder(PatchExampleA)
+	p.TokenB.SetPlaceHolder(PatchExampleB)
+	p.TokenIDs = widget.NewLabel("")
+	p.TokenIDs.Importance = widget.LowImportance
+	p.TokenIDs.Truncation = fyne.TextTruncateEllipsis
+	p.MetricSAE = widget.NewSelect(nil, nil)
+	p.MetricFeature = widget.NewEntry()
+	p.MetricFeature.SetPlaceHolder("feature")
+	p.MetricPos = widget.NewEntry()
+	p.MetricPos.SetText("-1")
+	p.LossNote = widget.NewLabel("mean next-token cross-entropy of each run over its own prompt (positions 0 to T−2)")
+	p.LossNote.Importance = widget.LowImportance
+	p.LossNote.Truncation = fyne.TextTruncateEllipsis
+
+	p.Where = widget.NewSelect([]string{patchEverywhere, patchOnePos}, func(string) { p.syncWhere() })
+	p.Pos = widget.NewEntry()
+	p.Pos.SetText("-1")
+
+	p.Msg = newMessageLine(widget.DangerImportance)
+	p.msg = newPaneMsg(p.Msg)
+	p.Status = widget.NewLabel("")
+	p.Status.Importance = widget.LowImportance
+	p.Status.Truncation = fyne.TextTruncateEllipsis
+	p.Progress = widget.NewProgressBar()
+	p.Progress.Hide()
+	p.Summary = widget.NewLabel("Type two prompts of the same token length, choose a metric and press Run.")
+	p.Summary.Wrapping = fyne.TextWrapWord
+
+	p.Run = widget.NewButtonWithIcon("Run", theme.MediaPlayIcon(), p.Start)
+	p.Run.Importance = widget.HighImportance
+	p.Cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), p.Stop)
+	p.Cancel.Disable()
+	p.Example = widget.NewButton("Example: Mary and John", p.RunExample)
+
+	p.Table = NewHeaderTable(
+		func() (int, int) { return len(p.ranked), len(p.columns()) },
+		func() fyne.CanvasObject {
+			l := widget.NewLabel("000000")
+			l.Truncation = fyne.TextTruncateEllipsis
+			return l
+		},
+		p.updateCell)
+	p.Table.CreateHeader = func() fyne.CanvasObject { return widget.NewLabel("") }
+	p.Table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
+		cols := p.columns()
+		if id.Col >= 0 && id.Col < len(cols) {
+			o.(*widget.Label).SetText(cols[id.Col].title)
+		}
+	}
+	p.setColumnWidths()
+	p.Table.OnSelected = func(id widget.TableCellID) {
+		if id.Row < 0 || id.Row >= len(p.ranked) {
+			return
+		}
+		f := p.ranked[id.Row]
+		p.Table.UnselectAll()
+		if err := v.Select(f); err != nil {
+			p.msg.setResult(err.Error())
+		}
+	}
+	p.Plot = NewPlotView(v)
+	p.Plot.Name = fileStem("patch", v.Name())
+	p.Plot.SetMessage("The largest effects are plotted here after a run.")
+
+	p.Metric = widget.NewSelect([]string{patchLogitDiff, patchLoss, patchFeature}, func(string) { p.syncMetric() })
+	p.Clean.OnChanged = func(string) { p.checkLengths() }
+	p.Corrupt.OnChanged = func(string) { p.checkLengths() }
+	p.TokenA.OnChanged = func(string) { p.checkTokens() }
+	p.TokenB.OnChanged = func(string) { p.checkTokens() }
+
+	label := func(s string) *widget.Label { return widget.NewLabel(s) }
+	sized := func(o fyne.CanvasObject, w float32) fyne.CanvasObject {
+		return container.NewGridWrap(fyne.NewSize(w, o.MinSize().Height), o)
+	}
+	p.logitBox = container.NewBorder(nil, nil,
+		container.NewHBox(sized(p.TokenA, 110), label("−"), sized(p.TokenB, 110)), nil, p.TokenIDs)
+	p.featureBox = container.NewHBox(sized(p.MetricSAE, 300), label("feature"), sized(p.MetricFeature, 80),
+		label("at position"), sized(p.MetricPos, 64))
+	metricRow := container.NewBorder(nil, nil, container.NewHBox(label("Metric"), sized(p.Metric, 210)), nil,
+		container.NewStack(p.logitBox, p.featureBox, p.LossNote))
+	runRow := container.NewBorder(nil, nil,
+		container.NewHBox(label("Patch at"), sized(p.Where, 150), sized(p.Pos, 64), p.Run, p.Cancel), nil,
+		container.NewStack(p.Progress, p.Status))
+	form := container.NewBorder(nil, nil, container.NewVBox(label("Clean"), label("Corrupted")), nil,
+		container.NewVBox(p.Clean, p.Corrupt))
+	top := container.NewVBox(container.NewHBox(p.Example), form, p.Lengths, metricRow, runRow, p.Msg, p.Summary)
+
+	csvButton := widget.NewButtonWithIcon("CSV", theme.DownloadIcon(), p.ExportCSV)
+	csvButton.Importance = widget.LowImportance
+	plotBar := container.NewHBox(exportButtons("Export plot", func(f string) { p.Plot.Export(f, nil) }, plots.Formats...),
+		widget.NewLabel("effects"), csvButton)
+	right := container.NewBorder(nil, plotBar, nil, nil, p.Plot)
+	split := container.NewHSplit(p.Table, right)
+	split.Offset = 0.45
+	p.content = container.NewBorder(top, nil, nil, nil, split)
+
+	p.Metric.SetSelected(patchLogitDiff)
+	p.Where.SetSelected(patchEverywhere)
+	p.refreshSAEs()
+	p.checkTokens()
+	v.OnFeature(func(int) { p.Table.Refresh() })
+	v.OnLabel(func(int) { p.Table.Refresh() })
+	return p
+}
+
+// Content is the pane's widget tree.
+func (p *PatchPane) Content() fyne.CanvasObject { return p.content }
+
+// Settle waits for the run in flight and its plot (tests).
+func (p *PatchPane) Settle() {
+	for {
+		p.wg.Wait()
+		p.Plot.Settle()
+		if !settled() {
+			return
+		}
+	}
+}
+
+// Result returns the last run's result (nil before one finished).
+func (p *PatchPane) Result() *PatchResult { return p.res }
+
+// Ranked returns the patched features, largest |effect| first.
+func (p *PatchPane) Ranked() []int { return p.ranked }
+
+// RunExample fills in the example (indirect object identification, the
+// logit difference of " Mary" and " John") and runs it.
+func (p *PatchPane) RunExample() {
+	p.Clean.SetText(PatchExampleClean)
+	p.Corrupt.SetText(PatchExampleCorrupt)
+	p.Metric.SetSelected(patchLogitDiff)
+	p.TokenA.SetText(PatchExampleA)
+	p.TokenB.SetText(PatchExampleB)
+	p.Where.SetSelected(patchEverywhere)
+	p.Start()
+}
+
+// syncMetric shows the inputs of the metric chosen.
+func (p *PatchPane) syncMetric() {
+	p.logitBox.Hide()
+	p.featureBox.Hide()
+	p.LossNote.Hide()
+	switch p.Metric.Selected {
+	case patchLogitDiff:
+		p.logitBox.Show()
+	case patchFeature:
+		p.refreshSAEs()
+		p.featureBox.Show()
+	default:
+		p.LossNote.Show()
+	}
+}
+
+// syncWhere enables the position of one-position patching.
+func (p *PatchPane) syncWhere() {
+	if p.Where.Selected == patchOnePos {
+		p.Pos.Enable()
+	} else {
+		p.Pos.Disable()
+	}
+}
+
+// refreshSAEs lists the workspace's SAEs for a feature metric, keeping the
+// choice (the tab's own SAE at first).
+func (p *PatchPane) refreshSAEs() {
+	if p.v.SAE == nil || p.v.SAE.W == nil {
+		return
+	}
+	p.saes = p.v.SAE.W.SAEs()
+	names := make([]string, len(p.saes))
+	sel := -1
+	for i, s := range p.saes {
+		names[i] = fmt.Sprintf("%d: %s", i, s.Name())
+		if s == p.v.SAE {
+			sel = i
+		}
+	}
+	prev := p.MetricSAE.SelectedIndex()
+	p.MetricSAE.SetOptions(names)
+	switch {
+	case prev >= 0 && prev < len(names):
+		p.MetricSAE.SetSelectedIndex(prev)
+	case sel >= 0:
+		p.MetricSAE.SetSelectedIndex(sel)
+	}
+}
+
+// tokens returns text as the model reads it (BOS first).
+func (p *PatchPane) tokens(text, which string) ([]int32, error) {
+	if strings.TrimSpace(text) == "" {
+		return nil, fmt.Errorf("type the %s prompt", which)
+	}
+	if !utf8.ValidString(text) {
+		return nil, fmt.Errorf("the %s prompt is not valid UTF-8", which)
+	}
+	if n := utf8.RuneCountInString(text); n > workspace.MaxTextRunes {
+		return nil, fmt.Errorf("the %s prompt has %d characters, more than the %d a prompt may have", which, n, workspace.MaxTextRunes)
+	}
+	ids := p.v.Tok.ToTokens(text)
+	out := make([]int32, len(ids))
+	for i, id := range ids {
+		out[i] = int32(id)
+	}
+	return out, nil
+}
+
+// prompts returns both prompts' tokens, or why they cannot be patched.
+func (p *PatchPane) prompts() (clean, corrupt []int32, err error) {
+	if clean, err = p.tokens(p.Clean.Text, "clean"); err != nil {
+		return nil, nil, err
+	}
+	if corrupt, err = p.tokens(p.Corrupt.Text, "corrupted"); err != nil {
+		return nil, nil, err
+	}
+	if len(clean) != len(corrupt) {
+		return nil, nil, fmt.Errorf("the clean prompt has %s and the corrupted one %s (BOS included): patching needs the same length",
+			nOf(len(clean), "token"), nOf(len(corrupt), "token"))
+	}
+	if w := p.v.SAE.W; w != nil && w.Model != nil && len(clean) > w.Model.Config.NPositions {
+		return nil, nil, fmt.Errorf("the prompts have %d tokens, more than the model's context of %d", len(clean), w.Model.Config.NPositions)
+	}
+	return clean, corrupt, nil
+}
+
+// checkLengths shows the prompts' token counts as they are typed.
+func (p *PatchPane) checkLengths() {
+	if p.Clean.Text == "" || p.Corrupt.Text == "" {
+		// one prompt typed so far: its length, no complaint yet
+		p.msg.field("prompts", "")
+		p.Lengths.SetText("")
+		for _, c := range []struct{ text, which string }{{p.Clean.Text, "clean"}, {p.Corrupt.Text, "corrupted"}} {
+			if c.text != "" {
+				if ids, err := p.tokens(c.text, c.which); err == nil {
+					p.Lengths.SetText(fmt.Sprintf("The %s prompt has %s (BOS first).", c.which, nOf(len(ids), "token")))
+				}
+			}
+		}
+		return
+	}
+	clean, _, err := p.prompts()
+	if err != nil {
+		p.Lengths.SetText("")
+		p.msg.field("prompts", err.Error())
+		return
+	}
+	p.msg.field("prompts", "")
+	p.Lengths.SetText(fmt.Sprintf("Both prompts have %s (BOS first).", nOf(len(clean), "token")))
+}
+
+// metricTokens returns the logit difference's two token ids.
+func (p *PatchPane) metricTokens() (a, b int, err error) {
+	if p.TokenA.Text == "" || p.TokenB.Text == "" {
+		return 0, 0, errors.New(`type the two tokens of the logit difference (with their leading space: " Mary")`)
+	}
+	if a, err = intervene.OneToken(p.v.Tok, p.TokenA.Text); err != nil {
+		return 0, 0, fmt.Errorf("first token: %w", err)
+	}
+	if b, err = intervene.OneToken(p.v.Tok, p.TokenB.Text); err != nil {
+		return 0, 0, fmt.Errorf("second token: %w", err)
+	}
+	return a, b, nil
+}
+
+// checkTokens shows the metric tokens' ids as they are typed.
+func (p *PatchPane) checkTokens() {
+	if p.TokenA.Text == "" && p.TokenB.Text == "" {
+		p.TokenIDs.SetText("a leading space is part of a token")
+		p.msg.field("tokens", "")
+		return
+	}
+	a, b, err := p.metricTokens()
+	if err != nil {
+		p.TokenIDs.SetText("")
+		p.msg.field("tokens", err.Error())
+		return
+	}
+	p.msg.field("tokens", "")
+	p.TokenIDs.SetText(fmt.Sprintf("logits[-1, %d] − logits[-1, %d]: %q is %d, %q is %d", a, b, p.TokenA.Text, a, p.TokenB.Text, b))
+}
+
+// request reads the inputs.
+func (p *PatchPane) request() (*patchRequest, error) {
+	if p.v.SAE == nil || p.v.SAE.W == nil || p.v.SAE.W.Model == nil {
+		return nil, errors.New("no model loaded: open a model and an SAE to patch its features")
+	}
+	clean, corrupt, err := p.prompts()
+	if err != nil {
+		return nil, err
+	}
+	r := &patchRequest{clean: clean, corrupt: corrupt, where: "every position", opt: intervene.PatchOptions{Batch: 16}}
+	switch p.Metric.Selected {
+	case patchLogitDiff:
+		a, b, err := p.metricTokens()
+		if err != nil {
+			return nil, err
+		}
+		r.metric = intervene.LogitDiff(a, b)
+		r.desc = fmt.Sprintf("logit %q − logit %q at the last position", p.TokenA.Text, p.TokenB.Text)
+	case patchLoss:
+		r.metric = intervene.LossMetric()
+		r.desc = "loss over the prompt"
+	case patchFeature:
+		i := p.MetricSAE.SelectedIndex()
+		if i < 0 || i >= len(p.saes) {
+			return nil, errors.New("choose the SAE whose feature is the metric")
+		}
+		f, err := parseInt(p.MetricFeature.Text)
+		if err != nil {
+			return nil, fmt.Errorf("metric feature: %w", err)
+		}
+		s := p.saes[i]
+		if f < 0 || f >= s.Weights.DSae {
+			return nil, fmt.Errorf("metric feature %d out of range: that SAE has features 0 to %d", f, s.Weights.DSae-1)
+		}
+		pos, err := parseInt(p.MetricPos.Text)
+		if err != nil {
+			return nil, fmt.Errorf("metric position: %w", err)
+		}
+		r.metric = intervene.FeatureMetric(s.Enc, f, pos)
+		r.desc = fmt.Sprintf("feature %d of %s at position %d", f, s.Name(), pos)
+	default:
+		return nil, errors.New("choose a metric")
+	}
+	if p.Where.Selected == patchOnePos {
+		pos, err := parseInt(p.Pos.Text)
+		if err != nil {
+			return nil, fmt.Errorf("position to patch: %w", err)
+		}
+		T := len(clean)
+		if pos < -T || pos >= T {
+			return nil, fmt.Errorf("position %d outside prompts of %d tokens (0 to %d, or -1 to -%d from the end)", pos, T, T-1, T)
+		}
+		r.opt.OnePosition, r.opt.Pos = true, pos
+		at := pos
+		if at < 0 {
+			at += T
+		}
+		r.where = fmt.Sprintf("position %d (%q)", at, p.v.Tok.DisplayString(int(clean[at])))
+	}
+	return r, nil
+}
+
+// Start runs the patching of the inputs in the background; Cancel stops
+// it. A bad input is said in the message line instead.
+func (p *PatchPane) Start() {
+	if p.cancel != nil {
+		return // one run at a time: Cancel first
+	}
+	req, err := p.request()
+	if err != nil {
+		p.msg.setResult(err.Error())
+		return
+	}
+	p.msg.setResult("")
+	ctx, cancel := context.WithCancel(p.v.Jobs.Context())
+	p.cancel = cancel
+	p.runID++
+	id := p.runID
+	p.Run.Disable()
+	p.Cancel.Enable()
+	p.Progress.SetValue(0)
+	p.Progress.Show()
+	p.Status.SetText("")
+	sae, m := p.v.SAE, p.v.SAE.W.Model
+	t0 := time.Now()
+	req.opt.Progress = func(done, total int) {
+		uiDo(func() {
+			if id == p.runID && total > 0 {
+				p.Progress.SetValue(float64(done) / float64(total))
+			}
+		})
+	}
+	p.wg.Add(1)
+	p.v.Jobs.Go(func(context.Context) {
+		defer p.wg.Done()
+		res, err := intervene.PatchWith(ctx, m, sae.Enc, req.clean, req.corrupt, req.metric, req.opt)
+		elapsed := time.Since(t0)
+		uiDo(func() { p.finish(id, req, res, err, elapsed) })
+	})
+}
+
+// Stop cancels the run in flight.
+func (p *PatchPane) Stop() {
+	if p.cancel != nil {
+		p.cancel()
+	}
+}
+
+// finish shows a run's outcome (UI thread).
+func (p *PatchPane) finish(id uint64, req *patchRequest, res *intervene.Patching, err error, elapsed time.Duration) {
+	if id != p.runID {
+		return
+	}
+	p.cancel = nil
+	p.Run.Enable()
+	p.Cancel.Disable()
+	p.Progress.Hide()
+	switch {
+	case errors.Is(err, context.Canceled):
+		p.Status.SetText("Cancelled: the table shows the previous run, if any.")
+		return
+	case err != nil:
+		p.msg.setResult(err.Error())
+		return
+	}
+	p.Status.SetText(fmt.Sprintf("Done in %s.", elapsed.Round(time.Millisecond)))
+	p.show(&PatchResult{Patching: res, Metric: req.desc, Where: req.where, Tokens: len(req.clean), Elapsed: elapsed})
+}
+
+// show ranks and plots a result.
+func (p *PatchPane) show(r *PatchResult) {
+	p.res = r
+	p.ranked = slices.Clone(r.Patched)
+	slices.SortStableFunc(p.ranked, func(a, b int) int {
+		ea, eb := math.Abs(r.Effect[a]), math.Abs(r.Effect[b])
+		switch {
+		case ea > eb:
+			return -1
+		case ea < eb:
+			return 1
+		}
+		return a - b
+	})
+	p.Summary.SetText(fmt.Sprintf("Metric (%s): clean %s, corrupted %s. %s patched at %s of %s; effect = metric with the feature's clean value patched in − corrupted metric. Click a row to select the feature.",
+		r.Metric, fnum(r.MetricClean), fnum(r.MetricCorrupt), nOf(len(r.Patched), "feature"), r.Where, nOf(r.Tokens, "token")))
+	p.setColumnWidths()
+	p.Table.Refresh()
+	p.Table.ScrollToTop()
+	top := p.ranked[:min(PatchTopBars, len(p.ranked))]
+	effs := make([]plots.Effect, len(top))
+	for i, f := range top {
+		name := "#" + strconv.Itoa(f)
+		if l := p.v.Label(f); l != "" {
+			name += " " + l
+		}
+		effs[i] = plots.Effect{Label: name, Value: r.Effect[f]}
+	}
+	title := fmt.Sprintf("Top %d of %s patching effects, %s", len(top), nOf(len(p.ranked), "feature"), p.v.Name())
+	xlabel := "effect on " + r.Metric
+	p.Plot.SetSource(func() (*plots.Figure, error) { return plots.Effects(effs, title, xlabel) }, time.Now())
+}
+
+// patchColumn is one column of the Patch pane's table.
+type patchColumn struct {
+	title string
+	width float32
+	cell  func(r *PatchResult, f int) string
+}
+
+// columns are the table's columns: the Estimate column only when the
+// result has attribution estimates.
+func (p *PatchPane) columns() []patchColumn {
+	cols := []patchColumn{
+		{"#", 48, nil},
+		{"Feature", 72, func(_ *PatchResult, f int) string { return strconv.Itoa(f) }},
+		{"Effect", 96, func(r *PatchResult, f int) string { return fnum(r.Effect[f]) }},
+		{"Δf clean − corr.", 120, func(r *PatchResult, f int) string { return fnum(r.Delta[f]) }},
+	}
+	if p.res != nil && p.res.Estimate != nil {
+		cols = append(cols, patchColumn{"Estimate", 96, func(r *PatchResult, f int) string { return fnum(r.Estimate[f]) }})
+	}
+	return append(cols, patchColumn{"Label", 220, func(_ *PatchResult, f int) string { return p.v.Label(f) }})
+}
+
+func (p *PatchPane) setColumnWidths() {
+	for c, col := range p.columns() {
+		p.Table.SetColumnWidth(c, col.width)
+	}
+}
+
+func (p *PatchPane) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
+	l := o.(*widget.Label)
+	cols := p.columns()
+	if p.res == nil || id.Row < 0 || id.Row >= len(p.ranked) || id.Col < 0 || id.Col >= len(cols) {
+		l.SetText("")
+		return
+	}
+	f := p.ranked[id.Row]
+	text := strconv.Itoa(id.Row + 1)
+	if c := cols[id.Col]; c.cell != nil {
+		text = c.cell(p.res, f)
+	}
+	bold := f == p.v.Feature()
+	if l.Text != text || l.TextStyle.Bold != bold {
+		l.Text, l.TextStyle.Bold = text, bold
+		l.Refresh()
+	}
+}
+
+// ExportCSV saves every patched feature's effect, ranked, as CSV.
+func (p *PatchPane) ExportCSV() {
+	r := p.res
+	if r == nil {
+		p.msg.setResult("nothing to export: run the patching first")
+		return
+	}
+	ranked := slices.Clone(p.ranked)
+	labels := make([]string, len(ranked))
+	for i, f := range ranked {
+		labels[i] = p.v.Label(f)
+	}
+	p.v.Export("the patching effects", fileStem("patch", p.v.Name())+".csv", func(_ string, w io.Writer) error {
+		return writePatchCSV(w, r, ranked, labels)
+	}, nil)
+}
+
+// writePatchCSV writes one row per patched feature, in rank order: its
+// effect, the summed feature change patched in, the estimate when there
+// is one, the metric's clean and corrupted values and its label.
+func writePatchCSV(w io.Writer, r *PatchResult, ranked []int, labels []string) error {
+	cw := csv.NewWriter(w)
+	head := []string{"rank", "feature", "effect", "delta_f"}
+	if r.Estimate != nil {
+		head = append(head, "estimate")
+	}
+	cw.Write(append(head, "metric", "metric_clean", "metric_corrupt", "label"))
+	g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	for i, f := range ranked {
+		row := []string{strconv.Itoa(i + 1), strconv.Itoa(f), g(r.Effect[f]), g(r.Delta[f])}
+		if r.Estimate != nil {
+			row = append(row, g(r.Estimate[f]))
+		}
+		cw.Write(append(row, r.Metric, g(r.MetricClean), g(r.MetricCorrupt), labels[i]))
+	}
+	cw.Flush()
+	return cw.Error()
+}
