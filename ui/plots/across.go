@@ -53,26 +53,40 @@ func CompareAcross(srcs []Source, o Options) (*Figure, error) {
 	bins, lo, hi, explicit := densityRange(hi, o)
 	fig := &Figure{Kind: KindDensity, Unit: "token"}
 	out, dead := 0, 0
+	rebinned := false // a bounded store's histogram spread over other bins
 	keys := map[string]int{}
 	for i, src := range srcs {
 		st := stats[i]
 		s := src.Store
-		vals, err := s.FeatureValues(st.ID) // checks the section's checksum
-		if err != nil {
-			return nil, err
-		}
 		var edges []float64
 		var counts []int
-		if len(srcs) == 1 && !explicit && bins == store.HistBins && !st.Dead {
+		switch {
+		case len(srcs) == 1 && !explicit && bins == store.HistBins && !st.Dead:
 			var err error // the store's histogram, exactly
 			if edges, counts, err = s.Histogram(st.ID); err != nil {
 				return nil, err
 			}
-		} else {
+		case s.Bounded():
+			// A bounded store keeps a histogram, not the values.
+			he, hc, err := s.Histogram(st.ID)
+			if err != nil {
+				return nil, err
+			}
+			var o int
+			edges, counts, o = rebin(he, hc, bins, lo, hi)
+			if explicit {
+				out += o
+			}
+			rebinned = true
+		default:
+			vals, err := s.FeatureValues(st.ID) // checks the section's checksum
+			if err != nil {
+				return nil, err
+			}
 			edges, counts = binValues(vals, bins, lo, hi)
-		}
-		if explicit {
-			out += outside32(vals, lo, hi)
+			if explicit {
+				out += outside32(vals, lo, hi)
+			}
 		}
 		who := fmt.Sprintf("feature %d", st.ID)
 		if src.SAE != "" {
@@ -104,6 +118,9 @@ func CompareAcross(srcs []Source, o Options) (*Figure, error) {
 	case out > 0:
 		fig.Note = fmt.Sprintf(outsideNote, plural(out, "activation"), fmtNum(lo), fmtNum(hi))
 	}
+	if rebinned && fig.Note == "" {
+		fig.Note = rebinNote
+	}
 	fig.YLabel = densityYLabel(o)
 	title := fmt.Sprintf("Activation density of %d features (non-zero activations)", len(srcs))
 	if len(srcs) == 1 {
@@ -121,4 +138,32 @@ var notKey = regexp.MustCompile(`[^a-z0-9]+`)
 // "blocks.1.hook_resid_pre (256)" gives "blocks_1_hook_resid_pre_256".
 func csvKey(name string) string {
 	return strings.Trim(notKey.ReplaceAllString(strings.ToLower(name), "_"), "_")
+}
+
+// rebinNote says how a bounded store's densities are drawn on other bins.
+const rebinNote = "from each analysis' 32-bin histogram, each bin counted at its centre (a bounded analysis keeps no single activations)"
+
+// rebin counts a histogram (edges, counts) over bins equal bins of
+// [lo, hi], each source bin's count placed at its centre (clamped to the
+// end bins, as binValues does), and returns how many fall outside
+// [lo, hi].
+func rebin(edges []float64, counts []int, bins int, lo, hi float64) ([]float64, []int, int) {
+	out := make([]float64, bins+1)
+	for i := range out {
+		out[i] = lo + (hi-lo)*float64(i)/float64(bins)
+	}
+	got := make([]int, bins)
+	outside := 0
+	for b, c := range counts {
+		if c == 0 {
+			continue
+		}
+		v := (edges[b] + edges[b+1]) / 2
+		if v < lo || v > hi {
+			outside += c
+		}
+		i := int((v - lo) / (hi - lo) * float64(bins))
+		got[max(0, min(bins-1, i))] += c
+	}
+	return out, got, outside
 }
