@@ -12,6 +12,7 @@ import (
 
 	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/compute/workspace"
+	"github.com/saescope/saescope/weights/tokenizer"
 )
 
 // NeuroscopeExample is the text the neuroscope starts with.
@@ -38,8 +39,14 @@ type NeuroscopePane struct {
 	featureField *featureField
 	msg          *paneMsg
 	acts         *workspace.TextActs
-	scaleMax     float64 // 0: automatic (the feature's corpus maximum, else the text's)
-	syncing      bool
+	actsText     string // the text acts are of
+	// chipPos is, per chip, the position (BOS dropped) of the token whose
+	// activation it shows: byte-level tokens forming one character share
+	// a chip.
+	chipPos  []int
+	ablation *hoverAblation
+	scaleMax float64 // 0: automatic (the feature's corpus maximum, else the text's)
+	syncing  bool
 	// LastLatency is the time from the last keystroke to the colours of
 	// the text it produced being set.
 	LastLatency time.Duration
@@ -88,12 +95,15 @@ func NewNeuroscopePane(v *View) *NeuroscopePane {
 	p.Hover = widget.NewLabel("Hover a token to see its text, id and activation.")
 	p.Hover.Truncation = fyne.TextTruncateEllipsis
 	p.Hover.TextStyle = chipStyle // the token text has the chips' glyphs
+	p.ablation = newHoverAblation(v)
 	p.Strip.OnHover = func(i int) {
-		if i < 0 {
+		if i < 0 || i >= len(p.chipPos) {
 			p.Hover.SetText("Hover a token to see its text, id and activation.")
+			p.ablation.Clear()
 			return
 		}
-		p.Hover.SetText(fmt.Sprintf("position %d · %s", i, p.Strip.Tokens()[i].Describe()))
+		p.Hover.SetText(fmt.Sprintf("position %d · %s", p.chipPos[i], p.Strip.Tokens()[i].Describe()))
+		p.hoverAblation(i)
 	}
 	p.Msg = newMessageLine(widget.DangerImportance)
 	p.msg = newPaneMsg(p.Msg)
@@ -105,7 +115,7 @@ func NewNeuroscopePane(v *View) *NeuroscopePane {
 	controls := container.NewHBox(widget.NewLabel("Feature"), small(p.FeatureEntry, 80),
 		widget.NewLabel("Colour scale max"), small(p.ScaleEntry, 80), layout.NewSpacer(), p.Legend)
 	top := container.NewVBox(controls, p.Text, p.Msg, p.Summary)
-	p.content = container.NewBorder(top, p.Hover, nil, nil, container.NewVScroll(container.NewPadded(p.Strip)))
+	p.content = container.NewBorder(top, container.NewVBox(p.Hover, p.ablation.Line), nil, nil, container.NewVScroll(container.NewPadded(p.Strip)))
 
 	v.OnFeature(func(f int) {
 		p.syncing = true
@@ -115,6 +125,7 @@ func NewNeuroscopePane(v *View) *NeuroscopePane {
 		}
 		p.syncing = false
 		p.msg.field("feature", "") // a feature chosen elsewhere replaces a bad one typed
+		p.ablation.Clear()         // it was the previous feature's
 		p.recolour()
 	})
 	v.OnStore(func(*store.Store) { p.recolour() }) // the corpus maximum comes from the store
@@ -142,14 +153,15 @@ func (p *NeuroscopePane) result(text string, ta *workspace.TextActs, err error, 
 		}
 	}
 	if err != nil {
-		p.acts = nil
+		p.acts, p.chipPos = nil, nil
 		p.msg.setResult(err.Error())
 		p.Strip.SetTokens(nil, 1, -1)
 		p.Summary.SetText("")
 		return
 	}
 	p.msg.setResult("")
-	p.acts = ta
+	p.acts, p.actsText = ta, text
+	p.ablation.Clear()
 	p.recolour()
 	p.LastLatency = time.Since(typed)
 	logTiming("neuroscope: keystroke to colours set %v (%d tokens)", p.LastLatency, len(ta.Tokens)-1)
@@ -166,13 +178,16 @@ func (p *NeuroscopePane) recolour() {
 		return
 	}
 	if len(ta.Tokens) < 2 {
+		p.chipPos = nil
 		p.Strip.SetTokens(nil, 1, -1)
 		p.Legend.SetScale(0)
 		p.Summary.SetText("Type some text to see the feature's activation on each token.")
 		return
 	}
 	if f < 0 {
-		p.Strip.SetTokens(plainTokens(ta), 1, -1)
+		m := mergeByteTokens(p.v.Tok, plainTokens(ta))
+		p.chipPos = m.at
+		p.Strip.SetTokens(m.chips, 1, -1)
 		p.Legend.SetScale(0)
 		p.Summary.SetText("Select a feature (in the ranking, in elicitation, or type its id above) to colour the text.")
 		return
@@ -188,11 +203,13 @@ func (p *NeuroscopePane) recolour() {
 		lo = min(lo, v)
 	}
 	scale, scaleWhy := p.colourScale(f, hi)
+	m := mergeByteTokens(p.v.Tok, toks) // “, not <0xE2><0x80><0x9C>
 	marked := -1
 	if hi > 0 {
-		marked = at
+		marked = m.marked(at)
 	}
-	p.Strip.SetTokens(toks, scale, marked)
+	p.chipPos = m.at
+	p.Strip.SetTokens(m.chips, scale, marked)
 	p.Legend.SetScale(scale)
 	sum := fmt.Sprintf("Feature %d on %s: max %.3f at %q (position %d) · min %.3f", f, nOf(len(vals), "token"), hi, toks[at].Text, at, lo)
 	if hi == 0 {
@@ -224,6 +241,32 @@ func (p *NeuroscopePane) colourScale(f int, hi float32) (float32, string) {
 	}
 	return 1, "1 (nothing fires here and no corpus maximum is known)"
 }
+
+// hoverAblation shows what ablating the selected feature at chip i's
+// token does to the next token.
+func (p *NeuroscopePane) hoverAblation(i int) {
+	ta, f := p.acts, p.v.Feature()
+	if ta == nil || f < 0 {
+		p.ablation.Clear()
+		return
+	}
+	pos := p.chipPos[i] + 1 // BOS first
+	seq := make([]int32, len(ta.Tokens))
+	for j, id := range ta.Tokens {
+		seq[j] = int32(id)
+	}
+	position := pos
+	if p.v.SAE.Weights.NoBOS && len(seq) > 0 && seq[0] == tokenizer.BOS {
+		seq, position = seq[1:], pos-1 // the SAE sees the text alone, as Encode runs it
+	}
+	p.ablation.Hover(ablationKey{text: p.actsText, f: f, row: -1, pos: pos, position: position}, seq, p.Strip.Tokens()[i].Value)
+}
+
+// Ablation is the hover line of the ablation effect.
+func (p *NeuroscopePane) Ablation() *widget.Label { return p.ablation.Line }
+
+// SettleAblation waits for the hover ablations requested (tests).
+func (p *NeuroscopePane) SettleAblation() { p.ablation.Settle() }
 
 // plainTokens are a text's tokens without activations (BOS dropped).
 func plainTokens(ta *workspace.TextActs) []Token {

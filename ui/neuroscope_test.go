@@ -2,10 +2,13 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2/test"
+
+	"github.com/saescope/saescope/compute/intervene"
 )
 
 func TestNeuroscopeColoursTheText(t *testing.T) {
@@ -153,5 +156,71 @@ func TestNeuroscopeTypingEndsOnNewestText(t *testing.T) {
 	ta, _ := v.SAE.Encode(context.Background(), "the cat sat on the mat")
 	if got := len(p.Strip.Tokens()); got != len(ta.Tokens)-1 {
 		t.Errorf("%d chips, the final text has %d tokens", got, len(ta.Tokens)-1)
+	}
+}
+
+// Byte-level tokens show as the character they form, and hovering a
+// token shows what ablating the feature there does to the next token:
+// the lists of intervene.AblateAt on the whole text, cached.
+func TestNeuroscopeBytesAndHoverAblation(t *testing.T) {
+	test.NewTempApp(t)
+	v := newTestView(t)
+	p := NewNeuroscopePane(v)
+	show(t, p.Content(), 800, 600)
+	p.Text.SetText("She said “yes” to the plan and left.")
+	p.Settle()
+	ta := p.Acts()
+	// the feature strongest on this text
+	f, best := 0, float32(0)
+	for i := 1; i < len(ta.Tokens); i++ {
+		for j := 0; j < ta.DSae; j++ {
+			if a := ta.Acts[i*ta.DSae+j]; a > best {
+				f, best = j, a
+			}
+		}
+	}
+	v.Select(f)
+	var texts []string
+	for _, tok := range p.Strip.Tokens() {
+		texts = append(texts, tok.Text)
+	}
+	joined := strings.Join(texts, "")
+	if !strings.Contains(joined, "“") || strings.Contains(joined, "<0x") || len(texts) >= len(ta.Tokens)-1 {
+		t.Errorf("chips %q for %d tokens", texts, len(ta.Tokens)-1)
+	}
+	m := p.Strip.Marked()
+	if m < 0 {
+		t.Fatal("no marked chip")
+	}
+	p.Strip.OnHover(m)
+	if !strings.Contains(p.Hover.Text, "position ") {
+		t.Errorf("hover %q", p.Hover.Text)
+	}
+	p.SettleAblation()
+	pos := p.chipPos[m] + 1
+	seq := make([]int32, len(ta.Tokens))
+	for i, id := range ta.Tokens {
+		seq[i] = int32(id)
+	}
+	want, err := intervene.AblateAt(context.Background(), v.SAE.W.Model, v.SAE.Enc, seq, f, pos, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Value != ta.Feature(f)[pos] || want.Value == 0 {
+		t.Fatalf("ablated value %v, text's %v", want.Value, ta.Feature(f)[pos])
+	}
+	line := p.Ablation().Text
+	for _, l := range [][]intervene.LogProbChange{want.Increases, want.Decreases} {
+		for _, ch := range l {
+			if item := fmt.Sprintf("%s %+.3f", v.Tok.DisplayString(ch.ID), ch.Delta); !strings.Contains(line, item) {
+				t.Errorf("line %q lacks %q", line, item)
+			}
+		}
+	}
+	p.Strip.OnHover(-1)
+	p.Strip.OnHover(m)
+	p.SettleAblation()
+	if p.ablation.Runs != 1 || p.Ablation().Text != line {
+		t.Errorf("second hover: %d runs, %q", p.ablation.Runs, p.Ablation().Text)
 	}
 }
