@@ -34,6 +34,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	generate := fs.Int("generate", 0, "instead: time greedy generation of this many tokens after a 32-token prompt, a feature steered at --hook (use blocks.6.hook_resid_pre), with the key/value cache")
 	patch := fs.Bool("patch", false, "instead: time exact patching of every active feature of a --d-sae SAE at --hook (firing about --l0 features per token) between two random 24-token prompts")
+	attribute := fs.Bool("attribute", false, "instead: time attribution (forward with random --d-sae SAEs at blocks 3, 6 and 9 hook_resid_pre, firing about --l0 features per token, then the backward pass) on a random --seq-token prompt; backward_over_forward is the backward's time over the forward's")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -63,6 +64,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "backend            %s\n", gr.Backend)
 		fmt.Fprintf(stdout, "generation         %.1f tokens/s (%d tokens after a %d-token prompt, steered at %s, %.1f s with the prompt)\n",
 			gr.TokensPerSecond, gr.Generated, gr.Prompt, gr.Hook, gr.Seconds)
+		return nil
+	}
+	if *attribute {
+		hooks := []string{"blocks.3.hook_resid_pre", "blocks.6.hook_resid_pre", "blocks.9.hook_resid_pre"}
+		ar, err := perf.Attribute(ctx, be, hooks, *dsae, *seq, *l0, *reps, func(s string) { fmt.Fprintln(stderr, "bench:", s) })
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, ar)
+		}
+		fmt.Fprintf(stdout, "backend            %s\n", ar.Backend)
+		fmt.Fprintf(stdout, "attribution        %d tokens, %d-feature SAEs at %s: forward %.3f s (model alone %.3f s), backward %.3f s = %.2f× the forward\n",
+			ar.Tokens, ar.DSae, strings.Join(ar.Hooks, ", "), ar.ForwardS, ar.ModelForwardS, ar.BackwardS, ar.BackwardOverForward)
 		return nil
 	}
 	if *patch {

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/saescope/saescope/compute"
 	"github.com/saescope/saescope/compute/encoder"
@@ -73,6 +74,10 @@ type Result struct {
 	// Acts[i] and Grads[i] are the SAE i's features f and ∂m/∂f, [T, d_sae]
 	// row-major each.
 	Acts, Grads [][]float32
+	// Forward is the time of the forward pass (the SAEs encoding, the
+	// activations kept); Backward that of the metric's gradient and the
+	// backward pass, for benchmarks.
+	Forward, Backward time.Duration
 }
 
 // Attribution returns f·∂m/∂f for SAE i ([T, d_sae]): the linear estimate
@@ -126,10 +131,12 @@ func Run(ctx context.Context, m *model.Model, saes []*encoder.Encoder, tokens []
 	defer compute.RecoverBackend(p.be, &err)
 	p.mm = &products{be: p.be, scratch: map[[3]int]compute.Tensor{}}
 	defer p.mm.free()
+	t0 := time.Now()
 	if err := p.forward(ctx, tokens); err != nil {
 		return nil, err
 	}
-	res = &Result{T: T}
+	res = &Result{T: T, Forward: time.Since(t0)}
+	t0 = time.Now()
 	var g []float32
 	switch metric.Kind {
 	case LogitDiff:
@@ -147,6 +154,7 @@ func Run(ctx context.Context, m *model.Model, saes []*encoder.Encoder, tokens []
 	if err := p.backward(ctx, g); err != nil {
 		return nil, err
 	}
+	res.Backward = time.Since(t0)
 	for _, e := range saes {
 		s := p.byIn[e.SAE.Hook]
 		res.Acts = append(res.Acts, s.f)

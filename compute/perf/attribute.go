@@ -1,0 +1,110 @@
+package perf
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/compute/attribution"
+	"github.com/saescope/saescope/compute/encoder"
+	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/weights/gpt2"
+	"github.com/saescope/saescope/weights/hookname"
+	"github.com/saescope/saescope/weights/sae"
+	"github.com/saescope/saescope/weights/tokenizer"
+)
+
+// AttributeReport is the timing of one attribution (forward with the SAEs
+// spliced in, then the backward pass), best of the repetitions.
+type AttributeReport struct {
+	Backend string   `json:"backend"`
+	Tokens  int      `json:"tokens"`
+	Hooks   []string `json:"hooks"`
+	DSae    int      `json:"d_sae"`
+	Metric  string   `json:"metric"`
+	// ModelForwardS is model.Run's plain forward of the prompt (no SAE).
+	ModelForwardS float64 `json:"model_forward_seconds"`
+	// ForwardS is attribution's forward: the same ops, each SAE encoding
+	// at its hook, the activations the backward needs kept.
+	ForwardS float64 `json:"forward_seconds"`
+	// BackwardS is the metric's gradient and the backward pass to the
+	// first SAE, ∂m/∂f of every feature of every SAE at every position.
+	BackwardS float64 `json:"backward_seconds"`
+	// BackwardOverForward is BackwardS / ForwardS.
+	BackwardOverForward float64 `json:"backward_over_forward"`
+	// BackwardOverModel is BackwardS / ModelForwardS.
+	BackwardOverModel float64 `json:"backward_over_model_forward"`
+}
+
+// Attribute times attribution.Run on full-size random GPT-2 small: a
+// random prompt of seq tokens (BOS first), a random dSae-feature SAE at
+// each hook (calibrated to fire about l0 features per token), the metric
+// logits[-1, 13] − logits[-1, 11]; reps repetitions, the best kept.
+func Attribute(ctx context.Context, be compute.Backend, hooks []string, dSae, seq int, l0 float64, reps int, progress func(string)) (*AttributeReport, error) {
+	cfg := gpt2.SmallConfig()
+	if len(hooks) == 0 {
+		return nil, fmt.Errorf("attribute benchmark: no hook")
+	}
+	progress("building a random full-size GPT-2 small")
+	m, err := model.New(be, gpt2.Random(cfg, 1))
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	rng := rand.New(rand.NewPCG(9, 10))
+	prompt := make([]int32, seq)
+	prompt[0] = tokenizer.BOS
+	for i := 1; i < seq; i++ {
+		prompt[i] = int32(rng.IntN(cfg.VocabSize - 1))
+	}
+	var encs []*encoder.Encoder
+	for i, name := range hooks {
+		h, err := hookname.Parse(name, cfg.NLayer)
+		if err != nil {
+			return nil, err
+		}
+		s := sae.Random(cfg.DModel, dSae, h, -0.5, uint64(11+i))
+		progress(fmt.Sprintf("calibrating the SAE at %s to fire about %g features per token", h, l0))
+		if err := CalibrateBias(ctx, m, s, prompt, 1, seq, l0); err != nil {
+			return nil, err
+		}
+		e, err := encoder.New(be, s)
+		if err != nil {
+			return nil, err
+		}
+		defer e.Close()
+		encs = append(encs, e)
+	}
+	metric := attribution.Metric{Kind: attribution.LogitDiff, A: 13, B: 11}
+	rep := &AttributeReport{Backend: be.Name(), Tokens: seq, Hooks: hooks, DSae: dSae, Metric: metric.String()}
+	best := func(cur *float64, v float64) {
+		if *cur == 0 || v < *cur {
+			*cur = v
+		}
+	}
+	for r := 0; r < max(1, reps); r++ {
+		progress(fmt.Sprintf("attribution %d/%d", r+1, max(1, reps)))
+		t0 := time.Now()
+		m.Lock()
+		out, err := m.Run(ctx, prompt, 1, seq, model.Hooks{})
+		if err == nil {
+			_, err = m.Logits(out.Resid, []int{seq - 1})
+		}
+		m.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		best(&rep.ModelForwardS, time.Since(t0).Seconds())
+		res, err := attribution.Run(ctx, m, encs, prompt, metric)
+		if err != nil {
+			return nil, err
+		}
+		best(&rep.ForwardS, res.Forward.Seconds())
+		best(&rep.BackwardS, res.Backward.Seconds())
+	}
+	rep.BackwardOverForward = rep.BackwardS / rep.ForwardS
+	rep.BackwardOverModel = rep.BackwardS / rep.ModelForwardS
+	return rep, nil
+}
