@@ -79,6 +79,35 @@ func TestFeatureLogitsAgainstHostComputation(t *testing.T) {
 			t.Errorf("suppressed %d: %+v, want id %d value %g", i, got.Suppressed[i], lo, logits[lo])
 		}
 	}
+	// the histogram of every token's weight: from the smallest to the
+	// largest, the counts those of the host computation (a weight within
+	// 1e-4 of an edge may fall either side)
+	h := got.Hist
+	n := len(h.Counts)
+	if n != features.LogitHistBins || len(h.Edges) != n+1 {
+		t.Fatalf("histogram of %d bins, %d edges", n, len(h.Edges))
+	}
+	lo, hi := logits[idx[V-1]], logits[idx[0]]
+	if math.Abs(h.Edges[0]-lo) > 1e-4 || math.Abs(h.Edges[n]-hi) > 1e-4 {
+		t.Errorf("histogram range [%g, %g], weights from %g to %g", h.Edges[0], h.Edges[n], lo, hi)
+	}
+	want := make([]int, n)
+	slack := 0
+	for _, x := range logits {
+		b := max(0, min(n-1, int((x-h.Edges[0])/(h.Edges[n]-h.Edges[0])*float64(n))))
+		want[b]++
+		if b > 0 && x-h.Edges[b] < 1e-4 || b < n-1 && h.Edges[b+1]-x < 1e-4 {
+			slack++
+		}
+	}
+	total, diff := 0, 0
+	for i := range want {
+		total += h.Counts[i]
+		diff += max(h.Counts[i]-want[i], want[i]-h.Counts[i])
+	}
+	if total != V || diff > 2*slack {
+		t.Errorf("histogram counts %v (total %d), host %v (%d weights near an edge)", h.Counts, total, want, slack)
+	}
 }
 
 // A host-function patch that zeroes the activation must equal zero

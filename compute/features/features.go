@@ -299,6 +299,42 @@ func UnembedDecoder(ctx context.Context, m *model.Model, enc *encoder.Encoder, s
 type LogitEffect struct {
 	Boosted    []Ranked `json:"boosted"`
 	Suppressed []Ranked `json:"suppressed"`
+	// Hist is the histogram of every token's logit weight (sae_vis shows
+	// it beside the two lists).
+	Hist LogitHistogram `json:"histogram"`
+}
+
+// LogitHistBins is the number of bins of LogitEffect.Hist.
+const LogitHistBins = 60
+
+// LogitHistogram counts the logit weights of the whole vocabulary over
+// equal bins from the smallest weight to the largest.
+type LogitHistogram struct {
+	Edges  []float64 `json:"edges"`  // len(Counts)+1, Edges[0] the smallest weight, the last the largest
+	Counts []int     `json:"counts"` // tokens per bin (the last bin holds the largest)
+}
+
+// histogramOf bins v over bins equal bins of [min v, max v].
+func histogramOf(v []float32, bins int) LogitHistogram {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, x := range v {
+		lo, hi = math.Min(lo, float64(x)), math.Max(hi, float64(x))
+	}
+	if len(v) == 0 {
+		lo, hi = 0, 1
+	}
+	if hi == lo {
+		hi = lo + 1
+	}
+	h := LogitHistogram{Edges: make([]float64, bins+1), Counts: make([]int, bins)}
+	for i := range h.Edges {
+		h.Edges[i] = lo + (hi-lo)*float64(i)/float64(bins)
+	}
+	for _, x := range v {
+		i := int((float64(x) - lo) / (hi - lo) * float64(bins))
+		h.Counts[max(0, min(bins-1, i))]++
+	}
+	return h
 }
 
 // FeatureLogits returns the k most boosted and suppressed tokens of feature f.
@@ -322,7 +358,7 @@ func FeatureLogits(m *model.Model, enc *encoder.Encoder, f int, k int) (*LogitEf
 	for i, v := range centred {
 		neg[i] = -v
 	}
-	res := &LogitEffect{Boosted: TopK(centred, k), Suppressed: TopK(neg, k)}
+	res := &LogitEffect{Boosted: TopK(centred, k), Suppressed: TopK(neg, k), Hist: histogramOf(centred, LogitHistBins)}
 	for i := range res.Suppressed {
 		res.Suppressed[i].Value = -res.Suppressed[i].Value
 	}
