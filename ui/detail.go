@@ -44,6 +44,9 @@ type DetailPane struct {
 	Info       *widget.Label
 	Msg        *widget.Label
 	Density    *PlotView
+	// LogitHist is the histogram of the feature's logit weights over the
+	// vocabulary, beside the boosted and suppressed lists (as sae_vis).
+	LogitHist *PlotView
 	Boosted    *pickList
 	Suppressed *pickList
 	Nearest    *pickList
@@ -88,6 +91,7 @@ func newDetailPane(v *View, active bool) *DetailPane {
 	p.Info.Wrapping = fyne.TextWrapWord
 	p.Msg = newMessageLine(widget.WarningImportance)
 	p.Density = NewPlotView(v)
+	p.LogitHist = NewPlotView(v)
 
 	p.Boosted = newPickList("Boosts", "tokens, logit weight", nil)
 	p.Suppressed = newPickList("Suppresses", "tokens, logit weight", nil)
@@ -118,7 +122,9 @@ func newDetailPane(v *View, active bool) *DetailPane {
 	// the token columns wider: tokens are longer than feature ids
 	columns := container.New(weighted{1.3, 1.3, 0.8, 0.8, 0.8},
 		p.Boosted.Content(), p.Suppressed.Content(), p.Nearest.Content(), p.Other.Content(), p.CoAct.Content())
-	split := container.NewVSplit(container.NewBorder(nil, export, nil, nil, p.Density), columns)
+	plotsRow := container.NewHSplit(container.NewBorder(nil, export, nil, nil, p.Density), p.LogitHist)
+	plotsRow.Offset = 0.58
+	split := container.NewVSplit(plotsRow, columns)
 	split.Offset = 0.56
 	p.content = container.NewBorder(container.NewVBox(p.Info, p.Msg), nil, nil, nil, split)
 
@@ -146,7 +152,7 @@ func (p *DetailPane) SetActive(on bool) {
 }
 
 // Settle waits for the computations and the plot (tests, measurements).
-func (p *DetailPane) Settle() { settleEach(p.runner, p.Density) }
+func (p *DetailPane) Settle() { settleEach(p.runner, p.Density, p.LogitHist) }
 
 func (p *DetailPane) message(text string) { showMessage(p.Msg, text) }
 
@@ -245,6 +251,7 @@ func (p *DetailPane) Update() {
 		p.Info.SetText("Select a feature in the ranking, in elicitation, or type its id: its density, direct logit effect and nearest features show here.")
 		p.clear()
 		p.Density.SetMessage("No feature selected.")
+		p.LogitHist.SetMessage("No feature selected.")
 		return
 	}
 	t0 := time.Now()
@@ -369,9 +376,13 @@ func (p *DetailPane) show(d *detailData) {
 		notes = append(notes, "Direct logit effect: "+d.logitsErr.Error())
 		p.Boosted.SetRows(nil)
 		p.Suppressed.SetRows(nil)
+		p.LogitHist.SetMessage("No logit weights: " + d.logitsErr.Error())
 	} else {
 		p.Boosted.SetRows(tokRows(d.logits.Boosted))
 		p.Suppressed.SetRows(tokRows(d.logits.Suppressed))
+		f, h := d.req.f, d.logits.Hist
+		p.LogitHist.Name = fileStem("logit-weights", p.v.Name(), fmt.Sprintf("feature-%d", f))
+		p.LogitHist.SetSource(func() (*plots.Figure, error) { return plots.LogitWeights(f, h.Edges, h.Counts) }, time.Now())
 	}
 	featRows := func(v *View, ss []features.Similar) []listRow {
 		rows := make([]listRow, len(ss))

@@ -56,6 +56,19 @@ func TestDetailPaneShowsTheFeature(t *testing.T) {
 	}
 	checkTokens("boosted", p.Boosted, le.Boosted)
 	checkTokens("suppressed", p.Suppressed, le.Suppressed)
+	// the histogram of every token's logit weight, beside the lists
+	lh := p.LogitHist.Figure()
+	if lh == nil || lh.Kind != plots.KindLogitWeights || len(lh.Bars) != 2 {
+		t.Fatalf("logit weights: %+v (%v, %q)", lh, p.LogitHist.Err(), p.LogitHist.Message())
+	}
+	for i, c := range le.Hist.Counts {
+		if lh.Bars[0].Counts[i]+lh.Bars[1].Counts[i] != c || lh.Bars[0].Edges[i] != le.Hist.Edges[i] {
+			t.Fatalf("logit weight bin %d: %d+%d tokens, want %d", i, lh.Bars[0].Counts[i], lh.Bars[1].Counts[i], c)
+		}
+	}
+	if n := lh.Bars[0].N + lh.Bars[1].N; n != v.SAE.W.Model.Config.VocabSize {
+		t.Errorf("logit weights of %d tokens", n)
+	}
 
 	// nearest by decoder cosine, here and in the other SAE
 	checkSimilar := func(name string, l *pickList, want []features.Similar) {
