@@ -362,7 +362,7 @@ func (s *Store) FeatureValues(f int) ([]float32, error) {
 		return nil, err
 	}
 	if s.bounded {
-		return nil, fmt.Errorf("feature %d's activations: %w (its histogram is: Histogram)", f, ErrNotKept)
+		return nil, fmt.Errorf("feature %d's single activations: %w, which keeps its %d-bin histogram", f, ErrNotKept, HistBins)
 	}
 	if err := s.need(secFeatVal); err != nil {
 		return nil, err
