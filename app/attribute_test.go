@@ -119,3 +119,51 @@ func TestAttributeRefuses(t *testing.T) {
 		}
 	}
 }
+
+// patch prints attribution patching's estimate beside the exact effects:
+// the fixture's attr.ie_estimate (1e-4), and its correlation with them
+// (0.98 in the fixture's note).
+func TestPatchEstimate(t *testing.T) {
+	v1, err := safetensors.Open("../testdata/fixtures/reference.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v1.Close()
+	ref, err := safetensors.Open("../testdata/fixtures/v2/reference.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	toks, shape, err := v1.Int64("tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	T := shape[1]
+	out, errs, code := runCLI(t, "patch", "--model", fixModel, "--sae", fixSAE0, "--clean", idsArg(toks[:T]), "--corrupt", idsArg(toks[T:2*T]),
+		"--metric", "13,11", "--blas", "gonum")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var got struct {
+		Estimate    []float64 `json:"estimate"`
+		Correlation float64   `json:"estimate_correlation"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	want, err := ref.Float32("attr.ie_estimate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Estimate) != len(want.Data) {
+		t.Fatalf("%d estimates, want %d", len(got.Estimate), len(want.Data))
+	}
+	for i, w := range want.Data {
+		if math.Abs(got.Estimate[i]-float64(w)) > 1e-4*math.Max(1, math.Abs(float64(w))) {
+			t.Fatalf("estimate[%d] = %g, want %g", i, got.Estimate[i], w)
+		}
+	}
+	if !(got.Correlation > 0.97) {
+		t.Errorf("estimate_correlation %g, the fixture says 0.98", got.Correlation)
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
+	"github.com/saescope/saescope/compute/attribution"
 	"github.com/saescope/saescope/compute/encoder"
 	"github.com/saescope/saescope/compute/intervene"
 	"github.com/saescope/saescope/weights/sae"
@@ -94,9 +96,11 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	out := map[string]any{}
 	var mt intervene.Metric
+	var am attribution.Metric // the same metric, for the estimate
+	var target *encoder.Encoder
 	switch {
 	case *metric == "loss":
-		mt = intervene.LossMetric()
+		mt, am = intervene.LossMetric(), attribution.Metric{Kind: attribution.Loss}
 	case *metric != "" || *metricText != "":
 		arg, name, texts := *metric, "--metric", false
 		if *metricText != "" {
@@ -107,6 +111,7 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		mt = intervene.LogitDiff(ids[0], ids[1])
+		am = attribution.Metric{Kind: attribution.LogitDiff, A: ids[0], B: ids[1]}
 		strs := e.tok.StrTokens(ids[:])
 		out["metric_tokens"] = []map[string]any{{"id": ids[0], "text": strs[0]}, {"id": ids[1], "text": strs[1]}}
 	default:
@@ -135,6 +140,7 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			defer enc.Close()
 		}
 		mt = intervene.FeatureMetric(enc, f, p)
+		am, target = attribution.Metric{Kind: attribution.Feature, Feature: f, Pos: p}, enc
 	}
 	res, err := intervene.PatchWith(ctx, e.m, e.enc, clean, corrupt, mt, opt)
 	if err != nil {
@@ -143,6 +149,24 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	out["metric"] = mt.String()
 	out["metric_clean"], out["metric_corrupt"] = res.MetricClean, res.MetricCorrupt
 	out["effect"], out["active"], out["patched"] = res.Effect, res.Active, res.Patched
+	// attribution patching's estimate of the same effects, from one
+	// backward pass on each prompt
+	var onePos *int
+	if opt.OnePosition {
+		onePos = &opt.Pos
+	}
+	if est, err := attribution.PatchEstimate(ctx, e.m, e.enc, target, clean, corrupt, am, onePos); err != nil {
+		out["estimate_error"] = err.Error()
+	} else {
+		out["estimate"] = est
+		corr, worst := attribution.Agreement(res.Effect, est)
+		if !math.IsNaN(corr) {
+			out["estimate_correlation"] = corr
+		}
+		if worst >= 0 {
+			out["estimate_worst_feature"] = worst
+		}
+	}
 	out["tokens"] = len(clean)
 	if res.Pos >= 0 {
 		out["position"] = res.Pos

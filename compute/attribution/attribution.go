@@ -506,21 +506,3 @@ func (p *pass) backward(ctx context.Context, g []float32) error {
 	}
 	return nil
 }
-
-// Estimate is attribution patching's estimate of what patching each
-// feature of SAE i from the clean run into the corrupted one changes:
-// Σ_pos ∂m/∂f(corrupt)·(f_clean − f_corrupt), [d_sae]. Both results must
-// come from the same SAEs on prompts of the same length.
-func Estimate(corrupt, clean *Result, i int) []float32 {
-	g, fx, fc := corrupt.Grads[i], corrupt.Acts[i], clean.Acts[i]
-	n := len(g) / corrupt.T
-	out := make([]float64, n)
-	for j, v := range g {
-		out[j%n] += float64(v) * (float64(fc[j]) - float64(fx[j]))
-	}
-	res := make([]float32, n)
-	for j, v := range out {
-		res[j] = float32(v)
-	}
-	return res
-}
