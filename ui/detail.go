@@ -41,12 +41,12 @@ type DetailPane struct {
 	v       *View
 	content fyne.CanvasObject
 
-	Info       *widget.Label
-	Msg        *widget.Label
-	Density    *PlotView
+	Info    *widget.Label
+	Msg     *widget.Label
+	Density *PlotView
 	// LogitHist is the histogram of the feature's logit weights over the
 	// vocabulary, beside the boosted and suppressed lists (as sae_vis).
-	LogitHist *PlotView
+	LogitHist  *PlotView
 	Boosted    *pickList
 	Suppressed *pickList
 	Nearest    *pickList
@@ -122,7 +122,15 @@ func newDetailPane(v *View, active bool) *DetailPane {
 	// the token columns wider: tokens are longer than feature ids
 	columns := container.New(weighted{1.3, 1.3, 0.8, 0.8, 0.8},
 		p.Boosted.Content(), p.Suppressed.Content(), p.Nearest.Content(), p.Other.Content(), p.CoAct.Content())
-	plotsRow := container.NewHSplit(container.NewBorder(nil, export, nil, nil, p.Density), p.LogitHist)
+	logitExport := exportButtons("Logit weights", func(f string) {
+		p.LogitHist.Export(f, func(_ string, err error) {
+			if err != nil {
+				p.message(err.Error())
+			}
+		})
+	}, "png", "svg", "pdf", "csv")
+	plotsRow := container.NewHSplit(container.NewBorder(nil, export, nil, nil, p.Density),
+		container.NewBorder(nil, logitExport, nil, nil, p.LogitHist))
 	plotsRow.Offset = 0.58
 	split := container.NewVSplit(plotsRow, columns)
 	split.Offset = 0.56

@@ -69,6 +69,12 @@ func TestDetailPaneShowsTheFeature(t *testing.T) {
 	if n := lh.Bars[0].N + lh.Bars[1].N; n != v.SAE.W.Model.Config.VocabSize {
 		t.Errorf("logit weights of %d tokens", n)
 	}
+	paths := saveTo(t, t.TempDir(), nil)
+	p.LogitHist.Export("csv", nil)
+	if data := exported(t, v, paths); !strings.HasPrefix(string(data), "bin_lo,bin_hi,suppressed_count") ||
+		!strings.Contains((*paths)[0], "logit-weights") {
+		t.Errorf("logit weights CSV %q: %.60q", (*paths)[0], data)
+	}
 
 	// nearest by decoder cosine, here and in the other SAE
 	checkSimilar := func(name string, l *pickList, want []features.Similar) {
