@@ -29,6 +29,8 @@ type FeatureHeader struct {
 	Notes *widget.Entry
 	// Pin pins the feature for comparison (Unpin when it is pinned).
 	Pin *widget.Button
+	// Steer adds the feature to the Steer pane's list.
+	Steer *widget.Button
 	// Neuronpedia opens the feature on Neuronpedia, for an SAE it hosts
 	// (hidden otherwise).
 	Neuronpedia *widget.Button
@@ -61,6 +63,7 @@ func NewFeatureHeader(v *View) *FeatureHeader {
 	h.Notes.OnChanged = save
 	h.Pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), h.togglePin)
 	v.OnPins(h.syncPin)
+	h.Steer = widget.NewButtonWithIcon("Steer", theme.MediaFastForwardIcon(), func() { addToSteer(h.v, h.v.Feature()) })
 	h.Neuronpedia = widget.NewButtonWithIcon("Neuronpedia", theme.ComputerIcon(), h.openNeuronpedia)
 	h.openURL = func(u *url.URL) error {
 		if a := fyne.CurrentApp(); a != nil {
@@ -72,7 +75,7 @@ func NewFeatureHeader(v *View) *FeatureHeader {
 		h.Neuronpedia.Hide()
 	}
 	h.content = container.NewVBox(
-		container.NewBorder(nil, nil, h.Title, container.NewHBox(h.Neuronpedia, h.Pin), h.Label),
+		container.NewBorder(nil, nil, h.Title, container.NewHBox(h.Neuronpedia, h.Steer, h.Pin), h.Label),
 		h.Stats,
 		h.Notes)
 	v.OnFeature(func(int) { h.Update() })
@@ -134,6 +137,7 @@ func (h *FeatureHeader) syncPin() {
 		h.Pin.SetText("Pin")
 		h.Pin.SetIcon(theme.ContentAddIcon())
 		h.Pin.Disable()
+		h.Steer.Disable()
 		h.Neuronpedia.Disable()
 	case h.v.Bench().Pinned(h.v, f):
 		h.Pin.Enable()
@@ -163,6 +167,7 @@ func (h *FeatureHeader) Update() {
 	}
 	h.Label.Enable()
 	h.Notes.Enable()
+	h.Steer.Enable()
 	h.Neuronpedia.Enable()
 	h.Title.SetText(fmt.Sprintf("Feature %d", f))
 	e := h.v.Entry(f)

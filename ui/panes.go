@@ -45,6 +45,7 @@ const (
 	PaneDetail      = "detail"
 	PaneStatistics  = "statistics"
 	PaneCompare     = "compare"
+	PaneSteer       = "steer"
 	PanePatch       = "patch"
 )
 
@@ -78,6 +79,7 @@ var paneTable = [...]paneEntry{
 	{name: PaneDetail, menu: "Feature detail", tab: "Detail", build: func(v *View) Pane { return newDetailPane(v, false) }},
 	{name: PaneStatistics, menu: "Statistics", tab: "Statistics", wholeSAE: true, build: func(v *View) Pane { return newStatisticsPane(v, false) }},
 	{name: PaneCompare, menu: "Compare pinned features", tab: "Compare", wholeSAE: true, build: func(v *View) Pane { return newComparePane(v, false) }},
+	{name: PaneSteer, menu: "Steer", tab: "Steer", wholeSAE: true, build: func(v *View) Pane { return NewSteerPane(v) }},
 	{name: PanePatch, menu: "Patch", tab: "Patch", wholeSAE: true, build: func(v *View) Pane { return NewPatchPane(v) }},
 }
 

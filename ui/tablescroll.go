@@ -29,6 +29,9 @@ import (
 type HeaderTable struct {
 	widget.Table
 	sel *widget.TableCellID // the selected cell, as seen through HeaderTable
+	// OnSecondaryRow, when set, is called with the row under a secondary
+	// tap, a right click (TappedSecondary, steer_entry.go).
+	OnSecondaryRow func(row int, e *fyne.PointEvent)
 }
 
 // NewHeaderTable returns a table with a header row; set CreateHeader and

@@ -29,6 +29,7 @@ type Workbench struct {
 	views []*View
 	pins  []Pin
 	show  func(v *View, pane string)
+	steer *SteerSet
 }
 
 // NewWorkbench returns an empty workbench.
@@ -39,6 +40,9 @@ func (b *Workbench) Add(v *View) {
 	if old := v.bench; old != nil && old != b {
 		old.views = slices.DeleteFunc(old.views, func(x *View) bool { return x == v })
 		old.pins = slices.DeleteFunc(old.pins, func(p Pin) bool { return p.View == v })
+		if old.steer != nil {
+			old.steer.dropView(v)
+		}
 	}
 	v.bench = b
 	if !slices.Contains(b.views, v) {
@@ -63,6 +67,14 @@ func (b *Workbench) Show(v *View, f int, pane string) error {
 		b.show(v, pane)
 	}
 	return nil
+}
+
+// Steer returns the Steer pane's list and settings, shared by the views.
+func (b *Workbench) Steer() *SteerSet {
+	if b.steer == nil {
+		b.steer = newSteerSet()
+	}
+	return b.steer
 }
 
 // Pins returns the pinned features, in pinning order.
