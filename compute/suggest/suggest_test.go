@@ -104,7 +104,9 @@ func TestForFeatureMatchesDirectCount(t *testing.T) {
 		for id := range mass {
 			ids = append(ids, id)
 		}
-		sort.Slice(ids, func(i, j int) bool { return mass[ids[i]] > mass[ids[j]] || mass[ids[i]] == mass[ids[j]] && ids[i] < ids[j] })
+		sort.Slice(ids, func(i, j int) bool {
+			return mass[ids[i]] > mass[ids[j]] || mass[ids[i]] == mass[ids[j]] && ids[i] < ids[j]
+		})
 		if len(got.Tokens) == 0 || len(got.Tokens) > MaxTokens {
 			t.Fatalf("feature %d: %d tokens", f, len(got.Tokens))
 		}
