@@ -51,13 +51,18 @@ func (s *splice) forward(be compute.Backend, act compute.Tensor) error {
 	return nil
 }
 
-// stats returns row r's normalisation, x̂ = (x − shift)·scale, as the
-// encoder computes it, and σ (LayerNorm's unbiased std).
+// stats returns row r's normalisation (rowStats of its input).
 func (s *splice) stats(r int) (shift, scale, sigma float64) {
-	w := s.enc.SAE
-	d := w.DIn
-	x := s.x[r*d : (r+1)*d]
-	switch w.Norm {
+	d := s.enc.SAE.DIn
+	return rowStats(s.enc.SAE.Norm, s.x[r*d:(r+1)*d])
+}
+
+// rowStats returns the normalisation of an SAE input row x, x̂ = (x −
+// shift)·scale, as the encoder computes it, and σ (LayerNorm's unbiased
+// std), in float64.
+func rowStats(norm sae.Normalization, x []float32) (shift, scale, sigma float64) {
+	d := len(x)
+	switch norm {
 	case sae.NormLayerNorm:
 		var sum float64
 		for _, v := range x {
