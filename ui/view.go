@@ -34,8 +34,9 @@ type View struct {
 	onPins    []func()
 	onMessage func(msg string)
 
-	bench *Workbench
-	cache featureCache
+	bench   *Workbench
+	cache   featureCache
+	suggest suggestions
 
 	// RequestAnalyze, when set, starts the analysis of this SAE (the
 	// panes' "Analyze" buttons call it).
@@ -78,6 +79,7 @@ func (v *View) SetStore(st *store.Store, owned bool) {
 	if st != nil && v.feature >= st.DSae() {
 		v.feature = -1
 	}
+	v.startSuggestions(st)
 	for _, fn := range v.onStore {
 		fn(st)
 	}
@@ -136,8 +138,13 @@ func (v *View) Entry(f int) labels.Entry { return v.labels.Get(f) }
 // Label returns feature f's label.
 func (v *View) Label(f int) string { return v.labels.Get(f).Label }
 
-// FindLabel returns the features whose label or notes contain q.
-func (v *View) FindLabel(q string) []int { return v.labels.Find(q) }
+// FindLabel returns the features whose label or notes contain q, and
+// those with no label whose suggested label (Suggested) does, in order.
+func (v *View) FindLabel(q string) []int {
+	out := append(v.labels.Find(q), v.findSuggested(q)...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
 
 // SetEntry records feature f's label and notes; the write to disk starts
 // at once on a goroutine (no debounce), so the UI never waits for it.

@@ -1,0 +1,66 @@
+package ui
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+
+	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/compute/suggest"
+	"github.com/saescope/saescope/ui/labels"
+)
+
+// Every feature's suggested label is computed in the background once the
+// store is shown, equals compute/suggest's, and the label search finds
+// it for the features that have no label of their own.
+func TestSuggestedLabels(t *testing.T) {
+	test.NewTempApp(t)
+	v := newTestView(t)
+	ready := 0
+	v.OnSuggestions(func() { ready++ })
+	v.Jobs.Wait()
+	drainUI()
+	st := v.Store()
+	if done, total := v.SuggestionsDone(); done != st.DSae() || total != st.DSae() || ready == 0 {
+		t.Fatalf("%d of %d suggestions, %d notices", done, total, ready)
+	}
+	live := st.Rank(store.ByMean, true).Live
+	f := live[0].ID
+	for _, fs := range live[:10] {
+		want, err := suggest.ForFeature(st, fs.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := v.Suggested(fs.ID); got != want.Text(v.Tok.DisplayString) || !strings.HasPrefix(got, "fires on ") {
+			t.Errorf("feature %d: %q, want %q", fs.ID, got, want.Text(v.Tok.DisplayString))
+		}
+	}
+	for _, d := range st.Rank(store.ByMean, true).Dead {
+		if v.Suggested(d) != "" {
+			t.Errorf("dead feature %d: %q", d, v.Suggested(d))
+		}
+	}
+	// searchable: the first token named finds the feature
+	sg, _ := suggest.ForFeature(st, f)
+	q := v.Tok.DisplayString(sg.Tokens[0])
+	if !slices.Contains(v.FindLabel(q), f) {
+		t.Errorf("search %q does not find feature %d (%q)", q, f, v.Suggested(f))
+	}
+	// a label of its own replaces the suggestion in the search
+	v.SetEntry(f, labels.Entry{Label: "zzz unique"})
+	if slices.Contains(v.FindLabel(q), f) && !strings.Contains(strings.ToLower("zzz unique"), strings.ToLower(q)) {
+		t.Errorf("labelled feature %d still found by its suggestion %q", f, q)
+	}
+	if !slices.Contains(v.FindLabel("zzz unique"), f) {
+		t.Error("the label is not found")
+	}
+	// a new store: recomputed for it
+	v.SetStore(synthStore(10), false)
+	v.Jobs.Wait()
+	drainUI()
+	if done, _ := v.SuggestionsDone(); done != 256 || v.Suggested(2) == "" || v.Suggested(50) != "" {
+		t.Errorf("new store: %d done, feature 2 %q, dead 50 %q", done, v.Suggested(2), v.Suggested(50))
+	}
+}
