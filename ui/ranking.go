@@ -50,7 +50,11 @@ const byLabel store.Metric = "label"
 var colMetric = [numCols]store.Metric{"", store.ByID, store.ByMean, store.ByCV, store.ByFrequency, store.ByMax, byLabel}
 
 // RankingPane is the table of features: sortable by any column, cut to a
-// rank range, filtered by a label search; dead features are listed apart.
+// rank range, filtered by a label search (within the range when both are
+// given); dead features are listed apart. The range and search fields,
+// the table and the status line (Info) always describe the same rows: a
+// range includes its start and excludes its end (10-20 is ranks 10 to 19,
+// as a Python slice), and the status line says so.
 type RankingPane struct {
 	v       *View
 	content fyne.CanvasObject
@@ -77,9 +81,10 @@ type RankingPane struct {
 	ranking    store.Ranking
 	rows       []store.FeatureStats // shown
 	ranks      []int                // their rank in the full ordering
-	filter     string               // what cuts rows, "" for none
-	rangeLo    int
-	rangeHi    int
+	filter     string               // the label search in force, "" for none
+	rangeLo    int                  // the rank range in force, -1 for none
+	rangeHi    int                  // its end, excluded
+	summary    string               // the store's numbers, after the rows' description in Info
 	syncing    bool
 	shownRow   int     // the row shown bold, -1 for none
 	labelWidth float32 // the label column's width
@@ -98,7 +103,7 @@ func (p *RankingPane) SetAnalyzing(on bool) {
 func NewRankingPane(v *View) *RankingPane {
 	p := &RankingPane{v: v, metric: store.ByMean, descending: true, rangeLo: -1, shownRow: -1, labelWidth: colWidths[colLabel]}
 	p.Info = widget.NewLabel("")
-	p.Info.Truncation = fyne.TextTruncateEllipsis
+	p.Info.Wrapping = fyne.TextWrapWord // never cut off
 	p.Msg = newMessageLine(widget.DangerImportance)
 
 	p.Table = NewHeaderTable(p.length, p.createCell, p.updateCell)
@@ -201,7 +206,17 @@ func (p *RankingPane) Ranking() store.Ranking { return p.ranking }
 // SortedBy returns the sort metric and direction.
 func (p *RankingPane) SortedBy() (store.Metric, bool) { return p.metric, p.descending }
 
-func (p *RankingPane) message(text string) { showMessage(p.Msg, text) }
+// message shows an error in the pane's message line ("" hides it).
+func (p *RankingPane) message(text string) {
+	p.Msg.Importance = widget.DangerImportance
+	showMessage(p.Msg, text)
+}
+
+// note shows a remark that is not an error in the message line.
+func (p *RankingPane) note(text string) {
+	p.Msg.Importance = widget.MediumImportance
+	showMessage(p.Msg, text)
+}
 
 // exportCSV saves the rows shown as CSV: the rank range or the label
 // search in force, or every live feature.
@@ -213,7 +228,10 @@ func (p *RankingPane) exportCSV() {
 	rows := append([]store.FeatureStats(nil), p.rows...)
 	name := fileStem("features", p.v.Name(), string(p.metric))
 	if p.rangeLo >= 0 {
-		name += fmt.Sprintf("-ranks-%d-%d", p.rangeLo, p.rangeLo+len(rows))
+		name += fmt.Sprintf("-ranks-%d-%d", p.rangeLo, min(p.rangeHi, len(p.ranking.Live)))
+	}
+	if p.filter != "" {
+		name += "-search"
 	}
 	p.v.Export("the table", name+".csv", func(_ string, w io.Writer) error {
 		return plots.WriteFeatureCSV(w, rows)
@@ -255,6 +273,7 @@ func (p *RankingPane) Reload() {
 		}
 		p.emptyBox.Show()
 		p.Tabs.Hide()
+		p.summary = ""
 		p.Info.SetText(fmt.Sprintf("%s · %d features", p.v.Name(), p.v.DSae()))
 		p.Table.Refresh()
 		p.Dead.Refresh()
@@ -263,9 +282,9 @@ func (p *RankingPane) Reload() {
 	p.emptyBox.Hide()
 	p.Tabs.Show()
 	sum := st.Meta.Summary
+	p.summary = fmt.Sprintf("L0 %.1f · reconstruction score %s · %s tokens",
+		sum.L0, shortReconScore(sum), numfmt.Thousands(sum.Tokens))
 	p.resort()
-	p.Info.SetText(fmt.Sprintf("%s live · %s dead · L0 %.1f · reconstruction score %s · %s tokens",
-		numfmt.Thousands(len(p.ranking.Live)), numfmt.Thousands(len(p.ranking.Dead)), sum.L0, shortReconScore(sum), numfmt.Thousands(sum.Tokens)))
 	p.Tabs.Items[1].Text = fmt.Sprintf("Dead features (%d)", len(p.ranking.Dead))
 	p.Tabs.Refresh()
 	p.Dead.Refresh()
@@ -315,31 +334,25 @@ func (p *RankingPane) sortLabels() {
 	})
 }
 
-// applyFilter recomputes the rows shown from the ranking and the filter.
+// applyFilter recomputes the rows shown from the ranking, the rank range
+// and the label search, and says which they are in the status line.
 func (p *RankingPane) applyFilter() {
 	live := p.ranking.Live
 	p.rows, p.ranks = p.rows[:0], p.ranks[:0]
-	switch {
-	case p.rangeLo >= 0:
-		lo, hi := p.rangeLo, min(p.rangeHi, len(live))
-		for i := lo; i < hi; i++ {
-			p.rows = append(p.rows, live[i])
-			p.ranks = append(p.ranks, i)
-		}
-	case p.filter != "":
-		want := map[int]bool{}
+	lo, hi := 0, len(live)
+	if p.rangeLo >= 0 {
+		lo, hi = min(p.rangeLo, len(live)), min(p.rangeHi, len(live))
+	}
+	var want map[int]bool
+	if p.filter != "" {
+		want = map[int]bool{}
 		for _, f := range p.v.FindLabel(p.filter) {
 			want[f] = true
 		}
-		for i, st := range live {
-			if want[st.ID] {
-				p.rows = append(p.rows, st)
-				p.ranks = append(p.ranks, i)
-			}
-		}
-	default:
-		p.rows = append(p.rows, live...)
-		for i := range live {
+	}
+	for i := lo; i < hi; i++ {
+		if want == nil || want[live[i].ID] {
+			p.rows = append(p.rows, live[i])
 			p.ranks = append(p.ranks, i)
 		}
 	}
@@ -347,6 +360,30 @@ func (p *RankingPane) applyFilter() {
 	p.fitLabelColumn()
 	p.Table.Refresh()
 	p.showSelection(p.v.Feature())
+	if p.v.Store() != nil {
+		p.Info.SetText(fmt.Sprintf("%s · %s dead · %s", p.describeRows(), numfmt.Thousands(len(p.ranking.Dead)), p.summary))
+	}
+}
+
+// describeRows says which rows the table shows: every live feature, a
+// rank range (its end excluded), the features a search found, or both.
+func (p *RankingPane) describeRows() string {
+	live := len(p.ranking.Live)
+	var ranks string
+	if p.rangeLo >= 0 {
+		ranks = fmt.Sprintf("ranks %d–%d (%d-%d, end excluded) of %s live",
+			p.rangeLo, min(p.rangeHi, live)-1, p.rangeLo, p.rangeHi, numfmt.Thousands(live))
+	}
+	switch {
+	case p.filter == "" && ranks == "":
+		return fmt.Sprintf("All %s live features", numfmt.Thousands(live))
+	case p.filter == "":
+		return "R" + ranks[1:]
+	case ranks == "":
+		return fmt.Sprintf("%s of %s live with %q in the label or notes", numfmt.Thousands(len(p.rows)), numfmt.Thousands(live), p.filter)
+	default:
+		return fmt.Sprintf("%s with %q in the label or notes, in %s", numfmt.Thousands(len(p.rows)), p.filter, ranks)
+	}
 }
 
 // fitLabelColumn sizes the label column to the widest of the longest
@@ -384,10 +421,18 @@ func (p *RankingPane) setLabelWidth(w float32) {
 	p.Table.SetColumnWidth(colLabel, w)
 }
 
-// ApplyRange cuts the table to the ranks typed in RangeEntry.
+// ApplyRange cuts the table to the ranks typed in RangeEntry (start
+// included, end excluded), keeping the label search in force; an empty
+// field removes the range.
 func (p *RankingPane) ApplyRange() {
 	if p.v.Store() == nil {
 		p.message("Analyze the SAE first: ranks come from the scan.")
+		return
+	}
+	if strings.TrimSpace(p.RangeEntry.Text) == "" {
+		p.rangeLo = -1
+		p.message("")
+		p.applyFilter()
 		return
 	}
 	lo, hi, err := parseRange(p.RangeEntry.Text)
@@ -399,17 +444,26 @@ func (p *RankingPane) ApplyRange() {
 		return
 	}
 	p.message("")
-	p.filter, p.rangeLo, p.rangeHi = "", lo, hi
+	p.rangeLo, p.rangeHi = lo, hi
+	p.RangeEntry.SetText(fmt.Sprintf("%d-%d", lo, hi)) // "2000" reads as 2000-2050
 	p.applyFilter()
+	if p.filter != "" && len(p.rows) == 0 {
+		p.note(fmt.Sprintf("No feature in these ranks has %q in its label or notes.", p.filter))
+	}
 	p.Table.ScrollToTop()
 }
 
 // Find selects the feature whose id is typed in FindEntry, or shows the
-// features whose label or notes contain the text typed.
+// features whose label or notes contain the text typed (within the rank
+// range, when one is in force). An id is a jump, not a search: the field
+// is emptied, and when the feature is not among the rows shown, the range
+// and search are removed (their fields emptied) so that it is.
 func (p *RankingPane) Find() {
 	q := strings.TrimSpace(p.FindEntry.Text)
 	if q == "" {
-		p.ShowAll()
+		p.filter = ""
+		p.message("")
+		p.applyFilter()
 		return
 	}
 	if f, err := parseInt(q); err == nil {
@@ -417,9 +471,19 @@ func (p *RankingPane) Find() {
 			p.message(err.Error())
 			return
 		}
-		p.message("")
-		if !p.inRows(f) && p.v.Store() != nil && !p.isDead(f) {
-			p.ShowAll()
+		p.FindEntry.SetText("")
+		switch {
+		case p.v.Store() == nil:
+			p.message("")
+		case p.isDead(f):
+			p.note(fmt.Sprintf("Feature %d is dead (it never fired in the scan): it is in the dead features tab.", f))
+		case p.inRows(f):
+			p.message("")
+		default:
+			p.filter, p.rangeLo = "", -1
+			p.RangeEntry.SetText("")
+			p.applyFilter()
+			p.note(fmt.Sprintf("Feature %d is rank %d, outside the rows shown: showing every live feature.", f, p.ranks[p.rowOf(f)]))
 		}
 		return
 	}
@@ -427,23 +491,27 @@ func (p *RankingPane) Find() {
 		p.message("Analyze the SAE first to list features by label; a feature id works already.")
 		return
 	}
-	found := p.v.FindLabel(q)
-	if len(found) == 0 {
-		p.message(fmt.Sprintf("No feature has a label or note containing %q.", q))
-		return
-	}
-	p.message("")
-	p.filter, p.rangeLo = q, -1
+	p.filter = q
 	p.applyFilter()
-	if len(p.rows) == 0 {
-		p.message(fmt.Sprintf("Only dead features are labelled %q: see the dead features tab.", q))
+	switch {
+	case len(p.rows) > 0:
+		p.message("")
+	case p.rangeLo >= 0 && len(p.v.FindLabel(q)) > 0:
+		p.note(fmt.Sprintf("No feature in these ranks has %q in its label or notes; some outside them do (Show all).", q))
+	case len(p.v.FindLabel(q)) > 0:
+		p.note(fmt.Sprintf("Only dead features have %q in their label or notes: see the dead features tab.", q))
+	default:
+		p.note(fmt.Sprintf("No feature has %q in its label or notes.", q))
 	}
 	p.Table.ScrollToTop()
 }
 
-// ShowAll removes the rank range and the label filter.
+// ShowAll removes the rank range and the label search, and empties their
+// fields.
 func (p *RankingPane) ShowAll() {
 	p.filter, p.rangeLo = "", -1
+	p.RangeEntry.SetText("")
+	p.FindEntry.SetText("")
 	p.message("")
 	p.applyFilter()
 }
