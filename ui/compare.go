@@ -361,6 +361,9 @@ func pairLines(r compareRequest) []string {
 					line += fmt.Sprintf("co-activation r %.3f", c)
 				} else if sa.Dead || sb.Dead {
 					line += "co-activation: a dead feature"
+				} else if r.stores[i].Bounded() {
+					// A bounded analysis keeps each feature's strongest only.
+					line += fmt.Sprintf("co-activation: not among the %d strongest of %s", store.CoK, pinName(a, r.pins))
 				} else {
 					line += "co-activation: never fire on the same token"
 				}
