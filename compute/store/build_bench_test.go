@@ -61,8 +61,11 @@ func newHostSideScan(rows, seq, d, l0, rl0 int) *hostSideScan {
 	return h
 }
 
-func (h *hostSideScan) run(tb testing.TB, dir string) (deliver, random, finish, write time.Duration) {
+func (h *hostSideScan) run(tb testing.TB, dir string, bounded bool) (deliver, random, finish, write time.Duration) {
 	b := NewBuilder(h.meta, h.tokens)
+	if bounded {
+		b = NewBoundedBuilder(h.meta, h.tokens)
+	}
 	b.Reserve(len(h.tokens)*h.perTokL*5/4, len(h.rids)*h.perTokR*5/4)
 	t0 := time.Now()
 	for t := range h.tokens {
@@ -97,14 +100,25 @@ func (h *hostSideScan) run(tb testing.TB, dir string) (deliver, random, finish, 
 }
 
 // BenchmarkHostSide1000Rows measures the host side of a 1000-row,
-// 6144-feature analysis (127,872 tokens) and reports each stage in ms.
-func BenchmarkHostSide1000Rows(b *testing.B) {
-	h := newHostSideScan(1000, 128, 6144, 60, 2900)
+// 6144-feature analysis (127,872 tokens) into a full store and reports
+// each stage in ms.
+func BenchmarkHostSide1000Rows(b *testing.B) { benchHostSide(b, 1000, false) }
+
+// BenchmarkHostSideBounded1000Rows is BenchmarkHostSide1000Rows into a
+// bounded store (within its exact prefix).
+func BenchmarkHostSideBounded1000Rows(b *testing.B) { benchHostSide(b, 1000, true) }
+
+// BenchmarkHostSideBounded2000Rows is a bounded store past its exact
+// prefix: the second half streams.
+func BenchmarkHostSideBounded2000Rows(b *testing.B) { benchHostSide(b, 2000, true) }
+
+func benchHostSide(b *testing.B, rows int, bounded bool) {
+	h := newHostSideScan(rows, 128, 6144, 60, 2900)
 	dir := b.TempDir()
 	var d, r, f, w time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		di, ri, fi, wi := h.run(b, dir)
+		di, ri, fi, wi := h.run(b, dir, bounded)
 		d, r, f, w = d+di, r+ri, f+fi, w+wi
 	}
 	n := float64(b.N)

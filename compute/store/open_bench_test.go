@@ -19,7 +19,7 @@ func BenchmarkOpen24576(b *testing.B) {
 	path := filepath.Join(dir, "bench.store")
 	{
 		h := newHostSideScan(1000, 128, 24576, 60, 11600)
-		h.run(b, dir)
+		h.run(b, dir, false)
 	}
 	var open, top, dist time.Duration
 	b.ResetTimer()
