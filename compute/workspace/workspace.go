@@ -273,6 +273,75 @@ func (s *SAE) Analyze(ctx context.Context, dir string, c *corpus.Corpus, params 
 	return nil
 }
 
+// AnalyzeMany scans c with the SAEs (of w, all read on c's rows: the
+// same BOS convention) in one pass (analysis.ScanMany), or reopens the
+// finished analysis of those that have one unless force, and makes each
+// store its SAE's. params gives each SAE's parameters (the same batch
+// size for all). progress is called with the SAE a report is about. The
+// stores are written into dir (the cache folder when empty) only once
+// every SAE's scan is complete, each atomically: a cancelled or failed
+// scan writes none and leaves every SAE its old store.
+func (w *Workspace) AnalyzeMany(ctx context.Context, dir string, c *corpus.Corpus, saes []*SAE, params func(*SAE) store.Params, force bool, progress func(*SAE, analysis.Progress)) error {
+	if dir == "" {
+		var err error
+		if dir, err = analysis.CacheDir(); err != nil {
+			return err
+		}
+	}
+	if len(c.Rows) == 0 {
+		return errors.New("analyze: the corpus has no rows")
+	}
+	var todo []*SAE
+	var targets []analysis.Target
+	for _, s := range saes {
+		if s.W != w {
+			return fmt.Errorf("analyze: %s is not an SAE of this workspace", s.Name())
+		}
+		if !force {
+			ok, err := s.OpenCached(dir, c, params(s))
+			if err != nil {
+				return fmt.Errorf("analyze %s: %w", s.Name(), err)
+			}
+			if ok {
+				continue
+			}
+		}
+		todo = append(todo, s)
+		targets = append(targets, analysis.Target{Enc: s.Enc, Meta: s.AnalysisMeta(c, params(s))})
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	var each func(int, analysis.Progress)
+	if progress != nil {
+		each = func(i int, p analysis.Progress) { progress(todo[i], p) }
+	}
+	sts, err := analysis.ScanMany(ctx, w.Model, c.Rows, targets, each)
+	if err != nil {
+		return err
+	}
+	paths := make([]string, len(sts))
+	for i, st := range sts {
+		st.Meta.Key = targets[i].Meta.Key
+		if progress != nil {
+			progress(todo[i], analysis.Progress{Stage: "writing", Rows: len(c.Rows), TotalRows: len(c.Rows)})
+		}
+		paths[i] = analysis.StorePath(dir, st.Meta.Key)
+		if err := st.Write(paths[i]); err != nil {
+			return fmt.Errorf("analyze %s: %w", todo[i].Name(), err)
+		}
+		sts[i] = nil // written: its memory can go
+	}
+	for i, s := range todo {
+		opened, err := store.Open(paths[i])
+		if err != nil {
+			return fmt.Errorf("analyze %s: %w", s.Name(), err)
+		}
+		s.setStore(opened)
+	}
+	return nil
+}
+
 // TextActs are an SAE's feature activations on a typed text.
 type TextActs struct {
 	Tokens  []int     // BOS first

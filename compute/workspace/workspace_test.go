@@ -251,3 +251,64 @@ func TestEncodeNoBOS(t *testing.T) {
 		}
 	}
 }
+
+// AnalyzeMany scans two SAEs in one pass: cancelled, it writes nothing
+// and leaves neither a store; run to the end, it writes one store per SAE
+// under the key each has alone (Analyze then reopens it without
+// scanning), and a second AnalyzeMany scans nothing.
+func TestAnalyzeManyCancelThenKeys(t *testing.T) {
+	w, s0 := open(t)
+	s1, err := w.AddSAE(filepath.Join(fix, "tiny-gpt2-saelens-mlp_out-0"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := smallCorpus(t, w.Tok, 20)
+	params := analysis.DefaultParams()
+	params.Batch, params.ReconRows = 4, 2
+	paramsOf := func(*SAE) store.Params { return params }
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	err = w.AnalyzeMany(ctx, dir, c, []*SAE{s0, s1}, paramsOf, false, func(s *SAE, p analysis.Progress) {
+		if s == s1 && p.Stage == "scan" && p.Rows >= 8 {
+			cancel()
+		}
+	})
+	cancel()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled AnalyzeMany returned %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a cancelled AnalyzeMany left %d files: %v", len(entries), entries)
+	}
+	if s0.Store() != nil || s1.Store() != nil {
+		t.Error("a cancelled AnalyzeMany gave an SAE a store")
+	}
+	scans := map[*SAE]int{}
+	if err := w.AnalyzeMany(context.Background(), dir, c, []*SAE{s0, s1}, paramsOf, false, func(s *SAE, p analysis.Progress) {
+		if p.Stage == "scan" {
+			scans[s]++
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if scans[s0] != 5 || scans[s1] != 5 {
+		t.Errorf("scan progress per SAE %d and %d, want 5 batches each", scans[s0], scans[s1])
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("%d files for two SAEs: %v", len(entries), entries)
+	}
+	for _, s := range []*SAE{s0, s1} {
+		st := s.Store()
+		if st == nil || st.Meta.Key != s.AnalysisMeta(c, params).Key || st.Meta.Hook != s.Weights.Hook.String() {
+			t.Fatalf("%s: store %v", s.Name(), st)
+		}
+		again := 0
+		if err := s.Analyze(context.Background(), dir, c, params, false, func(analysis.Progress) { again++ }); err != nil || again != 0 {
+			t.Errorf("%s alone after the pass: %v, %d progress reports (want the store reopened)", s.Name(), err, again)
+		}
+	}
+	scans = map[*SAE]int{}
+	if err := w.AnalyzeMany(context.Background(), dir, c, []*SAE{s0, s1}, paramsOf, false, func(s *SAE, p analysis.Progress) { scans[s]++ }); err != nil || len(scans) != 0 {
+		t.Errorf("AnalyzeMany of analysed SAEs: %v, progress %v", err, scans)
+	}
+}
