@@ -3,6 +3,7 @@ module github.com/saescope/saescope
 go 1.26.8
 
 require (
+	early/localeenv v0.0.0
 	fyne.io/fyne/v2 v2.7.1
 	github.com/nlpodyssey/gopickle v0.2.0
 	github.com/parquet-go/parquet-go v0.32.0
@@ -78,3 +79,8 @@ require (
 	gorgonia.org/vecf32 v0.9.0 // indirect
 	gorgonia.org/vecf64 v0.9.0 // indirect
 )
+
+// early/localeenv sets LANGUAGE before Fyne reads the locale, so that
+// C.UTF-8 is not reported as an error (internal/localeenv explains why
+// it is a module of its own).
+replace early/localeenv => ./internal/localeenv

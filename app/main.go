@@ -13,6 +13,10 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+
+	// before Fyne reads the locale: no "Error parsing user locale C"
+	// under C.UTF-8, for the window and the headless commands alike
+	_ "early/localeenv"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

@@ -1,6 +1,12 @@
 package ui
 
-import "fyne.io/fyne/v2"
+import (
+	// before Fyne reads the locale: no "Error parsing user locale C"
+	// under C.UTF-8 (the package says why)
+	_ "early/localeenv"
+
+	"fyne.io/fyne/v2"
+)
 
 // uiDo runs fn on the UI thread (fyne.Do). Every result of background
 // work reaches the widgets through it. Tests replace it with a queue that
