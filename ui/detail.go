@@ -46,13 +46,16 @@ type DetailPane struct {
 	Density *PlotView
 	// LogitHist is the histogram of the feature's logit weights over the
 	// vocabulary, beside the boosted and suppressed lists (as sae_vis).
-	LogitHist  *PlotView
-	Boosted    *pickList
-	Suppressed *pickList
-	Nearest    *pickList
-	Other      *pickList
-	OtherSAE   *widget.Select
-	CoAct      *pickList
+	LogitHist *PlotView
+	// LogitExport offers the logit-weight histogram as PNG, SVG, PDF or
+	// CSV.
+	LogitExport *widget.Button
+	Boosted     *pickList
+	Suppressed  *pickList
+	Nearest     *pickList
+	Other       *pickList
+	OtherSAE    *widget.Select
+	CoAct       *pickList
 
 	runner *latest[detailRequest]
 	others []*View // the views behind OtherSAE's options
@@ -122,16 +125,25 @@ func newDetailPane(v *View, active bool) *DetailPane {
 	// the token columns wider: tokens are longer than feature ids
 	columns := container.New(weighted{1.3, 1.3, 0.8, 0.8, 0.8},
 		p.Boosted.Content(), p.Suppressed.Content(), p.Nearest.Content(), p.Other.Content(), p.CoAct.Content())
-	logitExport := exportButtons("Logit weights", func(f string) {
-		p.LogitHist.Export(f, func(_ string, err error) {
-			if err != nil {
-				p.message(err.Error())
-			}
-		})
-	}, "png", "svg", "pdf", "csv")
+	// one button and a menu of formats: the density's row of buttons
+	// already takes the width the pane can spare
+	p.LogitExport = widget.NewButtonWithIcon("Logit weights", theme.DownloadIcon(), nil)
+	p.LogitExport.Importance = widget.LowImportance
+	p.LogitExport.OnTapped = func() {
+		var items []*fyne.MenuItem
+		for _, f := range []string{"png", "svg", "pdf", "csv"} {
+			items = append(items, fyne.NewMenuItem(strings.ToUpper(f), func() { p.exportLogitHist(f) }))
+		}
+		c := fyne.CurrentApp().Driver().CanvasForObject(p.LogitExport)
+		if c == nil {
+			return
+		}
+		widget.ShowPopUpMenuAtRelativePosition(fyne.NewMenu("", items...), c,
+			fyne.NewPos(0, p.LogitExport.Size().Height), p.LogitExport)
+	}
 	plotsRow := container.NewHSplit(container.NewBorder(nil, export, nil, nil, p.Density),
-		container.NewBorder(nil, logitExport, nil, nil, p.LogitHist))
-	plotsRow.Offset = 0.58
+		container.NewBorder(nil, container.NewHBox(p.LogitExport), nil, nil, p.LogitHist))
+	plotsRow.Offset = 0.55
 	split := container.NewVSplit(plotsRow, columns)
 	split.Offset = 0.56
 	p.content = container.NewBorder(container.NewVBox(p.Info, p.Msg), nil, nil, nil, split)
@@ -486,4 +498,13 @@ func featureText(v *View, f int) string {
 		return fmt.Sprintf("%d · %s", f, l)
 	}
 	return fmt.Sprint(f)
+}
+
+// exportLogitHist saves the logit-weight histogram in format.
+func (p *DetailPane) exportLogitHist(format string) {
+	p.LogitHist.Export(format, func(_ string, err error) {
+		if err != nil {
+			p.message(err.Error())
+		}
+	})
 }

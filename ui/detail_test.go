@@ -70,7 +70,7 @@ func TestDetailPaneShowsTheFeature(t *testing.T) {
 		t.Errorf("logit weights of %d tokens", n)
 	}
 	paths := saveTo(t, t.TempDir(), nil)
-	p.LogitHist.Export("csv", nil)
+	p.exportLogitHist("csv")
 	if data := exported(t, v, paths); !strings.HasPrefix(string(data), "bin_lo,bin_hi,suppressed_count") ||
 		!strings.Contains((*paths)[0], "logit-weights") {
 		t.Errorf("logit weights CSV %q: %.60q", (*paths)[0], data)

@@ -38,6 +38,7 @@ func LogitWeights(f int, edges []float64, counts []int) (*Figure, error) {
 		newBars("boosted", "raised (weight ≥ 0)", edges, pos, palette[0], o),
 	}
 	fig.build(fmt.Sprintf("Logit weights of feature %d (%s tokens)", f, numfmt.Thousands(total)),
-		"W_dec[f] · W_U (direct effect on each token's logit)", o)
+		"logit weight, W_dec[f]·W_U", o)
+	fig.Plot.X.Tick.Marker = niceTicks{n: 4} // drawn narrow, beside the density
 	return fig, nil
 }
