@@ -33,6 +33,7 @@ type guiOptions struct {
 	demo                                                        bool
 	pin, plot                                                   string
 	backend, blas                                               string
+	patchExample                                                bool
 }
 
 type multiFlag []string
@@ -51,6 +52,7 @@ func guiFlags(out io.Writer) (*flag.FlagSet, *guiOptions) {
 	fs.StringVar(&o.corpus, "corpus", ui.ShippedCorpus, `corpus file or folder, or "shipped" for the one built in`)
 	fs.IntVar(&o.rows, "rows", 1000, "rows of 128 tokens to analyse")
 	fs.BoolVar(&o.analyze, "analyze", false, "analyse the SAEs that have no finished analysis")
+	fs.BoolVar(&o.patchExample, "patch-example", false, "run the Patch pane's example (indirect object identification) at start")
 	fs.BoolVar(&o.demo, "demo", false, "open the demo workspace (no download: a tiny random GPT-2 and two small SAEs on the shipped corpus)")
 	fs.StringVar(&o.pane, "pane", "", "pane to show: "+strings.Join(ui.PaneNames(), ", "))
 	fs.IntVar(&o.feature, "feature", -1, "feature to select")
@@ -282,6 +284,9 @@ func start(s *ui.Shell, o *guiOptions) {
 			if err := e.ShowPane(o.pane); err != nil {
 				s.SetStatus(err.Error())
 			}
+		}
+		if o.patchExample {
+			e.Patch().RunExample()
 		}
 		fmt.Fprintln(os.Stderr, "saescope: workspace ready")
 	})

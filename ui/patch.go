@@ -130,14 +130,12 @@ func NewPatchPane(v *View) *PatchPane {
 	p.Corrupt = widget.NewEntry()
 	p.Corrupt.SetPlaceHolder("Corrupted prompt of the same token length")
 	p.Lengths = widget.NewLabel("")
-	p.Lengths.Importance = widget.LowImportance
-	p.Lengths.Wrapping = fyne.TextWrapWord
+	p.Lengths.Truncation = fyne.TextTruncateEllipsis
 
 	p.TokenA, p.TokenB = widget.NewEntry(), widget.NewEntry()
 	p.TokenA.SetPlaceHolder(PatchExampleA)
 	p.TokenB.SetPlaceHolder(PatchExampleB)
 	p.TokenIDs = widget.NewLabel("")
-	p.TokenIDs.Importance = widget.LowImportance
 	p.TokenIDs.Truncation = fyne.TextTruncateEllipsis
 	p.MetricSAE = widget.NewSelect(nil, nil)
 	p.MetricFeature = widget.NewEntry()
@@ -208,32 +206,31 @@ func NewPatchPane(v *View) *PatchPane {
 	sized := func(o fyne.CanvasObject, w float32) fyne.CanvasObject {
 		return container.NewGridWrap(fyne.NewSize(w, o.MinSize().Height), o)
 	}
-	p.logitBox = container.NewBorder(nil, nil,
-		container.NewHBox(sized(p.TokenA, 110), label("−"), sized(p.TokenB, 110)), nil, p.TokenIDs)
+	p.logitBox = container.NewHBox(sized(p.TokenA, 110), label("−"), sized(p.TokenB, 110))
 	p.featureBox = container.NewHBox(sized(p.MetricSAE, 300), label("feature"), sized(p.MetricFeature, 80),
 		label("at position"), sized(p.MetricPos, 64))
-	metricRow := container.NewBorder(nil, nil, container.NewHBox(label("Metric"), sized(p.Metric, 210)), nil,
+	metricRow := container.NewBorder(nil, nil, container.NewHBox(label("Metric"), sized(p.Metric, 210)), p.Example,
 		container.NewStack(p.logitBox, p.featureBox, p.LossNote))
 	runRow := container.NewBorder(nil, nil,
 		container.NewHBox(label("Patch at"), sized(p.Where, 150), sized(p.Pos, 64), p.Run, p.Cancel), nil,
-		container.NewStack(p.Progress, p.Status))
+		container.NewStack(p.Progress, p.Lengths, p.Status))
 	form := container.NewBorder(nil, nil, container.NewVBox(label("Clean"), label("Corrupted")), nil,
 		container.NewVBox(p.Clean, p.Corrupt))
-	top := container.NewVBox(container.NewHBox(p.Example), form, p.Lengths, metricRow, runRow, p.Msg, p.Summary)
+	top := container.NewVBox(form, metricRow, p.TokenIDs, runRow, p.Msg, p.Summary)
 
 	csvButton := widget.NewButtonWithIcon("CSV", theme.DownloadIcon(), p.ExportCSV)
 	csvButton.Importance = widget.LowImportance
-	plotBar := container.NewHBox(exportButtons("Export plot", func(f string) { p.Plot.Export(f, nil) }, plots.Formats...),
-		widget.NewLabel("effects"), csvButton)
-	right := container.NewBorder(nil, plotBar, nil, nil, p.Plot)
-	split := container.NewHSplit(p.Table, right)
-	split.Offset = 0.45
+	left := container.NewBorder(nil, container.NewHBox(widget.NewLabel("Export effects"), csvButton), nil, nil, p.Table)
+	right := container.NewBorder(nil, exportButtons("Export plot", func(f string) { p.Plot.Export(f, nil) }, plots.Formats...), nil, nil, p.Plot)
+	split := container.NewHSplit(left, right)
+	split.Offset = 0.5
 	p.content = container.NewBorder(top, nil, nil, nil, split)
 
 	p.Metric.SetSelected(patchLogitDiff)
 	p.Where.SetSelected(patchEverywhere)
 	p.refreshSAEs()
 	p.checkTokens()
+	p.checkLengths()
 	v.OnFeature(func(int) { p.Table.Refresh() })
 	v.OnLabel(func(int) { p.Table.Refresh() })
 	return p
@@ -273,6 +270,7 @@ func (p *PatchPane) RunExample() {
 
 // syncMetric shows the inputs of the metric chosen.
 func (p *PatchPane) syncMetric() {
+	p.checkTokens()
 	p.logitBox.Hide()
 	p.featureBox.Hide()
 	p.LossNote.Hide()
@@ -358,16 +356,43 @@ func (p *PatchPane) prompts() (clean, corrupt []int32, err error) {
 	return clean, corrupt, nil
 }
 
+// setNote sets a note line, hiding it when empty.
+func setNote(l *widget.Label, text string) {
+	l.SetText(text)
+	l.Hidden = text == ""
+	l.Refresh()
+}
+
+// setLengths sets the prompts' token counts, shown beside Run while no
+// run or status is.
+func (p *PatchPane) setLengths(text string) {
+	p.Lengths.SetText(text)
+	p.syncRunRow()
+}
+
+// syncRunRow shows, beside Run, the progress of a run, else the status
+// of the last one (Cancelled), else the prompts' token counts.
+func (p *PatchPane) syncRunRow() {
+	running := p.cancel != nil
+	p.Progress.Hidden = !running
+	p.Status.Hidden = running || p.Status.Text == ""
+	p.Lengths.Hidden = running || p.Status.Text != "" || p.Lengths.Text == ""
+	for _, o := range []fyne.CanvasObject{p.Progress, p.Status, p.Lengths} {
+		o.Refresh()
+	}
+}
+
 // checkLengths shows the prompts' token counts as they are typed.
 func (p *PatchPane) checkLengths() {
+	p.Status.SetText("") // the inputs changed: a cancelled run's status is old
 	if p.Clean.Text == "" || p.Corrupt.Text == "" {
 		// one prompt typed so far: its length, no complaint yet
 		p.msg.field("prompts", "")
-		p.Lengths.SetText("")
+		p.setLengths("")
 		for _, c := range []struct{ text, which string }{{p.Clean.Text, "clean"}, {p.Corrupt.Text, "corrupted"}} {
 			if c.text != "" {
 				if ids, err := p.tokens(c.text, c.which); err == nil {
-					p.Lengths.SetText(fmt.Sprintf("The %s prompt has %s (BOS first).", c.which, nOf(len(ids), "token")))
+					p.setLengths(fmt.Sprintf("%s prompt: %s", c.which, nOf(len(ids), "token")))
 				}
 			}
 		}
@@ -375,12 +400,12 @@ func (p *PatchPane) checkLengths() {
 	}
 	clean, _, err := p.prompts()
 	if err != nil {
-		p.Lengths.SetText("")
+		p.setLengths("")
 		p.msg.field("prompts", err.Error())
 		return
 	}
 	p.msg.field("prompts", "")
-	p.Lengths.SetText(fmt.Sprintf("Both prompts have %s (BOS first).", nOf(len(clean), "token")))
+	p.setLengths(fmt.Sprintf("%s each, BOS first", nOf(len(clean), "token")))
 }
 
 // metricTokens returns the logit difference's two token ids.
@@ -397,21 +422,27 @@ func (p *PatchPane) metricTokens() (a, b int, err error) {
 	return a, b, nil
 }
 
-// checkTokens shows the metric tokens' ids as they are typed.
+// checkTokens shows the metric tokens' ids as they are typed (only with
+// the logit difference chosen).
 func (p *PatchPane) checkTokens() {
+	if p.Metric.Selected != patchLogitDiff {
+		p.msg.field("tokens", "")
+		p.TokenIDs.Hide()
+		return
+	}
 	if p.TokenA.Text == "" && p.TokenB.Text == "" {
-		p.TokenIDs.SetText("a leading space is part of a token")
+		setNote(p.TokenIDs, "a leading space is part of a token")
 		p.msg.field("tokens", "")
 		return
 	}
 	a, b, err := p.metricTokens()
 	if err != nil {
-		p.TokenIDs.SetText("")
+		setNote(p.TokenIDs, "")
 		p.msg.field("tokens", err.Error())
 		return
 	}
 	p.msg.field("tokens", "")
-	p.TokenIDs.SetText(fmt.Sprintf("logits[-1, %d] − logits[-1, %d]: %q is %d, %q is %d", a, b, p.TokenA.Text, a, p.TokenB.Text, b))
+	setNote(p.TokenIDs, fmt.Sprintf("logits[-1, %d] − logits[-1, %d]: %q is %d, %q is %d", a, b, p.TokenA.Text, a, p.TokenB.Text, b))
 }
 
 // request reads the inputs.
@@ -495,8 +526,8 @@ func (p *PatchPane) Start() {
 	p.Run.Disable()
 	p.Cancel.Enable()
 	p.Progress.SetValue(0)
-	p.Progress.Show()
 	p.Status.SetText("")
+	p.syncRunRow()
 	sae, m := p.v.SAE, p.v.SAE.W.Model
 	t0 := time.Now()
 	req.opt.Progress = func(done, total int) {
@@ -530,7 +561,7 @@ func (p *PatchPane) finish(id uint64, req *patchRequest, res *intervene.Patching
 	p.cancel = nil
 	p.Run.Enable()
 	p.Cancel.Disable()
-	p.Progress.Hide()
+	defer p.syncRunRow()
 	switch {
 	case errors.Is(err, context.Canceled):
 		p.Status.SetText("Cancelled: the table shows the previous run, if any.")
@@ -539,7 +570,7 @@ func (p *PatchPane) finish(id uint64, req *patchRequest, res *intervene.Patching
 		p.msg.setResult(err.Error())
 		return
 	}
-	p.Status.SetText(fmt.Sprintf("Done in %s.", elapsed.Round(time.Millisecond)))
+	p.Status.SetText("")
 	p.show(&PatchResult{Patching: res, Metric: req.desc, Where: req.where, Tokens: len(req.clean), Elapsed: elapsed})
 }
 
@@ -557,8 +588,8 @@ func (p *PatchPane) show(r *PatchResult) {
 		}
 		return a - b
 	})
-	p.Summary.SetText(fmt.Sprintf("Metric (%s): clean %s, corrupted %s. %s patched at %s of %s; effect = metric with the feature's clean value patched in − corrupted metric. Click a row to select the feature.",
-		r.Metric, fnum(r.MetricClean), fnum(r.MetricCorrupt), nOf(len(r.Patched), "feature"), r.Where, nOf(r.Tokens, "token")))
+	p.Summary.SetText(fmt.Sprintf("%s: clean %s, corrupted %s. %s patched at %s of %s in %s. Effect = metric with the feature's clean value patched in − corrupted metric; click a row to select the feature.",
+		upperFirst(r.Metric), fnum(r.MetricClean), fnum(r.MetricCorrupt), nOf(len(r.Patched), "feature"), r.Where, nOf(r.Tokens, "token"), fduration2(r.Elapsed)))
 	p.setColumnWidths()
 	p.Table.Refresh()
 	p.Table.ScrollToTop()
@@ -571,9 +602,27 @@ func (p *PatchPane) show(r *PatchResult) {
 		}
 		effs[i] = plots.Effect{Label: name, Value: r.Effect[f]}
 	}
-	title := fmt.Sprintf("Top %d of %s patching effects, %s", len(top), nOf(len(p.ranked), "feature"), p.v.Name())
+	title := fmt.Sprintf("Top %d of %d patching effects", len(top), len(p.ranked))
 	xlabel := "effect on " + r.Metric
 	p.Plot.SetSource(func() (*plots.Figure, error) { return plots.Effects(effs, title, xlabel) }, time.Now())
+}
+
+// upperFirst capitalises s's first letter.
+func upperFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 {
+		return s
+	}
+	return strings.ToUpper(string(r)) + s[n:]
+}
+
+// fduration2 formats a run's time: milliseconds below a second, else
+// seconds with one decimal.
+func fduration2(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
 }
 
 // patchColumn is one column of the Patch pane's table.
@@ -661,3 +710,6 @@ func writePatchCSV(w io.Writer, r *PatchResult, ranked []int, labels []string) e
 	cw.Flush()
 	return cw.Error()
 }
+
+// Patch returns the Patch pane.
+func (e *Explorer) Patch() *PatchPane { return e.pane(PanePatch).(*PatchPane) }

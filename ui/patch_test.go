@@ -253,7 +253,7 @@ func TestPatchPaneEstimateColumn(t *testing.T) {
 	test.NewTempApp(t)
 	v := newTestView(t)
 	p := NewPatchPane(v)
-	r := &PatchResult{Patching: &intervene.Patching{Effect: make([]float64, 256), Delta: make([]float64, 256), Patched: []int{4, 9}}}
+	r := &PatchResult{Patching: &intervene.Patching{Effect: make([]float64, 256), Delta: make([]float64, 256), Patched: []int{4, 9}}, Metric: "loss over the prompt"}
 	r.Effect[4], r.Effect[9] = 0.5, -2
 	p.show(r)
 	plain := len(p.columns())
