@@ -99,5 +99,9 @@ func Parse(name string, nLayer int) (Hook, error) {
 			return Hook{Layer: layer, Point: p}, nil
 		}
 	}
-	return Hook{}, fmt.Errorf("hook %q: unknown point %q (known: %v)", name, point, BlockPoints)
+	known := make([]string, len(BlockPoints))
+	for i, p := range BlockPoints {
+		known[i] = string(p)
+	}
+	return Hook{}, fmt.Errorf("hook %q: unknown point %q: give blocks.LAYER.POINT with POINT one of %s", name, point, strings.Join(known, ", "))
 }

@@ -91,7 +91,7 @@ func loadDunefsky(dir, hook string) (*SAE, error) {
 		}
 	}
 	if name == "" {
-		return nil, fmt.Errorf("%s names no hook (hook_point): give it explicitly", dunefskyConfigFile)
+		return nil, fmt.Errorf("%s names no hook (hook_point): %s", dunefskyConfigFile, GiveHook)
 	}
 	h, err := hookname.Parse(name, 0)
 	if err != nil {

@@ -182,7 +182,7 @@ func TestBadDunefsky(t *testing.T) {
 		{"no W_enc", with(func(_ map[string]any, ts map[string]weights.Tensor) { delete(ts, "W_enc") }), "missing W_enc"},
 		{"W_dec rows", with(func(_ map[string]any, ts map[string]weights.Tensor) { ts["W_dec"] = randTensor(rng, 1, 7, 4) }), "W_dec has shape"},
 		{"NaN", with(func(_ map[string]any, ts map[string]weights.Tensor) { ts["W_dec"].Data[3] = float32(math.NaN()) }), "W_dec"},
-		{"no hook", with(func(cfg map[string]any, _ map[string]weights.Tensor) { delete(cfg, "hook_point") }), "names no hook"},
+		{"no hook", with(func(cfg map[string]any, _ map[string]weights.Tensor) { delete(cfg, "hook_point") }), "names no hook (hook_point): give it with --hook"},
 		{"unknown hook", with(func(cfg map[string]any, _ map[string]weights.Tensor) { cfg["hook_point"] = "blocks.2.hook_nothing" }), "hook_point"},
 		{"out hook other layer", with(func(cfg map[string]any, _ map[string]weights.Tensor) { cfg["out_hook_point"] = "blocks.3.hook_mlp_out" }), "same block"},
 		{"transcoder without out hook", with(func(cfg map[string]any, _ map[string]weights.Tensor) { delete(cfg, "out_hook_point") }), "is_transcoder true"},

@@ -193,6 +193,10 @@ func IsGPT2SmallName(name string) bool {
 	return false
 }
 
+// GiveHook says how to name the hook of an SAE whose file does not:
+// the end of the error Load returns then.
+const GiveHook = "give it with --hook on the command line, or in the hook field beside the SAE in the window's workspace bar (e.g. blocks.9.hook_resid_pre)"
+
 var ptNameRE = regexp.MustCompile(`_(resid_pre|resid_mid|resid_post|mlp_out|attn_out)_(\d+)\.(pt|bin)$`)
 
 // HookFromFileName infers the hook from names such as
@@ -280,7 +284,7 @@ func loadTorchDict(path, hook string) (*SAE, error) {
 	default:
 		var ok bool
 		if h, ok = HookFromFileName(path); !ok {
-			return nil, fmt.Errorf("cannot tell the hook point from the file name %q (expected …_resid_pre_9.pt or …_mlp_out_6.pt): give it explicitly", filepath.Base(path))
+			return nil, fmt.Errorf("cannot tell the hook point from the file name %q (expected …_resid_pre_9.pt or …_mlp_out_6.pt): %s", filepath.Base(path), GiveHook)
 		}
 	}
 	s := &SAE{Format: FormatTorchDict, Hook: h, ApplyBDecToInput: true, Arch: Standard, Norm: NormNone, InputScale: 1}
@@ -525,7 +529,7 @@ func loadSAELens(dir, hook string, known catalogHints) (*SAE, error) {
 		name = cfg.Metadata.HookName
 	}
 	if name == "" {
-		return nil, errors.New("cfg.json names no hook (hook_name or hook_point): give it explicitly")
+		return nil, errors.New("cfg.json names no hook (hook_name or hook_point): " + GiveHook)
 	}
 	h, err := hookname.Parse(name, 0)
 	if err != nil {

@@ -221,8 +221,9 @@ func TestBadSAEs(t *testing.T) {
 			c := base()
 			delete(c, "hook_name")
 			return writeSAELens(t, c, good)
-		}, "names no hook"},
-		"bad hook":     {func() string { return writeSAELens(t, with("hook_name", "blocks.0.attn.hook_q"), good) }, "unknown point"},
+		}, "names no hook (hook_name or hook_point): give it with --hook on the command line, or in the hook field"},
+		"bad hook": {func() string { return writeSAELens(t, with("hook_name", "blocks.0.attn.hook_q"), good) },
+			`unknown point "attn.hook_q": give blocks.LAYER.POINT with POINT one of hook_resid_pre, attn.hook_z, hook_attn_out,`},
 		"cfg mismatch": {func() string { return writeSAELens(t, with("d_sae", 128), good) }, "cfg.json says d_in 32, d_sae 128"},
 		"missing W_dec": {func() string {
 			ts := randomTensors(32, 64)
@@ -248,7 +249,7 @@ func TestBadSAEs(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "weights.pt")
 			os.WriteFile(p, raw, 0o644)
 			return p
-		}, "cannot tell the hook point"},
+		}, `cannot tell the hook point from the file name "weights.pt" (expected …_resid_pre_9.pt or …_mlp_out_6.pt): give it with --hook`},
 		"missing file": {func() string { return filepath.Join(t.TempDir(), "nope.pt") }, "no such file"},
 		"NaN in W_enc (SAELens)": {func() string {
 			ts := randomTensors(32, 64)
