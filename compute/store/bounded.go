@@ -2,8 +2,10 @@ package store
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/saescope/saescope/weights"
 )
@@ -73,9 +75,14 @@ type bounded struct {
 	touched  []uint32
 	order    []int32
 	// summaries of every token
-	nnz        int
-	cross      []float64 // upper triangle of Σ f·g, nil when d > CoMaxFeatures
-	grid       []uint64  // learnt: tokens with n features above GridThresholds()[t] at t·(d+1)+n
+	nnz   int
+	cross []float64 // upper triangle of Σ f·g, nil when d > CoMaxFeatures
+	// tokens whose pairs are not yet in cross: token i's entries are
+	// pendFeat/pendVal[pendPtr[i]:pendPtr[i+1]] (the last ends at len)
+	pendPtr    []int
+	pendFeat   []uint32
+	pendVal    []float32
+	grid       []uint64 // learnt: tokens with n features above GridThresholds()[t] at t·(d+1)+n
 	randGrid   []uint64
 	randToks   int
 	randNNZ    int
@@ -104,10 +111,6 @@ func newBoundedBuilder(meta Meta, tokens []int32, limit int) *Builder {
 	return &Builder{s: s, bd: bd}
 }
 
-// tri is the index of the pair (a, b), a < b, in the upper triangle of a
-// d × d matrix without its diagonal.
-func tri(a, b, d int) int { return a*d - a*(a+1)/2 + b - a - 1 }
-
 // addBounded is AddToken for a bounded builder.
 func (b *Builder) addBounded(tok int, feats []uint32, vals []float32) {
 	s, bd := b.s, b.bd
@@ -124,15 +127,12 @@ func (b *Builder) addBounded(tok int, feats []uint32, vals []float32) {
 			m.Max[f] = v
 		}
 	}
-	if bd.cross != nil && slices.IsSorted(feats) {
-		for i, a := range feats {
-			va := float64(vals[i])
-			base := int(a)*d - int(a)*(int(a)+1)/2 - int(a) - 1
-			for j := i + 1; j < len(feats); j++ {
-				if feats[j] != a {
-					bd.cross[base+int(feats[j])] += va * float64(vals[j])
-				}
-			}
+	if bd.cross != nil && len(feats) > 1 && slices.IsSorted(feats) {
+		bd.pendPtr = append(bd.pendPtr, len(bd.pendFeat))
+		bd.pendFeat = append(bd.pendFeat, feats...)
+		bd.pendVal = append(bd.pendVal, vals...)
+		if len(bd.pendFeat) >= 1<<18 {
+			bd.flushCross(d)
 		}
 	}
 	include := s.Meta.Params.IncludeBOS || s.Meta.Params.NoBOS
@@ -606,9 +606,104 @@ func (b *Builder) finishBounded() *Store {
 	return s
 }
 
+// flushCross adds the pending tokens' pairs to the cross sums, in token
+// order for every pair (so that the sums are those of one pass), the
+// features split over the cores in ranges of equal numbers of pairs.
+func (bd *bounded) flushCross(d int) {
+	n := len(bd.pendPtr)
+	if n == 0 {
+		return
+	}
+	bd.pendPtr = append(bd.pendPtr, len(bd.pendFeat))
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(bd.pendFeat)/4096))
+	// Boundaries: feature a's row holds d−1−a pairs.
+	bounds := make([]int, workers+1)
+	total := float64(d) * float64(d-1) / 2
+	a, acc := 0, 0.0
+	for w := 1; w < workers; w++ {
+		for a < d && acc < total*float64(w)/float64(workers) {
+			acc += float64(d - 1 - a)
+			a++
+		}
+		bounds[w] = a
+	}
+	bounds[workers] = d
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := uint32(bounds[w]), uint32(bounds[w+1])
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := 0; t < n; t++ {
+				fs := bd.pendFeat[bd.pendPtr[t]:bd.pendPtr[t+1]]
+				vs := bd.pendVal[bd.pendPtr[t]:bd.pendPtr[t+1]]
+				i, _ := slices.BinarySearch(fs, lo)
+				for ; i < len(fs) && fs[i] < hi; i++ {
+					a := int(fs[i])
+					va := float64(vs[i])
+					base := a*d - a*(a+1)/2 - a - 1 // pair (a, b), a < b, is at base + b
+					for j := i + 1; j < len(fs); j++ {
+						if fs[j] != fs[i] {
+							bd.cross[base+int(fs[j])] += va * float64(vs[j])
+						}
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	bd.pendPtr, bd.pendFeat, bd.pendVal = bd.pendPtr[:0], bd.pendFeat[:0], bd.pendVal[:0]
+}
+
+// coHeap keeps a feature's CoK most correlated features: a min-heap by
+// rank (correlation, then the lower id first), its root the weakest kept.
+type coHeap []Correlated
+
+// worseCo reports whether x ranks below y.
+func worseCo(x, y Correlated) bool {
+	return x.Correlation < y.Correlation || x.Correlation == y.Correlation && x.ID > y.ID
+}
+
+func (h *coHeap) offer(c Correlated) {
+	q := *h
+	if len(q) < CoK {
+		q = append(q, c)
+		for j := len(q) - 1; j > 0; {
+			p := (j - 1) / 2
+			if !worseCo(q[j], q[p]) {
+				break
+			}
+			q[j], q[p] = q[p], q[j]
+			j = p
+		}
+		*h = q
+		return
+	}
+	if !worseCo(q[0], c) {
+		return
+	}
+	q[0] = c
+	for i := 0; ; {
+		k := 2*i + 1
+		if k >= len(q) {
+			break
+		}
+		if k+1 < len(q) && worseCo(q[k+1], q[k]) {
+			k++
+		}
+		if !worseCo(q[k], q[i]) {
+			break
+		}
+		q[i], q[k] = q[k], q[i]
+		i = k
+	}
+}
+
 // coactivations keeps each feature's CoK most correlated features
 // (Pearson over the counted tokens, zeros included), as CoActivation
-// computes them from a full store's activations.
+// computes them from a full store's activations: one pass over the cross
+// sums, each pair's correlation (symmetric, to the bit) offered to both
+// features.
 func (bd *bounded) coactivations(s *Store) {
 	d := s.Meta.DSae
 	s.CoN = make([]uint32, d)
@@ -617,42 +712,43 @@ func (bd *bounded) coactivations(s *Store) {
 	if bd.cross == nil {
 		return
 	}
+	bd.flushCross(d)
 	n := s.Meta.Summary.Tokens
+	if n == 0 {
+		bd.cross = nil
+		return
+	}
 	stats := make([]FeatureStats, d)
 	for f := range stats {
 		stats[f] = s.Learnt.stats(f, n)
 	}
-	cross := make([]float64, d)
-	var out []Correlated
-	for f := 0; f < d; f++ {
-		if n == 0 || s.Learnt.Count[f] == 0 {
-			continue
-		}
-		for g := 0; g < f; g++ {
-			cross[g] = bd.cross[tri(g, f, d)]
-		}
-		cross[f] = 0
-		for g := f + 1; g < d; g++ {
-			cross[g] = bd.cross[tri(f, g, d)]
-		}
-		sf := stats[f]
-		out = out[:0]
-		for g := 0; g < d; g++ {
-			if g == f || cross[g] == 0 {
+	heaps := make([]coHeap, d)
+	k := 0
+	for a := 0; a < d; a++ {
+		sa := stats[a]
+		for b := a + 1; b < d; b, k = b+1, k+1 {
+			c := bd.cross[k]
+			if c == 0 {
 				continue
 			}
-			sg := stats[g]
-			if sg.Std == 0 || sf.Std == 0 {
+			sb := stats[b]
+			if sa.Std == 0 || sb.Std == 0 || s.Learnt.Count[a] == 0 || s.Learnt.Count[b] == 0 {
 				continue
 			}
-			out = append(out, Correlated{ID: g, Correlation: (cross[g]/float64(n) - sf.Mean*sg.Mean) / (sf.Std * sg.Std)})
+			// As CoActivation writes it for f = a, g = b; for f = b,
+			// g = a the products are the same (commutative).
+			r := (c/float64(n) - sa.Mean*sb.Mean) / (sa.Std * sb.Std)
+			heaps[a].offer(Correlated{ID: b, Correlation: r})
+			heaps[b].offer(Correlated{ID: a, Correlation: r})
 		}
+	}
+	for f, h := range heaps {
+		out := []Correlated(h)
 		sortCorrelated(out)
-		k := min(len(out), CoK)
-		s.CoN[f] = uint32(k)
-		for i := 0; i < k; i++ {
-			s.CoID[f*CoK+i] = uint32(out[i].ID)
-			s.CoCorr[f*CoK+i] = out[i].Correlation
+		s.CoN[f] = uint32(len(out))
+		for i, c := range out {
+			s.CoID[f*CoK+i] = uint32(c.ID)
+			s.CoCorr[f*CoK+i] = c.Correlation
 		}
 	}
 	bd.cross = nil
