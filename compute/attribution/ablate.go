@@ -36,8 +36,11 @@ func AblationEffects(ctx context.Context, m *model.Model, saes []*encoder.Encode
 	if err := m.CheckTokens(tokens, 1, T); err != nil {
 		return nil, err
 	}
-	chk := &pass{m: m, T: T, d: m.Config.DModel, byIn: map[hookname.Hook]*splice{}, byOut: map[hookname.Hook]*splice{}}
-	if err := chk.setup(saes, metric); err != nil {
+	chk := &pass{m: m, T: T, d: m.Config.DModel, byIn: map[hookname.Hook]*splice{}, byOut: map[hookname.Hook]*splice{}, lastLayer: m.Config.NLayer - 1}
+	if err := chk.setup(saes); err != nil {
+		return nil, err
+	}
+	if _, err := chk.checkMetric(saes, metric); err != nil {
 		return nil, err
 	}
 	up := saes[0]

@@ -74,9 +74,14 @@ type Result struct {
 	// Acts[i] and Grads[i] are the SAE i's features f and ∂m/∂f, [T, d_sae]
 	// row-major each.
 	Acts, Grads [][]float32
+	// ErrorAttr[i] ([T]), from a Tape kept with errors, is e·∂m/∂e for
+	// SAE i's error e = x − x̂ at each position: the attribution of what
+	// the SAE does not explain.
+	ErrorAttr [][]float32
 	// Forward is the time of the forward pass (the SAEs encoding, the
-	// activations kept); Backward that of the metric's gradient and the
-	// backward pass, for benchmarks.
+	// activations kept; 0 from a Tape's Gradient, see Tape.Forward);
+	// Backward that of the metric's gradient and the backward pass, for
+	// benchmarks.
 	Forward, Backward time.Duration
 }
 
@@ -105,6 +110,7 @@ type pass struct {
 	mm         *products
 	lastLayer  int // the forward runs blocks 0..lastLayer
 	firstLayer int // the backward stops after this block
+	tokens     []int32
 }
 
 // blockTape is what the backward of one block needs from its forward.
@@ -114,57 +120,136 @@ type blockTape struct {
 	h      []float32 // c_fc's output before gelu_new [T, d_mlp]
 }
 
+// Tape is one prompt's forward pass with SAEs spliced in, kept so that
+// backward passes from any number of metrics (Gradient) share it.
+type Tape struct {
+	p    *pass
+	saes []*encoder.Encoder
+	// Forward is the time the forward pass took.
+	Forward time.Duration
+}
+
 // Run splices saes into m, runs tokens (one prompt) forward, and
 // backward from metric. It holds the model's lock meanwhile.
-func Run(ctx context.Context, m *model.Model, saes []*encoder.Encoder, tokens []int32, metric Metric) (res *Result, err error) {
+func Run(ctx context.Context, m *model.Model, saes []*encoder.Encoder, tokens []int32, metric Metric) (*Result, error) {
+	last := m.Config.NLayer - 1
+	if metric.Kind == Feature {
+		// the blocks up to the last SAE's: nothing after changes a feature
+		last = 0
+		for _, e := range saes {
+			if e != nil {
+				last = max(last, e.SAE.Output().Layer)
+			}
+		}
+	}
+	tp, err := newTape(ctx, m, saes, tokens, last, false)
+	if err != nil {
+		return nil, err
+	}
+	res, err := tp.Gradient(ctx, metric)
+	if err != nil {
+		return nil, err
+	}
+	res.Forward = tp.Forward
+	return res, nil
+}
+
+// NewTape splices saes into m and runs tokens (one prompt) forward to the
+// logits, keeping what backward passes need (Gradient). With errors, each
+// SAE's error x − x̂ is kept too, and each Result then carries the errors'
+// attributions. It holds the model's lock meanwhile.
+func NewTape(ctx context.Context, m *model.Model, saes []*encoder.Encoder, tokens []int32, errors bool) (*Tape, error) {
+	return newTape(ctx, m, saes, tokens, m.Config.NLayer-1, errors)
+}
+
+func newTape(ctx context.Context, m *model.Model, saes []*encoder.Encoder, tokens []int32, last int, errs bool) (tp *Tape, err error) {
 	T := len(tokens)
 	if err := m.CheckTokens(tokens, 1, T); err != nil {
 		return nil, err
 	}
 	p := &pass{m: m, be: m.Backend(), T: T, d: m.Config.DModel, eps: m.Config.LayerNormEps,
-		byIn: map[hookname.Hook]*splice{}, byOut: map[hookname.Hook]*splice{}}
-	if err := p.setup(saes, metric); err != nil {
+		byIn: map[hookname.Hook]*splice{}, byOut: map[hookname.Hook]*splice{}, lastLayer: last, tokens: tokens}
+	if err := p.setup(saes); err != nil {
 		return nil, err
+	}
+	for _, s := range p.byIn {
+		s.keepError = errs
 	}
 	m.Lock()
 	defer m.Unlock()
 	defer compute.RecoverBackend(p.be, &err)
-	p.mm = &products{be: p.be, scratch: map[[3]int]compute.Tensor{}}
-	defer p.mm.free()
 	t0 := time.Now()
 	if err := p.forward(ctx, tokens); err != nil {
 		return nil, err
 	}
-	res = &Result{T: T, Forward: time.Since(t0)}
-	t0 = time.Now()
+	return &Tape{p: p, saes: saes, Forward: time.Since(t0)}, nil
+}
+
+// Gradient runs the backward pass from metric on the tape: ∂m/∂f for every
+// feature of every SAE at every position. A Feature metric's backward
+// starts at its SAE's block. It holds the model's lock meanwhile.
+func (tp *Tape) Gradient(ctx context.Context, metric Metric) (res *Result, err error) {
+	p := tp.p
+	start, err := p.checkMetric(tp.saes, metric)
+	if err != nil {
+		return nil, err
+	}
+	p.m.Lock()
+	defer p.m.Unlock()
+	defer compute.RecoverBackend(p.be, &err)
+	p.mm = &products{be: p.be, scratch: map[[3]int]compute.Tensor{}}
+	defer p.mm.free()
+	for _, s := range p.byIn {
+		s.seed, s.grad, s.errAttr = -1, nil, nil
+	}
+	T := p.T
+	res = &Result{T: T}
+	t0 := time.Now()
 	var g []float32
 	switch metric.Kind {
 	case LogitDiff:
 		res.Metric, g, err = p.logitDiff(metric.A, metric.B)
 	case Loss:
-		res.Metric, g, err = p.loss(tokens)
+		res.Metric, g, err = p.loss(p.tokens)
 	case Feature:
-		s := p.byIn[saes[metric.SAE].SAE.Hook]
+		e := tp.saes[metric.SAE]
+		pos := metric.Pos
+		if pos < 0 {
+			pos += T
+		}
+		s := p.byIn[e.SAE.Hook]
+		s.seed = pos*e.DSae() + metric.Feature
 		res.Metric = float64(s.f[s.seed])
 		g = make([]float32, T*p.d)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := p.backward(ctx, g); err != nil {
+	if err := p.backward(ctx, g, start); err != nil {
 		return nil, err
 	}
 	res.Backward = time.Since(t0)
-	for _, e := range saes {
+	for _, e := range tp.saes {
 		s := p.byIn[e.SAE.Hook]
+		grad := s.grad
+		if grad == nil { // after the metric: no gradient
+			grad = make([]float32, len(s.f))
+		}
 		res.Acts = append(res.Acts, s.f)
-		res.Grads = append(res.Grads, s.grad)
+		res.Grads = append(res.Grads, grad)
+		if s.keepError {
+			ea := s.errAttr
+			if ea == nil {
+				ea = make([]float32, T)
+			}
+			res.ErrorAttr = append(res.ErrorAttr, ea)
+		}
 	}
 	return res, nil
 }
 
-// setup checks the SAEs and the metric and plans the passes.
-func (p *pass) setup(saes []*encoder.Encoder, metric Metric) error {
+// setup checks the SAEs and plans the passes.
+func (p *pass) setup(saes []*encoder.Encoder) error {
 	cfg := p.m.Config
 	if len(saes) == 0 {
 		return errors.New("attribution needs at least one SAE")
@@ -191,6 +276,8 @@ func (p *pass) setup(saes []*encoder.Encoder, metric Metric) error {
 			return fmt.Errorf("two SAEs read %s: attribution splices one SAE per hook", in)
 		case p.byOut[out] != nil:
 			return fmt.Errorf("two SAEs write %s: attribution splices one SAE per hook", out)
+		case out.Layer > p.lastLayer:
+			return fmt.Errorf("SAE %s: after the last block run (%d)", w.Name(), p.lastLayer)
 		}
 		s := &splice{enc: e, seed: -1}
 		p.byIn[in], p.byOut[out] = s, s
@@ -203,45 +290,41 @@ func (p *pass) setup(saes []*encoder.Encoder, metric Metric) error {
 		return errors.New("the SAEs disagree about centring (some were trained on the uncentred residual stream): open them separately")
 	}
 	p.centre = uncentred == 0
-	p.lastLayer = cfg.NLayer - 1
+	return nil
+}
+
+// checkMetric says what is wrong with metric on this pass, if anything,
+// and returns the block its backward starts at.
+func (p *pass) checkMetric(saes []*encoder.Encoder, metric Metric) (int, error) {
+	cfg := p.m.Config
 	switch metric.Kind {
-	case LogitDiff:
+	case LogitDiff, Loss:
+		if p.lastLayer != cfg.NLayer-1 {
+			return 0, errors.New("this forward pass stopped before the logits")
+		}
+		if metric.Kind == Loss && p.T < 2 {
+			return 0, errors.New("the loss needs a prompt of at least 2 tokens")
+		}
 		for _, id := range []int{metric.A, metric.B} {
-			if id < 0 || id >= cfg.VocabSize {
-				return fmt.Errorf("metric token %d outside the vocabulary [0, %d)", id, cfg.VocabSize)
+			if metric.Kind == LogitDiff && (id < 0 || id >= cfg.VocabSize) {
+				return 0, fmt.Errorf("metric token %d outside the vocabulary [0, %d)", id, cfg.VocabSize)
 			}
 		}
-	case Loss:
-		if p.T < 2 {
-			return errors.New("the loss needs a prompt of at least 2 tokens")
-		}
+		return p.lastLayer, nil
 	case Feature:
 		if metric.SAE < 0 || metric.SAE >= len(saes) {
-			return fmt.Errorf("metric SAE %d: there are %d SAEs", metric.SAE, len(saes))
+			return 0, fmt.Errorf("metric SAE %d: there are %d SAEs", metric.SAE, len(saes))
 		}
 		e := saes[metric.SAE]
 		if metric.Feature < 0 || metric.Feature >= e.DSae() {
-			return fmt.Errorf("feature %d out of range: the SAE has features 0 to %d", metric.Feature, e.DSae()-1)
+			return 0, fmt.Errorf("feature %d out of range: the SAE has features 0 to %d", metric.Feature, e.DSae()-1)
 		}
-		pos := metric.Pos
-		if pos < 0 {
-			pos += p.T
+		if pos := metric.Pos; pos < -p.T || pos >= p.T {
+			return 0, fmt.Errorf("position %d outside a prompt of %d tokens", pos, p.T)
 		}
-		if pos < 0 || pos >= p.T {
-			return fmt.Errorf("position %d outside a prompt of %d tokens", metric.Pos, p.T)
-		}
-		p.byIn[e.SAE.Hook].seed = pos*e.DSae() + metric.Feature
-		// the blocks up to the last SAE's (its gradient is 0 after the
-		// target, its features are reported all the same)
-		p.lastLayer = 0
-		for _, e := range saes {
-			p.lastLayer = max(p.lastLayer, e.SAE.Output().Layer)
-		}
-	default:
-		return fmt.Errorf("unknown metric kind %d", metric.Kind)
+		return e.SAE.Output().Layer, nil
 	}
-	p.firstLayer = min(p.firstLayer, p.lastLayer)
-	return nil
+	return 0, fmt.Errorf("unknown metric kind %d", metric.Kind)
 }
 
 // read copies t to a new host slice.
@@ -251,10 +334,16 @@ func (p *pass) read(t compute.Tensor) []float32 {
 	return v
 }
 
-// visit splices in the SAE that reads h, if any.
+// visit splices in the SAE that reads h, if any, and records the error of
+// the SAE that writes h.
 func (p *pass) visit(h hookname.Hook, act compute.Tensor) error {
 	if s := p.byIn[h]; s != nil {
-		return s.forward(p.be, act)
+		if err := s.forward(p.be, act); err != nil {
+			return err
+		}
+	}
+	if s := p.byOut[h]; s != nil {
+		s.output(p.be, act)
 	}
 	return nil
 }
@@ -459,12 +548,12 @@ func (p *pass) back(h hookname.Hook, g []float32) []float32 {
 	return g
 }
 
-// backward runs the blocks' backward from g, the gradient at the last
-// block's output, down to the first SAE's block.
-func (p *pass) backward(ctx context.Context, g []float32) error {
+// backward runs the blocks' backward from g, the gradient at block
+// start's output, down to the first SAE's block.
+func (p *pass) backward(ctx context.Context, g []float32, start int) error {
 	m, T, d := p.m, p.T, p.d
 	dMLP := m.Config.DMLP()
-	for li := p.lastLayer; li >= p.firstLayer; li-- {
+	for li := start; li >= p.firstLayer; li-- {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -27,6 +27,10 @@ type frozen struct {
 	be   compute.Backend
 	saes []*encoder.Encoder
 	errs map[string][]float64
+	// errSAE's error at position errPos is scaled by errScale (when
+	// errScale ≠ 0)
+	errSAE, errPos int
+	errScale       float64
 }
 
 // stats64 is the SAE's row normalisation, written again: x̂ = (x − shift)·scale.
@@ -116,7 +120,11 @@ func (fz *frozen) run(t *testing.T, tokens []int32, metric Metric, which, pos, f
 				return nil
 			}
 			for j := range res {
-				cur[j] = float32(res[j] + fz.errs[out][j])
+				e := fz.errs[out][j]
+				if fz.errScale != 0 && k == fz.errSAE && j/dOut == fz.errPos {
+					e *= fz.errScale
+				}
+				cur[j] = float32(res[j] + e)
 			}
 			be.Write(act, cur)
 			return nil
@@ -292,5 +300,79 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A Tape serves several metrics: each Gradient equals Run's for the same
+// metric (bit for bit), whatever was asked before; with errors kept, each
+// SAE's error attribution e·∂m/∂e at a position matches the central
+// difference of the metric in the error's scale there, through the
+// independent splicing (|fd − attr| ≤ 1e-4 + 3e-3·|attr|).
+func TestTapeAndErrorAttribution(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASAuto)
+	be := s.Backend
+	tokens, shape := ref.Ints(t, "tokens")
+	T := shape[1]
+	prompt := tokens[T : 2*T]
+	saes := []*encoder.Encoder{loadV2(t, be, "saelens-transcoder-mlp-0", ""), loadV2(t, be, "saelens-topk-hook_resid_post-1", "")}
+	ctx := context.Background()
+	tp, err := NewTape(ctx, s.Model, saes, prompt, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := []Metric{{Kind: LogitDiff, A: 13, B: 11}, {Kind: Feature, SAE: 1, Feature: 3, Pos: -2}, {Kind: Loss}, {Kind: LogitDiff, A: 13, B: 11}}
+	var first *Result
+	for k, mt := range metrics {
+		r, err := tp.Gradient(ctx, mt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Run(ctx, s.Model, saes, prompt, mt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Metric != want.Metric {
+			t.Errorf("%s: tape metric %g, Run %g", mt, r.Metric, want.Metric)
+		}
+		for i := range saes {
+			for j := range want.Grads[i] {
+				if r.Grads[i][j] != want.Grads[i][j] {
+					t.Fatalf("%s: SAE %d gradient %d: tape %g, Run %g", mt, i, j, r.Grads[i][j], want.Grads[i][j])
+				}
+			}
+		}
+		if len(r.ErrorAttr) != len(saes) || want.ErrorAttr != nil {
+			t.Fatalf("error attributions: tape %d, Run %d", len(r.ErrorAttr), len(want.ErrorAttr))
+		}
+		if k == 0 {
+			first = r
+		}
+	}
+	fz := &frozen{m: s.Model, be: be, saes: saes}
+	metric := metrics[0]
+	fz.run(t, prompt, metric, -1, 0, 0, 0)
+	const delta = 1e-2
+	nonzero := 0
+	for k := range saes {
+		for _, pos := range []int{T - 1, T / 2} {
+			a := float64(first.ErrorAttr[k][pos])
+			fz.errSAE, fz.errPos = k, pos
+			fz.errScale = 1 + delta
+			up := fz.run(t, prompt, metric, -1, 0, 0, 0)
+			fz.errScale = 1 - delta
+			down := fz.run(t, prompt, metric, -1, 0, 0, 0)
+			fz.errScale = 0
+			fd := (up - down) / (2 * delta)
+			if math.Abs(fd-a) > 1e-4+3e-3*math.Abs(a) {
+				t.Errorf("SAE %d error at %d: attribution %.6g, finite difference %.6g", k, pos, a, fd)
+			}
+			if math.Abs(a) > 1e-3 {
+				nonzero++
+			}
+		}
+	}
+	if nonzero < 2 {
+		t.Errorf("only %d error attributions above 1e-3: the check says little", nonzero)
 	}
 }

@@ -22,6 +22,10 @@ type splice struct {
 	// seed, when set, is added to ∂m/∂f: the metric is one of this SAE's
 	// features (index row·d_sae + feature).
 	seed int
+	// keepError asks for the error e = x − x̂ at the output hook ([T,
+	// d_out], in err) and, in each backward, errAttr[r] = e[r]·∂m/∂out[r].
+	keepError    bool
+	err, errAttr []float32
 }
 
 // forward encodes the SAE's input act ([T, d_in] on the backend) and keeps
@@ -36,11 +40,13 @@ func (s *splice) forward(be compute.Backend, act compute.Tensor) error {
 	}
 	s.f = make([]float32, T*w.DSae)
 	be.Read(ft, s.f)
-	if !s.enc.Normalizes() {
+	if !s.enc.Normalizes() && !s.keepError {
 		return nil
 	}
-	s.x = make([]float32, T*w.DIn)
-	be.Read(act, s.x)
+	if s.enc.Normalizes() {
+		s.x = make([]float32, T*w.DIn)
+		be.Read(act, s.x)
+	}
 	yt := be.Alloc(T, w.OutDim())
 	defer be.Free(yt)
 	if err := s.enc.Decode(yt, ft); err != nil {
@@ -49,6 +55,26 @@ func (s *splice) forward(be compute.Backend, act compute.Tensor) error {
 	s.y = make([]float32, T*w.OutDim())
 	be.Read(yt, s.y)
 	return nil
+}
+
+// output records the SAE's error at its output hook (act, [T, d_out]),
+// e = act − x̂, x̂ the reconstruction with its normalisation undone.
+func (s *splice) output(be compute.Backend, act compute.Tensor) {
+	if !s.keepError {
+		return
+	}
+	dOut := s.enc.SAE.OutDim()
+	s.err = make([]float32, len(s.y))
+	be.Read(act, s.err)
+	for r := 0; r < len(s.y)/dOut; r++ {
+		shift, scale := 0.0, 1.0
+		if s.x != nil {
+			shift, scale, _ = s.stats(r)
+		}
+		for j := r * dOut; j < (r+1)*dOut; j++ {
+			s.err[j] = float32(float64(s.err[j]) - (float64(s.y[j])/scale + shift))
+		}
+	}
 }
 
 // stats returns row r's normalisation (rowStats of its input).
@@ -107,6 +133,16 @@ func (s *splice) backward(mm *products, gOut []float32) []float32 {
 			for j := 0; j < dOut; j++ {
 				gy[r*dOut+j] = float32(float64(gOut[r*dOut+j]) / scale)
 			}
+		}
+	}
+	if s.err != nil {
+		s.errAttr = make([]float32, T)
+		for r := 0; r < T; r++ {
+			var a float64
+			for j := r * dOut; j < (r+1)*dOut; j++ {
+				a += float64(s.err[j]) * float64(gOut[j])
+			}
+			s.errAttr[r] = float32(a)
 		}
 	}
 	// ∂m/∂f = gy·W_decᵀ
