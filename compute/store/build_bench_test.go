@@ -2,6 +2,7 @@ package store
 
 import (
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -126,4 +127,7 @@ func benchHostSide(b *testing.B, rows int, bounded bool) {
 	b.ReportMetric(float64(r.Milliseconds())/n, "random-ms")
 	b.ReportMetric(float64(f.Milliseconds())/n, "finish-ms")
 	b.ReportMetric(float64(w.Milliseconds())/n, "write-ms")
+	if fi, err := os.Stat(filepath.Join(dir, "bench.store")); err == nil {
+		b.ReportMetric(float64(fi.Size())/(1<<20), "store-MB")
+	}
 }
