@@ -304,7 +304,7 @@ func TestContextsHoverAblation(t *testing.T) {
 	v.Select(f)
 	s := p.TopList()[0]
 	c := firstOfEachRow(t, st, f, 1, DefaultPrefix, DefaultSuffix)[0]
-	if !strings.Contains(p.Ablation().Text, "hovered token") {
+	if !strings.Contains(p.Ablation().Text, "Hover a token") {
 		t.Errorf("before hovering: %q", p.Ablation().Text)
 	}
 	s.OnHover(s.Marked())

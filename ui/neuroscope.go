@@ -77,7 +77,7 @@ func NewNeuroscopePane(v *View) *NeuroscopePane {
 		p.msg.field("feature", "")
 	})
 	p.ScaleEntry = widget.NewEntry()
-	p.ScaleEntry.SetPlaceHolder("corpus max")
+	p.ScaleEntry.SetPlaceHolder("auto") // the summary says which scale
 	p.ScaleEntry.OnChanged = func(s string) {
 		m, err := parsePositiveFloat(s)
 		if err != nil {
