@@ -31,7 +31,7 @@ type guiOptions struct {
 	pos                                                         string
 	analyze, foldDec                                            bool
 	demo                                                        bool
-	pin, plot                                                   string
+	pin, plot, steer                                            string
 	backend, blas                                               string
 	patchExample                                                bool
 }
@@ -57,9 +57,10 @@ func guiFlags(out io.Writer) (*flag.FlagSet, *guiOptions) {
 	fs.StringVar(&o.pane, "pane", "", "pane to show: "+strings.Join(ui.PaneNames(), ", "))
 	fs.IntVar(&o.feature, "feature", -1, "feature to select")
 	fs.StringVar(&o.pin, "pin", "", `features to pin for the compare pane: "3,17" in the SAE tab shown, "1:12" for feature 12 of tab 1`)
+	fs.StringVar(&o.steer, "steer", "", `features for the Steer pane, ";" between them: "FEATURE [add|clamp|ablate [COEFF]]", "1:12" for feature 12 of tab 1, e.g. "66 add 8; 1:17 ablate" (the prompt is --text)`)
 	fs.StringVar(&o.plot, "plot", "", "statistics pane's plot: features_per_token, frequency, mean, unembed_entropy, unembed_maxprob")
 	fs.IntVar(&o.tab, "tab", 0, "SAE tab to show (0 is the first SAE)")
-	fs.StringVar(&o.text, "text", "", "text for the neuroscope and elicitation panes")
+	fs.StringVar(&o.text, "text", "", "text for the neuroscope, elicitation and steer panes")
 	fs.StringVar(&o.pos, "pos", "", "elicitation position (negative from the end; default: mean over positions)")
 	fs.StringVar(&o.ranks, "ranks", "", `rank range to show in the ranking, e.g. "2000-2050"`)
 	fs.StringVar(&o.sortBy, "sort", "", "ranking order: mean, cv, frequency, max, id (add :asc for ascending)")
@@ -266,6 +267,11 @@ func start(s *ui.Shell, o *guiOptions) {
 				s.SetStatus(err.Error())
 			}
 		}
+		if o.steer != "" {
+			if err := s.SteerFeatures(o.steer); err != nil {
+				s.SetStatus(err.Error())
+			}
+		}
 		if o.plot != "" {
 			if err := e.Statistics().SetKindName(o.plot); err != nil {
 				s.SetStatus(err.Error())
@@ -273,6 +279,7 @@ func start(s *ui.Shell, o *guiOptions) {
 		}
 		if o.text != "" {
 			e.Neuroscope().Text.SetText(o.text)
+			s.SetSteerPrompt(o.text)
 			var pos *int
 			if o.pos != "" {
 				n, _ := parsePos(o.pos) // checked at start

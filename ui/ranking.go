@@ -115,6 +115,7 @@ func NewRankingPane(v *View) *RankingPane {
 		return b
 	}
 	p.Table.UpdateHeader = p.updateHeader
+	p.Table.OnSecondaryRow = p.rowMenuAt // a right click: select, pin, steer (steer_entry.go)
 	for c, w := range colWidths {
 		p.Table.SetColumnWidth(c, w)
 	}

@@ -45,13 +45,15 @@ type SteerPane struct {
 	Scope       *widget.Select
 	Pos         *widget.Entry
 
-	// Msg says what is wrong with the input; Status what is running.
+	// Msg says what is wrong with the input; Status what ran; Busy moves
+	// while a run is under way.
 	Msg    *widget.Label
 	Status *widget.Label
+	Busy   *widget.ProgressBarInfinite
 
 	PlainText, SteeredText *widget.Label
 	// TopPlain, TopSteered, Rises and Falls are the next-token lists.
-	TopPlain, TopSteered, Rises, Falls *widget.Label
+	TopPlain, TopSteered, Rises, Falls *TokenList
 	Summary                            *widget.Label
 
 	result  *SteerResult
@@ -89,7 +91,7 @@ func NewSteerPane(v *View) *SteerPane {
 	p.Clear.Importance = widget.LowImportance
 
 	p.Prompt = newTextEntry()
-	p.Prompt.SetMinRowsVisible(2)
+	p.Prompt.SetMinRowsVisible(1)
 	p.Prompt.SetPlaceHolder("Prompt: the model continues it with and without the steering")
 	p.Tokens = widget.NewEntry()
 	p.Greedy = widget.NewCheck("Greedy", nil)
@@ -102,8 +104,9 @@ func NewSteerPane(v *View) *SteerPane {
 
 	p.Msg = newMessageLine(widget.DangerImportance)
 	p.Status = widget.NewLabel("")
-	p.Status.Importance = widget.LowImportance
 	p.Status.Truncation = fyne.TextTruncateEllipsis
+	p.Busy = widget.NewProgressBarInfinite()
+	p.Busy.Hide()
 
 	wrapped := func() *widget.Label {
 		l := widget.NewLabel("")
@@ -111,11 +114,7 @@ func NewSteerPane(v *View) *SteerPane {
 		return l
 	}
 	p.PlainText, p.SteeredText = wrapped(), wrapped()
-	p.TopPlain, p.TopSteered, p.Rises, p.Falls = widget.NewLabel(""), widget.NewLabel(""), widget.NewLabel(""), widget.NewLabel("")
-	for _, l := range []*widget.Label{p.TopPlain, p.TopSteered, p.Rises, p.Falls} {
-		l.TextStyle.Monospace = true
-		l.Truncation = fyne.TextTruncateEllipsis
-	}
+	p.TopPlain, p.TopSteered, p.Rises, p.Falls = newTokenList(), newTokenList(), newTokenList(), newTokenList()
 	p.Summary = wrapped()
 
 	p.syncSettings()
@@ -135,30 +134,26 @@ func NewSteerPane(v *View) *SteerPane {
 	field := func(name string, w fyne.CanvasObject, width float32) fyne.CanvasObject {
 		return container.NewBorder(nil, nil, widget.NewLabel(name), nil, container.NewGridWrap(fyne.NewSize(width, w.MinSize().Height), w))
 	}
-	settings := container.NewHBox(
-		field("Tokens", p.Tokens, 60), p.Greedy,
-		field("Temperature", p.Temperature, 64), field("Top-p", p.TopP, 64), field("Seed", p.Seed, 80),
-		field("Steer at", p.Scope, 150), field("Position", p.Pos, 60))
-	listHead := container.NewBorder(nil, nil, heading("Features steered"), p.Clear)
+	settings := container.NewHBox(field("Tokens", p.Tokens, 56), p.Greedy,
+		field("Temperature", p.Temperature, 60), field("Top-p", p.TopP, 60), field("Seed", p.Seed, 80))
+	listHead := container.NewBorder(nil, nil, heading("Features steered"),
+		container.NewHBox(field("at", p.Scope, 160), field("position", p.Pos, 56), p.Clear))
 	heads := func(a, b string) fyne.CanvasObject {
 		return container.NewGridWithColumns(2, heading(a), heading(b))
 	}
 	conts := container.NewGridWithColumns(2, p.PlainText, p.SteeredText)
 	next := container.NewGridWithColumns(4,
-		container.NewVBox(heading("Top tokens, plain"), p.TopPlain),
-		container.NewVBox(heading("Top tokens, steered"), p.TopSteered),
-		container.NewVBox(heading("Largest rises"), p.Rises),
-		container.NewVBox(heading("Largest falls"), p.Falls))
+		container.NewVBox(heading("Top tokens, plain"), p.TopPlain.box),
+		container.NewVBox(heading("Top tokens, steered"), p.TopSteered.box),
+		container.NewVBox(heading("Largest rises"), p.Rises.box),
+		container.NewVBox(heading("Largest falls"), p.Falls.box))
 	body := container.NewVBox(
 		listHead, p.Empty, p.List,
-		widget.NewSeparator(),
 		p.Prompt,
-		container.NewHScroll(settings),
-		p.Msg, p.Status,
-		widget.NewSeparator(),
+		settings,
+		p.Msg, container.NewStack(p.Status, p.Busy),
 		heads("Plain continuation", "Steered continuation"), conts,
-		widget.NewSeparator(),
-		heading("Next token after the prompt"), next, p.Summary,
+		p.Summary, next,
 	)
 	p.content = container.NewVScroll(container.NewPadded(body))
 
@@ -290,7 +285,7 @@ func (p *SteerPane) newRow(i int, f SteerFeature) *SteerRow {
 	}
 	value := container.NewGridWrap(fyne.NewSize(80, r.Value.MinSize().Height), r.Value)
 	mode := container.NewGridWrap(fyne.NewSize(96, r.Mode.MinSize().Height), r.Mode)
-	left := container.NewGridWrap(fyne.NewSize(220, r.Title.MinSize().Height), r.Title)
+	left := container.NewGridWrap(fyne.NewSize(260, r.Title.MinSize().Height), r.Title)
 	r.box = container.NewBorder(nil, nil, container.NewHBox(left, mode), container.NewHBox(value, r.Remove), r.Slider)
 	return r
 }
@@ -428,6 +423,7 @@ func (p *SteerPane) message(msg string) {
 	showMessage(p.Msg, capitalise(msg))
 	if msg != "" {
 		p.Status.SetText("")
+		p.busy(false)
 	}
 }
 
@@ -451,8 +447,22 @@ func (p *SteerPane) request() {
 	}
 	p.dirty = false
 	p.message("")
-	p.Status.SetText("Running…")
+	p.Status.SetText("")
+	p.busy(true)
 	p.runner.Request(steerRequest{v: p.v, features: p.set.Features(), settings: p.set.Settings()})
+}
+
+// busy shows or hides the moving bar of a run under way.
+func (p *SteerPane) busy(on bool) {
+	if on {
+		p.Status.Hide()
+		p.Busy.Show()
+		p.Busy.Start()
+	} else {
+		p.Busy.Stop()
+		p.Busy.Hide()
+		p.Status.Show()
+	}
 }
 
 // show displays the newest run's result or error (UI thread).
@@ -467,6 +477,7 @@ func (p *SteerPane) show(id uint64, res *SteerResult, err error) {
 	}
 	p.result = res
 	p.message("")
+	p.busy(false)
 	how := "greedy"
 	if t := res.Settings.Temperature; t > 0 {
 		how = fmt.Sprintf("sampled at temperature %g, top-p %g, seed %d (the same for both)", t, res.Settings.TopP, res.Settings.Seed)
@@ -475,32 +486,58 @@ func (p *SteerPane) show(id uint64, res *SteerResult, err error) {
 	if res.Steering > 0 {
 		steering = fmt.Sprintf("%s steered at %s", nOf(res.Steering, "feature"), steerSpanText(res.Settings, len(res.Prompt)))
 	}
-	p.Status.SetText(fmt.Sprintf("%s prompt, %s generated, %s; %s · %s", nOf(len(res.Prompt), "token"), nOf(res.Settings.Tokens, "token"), how, steering, res.Elapsed.Round(time.Millisecond)))
+	p.Status.SetText(fmt.Sprintf("Prompt of %s, %d generated, %s; %s · %s", nOf(len(res.Prompt), "token"), res.Settings.Tokens, how, steering, res.Elapsed.Round(time.Millisecond)))
 	p.PlainText.SetText(p.continuation(res.Plain, res.PlainText))
 	p.SteeredText.SetText(p.continuation(res.Steered, res.SteeredText))
-	tok := func(id int) string { return fmt.Sprintf("%-14q", p.v.Tok.DisplayString(id)) }
-	list := func(ts []intervene.TokenProb, change bool) string {
-		var b strings.Builder
-		for _, t := range ts {
-			if change {
-				fmt.Fprintf(&b, "%s %6s → %6s\n", tok(t.ID), fpercent(t.Before), fpercent(t.Prob))
-			} else {
-				fmt.Fprintf(&b, "%s %6s\n", tok(t.ID), fpercent(t.Prob))
-			}
-		}
-		return strings.TrimRight(b.String(), "\n")
-	}
-	p.TopPlain.SetText(list(res.Next.Plain, false))
-	p.TopSteered.SetText(list(res.Next.Steered, false))
-	p.Rises.SetText(list(res.Next.Increases, true))
-	p.Falls.SetText(list(res.Next.Decreases, true))
-	sum := fmt.Sprintf("KL(plain ‖ steered) at the prompt's last position: %s nats.", fnum(res.Next.KL))
+	tok := p.v.Tok.DisplayString
+	p.TopPlain.Set(tok, res.Next.Plain, false)
+	p.TopSteered.Set(tok, res.Next.Steered, false)
+	p.Rises.Set(tok, res.Next.Increases, true)
+	p.Falls.Set(tok, res.Next.Decreases, true)
+	sum := fmt.Sprintf("Next token after the prompt: KL(plain ‖ steered) %s nats.", fnum(res.Next.KL))
 	if res.HasLoss {
 		sum += fmt.Sprintf(" Loss over the prompt: %s plain, %s steered (%+.4f).", fnum(res.LossPlain), fnum(res.LossSteered), res.LossSteered-res.LossPlain)
 	} else {
 		sum += " The prompt is one token: no loss over it."
 	}
 	p.Summary.SetText(sum)
+}
+
+// TokenList is a next-token list: the tokens, one a line, beside their
+// probabilities (before → after for a change).
+type TokenList struct {
+	Tokens, Probs *widget.Label
+	box           fyne.CanvasObject
+}
+
+func newTokenList() *TokenList {
+	l := &TokenList{Tokens: widget.NewLabel(""), Probs: widget.NewLabel("")}
+	l.Tokens.Truncation = fyne.TextTruncateEllipsis
+	l.Probs.Alignment = fyne.TextAlignTrailing
+	l.box = container.NewBorder(nil, nil, nil, l.Probs, l.Tokens)
+	return l
+}
+
+// Set shows ts.
+func (l *TokenList) Set(tok func(id int) string, ts []intervene.TokenProb, change bool) {
+	toks, probs := make([]string, len(ts)), make([]string, len(ts))
+	for i, t := range ts {
+		toks[i] = tok(t.ID)
+		probs[i] = fpercent(t.Prob)
+		if change {
+			probs[i] = strings.TrimSuffix(fpercent(t.Before), "%") + "→" + probs[i]
+		}
+	}
+	l.Tokens.SetText(strings.Join(toks, "\n"))
+	l.Probs.SetText(strings.Join(probs, "\n"))
+}
+
+// Lines is the list's lines, token and probability (tests).
+func (l *TokenList) Lines() int {
+	if l.Tokens.Text == "" {
+		return 0
+	}
+	return strings.Count(l.Tokens.Text, "\n") + 1
 }
 
 // continuation is a generated text for a label.

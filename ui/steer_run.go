@@ -19,7 +19,7 @@ import (
 const SteerDelay = 120 * time.Millisecond
 
 // SteerTop is how many tokens each list of the next-token view shows.
-const SteerTop = 8
+const SteerTop = 5
 
 // errNoModel is the Steer pane's message when there is nothing to run.
 var errNoModel = errors.New("no model loaded: open a model and add an SAE to steer its features")
