@@ -189,6 +189,12 @@ func newTape(ctx context.Context, m *model.Model, saes []*encoder.Encoder, token
 // feature of every SAE at every position. A Feature metric's backward
 // starts at its SAE's block. It holds the model's lock meanwhile.
 func (tp *Tape) Gradient(ctx context.Context, metric Metric) (res *Result, err error) {
+	return tp.gradient(ctx, metric, tp.p.firstLayer)
+}
+
+// gradient is Gradient with the backward stopped after block stop (the
+// SAEs before it get no gradient).
+func (tp *Tape) gradient(ctx context.Context, metric Metric, stop int) (res *Result, err error) {
 	p := tp.p
 	start, err := p.checkMetric(tp.saes, metric)
 	if err != nil {
@@ -225,7 +231,7 @@ func (tp *Tape) Gradient(ctx context.Context, metric Metric) (res *Result, err e
 	if err != nil {
 		return nil, err
 	}
-	if err := p.backward(ctx, g, start); err != nil {
+	if err := p.backward(ctx, g, start, max(stop, p.firstLayer)); err != nil {
 		return nil, err
 	}
 	res.Backward = time.Since(t0)
@@ -549,11 +555,11 @@ func (p *pass) back(h hookname.Hook, g []float32) []float32 {
 }
 
 // backward runs the blocks' backward from g, the gradient at block
-// start's output, down to the first SAE's block.
-func (p *pass) backward(ctx context.Context, g []float32, start int) error {
+// start's output, down to block stop.
+func (p *pass) backward(ctx context.Context, g []float32, start, stop int) error {
 	m, T, d := p.m, p.T, p.d
 	dMLP := m.Config.DMLP()
-	for li := start; li >= p.firstLayer; li-- {
+	for li := start; li >= stop; li-- {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -1,0 +1,112 @@
+package attribution
+
+import (
+	"context"
+	"testing"
+
+	"github.com/saescope/saescope/compute/cpu"
+	"github.com/saescope/saescope/compute/encoder"
+	"github.com/saescope/saescope/compute/internal/fixture"
+)
+
+// The graph of tokens[0] with sae1 (blocks.0.hook_mlp_out) and sae0
+// (blocks.1.hook_resid_pre), given in the wrong order, for the metric
+// logits[-1, 13] − logits[-1, 11]: its nodes' attributions are Run's f·∂m/∂f
+// and error attributions; the edges into sae0's feature 135 at the last
+// position are the fixture's flow.attribution (1e-4), those from sae1's
+// errors a tape's e·∂f/∂e; MaxNodes and Threshold bound the nodes.
+func TestBuildGraph(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASAuto)
+	v2 := causalRef(t)
+	tokens, shape := ref.Ints(t, "tokens")
+	T := shape[1]
+	prompt := tokens[:T]
+	down, up := s.SAEs["sae0"], s.SAEs["sae1"]
+	saes := []*encoder.Encoder{down, up}
+	metric := Metric{Kind: LogitDiff, A: 13, B: 11}
+	ctx := context.Background()
+	g, err := BuildGraph(ctx, s.Model, saes, prompt, metric, GraphOptions{MaxNodes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Order) != 2 || g.Order[0] != 1 || g.Order[1] != 0 {
+		t.Fatalf("order %v, want [1 0]", g.Order)
+	}
+	tp, err := NewTape(ctx, s.Model, saes, prompt, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := tp.Gradient(ctx, metric)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := -1
+	for i, nd := range g.Nodes {
+		var want float64
+		if nd.IsError() {
+			want = float64(r.ErrorAttr[nd.SAE][nd.Pos])
+		} else {
+			n := saes[nd.SAE].DSae()
+			want = nd.Act * float64(r.Grads[nd.SAE][nd.Pos*n+nd.Feature])
+		}
+		fixture.Close(t, "node attribution", []float32{float32(nd.Attr)}, []float32{float32(want)}, 1e-6)
+		if nd.SAE == 0 && nd.Pos == T-1 && nd.Feature == 135 {
+			target = i
+		}
+	}
+	if target < 0 {
+		t.Fatal("sae0's feature 135 at the last position is not a node")
+	}
+	flow := want(t, v2, "flow.attribution")
+	rf, err := tp.Gradient(ctx, Metric{Kind: Feature, SAE: 0, Feature: 135, Pos: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := up.DSae()
+	edges, errEdges := 0, 0
+	for _, e := range g.Edges {
+		if e.To != target {
+			continue
+		}
+		from := g.Nodes[e.From]
+		if from.SAE != 1 {
+			t.Fatalf("edge into sae0 from SAE %d", from.SAE)
+		}
+		if from.IsError() {
+			fixture.Close(t, "error edge", []float32{float32(e.Weight)}, []float32{rf.ErrorAttr[1][from.Pos]}, 1e-6)
+			errEdges++
+			continue
+		}
+		fixture.Close(t, "flow.attribution edge", []float32{float32(e.Weight)}, []float32{flow[from.Pos*n+from.Feature]}, 1e-4)
+		edges++
+	}
+	// every non-zero flow.attribution of an sae1 node is an edge
+	nonzero := 0
+	for _, nd := range g.Nodes {
+		if nd.SAE == 1 && !nd.IsError() && flow[nd.Pos*n+nd.Feature] != 0 {
+			nonzero++
+		}
+	}
+	if edges != nonzero || edges == 0 || errEdges == 0 {
+		t.Errorf("%d feature edges into the target (want %d) and %d error edges", edges, nonzero, errEdges)
+	}
+	// bounds
+	small, err := BuildGraph(ctx, s.Model, saes, prompt, metric, GraphOptions{MaxNodes: 3, Threshold: 1e-3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[int]int{}
+	for _, nd := range small.Nodes {
+		if nd.IsError() {
+			continue
+		}
+		per[nd.SAE]++
+		if nd.Attr < 1e-3 && nd.Attr > -1e-3 {
+			t.Errorf("node under the threshold: %+v", nd)
+		}
+	}
+	if per[0] > 3 || per[1] > 3 || per[0] == 0 {
+		t.Errorf("feature nodes per SAE %v, want 1 to 3", per)
+	}
+}
