@@ -34,7 +34,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	generate := fs.Int("generate", 0, "instead: time greedy generation of this many tokens after a 32-token prompt, a feature steered at --hook (use blocks.6.hook_resid_pre), with the key/value cache")
 	patch := fs.Bool("patch", false, "instead: time exact patching of every active feature of a --d-sae SAE at --hook (firing about --l0 features per token) between two random 24-token prompts")
-	attribute := fs.Bool("attribute", false, "instead: time attribution (forward with random --d-sae SAEs at blocks 3, 6 and 9 hook_resid_pre, firing about --l0 features per token, then the backward pass) on a random --seq-token prompt; backward_over_forward is the backward's time over the forward's")
+	attribute := fs.Bool("attribute", false, "instead: time attribution (forward with random --d-sae SAEs at blocks 3, 6 and 9 hook_resid_pre, firing about --l0 features per token, then the backward pass) on a random --seq-token prompt; backward_over_forward is the backward's time over the forward's; then the attribution graph of its first 24 tokens")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -78,6 +78,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "backend            %s\n", ar.Backend)
 		fmt.Fprintf(stdout, "attribution        %d tokens, %d-feature SAEs at %s: forward %.3f s (model alone %.3f s), backward %.3f s = %.2f× the forward\n",
 			ar.Tokens, ar.DSae, strings.Join(ar.Hooks, ", "), ar.ForwardS, ar.ModelForwardS, ar.BackwardS, ar.BackwardOverForward)
+		fmt.Fprintf(stdout, "attribution graph  %d tokens: %.2f s, %d nodes (errors included), %d edges\n", ar.GraphTokens, ar.GraphS, ar.GraphNodes, ar.GraphEdges)
 		return nil
 	}
 	if *patch {

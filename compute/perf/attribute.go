@@ -36,12 +36,20 @@ type AttributeReport struct {
 	BackwardOverForward float64 `json:"backward_over_forward"`
 	// BackwardOverModel is BackwardS / ModelForwardS.
 	BackwardOverModel float64 `json:"backward_over_model_forward"`
+	// GraphS is attribution.BuildGraph's time on the prompt's first
+	// GraphTokens tokens (default options: 30 feature nodes per SAE), with
+	// GraphNodes nodes (errors included) and GraphEdges edges.
+	GraphS      float64 `json:"graph_seconds"`
+	GraphTokens int     `json:"graph_tokens"`
+	GraphNodes  int     `json:"graph_nodes"`
+	GraphEdges  int     `json:"graph_edges"`
 }
 
 // Attribute times attribution.Run on full-size random GPT-2 small: a
 // random prompt of seq tokens (BOS first), a random dSae-feature SAE at
 // each hook (calibrated to fire about l0 features per token), the metric
-// logits[-1, 13] − logits[-1, 11]; reps repetitions, the best kept.
+// logits[-1, 13] − logits[-1, 11]; reps repetitions, the best kept. Then
+// the attribution graph of the prompt's first 24 tokens with the same SAEs.
 func Attribute(ctx context.Context, be compute.Backend, hooks []string, dSae, seq int, l0 float64, reps int, progress func(string)) (*AttributeReport, error) {
 	cfg := gpt2.SmallConfig()
 	if len(hooks) == 0 {
@@ -106,5 +114,14 @@ func Attribute(ctx context.Context, be compute.Backend, hooks []string, dSae, se
 	}
 	rep.BackwardOverForward = rep.BackwardS / rep.ForwardS
 	rep.BackwardOverModel = rep.BackwardS / rep.ModelForwardS
+	rep.GraphTokens = min(24, seq)
+	progress(fmt.Sprintf("attribution graph of the first %d tokens", rep.GraphTokens))
+	t0 := time.Now()
+	g, err := attribution.BuildGraph(ctx, m, encs, prompt[:rep.GraphTokens], metric, attribution.GraphOptions{})
+	if err != nil {
+		return nil, err
+	}
+	rep.GraphS = time.Since(t0).Seconds()
+	rep.GraphNodes, rep.GraphEdges = len(g.Nodes), len(g.Edges)
 	return rep, nil
 }
