@@ -269,6 +269,9 @@ for theme in light dark; do
 	if want "statistics-$theme"; then setup; shot "statistics-$theme" ready --demo --theme "$theme" --tab 1 --pane statistics --plot frequency; fi
 	if want "demo-statistics-$theme"; then setup; shot "demo-statistics-$theme" ready --demo --theme "$theme" --tab 1 --pane statistics --plot features_per_token; fi
 	if want "compare-$theme"; then setup; shot "compare-$theme" ready --demo --theme "$theme" --tab 1 --pane compare --pin "66,117,0:17"; fi
+	# The Patch pane after its example (indirect object identification:
+	# " Mary" − " John" from the clean prompt into the corrupted one) has run.
+	if want "patch-$theme"; then setup; shot "patch-$theme" ready --demo --theme "$theme" --tab 1 --pane patch --patch-example; fi
 	# The workspace bar, unfolded by a click on its header: the demo's files
 	# opened as local files (so the bar shows their paths in the repository
 	# rather than the temporary cache's), ranked by the largest activation.
