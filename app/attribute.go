@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
@@ -35,6 +36,10 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	exact := fs.Bool("exact", false, "also each first-SAE feature's exact effect: the metric's change when it is zero-ablated at every position (one forward pass per active feature)")
 	gradient := fs.Bool("gradient", false, "also print ∂m/∂f of the first SAE, [positions][d_sae]")
 	batch := fs.Int("batch", 16, "--exact: features ablated per forward pass")
+	graph := fs.Bool("graph", false, "also the attribution graph: feature nodes per SAE by |f·∂m/∂f| (--threshold, --max-nodes), every SAE's error at every position, edges f_up·∂f_down/∂f_up between SAEs consecutive in hook order")
+	threshold := fs.Float64("threshold", 0, "--graph: keep feature nodes with |attribution| at least this")
+	maxNodes := fs.Int("max-nodes", 30, "--graph: at most this many feature nodes per SAE")
+	edgeThreshold := fs.Float64("edge-threshold", 0, "--graph: keep edges with |weight| above this")
 	blas := fs.String("blas", "auto", "CPU matrix products: auto, openblas or gonum")
 	backend := fs.String("backend", "auto", "compute backend: "+strings.Join(backendNames(), ", "))
 	if err := parseFlags(fs, args); err != nil {
@@ -51,6 +56,10 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return errors.New(`give one metric: --metric A,B, --metric loss, or --target N [--pos P]`)
 	case *batch < 1:
 		return fmt.Errorf("--batch %d: at least 1", *batch)
+	case *maxNodes < 1:
+		return fmt.Errorf("--max-nodes %d: at least 1", *maxNodes)
+	case math.IsNaN(*threshold) || math.IsNaN(*edgeThreshold):
+		return errors.New("--threshold and --edge-threshold must be numbers")
 	}
 	var mt attribution.Metric
 	switch {
@@ -161,6 +170,15 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if *gradient {
 		out["gradient"] = rows(res.Grads[0])
+	}
+	if *graph {
+		g, err := attribution.BuildGraph(ctx, m, encs, prompt, mt, attribution.GraphOptions{Threshold: *threshold, MaxNodes: *maxNodes, EdgeThreshold: *edgeThreshold,
+			Progress: func(done, total int) { fmt.Fprintf(stderr, "\rattribute --graph: %d/%d nodes", done, total) }})
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return err
+		}
+		out["graph"] = g
 	}
 	if *exact {
 		ab, err := attribution.AblationEffects(ctx, m, encs, prompt, mt, *batch, func(done, total int) {

@@ -57,6 +57,7 @@ func TestAttributeCommand(t *testing.T) {
 		TargetAct   *float64    `json:"target_act"`
 		Effect      []float64   `json:"effect"`
 		Ablated     int         `json:"ablated"`
+		Graph       json.RawMessage
 	}
 	run := func(args ...string) result {
 		t.Helper()
@@ -87,6 +88,34 @@ func TestAttributeCommand(t *testing.T) {
 	if flow.Ablated == 0 {
 		t.Error("no feature ablated")
 	}
+	// --graph: the edges into the flow target are flow.attribution
+	gr := run("--sae", fixSAE0, "--sae", fixSAE1, "--metric", "13,11", "--tokens", clean, "--graph", "--max-nodes", "1000")
+	type node struct {
+		SAE, Pos, Feature int
+	}
+	var graph struct {
+		Nodes []node `json:"nodes"`
+		Edges []struct {
+			From, To int
+			Weight   float64
+		} `json:"edges"`
+	}
+	if err := json.Unmarshal(gr.Graph, &graph); err != nil {
+		t.Fatal(err)
+	}
+	flowRef := want("flow.attribution")
+	into := 0
+	for _, e := range graph.Edges {
+		to, from := graph.Nodes[e.To], graph.Nodes[e.From]
+		if to != (node{0, T - 1, 135}) || from.Feature < 0 {
+			continue
+		}
+		close1e4("graph edge", []float64{e.Weight}, []float32{flowRef[from.Pos*256+from.Feature]}, 1)
+		into++
+	}
+	if into == 0 {
+		t.Error("no edge into sae0's feature 135 at the last position")
+	}
 	za := run("--sae", fixSAE0, "--metric", "13,11", "--tokens", clean)
 	close1e4("attr.zero_ablation_clean", flat(za.Attribution), want("attr.zero_ablation_clean"), -1)
 	if za.TargetAct != nil || za.Effect != nil {
@@ -112,6 +141,7 @@ func TestAttributeRefuses(t *testing.T) {
 		{[]string{"--sae", fixSAE0, "--target", "3", "--pos", "9"}, "outside a prompt"},
 		{[]string{"--sae", fixSAE0, "--sae", fixSAE0, "--metric", "1,2"}, "two SAEs read"},
 		{[]string{"--sae", fixSAE0, "--hook", "a", "--hook", "b", "--metric", "1,2"}, "2 --hook for 1 --sae"},
+		{[]string{"--sae", fixSAE0, "--metric", "1,2", "--graph", "--max-nodes", "0"}, "--max-nodes 0"},
 	} {
 		_, errs, code := runCLI(t, append(append([]string(nil), base...), c.args...)...)
 		if code == 0 || !strings.Contains(errs, c.want) {

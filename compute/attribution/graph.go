@@ -14,10 +14,13 @@ import (
 // Node is one node of an attribution graph: a feature of an SAE at a
 // position, or (Feature = −1) that SAE's error at the position.
 type Node struct {
-	SAE, Pos, Feature int
+	SAE     int `json:"sae"`
+	Pos     int `json:"pos"`
+	Feature int `json:"feature"`
 	// Act is the feature's activation (0 for an error node); Attr its
 	// attribution to the metric, f·∂m/∂f (an error's: e·∂m/∂e).
-	Act, Attr float64
+	Act  float64 `json:"act"`
+	Attr float64 `json:"attr"`
 }
 
 // IsError says whether the node is an SAE's error.
@@ -27,17 +30,18 @@ func (n Node) IsError() bool { return n.Feature < 0 }
 // downstream: Weight = f_up·∂f_down/∂f_up (an error node's: e·∂f_down/∂e),
 // with every SAE spliced in, errors held constant.
 type Edge struct {
-	From, To int // indices into Graph.Nodes
-	Weight   float64
+	From   int     `json:"from"` // indices into Graph.Nodes
+	To     int     `json:"to"`
+	Weight float64 `json:"weight"`
 }
 
 // Graph is an attribution graph of one prompt and metric.
 type Graph struct {
-	Metric float64
+	Metric float64 `json:"metric"`
 	// Order is the SAEs' indices in the order of the hooks they write.
-	Order []int
-	Nodes []Node
-	Edges []Edge
+	Order []int  `json:"order"`
+	Nodes []Node `json:"nodes"`
+	Edges []Edge `json:"edges"`
 }
 
 // GraphOptions bound a graph.
