@@ -154,3 +154,13 @@ func TestEmulatedScanLeavesNoDeviceMemory(t *testing.T) {
 		t.Errorf("%d bytes still on the device after the scan and closing everything (%d before the scan)", n, weightsOnly)
 	}
 }
+
+// TestEmulatedScanMany scans both fixture SAEs together on the emulated
+// device: each batch of each SAE comes back compacted on the device, and
+// each store equals its scan alone, byte for byte.
+func TestEmulatedScanMany(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the emulated scan takes seconds")
+	}
+	conformance.ScanMany(t, engine.New(kernels.NewEmulator(), "cuda-emulated"))
+}
