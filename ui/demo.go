@@ -76,7 +76,8 @@ func demoSpec(p demo.Paths) WorkspaceSpec {
 // withRememberedStores gives w's SAEs the analyses a remembered
 // workspace recorded for them on the same model, corpus and rows, so that
 // they reopen without reading the corpus (AddSAE checks that a store
-// matches the model and SAE before using it).
+// matches the model and SAE before using it), and the state the window
+// was left in when the SAEs are the same.
 func withRememberedStores(recent []WorkspaceSpec, w WorkspaceSpec) WorkspaceSpec {
 	for _, o := range recent {
 		if o.Model != w.Model || o.Corpus != w.Corpus || o.Rows != w.Rows {
@@ -88,6 +89,9 @@ func withRememberedStores(recent []WorkspaceSpec, w WorkspaceSpec) WorkspaceSpec
 					w.SAEs[i] = so
 				}
 			}
+		}
+		if w.State == nil && o.supersedes(w) && w.supersedes(o) { // the same SAEs: the window as it was left
+			w.State = o.State
 		}
 	}
 	return w

@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2"
 
 	"github.com/saescope/saescope/compute/analysis"
+	"github.com/saescope/saescope/compute/workspace"
 	"github.com/saescope/saescope/internal/numfmt"
 	"github.com/saescope/saescope/weights/demo"
 )
@@ -28,6 +29,9 @@ type WorkspaceSpec struct {
 	SAEs   []SAESpec `json:"saes"`
 	Corpus string    `json:"corpus"` // a path, or ShippedCorpus ("" means shipped)
 	Rows   int       `json:"rows"`
+	// State is what the window showed when the workspace was left (nil in
+	// entries saved before it was kept): restored when it reopens.
+	State *workspace.State `json:"state,omitempty"`
 }
 
 // SAESpec is one SAE of a workspace and, once analysed, its store file
