@@ -281,3 +281,33 @@ func TestPatchPaneEstimateColumn(t *testing.T) {
 		t.Errorf("CSV:\n%s", buf.String())
 	}
 }
+
+// In the explorer: the Patch tab by name, without the feature header
+// (it shows the whole SAE), and a click on a ranked feature shows that
+// feature in the other panes (here the detail pane).
+func TestPatchPaneInExplorer(t *testing.T) {
+	test.NewTempApp(t)
+	v := newTestView(t)
+	e := NewExplorer(v)
+	show(t, e.Content(), 1280, 800)
+	if err := e.ShowPane(PanePatch); err != nil {
+		t.Fatal(err)
+	}
+	e.Settle()
+	if e.header.Visible() {
+		t.Error("the feature header is shown over the Patch pane")
+	}
+	p := e.Patch()
+	p.RunExample()
+	e.Settle()
+	if len(p.Ranked()) == 0 {
+		t.Fatalf("no features ranked: %q", p.Msg.Text)
+	}
+	f := p.Ranked()[0]
+	p.Table.Select(widget.TableCellID{Row: 0, Col: 1})
+	e.ShowPane(PaneDetail)
+	e.Settle()
+	if v.Feature() != f || e.Detail().shown.f != f {
+		t.Errorf("clicked feature %d: selected %d, detail shows %d", f, v.Feature(), e.Detail().shown.f)
+	}
+}
