@@ -231,7 +231,7 @@ func (p *ContextsPane) Update() {
 	}
 	switch {
 	case st == nil:
-		p.Title.SetText("No analysis yet: press Analyze to find the contexts where features fire.")
+		p.Title.SetText(p.v.noStoreMessage("the contexts where features fire"))
 		p.clear()
 		return
 	case f < 0:

@@ -152,9 +152,9 @@ func (s *Shell) closeSession() {
 	if ss == nil {
 		return
 	}
+	s.saveState() // shell_state.go
 	s.session = nil
 	s.running = nil
-	s.Bar.SetRunning(false)
 	s.updateNoBOSNote()
 	s.Progress.Hide()
 	for _, e := range ss.Explorers {
@@ -166,6 +166,7 @@ func (s *Shell) closeSession() {
 	s.center.Objects = []fyne.CanvasObject{s.welcomeView()}
 	s.center.Refresh()
 	s.updateTitle()
+	s.syncAnalysisControls()
 	go func() {
 		ss.Jobs.Close()
 		ss.WS.Close()
@@ -274,7 +275,8 @@ func (s *Shell) AddSAE(sp SAESpec, then func(*Explorer, error)) {
 		sae, err := ss.WS.AddSAEWith(path, workspace.SAEOptions{Hook: hook, FoldDecNorm: sp.FoldDecNorm})
 		if err != nil {
 			uiDo(func() {
-				s.showError(fmt.Errorf("add SAE %s: %w", path, err))
+				s.showError(addSAEError(path, err))
+				s.syncAnalysisControls()
 				done(nil, err)
 			})
 			return
@@ -335,6 +337,7 @@ func (s *Shell) AddSAE(sp SAESpec, then func(*Explorer, error)) {
 				msg += " Labels: " + bookErr.Error() + "."
 			}
 			s.SetStatus(msg)
+			s.syncAnalysisControls()
 			done(e, nil)
 		})
 	})
@@ -436,6 +439,8 @@ func (s *Shell) OpenWorkspace(w WorkspaceSpec, analyze bool, then func(error)) {
 			done(err)
 			return
 		}
+		s.spec.State = w.State // kept in the recent list until it is restored (shell_state.go)
+		s.remember()
 		// An SAE that fails to open, or whose analysis fails, does not
 		// keep the others out: they open, and the errors are reported at
 		// the end. A cancelled analysis stops the analyses, not the opening.
@@ -456,6 +461,7 @@ func (s *Shell) OpenWorkspace(w WorkspaceSpec, analyze bool, then func(error)) {
 				if e := s.Explorer(); e != nil && e.View.Store() != nil {
 					s.ShowWorkspaceBar(false) // room for the panes; a click unfolds it
 				}
+				s.restoreState(w)
 				done(errors.Join(errs...))
 				return
 			}
@@ -488,8 +494,12 @@ func (s *Shell) OpenWorkspace(w WorkspaceSpec, analyze bool, then func(error)) {
 // finished analysis unless force), in the background.
 func (s *Shell) Analyze(force bool) {
 	e := s.Explorer()
-	if e == nil {
+	switch {
+	case e == nil && s.session == nil:
 		s.SetStatus("Open a model and add an SAE before analysing.")
+		return
+	case e == nil:
+		s.SetStatus("The model is open: add an SAE of it before analysing (the SAE row of the workspace bar, or File › Add SAE file…).")
 		return
 	}
 	s.analyzeView(e.View, force, nil)
@@ -545,7 +555,7 @@ func (s *Shell) analyzeView(v *View, force bool, then func(error)) {
 	run := &analysisRun{cancel: cancel, view: v}
 	s.setAnalyzing(v, true)
 	s.running = run
-	s.Bar.SetRunning(true)
+	s.syncAnalysisControls()
 	s.Progress.SetValue(0)
 	s.Progress.Show()
 	s.SetStatus("Reading the corpus…")
@@ -581,7 +591,7 @@ func (s *Shell) analyzeView(v *View, force bool, then func(error)) {
 		uiDo(func() {
 			if s.running == run {
 				s.running = nil
-				s.Bar.SetRunning(false)
+				s.syncAnalysisControls()
 				s.Progress.Hide()
 			}
 			s.setAnalyzing(v, false)
@@ -629,6 +639,7 @@ func (s *Shell) setAnalyzing(v *View, on bool) {
 	}
 	for _, e := range s.session.Explorers {
 		if e.View == v {
+			e.View.SetAnalyzing(on)
 			e.Ranking.SetAnalyzing(on)
 		}
 	}
@@ -641,8 +652,7 @@ func (s *Shell) showProgress(v *View, p analysis.Progress) {
 		if p.TotalRows > 0 {
 			s.Progress.SetValue(float64(p.Rows) / float64(p.TotalRows))
 		}
-		s.SetStatus(fmt.Sprintf("Analysing %s: %s of %s rows · %s tokens/s · about %s left",
-			v.Name(), numfmt.Thousands(p.Rows), numfmt.Thousands(p.TotalRows), numfmt.Thousands(int(p.TokensPerS)), fduration(p.ETA)))
+		s.SetStatus(scanProgressText(v.Name(), p))
 	default:
 		s.SetStatus(fmt.Sprintf("Analysing %s: %s…", v.Name(), p.Stage))
 	}

@@ -293,8 +293,7 @@ func (p *StatisticsPane) redraw(t0 time.Time) {
 	st := p.v.Store()
 	if st == nil {
 		p.Summary.SetText("")
-		p.Plot.SetMessage(p.v.Name() + " has not been analysed yet: press Analyze (in the ranking) to scan the corpus; " +
-			"the learnt-vs-random statistics come from that scan.")
+		p.Plot.SetMessage(p.v.noStoreMessage("the learnt-vs-random statistics"))
 		p.dirty = false
 		return
 	}

@@ -87,12 +87,24 @@ func NewTokenStrip() *TokenStrip {
 }
 
 // SetTokens replaces the chips: scale is the activation that saturates the
-// colour, marked the chip to outline (-1 for none).
+// colour, marked the chip to outline (-1 for none). A chip under the
+// pointer is described again (OnHover) with its new value when the run
+// of tokens keeps its length (the same text recoloured for another
+// feature); otherwise the hover line is reset, never left describing a
+// value no longer shown.
 func (s *TokenStrip) SetTokens(tokens []Token, scale float32, marked int) {
+	hover, same := s.hover, len(tokens) == len(s.tokens)
 	s.tokens, s.scale, s.marked, s.hover = tokens, scale, marked, -1
 	s.measureDone = false
 	s.laidWidth = -1
 	s.Refresh()
+	if hover >= 0 {
+		if same {
+			s.setHover(hover)
+		} else if s.OnHover != nil {
+			s.OnHover(-1)
+		}
+	}
 }
 
 // SetMarked outlines chip i (-1 for none).

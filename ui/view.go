@@ -41,6 +41,10 @@ type View struct {
 	// RequestAnalyze, when set, starts the analysis of this SAE (the
 	// panes' "Analyze" buttons call it).
 	RequestAnalyze func()
+
+	// analyzing: the SAE's analysis runs (the panes say so rather than
+	// asking for one)
+	analyzing bool
 }
 
 // NewView returns the state of sae's panes. book may be nil (labels are
@@ -89,6 +93,33 @@ func (v *View) SetStore(st *store.Store, owned bool) {
 	if old != nil && oldOwned {
 		v.Jobs.CloseStore(old) // a job may still read it
 	}
+}
+
+// Analyzing says whether the SAE's analysis is running.
+func (v *View) Analyzing() bool { return v.analyzing }
+
+// SetAnalyzing records whether the SAE's analysis runs; without a store,
+// the panes are told again (their store listeners run) so that they say
+// so, or ask for an analysis once it has ended without one.
+func (v *View) SetAnalyzing(on bool) {
+	if on == v.analyzing {
+		return
+	}
+	v.analyzing = on
+	if v.store == nil {
+		for _, fn := range v.onStore {
+			fn(nil)
+		}
+	}
+}
+
+// noStoreMessage is what a pane that needs the analysis says without one:
+// that it is running, or how to start it; what names what the pane shows.
+func (v *View) noStoreMessage(what string) string {
+	if v.analyzing {
+		return fmt.Sprintf("%s is being analysed: %s appear when the scan ends (progress and Cancel in the status bar).", v.Name(), what)
+	}
+	return fmt.Sprintf("%s has not been analysed on this corpus yet: press Analyze (in the ranking) to scan it; %s come from that scan.", v.Name(), what)
 }
 
 // Feature returns the selected feature, -1 for none.

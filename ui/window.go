@@ -57,6 +57,13 @@ type Shell struct {
 
 	firstRun *FirstRun // the "Get models" screen (firstrun.go)
 
+	// statusError: the status line shows an error (showError), cleared
+	// by the next status or by an edit of the workspace bar's fields.
+	statusError bool
+	// analyzeItems are the File menu's Analyze, Analyze again and Cancel
+	// analysis, enabled as the bar's buttons are (syncAnalysisControls).
+	analyzeItems [3]*fyne.MenuItem
+
 	backendMake func() (compute.Backend, error) // given to NewShell
 	backendOnce sync.Once
 	backendVal  compute.Backend
@@ -71,16 +78,20 @@ func NewShell(a fyne.App, version string, newBackend func() (compute.Backend, er
 	w := a.NewWindow(Title)
 	s := &Shell{App: a, Window: w, version: version, backendMake: newBackend,
 		Status: widget.NewLabel("No workspace open. Pick a model folder above, or File › Open model…, to start.")}
-	s.Status.Truncation = fyne.TextTruncateEllipsis
+	s.Status.Wrapping = fyne.TextWrapWord // an error's reason is never cut off
 	s.Progress = widget.NewProgressBar()
 	s.Progress.Hide()
 	s.Bar = newWorkspaceBar(s)
 	s.Tabs = container.NewAppTabs()
-	s.Tabs.OnSelected = func(*container.TabItem) { s.updateTitle() }
+	s.Tabs.OnSelected = func(*container.TabItem) {
+		s.updateTitle()
+		s.syncAnalysisControls()
+	}
 	s.welcome = container.NewVBox()
 	s.rebuildWelcome()
 	s.center = container.NewStack(s.welcomeView())
 	w.SetMainMenu(s.menu())
+	s.syncAnalysisControls()
 	status := container.NewBorder(nil, nil, nil,
 		container.NewHBox(container.NewCenter(container.NewGridWrap(fyne.NewSize(260, s.Progress.MinSize().Height), s.Progress)), s.Bar.Cancel), container.NewStack(s.Status, coldStartProbe()))
 	s.BarItem = widget.NewAccordionItem("Workspace", s.Bar.Content())
@@ -114,11 +125,57 @@ func (s *Shell) Explorer() *Explorer {
 }
 
 // SetStatus shows a line in the status bar.
-func (s *Shell) SetStatus(text string) { s.Status.SetText(text) }
+func (s *Shell) SetStatus(text string) {
+	s.statusError = false
+	if s.Status.Importance != widget.MediumImportance {
+		s.Status.Importance = widget.MediumImportance
+		s.Status.Refresh()
+	}
+	s.Status.SetText(text)
+}
 
+// showError shows err in the status bar, in the error colour until the
+// next status, and in a dialog.
 func (s *Shell) showError(err error) {
 	s.SetStatus(err.Error())
+	s.statusError = true
+	s.Status.Importance = widget.DangerImportance
+	s.Status.Refresh()
 	dialog.ShowError(err, s.Window)
+}
+
+// replaceError shows hint in place of an error in the status bar (a field
+// of the workspace bar was edited since); another status stays.
+func (s *Shell) replaceError(hint string) {
+	if s.statusError {
+		s.SetStatus(hint)
+	}
+}
+
+// syncAnalysisControls enables what can run now: Analyze (the bar's
+// button, the File menu's entries) with an SAE tab shown and no analysis
+// running, Cancel only while one runs.
+func (s *Shell) syncAnalysisControls() {
+	running := s.running != nil
+	s.Bar.SetRunning(running)
+	if s.Explorer() == nil {
+		s.Bar.Analyze.Disable()
+	}
+	canAnalyze := s.Explorer() != nil && !running
+	changed := false
+	for i, it := range s.analyzeItems {
+		disabled := !canAnalyze
+		if i == 2 {
+			disabled = !running
+		}
+		if it != nil && it.Disabled != disabled {
+			it.Disabled = disabled
+			changed = true
+		}
+	}
+	if mm := s.Window.MainMenu(); changed && mm != nil {
+		mm.Refresh()
+	}
 }
 
 func (s *Shell) updateTitle() {
@@ -148,6 +205,11 @@ func (s *Shell) ShowWorkspaceBar(open bool) {
 }
 
 func (s *Shell) menu() *fyne.MainMenu {
+	s.analyzeItems = [3]*fyne.MenuItem{
+		fyne.NewMenuItem("Analyze", func() { s.Analyze(false) }),
+		fyne.NewMenuItem("Analyze again (ignore the finished analysis)", func() { s.Analyze(true) }),
+		fyne.NewMenuItem("Cancel analysis", s.CancelAnalysis),
+	}
 	recent := fyne.NewMenuItem("Recent workspaces", nil)
 	recent.ChildMenu = fyne.NewMenu("")
 	s.fillRecentMenu(recent.ChildMenu)
@@ -164,9 +226,9 @@ func (s *Shell) menu() *fyne.MainMenu {
 		}),
 		fyne.NewMenuItem("Open corpus…", func() { s.Bar.browseFile([]string{".txt", ".jsonl", ".parquet"}, s.Bar.Corpus.SetText) }),
 		fyne.NewMenuItemSeparator(),
-		fyne.NewMenuItem("Analyze", func() { s.Analyze(false) }),
-		fyne.NewMenuItem("Analyze again (ignore the finished analysis)", func() { s.Analyze(true) }),
-		fyne.NewMenuItem("Cancel analysis", s.CancelAnalysis),
+		s.analyzeItems[0],
+		s.analyzeItems[1],
+		s.analyzeItems[2],
 		fyne.NewMenuItemSeparator(),
 		recent,
 	)
@@ -273,6 +335,7 @@ func (s *Shell) shutdown() {
 	if s.session == nil {
 		return
 	}
+	s.saveState() // shell_state.go
 	for _, e := range s.session.Explorers {
 		e.View.FlushLabels()
 	}

@@ -77,6 +77,11 @@ func newWorkspaceBar(s *Shell) *WorkspaceBar {
 	corpusFolder := widget.NewButton("Folder…", func() { b.browseFolder(b.Corpus.SetText) })
 	b.Rows = widget.NewEntry()
 	b.Rows.SetText(fmt.Sprint(analysis.DefaultParams().Rows))
+	// a field picked or typed after an error: the error no longer
+	// describes the bar, a hint of the next step replaces it
+	b.Model.OnChanged = func(text string) { s.replaceError(barHint("Model folder", text, "Open model loads it")) }
+	b.SAE.OnChanged = func(text string) { s.replaceError(barHint("SAE", text, "Add SAE opens it")) }
+	b.Corpus.OnChanged = func(text string) { s.replaceError(barHint("Corpus", text, "Analyze scans it")) }
 	b.Analyze = widget.NewButtonWithIcon("Analyze", theme.MediaPlayIcon(), func() { s.Analyze(false) })
 	b.Analyze.Importance = widget.HighImportance
 	b.Cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), s.CancelAnalysis)
