@@ -141,12 +141,13 @@ func csvKey(name string) string {
 }
 
 // rebinNote says how a bounded store's densities are drawn on other bins.
-const rebinNote = "from each analysis' 32-bin histogram, each bin counted at its centre (a bounded analysis keeps no single activations)"
+const rebinNote = "from each analysis' 32-bin histogram, each bin's count spread over the bins it overlaps (a bounded analysis keeps no single activations)"
 
 // rebin counts a histogram (edges, counts) over bins equal bins of
-// [lo, hi], each source bin's count placed at its centre (clamped to the
-// end bins, as binValues does), and returns how many fall outside
-// [lo, hi].
+// [lo, hi]: each source bin's count is spread over the parts of it that
+// the new bins cover, in proportion to their widths, rounded so that the
+// counts stay whole and sum as before (what lies outside [lo, hi] falls
+// in the end bins, as binValues does, and is also returned).
 func rebin(edges []float64, counts []int, bins int, lo, hi float64) ([]float64, []int, int) {
 	out := make([]float64, bins+1)
 	for i := range out {
@@ -154,16 +155,33 @@ func rebin(edges []float64, counts []int, bins int, lo, hi float64) ([]float64, 
 	}
 	got := make([]int, bins)
 	outside := 0
+	put := func(x float64, c int) { // the c activations of a part whose middle is x
+		if x < lo || x > hi {
+			outside += c
+		}
+		i := int((x - lo) / (hi - lo) * float64(bins))
+		got[max(0, min(bins-1, i))] += c
+	}
 	for b, c := range counts {
+		e0, e1 := edges[b], edges[b+1]
 		if c == 0 {
 			continue
 		}
-		v := (edges[b] + edges[b+1]) / 2
-		if v < lo || v > hi {
-			outside += c
+		if !(e1 > e0) {
+			put(e0, c)
+			continue
 		}
-		i := int((v - lo) / (hi - lo) * float64(bins))
-		got[max(0, min(bins-1, i))] += c
+		// The part of [e0, e1] up to x holds round(c·(x−e0)/(e1−e0)).
+		cum := func(x float64) int { return int(math.Round(float64(c) * (x - e0) / (e1 - e0))) }
+		x0 := e0
+		for _, t := range out {
+			if t <= e0 || t >= e1 {
+				continue
+			}
+			put((x0+t)/2, cum(t)-cum(x0))
+			x0 = t
+		}
+		put((x0+e1)/2, c-cum(x0))
 	}
 	return out, got, outside
 }

@@ -21,6 +21,12 @@ func TestRebin(t *testing.T) {
 	if !reflect.DeepEqual(c, []int{3, 7}) || out != 5 {
 		t.Errorf("over [1, 3]: %v, %d outside, want [3 7], 5", c, out)
 	}
+	// A bin split in two: 3 over [0, 2] gives round(1.5) = 2, then 1; 10
+	// over [2, 5] into [2, 4] and the end bin's 4..5 outside part.
+	_, c, out = rebin([]float64{0, 2, 5}, []int{3, 10}, 4, 0, 4)
+	if !reflect.DeepEqual(c, []int{2, 1, 3, 7}) || out != 3 {
+		t.Errorf("split bins: %v, %d outside, want [2 1 3 7], 3", c, out)
+	}
 }
 
 // The densities of features of a bounded store (which keeps no single
