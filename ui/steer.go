@@ -82,7 +82,8 @@ var scopeNames = map[SteerScope]string{
 // NewSteerPane builds the Steer pane of v (the list is v's workbench's).
 func NewSteerPane(v *View) *SteerPane {
 	p := &SteerPane{v: v, set: v.Bench().Steer(), active: true}
-	p.runner = newSteerRunner(v.Jobs, p.show)
+	p.runner = p.set.runnerFor(v.Jobs)
+	p.set.OnResult(p.show)
 
 	p.List = container.NewVBox()
 	p.Empty = widget.NewLabel("No feature to steer yet: press Steer in the feature header, or right-click a feature in the ranking.")

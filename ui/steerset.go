@@ -94,6 +94,10 @@ type SteerSet struct {
 	features []SteerFeature
 	settings SteerSettings
 	onChange []func(structural bool)
+	// runner runs the list for every Steer pane of the workbench (one run
+	// for one change, whichever pane asks); onResult are the panes.
+	runner   *steerRunner
+	onResult []func(id uint64, res *SteerResult, err error)
 }
 
 func newSteerSet() *SteerSet { return &SteerSet{settings: DefaultSteerSettings()} }
@@ -107,6 +111,24 @@ func (s *SteerSet) Settings() SteerSettings { return s.settings }
 // OnChange adds a listener of changes; structural says features were
 // added or removed or a mode changed (not only a coefficient or setting).
 func (s *SteerSet) OnChange(fn func(structural bool)) { s.onChange = append(s.onChange, fn) }
+
+// runnerFor returns the list's runner, made on first use with jobs (the
+// session's: every view of a workbench shares them).
+func (s *SteerSet) runnerFor(jobs *Jobs) *steerRunner {
+	if s.runner == nil {
+		s.runner = newSteerRunner(jobs, func(id uint64, res *SteerResult, err error) {
+			for _, fn := range s.onResult {
+				fn(id, res, err)
+			}
+		})
+	}
+	return s.runner
+}
+
+// OnResult adds a listener of the runs' results (UI thread).
+func (s *SteerSet) OnResult(fn func(id uint64, res *SteerResult, err error)) {
+	s.onResult = append(s.onResult, fn)
+}
 
 func (s *SteerSet) changed(structural bool) {
 	for _, fn := range s.onChange {
