@@ -559,6 +559,9 @@ func (p *pass) back(h hookname.Hook, g []float32) []float32 {
 func (p *pass) backward(ctx context.Context, g []float32, start, stop int) error {
 	m, T, d := p.m, p.T, p.d
 	dMLP := m.Config.DMLP()
+	// a gradient that is still zero (a feature metric's backward before
+	// its SAE) skips the products: only the hooks, where a seed may
+	// start it, are visited
 	for li := start; li >= stop; li-- {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -571,33 +574,54 @@ func (p *pass) backward(ctx context.Context, g []float32, start, stop int) error
 		if tc := p.byOut[at(hookname.MLPOut)]; tc != nil && tc.enc.SAE.Transcoder {
 			// the MLP's own output is in the constant error: only the
 			// transcoder's input, ln_2's plain normalisation, gets a gradient
-			dn := tc.backward(p.mm, gm)
-			layerNormBackward(g, tp.r1, nil, dn, d, p.eps)
+			if dn := tc.backward(p.mm, gm); !zero(dn) {
+				layerNormBackward(g, tp.r1, nil, dn, d, p.eps)
+			}
 		} else {
 			gm = p.back(at(hookname.MLPOut), gm)
-			if p.centre {
-				centreRows(gm, d)
+			dPost := make([]float32, T*dMLP)
+			if !zero(gm) {
+				if p.centre {
+					centreRows(gm, d)
+				}
+				dPost = p.mm.transB(gm, T, w.ProjW, dMLP)
 			}
-			dPost := p.mm.transB(gm, T, w.ProjW, dMLP)
 			dPost = p.back(at(hookname.MLPPost), dPost)
-			geluBackward(dPost, tp.h, dPost)
-			dln := p.mm.transB(dPost, T, w.FCW, d)
-			layerNormBackward(g, tp.r1, p.read(w.LN2W), dln, d, p.eps)
+			if !zero(dPost) {
+				geluBackward(dPost, tp.h, dPost)
+				dln := p.mm.transB(dPost, T, w.FCW, d)
+				layerNormBackward(g, tp.r1, p.read(w.LN2W), dln, d, p.eps)
+			}
 		}
 		g = p.back(at(hookname.ResidMid), g)
 		// resid_mid = resid_pre + attn_out
 		ga := append([]float32(nil), g...)
 		ga = p.back(at(hookname.AttnOut), ga)
-		if p.centre {
-			centreRows(ga, d)
+		dz := make([]float32, T*d)
+		if !zero(ga) {
+			if p.centre {
+				centreRows(ga, d)
+			}
+			dz = p.mm.transB(ga, T, w.OW, d)
 		}
-		dz := p.mm.transB(ga, T, w.OW, d)
 		dz = p.back(at(hookname.AttnZ), dz)
-		dqkv := make([]float32, T*3*d)
-		attentionBackward(dqkv, tp.qkv, dz, T, d, m.Config.NHead)
-		dln := p.mm.transB(dqkv, T, w.QKVW, d)
-		layerNormBackward(g, tp.r0, p.read(w.LN1W), dln, d, p.eps)
+		if !zero(dz) {
+			dqkv := make([]float32, T*3*d)
+			attentionBackward(dqkv, tp.qkv, dz, T, d, m.Config.NHead)
+			dln := p.mm.transB(dqkv, T, w.QKVW, d)
+			layerNormBackward(g, tp.r0, p.read(w.LN1W), dln, d, p.eps)
+		}
 		g = p.back(at(hookname.ResidPre), g)
 	}
 	return nil
+}
+
+// zero says whether every value of v is 0.
+func zero(v []float32) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -125,6 +125,22 @@ func (s *splice) backward(mm *products, gOut []float32) []float32 {
 	T := len(s.f) / w.DSae
 	dIn, dOut, n := w.DIn, w.OutDim(), w.DSae
 	norm := s.enc.Normalizes()
+	if zero(gOut) {
+		// nothing after the SAE matters: ∂m/∂f is the seed, if any
+		s.grad = make([]float32, len(s.f))
+		if s.err != nil {
+			s.errAttr = make([]float32, T)
+		}
+		if s.seed < 0 {
+			return make([]float32, T*dIn)
+		}
+		s.grad[s.seed] = 1
+		dn := s.throughEncoder(mm, T)
+		if norm {
+			s.normBackward(dn, gOut)
+		}
+		return dn
+	}
 	gy := gOut
 	if norm {
 		gy = make([]float32, len(gOut))
@@ -154,8 +170,19 @@ func (s *splice) backward(mm *products, gOut []float32) []float32 {
 	if !norm {
 		return dn
 	}
+	s.normBackward(dn, gOut)
+	return dn
+}
+
+// normBackward adds to dn, the gradient at the normalised input ([T,
+// d_in]), the derivative through the normalisation, in place: the
+// gradient at the raw input. gOut is the gradient at the output.
+func (s *splice) normBackward(dn, gOut []float32) {
+	w := s.enc.SAE
+	dIn, dOut := w.DIn, w.OutDim()
 	// x̂ = (x − μ)·s encodes; out = y/s + μ decodes. Both depend on x
 	// through μ and s (autograd's derivative of SAELens' normalisation).
+	T := len(s.f) / w.DSae
 	rows(T, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			shift, scale, sigma := s.stats(r)
@@ -199,7 +226,6 @@ func (s *splice) backward(mm *products, gOut []float32) []float32 {
 			}
 		}
 	})
-	return dn
 }
 
 // throughEncoder returns (∂m/∂f ⊙ [f > 0])·Mᵀ ([T, d_in]), M being the
