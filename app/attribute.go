@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/saescope/saescope/compute/encoder"
 	"github.com/saescope/saescope/compute/model"
 	"github.com/saescope/saescope/weights/gpt2"
+	"github.com/saescope/saescope/weights/hookname"
 	"github.com/saescope/saescope/weights/sae"
 	"github.com/saescope/saescope/weights/tokenizer"
 )
@@ -40,6 +42,8 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	threshold := fs.Float64("threshold", 0, "--graph: keep feature nodes with |attribution| at least this")
 	maxNodes := fs.Int("max-nodes", 30, "--graph: at most this many feature nodes per SAE")
 	edgeThreshold := fs.Float64("edge-threshold", 0, "--graph: keep edges with |weight| above this")
+	flow := fs.Bool("flow", false, "with --target of an SAE at blocks.L+1.hook_resid_pre: its pre-activation split into what block L adds (the --sae at blocks.L.hook_resid_pre and blocks.L.hook_mlp_out, if given: features, decoder bias, error; attention; the target's bias)")
+	top := fs.Int("top", 10, "--flow: the features with the largest shares listed per hook")
 	blas := fs.String("blas", "auto", "CPU matrix products: auto, openblas or gonum")
 	backend := fs.String("backend", "auto", "compute backend: "+strings.Join(backendNames(), ", "))
 	if err := parseFlags(fs, args); err != nil {
@@ -56,6 +60,8 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return errors.New(`give one metric: --metric A,B, --metric loss, or --target N [--pos P]`)
 	case *batch < 1:
 		return fmt.Errorf("--batch %d: at least 1", *batch)
+	case *flow && *target < 0:
+		return errors.New("--flow goes with --target N: the feature whose inputs it splits")
 	case *maxNodes < 1:
 		return fmt.Errorf("--max-nodes %d: at least 1", *maxNodes)
 	case math.IsNaN(*threshold) || math.IsNaN(*edgeThreshold):
@@ -171,6 +177,23 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *gradient {
 		out["gradient"] = rows(res.Grads[0])
 	}
+	if *flow {
+		var resid, mlpSAE *encoder.Encoder
+		tl := encs[len(encs)-1].SAE.Hook.Layer - 1
+		for _, e := range encs[:len(encs)-1] {
+			switch e.SAE.Hook {
+			case hookname.Hook{Layer: tl, Point: hookname.ResidPre}:
+				resid = e
+			case hookname.Hook{Layer: tl, Point: hookname.MLPOut}:
+				mlpSAE = e
+			}
+		}
+		fl, err := attribution.Flow(ctx, m, resid, mlpSAE, encs[len(encs)-1], prompt, *target, *pos)
+		if err != nil {
+			return fmt.Errorf("--flow: %w", err)
+		}
+		out["flow"] = flowJSON(fl, *top)
+	}
 	if *graph {
 		g, err := attribution.BuildGraph(ctx, m, encs, prompt, mt, attribution.GraphOptions{Threshold: *threshold, MaxNodes: *maxNodes, EdgeThreshold: *edgeThreshold,
 			Progress: func(done, total int) { fmt.Fprintf(stderr, "\rattribute --graph: %d/%d nodes", done, total) }})
@@ -191,4 +214,34 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		out["effect"], out["ablated"] = ab.Effect, ab.Active
 	}
 	return writeJSON(stdout, out)
+}
+
+// flowJSON is a LayerFlow for the attribute command: each hook's totals and
+// its top features by |share|.
+func flowJSON(fl *attribution.LayerFlow, top int) map[string]any {
+	hook := func(s attribution.FlowShares) map[string]any {
+		out := map[string]any{"total": s.Sum(), "features": s.Total, "bias": s.Bias, "error": s.Error}
+		if s.Features == nil {
+			out["sae"] = false
+			return out
+		}
+		idx := make([]int, 0, len(s.Features))
+		for i, v := range s.Features {
+			if v != 0 {
+				idx = append(idx, i)
+			}
+		}
+		sort.Slice(idx, func(a, b int) bool { return math.Abs(s.Features[idx[a]]) > math.Abs(s.Features[idx[b]]) })
+		if len(idx) > top {
+			idx = idx[:top]
+		}
+		list := make([]map[string]any, len(idx))
+		for k, i := range idx {
+			list[k] = map[string]any{"feature": i, "share": s.Features[i]}
+		}
+		out["top"] = list
+		return out
+	}
+	return map[string]any{"layer": fl.Layer, "pos": fl.Pos, "feature": fl.Feature, "act": fl.Act, "pre_act": fl.PreAct,
+		"resid_pre": hook(fl.Resid), "attention": fl.Attention, "mlp_out": hook(fl.MLP), "bias": fl.Bias, "unexplained": fl.Unexplained}
 }

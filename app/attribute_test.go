@@ -58,6 +58,12 @@ func TestAttributeCommand(t *testing.T) {
 		Effect      []float64   `json:"effect"`
 		Ablated     int         `json:"ablated"`
 		Graph       json.RawMessage
+		Flow        *struct {
+			Act, Attention, Bias, Unexplained float64
+			PreAct                            float64  `json:"pre_act"`
+			ResidPre                          flowHook `json:"resid_pre"`
+			MLPOut                            flowHook `json:"mlp_out"`
+		}
 	}
 	run := func(args ...string) result {
 		t.Helper()
@@ -78,7 +84,7 @@ func TestAttributeCommand(t *testing.T) {
 		}
 		return out
 	}
-	flow := run("--sae", fixSAE1, "--sae", fixSAE0, "--target", "135", "--pos", "-1", "--tokens", clean, "--exact")
+	flow := run("--sae", fixSAE1, "--sae", fixSAE0, "--target", "135", "--pos", "-1", "--tokens", clean, "--exact", "--flow")
 	if flow.TargetAct == nil {
 		t.Fatal("no target_act")
 	}
@@ -87,6 +93,17 @@ func TestAttributeCommand(t *testing.T) {
 	close1e4("flow.ablation_effect", flow.Effect, want("flow.ablation_effect"), 1)
 	if flow.Ablated == 0 {
 		t.Error("no feature ablated")
+	}
+	// --flow: the target's inputs from block 0 add up to its activation;
+	// no SAE at blocks.0.hook_resid_pre, sae1 at hook_mlp_out
+	fl := flow.Flow
+	if fl == nil {
+		t.Fatal("no flow")
+	}
+	close1e4("flow act", []float64{fl.Act}, want("flow.target_act"), 1)
+	close1e4("flow shares", []float64{fl.ResidPre.Total + fl.Attention + fl.MLPOut.Total + fl.Bias}, []float32{float32(fl.Act)}, 1)
+	if fl.ResidPre.SAE == nil || *fl.ResidPre.SAE || fl.ResidPre.Error != fl.ResidPre.Total || len(fl.MLPOut.Top) == 0 || fl.MLPOut.SAE != nil {
+		t.Errorf("flow hooks: resid_pre %+v, mlp_out %+v", fl.ResidPre, fl.MLPOut)
 	}
 	// --graph: the edges into the flow target are flow.attribution
 	gr := run("--sae", fixSAE0, "--sae", fixSAE1, "--metric", "13,11", "--tokens", clean, "--graph", "--max-nodes", "1000")
@@ -125,6 +142,16 @@ func TestAttributeCommand(t *testing.T) {
 	close1e4("attr.grad_corrupt", flat(g.Gradient), want("attr.grad_corrupt"), 1)
 }
 
+// flowHook is one hook of attribute --flow's output.
+type flowHook struct {
+	Total, Error float64
+	SAE          *bool
+	Top          []struct {
+		Feature int
+		Share   float64
+	}
+}
+
 // Bad requests get a clear error, not a panic or an empty result.
 func TestAttributeRefuses(t *testing.T) {
 	base := []string{"attribute", "--model", fixModel, "--blas", "gonum", "--tokens", "50256,464,2068,7586"}
@@ -142,6 +169,7 @@ func TestAttributeRefuses(t *testing.T) {
 		{[]string{"--sae", fixSAE0, "--sae", fixSAE0, "--metric", "1,2"}, "two SAEs read"},
 		{[]string{"--sae", fixSAE0, "--hook", "a", "--hook", "b", "--metric", "1,2"}, "2 --hook for 1 --sae"},
 		{[]string{"--sae", fixSAE0, "--metric", "1,2", "--graph", "--max-nodes", "0"}, "--max-nodes 0"},
+		{[]string{"--sae", fixSAE0, "--metric", "1,2", "--flow"}, "--flow goes with --target"},
 	} {
 		_, errs, code := runCLI(t, append(append([]string(nil), base...), c.args...)...)
 		if code == 0 || !strings.Contains(errs, c.want) {
