@@ -18,7 +18,6 @@ import (
 	"github.com/saescope/saescope/compute/analysis"
 	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/compute/workspace"
-	"github.com/saescope/saescope/internal/numfmt"
 	"github.com/saescope/saescope/ui/labels"
 	"github.com/saescope/saescope/weights/corpus"
 	"github.com/saescope/saescope/weights/hub"
@@ -302,7 +301,7 @@ func (s *Shell) AddSAE(sp SAESpec, then func(*Explorer, error)) {
 			}
 			v := NewView(sae, ss.WS.Tok, book, ss.Jobs)
 			v.SetMessageHandler(s.SetStatus)
-			v.RequestAnalyze = func() { s.analyzeView(v, false, nil) }
+			v.RequestAnalyze = func() { s.analyzeViews(s.workspaceViews(), false, nil) }
 			s.workbench(ss).Add(v)
 			e := NewExplorer(v)
 			v.SetStore(st, owned)
@@ -443,12 +442,26 @@ func (s *Shell) OpenWorkspace(w WorkspaceSpec, analyze bool, then func(error)) {
 		s.remember()
 		// An SAE that fails to open, or whose analysis fails, does not
 		// keep the others out: they open, and the errors are reported at
-		// the end. A cancelled analysis stops the analyses, not the opening.
+		// the end. Those without an analysis are analysed together once
+		// all are open; a cancelled analysis does not stop the opening.
 		var errs []error
+		var pending []*View // opened without an analysis, to analyse when all are open
 		var next func(i int)
 		next = func(i int) {
 			if s.session == nil {
 				done(errors.Join(append(errs, errors.New("the workspace was closed"))...))
+				return
+			}
+			if i == len(w.SAEs) && len(pending) > 0 {
+				// every SAE without an analysis, in one pass
+				vs := pending
+				pending = nil
+				s.analyzeViews(vs, false, func(err error) {
+					if err != nil && !errors.Is(err, context.Canceled) {
+						errs = append(errs, err)
+					}
+					next(i)
+				})
 				return
 			}
 			if i == len(w.SAEs) {
@@ -473,15 +486,7 @@ func (s *Shell) OpenWorkspace(w WorkspaceSpec, analyze bool, then func(error)) {
 					return
 				}
 				if analyze && e.View.Store() == nil {
-					s.analyzeView(e.View, false, func(err error) {
-						if errors.Is(err, context.Canceled) {
-							analyze = false
-						} else if err != nil {
-							errs = append(errs, err)
-						}
-						next(i + 1)
-					})
-					return
+					pending = append(pending, e.View)
 				}
 				next(i + 1)
 			})
@@ -490,8 +495,9 @@ func (s *Shell) OpenWorkspace(w WorkspaceSpec, analyze bool, then func(error)) {
 	})
 }
 
-// Analyze scans the corpus with the SAE of the tab shown (or reopens the
-// finished analysis unless force), in the background.
+// Analyze scans the corpus with every SAE of the workspace not analysed on
+// it yet (all of them with force) in one pass, in the background
+// (analyzeViews).
 func (s *Shell) Analyze(force bool) {
 	e := s.Explorer()
 	switch {
@@ -502,7 +508,7 @@ func (s *Shell) Analyze(force bool) {
 		s.SetStatus("The model is open: add an SAE of it before analysing (the SAE row of the workspace bar, or File › Add SAE file…).")
 		return
 	}
-	s.analyzeView(e.View, force, nil)
+	s.analyzeViews(s.workspaceViews(), force, nil)
 }
 
 // CancelAnalysis stops the analysis in progress; nothing is written.
@@ -515,122 +521,6 @@ func (s *Shell) CancelAnalysis() {
 
 // Analyzing says whether an analysis is in progress.
 func (s *Shell) Analyzing() bool { return s.running != nil }
-
-func (s *Shell) analyzeView(v *View, force bool, then func(error)) {
-	done := func(err error) {
-		if then != nil {
-			then(err)
-		}
-	}
-	ss := s.session
-	if ss == nil {
-		done(errors.New("no workspace"))
-		return
-	}
-	if s.running != nil {
-		s.SetStatus("An analysis is already running: wait for it or cancel it.")
-		done(errors.New("an analysis is already running"))
-		return
-	}
-	// the corpus chosen in the bar
-	if c, r := s.Bar.CorpusPath(), s.barRows(); c != s.spec.Corpus || r != s.spec.Rows {
-		s.spec.Corpus, s.spec.Rows = c, r
-	}
-	spec := s.spec
-	old, oldOwned := v.store, v.ownsStore
-	cpath, rows := corpusSpec(spec)
-	if !force && old != nil && old.Meta.Params.Rows == rows && old.Meta.Corpus.Path == corpusName(cpath) && old.Meta.Params.NoBOS == v.SAE.Weights.NoBOS {
-		s.SetStatus(v.Name() + " is already analysed on this corpus (File › Analyze again to scan anew).")
-		done(nil)
-		return
-	}
-	// The SAE replaces (and closes) its own store when the new one is ready:
-	// detach the panes from it first. A store the view opened itself stays
-	// open until the new one is there, in case this run fails.
-	v.store, v.ownsStore = nil, false
-	for _, fn := range v.onStore {
-		fn(nil)
-	}
-	ctx, cancel := context.WithCancel(ss.Jobs.Context())
-	run := &analysisRun{cancel: cancel, view: v}
-	s.setAnalyzing(v, true)
-	s.running = run
-	s.syncAnalysisControls()
-	s.Progress.SetValue(0)
-	s.Progress.Show()
-	s.SetStatus("Reading the corpus…")
-	t0 := time.Now()
-	ss.Jobs.Go(func(context.Context) {
-		defer cancel()
-		c, err := ss.loadCorpus(ctx, ss.WS.Tok, spec, func(d, total int) {
-			uiDo(func() {
-				if s.running == run && total > 0 {
-					s.Progress.SetValue(float64(d) / float64(total))
-					s.SetStatus(fmt.Sprintf("Reading the corpus: %d of %d documents", d, total))
-				}
-			})
-		})
-		if err == nil {
-			c, err = corpusFor(c, v.SAE)
-		}
-		if err == nil {
-			note := c.Note
-			uiDo(func() {
-				if note != "" && s.running == run {
-					s.SetStatus(note)
-				}
-			})
-			err = v.SAE.Analyze(ctx, StoreDir, c, params(spec, v.SAE), force, func(p analysis.Progress) {
-				uiDo(func() {
-					if s.running == run {
-						s.showProgress(v, p)
-					}
-				})
-			})
-		}
-		uiDo(func() {
-			if s.running == run {
-				s.running = nil
-				s.syncAnalysisControls()
-				s.Progress.Hide()
-			}
-			s.setAnalyzing(v, false)
-			if s.session != ss {
-				done(errors.New("the workspace was closed"))
-				return
-			}
-			if err != nil {
-				v.SetStore(old, oldOwned) // still open: the SAE keeps its store on failure
-				if errors.Is(err, context.Canceled) {
-					s.SetStatus("Analysis cancelled: nothing was written.")
-				} else {
-					s.showError(fmt.Errorf("analysis of %s: %w", v.Name(), err))
-				}
-				done(err)
-				return
-			}
-			st := v.SAE.Store()
-			v.SetStore(st, false)
-			if old != nil && oldOwned && old != st {
-				ss.Jobs.CloseStore(old)
-			}
-			for i := range s.spec.SAEs {
-				if s.spec.SAEs[i].Path == v.SAE.Path {
-					s.spec.SAEs[i] = withStore(s.spec.SAEs[i], st)
-				}
-			}
-			s.remember()
-			sum := st.Meta.Summary
-			msg := fmt.Sprintf("%s analysed in %.1f s: %s tokens, L0 %.1f, %s, reconstruction score %s.",
-				v.Name(), time.Since(t0).Seconds(), numfmt.Thousands(sum.Tokens), sum.L0, nOf(sum.Dead, "dead feature"), shortReconScore(sum))
-			if st.Meta.Params.NoBOS {
-				msg += " " + noBOSNote
-			}
-			s.SetStatus(msg)
-			done(nil)
-		})
-	})
-}
 
 // setAnalyzing tells v's panes that its analysis runs (or ended).
 func (s *Shell) setAnalyzing(v *View, on bool) {
