@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"fyne.io/fyne/v2"
@@ -262,5 +263,25 @@ func TestSteerPaneMessages(t *testing.T) {
 	q.Settle()
 	if !q.Msg.Visible() || !strings.Contains(q.Msg.Text, "No model loaded") {
 		t.Errorf("no model: message %q", q.Msg.Text)
+	}
+}
+
+// The Steer panes of a workbench (one per SAE tab) share one run per
+// change: both show its result.
+func TestSteerPanesShareOneRun(t *testing.T) {
+	v, p := newSteerTest(t)
+	q := NewSteerPane(v) // another SAE tab's pane on the same workbench
+	show(t, q.Content(), 1000, 800)
+	p.Settle()
+	var runs atomic.Int32
+	p.runner.mu.Lock()
+	p.runner.started = func(context.Context, uint64) { runs.Add(1) }
+	p.runner.mu.Unlock()
+	if err := p.Set().Add(v, 17); err != nil {
+		t.Fatal(err)
+	}
+	p.Settle()
+	if runs.Load() != 1 || p.Result() == nil || p.Result() != q.Result() || len(q.Rows) != 1 {
+		t.Errorf("%d runs for one change; results %p and %p, %d rows in the second pane", runs.Load(), p.Result(), q.Result(), len(q.Rows))
 	}
 }
