@@ -46,7 +46,7 @@ func NewFeatureHeader(v *View) *FeatureHeader {
 	h.Title = widget.NewLabel("No feature selected")
 	h.Title.TextStyle.Bold = true
 	h.Stats = widget.NewLabel("")
-	h.Stats.Truncation = fyne.TextTruncateEllipsis
+	h.Stats.Wrapping = fyne.TextWrapWord // never cut off (the maximum is last)
 	h.Label = widget.NewEntry()
 	h.Label.SetPlaceHolder("Label this feature (saved as you type)")
 	h.Notes = widget.NewMultiLineEntry()
@@ -79,9 +79,22 @@ func NewFeatureHeader(v *View) *FeatureHeader {
 		h.Stats,
 		h.Notes)
 	v.OnFeature(func(int) { h.Update() })
+	v.OnSuggestions(h.syncPlaceholder)
 	v.OnStore(func(*store.Store) { h.Update() })
 	h.Update()
 	return h
+}
+
+// syncPlaceholder shows the selected feature's suggested label (greyed,
+// in the empty label field) when there is one.
+func (h *FeatureHeader) syncPlaceholder() {
+	ph := "Label this feature (saved as you type)"
+	if s := h.v.Suggested(h.v.Feature()); s != "" {
+		ph = "Suggested: " + s
+	}
+	if h.Label.PlaceHolder != ph {
+		h.Label.SetPlaceHolder(ph)
+	}
 }
 
 // Content is the header's widget tree.
@@ -170,6 +183,7 @@ func (h *FeatureHeader) Update() {
 	h.Steer.Enable()
 	h.Neuronpedia.Enable()
 	h.Title.SetText(fmt.Sprintf("Feature %d", f))
+	h.syncPlaceholder()
 	e := h.v.Entry(f)
 	if h.Label.Text != e.Label {
 		h.Label.SetText(e.Label)

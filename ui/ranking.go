@@ -178,6 +178,7 @@ func NewRankingPane(v *View) *RankingPane {
 
 	v.OnStore(func(*store.Store) { p.Reload() })
 	v.OnFeature(p.showSelection)
+	v.OnSuggestions(p.Table.Refresh) // more suggested labels computed: the rows without a label show them
 	v.OnLabel(func(f int) {
 		if p.metric == byLabel {
 			p.resort()
@@ -381,9 +382,9 @@ func (p *RankingPane) describeRows() string {
 	case p.filter == "":
 		return "R" + ranks[1:]
 	case ranks == "":
-		return fmt.Sprintf("%s of %s live with %q in the label or notes", numfmt.Thousands(len(p.rows)), numfmt.Thousands(live), p.filter)
+		return fmt.Sprintf("%s of %s live with %q in the label, notes or suggested label", numfmt.Thousands(len(p.rows)), numfmt.Thousands(live), p.filter)
 	default:
-		return fmt.Sprintf("%s with %q in the label or notes, in %s", numfmt.Thousands(len(p.rows)), p.filter, ranks)
+		return fmt.Sprintf("%s with %q in the label, notes or suggested label, in %s", numfmt.Thousands(len(p.rows)), p.filter, ranks)
 	}
 }
 
@@ -591,6 +592,7 @@ func (p *RankingPane) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
 	}
 	st := p.rows[id.Row]
 	var text string
+	imp := widget.MediumImportance
 	switch id.Col {
 	case colRank:
 		text = fmt.Sprint(p.ranks[id.Row])
@@ -606,11 +608,16 @@ func (p *RankingPane) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
 		text = fnum(st.Max)
 	case colLabel:
 		text = p.v.Label(st.ID)
+		if text == "" {
+			// the suggested label (suggestions.go), greyed, until one is typed
+			text, imp = p.v.SuggestedShort(st.ID), widget.LowImportance
+		}
 	}
 	bold := st.ID == p.v.Feature()
-	if l.Text != text || l.TextStyle.Bold != bold {
+	if l.Text != text || l.TextStyle.Bold != bold || l.Importance != imp {
 		l.Text = text
 		l.TextStyle.Bold = bold
+		l.Importance = imp
 		l.Refresh()
 	}
 }

@@ -23,6 +23,7 @@ type suggestions struct {
 	mu    sync.Mutex
 	st    *store.Store
 	text  []string // per feature; "" until computed, or for a dead feature
+	short []string // the same, short (suggest.Suggestion.Short)
 	lower []string // text in lower case, for the search
 	done  int      // features computed
 	gen   int      // bumped when the store changes: an older run stops
@@ -38,9 +39,9 @@ func (v *View) startSuggestions(st *store.Store) {
 	s.gen++
 	gen := s.gen
 	s.st, s.done = st, 0
-	s.text, s.lower = nil, nil
+	s.text, s.short, s.lower = nil, nil, nil
 	if st != nil {
-		s.text, s.lower = make([]string, st.DSae()), make([]string, st.DSae())
+		s.text, s.short, s.lower = make([]string, st.DSae()), make([]string, st.DSae()), make([]string, st.DSae())
 	}
 	s.mu.Unlock()
 	if st == nil || v.Jobs == nil {
@@ -61,16 +62,16 @@ func (v *View) startSuggestions(st *store.Store) {
 				return
 			}
 			sg, err := suggest.ForFeature(st, f)
-			text := ""
+			text, short := "", ""
 			if err == nil {
-				text = sg.Text(tok.DisplayString)
+				text, short = sg.Text(tok.DisplayString), sg.Short(tok.DisplayString)
 			}
 			s.mu.Lock()
 			if s.gen != gen {
 				s.mu.Unlock()
 				return
 			}
-			s.text[f], s.lower[f] = text, strings.ToLower(text)
+			s.text[f], s.short[f], s.lower[f] = text, short, strings.ToLower(text)
 			s.done = f + 1
 			s.mu.Unlock()
 			if time.Since(last) > suggestBatch {
@@ -92,6 +93,18 @@ func (v *View) Suggested(f int) string {
 		return ""
 	}
 	return s.text[f]
+}
+
+// SuggestedShort is Suggested for a table cell: the tokens and their
+// share of the mass.
+func (v *View) SuggestedShort(f int) string {
+	s := &v.suggest
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f < 0 || f >= len(s.short) {
+		return ""
+	}
+	return s.short[f]
 }
 
 // SuggestionsDone says how many features' suggested labels are computed,

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/compute/suggest"
@@ -18,6 +19,7 @@ import (
 func TestSuggestedLabels(t *testing.T) {
 	test.NewTempApp(t)
 	v := newTestView(t)
+	t.Cleanup(v.FlushLabels)
 	ready := 0
 	v.OnSuggestions(func() { ready++ })
 	v.Jobs.Wait()
@@ -62,5 +64,48 @@ func TestSuggestedLabels(t *testing.T) {
 	drainUI()
 	if done, _ := v.SuggestionsDone(); done != 256 || v.Suggested(2) == "" || v.Suggested(50) != "" {
 		t.Errorf("new store: %d done, feature 2 %q, dead 50 %q", done, v.Suggested(2), v.Suggested(50))
+	}
+}
+
+// The Label column shows a feature's suggested label greyed until a label
+// is typed; the header's label field offers it; the ranking's search
+// finds it.
+func TestSuggestedLabelsShown(t *testing.T) {
+	test.NewTempApp(t)
+	v := newTestView(t)
+	t.Cleanup(v.FlushLabels) // the label book writes on a goroutine
+	p := NewRankingPane(v)
+	h := NewFeatureHeader(v)
+	show(t, containerOf(h.Content(), p.Content()), 900, 800)
+	v.Jobs.Wait()
+	drainUI()
+	row := p.Rows()[0]
+	f := row.ID
+	sg, err := suggest.ForFeature(v.Store(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cell := widget.NewLabel("")
+	p.updateCell(widget.TableCellID{Row: 0, Col: colLabel}, cell)
+	if cell.Text != sg.Short(v.Tok.DisplayString) || cell.Text == "" || cell.Importance != widget.LowImportance {
+		t.Errorf("label cell %q (importance %v), want %q greyed", cell.Text, cell.Importance, sg.Short(v.Tok.DisplayString))
+	}
+	v.Select(f)
+	if !strings.Contains(h.Label.PlaceHolder, sg.Text(v.Tok.DisplayString)) || h.Label.Text != "" {
+		t.Errorf("header placeholder %q", h.Label.PlaceHolder)
+	}
+	// searchable from the ranking
+	p.FindEntry.SetText(v.Tok.DisplayString(sg.Tokens[0]))
+	p.Find()
+	if !slices.ContainsFunc(p.Rows(), func(s store.FeatureStats) bool { return s.ID == f }) {
+		t.Errorf("search %q: feature %d not among %d rows", p.FindEntry.Text, f, len(p.Rows()))
+	}
+	p.FindEntry.SetText("")
+	p.Find()
+	// a label typed replaces it, in the normal colour
+	test.Type(h.Label, "my label")
+	p.updateCell(widget.TableCellID{Row: 0, Col: colLabel}, cell)
+	if cell.Text != "my label" || cell.Importance == widget.LowImportance {
+		t.Errorf("labelled: cell %q (importance %v)", cell.Text, cell.Importance)
 	}
 }

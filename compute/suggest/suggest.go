@@ -154,4 +154,17 @@ func (s Suggestion) Text(display func(id int) string) string {
 		strings.Join(names, ", "), percent(s.Share), percent(s.Precision), percent(s.Recall))
 }
 
+// Short is the suggestion in a table cell: "·the, ·a (81% of its mass)";
+// "" for a dead feature.
+func (s Suggestion) Short(display func(id int) string) string {
+	if len(s.Tokens) == 0 {
+		return ""
+	}
+	names := make([]string, len(s.Tokens))
+	for i, id := range s.Tokens {
+		names[i] = display(id)
+	}
+	return fmt.Sprintf("%s (%s of its mass)", strings.Join(names, ", "), percent(s.Share))
+}
+
 func percent(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }

@@ -153,6 +153,10 @@ func TestForFeatureMatchesDirectCount(t *testing.T) {
 	if s.Tokens[0] != 5 || !strings.HasPrefix(text, "fires on ·five") || !strings.Contains(text, "of its mass") {
 		t.Errorf("feature 0: %+v, %q", s, text)
 	}
+	if short := s.Short(func(id int) string { return map[int]string{5: "·five", 7: "·seven"}[id] }); !strings.HasPrefix(short, "·five") ||
+		!strings.HasSuffix(short, "% of its mass)") {
+		t.Errorf("feature 0 short: %q (text %q)", short, text)
+	}
 	if _, err := ForFeature(st, d); err == nil {
 		t.Error("feature out of range accepted")
 	}
