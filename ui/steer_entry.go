@@ -16,7 +16,7 @@ func addToSteer(v *View, f int) {
 		return
 	}
 	fs := set.Features()
-	v.Message(fmt.Sprintf("Feature %d of %s added to the Steer list (%s, each added at its maximum activation, %s, to start): see the Steer tab.",
+	v.Message(fmt.Sprintf("Feature %d of %s added to the Steer list (%s now), with its maximum activation, %s, as coefficient: see the Steer tab.",
 		f, v.Name(), nOf(len(fs), "feature"), fmtCoeff(fs[len(fs)-1].Coeff)))
 }
 
