@@ -148,6 +148,7 @@ func TestPatchCommandMetrics(t *testing.T) {
 func TestPatchCommandRefuses(t *testing.T) {
 	p := "50256,464,2068,7586"
 	q := "50256,818,16450,7586"
+	long := strings.TrimSuffix(strings.Repeat("50256,", 200), ",")
 	for _, c := range []struct {
 		args []string
 		want string
@@ -160,6 +161,7 @@ func TestPatchCommandRefuses(t *testing.T) {
 		{[]string{"--metric-feature", "999"}, "metric feature 999 out of range"},
 		{[]string{"--metric-feature", "3", "--metric-sae", fixSAE1}, "comes before the patched hook"},
 		{[]string{"--metric", "loss", "--metric-sae", fixSAE1}, "go with --metric-feature"},
+		{[]string{"--metric", "loss", "--clean", long, "--corrupt", long}, "the prompts have 200 tokens, more than the model's context of 128"},
 	} {
 		args := append([]string{"patch", "--model", fixModel, "--sae", fixSAE0, "--clean", p, "--corrupt", q}, c.args...)
 		_, errs, code := runCLI(t, args...)

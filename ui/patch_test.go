@@ -218,6 +218,11 @@ func TestPatchPaneBadInput(t *testing.T) {
 	if !strings.Contains(p.Msg.Text, "position 4 outside prompts of 4 tokens") {
 		t.Errorf("position 4: message %q", p.Msg.Text)
 	}
+	p.Clean.SetText(strings.Repeat(" cat", 200))
+	p.Corrupt.SetText(strings.Repeat(" dog", 200))
+	if !strings.Contains(p.Msg.Text, "the prompts have 201 tokens, more than the model's context of 128") {
+		t.Errorf("long prompts: message %q", p.Msg.Text)
+	}
 	p.Settle()
 	if p.Result() != nil {
 		t.Error("a bad input ran")
