@@ -16,8 +16,12 @@ func addToSteer(v *View, f int) {
 		return
 	}
 	fs := set.Features()
-	v.Message(fmt.Sprintf("Feature %d of %s added to the Steer list (%s now), with its maximum activation, %s, as coefficient: see the Steer tab.",
-		f, v.Name(), nOf(len(fs), "feature"), fmtCoeff(fs[len(fs)-1].Coeff)))
+	coeff := fmt.Sprintf("its maximum activation, %s,", fmtCoeff(fs[len(fs)-1].Coeff))
+	if v.Store() == nil {
+		coeff = "1 (no analysis yet to take its maximum activation from)"
+	}
+	v.Message(fmt.Sprintf("Feature %d of %s added to the Steer list (%s now), with %s as coefficient: see the Steer tab.",
+		f, v.Name(), nOf(len(fs), "feature"), coeff))
 }
 
 // TappedSecondary calls OnSecondaryRow with the row under the pointer
