@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/widget"
@@ -20,9 +19,9 @@ const ablationTop = 5
 // maxAblations bounds the hover ablation cache of one pane.
 const maxAblations = 512
 
-// ablationIdle is the ablation lines' text when no token is hovered (two
-// lines, as a result: the pane does not jump).
-const ablationIdle = "Hover a token to see what ablating the feature there does\nto the next token's log-probabilities."
+// ablationIdle is the ablation lines' text when no token is hovered
+// (three lines, as a result: the pane does not jump).
+const ablationIdle = "Hover a token to see what ablating the feature there does\nto the next token's log-probabilities.\n"
 
 // ablationKey is one ablation: feature f at position pos of a corpus row
 // of st, or of a typed text (row -1).
@@ -78,17 +77,17 @@ func (h *hoverAblation) Hover(key ablationKey, seq []int32, value float32) {
 		h.Line.SetText(ablationIdle)
 		return
 	case value == 0:
-		h.Line.SetText(fmt.Sprintf("Feature %d is 0 here: ablating it changes nothing.\n", key.f))
+		h.Line.SetText(fmt.Sprintf("Feature %d is 0 here: ablating it changes nothing.\n\n", key.f))
 		return
 	case key.position < 0 || key.position >= len(seq):
-		h.Line.SetText("This token is not one the SAE sees\n(the BOS of an SAE trained without one).")
+		h.Line.SetText("This token is not one the SAE sees\n(the BOS of an SAE trained without one).\n")
 		return
 	}
 	if text, ok := h.cache[key]; ok {
 		h.Line.SetText(text)
 		return
 	}
-	h.Line.SetText(fmt.Sprintf("Ablating feature %d here: computing the next token's log-probabilities…\n", key.f))
+	h.Line.SetText(fmt.Sprintf("Ablating feature %d here: computing the next token's log-probabilities…\n\n", key.f))
 	h.lat.Request(ablationReq{key: key, tokens: append([]int32(nil), seq[:key.position+1]...)})
 }
 
@@ -103,7 +102,7 @@ func (h *hoverAblation) run(ctx context.Context, req ablationReq) func() {
 	}
 	var text string
 	if err != nil {
-		text = err.Error() + "\n"
+		text = err.Error() + "\n\n"
 	} else {
 		text = h.describe(res)
 	}
@@ -123,16 +122,15 @@ func (h *hoverAblation) run(ctx context.Context, req ablationReq) func() {
 // rose and fell most.
 func (h *hoverAblation) describe(a *intervene.Ablation) string {
 	if a.Value == 0 {
-		return fmt.Sprintf("Feature %d is 0 here: ablating it changes nothing.\n", a.Feature)
+		return fmt.Sprintf("Feature %d is 0 here: ablating it changes nothing.\n\n", a.Feature)
 	}
 	list := func(cs []intervene.LogProbChange) string {
 		parts := make([]string, len(cs))
 		for i, c := range cs {
-			parts[i] = fmt.Sprintf("%s %+.3f", h.v.Tok.DisplayString(c.ID), c.Delta)
+			parts[i] = fmt.Sprintf("%s %+.2f", h.v.Tok.DisplayString(c.ID), c.Delta)
 		}
 		return strings.Join(parts, "  ")
 	}
-	head := fmt.Sprintf("Ablating %d here (%.3f → 0): ", a.Feature, a.Value)
-	pad := strings.Repeat(" ", utf8.RuneCountInString(head))
-	return fmt.Sprintf("%s↑ %s\n%s↓ %s", head, list(a.Increases), pad, list(a.Decreases))
+	return fmt.Sprintf("Ablating feature %d here (%.3f → 0), the next token's log-probabilities:\n↑ %s\n↓ %s",
+		a.Feature, a.Value, list(a.Increases), list(a.Decreases))
 }

@@ -321,7 +321,7 @@ func TestContextsHoverAblation(t *testing.T) {
 	}
 	for _, l := range [][]intervene.LogProbChange{want.Increases, want.Decreases} {
 		for _, ch := range l {
-			if item := fmt.Sprintf("%s %+.3f", v.Tok.DisplayString(ch.ID), ch.Delta); !strings.Contains(line, item) {
+			if item := fmt.Sprintf("%s %+.2f", v.Tok.DisplayString(ch.ID), ch.Delta); !strings.Contains(line, item) {
 				t.Errorf("line %q lacks %q", line, item)
 			}
 		}
