@@ -93,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer, cmds map[string]command) {
-	fmt.Fprintln(w, "usage: saescope               open the window")
+	fmt.Fprintln(w, "usage: saescope [window flags]  open the window")
 	fmt.Fprintln(w, "       saescope COMMAND [flags]")
 	names := make([]string, 0, len(cmds))
 	for n := range cmds {
@@ -103,4 +103,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
 	}
+	fmt.Fprintln(w, "window flags (they open a workspace, a pane and a feature at start):")
+	fs, _ := guiFlags(w)
+	fs.PrintDefaults()
 }

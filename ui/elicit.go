@@ -63,7 +63,7 @@ type ElicitPane struct {
 func NewElicitPane(v *View) *ElicitPane {
 	p := &ElicitPane{v: v, k: DefaultTopK}
 	p.live = newLiveEncoder(v, p.result)
-	p.Text = newLiveText(p.live, 3, "Type text to list the features it elicits.")
+	p.Text = newLiveText(p.live, 2, "Type text to list the features it elicits.")
 
 	p.KEntry = widget.NewEntry()
 	p.KEntry.SetText(fmt.Sprint(p.k))
@@ -176,7 +176,7 @@ func NewElicitPane(v *View) *ElicitPane {
 	tokens := container.NewBorder(nil, p.Hover, nil, nil, container.NewVScroll(container.NewPadded(p.Strip)))
 	results := container.NewBorder(p.Summary, nil, nil, nil, p.Results)
 	split := container.NewVSplit(tokens, results)
-	split.Offset = 0.4
+	split.Offset = 0.25 // the results get the room: more of the top features show at 1280×800
 	p.content = container.NewBorder(top, nil, nil, nil, split)
 
 	v.OnFeature(func(int) {

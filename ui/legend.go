@@ -1,13 +1,17 @@
 package ui
 
 import (
+	"image/color"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 )
 
-const legendSteps = 24
+// legendWidth is the colour bar's width: narrow enough that the panes'
+// control rows fit a 1024-pixel window beside the ranking.
+const legendWidth = 96
 
 // Legend shows the colour scale: 0 (white) to its maximum (saturated red).
 type Legend struct {
@@ -15,19 +19,17 @@ type Legend struct {
 	scale float32
 	lo    *widget.Label
 	hi    *widget.Label
-	bar   *fyne.Container
+	bar   *canvas.Raster
 }
 
 // NewLegend returns a legend with no scale (hidden until SetScale).
 func NewLegend() *Legend {
 	l := &Legend{lo: widget.NewLabel("0"), hi: widget.NewLabel("")}
-	var cells []fyne.CanvasObject
-	for i := 0; i < legendSteps; i++ {
-		r := canvas.NewRectangle(ActivationColour(float32(i), legendSteps-1))
-		r.SetMinSize(fyne.NewSize(5, 14))
-		cells = append(cells, r)
-	}
-	l.bar = container.NewGridWithColumns(legendSteps, cells...)
+	// one pixel column per step of ActivationColour, drawn at any width
+	l.bar = canvas.NewRasterWithPixels(func(x, _, w, _ int) color.Color {
+		return ActivationColour(float32(x), float32(max(w-1, 1)))
+	})
+	l.bar.SetMinSize(fyne.NewSize(legendWidth, 14))
 	l.ExtendBaseWidget(l)
 	l.Hide()
 	return l

@@ -51,6 +51,20 @@ func CheckTheme(name string) error {
 	return fmt.Errorf("unknown theme %q: use system, light or dark", name)
 }
 
+// themeChoice returns the choice a's theme was made from: light, dark,
+// or system for any other theme.
+func themeChoice(a fyne.App) string {
+	if t, ok := a.Settings().Theme().(variantTheme); ok {
+		switch t.variant {
+		case theme.VariantLight:
+			return ThemeLight
+		case theme.VariantDark:
+			return ThemeDark
+		}
+	}
+	return ThemeSystem
+}
+
 // ApplyTheme switches a's theme to the choice name.
 func ApplyTheme(a fyne.App, name string) {
 	a.Settings().SetTheme(ThemeFor(name))

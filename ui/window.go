@@ -63,6 +63,8 @@ type Shell struct {
 	// analyzeItems are the File menu's Analyze, Analyze again and Cancel
 	// analysis, enabled as the bar's buttons are (syncAnalysisControls).
 	analyzeItems [3]*fyne.MenuItem
+	// themeMenu is View › Theme, its current choice ticked.
+	themeMenu *fyne.Menu
 
 	backendMake func() (compute.Backend, error) // given to NewShell
 	backendOnce sync.Once
@@ -234,11 +236,13 @@ func (s *Shell) menu() *fyne.MainMenu {
 	)
 	view := fyne.NewMenu("View", append(paneMenu(s.ShowPane), fyne.NewMenuItemSeparator())...)
 	themes := fyne.NewMenuItem("Theme", nil)
-	themes.ChildMenu = fyne.NewMenu("",
-		fyne.NewMenuItem("System", func() { s.SetTheme(ThemeSystem) }),
-		fyne.NewMenuItem("Light", func() { s.SetTheme(ThemeLight) }),
-		fyne.NewMenuItem("Dark", func() { s.SetTheme(ThemeDark) }),
-	)
+	themes.ChildMenu = fyne.NewMenu("")
+	for _, c := range []struct{ name, label string }{{ThemeSystem, "System"}, {ThemeLight, "Light"}, {ThemeDark, "Dark"}} {
+		it := fyne.NewMenuItem(c.label, func() { s.SetTheme(c.name) })
+		it.Checked = themeChoice(s.App) == c.name // the theme in use is ticked
+		themes.ChildMenu.Items = append(themes.ChildMenu.Items, it)
+	}
+	s.themeMenu = themes.ChildMenu
 	view.Items = append(view.Items, themes)
 	help := fyne.NewMenu("Help",
 		fyne.NewMenuItem("About SAE Scope", func() {
@@ -307,6 +311,12 @@ func (s *Shell) ShowPane(name string) {
 func (s *Shell) SetTheme(name string) {
 	ApplyTheme(s.App, name)
 	s.App.Preferences().SetString(prefTheme, strings.ToLower(name))
+	if s.themeMenu != nil {
+		for _, it := range s.themeMenu.Items {
+			it.Checked = strings.EqualFold(it.Label, name)
+		}
+		s.themeMenu.Refresh()
+	}
 }
 
 // ApplySavedTheme applies the theme chosen last time (call it before
