@@ -38,15 +38,19 @@ func TestWorkspaceStateRestored(t *testing.T) {
 		}
 	}
 	set := b.Steer()
-	if err := set.Add(ex[0].View, 17); err != nil {
+	// the --steer flag's list, in the tab shown (0) and in tab 1
+	s.Tabs.SelectIndex(0)
+	if err := s.SteerFeatures("17 clamp 2.5; 1:4 ablate"); err != nil {
 		t.Fatal(err)
 	}
-	if err := set.Add(ex[1].View, 4); err != nil {
-		t.Fatal(err)
+	for _, bad := range []string{"3 boost", "3 add NaN", "3 add 1 2", "7:1", "x", "17"} {
+		if err := s.SteerFeatures(bad); err == nil {
+			t.Errorf("--steer %q accepted", bad)
+		}
 	}
-	set.SetMode(0, intervene.Clamp)
-	set.SetCoeff(0, 2.5)
-	set.SetMode(1, intervene.Ablate)
+	if n := len(set.Features()); n != 2 {
+		t.Fatalf("%d features in the Steer list after the bad entries, want 2", n)
+	}
 	settings := SteerSettings{Prompt: "Once upon a time", Tokens: 7, Temperature: 0.8, TopP: 0.9, Seed: 3, Scope: ScopePosition, Pos: -2}
 	set.SetSettings(settings)
 	s.Tabs.SelectIndex(1)
