@@ -48,7 +48,7 @@ type StatisticsPane struct {
 
 	Kind           *widget.Select
 	ThresholdEntry *widget.Entry
-	Quick          []*widget.Button // the notebook's thresholds
+	Quick          []*widget.Button // store.GridThresholds, the notebook's among them
 	BinsEntry      *widget.Entry
 	LoEntry        *widget.Entry
 	HiEntry        *widget.Entry
@@ -111,7 +111,8 @@ func newStatisticsPane(v *View, active bool) *StatisticsPane {
 		e.OnChanged = func(string) { p.Apply() }
 		e.OnSubmitted = func(string) { p.Apply() }
 	}
-	for _, th := range plots.NotebookThresholds {
+	// A bounded store keeps the per-token counts on this grid only.
+	for _, th := range store.GridThresholds() {
 		text := fmtThreshold(th)
 		b := widget.NewButton(text, func() { p.ThresholdEntry.SetText(text) })
 		b.Importance = widget.LowImportance

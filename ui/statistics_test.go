@@ -158,7 +158,17 @@ func TestStatisticsThresholdAndBins(t *testing.T) {
 	v := newTestView(t)
 	st := v.Store()
 	p := shownStatisticsPane(t, v)
-	for _, th := range []string{"0.5", "2", "0.25"} {
+	// An analysis keeps the features per token on store.GridThresholds
+	// only: a threshold off it says so.
+	if !st.Bounded() {
+		t.Fatal("the fixture's analysis is not a bounded store")
+	}
+	p.ThresholdEntry.SetText("0.25")
+	p.Settle()
+	if p.Figure() != nil || p.Plot.Err() == nil || !strings.Contains(p.Plot.Err().Error(), "0.05 0.1 0.2 0.5 1 2 5 10") {
+		t.Errorf("threshold 0.25 off the grid: %v", p.Plot.Err())
+	}
+	for _, th := range []string{"0.5", "2", "0.05"} {
 		p.ThresholdEntry.SetText(th)
 		p.Settle()
 		if got := fmtThreshold(p.Options().Threshold); got != th {
@@ -172,7 +182,14 @@ func TestStatisticsThresholdAndBins(t *testing.T) {
 			t.Error("redraw time not recorded")
 		}
 	}
-	for i, th := range plots.NotebookThresholds {
+	if len(p.Quick) != len(store.GridThresholds()) {
+		t.Fatalf("%d quick thresholds, want the grid's %d", len(p.Quick), len(store.GridThresholds()))
+	}
+	for _, th := range plots.NotebookThresholds {
+		i := slices.Index(store.GridThresholds(), th)
+		if i < 0 {
+			t.Fatalf("the notebook's threshold %g is not on the grid", th)
+		}
 		test.Tap(p.Quick[i])
 		p.Settle()
 		if p.Options().Threshold != th || p.ThresholdEntry.Text != fmtThreshold(th) {
