@@ -19,6 +19,8 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/saescope/saescope/compute/attribution"
+	"github.com/saescope/saescope/compute/encoder"
 	"github.com/saescope/saescope/compute/intervene"
 	"github.com/saescope/saescope/compute/workspace"
 	"github.com/saescope/saescope/ui/plots"
@@ -120,6 +122,10 @@ type patchRequest struct {
 	metric         intervene.Metric
 	opt            intervene.PatchOptions
 	where, desc    string
+	// attr is the same metric for the attribution-patching estimate;
+	// target the SAE a feature metric reads
+	attr   attribution.Metric
+	target *encoder.Encoder
 }
 
 // NewPatchPane builds the Patch pane of v.
@@ -462,9 +468,11 @@ func (p *PatchPane) request() (*patchRequest, error) {
 			return nil, err
 		}
 		r.metric = intervene.LogitDiff(a, b)
+		r.attr = attribution.Metric{Kind: attribution.LogitDiff, A: a, B: b}
 		r.desc = fmt.Sprintf("logit %q − logit %q at the last position", p.TokenA.Text, p.TokenB.Text)
 	case patchLoss:
 		r.metric = intervene.LossMetric()
+		r.attr = attribution.Metric{Kind: attribution.Loss}
 		r.desc = "loss over the prompt"
 	case patchFeature:
 		i := p.MetricSAE.SelectedIndex()
@@ -484,6 +492,7 @@ func (p *PatchPane) request() (*patchRequest, error) {
 			return nil, fmt.Errorf("metric position: %w", err)
 		}
 		r.metric = intervene.FeatureMetric(s.Enc, f, pos)
+		r.attr, r.target = attribution.Metric{Kind: attribution.Feature, Feature: f, Pos: pos}, s.Enc
 		r.desc = fmt.Sprintf("feature %d of %s at position %d", f, s.Name(), pos)
 	default:
 		return nil, errors.New("choose a metric")
@@ -541,8 +550,19 @@ func (p *PatchPane) Start() {
 	p.v.Jobs.Go(func(context.Context) {
 		defer p.wg.Done()
 		res, err := intervene.PatchWith(ctx, m, sae.Enc, req.clean, req.corrupt, req.metric, req.opt)
+		var est []float64
+		var estErr error
+		if err == nil {
+			// attribution patching's estimate of the same effects: one
+			// backward pass on each prompt
+			var onePos *int
+			if req.opt.OnePosition {
+				onePos = &req.opt.Pos
+			}
+			est, estErr = attribution.PatchEstimate(ctx, m, sae.Enc, req.target, req.clean, req.corrupt, req.attr, onePos)
+		}
 		elapsed := time.Since(t0)
-		uiDo(func() { p.finish(id, req, res, err, elapsed) })
+		uiDo(func() { p.finish(id, req, res, err, elapsed, est, estErr) })
 	})
 }
 
@@ -554,7 +574,7 @@ func (p *PatchPane) Stop() {
 }
 
 // finish shows a run's outcome (UI thread).
-func (p *PatchPane) finish(id uint64, req *patchRequest, res *intervene.Patching, err error, elapsed time.Duration) {
+func (p *PatchPane) finish(id uint64, req *patchRequest, res *intervene.Patching, err error, elapsed time.Duration, est []float64, estErr error) {
 	if id != p.runID {
 		return
 	}
@@ -571,7 +591,10 @@ func (p *PatchPane) finish(id uint64, req *patchRequest, res *intervene.Patching
 		return
 	}
 	p.Status.SetText("")
-	p.show(&PatchResult{Patching: res, Metric: req.desc, Where: req.where, Tokens: len(req.clean), Elapsed: elapsed})
+	if estErr != nil && !errors.Is(estErr, context.Canceled) {
+		p.Status.SetText("No attribution estimate: " + estErr.Error())
+	}
+	p.show(&PatchResult{Patching: res, Metric: req.desc, Where: req.where, Tokens: len(req.clean), Elapsed: elapsed, Estimate: est})
 }
 
 // show ranks and plots a result.
@@ -590,6 +613,17 @@ func (p *PatchPane) show(r *PatchResult) {
 	})
 	p.Summary.SetText(fmt.Sprintf("%s: clean %s, corrupted %s. %s patched at %s of %s in %s. Effect = metric with the feature's clean value patched in − corrupted metric; click a row to select the feature.",
 		upperFirst(r.Metric), fnum(r.MetricClean), fnum(r.MetricCorrupt), nOf(len(r.Patched), "feature"), r.Where, nOf(r.Tokens, "token"), fduration2(r.Elapsed)))
+	if r.Estimate != nil {
+		corr, worst := attribution.Agreement(r.Effect, r.Estimate)
+		agree := "Estimate = attribution patching, Σ ∂metric/∂f·(f_clean − f_corrupt) from one backward pass per prompt"
+		if !math.IsNaN(corr) {
+			agree += fmt.Sprintf("; correlation with the effects %.3f", corr)
+		}
+		if worst >= 0 {
+			agree += fmt.Sprintf(", largest disagreement feature %d (effect %s, estimate %s)", worst, fnum(r.Effect[worst]), fnum(r.Estimate[worst]))
+		}
+		p.Summary.SetText(p.Summary.Text + " " + agree + ".")
+	}
 	p.setColumnWidths()
 	p.Table.Refresh()
 	p.Table.ScrollToTop()
