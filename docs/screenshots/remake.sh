@@ -192,8 +192,10 @@ shot() {
 		sleep 0.5
 		xdotool mousemove 700 $((H - 8))
 	fi
+	# The pointer moves again a moment later: a pane still being drawn
+	# when it first arrives sees no motion under it.
 	# shellcheck disable=SC2086
-	[[ -z ${HOVER:-} ]] || xdotool mousemove $HOVER
+	[[ -z ${HOVER:-} ]] || { xdotool mousemove $HOVER; sleep 2; xdotool mousemove_relative 1 1; }
 	settle "$tmp/frames/$name.rgb"
 	stop_app
 	save "$tmp/frames/$name.rgb" "$out/$name.png"
@@ -264,9 +266,16 @@ for theme in light dark; do
 	if want "demo-$theme"; then setup; shot "demo-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 66; fi
 	if want "intervals-$theme"; then setup; shot "intervals-$theme" ready --demo --theme "$theme" --tab 1 --pane intervals --feature 117; fi
 	if want "neuroscope-$theme"; then setup; HOVER="762 489" shot "neuroscope-$theme" ready --demo --theme "$theme" --tab 1 --pane neuroscope --feature 66 --text "$kennedy"; fi
+	# The pointer on the neuroscope's strongest token: below the text, what
+	# ablating the feature there does to the next token's log-probabilities.
+	if want "neuroscope-ablation-$theme"; then setup; HOVER="939 512" shot "neuroscope-ablation-$theme" ready --demo --theme "$theme" --tab 1 --pane neuroscope --feature 66 --text "$kennedy"; fi
 	if want "elicitation-$theme"; then setup; shot "elicitation-$theme" ready --demo --theme "$theme" --tab 1 --pane elicitation --text "$ask" --pos -4 --feature 52; fi
 	if want "detail-$theme"; then setup; shot "detail-$theme" ready --demo --theme "$theme" --tab 1 --pane detail --feature 117; fi
 	if want "statistics-$theme"; then setup; shot "statistics-$theme" ready --demo --theme "$theme" --tab 1 --pane statistics --plot frequency; fi
+	# The feature density: log10 of each feature's activation frequency
+	# (the frequency plot's default x axis), features that never fire counted
+	# in the note.
+	if want "feature-density-$theme"; then setup; shot "feature-density-$theme" ready --demo --theme "$theme" --tab 1 --pane statistics --plot frequency; fi
 	if want "demo-statistics-$theme"; then setup; shot "demo-statistics-$theme" ready --demo --theme "$theme" --tab 1 --pane statistics --plot features_per_token; fi
 	if want "compare-$theme"; then setup; shot "compare-$theme" ready --demo --theme "$theme" --tab 1 --pane compare --pin "66,117,0:17"; fi
 	# The Patch pane after its example (indirect object identification:
