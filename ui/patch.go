@@ -595,6 +595,9 @@ func (p *PatchPane) finish(id uint64, req *patchRequest, res *intervene.Patching
 		p.Status.SetText("No attribution estimate: " + estErr.Error())
 	}
 	p.show(&PatchResult{Patching: res, Metric: req.desc, Where: req.where, Tokens: len(req.clean), Elapsed: elapsed, Estimate: est})
+	if est != nil {
+		p.Status.SetText(estimateAgreement(res.Effect, est))
+	}
 }
 
 // show ranks and plots a result.
@@ -613,17 +616,7 @@ func (p *PatchPane) show(r *PatchResult) {
 	})
 	p.Summary.SetText(fmt.Sprintf("%s: clean %s, corrupted %s. %s patched at %s of %s in %s. Effect = metric with the feature's clean value patched in − corrupted metric; click a row to select the feature.",
 		upperFirst(r.Metric), fnum(r.MetricClean), fnum(r.MetricCorrupt), nOf(len(r.Patched), "feature"), r.Where, nOf(r.Tokens, "token"), fduration2(r.Elapsed)))
-	if r.Estimate != nil {
-		corr, worst := attribution.Agreement(r.Effect, r.Estimate)
-		agree := "Estimate = attribution patching, Σ ∂metric/∂f·(f_clean − f_corrupt) from one backward pass per prompt"
-		if !math.IsNaN(corr) {
-			agree += fmt.Sprintf("; correlation with the effects %.3f", corr)
-		}
-		if worst >= 0 {
-			agree += fmt.Sprintf(", largest disagreement feature %d (effect %s, estimate %s)", worst, fnum(r.Effect[worst]), fnum(r.Estimate[worst]))
-		}
-		p.Summary.SetText(p.Summary.Text + " " + agree + ".")
-	}
+
 	p.setColumnWidths()
 	p.Table.Refresh()
 	p.Table.ScrollToTop()
@@ -747,3 +740,18 @@ func writePatchCSV(w io.Writer, r *PatchResult, ranked []int, labels []string) e
 
 // Patch returns the Patch pane.
 func (e *Explorer) Patch() *PatchPane { return e.pane(PanePatch).(*PatchPane) }
+
+// estimateAgreement says in one line how well attribution patching's
+// estimate (Σ ∂metric/∂f·(f_clean − f_corrupt), one backward pass per
+// prompt) agrees with the exact effects.
+func estimateAgreement(effect, est []float64) string {
+	corr, worst := attribution.Agreement(effect, est)
+	s := "Estimate (attribution patching)"
+	if !math.IsNaN(corr) {
+		s += fmt.Sprintf(": correlation %.3f with the effects", corr)
+	}
+	if worst >= 0 {
+		s += fmt.Sprintf("; largest gap at feature %d: effect %s, estimate %s", worst, fnum(effect[worst]), fnum(est[worst]))
+	}
+	return s
+}

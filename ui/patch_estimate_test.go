@@ -14,7 +14,7 @@ import (
 // A run also computes attribution patching's estimate of every feature's
 // effect (issue 18): the result's Estimate equals attribution.PatchEstimate
 // on the same prompts and metric, the table gains its column, and the
-// summary says how well estimate and effects agree.
+// status line says how well estimate and effects agree.
 func TestPatchPaneEstimate(t *testing.T) {
 	test.NewTempApp(t)
 	v := newTestView(t)
@@ -55,7 +55,7 @@ func TestPatchPaneEstimate(t *testing.T) {
 	if !found {
 		t.Error("no Estimate column")
 	}
-	if !strings.Contains(p.Summary.Text, "correlation with the effects") {
-		t.Errorf("summary %q says nothing of the agreement", p.Summary.Text)
+	if !strings.Contains(p.Status.Text, "correlation") || !p.Status.Visible() {
+		t.Errorf("status %q (shown: %v) says nothing of the agreement", p.Status.Text, p.Status.Visible())
 	}
 }
