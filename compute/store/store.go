@@ -23,9 +23,11 @@
 //   - The TopK (100) strongest activations (ties to the earlier token),
 //     exact while streaming (a weakest-entry replacement).
 //   - Interval samples: Intervals (10) equal intervals of (0, R], as
-//     sae_vis' "interval groups" (Neuronpedia's dashboards are made by
-//     sae_dashboard, sae_vis' successor, with the same groups: equal
-//     fractions of the max, not quantiles of the distribution), with
+//     sae_vis' "quantile groups" are (its n_quantiles groups cut
+//     torch.linspace(0, max, n_quantiles+1) and draw random activations
+//     in each; Neuronpedia's dashboards come from sae_dashboard, sae_vis'
+//     successor, with the same groups: equal fractions of the max, not
+//     quantiles of the distribution), with
 //     PerInterval (5) samples each, drawn by reservoir sampling (Algorithm
 //     R, a generator per feature seeded by Params.SampleSeed), so that the
 //     sample is uniform within its interval whatever the corpus length.
