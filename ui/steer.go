@@ -51,7 +51,9 @@ type SteerPane struct {
 	Status *widget.Label
 	Busy   *widget.ProgressBarInfinite
 
-	PlainText, SteeredText *widget.Label
+	// PlainText and SteeredText show the prompt (dimmed) and each
+	// continuation.
+	PlainText, SteeredText *widget.RichText
 	// TopPlain, TopSteered, Rises and Falls are the next-token lists.
 	TopPlain, TopSteered, Rises, Falls *TokenList
 	Summary                            *widget.Label
@@ -114,7 +116,8 @@ func NewSteerPane(v *View) *SteerPane {
 		l.Wrapping = fyne.TextWrapWord
 		return l
 	}
-	p.PlainText, p.SteeredText = wrapped(), wrapped()
+	p.PlainText, p.SteeredText = widget.NewRichText(), widget.NewRichText()
+	p.PlainText.Wrapping, p.SteeredText.Wrapping = fyne.TextWrapWord, fyne.TextWrapWord
 	p.TopPlain, p.TopSteered, p.Rises, p.Falls = newTokenList(), newTokenList(), newTokenList(), newTokenList()
 	p.Summary = wrapped()
 
@@ -488,8 +491,8 @@ func (p *SteerPane) show(id uint64, res *SteerResult, err error) {
 		steering = fmt.Sprintf("%s steered at %s", nOf(res.Steering, "feature"), steerSpanText(res.Settings, len(res.Prompt)))
 	}
 	p.Status.SetText(fmt.Sprintf("Prompt of %s, %d generated, %s; %s · %s", nOf(len(res.Prompt), "token"), res.Settings.Tokens, how, steering, res.Elapsed.Round(time.Millisecond)))
-	p.PlainText.SetText(p.continuation(res.Plain, res.PlainText))
-	p.SteeredText.SetText(p.continuation(res.Steered, res.SteeredText))
+	p.setContinuation(p.PlainText, res.Settings.Prompt, res.Plain, res.PlainText)
+	p.setContinuation(p.SteeredText, res.Settings.Prompt, res.Steered, res.SteeredText)
 	tok := p.v.Tok.DisplayString
 	p.TopPlain.Set(tok, res.Next.Plain, false)
 	p.TopSteered.Set(tok, res.Next.Steered, false)
@@ -541,12 +544,25 @@ func (l *TokenList) Lines() int {
 	return strings.Count(l.Tokens.Text, "\n") + 1
 }
 
-// continuation is a generated text for a label.
-func (p *SteerPane) continuation(ids []int32, text string) string {
+// setContinuation shows the prompt, dimmed, then the generated text.
+func (p *SteerPane) setContinuation(rt *widget.RichText, prompt string, ids []int32, text string) {
+	gen := text
 	if len(ids) == 0 {
-		return "(nothing generated: set Tokens above 0)"
+		gen = " (nothing generated: set Tokens above 0)"
 	}
-	return text
+	rt.Segments = []widget.RichTextSegment{
+		&widget.TextSegment{Text: prompt, Style: widget.RichTextStyle{Inline: true, ColorName: theme.ColorNamePlaceHolder}},
+		&widget.TextSegment{Text: gen, Style: widget.RichTextStyle{Inline: true, TextStyle: fyne.TextStyle{Bold: true}}},
+	}
+	rt.Refresh()
+}
+
+// continuationOf is the generated text a RichText of the pane shows.
+func continuationOf(rt *widget.RichText) string {
+	if len(rt.Segments) < 2 {
+		return ""
+	}
+	return rt.Segments[1].Textual()
 }
 
 // steerSpanText says where the settings steer, for a prompt of n tokens.

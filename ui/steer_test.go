@@ -152,6 +152,9 @@ func TestSteerPaneAddsAndRuns(t *testing.T) {
 		if kl := intervene.KL(plain.LogitsLast, steered.LogitsLast); math.Abs(res.Next.KL-kl) > 1e-9*math.Max(1, kl) || !(kl > 0) {
 			t.Errorf("%s: KL %v, direct %v", what, res.Next.KL, kl)
 		}
+		if continuationOf(p.SteeredText) != res.SteeredText || continuationOf(p.PlainText) != res.PlainText || res.SteeredText == "" {
+			t.Errorf("%s: continuations shown %q, %q; run %q, %q", what, continuationOf(p.PlainText), continuationOf(p.SteeredText), res.PlainText, res.SteeredText)
+		}
 		if !strings.Contains(p.Summary.Text, "KL") || !strings.Contains(p.Summary.Text, "Loss over the prompt") || p.TopSteered.Lines() != len(res.Next.Steered) || len(res.Next.Steered) != SteerTop {
 			t.Errorf("%s: summary %q", what, p.Summary.Text)
 		}
