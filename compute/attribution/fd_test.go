@@ -140,7 +140,7 @@ func (fz *frozen) run(t *testing.T, tokens []int32, metric Metric, which, pos, f
 		}
 		return nil
 	}
-	o, err := fz.m.Run(context.Background(), tokens, 1, T, model.Hooks{Patches: patches, Observe: observe})
+	o, err := fz.m.Run(context.Background(), tokens, 1, T, model.Hooks{Patches: patches, Observe: observe, Uncentred: fz.saes[0].SAE.Uncentred})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +176,12 @@ func loadV2(t *testing.T, be compute.Backend, file, hook string) *encoder.Encode
 	return e
 }
 
+// uncentred marks e's SAE as trained on the uncentred residual stream.
+func uncentred(e *encoder.Encoder) *encoder.Encoder {
+	e.SAE.Uncentred = true
+	return e
+}
+
 // randomSAE is a ReLU SAE with Gaussian weights at hook h of width d.
 func randomSAE(t *testing.T, be compute.Backend, h hookname.Hook, d, n int, norm sae.Normalization, seed uint64) *encoder.Encoder {
 	t.Helper()
@@ -203,7 +209,8 @@ func randomSAE(t *testing.T, be compute.Backend, h hookname.Hook, d, n int, norm
 // and hook of the fixtures (ReLU at resid_pre and mlp_out, TopK with
 // layer_norm at resid_post, JumpReLU, Gated, attn.hook_z, the MLP
 // transcoder) and random SAEs at attn_out, resid_mid and mlp.hook_post
-// (constant_norm_rescale), for the logit difference, the loss and a
+// (constant_norm_rescale), and uncentred ones (the model run without
+// centring its residual writes), for the logit difference, the loss and a
 // feature's activation. Central differences with δ = 1e-2 on the float32
 // forward: |fd − grad| ≤ 1e-4 + 3e-3·|grad| (seen: at most 5e-5 + 1.6e-3·|grad|;
 // rounding of the metric ~1e-6/δ, curvature ~δ²).
@@ -228,6 +235,10 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 			[]Metric{{Kind: LogitDiff, A: 13, B: 11}, {Kind: Feature, SAE: 1, Feature: -1, Pos: -1}}},
 		{"transcoder 0, relu resid_pre1", []*encoder.Encoder{loadV2(t, be, "saelens-transcoder-mlp-0", ""), s.SAEs["sae0"]},
 			[]Metric{{Kind: LogitDiff, A: 13, B: 11}, {Kind: Feature, SAE: 1, Feature: -1, Pos: -1}}},
+		{"uncentred random resid_pre1 and attn_out0", []*encoder.Encoder{
+			uncentred(randomSAE(t, be, L(1, hookname.ResidPre), d, 64, "", 5)),
+			uncentred(randomSAE(t, be, L(0, hookname.AttnOut), d, 64, "", 6))},
+			[]Metric{{Kind: LogitDiff, A: 13, B: 11}, {Kind: Feature, SAE: 0, Feature: -1, Pos: -1}}},
 		{"random attn_out0, resid_mid0 (rescale), mlp_post1", []*encoder.Encoder{
 			randomSAE(t, be, L(0, hookname.AttnOut), d, 64, "", 1),
 			randomSAE(t, be, L(0, hookname.ResidMid), d, 64, sae.NormConstantRescale, 2),

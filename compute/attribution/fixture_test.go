@@ -2,8 +2,10 @@ package attribution
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/saescope/saescope/compute/cpu"
@@ -264,4 +266,36 @@ func f32(v []float64) []float32 {
 		out[i] = float32(x)
 	}
 	return out
+}
+
+// A cancelled context ends Run, AblationEffects and BuildGraph with its
+// error; a one-token prompt has a gradient for the logit difference and
+// no loss.
+func TestCancelAndShortPrompts(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASAuto)
+	tokens, _ := ref.Ints(t, "tokens")
+	saes := []*encoder.Encoder{s.SAEs["sae1"], s.SAEs["sae0"]}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	metric := Metric{Kind: LogitDiff, A: 13, B: 11}
+	if _, err := Run(ctx, s.Model, saes, tokens[:24], metric); !errors.Is(err, context.Canceled) {
+		t.Errorf("Run: %v, want context.Canceled", err)
+	}
+	if _, err := AblationEffects(ctx, s.Model, saes, tokens[:24], metric, 4, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("AblationEffects: %v, want context.Canceled", err)
+	}
+	if _, err := BuildGraph(ctx, s.Model, saes, tokens[:24], metric, GraphOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("BuildGraph: %v, want context.Canceled", err)
+	}
+	r, err := Run(context.Background(), s.Model, saes, []int32{50256}, metric)
+	if err != nil || r.T != 1 || len(r.Grads[1]) != s.SAEs["sae0"].DSae() {
+		t.Errorf("one token: %v", err)
+	}
+	if _, err := Run(context.Background(), s.Model, saes, []int32{50256}, Metric{Kind: Loss}); err == nil || !strings.Contains(err.Error(), "at least 2 tokens") {
+		t.Errorf("loss of one token: %v", err)
+	}
+	if _, err := Run(context.Background(), s.Model, saes, nil, metric); err == nil {
+		t.Error("empty prompt accepted")
+	}
 }
