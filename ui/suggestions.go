@@ -50,6 +50,7 @@ func (v *View) startSuggestions(st *store.Store) {
 	tok := v.Tok
 	v.Jobs.Go(func(ctx context.Context) {
 		last := time.Now()
+		g := new(suggest.Suggester) // its tallies reused for every feature
 		notify := func() {
 			uiDo(func() {
 				for _, fn := range s.onReady {
@@ -61,7 +62,7 @@ func (v *View) startSuggestions(st *store.Store) {
 			if ctx.Err() != nil {
 				return
 			}
-			sg, err := suggest.ForFeature(st, f)
+			sg, err := g.ForFeature(st, f)
 			text, short := "", ""
 			if err == nil {
 				text, short = sg.Text(tok.DisplayString), sg.Short(tok.DisplayString)

@@ -3,6 +3,7 @@ package suggest
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -159,5 +160,17 @@ func TestForFeatureMatchesDirectCount(t *testing.T) {
 	}
 	if _, err := ForFeature(st, d); err == nil {
 		t.Error("feature out of range accepted")
+	}
+	// one Suggester for every feature, twice over: the same answers (its
+	// tallies are cleared between features)
+	g := new(Suggester)
+	for round := 0; round < 2; round++ {
+		for f := 0; f < d; f++ {
+			a, _ := g.ForFeature(st, f)
+			b, _ := ForFeature(st, f)
+			if !slices.Equal(a.Tokens, b.Tokens) || a.Share != b.Share || a.Precision != b.Precision || a.Recall != b.Recall || a.Rows != b.Rows {
+				t.Errorf("round %d feature %d: reused %+v, fresh %+v", round, f, a, b)
+			}
+		}
 	}
 }
