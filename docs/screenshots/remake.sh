@@ -281,6 +281,7 @@ for theme in light dark; do
 	# The Patch pane after its example (indirect object identification:
 	# " Mary" − " John" from the clean prompt into the corrupted one) has run.
 	if want "patch-$theme"; then setup; shot "patch-$theme" ready --demo --theme "$theme" --tab 1 --pane patch --patch-example; fi
+	if want "steer-$theme"; then setup; shot "steer-$theme" ready --demo --theme "$theme" --tab 1 --pane steer --steer "66 add 12; 117 clamp 3; 0:17 ablate" --text "The history of the city"; fi
 	# The workspace bar, unfolded by a click on its header: the demo's files
 	# opened as local files (so the bar shows their paths in the repository
 	# rather than the temporary cache's), ranked by the largest activation.
