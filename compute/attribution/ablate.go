@@ -125,7 +125,7 @@ func AblationEffects(ctx context.Context, m *model.Model, saes []*encoder.Encode
 	}
 	// the plain run: the residual entering the ablated block, the
 	// features (and, for a normalising SAE, the input's statistics)
-	sp := &splice{enc: up, seed: -1}
+	sp := &splice{enc: up}
 	var base []float64
 	o, err := m.Run(ctx, tokens, 1, T, model.Hooks{Uncentred: s.Uncentred, StopAfter: stop,
 		Observe: func(h hookname.Hook, act compute.Tensor) error {

@@ -206,7 +206,7 @@ func (tp *Tape) gradient(ctx context.Context, metric Metric, stop int) (res *Res
 	p.mm = &products{be: p.be, scratch: map[[3]int]compute.Tensor{}}
 	defer p.mm.free()
 	for _, s := range p.byIn {
-		s.seed, s.grad, s.errAttr = -1, nil, nil
+		s.seeds, s.grad, s.errAttr = nil, nil, nil
 	}
 	T := p.T
 	res = &Result{T: T}
@@ -224,8 +224,8 @@ func (tp *Tape) gradient(ctx context.Context, metric Metric, stop int) (res *Res
 			pos += T
 		}
 		s := p.byIn[e.SAE.Hook]
-		s.seed = pos*e.DSae() + metric.Feature
-		res.Metric = float64(s.f[s.seed])
+		s.seeds = []int{pos*e.DSae() + metric.Feature}
+		res.Metric = float64(s.f[s.seeds[0]])
 		g = make([]float32, T*p.d)
 	}
 	if err != nil {
@@ -285,7 +285,7 @@ func (p *pass) setup(saes []*encoder.Encoder) error {
 		case out.Layer > p.lastLayer:
 			return fmt.Errorf("SAE %s: after the last block run (%d)", w.Name(), p.lastLayer)
 		}
-		s := &splice{enc: e, seed: -1}
+		s := &splice{enc: e}
 		p.byIn[in], p.byOut[out] = s, s
 		p.firstLayer = min(p.firstLayer, in.Layer)
 		if w.Uncentred {
@@ -559,6 +559,7 @@ func (p *pass) back(h hookname.Hook, g []float32) []float32 {
 func (p *pass) backward(ctx context.Context, g []float32, start, stop int) error {
 	m, T, d := p.m, p.T, p.d
 	dMLP := m.Config.DMLP()
+	R := len(g) / d // rows: copies of the prompt's T in a batched backward
 	// a gradient that is still zero (a feature metric's backward before
 	// its SAE) skips the products: only the hooks, where a seed may
 	// start it, are visited
@@ -579,17 +580,17 @@ func (p *pass) backward(ctx context.Context, g []float32, start, stop int) error
 			}
 		} else {
 			gm = p.back(at(hookname.MLPOut), gm)
-			dPost := make([]float32, T*dMLP)
+			dPost := make([]float32, R*dMLP)
 			if !zero(gm) {
 				if p.centre {
 					centreRows(gm, d)
 				}
-				dPost = p.mm.transB(gm, T, w.ProjW, dMLP)
+				dPost = p.mm.transB(gm, R, w.ProjW, dMLP)
 			}
 			dPost = p.back(at(hookname.MLPPost), dPost)
 			if !zero(dPost) {
 				geluBackward(dPost, tp.h, dPost)
-				dln := p.mm.transB(dPost, T, w.FCW, d)
+				dln := p.mm.transB(dPost, R, w.FCW, d)
 				layerNormBackward(g, tp.r1, p.read(w.LN2W), dln, d, p.eps)
 			}
 		}
@@ -597,18 +598,18 @@ func (p *pass) backward(ctx context.Context, g []float32, start, stop int) error
 		// resid_mid = resid_pre + attn_out
 		ga := append([]float32(nil), g...)
 		ga = p.back(at(hookname.AttnOut), ga)
-		dz := make([]float32, T*d)
+		dz := make([]float32, R*d)
 		if !zero(ga) {
 			if p.centre {
 				centreRows(ga, d)
 			}
-			dz = p.mm.transB(ga, T, w.OW, d)
+			dz = p.mm.transB(ga, R, w.OW, d)
 		}
 		dz = p.back(at(hookname.AttnZ), dz)
 		if !zero(dz) {
-			dqkv := make([]float32, T*3*d)
+			dqkv := make([]float32, R*3*d)
 			attentionBackward(dqkv, tp.qkv, dz, T, d, m.Config.NHead)
-			dln := p.mm.transB(dqkv, T, w.QKVW, d)
+			dln := p.mm.transB(dqkv, R, w.QKVW, d)
 			layerNormBackward(g, tp.r0, p.read(w.LN1W), dln, d, p.eps)
 		}
 		g = p.back(at(hookname.ResidPre), g)
@@ -624,4 +625,72 @@ func zero(v []float32) bool {
 		}
 	}
 	return true
+}
+
+// featureGradients is Gradient for several Feature metrics at once: one
+// backward pass over len(metrics) copies of the prompt's gradient (their
+// products batched), stopped after block stop. Result k is metric k's.
+func (tp *Tape) featureGradients(ctx context.Context, metrics []Metric, stop int) (res []*Result, err error) {
+	p := tp.p
+	start := -1
+	for _, mt := range metrics {
+		if mt.Kind != Feature {
+			return nil, errors.New("batched gradients are for feature metrics")
+		}
+		st, err := p.checkMetric(tp.saes, mt)
+		if err != nil {
+			return nil, err
+		}
+		start = max(start, st)
+	}
+	if len(metrics) == 0 {
+		return nil, nil
+	}
+	p.m.Lock()
+	defer p.m.Unlock()
+	defer compute.RecoverBackend(p.be, &err)
+	p.mm = &products{be: p.be, scratch: map[[3]int]compute.Tensor{}}
+	defer p.mm.free()
+	for _, s := range p.byIn {
+		s.seeds, s.grad, s.errAttr = nil, nil, nil
+	}
+	T, K := p.T, len(metrics)
+	vals := make([]float64, K)
+	for k, mt := range metrics {
+		e := tp.saes[mt.SAE]
+		pos := mt.Pos
+		if pos < 0 {
+			pos += T
+		}
+		s := p.byIn[e.SAE.Hook]
+		s.seeds = append(s.seeds, (k*T+pos)*e.DSae()+mt.Feature)
+		vals[k] = float64(s.f[pos*e.DSae()+mt.Feature])
+	}
+	t0 := time.Now()
+	if err := p.backward(ctx, make([]float32, K*T*p.d), start, max(stop, p.firstLayer)); err != nil {
+		return nil, err
+	}
+	took := time.Since(t0) / time.Duration(K)
+	for k := range metrics {
+		r := &Result{T: T, Metric: vals[k], Backward: took}
+		for _, e := range tp.saes {
+			s := p.byIn[e.SAE.Hook]
+			n := e.DSae()
+			grad := make([]float32, T*n)
+			if s.grad != nil {
+				copy(grad, s.grad[k*T*n:(k+1)*T*n])
+			}
+			r.Acts = append(r.Acts, s.f)
+			r.Grads = append(r.Grads, grad)
+			if s.keepError {
+				ea := make([]float32, T)
+				if s.errAttr != nil {
+					copy(ea, s.errAttr[k*T:(k+1)*T])
+				}
+				r.ErrorAttr = append(r.ErrorAttr, ea)
+			}
+		}
+		res = append(res, r)
+	}
+	return res, nil
 }

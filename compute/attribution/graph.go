@@ -58,9 +58,10 @@ type GraphOptions struct {
 }
 
 // BuildGraph runs one forward pass of tokens with saes spliced in, the
-// backward from metric (the nodes), and one backward from each feature
+// backward from metric (the nodes), and a backward from each feature
 // node of every SAE but the first in hook order (its edges from the SAE
-// before it). It holds the model's lock during each pass.
+// before it), batched: about 768/T nodes per pass. It holds the model's
+// lock during each pass.
 func BuildGraph(ctx context.Context, m *model.Model, saes []*encoder.Encoder, tokens []int32, metric Metric, opt GraphOptions) (*Graph, error) {
 	if opt.MaxNodes <= 0 {
 		opt.MaxNodes = 30
@@ -124,31 +125,45 @@ func BuildGraph(ctx context.Context, m *model.Model, saes []*encoder.Encoder, to
 			return nil, fmt.Errorf("SAE %s reads %s before SAE %s writes %s: the graph needs them one after the other", saes[k].SAE.Name(), saes[k].SAE.Hook, saes[up].SAE.Name(), saes[up].SAE.Output())
 		}
 		nUp := saes[up].DSae()
+		var feats []int // the downstream feature nodes
 		for _, to := range nodesOf[k] {
-			dn := g.Nodes[to]
-			if dn.IsError() {
-				continue
+			if !g.Nodes[to].IsError() {
+				feats = append(feats, to)
 			}
+		}
+		// batches of downstream nodes share one backward pass (about 768
+		// rows of gradient each)
+		batch := max(1, min(64, 768/T))
+		for lo := 0; lo < len(feats); lo += batch {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			r, err := tp.gradient(ctx, Metric{Kind: Feature, SAE: k, Feature: dn.Feature, Pos: dn.Pos}, saes[up].SAE.Hook.Layer)
+			chunk := feats[lo:min(len(feats), lo+batch)]
+			metrics := make([]Metric, len(chunk))
+			for c, to := range chunk {
+				dn := g.Nodes[to]
+				metrics[c] = Metric{Kind: Feature, SAE: k, Feature: dn.Feature, Pos: dn.Pos}
+			}
+			rs, err := tp.featureGradients(ctx, metrics, saes[up].SAE.Hook.Layer)
 			if err != nil {
 				return nil, err
 			}
-			for _, from := range nodesOf[up] {
-				un := g.Nodes[from]
-				var w float64
-				if un.IsError() {
-					w = float64(r.ErrorAttr[up][un.Pos])
-				} else {
-					w = un.Act * float64(r.Grads[up][un.Pos*nUp+un.Feature])
-				}
-				if math.Abs(w) > opt.EdgeThreshold && w != 0 {
-					g.Edges = append(g.Edges, Edge{From: from, To: to, Weight: w})
+			for c, to := range chunk {
+				r := rs[c]
+				for _, from := range nodesOf[up] {
+					un := g.Nodes[from]
+					var w float64
+					if un.IsError() {
+						w = float64(r.ErrorAttr[up][un.Pos])
+					} else {
+						w = un.Act * float64(r.Grads[up][un.Pos*nUp+un.Feature])
+					}
+					if math.Abs(w) > opt.EdgeThreshold && w != 0 {
+						g.Edges = append(g.Edges, Edge{From: from, To: to, Weight: w})
+					}
 				}
 			}
-			done++
+			done += len(chunk)
 			if opt.Progress != nil {
 				opt.Progress(done, total)
 			}

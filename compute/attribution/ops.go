@@ -19,14 +19,15 @@ func rows(n int, fn func(lo, hi int)) {
 
 // layerNormBackward adds to dx ([n, d]) the gradient with respect to x of
 // y = (x − mean)/sqrt(var + eps)·w + b (biased variance, row by row),
-// given dy; w nil is a gain of 1.
+// given dy; w nil is a gain of 1. dy and dx may hold several copies of
+// x's rows (row r is x's row r mod its rows).
 func layerNormBackward(dx, x, w, dy []float32, d int, eps float64) {
-	n := len(x) / d
+	n, tx := len(dy)/d, len(x)/d
 	rows(n, func(lo, hi int) {
 		xhat := make([]float64, d)
 		dn := make([]float64, d)
 		for r := lo; r < hi; r++ {
-			xr, gr, out := x[r*d:(r+1)*d], dy[r*d:(r+1)*d], dx[r*d:(r+1)*d]
+			xr, gr, out := x[(r%tx)*d:(r%tx+1)*d], dy[r*d:(r+1)*d], dx[r*d:(r+1)*d]
 			var mean float64
 			for _, v := range xr {
 				mean += float64(v)
@@ -59,12 +60,13 @@ func layerNormBackward(dx, x, w, dy []float32, d int, eps float64) {
 	})
 }
 
-// geluBackward sets dx = dy·gelu_new'(h), gelu_new(h) = ½h(1 + tanh(√(2/π)(h + 0.044715h³))).
+// geluBackward sets dx = dy·gelu_new'(h), gelu_new(h) = ½h(1 + tanh(√(2/π)(h + 0.044715h³))),
+// dy and dx holding one or more copies of h's shape.
 func geluBackward(dx, h, dy []float32) {
 	c := math.Sqrt(2 / math.Pi)
-	rows(len(h), func(lo, hi int) {
+	rows(len(dy), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			x := float64(h[i])
+			x := float64(h[i%len(h)])
 			t := math.Tanh(c * (x + 0.044715*x*x*x))
 			g := 0.5*(1+t) + 0.5*x*(1-t*t)*c*(1+3*0.044715*x*x)
 			dx[i] = float32(float64(dy[i]) * g)
@@ -94,7 +96,8 @@ func centreRows(g []float32, d int) {
 // to the gradient of causal attention's output z ([T, d]) given dz, from
 // the forward's qkv: per head, with p the softmax of q·kᵀ/√d_head over
 // j ≤ t, dv_j = Σ_t p_tj dz_t, ds_tj = p_tj (dz_t·v_j − Σ_j' p_tj' dz_t·v_j'),
-// dq_t = Σ_j ds_tj k_j/√d_head, dk_j = Σ_t ds_tj q_t/√d_head.
+// dq_t = Σ_j ds_tj k_j/√d_head, dk_j = Σ_t ds_tj q_t/√d_head. dz and dqkv
+// may hold several copies of the prompt's T rows (a batched backward).
 func attentionBackward(dqkv, qkv, dz []float32, T, d, heads int) {
 	dh := d / heads
 	ld := 3 * d
@@ -102,12 +105,15 @@ func attentionBackward(dqkv, qkv, dz []float32, T, d, heads int) {
 	for i := range dqkv {
 		dqkv[i] = 0
 	}
-	parallel.Ranges(runtime.GOMAXPROCS(0), heads, func(_, lo, hi int) {
+	copies := len(dz) / (T * d)
+	parallel.Ranges(runtime.GOMAXPROCS(0), copies*heads, func(_, lo, hi int) {
 		p := make([]float64, T)
 		dp := make([]float64, T)
 		dk := make([]float64, T*dh)
 		dv := make([]float64, T*dh)
-		for h := lo; h < hi; h++ {
+		for ch := lo; ch < hi; ch++ {
+			h, c := ch%heads, ch/heads
+			dz, dqkv := dz[c*T*d:(c+1)*T*d], dqkv[c*T*ld:(c+1)*T*ld]
 			for i := range dk {
 				dk[i], dv[i] = 0, 0
 			}

@@ -19,9 +19,10 @@ type splice struct {
 	// x is the input and y the decoder's output before the normalisation
 	// is undone ([T, d_out]), kept for SAEs that normalise their input.
 	x, y []float32
-	// seed, when set, is added to ∂m/∂f: the metric is one of this SAE's
-	// features (index row·d_sae + feature).
-	seed int
+	// seeds are added to ∂m/∂f (each index row·d_sae + feature, the row
+	// counted over the copies of a batched backward): the metric is one
+	// of this SAE's features.
+	seeds []int
 	// keepError asks for the error e = x − x̂ at the output hook ([T,
 	// d_out], in err) and, in each backward, errAttr[r] = e[r]·∂m/∂out[r].
 	keepError    bool
@@ -116,26 +117,30 @@ func rowStats(norm sae.Normalization, x []float32) (shift, scale, sigma float64)
 	return 0, 1, 0
 }
 
-// backward takes the gradient at the SAE's output (gOut, [T, d_out]),
-// sets s.grad = ∂m/∂f and returns the gradient at its input ([T, d_in]),
-// through the active features (and the normalisation's statistics): the
-// error term passes none.
+// backward takes the gradient at the SAE's output (gOut, [R, d_out], R
+// a multiple of T: R/T copies of the prompt's gradient in a batched
+// backward), sets s.grad = ∂m/∂f ([R, d_sae]) and returns the gradient at
+// its input ([R, d_in]), through the active features (and the
+// normalisation's statistics): the error term passes none.
 func (s *splice) backward(mm *products, gOut []float32) []float32 {
 	w := s.enc.SAE
 	T := len(s.f) / w.DSae
 	dIn, dOut, n := w.DIn, w.OutDim(), w.DSae
+	R := len(gOut) / dOut
 	norm := s.enc.Normalizes()
 	if zero(gOut) {
-		// nothing after the SAE matters: ∂m/∂f is the seed, if any
-		s.grad = make([]float32, len(s.f))
+		// nothing after the SAE matters: ∂m/∂f is the seeds, if any
+		s.grad = make([]float32, R*n)
 		if s.err != nil {
-			s.errAttr = make([]float32, T)
+			s.errAttr = make([]float32, R)
 		}
-		if s.seed < 0 {
-			return make([]float32, T*dIn)
+		if len(s.seeds) == 0 {
+			return make([]float32, R*dIn)
 		}
-		s.grad[s.seed] = 1
-		dn := s.throughEncoder(mm, T)
+		for _, i := range s.seeds {
+			s.grad[i]++
+		}
+		dn := s.throughEncoder(mm, R)
 		if norm {
 			s.normBackward(dn, gOut)
 		}
@@ -144,29 +149,30 @@ func (s *splice) backward(mm *products, gOut []float32) []float32 {
 	gy := gOut
 	if norm {
 		gy = make([]float32, len(gOut))
-		for r := 0; r < T; r++ {
-			_, scale, _ := s.stats(r)
+		for r := 0; r < R; r++ {
+			_, scale, _ := s.stats(r % T)
 			for j := 0; j < dOut; j++ {
 				gy[r*dOut+j] = float32(float64(gOut[r*dOut+j]) / scale)
 			}
 		}
 	}
 	if s.err != nil {
-		s.errAttr = make([]float32, T)
-		for r := 0; r < T; r++ {
+		s.errAttr = make([]float32, R)
+		for r := 0; r < R; r++ {
+			e := s.err[(r%T)*dOut : (r%T+1)*dOut]
 			var a float64
-			for j := r * dOut; j < (r+1)*dOut; j++ {
-				a += float64(s.err[j]) * float64(gOut[j])
+			for j, v := range gOut[r*dOut : (r+1)*dOut] {
+				a += float64(e[j]) * float64(v)
 			}
 			s.errAttr[r] = float32(a)
 		}
 	}
 	// ∂m/∂f = gy·W_decᵀ
-	s.grad = mm.transB(gy, T, s.enc.WDec(), n)
-	if s.seed >= 0 {
-		s.grad[s.seed]++
+	s.grad = mm.transB(gy, R, s.enc.WDec(), n)
+	for _, i := range s.seeds {
+		s.grad[i]++
 	}
-	dn := s.throughEncoder(mm, T)
+	dn := s.throughEncoder(mm, R)
 	if !norm {
 		return dn
 	}
@@ -183,11 +189,12 @@ func (s *splice) normBackward(dn, gOut []float32) {
 	// x̂ = (x − μ)·s encodes; out = y/s + μ decodes. Both depend on x
 	// through μ and s (autograd's derivative of SAELens' normalisation).
 	T := len(s.f) / w.DSae
-	rows(T, func(lo, hi int) {
+	rows(len(dn)/dIn, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			shift, scale, sigma := s.stats(r)
-			x, g := s.x[r*dIn:(r+1)*dIn], dn[r*dIn:(r+1)*dIn]
-			y, go_ := s.y[r*dOut:(r+1)*dOut], gOut[r*dOut:(r+1)*dOut]
+			t := r % T
+			shift, scale, sigma := s.stats(t)
+			x, g := s.x[t*dIn:(t+1)*dIn], dn[r*dIn:(r+1)*dIn]
+			y, go_ := s.y[t*dOut:(t+1)*dOut], gOut[r*dOut:(r+1)*dOut]
 			var a, sumG float64 // Σ gOut·y, Σ gOut
 			for j, v := range go_ {
 				a += float64(v) * float64(y[j])
@@ -228,36 +235,41 @@ func (s *splice) normBackward(dn, gOut []float32) {
 	})
 }
 
-// throughEncoder returns (∂m/∂f ⊙ [f > 0])·Mᵀ ([T, d_in]), M being the
-// EncodeMatrix: the gradient at the normalised input through the active
-// features. On a host backend it sums the active features' columns of M
-// (~1% of the features are active: the dense product would be ~100 times
-// the work); elsewhere it is the backend's matrix product.
-func (s *splice) throughEncoder(mm *products, T int) []float32 {
+// throughEncoder returns (∂m/∂f ⊙ [f > 0])·Mᵀ ([R, d_in], R rows of
+// s.grad), M being the EncodeMatrix: the gradient at the normalised input
+// through the active features. On a host backend it sums the active
+// features' columns of M (~1% of the features are active: the dense
+// product would be ~100 times the work); elsewhere it is the backend's
+// matrix product.
+func (s *splice) throughEncoder(mm *products, R int) []float32 {
 	w := s.enc.SAE
 	n, dIn := w.DSae, w.DIn
+	T := len(s.f) / n
 	hd, ok := mm.be.(compute.HostData)
 	if !ok {
-		dh := make([]float32, len(s.f))
-		for i, v := range s.f {
-			if v > 0 {
+		dh := make([]float32, R*n)
+		for i := range dh {
+			if s.f[i%(T*n)] > 0 {
 				dh[i] = s.grad[i]
 			}
 		}
-		return mm.transB(dh, T, s.enc.EncodeMatrix(), dIn)
+		return mm.transB(dh, R, s.enc.EncodeMatrix(), dIn)
 	}
 	type entry struct {
 		r, f int32
 		g    float32
 	}
 	var act []entry
-	for i, v := range s.f {
-		if v > 0 && s.grad[i] != 0 {
-			act = append(act, entry{int32(i / n), int32(i % n), s.grad[i]})
+	for r := 0; r < R; r++ {
+		f, g := s.f[(r%T)*n:(r%T+1)*n], s.grad[r*n:(r+1)*n]
+		for i, v := range f {
+			if v > 0 && g[i] != 0 {
+				act = append(act, entry{int32(r), int32(i), g[i]})
+			}
 		}
 	}
 	m := hd.HostData(s.enc.EncodeMatrix())
-	dn := make([]float32, T*dIn)
+	dn := make([]float32, R*dIn)
 	rows(dIn, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
 			row := m[j*n : (j+1)*n]
