@@ -58,6 +58,7 @@ func TestAttributeCommand(t *testing.T) {
 		Effect      []float64   `json:"effect"`
 		Ablated     int         `json:"ablated"`
 		Graph       json.RawMessage
+		ComputedOn  string `json:"computed_on"`
 		Flow        *struct {
 			Act, Attention, Bias, Unexplained float64
 			PreAct                            float64  `json:"pre_act"`
@@ -137,6 +138,9 @@ func TestAttributeCommand(t *testing.T) {
 	close1e4("attr.zero_ablation_clean", flat(za.Attribution), want("attr.zero_ablation_clean"), -1)
 	if za.TargetAct != nil || za.Effect != nil {
 		t.Error("target_act or effect without --target or --exact")
+	}
+	if za.ComputedOn != "cpu" {
+		t.Errorf("computed_on %q on the CPU backend", za.ComputedOn)
 	}
 	g := run("--sae", fixSAE0, "--metric", "13,11", "--tokens", corrupt, "--gradient")
 	close1e4("attr.grad_corrupt", flat(g.Gradient), want("attr.grad_corrupt"), 1)
