@@ -30,6 +30,10 @@ const (
 type ContextsPane struct {
 	v       *View
 	content fyne.CanvasObject
+	// hidden: the pane's tab is not shown (SetActive); a selection then
+	// only marks it stale (stale), and it redraws when shown again:
+	// building thirty contexts' chips is the dearest part of a click.
+	hidden, stale bool
 
 	K, Prefix, Suffix int
 	// AllWindows shows every stored window, several of one corpus row
@@ -150,15 +154,15 @@ func NewContextsPane(v *View) *ContextsPane {
 
 	v.OnFeature(func(int) {
 		p.ablation.Clear() // it was the previous feature's
-		p.Update()
+		p.updateShown()
 	})
 	v.OnStore(func(*store.Store) {
 		p.ablation.Clear()
-		p.Update()
+		p.updateShown()
 	})
 	v.OnLabel(func(f int) {
 		if f == v.Feature() {
-			p.Update() // the title shows the label; the contexts are not redrawn
+			p.updateShown() // the title shows the label; the contexts are not redrawn
 		}
 	})
 	p.Update()
@@ -219,9 +223,28 @@ func (p *ContextsPane) Ablation() *widget.Label { return p.ablation.Line }
 // SettleAblation waits for the hover ablations requested (tests).
 func (p *ContextsPane) SettleAblation() { p.ablation.Settle() }
 
+// SetActive says whether the pane's tab is shown: hidden, it does not
+// redraw on every selection, and catches up when shown.
+func (p *ContextsPane) SetActive(on bool) {
+	p.hidden = !on
+	if on && p.stale {
+		p.Update()
+	}
+}
+
+// updateShown redraws the pane when it is shown, else marks it stale.
+func (p *ContextsPane) updateShown() {
+	if p.hidden {
+		p.stale = true
+		return
+	}
+	p.Update()
+}
+
 // Update draws the selected feature's contexts in the visible tab (the
 // other tab is drawn when it is opened).
 func (p *ContextsPane) Update() {
+	p.stale = false
 	t0 := time.Now()
 	st, f := p.v.Store(), p.v.Feature()
 	if st == nil || f < 0 {

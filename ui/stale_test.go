@@ -77,14 +77,18 @@ func TestPanesSayTheAnalysisRuns(t *testing.T) {
 	st := e.Statistics()
 	check := func(when, want, not string) {
 		t.Helper()
-		e.Settle()
-		for name, text := range map[string]string{"contexts": e.Contexts().Title.Text, "statistics": st.Plot.Message()} {
+		for _, pane := range []string{PaneContexts, PaneStatistics} {
+			e.ShowPane(pane)
+			e.Settle()
+			text := e.Contexts().Title.Text
+			if pane == PaneStatistics {
+				text = st.Plot.Message()
+			}
 			if !strings.Contains(text, want) || strings.Contains(text, not) {
-				t.Errorf("%s %s: %q, want %q", name, when, text, want)
+				t.Errorf("%s %s: %q, want %q", pane, when, text, want)
 			}
 		}
 	}
-	e.ShowPane(PaneStatistics)
 	check("before", "press Analyze", "being analysed")
 	v.SetAnalyzing(true)
 	check("while analysing", "being analysed", "press Analyze")
