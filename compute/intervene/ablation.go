@@ -39,58 +39,82 @@ type Ablation struct {
 // that position is changed (x + (0 − f(x))·W_dec[f], the SAE's error
 // kept), so the run stops at pos: later tokens cannot change it. The
 // ablated pass resumes at the hook's block from the plain pass's residual
-// stream, as PatchWith does.
+// stream, as PatchWith does. Several ablations of one sequence share an
+// Ablator's plain pass.
 func AblateAt(ctx context.Context, m *model.Model, enc *encoder.Encoder, tokens []int32, f, pos, k int) (*Ablation, error) {
-	s := enc.SAE
+	if pos < 0 || pos >= len(tokens) {
+		return nil, fmt.Errorf("position %d outside a sequence of %d tokens", pos, len(tokens))
+	}
+	return NewAblator(m, enc, tokens[:pos+1]).At(ctx, f, pos, k)
+}
+
+// Ablator ablates features of one SAE at positions of one sequence,
+// keeping what the plain pass leaves (the residual stream entering the
+// hook's block, the hook's activation and the final residual stream, at
+// every position, in host memory: 3·len(tokens)·d_model floats) for the
+// next call: a hover on another feature or position of the same row runs
+// only the ablated pass, from the hook's block. It is not safe for
+// concurrent use; the model is locked while it runs.
+type Ablator struct {
+	m      *model.Model
+	enc    *encoder.Encoder
+	tokens []int32
+
+	done               bool
+	saved, hook, final []float32 // [T][d] each: block start, hook, final residual
+}
+
+// NewAblator returns an Ablator of tokens (BOS first where the SAE
+// expects it); nothing runs until At.
+func NewAblator(m *model.Model, enc *encoder.Encoder, tokens []int32) *Ablator {
+	return &Ablator{m: m, enc: enc, tokens: append([]int32(nil), tokens...)}
+}
+
+// At is AblateAt of feature f at position pos of the Ablator's sequence.
+func (a *Ablator) At(ctx context.Context, f, pos, k int) (*Ablation, error) {
+	s := a.enc.SAE
+	T := len(a.tokens)
 	switch {
 	case s.Transcoder:
 		return nil, errors.New("ablating a transcoder's feature is not supported yet (it reads one hook and writes another)")
 	case f < 0 || f >= s.DSae:
 		return nil, fmt.Errorf("feature %d out of range: the SAE has features 0 to %d", f, s.DSae-1)
-	case pos < 0 || pos >= len(tokens):
-		return nil, fmt.Errorf("position %d outside a sequence of %d tokens", pos, len(tokens))
+	case pos < 0 || pos >= T:
+		return nil, fmt.Errorf("position %d outside a sequence of %d tokens", pos, T)
 	case k < 1:
 		return nil, fmt.Errorf("want at least one token a list, not %d", k)
 	}
-	T := pos + 1
-	seq := tokens[:T]
-	h, be, d := s.Hook, m.Backend(), s.DIn
-	blockStart := hookname.Hook{Layer: h.Layer, Point: hookname.ResidPre}
+	m, be, h, d := a.m, a.m.Backend(), s.Hook, s.DIn
+	D := m.Config.DModel
 	m.Lock()
 	defer m.Unlock()
-	saved := be.Alloc(T, m.Config.DModel)
-	defer be.Free(saved)
-	var value float32
-	reached := false
-	out, err := m.Run(ctx, seq, 1, T, model.Hooks{Uncentred: s.Uncentred, Observe: func(hk hookname.Hook, act compute.Tensor) error {
-		if hk == blockStart {
-			be.Copy(saved, act)
-		}
-		if hk != h {
-			return nil
-		}
-		v, err := featureAt(be, enc, act, f, T-1)
-		value, reached = v, err == nil
-		return err
-	}})
-	if err != nil {
+	if err := a.plain(ctx); err != nil {
 		return nil, fmt.Errorf("ablate feature %d at position %d: plain run: %w", f, pos, err)
 	}
-	if !reached {
-		return nil, fmt.Errorf("ablate feature %d: the pass did not reach the hook %s", f, h)
+	// f(x) at pos, from the hook's activation there
+	x := be.Alloc(1, d)
+	defer be.Free(x)
+	be.Write(x, a.hook[pos*d:(pos+1)*d])
+	value, err := featureAt(be, a.enc, x, f, 0)
+	if err != nil {
+		return nil, err
 	}
 	res := &Ablation{Feature: f, Pos: pos, Value: value}
 	if value == 0 {
 		return res, nil
 	}
-	plain, err := m.Logits(out.Resid, []int{T - 1})
+	fin := be.Alloc(1, D)
+	defer be.Free(fin)
+	be.Write(fin, a.final[pos*D:(pos+1)*D])
+	plain, err := m.Logits(fin, []int{0})
 	if err != nil {
 		return nil, err
 	}
 	// x + (0 − f(x))·W_dec[f] at the last row, f(x) read from the
 	// activation the patch sees (equal to value: the same pass up to here)
+	n := pos + 1
 	ablate := func(be compute.Backend, _ hookname.Hook, act compute.Tensor, _, _ int) error {
-		fx, err := featureAt(be, enc, act, f, T-1)
+		fx, err := featureAt(be, a.enc, act, f, n-1)
 		if err != nil {
 			return err
 		}
@@ -101,22 +125,59 @@ func AblateAt(ctx context.Context, m *model.Model, enc *encoder.Encoder, tokens 
 		t := be.Alloc(1, d)
 		defer be.Free(t)
 		be.Write(t, delta)
-		row := be.RowsView(act, T-1, T)
+		row := be.RowsView(act, n-1, n)
 		be.Add(row, row, t)
 		return nil
 	}
-	out, err = m.Run(ctx, seq, 1, T, model.Hooks{Uncentred: s.Uncentred,
+	start := be.Alloc(n, D)
+	defer be.Free(start)
+	be.Write(start, a.saved[:n*D])
+	out, err := m.Run(ctx, a.tokens[:n], 1, n, model.Hooks{Uncentred: s.Uncentred,
 		Patches: map[string]model.Patch{h.String(): ablate},
-		Resume:  &model.Resume{Layer: h.Layer, Resid: saved}})
+		Resume:  &model.Resume{Layer: h.Layer, Resid: start}})
 	if err != nil {
 		return nil, fmt.Errorf("ablate feature %d at position %d: %w", f, pos, err)
 	}
-	ablated, err := m.Logits(out.Resid, []int{T - 1})
+	ablated, err := m.Logits(out.Resid, []int{n - 1})
 	if err != nil {
 		return nil, err
 	}
 	res.Increases, res.Decreases = logProbChanges(plain[0], ablated[0], k)
 	return res, nil
+}
+
+// plain runs the plain pass once (model locked), keeping the residual
+// stream entering the hook's block, the hook's activation and the final
+// residual stream.
+func (a *Ablator) plain(ctx context.Context) error {
+	if a.done {
+		return nil
+	}
+	s, m := a.enc.SAE, a.m
+	be, h, T := m.Backend(), s.Hook, len(a.tokens)
+	blockStart := hookname.Hook{Layer: h.Layer, Point: hookname.ResidPre}
+	var saved, hook []float32
+	out, err := m.Run(ctx, a.tokens, 1, T, model.Hooks{Uncentred: s.Uncentred, Observe: func(hk hookname.Hook, act compute.Tensor) error {
+		if hk == blockStart {
+			saved = make([]float32, act.Rows()*act.Cols())
+			be.Read(act, saved)
+		}
+		if hk == h {
+			hook = make([]float32, act.Rows()*act.Cols())
+			be.Read(act, hook)
+		}
+		return nil
+	}})
+	if err != nil {
+		return err
+	}
+	if saved == nil || hook == nil || out.Resid == nil {
+		return fmt.Errorf("the pass did not reach the hook %s", h)
+	}
+	final := make([]float32, out.Resid.Rows()*out.Resid.Cols())
+	be.Read(out.Resid, final)
+	a.saved, a.hook, a.final, a.done = saved, hook, final, true
+	return nil
 }
 
 // featureAt encodes row r of act and returns feature f there.

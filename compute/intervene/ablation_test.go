@@ -159,3 +159,48 @@ func TestAblateAtMatchesDirectComputation(t *testing.T) {
 		}
 	}
 }
+
+// One Ablator over the whole sequence answers as AblateAt cut at each
+// position, for every SAE of the fixtures (other hooks and layers), one
+// plain pass shared by all its calls.
+func TestAblatorSharesThePlainPass(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASGonum)
+	prompt := []int32{50256, 464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13}
+	ctx := context.Background()
+	for tag, enc := range s.SAEs {
+		if enc.SAE.Transcoder {
+			continue
+		}
+		ab := intervene.NewAblator(s.Model, enc, prompt)
+		fired := 0
+		for _, pos := range []int{1, 5, len(prompt) - 1} {
+			for f := 0; f < enc.SAE.DSae && f < 16; f++ {
+				got, err := ab.At(ctx, f, pos, 3)
+				if err != nil {
+					t.Fatal(tag, err)
+				}
+				want, err := intervene.AblateAt(ctx, s.Model, enc, prompt, f, pos, 3)
+				if err != nil {
+					t.Fatal(tag, err)
+				}
+				if math.Abs(float64(got.Value-want.Value)) > 1e-4*math.Max(1, float64(want.Value)) || len(got.Increases) != len(want.Increases) {
+					t.Fatalf("%s feature %d at %d: value %v, cut pass %v", tag, f, pos, got.Value, want.Value)
+				}
+				for i := range want.Increases {
+					for _, c := range [][2]intervene.LogProbChange{{got.Increases[i], want.Increases[i]}, {got.Decreases[i], want.Decreases[i]}} {
+						if math.Abs(c[0].Delta-c[1].Delta) > 1e-4 || math.Abs(c[0].Before-c[1].Before) > 1e-4 {
+							t.Errorf("%s feature %d at %d rank %d: %+v, cut pass %+v", tag, f, pos, i, c[0], c[1])
+						}
+					}
+				}
+				if want.Value > 0 {
+					fired++
+				}
+			}
+		}
+		if fired == 0 {
+			t.Errorf("%s: no feature fires at the positions tried", tag)
+		}
+	}
+}
