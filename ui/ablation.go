@@ -33,10 +33,24 @@ type ablationKey struct {
 	position int // pos in the sequence the model runs (differs without BOS)
 }
 
-type ablationReq struct {
-	key    ablationKey
-	tokens []int32 // the sequence the model runs, up to and including the position
+// seqKey is the sequence of an ablation: a corpus row of st, or a text.
+type seqKey struct {
+	st   *store.Store
+	text string
+	row  int
 }
+
+func (k ablationKey) seq() seqKey { return seqKey{k.st, k.text, k.row} }
+
+type ablationReq struct {
+	key ablationKey
+	// tokens returns the whole sequence the model runs (BOS first when the
+	// SAE has one); called off the UI thread, once a sequence.
+	tokens func() ([]int32, error)
+}
+
+// maxAblators bounds the sequences whose plain pass a pane keeps.
+const maxAblators = 8
 
 // hoverAblation shows, for the token under the pointer, what ablating the
 // selected feature there does to the next token (intervene.AblateAt):
@@ -48,8 +62,16 @@ type hoverAblation struct {
 	lat   *latest[ablationReq]
 	cache map[ablationKey]string // UI thread only
 	want  ablationKey
+	// ablators keep the plain pass of the sequences hovered last, the
+	// oldest first (the runner's goroutine only: one run at a time)
+	ablators []ablatorOf
 	// Runs counts the ablations computed (the cache's misses).
 	Runs int
+}
+
+type ablatorOf struct {
+	seq seqKey
+	ab  *intervene.Ablator
 }
 
 func newHoverAblation(v *View) *hoverAblation {
@@ -67,10 +89,11 @@ func (h *hoverAblation) Clear() {
 	h.Line.SetText(ablationIdle)
 }
 
-// Hover shows the ablation of feature f at position pos of seq (the
-// tokens the model runs, BOS first when the SAE has one), value being
-// the feature's activation there.
-func (h *hoverAblation) Hover(key ablationKey, seq []int32, value float32) {
+// Hover shows the ablation of feature key.f at position key.position of
+// the sequence tokens returns (the tokens the model runs, BOS first when
+// the SAE has one; called off the UI thread), value being the feature's
+// activation there.
+func (h *hoverAblation) Hover(key ablationKey, tokens func() ([]int32, error), value float32) {
 	h.want = key
 	switch {
 	case key.f < 0:
@@ -79,7 +102,7 @@ func (h *hoverAblation) Hover(key ablationKey, seq []int32, value float32) {
 	case value == 0:
 		h.Line.SetText(fmt.Sprintf("Feature %d is 0 here: ablating it changes nothing.\n\n", key.f))
 		return
-	case key.position < 0 || key.position >= len(seq):
+	case key.position < 0:
 		h.Line.SetText("This token is not one the SAE sees\n(the BOS of an SAE trained without one).\n")
 		return
 	}
@@ -88,15 +111,14 @@ func (h *hoverAblation) Hover(key ablationKey, seq []int32, value float32) {
 		return
 	}
 	h.Line.SetText(fmt.Sprintf("Ablating feature %d here: computing the next token's log-probabilities…\n\n", key.f))
-	h.lat.Request(ablationReq{key: key, tokens: append([]int32(nil), seq[:key.position+1]...)})
+	h.lat.Request(ablationReq{key: key, tokens: tokens})
 }
 
 // Settle waits for the requested ablations (tests).
 func (h *hoverAblation) Settle() { h.lat.Settle() }
 
 func (h *hoverAblation) run(ctx context.Context, req ablationReq) func() {
-	sae := h.v.SAE
-	res, err := intervene.AblateAt(ctx, sae.W.Model, sae.Enc, req.tokens, req.key.f, req.key.position, ablationTop)
+	res, err := h.ablate(ctx, req)
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -116,6 +138,55 @@ func (h *hoverAblation) run(ctx context.Context, req ablationReq) func() {
 			h.Line.SetText(text)
 		}
 	}
+}
+
+// ablate runs the ablation with the Ablator of its sequence (made, and
+// its plain pass run, the first time the sequence is hovered).
+func (h *hoverAblation) ablate(ctx context.Context, req ablationReq) (*intervene.Ablation, error) {
+	seq := req.key.seq()
+	var ab *intervene.Ablator
+	for i, a := range h.ablators {
+		if a.seq == seq {
+			ab = a.ab
+			h.ablators = append(append(h.ablators[:i:i], h.ablators[i+1:]...), a) // most recent last
+			break
+		}
+	}
+	if ab == nil {
+		toks, err := req.tokens()
+		if err != nil {
+			return nil, err
+		}
+		ab = intervene.NewAblator(h.v.SAE.W.Model, h.v.SAE.Enc, toks)
+		if len(h.ablators) == maxAblators {
+			h.ablators = h.ablators[1:]
+		}
+		h.ablators = append(h.ablators, ablatorOf{seq, ab})
+	}
+	return ab.At(ctx, req.key.f, req.key.position, ablationTop)
+}
+
+// rowTokens returns corpus row row of st, which the store keeps whole for
+// feature f's top and interval samples (a bounded store keeps no other).
+func rowTokens(st *store.Store, f, row int) ([]int32, error) {
+	seq := st.SeqLen()
+	top, err := st.TopContexts(f, store.TopK, seq, seq)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := st.IntervalSamples(f, seq, seq)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		top = append(top, g.Contexts...)
+	}
+	for _, c := range top {
+		if c.Row == row && c.Start == 0 {
+			return append([]int32(nil), c.Tokens...), nil
+		}
+	}
+	return nil, fmt.Errorf("row %d is not one the analysis keeps for feature %d", row, f)
 }
 
 // describe is the line of an ablation: the tokens whose log-probability

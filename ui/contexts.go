@@ -211,10 +211,9 @@ func (p *ContextsPane) hoverChip(d *contextRowData, chip int) {
 		p.ablation.Clear()
 		return
 	}
-	seq := st.SeqLen()
-	pos := d.pos[chip]
-	row := st.Tokens[d.row*seq : d.row*seq+pos+1]
-	p.ablation.Hover(ablationKey{st: st, f: f, row: d.row, pos: pos, position: pos}, row, d.tokens[chip].Value)
+	pos, row := d.pos[chip], d.row
+	tokens := func() ([]int32, error) { return rowTokens(st, f, row) }
+	p.ablation.Hover(ablationKey{st: st, f: f, row: row, pos: pos, position: pos}, tokens, d.tokens[chip].Value)
 }
 
 // Ablation is the hover line of the ablation effect.

@@ -309,8 +309,14 @@ func TestContextsHoverAblation(t *testing.T) {
 	}
 	s.OnHover(s.Marked())
 	p.SettleAblation()
+	// the whole row, as the store gives it (a bounded store keeps the
+	// rows of its samples only)
 	seq := st.SeqLen()
-	row := st.Tokens[c.Row*seq : (c.Row+1)*seq]
+	whole, err := st.TopContexts(f, 1, seq, seq)
+	if err != nil || whole[0].Row != c.Row || len(whole[0].Tokens) != seq {
+		t.Fatalf("the strongest context's row: %+v, %v", whole, err)
+	}
+	row := whole[0].Tokens
 	want, err := intervene.AblateAt(context.Background(), v.SAE.W.Model, v.SAE.Enc, row, f, c.Pos, 5)
 	if err != nil {
 		t.Fatal(err)

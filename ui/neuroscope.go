@@ -259,7 +259,8 @@ func (p *NeuroscopePane) hoverAblation(i int) {
 	if p.v.SAE.Weights.NoBOS && len(seq) > 0 && seq[0] == tokenizer.BOS {
 		seq, position = seq[1:], pos-1 // the SAE sees the text alone, as Encode runs it
 	}
-	p.ablation.Hover(ablationKey{text: p.actsText, f: f, row: -1, pos: pos, position: position}, seq, p.Strip.Tokens()[i].Value)
+	tokens := func() ([]int32, error) { return seq, nil }
+	p.ablation.Hover(ablationKey{text: p.actsText, f: f, row: -1, pos: pos, position: position}, tokens, p.Strip.Tokens()[i].Value)
 }
 
 // Ablation is the hover line of the ablation effect.
