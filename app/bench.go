@@ -78,6 +78,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "backend            %s\n", ar.Backend)
 		fmt.Fprintf(stdout, "attribution        %d tokens, %d-feature SAEs at %s: forward %.3f s (model alone %.3f s), backward %.3f s = %.2f× the forward\n",
 			ar.Tokens, ar.DSae, strings.Join(ar.Hooks, ", "), ar.ForwardS, ar.ModelForwardS, ar.BackwardS, ar.BackwardOverForward)
+		if ar.ForwardCPUS > 0 {
+			fmt.Fprintf(stdout, "attribution CPU    forward %.2f s, backward %.2f s = %.2f× (process CPU time: what other load does not change)\n", ar.ForwardCPUS, ar.BackwardCPUS, ar.BackwardOverForwardCPU)
+		}
 		fmt.Fprintf(stdout, "attribution graph  %d tokens: %.2f s, %d nodes (errors included), %d edges\n", ar.GraphTokens, ar.GraphS, ar.GraphNodes, ar.GraphEdges)
 		return nil
 	}
