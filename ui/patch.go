@@ -659,19 +659,20 @@ type patchColumn struct {
 	cell  func(r *PatchResult, f int) string
 }
 
-// columns are the table's columns: the Estimate column only when the
-// result has attribution estimates.
+// columns are the table's columns: the Estimate column, after the
+// effect, only when the result has attribution estimates.
 func (p *PatchPane) columns() []patchColumn {
 	cols := []patchColumn{
-		{"#", 48, nil},
-		{"Feature", 72, func(_ *PatchResult, f int) string { return strconv.Itoa(f) }},
-		{"Effect", 96, func(r *PatchResult, f int) string { return fnum(r.Effect[f]) }},
-		{"Δf clean − corr.", 120, func(r *PatchResult, f int) string { return fnum(r.Delta[f]) }},
+		{"#", 40, nil},
+		{"Feature", 68, func(_ *PatchResult, f int) string { return strconv.Itoa(f) }},
+		{"Effect", 84, func(r *PatchResult, f int) string { return fnum(r.Effect[f]) }},
 	}
-	if p.res != nil && p.res.Estimate != nil {
-		cols = append(cols, patchColumn{"Estimate", 96, func(r *PatchResult, f int) string { return fnum(r.Estimate[f]) }})
+	if p.res != nil && p.res.Estimate != nil { // beside the effect it estimates
+		cols = append(cols, patchColumn{"Estimate", 84, func(r *PatchResult, f int) string { return fnum(r.Estimate[f]) }})
 	}
-	return append(cols, patchColumn{"Label", 220, func(_ *PatchResult, f int) string { return p.v.Label(f) }})
+	return append(cols,
+		patchColumn{"Δf clean − corr.", 116, func(r *PatchResult, f int) string { return fnum(r.Delta[f]) }},
+		patchColumn{"Label", 220, func(_ *PatchResult, f int) string { return p.v.Label(f) }})
 }
 
 func (p *PatchPane) setColumnWidths() {
