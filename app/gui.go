@@ -32,6 +32,7 @@ type guiOptions struct {
 	analyze, foldDec                                            bool
 	demo                                                        bool
 	pin, plot, steer                                            string
+	tabSet                                                      bool // --tab given: it overrides the tab the workspace was left on
 	backend, blas                                               string
 	patchExample                                                bool
 }
@@ -99,6 +100,7 @@ func gui(args []string, stderr io.Writer) int {
 		}
 		return 2
 	}
+	fs.Visit(func(f *flag.Flag) { o.tabSet = o.tabSet || f.Name == "tab" })
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "saescope: unexpected argument %q after the window's flags (a command comes first: saescope %s --backend …)\n", fs.Arg(0), fs.Arg(0))
 		return 2
@@ -235,9 +237,11 @@ func start(s *ui.Shell, o *guiOptions) {
 		if err != nil {
 			return
 		}
-		if o.tab < len(s.Tabs.Items) {
+		switch {
+		case !o.tabSet && s.Spec().State != nil: // the tab the workspace was left on, shown as it reopened
+		case o.tab < len(s.Tabs.Items):
 			s.Tabs.SelectIndex(o.tab)
-		} else if o.tab > 0 {
+		case o.tab > 0:
 			s.SetStatus(fmt.Sprintf("--tab %d: the workspace has %d SAE tabs (0 to %d)", o.tab, len(s.Tabs.Items), len(s.Tabs.Items)-1))
 		}
 		e := s.Explorer()
