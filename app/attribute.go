@@ -150,6 +150,17 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		encs = append(encs, e)
 		names = append(names, w.Name())
 	}
+	if *text != "" && len(prompt) > 1 && prompt[0] == tokenizer.BOS {
+		// SAEs trained on text without BOS (prepend_bos false) see the
+		// typed text as they saw their training data, when all of them do
+		noBOS := true
+		for _, e := range encs {
+			noBOS = noBOS && e.SAE.NoBOS
+		}
+		if noBOS {
+			prompt = prompt[1:]
+		}
+	}
 	res, err := attribution.Run(ctx, m, encs, prompt, mt)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -227,5 +228,35 @@ func TestPatchEstimate(t *testing.T) {
 	}
 	if !(got.Correlation > 0.97) {
 		t.Errorf("estimate_correlation %g, the fixture says 0.98", got.Correlation)
+	}
+}
+
+// With --text, BOS is prepended unless every SAE was trained without it
+// (OpenAI's files): then the text runs alone, as in their training.
+func TestAttributeTextBOS(t *testing.T) {
+	oai := filepath.Join("..", "testdata", "fixtures", "v2", "oai-topk8-hook_resid_post-0.pt")
+	for _, c := range []struct {
+		args []string
+		bos  bool
+	}{
+		{[]string{"--sae", oai, "--hook", "blocks.0.hook_resid_post"}, false},
+		{[]string{"--sae", oai, "--hook", "blocks.0.hook_resid_post", "--sae", fixSAE0, "--hook", ""}, true},
+		{[]string{"--sae", fixSAE0}, true},
+	} {
+		args := append([]string{"attribute", "--model", fixModel, "--blas", "gonum", "--metric", "13,11", "--text", text0}, c.args...)
+		out, errs, code := runCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.args, code, errs)
+		}
+		var got struct {
+			Tokens      []int32     `json:"tokens"`
+			Attribution [][]float64 `json:"attribution"`
+		}
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		if (got.Tokens[0] == 50256) != c.bos || len(got.Attribution) != len(got.Tokens) {
+			t.Errorf("%v: tokens %v, %d attribution rows; want BOS first: %v", c.args, got.Tokens[:3], len(got.Attribution), c.bos)
+		}
 	}
 }
