@@ -52,9 +52,6 @@ func FeatureMetric(enc *encoder.Encoder, f, pos int) Metric {
 	return Metric{kind: featureMetric, enc: enc, feature: f, pos: pos}
 }
 
-// IsLoss says whether mt is LossMetric.
-func (mt Metric) IsLoss() bool { return mt.kind == lossMetric }
-
 // String describes the metric, for output and labels.
 func (mt Metric) String() string {
 	switch mt.kind {
