@@ -278,6 +278,16 @@ for theme in light dark; do
 	if want "feature-density-$theme"; then setup; shot "feature-density-$theme" ready --demo --theme "$theme" --tab 1 --pane statistics --plot frequency; fi
 	if want "demo-statistics-$theme"; then setup; shot "demo-statistics-$theme" ready --demo --theme "$theme" --tab 1 --pane statistics --plot features_per_token; fi
 	if want "compare-$theme"; then setup; shot "compare-$theme" ready --demo --theme "$theme" --tab 1 --pane compare --pin "66,117,0:17"; fi
+	# Statistics and Compare reached through Contexts (a click on their
+	# tab): the same place and size as when shown first, no band where the
+	# feature header was (issue 20). The tabs sit at y 130; Statistics
+	# spans x ~905-990 and Compare ~990-1075 whatever the split's width.
+	if want "via-contexts-statistics-$theme"; then setup; CLICK="950 130" shot "via-contexts-statistics-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 117; fi
+	if want "via-contexts-compare-$theme"; then setup; CLICK="1035 130" shot "via-contexts-compare-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 117 --pin "66,117,0:17"; fi
+	# The ranking after a search inside a rank range: the fields, the rows
+	# and the status line say the same (the demo has no labels: the search
+	# finds suggested labels, as many as are computed when it runs).
+	if want "ranking-search-in-range-$theme"; then setup; shot "ranking-search-in-range-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --ranks 0-40 --find "·the" --feature 12; fi
 	# The Patch pane after its example (indirect object identification:
 	# " Mary" − " John" from the clean prompt into the corrupted one) has run.
 	if want "patch-$theme"; then setup; shot "patch-$theme" ready --demo --theme "$theme" --tab 1 --pane patch --patch-example; fi
