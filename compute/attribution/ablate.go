@@ -16,10 +16,29 @@ type Ablation struct {
 	// Metric is the metric of the plain run.
 	Metric float64
 	// Effect[i] is the metric with feature i of the first SAE zero-ablated
-	// at every position minus Metric; 0 for a feature active nowhere.
+	// at every position minus Metric; 0 for a feature active nowhere (or
+	// not asked for).
 	Effect []float64
 	// Active counts the features ablated.
 	Active int
+}
+
+// AblationEffectsOf is AblationEffects for the given features only (the
+// top ones of an attribution, say): the others' Effect is left 0. A
+// feature out of range is refused.
+func AblationEffectsOf(ctx context.Context, m *model.Model, saes []*encoder.Encoder, tokens []int32, metric Metric, features []int, batch int, progress func(done, total int)) (*Ablation, error) {
+	if len(saes) > 0 && saes[0] != nil {
+		for _, i := range features {
+			if i < 0 || i >= saes[0].DSae() {
+				return nil, fmt.Errorf("feature %d out of range: the SAE has features 0 to %d", i, saes[0].DSae()-1)
+			}
+		}
+	}
+	want := make(map[int]bool, len(features))
+	for _, i := range features {
+		want[i] = true
+	}
+	return ablationEffects(ctx, m, saes, tokens, metric, func(i int) bool { return want[i] }, batch, progress)
 }
 
 // AblationEffects measures exactly what zero-ablating each feature of
@@ -31,7 +50,13 @@ type Ablation struct {
 // is. The passes resume at the ablated hook's block from a saved residual
 // stream and run batch features at a time; progress, when set, sees the
 // features done so far. It holds the model's lock meanwhile.
-func AblationEffects(ctx context.Context, m *model.Model, saes []*encoder.Encoder, tokens []int32, metric Metric, batch int, progress func(done, total int)) (res *Ablation, err error) {
+func AblationEffects(ctx context.Context, m *model.Model, saes []*encoder.Encoder, tokens []int32, metric Metric, batch int, progress func(done, total int)) (*Ablation, error) {
+	return ablationEffects(ctx, m, saes, tokens, metric, nil, batch, progress)
+}
+
+// ablationEffects is AblationEffects for the active features that keep
+// says (nil: all).
+func ablationEffects(ctx context.Context, m *model.Model, saes []*encoder.Encoder, tokens []int32, metric Metric, keep func(int) bool, batch int, progress func(done, total int)) (res *Ablation, err error) {
 	T := len(tokens)
 	if err := m.CheckTokens(tokens, 1, T); err != nil {
 		return nil, err
@@ -162,6 +187,9 @@ func AblationEffects(ctx context.Context, m *model.Model, saes []*encoder.Encode
 	}
 	var active []int
 	for i := 0; i < n; i++ {
+		if keep != nil && !keep(i) {
+			continue
+		}
 		for t := 0; t < T; t++ {
 			if sp.f[t*n+i] != 0 {
 				active = append(active, i)

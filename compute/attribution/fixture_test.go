@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -190,6 +191,35 @@ func TestAblationEffectsFixture(t *testing.T) {
 		if a.Active == 0 {
 			t.Error("no upstream feature was ablated")
 		}
+	}
+	// a chosen few: the same effects, the others 0
+	all := want(t, v2, "flow.ablation_effect")
+	some := []int{}
+	for i, v := range all {
+		if v != 0 && len(some) < 3 {
+			some = append(some, i)
+		}
+	}
+	some = append(some, 0)
+	a, err := AblationEffectsOf(context.Background(), s.Model, saes, tokens[:T], metric, some, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chosen := map[int]bool{}
+	for _, i := range some {
+		chosen[i] = true
+	}
+	for i, v := range a.Effect {
+		w := float64(all[i])
+		if !chosen[i] {
+			w = 0
+		}
+		if math.Abs(v-w) > 1e-4*math.Max(1, math.Abs(w)) {
+			t.Errorf("feature %d: effect %g, want %g", i, v, w)
+		}
+	}
+	if _, err := AblationEffectsOf(context.Background(), s.Model, saes, tokens[:T], metric, []int{256}, 2, nil); err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Errorf("feature 256 of 256: %v", err)
 	}
 }
 
