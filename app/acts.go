@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -121,6 +122,9 @@ func runRecons(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer e.Close()
+	if *ef.foldDec {
+		return errors.New("--fold-dec-norm changes no loss and no L0 (it rescales each feature's activation and its decoder row inversely): leave it out")
+	}
 	res, err := features.Reconstruction(ctx, e.m, e.enc, flatten(rows), len(rows), len(rows[0]))
 	if err != nil {
 		return err

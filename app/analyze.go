@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -234,13 +233,6 @@ func loadTokenRows(ctx context.Context, e *engine, file, ids string, n int, say 
 		say("analyze: the SAE was trained without BOS (prepend_bos false); these rows start with BOS, which is left out of the statistics\n")
 	}
 	return c, nil
-}
-
-// setFlags returns the names of the flags given on the command line.
-func setFlags(fs *flag.FlagSet) map[string]bool {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	return set
 }
 
 // loadDefaultCorpus reads openwebtext-10k when it is in the Hugging Face

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"sort"
 	"strings"
 	"time"
 
@@ -36,6 +37,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	patch := fs.Bool("patch", false, "instead: time exact patching of every active feature of a --d-sae SAE at --hook (firing about --l0 features per token) between two random 24-token prompts")
 	attribute := fs.Bool("attribute", false, "instead: time attribution (forward with random --d-sae SAEs at blocks 3, 6 and 9 hook_resid_pre, firing about --l0 features per token, then the backward pass) on a random --seq-token prompt; backward_over_forward is the backward's time over the forward's; then the attribution graph of its first 24 tokens")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := checkBenchMode(setFlags(fs), *family); err != nil {
 		return err
 	}
 	if *cpuProfile != "" {
@@ -175,4 +179,79 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "full forward       %.0f tokens/s to logits and loss (%.1f GFLOPS)\n", rep.FullTokensPerS, rep.FullGFLOPS)
 	}
 	return nil
+}
+
+// benchMode is one of bench's modes: the flag that picks it ("" for the
+// default scan timing) and the flags it reads besides benchCommon.
+type benchMode struct {
+	flag string
+	uses []string
+}
+
+// benchCommon returns the flags every mode of bench reads.
+func benchCommon() []string { return []string{"json", "blas", "backend", "cpuprofile"} }
+
+// benchModes lists bench's modes; the first set mode flag picks one.
+func benchModes() []benchMode {
+	return []benchMode{
+		{"generate", []string{"hook"}},
+		{"attribute", []string{"d-sae", "seq", "l0", "reps"}},
+		{"patch", []string{"hook", "d-sae", "l0"}},
+		{"analyze", []string{"hook", "d-sae", "l0"}},
+		{"load", nil},
+		{"", []string{"batch", "seq", "hook", "hooks", "d-sae", "family", "k", "reps", "skip-full", "l0"}},
+	}
+}
+
+// checkBenchMode refuses two modes at once, and a flag that the chosen
+// mode does not read (set holds the flags given): each would otherwise be
+// ignored without a word.
+func checkBenchMode(set map[string]bool, family string) error {
+	modes := benchModes()
+	var picked []string
+	mode := modes[len(modes)-1]
+	for _, m := range modes[:len(modes)-1] {
+		if set[m.flag] {
+			picked = append(picked, "--"+m.flag)
+			if len(picked) == 1 {
+				mode = m
+			}
+		}
+	}
+	if len(picked) > 1 {
+		return fmt.Errorf("%s: bench times one thing at a time, pick one", strings.Join(picked, " and "))
+	}
+	allowed := map[string]bool{}
+	for _, f := range append(append(benchCommon(), mode.flag), mode.uses...) {
+		allowed[f] = true
+	}
+	what := "the default scan timing"
+	if mode.flag != "" {
+		what = "--" + mode.flag
+	}
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !allowed[n] {
+			return fmt.Errorf("--%s does nothing with %s (it reads %s)", n, what, flagList(append(benchCommon(), mode.uses...)))
+		}
+	}
+	if mode.flag == "" && set["k"] && family != "topk" {
+		return fmt.Errorf("--k is the k of a TopK SAE: give --family topk (the family is %s)", family)
+	}
+	return nil
+}
+
+// flagList writes names as "--a, --b and --c".
+func flagList(names []string) string {
+	for i, n := range names {
+		names[i] = "--" + n
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

@@ -72,6 +72,9 @@ func (ef *engineFlags) load(needSAE bool) (*engine, error) {
 	if needSAE && *ef.saePath == "" {
 		return nil, errors.New("--sae PATH is required")
 	}
+	if *ef.foldDec && *ef.saePath == "" {
+		return nil, errors.New("--fold-dec-norm folds an SAE's decoder norms: give --sae PATH")
+	}
 	be, err := newBackend(*ef.backend, *ef.blas)
 	if err != nil {
 		return nil, err

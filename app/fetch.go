@@ -34,6 +34,19 @@ func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	set := setFlags(fs)
+	if *list {
+		if err := refuseFlags(set, "--list prints no progress", "quiet"); err != nil {
+			return err
+		}
+		if !*remote {
+			if err := refuseFlags(set, "--list reads only the local cache unless --remote asks the hub", "offline"); err != nil {
+				return err
+			}
+		}
+	} else if err := refuseFlags(set, "it shapes the output of --list", "remote", "text"); err != nil {
+		return err
+	}
 	c, err := hub.NewClientFromEnv()
 	if err != nil {
 		return err

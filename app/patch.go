@@ -32,9 +32,12 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	metricHook := fs.String("metric-hook", "", "hook of --metric-sae, for files that do not say it")
 	pos := fs.String("pos", "", "patch only this position (negative counts from the end; default: every position)")
 	batch := fs.Int("batch", 16, "features patched per forward pass")
-	fs.Bool("exact", true, "exact effects, one patched pass per feature (the only method until attribution lands)")
+	exact := fs.Bool("exact", true, "exact effects, one patched pass per feature (the only method until attribution lands)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if !*exact {
+		return errors.New("--exact=false: patch computes exact effects only (attribute estimates them from one backward pass)")
 	}
 	if *ef.text != "" || *ef.tokens != "" {
 		return errors.New("patch takes --clean and --corrupt, not --text or --tokens")
@@ -90,6 +93,9 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if given != 1 {
 		return errors.New(`give one metric: --metric A,B (token ids or one-token texts), --metric loss, --metric-text "A,B" or --metric-feature N[@POS]`)
+	}
+	if *metricHook != "" && *metricSAE == "" {
+		return errors.New("--metric-hook names the hook of --metric-sae, and no --metric-sae is given (--sae's hook is --hook)")
 	}
 	if (*metricSAE != "" || *metricHook != "") && *metricFeature == "" {
 		return errors.New("--metric-sae and --metric-hook go with --metric-feature")

@@ -72,6 +72,11 @@ func runPlot(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := checkThreshold(*threshold); err != nil {
 		return err
 	}
+	if *kind != string(store.PlotFeaturesPerToken) {
+		if err := refuseFlags(setFlags(fs), "the threshold applies to --kind features_per_token only", "threshold"); err != nil {
+			return err
+		}
+	}
 	o := plots.Options{Bins: *bins, Lo: *lo, Hi: *hi, LogY: *logY, Counts: *counts, Threshold: float32(*threshold)}
 	if err := o.Check(); err != nil {
 		return err

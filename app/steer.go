@@ -54,6 +54,16 @@ func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if n != 1 {
 		return errors.New("give one of --add C, --clamp C or --ablate")
 	}
+	if *generate == 0 {
+		if err := refuseFlags(setFlags(fs), "it shapes the generated tokens, and --generate N is not given", "greedy", "temperature", "top-p", "seed", "prompt-only"); err != nil {
+			return err
+		}
+	}
+	if *temperature == 0 {
+		if err := refuseFlags(setFlags(fs), "it shapes sampling, and without --temperature the tokens are picked greedily", "top-p", "seed"); err != nil {
+			return err
+		}
+	}
 	if *greedy && *temperature != 0 {
 		return errors.New("--greedy and --temperature together: pick one")
 	}

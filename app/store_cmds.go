@@ -143,6 +143,9 @@ func runContexts(_ context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Sprintf("%8.3f  %s", c.Value, sb.String())
 	}
 	if *intervals {
+		if err := refuseFlags(setFlags(fs), "--intervals gives 5 samples of each of 10 activation intervals; --k counts top contexts", "k"); err != nil {
+			return err
+		}
 		groups, err := s.IntervalSamples(*feature, *prefix, *suffix)
 		if err != nil {
 			return err
@@ -200,6 +203,16 @@ func runStats(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if err := (plots.Options{Bins: *bins, Lo: *lo, Hi: *hi, Threshold: float32(*threshold)}).Check(); err != nil {
 		return err
+	}
+	set := setFlags(fs)
+	if *kind == "" {
+		if err := refuseFlags(set, "it shapes the histogram of --kind K, and no --kind is given", "bins", "lo", "hi", "threshold"); err != nil {
+			return err
+		}
+	} else if *kind != string(store.PlotFeaturesPerToken) {
+		if err := refuseFlags(set, "the threshold applies to --kind features_per_token only", "threshold"); err != nil {
+			return err
+		}
 	}
 	s, err := openStore(*path)
 	if err != nil {
