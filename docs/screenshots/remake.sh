@@ -263,6 +263,9 @@ for theme in light dark; do
 	# files to the temporary cache and analyses both SAEs (seconds); every
 	# later one reopens those analyses.
 	if want "contexts-$theme"; then setup; shot "contexts-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 117; fi
+	# The pointer on the top context's activating token: what ablating the
+	# feature there does to the next token's log-probabilities.
+	if want "contexts-ablation-$theme"; then setup; HOVER="990 438" shot "contexts-ablation-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 117; fi
 	if want "demo-$theme"; then setup; shot "demo-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 66; fi
 	if want "intervals-$theme"; then setup; shot "intervals-$theme" ready --demo --theme "$theme" --tab 1 --pane intervals --feature 117; fi
 	if want "neuroscope-$theme"; then setup; HOVER="762 489" shot "neuroscope-$theme" ready --demo --theme "$theme" --tab 1 --pane neuroscope --feature 66 --text "$kennedy"; fi
