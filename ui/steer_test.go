@@ -259,6 +259,10 @@ func TestSteerPaneMessages(t *testing.T) {
 	if p.Msg.Visible() {
 		t.Errorf("valid input, message %q", p.Msg.Text)
 	}
+	// the status line names the token steered (position -1 of BOS, "Hello")
+	if want := `position 1, the prompt's "Hello"`; !strings.Contains(p.Status.Text, want) {
+		t.Errorf("status %q, want it to say %s", p.Status.Text, want)
+	}
 	// no model loaded
 	test.NewTempApp(t)
 	bare := NewView(&workspace.SAE{Weights: v.SAE.Weights}, v.Tok, nil, v.Jobs)
