@@ -37,6 +37,7 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	target := fs.Int("target", -1, "metric: the activation of this feature of the last --sae, at --pos")
 	pos := fs.Int("pos", -1, "--target's position (negative counts from the end)")
 	exact := fs.Bool("exact", false, "also each first-SAE feature's exact effect: the metric's change when it is zero-ablated at every position (one forward pass per active feature)")
+	exactTop := fs.Int("exact-top", 0, "like --exact, for only the N features whose attribution summed over positions is largest in size (one forward pass each)")
 	gradient := fs.Bool("gradient", false, "also print ∂m/∂f of the first SAE, [positions][d_sae]")
 	batch := fs.Int("batch", 16, "--exact: features ablated per forward pass")
 	graph := fs.Bool("graph", false, "also the attribution graph: feature nodes per SAE by |f·∂m/∂f| (--threshold, --max-nodes), every SAE's error at every position, edges f_up·∂f_down/∂f_up between SAEs consecutive in hook order")
@@ -63,6 +64,10 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("--batch %d: at least 1", *batch)
 	case *flow && *target < 0:
 		return errors.New("--flow goes with --target N: the feature whose inputs it splits")
+	case *exact && *exactTop > 0:
+		return errors.New("give --exact (every active feature) or --exact-top N, not both")
+	case *exactTop < 0:
+		return fmt.Errorf("--exact-top %d: a number of features, at least 1", *exactTop)
 	case *maxNodes < 1:
 		return fmt.Errorf("--max-nodes %d: at least 1", *maxNodes)
 	case math.IsNaN(*threshold) || math.IsNaN(*edgeThreshold):
@@ -216,10 +221,18 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		out["graph"] = g
 	}
-	if *exact {
-		ab, err := attribution.AblationEffects(ctx, m, encs, prompt, mt, *batch, func(done, total int) {
+	if *exact || *exactTop > 0 {
+		progress := func(done, total int) {
 			fmt.Fprintf(stderr, "\rattribute --exact: %d/%d features", done, total)
-		})
+		}
+		var ab *attribution.Ablation
+		if *exact {
+			ab, err = attribution.AblationEffects(ctx, m, encs, prompt, mt, *batch, progress)
+		} else {
+			top := topAttributed(res.Attribution(0), n, *exactTop)
+			out["exact_features"] = top
+			ab, err = attribution.AblationEffectsOf(ctx, m, encs, prompt, mt, top, *batch, progress)
+		}
 		fmt.Fprintln(stderr)
 		if err != nil {
 			return err
@@ -268,4 +281,22 @@ func computedOn(be compute.Backend) string {
 		return "cpu"
 	}
 	return be.Name() + " for the matrix products and SAE encodes; the backward's row-wise steps on the CPU"
+}
+
+// topAttributed returns the k features (of n) whose attribution summed
+// over positions (attr is [T, n]) is largest in size, largest first; only
+// features with a non-zero sum.
+func topAttributed(attr []float32, n, k int) []int {
+	sum := make([]float64, n)
+	for j, v := range attr {
+		sum[j%n] += float64(v)
+	}
+	var idx []int
+	for i, v := range sum {
+		if v != 0 {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return math.Abs(sum[idx[a]]) > math.Abs(sum[idx[b]]) })
+	return idx[:min(k, len(idx))]
 }

@@ -53,14 +53,15 @@ func TestAttributeCommand(t *testing.T) {
 		}
 	}
 	type result struct {
-		Attribution [][]float64 `json:"attribution"`
-		Gradient    [][]float64 `json:"gradient"`
-		TargetAct   *float64    `json:"target_act"`
-		Effect      []float64   `json:"effect"`
-		Ablated     int         `json:"ablated"`
-		Graph       json.RawMessage
-		ComputedOn  string `json:"computed_on"`
-		Flow        *struct {
+		Attribution   [][]float64 `json:"attribution"`
+		Gradient      [][]float64 `json:"gradient"`
+		TargetAct     *float64    `json:"target_act"`
+		Effect        []float64   `json:"effect"`
+		Ablated       int         `json:"ablated"`
+		Graph         json.RawMessage
+		ComputedOn    string `json:"computed_on"`
+		ExactFeatures []int  `json:"exact_features"`
+		Flow          *struct {
 			Act, Attention, Bias, Unexplained float64
 			PreAct                            float64  `json:"pre_act"`
 			ResidPre                          flowHook `json:"resid_pre"`
@@ -96,6 +97,28 @@ func TestAttributeCommand(t *testing.T) {
 	if flow.Ablated == 0 {
 		t.Error("no feature ablated")
 	}
+	// --exact-top 3: the three features of largest summed attribution,
+	// their exact effects as --exact's, the others 0
+	top := run("--sae", fixSAE1, "--sae", fixSAE0, "--target", "135", "--tokens", clean, "--exact-top", "3")
+	if len(top.ExactFeatures) != 3 || top.Ablated != 3 {
+		t.Fatalf("--exact-top 3: features %v, %d ablated", top.ExactFeatures, top.Ablated)
+	}
+	sums := make([]float64, 256)
+	for _, row := range top.Attribution {
+		for i, v := range row {
+			sums[i] += v
+		}
+	}
+	wantEff := make([]float32, 256)
+	for k, i := range top.ExactFeatures {
+		wantEff[i] = want("flow.ablation_effect")[i]
+		for j := range sums {
+			if k == 0 && math.Abs(sums[j]) > math.Abs(sums[i])+1e-12 {
+				t.Errorf("feature %d's summed attribution %g is larger than the top one's (%d, %g)", j, sums[j], i, sums[i])
+			}
+		}
+	}
+	close1e4("--exact-top effect", top.Effect, wantEff, 1)
 	// --flow: the target's inputs from block 0 add up to its activation;
 	// no SAE at blocks.0.hook_resid_pre, sae1 at hook_mlp_out
 	fl := flow.Flow
@@ -175,6 +198,8 @@ func TestAttributeRefuses(t *testing.T) {
 		{[]string{"--sae", fixSAE0, "--hook", "a", "--hook", "b", "--metric", "1,2"}, "2 --hook for 1 --sae"},
 		{[]string{"--sae", fixSAE0, "--metric", "1,2", "--graph", "--max-nodes", "0"}, "--max-nodes 0"},
 		{[]string{"--sae", fixSAE0, "--metric", "1,2", "--flow"}, "--flow goes with --target"},
+		{[]string{"--sae", fixSAE0, "--metric", "1,2", "--exact", "--exact-top", "3"}, "not both"},
+		{[]string{"--sae", fixSAE0, "--metric", "1,2", "--exact-top", "-1"}, "--exact-top -1"},
 	} {
 		_, errs, code := runCLI(t, append(append([]string(nil), base...), c.args...)...)
 		if code == 0 || !strings.Contains(errs, c.want) {
