@@ -29,6 +29,7 @@ func runPlot(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	lo := fs.Float64("lo", 0, "x range start (lo = hi: the data's range)")
 	hi := fs.Float64("hi", 0, "x range end")
 	logY := fs.Bool("log", false, "log-scale y axis")
+	logX := fs.Bool("logx", false, "bin log10 of the samples, those of 0 left out and counted in the note (learnt-vs-random kinds: --kind frequency --logx is the feature density of SAE papers)")
 	counts := fs.Bool("counts", false, "raw counts instead of the fraction of each series' samples")
 	feature := fs.String("feature", "", "density: feature id, or several comma-separated to overlay")
 	width := fs.Float64("width", float64(plots.DefaultWidth), "width in points (PNG: pixels)")
@@ -69,6 +70,9 @@ func runPlot(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	} else if *kind == plots.KindDensity {
 		return errors.New("--kind density needs --feature N (or N,M,… to overlay)")
 	}
+	if *logX && *kind == plots.KindDensity {
+		return errors.New("--logx applies to the learnt-vs-random kinds, not to density")
+	}
 	if err := checkThreshold(*threshold); err != nil {
 		return err
 	}
@@ -77,7 +81,7 @@ func runPlot(_ context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	o := plots.Options{Bins: *bins, Lo: *lo, Hi: *hi, LogY: *logY, Counts: *counts, Threshold: float32(*threshold)}
+	o := plots.Options{Bins: *bins, Lo: *lo, Hi: *hi, LogY: *logY, LogX: *logX, Counts: *counts, Threshold: float32(*threshold)}
 	if err := o.Check(); err != nil {
 		return err
 	}

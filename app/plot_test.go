@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/saescope/saescope/compute/store"
 )
 
 // analyzeFixture scans the tiny fixture model into a store in dir.
@@ -32,6 +34,7 @@ type plotResult struct {
 	Format string    `json:"format"`
 	Kind   string    `json:"kind"`
 	Edges  []float64 `json:"edges"`
+	Note   string    `json:"note"`
 	Series []struct {
 		Name   string `json:"name"`
 		N      int    `json:"n"`
@@ -195,6 +198,39 @@ func TestPlotCommand(t *testing.T) {
 		decodePlotFile(t, path, "svg", 0, 0)
 	})
 
+	t.Run("feature density", func(t *testing.T) {
+		// --logx: log10 of each live feature's frequency, the others noted
+		path := filepath.Join(dir, "density.png")
+		csvPath := filepath.Join(dir, "density.csv")
+		out, errs, code := runCLI(t, "plot", "--store", st, "--kind", "frequency", "--logx", "--out", path, "--csv", csvPath)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		var res plotResult
+		json.Unmarshal([]byte(out), &res)
+		s, err := store.Open(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		live := 0
+		for _, fs := range s.AllStats() {
+			if fs.Frequency > 0 {
+				live++
+			}
+		}
+		if len(res.Series) != 2 || res.Series[0].N != live || res.Edges[len(res.Edges)-1] > 0 {
+			t.Errorf("learnt %d features drawn (live %d), edges %v", res.Series[0].N, live, res.Edges)
+		}
+		if live < stats.DSae && !strings.Contains(res.Note, "never fire") {
+			t.Errorf("%d dead features, note %q", stats.DSae-live, res.Note)
+		}
+		data, err := os.ReadFile(csvPath)
+		if err != nil || !strings.HasPrefix(string(data), "log10_bin_lo,log10_bin_hi,") {
+			t.Errorf("csv %.40q, %v", data, err)
+		}
+	})
+
 	t.Run("errors", func(t *testing.T) {
 		cases := []struct {
 			args []string
@@ -211,6 +247,7 @@ func TestPlotCommand(t *testing.T) {
 			{[]string{"--kind", "density", "--feature", "two", "--out", "x.png"}, `"two" is not a feature id`},
 			{[]string{"--kind", "density", "--out", "x.png"}, "needs --feature"},
 			{[]string{"--kind", "mean", "--feature", "3", "--out", "x.png"}, "--feature applies to --kind density only"},
+			{[]string{"--kind", "density", "--feature", "3", "--logx", "--out", "x.png"}, "--logx applies to the learnt-vs-random kinds"},
 			{[]string{"--kind", "mean", "--lo", "2", "--hi", "1", "--out", "x.png"}, "is after its end"},
 			{[]string{"--kind", "mean", "--bins", "-3", "--out", "x.png"}, "bins must be"},
 			{[]string{"--kind", "mean", "--width", "0", "--out", "x.png"}, "--width and --height"},
