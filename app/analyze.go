@@ -21,7 +21,7 @@ import (
 func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("analyze", stderr)
 	ef := addEngineFlags(fs, true)
-	saes := repeatableSAE(fs, ef)
+	saes, hooks := repeatableSAE(fs, ef)
 	corpusPath := fs.String("corpus", "", "corpus: .txt, .jsonl, .parquet or a folder of them (default: openwebtext-10k from the Hugging Face cache, else the small corpus shipped with the app)")
 	tokensFile := fs.String("tokens-file", "", "scan exactly these token rows, in order, instead of a corpus: a .npy int32/int64 array [rows, seq], a .safetensors file with one integer tensor, or a .json list of lists (rows of any length up to the model's context)")
 	rows := fs.Int("rows", 1000, "rows of 128 tokens to scan (with --tokens-file or --tokens: the first rows given; default all of them)")
@@ -114,8 +114,8 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		meta.Corpus.Kind = store.TokenRows
 	}
 	meta.Hook = e.sae.Hook.String()
-	if len(saes.paths) > 1 {
-		return analyzeMany(ctx, e, saes.paths, c, meta, manyOptions{out: *out, force: *force, foldDec: *ef.foldDec, hook: *ef.hook, say: say}, stdout)
+	if len(saes.values) > 1 || len(hooks.values) > 1 {
+		return analyzeMany(ctx, e, saes.values, c, meta, manyOptions{out: *out, force: *force, foldDec: *ef.foldDec, hooks: hooks.values, say: say}, stdout)
 	}
 	key := analysis.Key(meta)
 	meta.Key = key

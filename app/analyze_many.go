@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,36 +17,43 @@ import (
 	"github.com/saescope/saescope/weights/sae"
 )
 
-// saeList is analyze's --sae: repeated for several SAEs, the first also
-// set as the engine's SAE (engineFlags.saePath).
-type saeList struct {
-	paths []string
-	first *string
+// repeated is a string flag of engineFlags made repeatable for analyze
+// (--sae, --hook): every value in order, the first also set where the
+// engine reads the flag.
+type repeated struct {
+	values []string
+	first  *string
 }
 
-func (l *saeList) String() string {
+func (l *repeated) String() string {
 	if l == nil {
 		return ""
 	}
-	return strings.Join(l.paths, ",")
+	return strings.Join(l.values, ",")
 }
 
-func (l *saeList) Set(v string) error {
-	if v == "" {
-		return errors.New("an empty SAE path")
-	}
-	l.paths = append(l.paths, v)
-	*l.first = l.paths[0]
+func (l *repeated) Set(v string) error {
+	l.values = append(l.values, v)
+	*l.first = l.values[0]
 	return nil
 }
 
-// repeatableSAE makes the --sae flag of fs (engineFlags') repeatable.
-func repeatableSAE(fs *flag.FlagSet, ef *engineFlags) *saeList {
-	l := &saeList{first: ef.saePath}
-	f := fs.Lookup("sae")
+// repeatable makes the flag name of fs, whose value the engine reads
+// from first, repeatable, adding more to its usage.
+func repeatable(fs *flag.FlagSet, name string, first *string, more string) *repeated {
+	l := &repeated{first: first}
+	f := fs.Lookup(name)
 	f.Value = l
-	f.Usage += "; repeat --sae for several SAEs of the model, scanned together in one pass to the deepest hook (each gets its own store, the one it would get alone)"
+	f.Usage += more
 	return l
+}
+
+// repeatableSAE makes analyze's --sae and --hook repeatable: several SAEs
+// are scanned together, --hook (when given) once per --sae, in order.
+func repeatableSAE(fs *flag.FlagSet, ef *engineFlags) (saes, hooks *repeated) {
+	saes = repeatable(fs, "sae", ef.saePath, "; repeat --sae for several SAEs of the model, scanned together in one pass to the deepest hook (each gets its own store, the one it would get alone)")
+	hooks = repeatable(fs, "hook", ef.hook, "; with several --sae, once per --sae in their order (\"\" keeps the file's hook)")
+	return saes, hooks
 }
 
 // manyOptions are analyze's choices that apply to every SAE of a scan of
@@ -56,7 +62,7 @@ type manyOptions struct {
 	out     string
 	force   bool
 	foldDec bool
-	hook    string
+	hooks   []string // --hook, once per SAE, or none
 	say     func(string, ...any)
 }
 
@@ -79,11 +85,11 @@ type manySAE struct {
 // written only after all scanned, each atomically: a cancelled or failed
 // scan writes none.
 func analyzeMany(ctx context.Context, e *engine, paths []string, c *corpus.Corpus, meta store.Meta, opt manyOptions, stdout io.Writer) error {
+	if len(opt.hooks) > 0 && len(opt.hooks) != len(paths) {
+		return fmt.Errorf("%d --hook for %d --sae: with several SAEs give --hook once per --sae, in their order (\"\" keeps the file's), or not at all", len(opt.hooks), len(paths))
+	}
 	if opt.out != "" {
 		return fmt.Errorf("--out names one store: with %d SAEs each store goes to the cache folder, keyed by its SAE", len(paths))
-	}
-	if opt.hook != "" {
-		return errors.New("--hook with several --sae: each SAE is scanned at the hook its file says")
 	}
 	say := opt.say
 	all := []*manySAE{{path: paths[0], s: e.sae, enc: e.enc}}
@@ -100,8 +106,12 @@ func analyzeMany(ctx context.Context, e *engine, paths []string, c *corpus.Corpu
 			}
 		}
 	}()
-	for _, p := range paths[1:] {
-		s, err := loadExtraSAE(e, p, opt.foldDec)
+	for i, p := range paths[1:] {
+		hook := ""
+		if len(opt.hooks) > 0 {
+			hook = opt.hooks[i+1]
+		}
+		s, err := loadExtraSAE(e, p, hook, opt.foldDec)
 		if err != nil {
 			return err
 		}
@@ -191,10 +201,10 @@ func analyzeMany(ctx context.Context, e *engine, paths []string, c *corpus.Corpu
 }
 
 // loadExtraSAE loads an SAE besides the engine's, as engineFlags.load
-// does its own: the hook its file says, folded decoder norms on request,
-// checked against the model.
-func loadExtraSAE(e *engine, path string, foldDec bool) (*sae.SAE, error) {
-	s, err := sae.Load(path, "")
+// does its own: at hook (the one its file says when ""), folded decoder
+// norms on request, checked against the model.
+func loadExtraSAE(e *engine, path, hook string, foldDec bool) (*sae.SAE, error) {
+	s, err := sae.Load(path, hook)
 	if err != nil {
 		return nil, err
 	}

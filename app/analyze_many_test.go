@@ -12,8 +12,9 @@ import (
 // blocks.1.hook_resid_pre and blocks.0.hook_mlp_out) in one pass, each
 // into its own store in the cache folder, under the key it has alone:
 // analysing either alone afterwards finds its store, and the pair again
-// finds both. --out and --hook, which name one store or one SAE, are
-// refused with several.
+// finds both. --hook comes once per --sae; --out, which names one store,
+// a --hook count that does not match, and SAEs of different BOS
+// conventions are refused.
 func TestAnalyzeSeveralSAEs(t *testing.T) {
 	t.Setenv("HF_HUB_CACHE", t.TempDir())
 	t.Setenv("HF_HUB_OFFLINE", "1")
@@ -74,16 +75,35 @@ func TestAnalyzeSeveralSAEs(t *testing.T) {
 			t.Errorf("the pair again, SAE %d: %+v", i, e)
 		}
 	}
+	// --hook once per --sae: the files' own hooks give the same stores,
+	// another hook another store, at that hook
+	out, errs, code := runCLI(t, append(base, "--sae", fixSAE0, "--hook", "blocks.1.hook_resid_pre", "--sae", fixSAE1, "--hook", "")...)
+	if code != 0 || strings.Count(out, `"cached":true`) != 2 {
+		t.Errorf("the pair with their own hooks given: exit %d: %s %s", code, out, errs)
+	}
+	out, errs, code = runCLI(t, append(base, "--sae", fixSAE0, "--hook", "blocks.0.hook_resid_pre", "--sae", fixSAE1, "--hook", "")...)
+	var res struct {
+		Stores []entry `json:"stores"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Stores) != 2 {
+		t.Fatalf("the pair with another hook: exit %d: %s %s", code, out, errs)
+	}
+	if e := res.Stores[0]; e.Cached || e.Hook != "blocks.0.hook_resid_pre" || e.Store == first[0].Store || !res.Stores[1].Cached {
+		t.Errorf("SAE 0 at blocks.0.hook_resid_pre: %+v, %+v", e, res.Stores[1])
+	}
+	oai := "../testdata/fixtures/v2/oai-topk8-hook_resid_post-0.pt"
 	for _, c := range []struct {
-		extra []string
-		want  string
+		args []string
+		want string
 	}{
-		{[]string{"--out", t.TempDir() + "/s.saestore"}, "--out names one store"},
-		{[]string{"--hook", "blocks.1.hook_resid_pre"}, "--hook with several --sae"},
+		{[]string{"--sae", fixSAE0, "--sae", fixSAE1, "--out", t.TempDir() + "/s.saestore"}, "--out names one store"},
+		{[]string{"--sae", fixSAE0, "--sae", fixSAE1, "--hook", "blocks.1.hook_resid_pre"}, "1 --hook for 2 --sae"},
+		{[]string{"--sae", fixSAE0, "--hook", "blocks.1.hook_resid_pre", "--hook", "blocks.0.hook_mlp_out"}, "2 --hook for 1 --sae"},
+		{[]string{"--sae", fixSAE0, "--hook", "", "--sae", oai, "--hook", "blocks.0.hook_resid_post"}, "trained without BOS"},
 	} {
-		_, errs, code := runCLI(t, append(append(base, "--sae", fixSAE0, "--sae", fixSAE1), c.extra...)...)
+		_, errs, code := runCLI(t, append(base, c.args...)...)
 		if code == 0 || !strings.Contains(errs, c.want) {
-			t.Errorf("%v: exit %d: %s", c.extra, code, errs)
+			t.Errorf("%v: exit %d: %s", c.args, code, errs)
 		}
 	}
 }
