@@ -24,7 +24,7 @@ type suggestions struct {
 	st    *store.Store
 	text  []string // per feature; "" until computed, or for a dead feature
 	short []string // the same, short (suggest.Suggestion.Short)
-	lower []string // text in lower case, for the search
+	lower []string // the tokens named, in lower case, for the search
 	done  int      // features computed
 	gen   int      // bumped when the store changes: an older run stops
 
@@ -63,16 +63,20 @@ func (v *View) startSuggestions(st *store.Store) {
 				return
 			}
 			sg, err := g.ForFeature(st, f)
-			text, short := "", ""
+			text, short, names := "", "", ""
 			if err == nil {
 				text, short = sg.Text(tok.DisplayString), sg.Short(tok.DisplayString)
+				for _, id := range sg.Tokens {
+					// "\x00" between names: a search does not match across two
+					names += strings.ToLower(tok.DisplayString(id)) + "\x00"
+				}
 			}
 			s.mu.Lock()
 			if s.gen != gen {
 				s.mu.Unlock()
 				return
 			}
-			s.text[f], s.short[f], s.lower[f] = text, short, strings.ToLower(text)
+			s.text[f], s.short[f], s.lower[f] = text, short, names
 			s.done = f + 1
 			s.mu.Unlock()
 			if time.Since(last) > suggestBatch {
@@ -121,8 +125,9 @@ func (v *View) SuggestionsDone() (done, total int) {
 // thread).
 func (v *View) OnSuggestions(fn func()) { v.suggest.onReady = append(v.suggest.onReady, fn) }
 
-// findSuggested returns the features without a label whose suggested
-// label contains q (lower case).
+// findSuggested returns the features without a label one of whose
+// suggested tokens contains q (ignoring case): searching "the" finds the
+// features suggested as "·the", not every suggestion's "fires on".
 func (v *View) findSuggested(q string) []int {
 	q = strings.ToLower(strings.TrimSpace(q))
 	if q == "" {

@@ -50,6 +50,10 @@ func TestSuggestedLabels(t *testing.T) {
 	if !slices.Contains(v.FindLabel(q), f) {
 		t.Errorf("search %q does not find feature %d (%q)", q, f, v.Suggested(f))
 	}
+	// the words around the tokens are not searched
+	if got := v.FindLabel("of its mass"); len(got) != 0 {
+		t.Errorf("search \"of its mass\" finds %d features", len(got))
+	}
 	// a label of its own replaces the suggestion in the search
 	v.SetEntry(f, labels.Entry{Label: "zzz unique"})
 	if slices.Contains(v.FindLabel(q), f) && !strings.Contains(strings.ToLower("zzz unique"), strings.ToLower(q)) {
