@@ -118,14 +118,22 @@ func (a *Ablator) At(ctx context.Context, f, pos, k int) (*Ablation, error) {
 		if err != nil {
 			return err
 		}
+		row := be.RowsView(act, n-1, n)
+		k := -float64(fx)
+		sc, err := a.enc.DecoderScales(row)
+		if err != nil {
+			return err
+		}
+		if sc != nil { // normalised space → the hook's units
+			k *= sc[0]
+		}
 		delta := make([]float32, d)
 		for j, w := range s.WDec.Data[f*d : (f+1)*d] {
-			delta[j] = float32(-float64(fx) * float64(w))
+			delta[j] = float32(k * float64(w))
 		}
 		t := be.Alloc(1, d)
 		defer be.Free(t)
 		be.Write(t, delta)
-		row := be.RowsView(act, n-1, n)
 		be.Add(row, row, t)
 		return nil
 	}

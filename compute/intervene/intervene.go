@@ -28,7 +28,12 @@ type Mode string
 const (
 	// Add adds Coeff·W_dec[f] to the activation at the SAE's hook.
 	Add Mode = "add"
-	// Clamp sets the feature to Coeff: x + (Coeff − f(x))·W_dec[f].
+	// Clamp sets the feature to Coeff: x + (Coeff − f(x))·W_dec[f], the
+	// SAE's error kept. For an SAE that normalises its input (layer_norm,
+	// constant_norm_rescale) the change is made in its normalised space
+	// and taken back to the hook's units with the row's own factor
+	// (encoder.DecoderScales), so that the reconstruction changes by
+	// exactly that feature's part. Add is always in the hook's units.
 	Clamp Mode = "clamp"
 	// Ablate clamps the feature to 0.
 	Ablate Mode = "ablate"
@@ -139,7 +144,8 @@ func patch(ivs []Intervention) model.PosPatch {
 	return func(be compute.Backend, _ hookname.Hook, act compute.Tensor, _, seq, first int) error {
 		rows, d := act.Rows(), act.Cols()
 		delta := make([]float64, rows*d)
-		feats := map[*encoder.Encoder][]float32{} // f(x) of each SAE a clamp needs
+		feats := map[*encoder.Encoder][]float32{}  // f(x) of each SAE a clamp needs
+		scales := map[*encoder.Encoder][]float64{} // its decoder scales (nil: none)
 		for _, iv := range ivs {
 			s := iv.Enc.SAE
 			dir := s.WDec.Data[iv.Feature*d : (iv.Feature+1)*d]
@@ -165,7 +171,13 @@ func patch(ivs []Intervention) model.PosPatch {
 						return err
 					}
 					feats[iv.Enc] = f
+					sc, err := iv.Enc.DecoderScales(act)
+					if err != nil {
+						return err
+					}
+					scales[iv.Enc] = sc
 				}
+				sc := scales[iv.Enc]
 				c := float64(iv.Coeff)
 				if iv.Mode == Ablate {
 					c = 0
@@ -173,6 +185,9 @@ func patch(ivs []Intervention) model.PosPatch {
 				for r := range coef {
 					if iv.Where.has(first + r%seq) {
 						coef[r] = c - float64(f[r*s.DSae+iv.Feature])
+						if sc != nil { // the change in the SAE's normalised space, in the hook's units
+							coef[r] *= sc[r]
+						}
 					}
 				}
 			}

@@ -97,6 +97,7 @@ func PatchWith(ctx context.Context, m *model.Model, enc *encoder.Encoder, clean,
 	defer be.Free(saved)
 	// run returns the metric of one prompt and its features at the hook,
 	// saving the residual entering the hook's block when save is set.
+	var scales []float64 // the corrupted run's decoder scales (nil: none)
 	run := func(tokens []int32, save bool) (float64, []float32, error) {
 		var feats []float32
 		v, err := metric.measure(ctx, m, tokens, 1, T, model.Hooks{Uncentred: s.Uncentred, Observe: func(hk hookname.Hook, act compute.Tensor) error {
@@ -113,6 +114,13 @@ func PatchWith(ctx context.Context, m *model.Model, enc *encoder.Encoder, clean,
 			}
 			feats = make([]float32, T*n)
 			be.Read(f, feats)
+			if save {
+				sc, err := enc.DecoderScales(act)
+				if err != nil {
+					return err
+				}
+				scales = sc
+			}
 			return nil
 		}})
 		if err != nil {
@@ -167,6 +175,9 @@ func PatchWith(ctx context.Context, m *model.Model, enc *encoder.Encoder, clean,
 					k := float64(fc[t*n+i]) - float64(fx[t*n+i])
 					if k == 0 {
 						continue
+					}
+					if scales != nil { // normalised space → the hook's units
+						k *= scales[t]
 					}
 					row := delta[(b*T+t)*d : (b*T+t+1)*d]
 					for j, w := range dir {
