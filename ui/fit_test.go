@@ -3,6 +3,7 @@ package ui
 import (
 	"testing"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 )
 
@@ -26,5 +27,34 @@ func TestThemeMenuTicksTheCurrentTheme(t *testing.T) {
 	s.SetTheme(ThemeLight)
 	if got := ticked(); len(got) != 1 || got[0] != "Light" {
 		t.Errorf("after choosing light: ticked %v", got)
+	}
+}
+
+// At 1280×800 the ranking's columns, Label included, fit its share of the
+// window beside every pane (issue 20, item 10): no column ends behind the
+// split by default.
+func TestRankingColumnsFitAt1280(t *testing.T) {
+	a := test.NewTempApp(t)
+	s := NewShell(a, "test", testBackend)
+	s.Window.Resize(fyne.NewSize(1280, 800))
+	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
+	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
+		t.Fatal(err)
+	}
+	defer s.closeSession()
+	e := s.Explorer()
+	var total float32
+	for _, w := range colWidths {
+		total += w
+	}
+	for _, pane := range PaneNames() {
+		if err := e.ShowPane(pane); err != nil {
+			t.Fatal(err)
+		}
+		e.Settle()
+		e.Split.Refresh() // as the window does when a pane's minimum size changes
+		if w := e.Ranking.Table.Size().Width; total > w {
+			t.Errorf("%s shown: the columns take %.0f px, the table has %.0f", pane, total, w)
+		}
 	}
 }
