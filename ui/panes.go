@@ -47,6 +47,7 @@ const (
 	PaneCompare     = "compare"
 	PaneSteer       = "steer"
 	PanePatch       = "patch"
+	PaneFlow        = "flow"
 )
 
 // paneEntry is one row of the pane table.
@@ -81,6 +82,7 @@ var paneTable = [...]paneEntry{
 	{name: PaneCompare, menu: "Compare pinned features", tab: "Compare", wholeSAE: true, build: func(v *View) Pane { return newComparePane(v, false) }},
 	{name: PaneSteer, menu: "Steer", tab: "Steer", wholeSAE: true, build: func(v *View) Pane { return NewSteerPane(v) }},
 	{name: PanePatch, menu: "Patch", tab: "Patch", wholeSAE: true, build: func(v *View) Pane { return NewPatchPane(v) }},
+	{name: PaneFlow, menu: "Feature flow", tab: "Flow", build: func(v *View) Pane { return NewFlowPane(v) }},
 }
 
 // PaneNames lists the pane names in the table's order.
