@@ -12,6 +12,12 @@
 // cuBLAS on a GPU); the row-wise steps of the backward (LayerNorm,
 // gelu_new, attention, the SAE's activation mask and normalisation) run on
 // host memory.
+//
+// Run is one forward and one backward; a Tape keeps a forward for the
+// gradients of many metrics (BuildGraph batches them); Estimate and
+// PatchEstimate are attribution patching; AblationEffects measures what
+// the attributions estimate, exactly; Flow splits a feature's
+// pre-activation into what the block before it adds.
 package attribution
 
 import (
@@ -72,7 +78,8 @@ type Result struct {
 	// Metric is the metric's value.
 	Metric float64
 	// Acts[i] and Grads[i] are the SAE i's features f and ∂m/∂f, [T, d_sae]
-	// row-major each.
+	// row-major each. Acts is shared by every Result of a Tape: read it,
+	// do not change it.
 	Acts, Grads [][]float32
 	// ErrorAttr[i] ([T]), from a Tape kept with errors, is e·∂m/∂e for
 	// SAE i's error e = x − x̂ at each position: the attribution of what
