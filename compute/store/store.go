@@ -116,6 +116,9 @@ type Params struct {
 	// folded into its encoder at load (sae.SAE.FoldDecoderNorm): its
 	// activations are each feature's times its decoder norm.
 	FoldDecNorm bool `json:"fold_dec_norm,omitempty"`
+	// Shard is set on the store of one shard of a scan (analyze --shard;
+	// see Shard), nil on a whole scan's (left out of the JSON).
+	Shard *Shard `json:"shard,omitempty"`
 }
 
 // Source identifies an input file by path and fingerprint.
