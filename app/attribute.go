@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/saescope/saescope/compute"
 	"github.com/saescope/saescope/compute/attribution"
 	"github.com/saescope/saescope/compute/encoder"
 	"github.com/saescope/saescope/compute/model"
@@ -183,7 +182,7 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		"tokens":      prompt,
 		"saes":        names,
 		"backend":     be.Name(),
-		"computed_on": computedOn(be),
+		"computed_on": attribution.ComputedOn(be),
 		"attribution": rows(res.Attribution(0)),
 	}
 	if mt.Kind == attribution.Feature {
@@ -270,17 +269,6 @@ func flowJSON(fl *attribution.LayerFlow, top int) map[string]any {
 	}
 	return map[string]any{"layer": fl.Layer, "pos": fl.Pos, "feature": fl.Feature, "act": fl.Act, "pre_act": fl.PreAct,
 		"resid_pre": hook(fl.Resid), "attention": fl.Attention, "mlp_out": hook(fl.MLP), "bias": fl.Bias, "unexplained": fl.Unexplained}
-}
-
-// computedOn says where attribution's work runs on be: the matrix
-// products and SAE encodes on the backend, the row-wise steps of the
-// backward (LayerNorm, attention, gelu_new, the SAEs' masks and
-// normalisation) on the CPU, which on a GPU means reading them back.
-func computedOn(be compute.Backend) string {
-	if _, host := be.(compute.HostData); host {
-		return "cpu"
-	}
-	return be.Name() + " for the matrix products and SAE encodes; the backward's row-wise steps on the CPU"
 }
 
 // topAttributed returns the k features (of n) whose attribution summed
