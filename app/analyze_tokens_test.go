@@ -12,9 +12,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/saescope/saescope/compute/analysis"
 	"github.com/saescope/saescope/compute/features"
 	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/compute/workspace"
+	"github.com/saescope/saescope/weights/corpus"
 	"github.com/saescope/saescope/weights/tokenizer"
+	"github.com/saescope/saescope/weights/tokenrows"
 	"github.com/saescope/saescope/weights/tokenrows/tokenrowstest"
 )
 
@@ -296,5 +300,58 @@ func TestAnalyzeTokenRowsRefused(t *testing.T) {
 	st := analyzeExact(t, filepath.Join(dir, "nobos.saestore"), "--tokens-file", noBOS)
 	if !st.Meta.Params.NoBOS || st.Meta.Summary.Tokens != 4 {
 		t.Errorf("rows without BOS: params %+v, %d tokens counted", st.Meta.Params, st.Meta.Summary.Tokens)
+	}
+}
+
+// The window finds the store analyze --tokens-file wrote: the workspace's
+// analysis metadata of the same rows (corpus.FromTokenRows of the file, as
+// the window reads a token-rows corpus) has the key of the command's
+// store, records token rows, and takes NoBOS from the rows.
+func TestWindowKeyOfTokenRows(t *testing.T) {
+	t.Setenv("HF_HUB_CACHE", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	rows := exactRows(t)
+	dir := t.TempDir()
+	path := tokenrowstest.Write(t, filepath.Join(dir, "rows.npy"), tokenrowstest.NPY(rows, "<i8", false))
+	_, errs, code := runCLI(t, "analyze", "--model", fixModel, "--sae", fixSAE0, "--tokens-file", path, "--quiet", "--out", filepath.Join(dir, "s.saestore"))
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	st, err := store.Open(filepath.Join(dir, "s.saestore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	be, err := newBackend("cpu", "gonum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := workspace.Open(fixModel, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	sae, err := ws.AddSAE(fixSAE0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := tokenrows.Read(context.Background(), path, tokenrows.Limits{Vocab: 50257, MaxSeq: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := corpus.FromTokenRows(path, read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := sae.AnalysisMeta(c, analysis.DefaultParams())
+	if meta.Key != st.Meta.Key || meta.Corpus != st.Meta.Corpus || meta.Params != st.Meta.Params {
+		t.Errorf("window meta %+v\ncommand's %+v", meta, st.Meta)
+	}
+	nb, err := corpus.FromTokenRows(path, [][]int32{{464, 2068}, {818, 16450}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := sae.AnalysisMeta(nb, analysis.DefaultParams()); !m.Params.NoBOS || m.Corpus.Kind != store.TokenRows {
+		t.Errorf("rows without BOS: %+v", m)
 	}
 }

@@ -49,7 +49,7 @@ func ContextsReport(v *View, f, k, prefix, suffix int, allWindows bool) (htmlexp
 		{Name: "Statistics", Value: stats},
 		{Name: "SAE", Value: fmt.Sprintf("%s · hook %s · d_in %d", v.SAE.Path, m.Hook, m.DIn)},
 		{Name: "Model", Value: m.Model.Path},
-		{Name: "Corpus", Value: fmt.Sprintf("%s · %s rows of %d tokens · %s tokens counted", m.Corpus.Path, numfmt.Thousands(m.Params.Rows), m.Params.SeqLen, numfmt.Thousands(sum.Tokens))},
+		{Name: "Corpus", Value: fmt.Sprintf("%s · %s rows of %d tokens · %s tokens counted", m.Corpus.Describe(), numfmt.Thousands(m.Params.Rows), m.Params.SeqLen, numfmt.Thousands(sum.Tokens))},
 		{Name: "Analysis", Value: fmt.Sprintf("L0 %.1f (random directions %.1f) · %s dead features · reconstruction score %s",
 			sum.L0, sum.RandomL0, numfmt.Thousands(sum.Dead), fmtReconScore(sum))},
 		{Name: "Contexts", Value: fmt.Sprintf("top %d activations%s, %d tokens before and %d after", k, perRowNote(allWindows), prefix, suffix)},

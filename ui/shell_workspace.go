@@ -22,6 +22,7 @@ import (
 	"github.com/saescope/saescope/weights/corpus"
 	"github.com/saescope/saescope/weights/hub"
 	"github.com/saescope/saescope/weights/tokenizer"
+	"github.com/saescope/saescope/weights/tokenrows"
 )
 
 // Session is what the window holds while a workspace is open: the
@@ -93,6 +94,8 @@ func (ss *Session) loadCorpus(ctx context.Context, tok *tokenizer.Tokenizer, w W
 	var err error
 	if path == ShippedCorpus {
 		c, err = corpus.LoadFS(ctx, assets.CorpusFS(), assets.CorpusDir, tok, opt, progress)
+	} else if tokenrows.IsTokenRowsFile(path) {
+		c, err = tokenRowsCorpus(ctx, path, rows, ss.WS.Model.Config)
 	} else {
 		c, err = corpus.Load(ctx, path, tok, opt, progress)
 	}
@@ -118,7 +121,7 @@ func params(w WorkspaceSpec, sae *workspace.SAE) store.Params {
 // without BOS are made with it (Corpus.WithoutBOS), so a workspace that
 // mixes both kinds reads and tokenizes its corpus once.
 func corpusFor(c *corpus.Corpus, sae *workspace.SAE) (*corpus.Corpus, error) {
-	if !sae.Weights.NoBOS {
+	if !sae.Weights.NoBOS || c.TokenRows { // exact rows are scanned as given
 		return c, nil
 	}
 	nb, err := c.WithoutBOS()

@@ -226,7 +226,7 @@ func (s *Shell) menu() *fyne.MainMenu {
 		fyne.NewMenuItem("Add SAELens folder…", func() {
 			s.Bar.browseFolder(func(p string) { s.Bar.SAE.SetText(p); s.AddSAE(SAESpec{Path: p}, nil) })
 		}),
-		fyne.NewMenuItem("Open corpus…", func() { s.Bar.browseFile([]string{".txt", ".jsonl", ".parquet"}, s.Bar.Corpus.SetText) }),
+		fyne.NewMenuItem("Open corpus…", func() { s.Bar.browseFile(corpusExtensions(), s.Bar.Corpus.SetText) }),
 		fyne.NewMenuItemSeparator(),
 		s.analyzeItems[0],
 		s.analyzeItems[1],

@@ -70,9 +70,9 @@ func newWorkspaceBar(s *Shell) *WorkspaceBar {
 
 	b.Corpus = widget.NewSelectEntry([]string{shippedLabel})
 	b.Corpus.SetText(shippedLabel)
-	b.Corpus.SetPlaceHolder("corpus: .txt, .jsonl, .parquet or a folder of them")
+	b.Corpus.SetPlaceHolder("corpus: .txt, .jsonl, .parquet or a folder of them; or exact token rows: .npy, .safetensors, .json")
 	corpusFile := widget.NewButton("File…", func() {
-		b.browseFile([]string{".txt", ".jsonl", ".parquet"}, b.Corpus.SetText)
+		b.browseFile(corpusExtensions(), b.Corpus.SetText)
 	})
 	corpusFolder := widget.NewButton("Folder…", func() { b.browseFolder(b.Corpus.SetText) })
 	b.Rows = widget.NewEntry()

@@ -211,6 +211,11 @@ func (s *SAE) AnalysisMeta(c *corpus.Corpus, params store.Params) store.Meta {
 		Corpus: store.Source{Path: c.Path, Hash: c.Hash},
 		Hook:   s.Weights.Hook.String()}
 	meta.Params.Rows, meta.Params.SeqLen = len(c.Rows), len(c.Rows[0])
+	if c.TokenRows {
+		// exact rows are scanned as given: with BOS excluded when they
+		// start with it, every position counted when they do not
+		meta.Corpus.Kind, meta.Params.NoBOS = store.TokenRows, c.NoBOS
+	}
 	meta.Params.FoldDecNorm = s.Weights.FoldedDecoderNorm
 	meta.Key = analysis.Key(meta)
 	return meta
