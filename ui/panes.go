@@ -48,6 +48,7 @@ const (
 	PaneSteer       = "steer"
 	PanePatch       = "patch"
 	PaneFlow        = "flow"
+	PaneGraph       = "graph"
 )
 
 // paneEntry is one row of the pane table.
@@ -83,6 +84,7 @@ var paneTable = [...]paneEntry{
 	{name: PaneSteer, menu: "Steer", tab: "Steer", wholeSAE: true, build: func(v *View) Pane { return NewSteerPane(v) }},
 	{name: PanePatch, menu: "Patch", tab: "Patch", wholeSAE: true, build: func(v *View) Pane { return NewPatchPane(v) }},
 	{name: PaneFlow, menu: "Feature flow", tab: "Flow", build: func(v *View) Pane { return NewFlowPane(v) }},
+	{name: PaneGraph, menu: "Attribution graph", tab: "Graph", wholeSAE: true, build: func(v *View) Pane { return NewGraphPane(v) }},
 }
 
 // PaneNames lists the pane names in the table's order.
