@@ -53,15 +53,20 @@ func PatchEffects(ctx context.Context, m *model.Model, enc *encoder.Encoder, cle
 // PatchWith measures, exactly, what each feature of enc carries from a
 // clean prompt to a corrupted one of the same length: for feature i, the
 // corrupted run with x + (f_clean_i − f_corrupt_i)·W_dec[i] at the SAE's
-// hook, at every position or at one (opt). Only features active in either
-// run at a patched position are run; the others' effect is exactly 0. The
-// passes start at the hook's block from the corrupted run's saved residual
-// stream (the prefix is computed once), batch features at a time, and a
-// feature metric's passes stop at its hook.
+// hook, at every position or at one (opt). For a transcoder the features
+// are read at its input hook and the change is made at the hook its
+// output goes to (x there, the transcoder's error kept); its input comes
+// earlier in the same block, so the patch leaves f_corrupt as it was.
+// Only features active in either run at a patched position are run; the
+// others' effect is exactly 0. The passes start at the hook's block from
+// the corrupted run's saved residual stream (the prefix is computed once),
+// batch features at a time, and a feature metric's passes stop at its
+// hook.
 func PatchWith(ctx context.Context, m *model.Model, enc *encoder.Encoder, clean, corrupt []int32, metric Metric, opt PatchOptions) (*Patching, error) {
 	s := enc.SAE
-	if s.Transcoder {
-		return nil, errors.New("patching a transcoder's features is not supported yet")
+	out := s.Output() // where the patch goes: a transcoder's output hook
+	if s.Transcoder && out.Layer != s.Hook.Layer {
+		return nil, fmt.Errorf("transcoder reading %s and writing %s: patching needs both hooks in one block", s.Hook, out)
 	}
 	if len(clean) != len(corrupt) {
 		return nil, fmt.Errorf("the clean prompt has %d tokens and the corrupted one %d: patching needs the same length", len(clean), len(corrupt))
@@ -73,8 +78,8 @@ func PatchWith(ctx context.Context, m *model.Model, enc *encoder.Encoder, clean,
 	if T > m.Config.NPositions {
 		return nil, fmt.Errorf("the prompts have %d tokens, more than the model's context of %d", T, m.Config.NPositions)
 	}
-	h, be, d, n := s.Hook, m.Backend(), s.DIn, s.DSae
-	if err := metric.check(m, h, s.Uncentred, T); err != nil {
+	h, be, d, n := s.Hook, m.Backend(), s.OutDim(), s.DSae
+	if err := metric.check(m, out, s.Uncentred, T); err != nil {
 		return nil, err
 	}
 	lo, hi := 0, T // the patched positions
@@ -152,6 +157,9 @@ func PatchWith(ctx context.Context, m *model.Model, enc *encoder.Encoder, clean,
 		}
 	}
 	res.Active = len(res.Patched)
+	// a batch beyond the features to patch would only allocate copies
+	// of the corrupted run that no feature uses (and run out of memory)
+	batch = min(batch, max(1, res.Active))
 	rep := be.Alloc(batch*T, m.Config.DModel)
 	defer be.Free(rep)
 	for b := 0; b < batch; b++ {
@@ -192,7 +200,7 @@ func PatchWith(ctx context.Context, m *model.Model, enc *encoder.Encoder, clean,
 			return nil
 		}
 		vals, err := metric.measure(ctx, m, tokens[:B*T], B, T, model.Hooks{Uncentred: s.Uncentred,
-			Patches: map[string]model.Patch{h.String(): patch},
+			Patches: map[string]model.Patch{out.String(): patch},
 			Resume:  &model.Resume{Layer: h.Layer, Resid: be.RowsView(rep, 0, B*T)}})
 		if err != nil {
 			return nil, err

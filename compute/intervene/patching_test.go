@@ -359,6 +359,34 @@ func TestPatchRefusesBadInput(t *testing.T) {
 	}
 }
 
+// A batch larger than the features to patch (a careless --batch) gives
+// the same effects as a small one: the passes hold only the active
+// features, not batch copies of the prompt (which ran out of memory).
+func TestPatchHugeBatch(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASGonum)
+	tokens, shape := ref.Ints(t, "tokens")
+	T := shape[1]
+	clean, corr := tokens[:T], tokens[T:2*T]
+	ctx := context.Background()
+	small, err := intervene.PatchWith(ctx, s.Model, s.SAEs["sae0"], clean, corr, intervene.LogitDiff(13, 11), intervene.PatchOptions{Batch: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge, err := intervene.PatchWith(ctx, s.Model, s.SAEs["sae0"], clean, corr, intervene.LogitDiff(13, 11), intervene.PatchOptions{Batch: 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if small.Active == 0 {
+		t.Fatal("no active feature: the test checks nothing")
+	}
+	for i := range small.Effect {
+		if d := math.Abs(small.Effect[i] - huge.Effect[i]); d > 1e-5 {
+			t.Fatalf("feature %d: effect %g with batch 16, %g with batch 2^40", i, small.Effect[i], huge.Effect[i])
+		}
+	}
+}
+
 // A metric token typed as text must be exactly one token: the message for
 // two names both, with their ids.
 func TestOneToken(t *testing.T) {
