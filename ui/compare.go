@@ -101,7 +101,7 @@ func newComparePane(v *View, active bool) *ComparePane {
 	p := &ComparePane{v: v, active: active}
 	p.Msg = widget.NewLabel("")
 	p.Msg.Wrapping = fyne.TextWrapWord
-	p.PinBar = container.NewHBox()
+	p.PinBar = container.New(&flowLayout{}) // the chips wrap: none hidden off the side
 	p.Clear = widget.NewButtonWithIcon("Unpin all", theme.ContentClearIcon(), func() { v.Bench().ClearPins() })
 	p.Clear.Importance = widget.LowImportance
 	p.PinSelected = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), p.pinSelected)
@@ -128,7 +128,7 @@ func newComparePane(v *View, active bool) *ComparePane {
 	ctxHead := widget.NewLabel(fmt.Sprintf("Top %d contexts (%d tokens before, %d after)", compareContexts, comparePrefix, compareSuffix))
 	ctxHead.TextStyle.Bold = true
 	p.body = container.NewVBox(p.Columns, densityBox, export, pairsHead, p.Pairs, widget.NewSeparator(), ctxHead, p.Contexts)
-	bar := container.NewBorder(nil, nil, nil, container.NewHBox(p.PinSelected, p.Clear), container.NewHScroll(p.PinBar))
+	bar := container.NewBorder(nil, nil, nil, container.NewVBox(container.NewHBox(p.PinSelected, p.Clear)), p.PinBar)
 	p.content = container.NewBorder(container.NewVBox(bar, p.Msg), p.Hover, nil, nil, container.NewVScroll(p.body))
 
 	v.OnPins(p.Update)
