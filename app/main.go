@@ -48,6 +48,8 @@ func commands() map[string]command {
 		"steer":    {"generate with a feature added, clamped or ablated: steer --model DIR --sae PATH --feature N --add C|--clamp C|--ablate --text T|--tokens IDS [--generate N]", runSteer},
 		"patch":    {"each feature's exact patching effect: patch --model DIR --sae PATH --clean IDS --corrupt IDS --metric A,B", runPatch},
 
+		"train-model": {"train a GPT-2 from scratch on a corpus: train-model --out DIR [--layers 2 --d-model 64 --heads 4 --ctx 128 --steps 2000 --corpus PATH --seed 1]", runTrainModel},
+
 		"attribute": {"each feature's attribution f·∂m/∂f from one backward pass: attribute --model DIR --sae PATH [--sae PATH2 …] (--metric A,B|loss | --target N [--pos P]) (--tokens IDS | --text T) [--exact] [--gradient]", runAttribute},
 	}
 }

@@ -109,11 +109,12 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 }
 
 // TestSharedRowIsFullSoftmax: the loss with unused tokens sharing a row
-// equals the loss computed from the full-vocabulary logits (1e-5).
+// (some of them in the sequence) equals the loss computed from the full-vocabulary logits (1e-5).
 func TestSharedRowIsFullSoftmax(t *testing.T) {
 	ctx := context.Background()
 	p := tinyModel(t, 5)
 	tokens := tinyTokens(6, 1, 7)
+	tokens[3], tokens[5] = 35, 38 // tokens that share a row, as inputs and targets
 	loss, err := LossAndGrad(ctx, p, Gonum(), tokens, 7, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -209,5 +210,19 @@ func TestLRSchedule(t *testing.T) {
 	}
 	if got := o.LRAt(54); math.Abs(got-0.55) > 0.01 {
 		t.Errorf("midway: %g, want about 0.55", got)
+	}
+}
+
+// TestExp32 against math.Exp over the softmax range: relative error below
+// 1e-6 (0 below −87).
+func TestExp32(t *testing.T) {
+	for x := float32(-87); x <= 0; x += 0.0137 {
+		want := math.Exp(float64(x))
+		if got := float64(exp32(x)); math.Abs(got-want) > 1e-6*want {
+			t.Fatalf("exp32(%g) = %g, math.Exp %g", x, got, want)
+		}
+	}
+	if exp32(-100) != 0 {
+		t.Fatal("exp32(-100) should be 0")
 	}
 }

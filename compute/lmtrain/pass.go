@@ -107,6 +107,20 @@ func (ps *pass) linearBackward(dw, db, x, w, dy []float32, n, in, out int) []flo
 	return dx
 }
 
+// exp32 is e^x in float32 for x ≤ 0 (softmax terms): e^x = 2^n·e^f with
+// n = round(x/ln 2), |f| ≤ ln2/2 and e^f a degree-6 Taylor polynomial
+// (relative error below 3e-7); 0 below −87.
+func exp32(x float32) float32 {
+	if x < -87 {
+		return 0
+	}
+	const log2e, ln2hi, ln2lo = 1.44269504088896341, 0.693359375, -2.12194440e-4
+	n := float32(math.Floor(float64(x*log2e + 0.5)))
+	f := x - n*ln2hi - n*ln2lo
+	p := 1 + f*(1+f*(0.5+f*(1.0/6+f*(1.0/24+f*(1.0/120+f*(1.0/720))))))
+	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
+}
+
 // gelu is gelu_new, the tanh approximation.
 func gelu(x float32) float32 {
 	v := float64(x)
@@ -262,20 +276,28 @@ func (ps *pass) loss(targets []int32, grad *Params, scale float32) (sum float64,
 				if shared > 0 {
 					row[V-1] += float32(logShared)
 				}
-				mx := math.Inf(-1)
+				mx := row[0]
 				for _, v := range row {
-					mx = math.Max(mx, float64(v))
+					if v > mx {
+						mx = v
+					}
 				}
-				var z float64
-				for _, v := range row {
-					z += math.Exp(float64(v) - mx)
-				}
-				lz := mx + math.Log(z)
 				tr := p.Vocab.Row(t)
-				lossRow[r] = lz - float64(row[tr])
+				target := float64(row[tr] - mx)
+				var z float64
+				for j, v := range row {
+					e := exp32(v - mx)
+					row[j] = e
+					z += float64(e)
+				}
+				lossRow[r] = math.Log(z) - target
+				if shared > 0 && int(tr) == V-1 {
+					lossRow[r] += logShared // one of the tokens that share the row
+				}
 				if grad != nil {
-					for j, v := range row {
-						row[j] = scale * float32(math.Exp(float64(v)-lz))
+					f := scale / float32(z)
+					for j := range row {
+						row[j] *= f
 					}
 					row[tr] -= scale
 				}
