@@ -166,6 +166,9 @@ func (e *Encoder) Close() {
 	}
 }
 
+// Backend returns the backend the SAE's weights live on.
+func (e *Encoder) Backend() compute.Backend { return e.be }
+
 // DIn returns the input width.
 func (e *Encoder) DIn() int { return e.SAE.DIn }
 

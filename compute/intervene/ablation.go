@@ -2,7 +2,6 @@ package intervene
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 
@@ -37,10 +36,11 @@ type Ablation struct {
 // sequence, BOS first where the SAE expects it) and compares the next-token
 // log-probabilities at pos with the plain run's, k tokens each way. Only
 // that position is changed (x + (0 − f(x))·W_dec[f], the SAE's error
-// kept), so the run stops at pos: later tokens cannot change it. The
-// ablated pass resumes at the hook's block from the plain pass's residual
-// stream, as PatchWith does. Several ablations of one sequence share an
-// Ablator's plain pass.
+// kept; for a transcoder f is read at its input hook and the change made
+// at the hook its output goes to), so the run stops at pos: later tokens
+// cannot change it. The ablated pass resumes at the hook's block from the
+// plain pass's residual stream, as PatchWith does. Several ablations of
+// one sequence share an Ablator's plain pass.
 func AblateAt(ctx context.Context, m *model.Model, enc *encoder.Encoder, tokens []int32, f, pos, k int) (*Ablation, error) {
 	if pos < 0 || pos >= len(tokens) {
 		return nil, fmt.Errorf("position %d outside a sequence of %d tokens", pos, len(tokens))
@@ -75,8 +75,8 @@ func (a *Ablator) At(ctx context.Context, f, pos, k int) (*Ablation, error) {
 	s := a.enc.SAE
 	T := len(a.tokens)
 	switch {
-	case s.Transcoder:
-		return nil, errors.New("ablating a transcoder's feature is not supported yet (it reads one hook and writes another)")
+	case s.Transcoder && s.Output().Layer != s.Hook.Layer:
+		return nil, fmt.Errorf("transcoder reading %s and writing %s: ablating needs both hooks in one block", s.Hook, s.Output())
 	case f < 0 || f >= s.DSae:
 		return nil, fmt.Errorf("feature %d out of range: the SAE has features 0 to %d", f, s.DSae-1)
 	case pos < 0 || pos >= T:
@@ -85,6 +85,7 @@ func (a *Ablator) At(ctx context.Context, f, pos, k int) (*Ablation, error) {
 		return nil, fmt.Errorf("want at least one token a list, not %d", k)
 	}
 	m, be, h, d := a.m, a.m.Backend(), s.Hook, s.DIn
+	out, dOut := s.Output(), s.OutDim() // where the ablation is made
 	D := m.Config.DModel
 	m.Lock()
 	defer m.Unlock()
@@ -111,27 +112,55 @@ func (a *Ablator) At(ctx context.Context, f, pos, k int) (*Ablation, error) {
 		return nil, err
 	}
 	// x + (0 − f(x))·W_dec[f] at the last row, f(x) read from the
-	// activation the patch sees (equal to value: the same pass up to here)
+	// activation the patch sees (equal to value: the same pass up to
+	// here), or for a transcoder from its input hook's activation in the
+	// same pass (observed: it comes earlier in the block)
 	n := pos + 1
+	var in compute.Tensor // a transcoder's input at the last row
+	defer func() {
+		if in != nil {
+			be.Free(in)
+		}
+	}()
+	var observe func(hookname.Hook, compute.Tensor) error
+	if s.Transcoder {
+		observe = func(hk hookname.Hook, act compute.Tensor) error {
+			if hk != h {
+				return nil
+			}
+			if in == nil {
+				in = be.Alloc(1, d)
+			}
+			be.Copy(in, be.RowsView(act, n-1, n))
+			return nil
+		}
+	}
 	ablate := func(be compute.Backend, _ hookname.Hook, act compute.Tensor, _, _ int) error {
-		fx, err := featureAt(be, a.enc, act, f, n-1)
+		x, r := act, n-1
+		if s.Transcoder {
+			if in == nil {
+				return fmt.Errorf("transcoder %s: its input %s was not read before %s", s.Name(), h, out)
+			}
+			x, r = in, 0
+		}
+		fx, err := featureAt(be, a.enc, x, f, r)
 		if err != nil {
 			return err
 		}
-		row := be.RowsView(act, n-1, n)
 		k := -float64(fx)
-		sc, err := a.enc.DecoderScales(row)
+		sc, err := a.enc.DecoderScales(be.RowsView(x, r, r+1))
 		if err != nil {
 			return err
 		}
 		if sc != nil { // normalised space → the hook's units
 			k *= sc[0]
 		}
-		delta := make([]float32, d)
-		for j, w := range s.WDec.Data[f*d : (f+1)*d] {
+		row := be.RowsView(act, n-1, n)
+		delta := make([]float32, dOut)
+		for j, w := range s.WDec.Data[f*dOut : (f+1)*dOut] {
 			delta[j] = float32(k * float64(w))
 		}
-		t := be.Alloc(1, d)
+		t := be.Alloc(1, dOut)
 		defer be.Free(t)
 		be.Write(t, delta)
 		be.Add(row, row, t)
@@ -140,13 +169,13 @@ func (a *Ablator) At(ctx context.Context, f, pos, k int) (*Ablation, error) {
 	start := be.Alloc(n, D)
 	defer be.Free(start)
 	be.Write(start, a.saved[:n*D])
-	out, err := m.Run(ctx, a.tokens[:n], 1, n, model.Hooks{Uncentred: s.Uncentred,
-		Patches: map[string]model.Patch{h.String(): ablate},
+	abl, err := m.Run(ctx, a.tokens[:n], 1, n, model.Hooks{Uncentred: s.Uncentred, Observe: observe,
+		Patches: map[string]model.Patch{out.String(): ablate},
 		Resume:  &model.Resume{Layer: h.Layer, Resid: start}})
 	if err != nil {
 		return nil, fmt.Errorf("ablate feature %d at position %d: %w", f, pos, err)
 	}
-	ablated, err := m.Logits(out.Resid, []int{n - 1})
+	ablated, err := m.Logits(abl.Resid, []int{n - 1})
 	if err != nil {
 		return nil, err
 	}

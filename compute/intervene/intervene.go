@@ -3,7 +3,8 @@
 // (x + (c − f_i(x))·W_dec[f], the SAE's error kept so other features are
 // untouched) and ablation (clamping to 0), at every position of the prompt
 // and of what is generated, at one position or on the prompt only, and
-// generation with them.
+// generation with them. A transcoder's feature is read at its input hook
+// and changed where its output goes (Apply).
 package intervene
 
 import (
@@ -91,17 +92,136 @@ func (iv Intervention) Check() error {
 		return fmt.Errorf("coefficient %v is not a finite number", iv.Coeff)
 	case !iv.Where.Everywhere() && (iv.Where.From < 0 || iv.Where.To <= iv.Where.From):
 		return fmt.Errorf("positions [%d, %d): want 0 ≤ from < to", iv.Where.From, iv.Where.To)
-	case iv.Enc.SAE.Transcoder:
-		return errors.New("interventions on a transcoder's features are not supported yet (they read one hook and write another)")
+	case iv.Enc.SAE.Transcoder && iv.Enc.SAE.Output().Layer != iv.Enc.SAE.Hook.Layer:
+		return fmt.Errorf("transcoder reading %s and writing %s: an intervention needs both hooks in one block", iv.Enc.SAE.Hook, iv.Enc.SAE.Output())
 	}
 	return nil
+}
+
+// Apply returns hooks with the interventions ivs added, for model.Run or
+// model.NewDecoder: a PosPatch at each SAE's output hook (after a PosPatch
+// hooks already has there) and, when a transcoder is among them, an
+// observer of the hook it reads (before hooks.Observe, which still sees
+// every hook). A transcoder's intervention is made where its output goes
+// (blocks.L.hook_mlp_out for an MLP transcoder): add c·W_dec[f]; clamp
+// (c − f(x_in))·W_dec[f], f computed from the activation x_in that the
+// same pass (or Decoder step) has at the transcoder's input hook, which
+// comes earlier in the same block, so the transcoder's error at the
+// output is kept; ablate clamps to 0. Other SAEs read and write one hook,
+// as PosPatches does.
+func Apply(hooks model.Hooks, ivs []Intervention) (model.Hooks, error) {
+	byHook, err := group(ivs)
+	if err != nil {
+		return hooks, err
+	}
+	pp := make(map[string]model.PosPatch, len(hooks.PosPatches)+len(byHook))
+	for h, p := range hooks.PosPatches {
+		pp[h] = p
+	}
+	var readers []*inputs
+	for h, list := range byHook {
+		var in *inputs
+		for _, iv := range list {
+			if iv.Enc.SAE.Transcoder {
+				if in == nil {
+					in = &inputs{be: iv.Enc.Backend(), acts: map[hookname.Hook][]float32{}}
+					readers = append(readers, in)
+				}
+				in.acts[iv.Enc.SAE.Hook] = nil
+			}
+		}
+		p := patch(list, in)
+		if before := pp[h]; before != nil {
+			p = chain(before, p)
+		}
+		pp[h] = p
+	}
+	hooks.PosPatches = pp
+	if len(readers) > 0 {
+		inner := hooks.Observe
+		hooks.Observe = func(h hookname.Hook, act compute.Tensor) error {
+			for _, in := range readers {
+				in.observe(h, act)
+			}
+			if inner != nil {
+				return inner(h, act)
+			}
+			return nil
+		}
+	}
+	return hooks, nil
+}
+
+// chain runs a, then b.
+func chain(a, b model.PosPatch) model.PosPatch {
+	return func(be compute.Backend, h hookname.Hook, act compute.Tensor, batch, seq, first int) error {
+		if err := a(be, h, act, batch, seq, first); err != nil {
+			return err
+		}
+		return b(be, h, act, batch, seq, first)
+	}
+}
+
+// inputs keeps, for the patch at one output hook, the activations of the
+// current pass at the hooks its transcoders read (host copies, [rows,
+// width] row-major), until that patch uses them.
+type inputs struct {
+	be   compute.Backend
+	acts map[hookname.Hook][]float32
+	rows map[hookname.Hook]int
+}
+
+// observe copies act if h is a hook the patch's transcoders read.
+func (in *inputs) observe(h hookname.Hook, act compute.Tensor) {
+	if _, ok := in.acts[h]; !ok {
+		return
+	}
+	v := in.acts[h]
+	if n := act.Rows() * act.Cols(); cap(v) >= n {
+		v = v[:n]
+	} else {
+		v = make([]float32, n)
+	}
+	in.be.Read(act, v)
+	if in.rows == nil {
+		in.rows = map[hookname.Hook]int{}
+	}
+	in.acts[h], in.rows[h] = v, act.Rows()
+}
+
+// used forgets the rows kept, once the patch has read them: the next
+// pass (or Decoder step) must read its own.
+func (in *inputs) used() {
+	for h := range in.rows {
+		delete(in.rows, h)
+	}
 }
 
 // PosPatches returns the model patches that apply ivs, one per hook (for
 // model.Hooks.PosPatches). The interventions at one hook see the same
 // activation: every f(x) a clamp needs is computed before any change is
-// made, so several features steered at once add their directions.
+// made, so several features steered at once add their directions. A
+// transcoder's intervention also needs the activation at the hook it
+// reads: PosPatches refuses it, Apply adds what it needs.
 func PosPatches(ivs []Intervention) (map[string]model.PosPatch, error) {
+	byHook, err := group(ivs)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]model.PosPatch{}
+	for h, list := range byHook {
+		for _, iv := range list {
+			if iv.Enc.SAE.Transcoder {
+				return nil, fmt.Errorf("feature %d of the transcoder %s: its intervention needs the activation it reads as well as the hook it writes (use Apply)", iv.Feature, iv.Enc.SAE.Name())
+			}
+		}
+		out[h] = patch(list, nil)
+	}
+	return out, nil
+}
+
+// group checks ivs and groups them by the hook they change.
+func group(ivs []Intervention) (map[string][]Intervention, error) {
 	byHook := map[string][]Intervention{}
 	for _, iv := range ivs {
 		if err := iv.Check(); err != nil {
@@ -110,11 +230,7 @@ func PosPatches(ivs []Intervention) (map[string]model.PosPatch, error) {
 		h := iv.Enc.SAE.Output().String()
 		byHook[h] = append(byHook[h], iv)
 	}
-	out := map[string]model.PosPatch{}
-	for h, list := range byHook {
-		out[h] = patch(list)
-	}
-	return out, nil
+	return byHook, nil
 }
 
 // Patches is PosPatches for interventions at every position, as plain
@@ -140,14 +256,50 @@ func Patches(ivs []Intervention) (map[string]model.Patch, error) {
 	return out, nil
 }
 
-func patch(ivs []Intervention) model.PosPatch {
-	return func(be compute.Backend, _ hookname.Hook, act compute.Tensor, _, seq, first int) error {
+// patch returns the PosPatch of ivs, which share their output hook; in
+// holds the activations their transcoders read (nil when there is none).
+func patch(ivs []Intervention, in *inputs) model.PosPatch {
+	return func(be compute.Backend, h hookname.Hook, act compute.Tensor, _, seq, first int) error {
 		rows, d := act.Rows(), act.Cols()
+		// x is what each SAE encodes: the activation here, or for a
+		// transcoder its input hook's activation of the same pass
+		xs := map[*encoder.Encoder]compute.Tensor{}
+		defer func() {
+			for _, x := range xs {
+				if x != act {
+					be.Free(x)
+				}
+			}
+		}()
+		if in != nil {
+			defer in.used()
+		}
+		input := func(e *encoder.Encoder) (compute.Tensor, error) {
+			if x, ok := xs[e]; ok {
+				return x, nil
+			}
+			if !e.SAE.Transcoder {
+				xs[e] = act
+				return act, nil
+			}
+			ih := e.SAE.Hook
+			v := in.acts[ih]
+			if v == nil || in.rows[ih] != rows || len(v) != rows*e.SAE.DIn {
+				return nil, fmt.Errorf("transcoder %s: its input %s was not read in this pass before %s", e.SAE.Name(), ih, h)
+			}
+			x := be.Alloc(rows, e.SAE.DIn)
+			be.Write(x, v)
+			xs[e] = x
+			return x, nil
+		}
 		delta := make([]float64, rows*d)
 		feats := map[*encoder.Encoder][]float32{}  // f(x) of each SAE a clamp needs
 		scales := map[*encoder.Encoder][]float64{} // its decoder scales (nil: none)
 		for _, iv := range ivs {
 			s := iv.Enc.SAE
+			if s.OutDim() != d {
+				return fmt.Errorf("feature %d of %s: its decoder writes %d values, the activation at %s has %d", iv.Feature, s.Name(), s.OutDim(), h, d)
+			}
 			dir := s.WDec.Data[iv.Feature*d : (iv.Feature+1)*d]
 			coef := make([]float64, rows)
 			switch iv.Mode {
@@ -160,8 +312,12 @@ func patch(ivs []Intervention) model.PosPatch {
 			case Clamp, Ablate:
 				f, ok := feats[iv.Enc]
 				if !ok {
+					x, err := input(iv.Enc)
+					if err != nil {
+						return err
+					}
 					t := be.Alloc(rows, s.DSae)
-					err := iv.Enc.Encode(t, act)
+					err = iv.Enc.Encode(t, x)
 					if err == nil {
 						f = make([]float32, rows*s.DSae)
 						be.Read(t, f)
@@ -171,7 +327,7 @@ func patch(ivs []Intervention) model.PosPatch {
 						return err
 					}
 					feats[iv.Enc] = f
-					sc, err := iv.Enc.DecoderScales(act)
+					sc, err := iv.Enc.DecoderScales(x)
 					if err != nil {
 						return err
 					}
