@@ -351,7 +351,7 @@ func TestTranscoderPatchMatchesHostPatch(t *testing.T) {
 		{"logit difference at position 6", intervene.LogitDiff(13, 11), intervene.PatchOptions{OnePosition: true, Pos: 6, Batch: 1}, func(d *direct) float64 { return d.logitDiff(13, 11) }},
 		{"loss", intervene.LossMetric(), intervene.PatchOptions{Batch: 16}, func(d *direct) float64 { return d.loss() }},
 		{"sae0 feature", intervene.FeatureMetric(sae0, j, -1), intervene.PatchOptions{Batch: 5}, func(d *direct) float64 {
-			return hostEncode(t, sae0.SAE, d.acts[(T-1)*d.width : T*d.width])[j]
+			return hostEncode(t, sae0.SAE, d.acts[(T-1)*d.width:T*d.width])[j]
 		}},
 	} {
 		res, err := intervene.PatchWith(context.Background(), s.Model, enc, clean, corr, c.metric, c.opt)
