@@ -35,6 +35,7 @@ type guiOptions struct {
 	tabSet                                                      bool // --tab given: it overrides the tab the workspace was left on
 	backend, blas                                               string
 	patchExample                                                bool
+	flowExample, graphExample                                   bool
 }
 
 type multiFlag []string
@@ -54,6 +55,8 @@ func guiFlags(out io.Writer) (*flag.FlagSet, *guiOptions) {
 	fs.IntVar(&o.rows, "rows", 1000, "rows of 128 tokens to analyse")
 	fs.BoolVar(&o.analyze, "analyze", false, "analyse the SAEs that have no finished analysis")
 	fs.BoolVar(&o.patchExample, "patch-example", false, "run the Patch pane's example (indirect object identification) at start")
+	fs.BoolVar(&o.flowExample, "flow-example", false, "run the Flow pane's example prompt at start, for the feature selected (--feature)")
+	fs.BoolVar(&o.graphExample, "graph-example", false, "run the Attribution graph pane's example (indirect object identification) at start")
 	fs.BoolVar(&o.demo, "demo", false, "open the demo workspace (no download: a tiny random GPT-2 and two small SAEs on the shipped corpus)")
 	fs.StringVar(&o.pane, "pane", "", "pane to show: "+strings.Join(ui.PaneNames(), ", "))
 	fs.IntVar(&o.feature, "feature", -1, "feature to select")
@@ -298,6 +301,12 @@ func start(s *ui.Shell, o *guiOptions) {
 		}
 		if o.patchExample {
 			e.Patch().RunExample()
+		}
+		if o.flowExample {
+			e.Flow().RunExample()
+		}
+		if o.graphExample {
+			e.AttrGraph().RunExample()
 		}
 		fmt.Fprintln(os.Stderr, "saescope: workspace ready")
 	})

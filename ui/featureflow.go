@@ -117,6 +117,8 @@ type flowRequest struct {
 	target  *workspace.SAE
 	ups     []*workspace.SAE
 	views   map[*workspace.SAE]*View
+	// pick: the target is the feature most active at pos
+	pick bool
 }
 
 // NewFlowPane builds the Flow pane of v.
@@ -216,11 +218,12 @@ func (p *FlowPane) Settle() {
 func (p *FlowPane) Result() *FlowResult { return p.res }
 
 // RunExample types the example prompt, the last position, and runs it for
-// the selected feature.
+// the selected feature; with none selected, for the feature most active
+// there (selected in every pane once found).
 func (p *FlowPane) RunExample() {
 	p.Prompt.SetText(FlowExample)
 	p.Pos.SetText("-1")
-	p.Start()
+	p.start(p.v.Feature() < 0)
 }
 
 // syncTarget names the target beside Run.
@@ -301,13 +304,13 @@ func upstreamSAEs(target *workspace.SAE) []*workspace.SAE {
 }
 
 // request reads the inputs.
-func (p *FlowPane) request() (*flowRequest, error) {
+func (p *FlowPane) request(pick bool) (*flowRequest, error) {
 	s := p.v.SAE
 	if s == nil || s.W == nil || s.W.Model == nil {
 		return nil, errors.New("no model loaded: open a model and SAEs at two hooks to see how features flow")
 	}
 	f := p.v.Feature()
-	if f < 0 {
+	if f < 0 && !pick {
 		return nil, errors.New("select a feature first (in the ranking): the flow shows where its input comes from")
 	}
 	ups := upstreamSAEs(s)
@@ -334,16 +337,20 @@ func (p *FlowPane) request() (*flowRequest, error) {
 	if pos < 0 {
 		pos += T
 	}
-	return &flowRequest{tokens: tokens, feature: f, pos: pos, target: s, ups: ups, views: benchViews(p.v)}, nil
+	return &flowRequest{tokens: tokens, feature: f, pos: pos, target: s, ups: ups, views: benchViews(p.v), pick: pick}, nil
 }
 
 // Start runs the flow of the inputs in the background; Cancel stops it.
 // A bad input is said in the message line instead.
-func (p *FlowPane) Start() {
+func (p *FlowPane) Start() { p.start(false) }
+
+// start is Start; with pick, the target is the feature most active at
+// the position, selected in every pane when the run ends.
+func (p *FlowPane) start(pick bool) {
 	if p.cancel != nil {
 		return
 	}
-	req, err := p.request()
+	req, err := p.request(pick)
 	if err != nil {
 		p.msg.setResult(err.Error())
 		return
@@ -369,7 +376,14 @@ func (p *FlowPane) Start() {
 	p.wg.Add(1)
 	p.v.Jobs.Go(func(context.Context) {
 		defer p.wg.Done()
-		res, err := ComputeFlow(ctx, req.target, req.ups, req.tokens, req.feature, req.pos, progress)
+		var res *FlowResult
+		err := error(nil)
+		if req.pick {
+			req.feature, err = mostActive(ctx, req.target, req.tokens, req.pos)
+		}
+		if err == nil {
+			res, err = ComputeFlow(ctx, req.target, req.ups, req.tokens, req.feature, req.pos, progress)
+		}
 		if res != nil {
 			res.Elapsed = time.Since(t0)
 			for i := range res.Rows {
@@ -520,7 +534,31 @@ func (p *FlowPane) finish(id uint64, res *FlowResult, err error) {
 		return
 	}
 	p.Status.SetText("Computed on " + res.ComputedOn + " in " + fduration2(res.Elapsed) + ".")
+	if res.Feature != p.v.Feature() {
+		p.v.Select(res.Feature) // the example's pick
+	}
 	p.show(res)
+}
+
+// mostActive returns target's feature most active at pos of tokens.
+func mostActive(ctx context.Context, target *workspace.SAE, tokens []int32, pos int) (int, error) {
+	ar, err := attribution.Run(ctx, target.W.Model, []*encoder.Encoder{target.Enc}, tokens,
+		attribution.Metric{Kind: attribution.Feature, Feature: 0, Pos: pos})
+	if err != nil {
+		return 0, fmt.Errorf("encoding the prompt with %s: %w", target.Name(), err)
+	}
+	n := target.Weights.DSae
+	row := ar.Acts[0][pos*n : (pos+1)*n]
+	best := 0
+	for f, a := range row {
+		if a > row[best] {
+			best = f
+		}
+	}
+	if row[best] <= 0 {
+		return 0, fmt.Errorf("no feature of %s fires at position %d of the prompt: select one to trace", target.Name(), pos)
+	}
+	return best, nil
 }
 
 // show lists and plots a result.
