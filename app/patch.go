@@ -42,6 +42,9 @@ func runPatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *ef.text != "" || *ef.tokens != "" {
 		return errors.New("patch takes --clean and --corrupt, not --text or --tokens")
 	}
+	if *batch < 1 {
+		return fmt.Errorf("--batch %d: at least 1", *batch)
+	}
 	opt := intervene.PatchOptions{Batch: *batch}
 	if *pos != "" {
 		p, err := strconv.Atoi(strings.TrimSpace(*pos))

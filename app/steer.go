@@ -64,6 +64,11 @@ func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
+	if *temperature != 0 && !(*topP > 0 && *topP <= 1) {
+		// the sampler reads 0 as "no nucleus", the opposite of what a
+		// top-p of 0 asks for, so 0 is refused as the Steer pane does
+		return fmt.Errorf("--top-p %g: want a number above 0, at most 1 (1 keeps every token)", *topP)
+	}
 	if *greedy && *temperature != 0 {
 		return errors.New("--greedy and --temperature together: pick one")
 	}
