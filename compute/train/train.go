@@ -1,8 +1,9 @@
 // Package train fits a standard ReLU sparse autoencoder (SAELens'
 // "standard" architecture: f = ReLU((x - b_dec)·W_enc + b_enc),
 // x̂ = f·W_dec + b_dec) to activations by Adam on the squared
-// reconstruction error plus an L1 penalty, with decoder rows kept at unit
-// norm. It is small and single-threaded: it trains the demo workspace's
+// reconstruction error plus an L1 penalty, or a TopK one (SAELens "topk":
+// only the K largest pre-activations of each token kept, ReLU'd, no
+// penalty), with decoder rows kept at unit norm. It is small and single-threaded: it trains the demo workspace's
 // SAE (weights/demo), not GPT-2 small's.
 package train
 
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -29,6 +31,9 @@ type Options struct {
 	Batch  int     // tokens per step
 	Epochs int
 	Seed   uint64
+	// K > 0 trains a TopK SAE keeping K features per token (L1 must then
+	// be 0); 0 trains a ReLU SAE with the L1 penalty.
+	K int
 }
 
 // Fit is how well an SAE explains its data.
@@ -47,6 +52,9 @@ func SAE(ctx context.Context, x []float32, n, d int, h hookname.Hook, o Options,
 	}
 	if o.DSae <= 0 || o.Batch <= 0 || o.Epochs <= 0 || o.LR <= 0 || o.L1 < 0 {
 		return nil, Fit{}, errors.New("train: d_sae, batch, epochs and learning rate must be positive, L1 not negative")
+	}
+	if o.K < 0 || o.K > o.DSae || (o.K > 0 && o.L1 != 0) {
+		return nil, Fit{}, fmt.Errorf("train: TopK k %d must be in [1, d_sae=%d] with no L1 penalty (L1 %g), or 0 for a ReLU SAE", o.K, o.DSae, o.L1)
 	}
 	k := o.DSae
 	rng := rand.New(rand.NewPCG(o.Seed, 0x7a1))
@@ -88,6 +96,7 @@ func SAE(ctx context.Context, x []float32, n, d int, h hookname.Hook, o Options,
 
 	m := min(o.Batch, n)
 	s := newScratch(m, d, k)
+	s.topK = o.K
 	order := make([]int, n)
 	for i := range order {
 		order[i] = i
@@ -108,7 +117,7 @@ func SAE(ctx context.Context, x []float32, n, d int, h hookname.Hook, o Options,
 				normalize(p.wDec[f*d : (f+1)*d])
 			}
 		}
-		fit = measure(p, x, n, d, k, variance)
+		fit = measure(p, x, n, d, k, o.K, variance)
 		if progress != nil {
 			progress(epoch, fit)
 		}
@@ -119,6 +128,9 @@ func SAE(ctx context.Context, x []float32, n, d int, h hookname.Hook, o Options,
 		BEnc:             weights.Tensor{Shape: []int{k}, Data: p.bEnc},
 		BDec:             weights.Tensor{Shape: []int{d}, Data: p.bDec},
 		ApplyBDecToInput: true}
+	if o.K > 0 {
+		out.Arch, out.K = sae.TopK, o.K
+	}
 	return out, fit, nil
 }
 
@@ -141,6 +153,7 @@ type scratch struct {
 	f       []float32 // [m, k]
 	e       []float32 // [m, d]: x̂ - x, then the gradient of x̂
 	dpre    []float32 // [m, k]: gradient of the pre-activations
+	topK    int       // K of a TopK SAE, 0 for ReLU
 }
 
 func newScratch(m, d, k int) *scratch {
@@ -160,7 +173,7 @@ func (s *scratch) step(p, g *params, l1 float32) {
 			s.xc[i*d+j] = s.x[i*d+j] - p.bDec[j]
 		}
 	}
-	encode(s.xc, p, m, d, k, s.pre, s.f)
+	encode(s.xc, p, m, d, k, s.topK, s.pre, s.f)
 	// e = f·W_dec + b_dec - x
 	blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(m, k, s.f), gen(k, d, p.wDec), 0, gen(m, d, s.e))
 	inv := 2 / float32(m)
@@ -177,10 +190,11 @@ func (s *scratch) step(p, g *params, l1 float32) {
 			g.bDec[j] += s.e[i*d+j]
 		}
 	}
-	// dL/dpre = (dx̂·W_decᵀ + l1/m)·[pre > 0], into pre.
+	// dL/dpre = (dx̂·W_decᵀ + l1/m)·[f > 0] (f > 0: pre > 0, and among
+	// the top K for TopK), into pre.
 	mask := s.pre
 	for i := range mask {
-		if mask[i] > 0 {
+		if s.f[i] > 0 {
 			mask[i] = 1
 		} else {
 			mask[i] = 0
@@ -205,17 +219,45 @@ func (s *scratch) step(p, g *params, l1 float32) {
 	}
 }
 
-// encode sets pre = xc·W_enc + b_enc and f = ReLU(pre) for m rows.
-func encode(xc []float32, p *params, m, d, k int, pre, f []float32) {
+// encode sets pre = xc·W_enc + b_enc and f = ReLU(pre) for m rows, with
+// topK > 0 only the topK largest pre-activations of each row kept (ties
+// to the lower index).
+func encode(xc []float32, p *params, m, d, k, topK int, pre, f []float32) {
 	blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(m, d, xc), gen(d, k, p.wEnc), 0, gen(m, k, pre))
 	for i := range pre[:m*k] {
 		pre[i] += p.bEnc[i%k]
 		f[i] = max(pre[i], 0)
 	}
+	if topK <= 0 || topK >= k {
+		return
+	}
+	sorted := make([]float32, k)
+	for r := 0; r < m; r++ {
+		row := pre[r*k : (r+1)*k]
+		copy(sorted, row)
+		slices.Sort(sorted)
+		th := sorted[k-topK]
+		kept := 0
+		for _, v := range row {
+			if v > th {
+				kept++
+			}
+		}
+		ties := topK - kept // values equal to th that may be kept
+		for j, v := range row {
+			switch {
+			case v > th:
+			case v == th && ties > 0:
+				ties--
+			default:
+				f[r*k+j] = 0
+			}
+		}
+	}
 }
 
 // measure returns the fit of p on all of x.
-func measure(p *params, x []float32, n, d, k int, variance float64) Fit {
+func measure(p *params, x []float32, n, d, k, topK int, variance float64) Fit {
 	const chunk = 4096
 	xc := make([]float32, chunk*d)
 	pre, f := make([]float32, chunk*k), make([]float32, chunk*k)
@@ -228,7 +270,7 @@ func measure(p *params, x []float32, n, d, k int, variance float64) Fit {
 		for i := 0; i < m*d; i++ {
 			xc[i] = x[t0*d+i] - p.bDec[i%d]
 		}
-		encode(xc, p, m, d, k, pre, f)
+		encode(xc, p, m, d, k, topK, pre, f)
 		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, gen(m, k, f[:m*k]), gen(k, d, p.wDec), 0, gen(m, d, xh[:m*d]))
 		for i, v := range f[:m*k] {
 			if v > 0 {
