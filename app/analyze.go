@@ -34,6 +34,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	out := fs.String("out", "", "store file (default: the cache folder, keyed by model, SAE, corpus and parameters)")
 	force := fs.Bool("force", false, "scan again even when a finished store exists")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	shard := fs.String("shard", "", shardUsage)
 	tlCompat := fs.Bool("tl-compat", false, "build rows exactly as TransformerLens 2.x tokenize_and_concatenate did (20 character chunks per 1000-document batch, every EOS removed); default: documents joined with EOS, as TransformerLens 3.1+")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -114,6 +115,12 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		meta.Corpus.Kind = store.TokenRows
 	}
 	meta.Hook = e.sae.Hook.String()
+	if *shard != "" {
+		if len(saes.values) > 1 || len(hooks.values) > 1 {
+			return errors.New("--shard with several --sae: run analyze --shard I/N once per SAE (each SAE's shards are merged into its own store)")
+		}
+		return analyzeShard(ctx, e, c, meta, *shard, *out, *force, say, stdout)
+	}
 	if len(saes.values) > 1 || len(hooks.values) > 1 {
 		return analyzeMany(ctx, e, saes.values, c, meta, manyOptions{out: *out, force: *force, foldDec: *ef.foldDec, hooks: hooks.values, say: say}, stdout)
 	}

@@ -3,6 +3,7 @@ package analysis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -36,7 +37,7 @@ func ShardAlign(p store.Params) int {
 // scan's: no shard, every row, the bounded format; summary empty).
 func CheckShards(shards []*store.Store, names []string) ([]*store.Store, store.Meta, error) {
 	if len(shards) == 0 {
-		return nil, store.Meta{}, fmt.Errorf("merge: no shard stores given")
+		return nil, store.Meta{}, errors.New("no shard stores given")
 	}
 	name := func(i int) string {
 		if i < len(names) {
@@ -47,10 +48,10 @@ func CheckShards(shards []*store.Store, names []string) ([]*store.Store, store.M
 	for i, s := range shards {
 		sh := s.Meta.Params.Shard
 		if sh == nil {
-			return nil, store.Meta{}, fmt.Errorf("merge: %s is not a shard store (analyze --shard I/N makes them)", name(i))
+			return nil, store.Meta{}, fmt.Errorf("%s is not a shard store (analyze --shard I/N makes them)", name(i))
 		}
 		if s.Meta.Version != store.FullFormatVersion || s.Bounded() {
-			return nil, store.Meta{}, fmt.Errorf("merge: %s: shard %s is a format %d store; shard stores are format %d (every activation): scan it again with this version's analyze --shard", name(i), sh, s.Meta.Version, store.FullFormatVersion)
+			return nil, store.Meta{}, fmt.Errorf("%s: shard %s is a format %d store; shard stores are format %d (every activation): scan it again with this version's analyze --shard", name(i), sh, s.Meta.Version, store.FullFormatVersion)
 		}
 	}
 	m0, s0 := shards[0].Meta, *shards[0].Meta.Params.Shard
@@ -76,7 +77,7 @@ func CheckShards(shards []*store.Store, names []string) ([]*store.Store, store.M
 			diff = fmt.Sprintf("the split (shard %s of %d rows, not of %d shards of %d rows)", sh, sh.TotalRows, s0.Count, s0.TotalRows)
 		}
 		if diff != "" {
-			return nil, store.Meta{}, fmt.Errorf("merge: %s and %s are shards of different scans: they differ in %s", name(0), name(i+1), diff)
+			return nil, store.Meta{}, fmt.Errorf("%s and %s are shards of different scans: they differ in %s", name(0), name(i+1), diff)
 		}
 	}
 	order := make([]int, len(shards))
@@ -91,23 +92,23 @@ func CheckShards(shards []*store.Store, names []string) ([]*store.Store, store.M
 		s := shards[i]
 		sh := *s.Meta.Params.Shard
 		if sh.Index < next {
-			return nil, store.Meta{}, fmt.Errorf("merge: shard %s is given twice (%s and %s): the shards overlap", sh, prev, name(i))
+			return nil, store.Meta{}, fmt.Errorf("shard %s is given twice (%s and %s): the shards overlap", sh, prev, name(i))
 		}
 		if sh.Index > next {
-			return nil, store.Meta{}, fmt.Errorf("merge: shard %d/%d is missing (give every shard 0 to %d of the scan)", next, sh.Count, sh.Count-1)
+			return nil, store.Meta{}, fmt.Errorf("shard %d/%d is missing (give every shard 0 to %d of the scan)", next, sh.Count, sh.Count-1)
 		}
 		lo, hi, err := store.ShardRows(sh.Index, sh.Count, sh.TotalRows, align)
 		if err != nil {
-			return nil, store.Meta{}, fmt.Errorf("merge: %s: %w", name(i), err)
+			return nil, store.Meta{}, fmt.Errorf("%s: %w", name(i), err)
 		}
 		if sh.FirstRow != lo || s.Meta.Params.Rows != hi-lo || len(s.Tokens) != (hi-lo)*s.SeqLen() {
-			return nil, store.Meta{}, fmt.Errorf("merge: %s: shard %s holds rows %d to %d, but shard %s of %d rows is rows %d to %d", name(i), sh, sh.FirstRow, sh.FirstRow+s.Meta.Params.Rows-1, sh, sh.TotalRows, lo, hi-1)
+			return nil, store.Meta{}, fmt.Errorf("%s: shard %s holds rows %d to %d, but shard %s of %d rows is rows %d to %d", name(i), sh, sh.FirstRow, sh.FirstRow+s.Meta.Params.Rows-1, sh, sh.TotalRows, lo, hi-1)
 		}
 		out = append(out, s)
 		next, prev = next+1, name(i)
 	}
 	if next != s0.Count {
-		return nil, store.Meta{}, fmt.Errorf("merge: shard %d/%d is missing (give every shard 0 to %d of the scan)", next, s0.Count, s0.Count-1)
+		return nil, store.Meta{}, fmt.Errorf("shard %d/%d is missing (give every shard 0 to %d of the scan)", next, s0.Count, s0.Count-1)
 	}
 	meta := m0
 	meta.Params = want

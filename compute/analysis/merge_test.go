@@ -21,7 +21,7 @@ import (
 // into dir and opens it again.
 func shardScan(t *testing.T, s *fixture.Setup, sae string, rows [][]int32, p store.Params, i, n int, dir string) (*store.Store, string) {
 	t.Helper()
-	meta := store.Meta{Params: p}
+	meta := store.Meta{Params: p, SAE: store.Source{Path: sae, Hash: "hash of " + sae}}
 	lo, hi, err := analysis.PlanShard(&meta, len(rows), i, n)
 	if err != nil {
 		t.Fatal(err)
@@ -57,9 +57,9 @@ func TestMergeFourShardsEqualsOneScan(t *testing.T) {
 	s := fixture.NewSetup(t, ref, cpu.BLASAuto)
 	p := analysis.DefaultParams()
 	p.Batch, p.BaselineStride, p.ReconRows = 4, 5, 6 // shards on multiples of 20 rows
-	rows := rowsOf(90, 24, 9)                       // shards of 20, 20, 20 and 30 rows
+	rows := rowsOf(90, 24, 9)                        // shards of 20, 20, 20 and 30 rows
 	ctx := context.Background()
-	one, err := analysis.Scan(ctx, s.Model, s.SAEs["sae0"], rows, store.Meta{Params: p}, nil)
+	one, err := analysis.Scan(ctx, s.Model, s.SAEs["sae0"], rows, store.Meta{Params: p, SAE: store.Source{Path: "sae0", Hash: "hash of sae0"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,5 +233,97 @@ func sameBounded(t *testing.T, a, b *store.Store) {
 	}
 	if len(a.SampVal) == 0 || a.Meta.Summary.RandomTokens == 0 || slices.Max(a.CoN) == 0 {
 		t.Error("empty store: nothing compared")
+	}
+}
+
+// Merge refuses, saying why, shards of different scans (SAE, settings,
+// corpus, split), a shard given twice, a missing shard, a shard whose
+// rows are not its share, a store that is not a shard, and an SAE that
+// is not the shards'.
+func TestMergeRefuses(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASAuto)
+	p := analysis.DefaultParams()
+	p.Batch, p.BaselineStride, p.ReconRows = 2, 1, 0
+	rows := rowsOf(8, 12, 3)
+	dir := t.TempDir()
+	var four []*store.Store
+	for i := range 4 {
+		st, _ := shardScan(t, s, "sae0", rows, p, i, 4, dir)
+		four = append(four, st)
+	}
+	other, _ := shardScan(t, s, "sae1", rows, p, 2, 4, dir)
+	q := p
+	q.BaselineSeed++
+	seeded, _ := shardScan(t, s, "sae0", rows, q, 2, 4, dir)
+	half, _ := shardScan(t, s, "sae0", rows, p, 1, 2, dir)
+	whole, err := analysis.Scan(context.Background(), s.Model, s.SAEs["sae0"], rows, store.Meta{Params: p}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	corpus := func(st *store.Store, hash string) *store.Store {
+		c := *st
+		c.Meta.Corpus = store.Source{Path: "corpus-" + hash, Hash: hash}
+		return &c
+	}
+	moved := *four[2]
+	sh := *moved.Meta.Params.Shard
+	sh.FirstRow--
+	moved.Meta.Params.Shard = &sh
+	for _, tc := range []struct {
+		name   string
+		shards []*store.Store
+		want   string
+	}{
+		{"other SAE", []*store.Store{four[0], four[1], other, four[3]}, "differ in the SAE"},
+		{"other settings", []*store.Store{four[0], four[1], seeded, four[3]}, "differ in the settings"},
+		{"other corpus", []*store.Store{corpus(four[0], "a"), corpus(four[1], "a"), corpus(four[2], "b"), corpus(four[3], "a")}, "differ in the corpus"},
+		{"other split", []*store.Store{four[0], half, four[2], four[3]}, "differ in the split"},
+		{"twice", []*store.Store{four[0], four[1], four[1], four[3]}, "shard 1/4 is given twice"},
+		{"missing", []*store.Store{four[0], four[1], four[3]}, "shard 2/4 is missing"},
+		{"missing last", []*store.Store{four[0], four[1], four[2]}, "shard 3/4 is missing"},
+		{"rows", []*store.Store{four[0], four[1], &moved, four[3]}, "holds rows 3 to 4, but shard 2/4 of 8 rows is rows 4 to 5"},
+		{"not a shard", []*store.Store{four[0], whole}, "is not a shard store"},
+		{"none", nil, "no shard stores"},
+	} {
+		_, err := analysis.Merge(context.Background(), s.Model, s.SAEs["sae0"], tc.shards, nil, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error saying %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := analysis.Merge(context.Background(), s.Model, s.SAEs["sae0"], four, nil, nil); err != nil {
+		t.Fatalf("the four shards: %v", err)
+	}
+	if s.SAEs["sae1"].SAE.Hook != s.SAEs["sae0"].SAE.Hook || s.SAEs["sae1"].SAE.DSae != s.SAEs["sae0"].SAE.DSae {
+		_, err := analysis.Merge(context.Background(), s.Model, s.SAEs["sae1"], four, nil, nil)
+		if err == nil || !strings.Contains(err.Error(), "is not the shards'") {
+			t.Errorf("another SAE: %v", err)
+		}
+	}
+}
+
+func TestParseShard(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		i, n int
+		ok   bool
+	}{{"0/4", 0, 4, true}, {"3/4", 3, 4, true}, {"4/4", 0, 0, false}, {"-1/4", 0, 0, false}, {"1/0", 0, 0, false},
+		{"1/4x", 0, 0, false}, {"1", 0, 0, false}, {"", 0, 0, false}, {"1/4/5", 0, 0, false}} {
+		i, n, err := store.ParseShard(tc.in)
+		if (err == nil) != tc.ok || i != tc.i || n != tc.n {
+			t.Errorf("ParseShard(%q) = %d, %d, %v", tc.in, i, n, err)
+		}
+	}
+	for _, tc := range []struct{ i, n, total, align, lo, hi int }{
+		{0, 4, 1000, 160, 0, 160}, {1, 4, 1000, 160, 160, 480}, {2, 4, 1000, 160, 480, 800}, {3, 4, 1000, 160, 800, 1000},
+		{0, 1, 7, 5, 0, 7}, {1, 2, 90, 20, 40, 90},
+	} {
+		lo, hi, err := store.ShardRows(tc.i, tc.n, tc.total, tc.align)
+		if err != nil || lo != tc.lo || hi != tc.hi {
+			t.Errorf("ShardRows(%d, %d, %d, %d) = %d, %d, %v; want %d, %d", tc.i, tc.n, tc.total, tc.align, lo, hi, err, tc.lo, tc.hi)
+		}
+	}
+	if _, _, err := store.ShardRows(7, 8, 1000, 160); err == nil || !strings.Contains(err.Error(), "at most 7 shards") {
+		t.Errorf("8 shards of 1000 rows on multiples of 160: %v", err)
 	}
 }
