@@ -43,6 +43,7 @@ func commands() map[string]command {
 		"contexts": {"top contexts of a feature: contexts --store FILE --feature N [--k 30 --prefix 30 --suffix 2] [--intervals] [--text]", runContexts},
 		"stats":    {"summary and learnt-vs-random histograms: stats --store FILE [--kind K --threshold T]", runStats},
 		"fetch":    {"get models, SAEs and the corpus into the Hugging Face cache: fetch NAME... | fetch --list [--remote]", runFetch},
+		"merge":    {"combine the shard stores of analyze --shard I/N into the store one run makes: merge [--out FILE] STORE…", runMerge},
 		"plot":     {"draw a plot to PNG/SVG/PDF: plot --store FILE --kind K|density [--feature N,M] --out FILE.png|svg|pdf", runPlot},
 		"recons":   {"losses with the SAE spliced in: recons --model DIR --sae PATH --text T|--tokens IDS", runRecons},
 		"steer":    {"generate with a feature added, clamped or ablated: steer --model DIR --sae PATH --feature N --add C|--clamp C|--ablate --text T|--tokens IDS [--generate N]", runSteer},
