@@ -75,7 +75,8 @@ func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if iv.Where, err = steerSpan(pos, *promptOnly, len(rows[0]), *generate); err != nil {
 		return err
 	}
-	patches, err := intervene.PosPatches([]intervene.Intervention{iv})
+	uncentred := e.enc.SAE.Uncentred
+	steer, err := intervene.Apply(model.Hooks{Uncentred: uncentred}, []intervene.Intervention{iv})
 	if err != nil {
 		return err
 	}
@@ -95,12 +96,11 @@ func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return out
 	}
-	uncentred := e.enc.SAE.Uncentred
 	plain, err := intervene.Generate(ctx, e.m, rows[0], *generate, model.Hooks{Uncentred: uncentred}, samp)
 	if err != nil {
 		return err
 	}
-	steered, err := intervene.Generate(ctx, e.m, rows[0], *generate, model.Hooks{Uncentred: uncentred, PosPatches: patches}, samp)
+	steered, err := intervene.Generate(ctx, e.m, rows[0], *generate, steer, samp)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		ls, err := intervene.PromptLoss(ctx, e.m, rows[0], model.Hooks{Uncentred: uncentred, PosPatches: patches})
+		ls, err := intervene.PromptLoss(ctx, e.m, rows[0], steer)
 		if err != nil {
 			return err
 		}
