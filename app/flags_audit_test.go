@@ -480,12 +480,24 @@ func auditBaselines(fix string) map[string][]auditBaseline {
 			// several SAEs in one pass, into the cache folder
 			{args: []string{"analyze", "--model", fixModel, "--sae", fixSAE0, "--sae", fixSAE1, "--tokens", "50256,464,2068,7586;50256,818,16450,11", "--recon-rows", "1"},
 				cacheInDir: true, skip: notHere("force", "nothing to scan again in a fresh folder: probed on the cached baseline")},
+			// one shard of the rows
+			{args: []string{"analyze", "--model", fixModel, "--sae", fixSAE0, "--tokens", "50256,464,2068,7586;50256,818,16450,11", "--batch", "1", "--baseline-stride", "1", "--recon-rows", "1", "--shard", "0/2", "--out", "{dir}/s.saestore"},
+				skip: notHere("force", "nothing to scan again in a fresh folder: probed on the cached baseline")},
 			// a finished store found again
 			{args: analyzeTokensArgs("{dir}/s.saestore"), prep: func(t *testing.T, dir string) {
 				copyFile(t, filepath.Join(fix, "cached.saestore"), filepath.Join(dir, "s.saestore"))
 			}},
 		},
 		"rank": {{args: []string{"rank", "--store", "{fix}/s.saestore"}}},
+		"merge": {{args: []string{"merge", "--out", "{dir}/m.saestore", "{dir}/s0.saestore", "{dir}/s1.saestore"}, prep: func(t *testing.T, dir string) {
+			for i := range 2 {
+				_, errs, code := runCLI(t, "analyze", "--model", fixModel, "--sae", fixSAE0, "--tokens", "50256,464,2068,7586;50256,818,16450,11",
+					"--batch", "1", "--baseline-stride", "1", "--recon-rows", "1", "--shard", fmt.Sprintf("%d/2", i), "--out", filepath.Join(dir, fmt.Sprintf("s%d.saestore", i)), "--quiet")
+				if code != 0 {
+					t.Fatalf("shard %d: %s", i, errs)
+				}
+			}
+		}}},
 		"train-model": {{args: []string{"train-model", "--layers", "1", "--d-model", "8", "--heads", "2", "--ctx", "16", "--steps", "4", "--batch", "2",
 			"--warmup", "1", "--val-every", "2", "--corpus", "{fix}/docs.jsonl", "--out", "{dir}/m", "--blas", "gonum"}}},
 		"contexts": {{args: []string{"contexts", "--store", "{fix}/s.saestore", "--feature", "17"}}, {args: []string{"contexts", "--store", "{fix}/s.saestore", "--feature", "17", "--intervals"}}},
