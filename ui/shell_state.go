@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/saescope/saescope/compute/intervene"
@@ -122,10 +121,6 @@ func (s *Shell) restoreState(w WorkspaceSpec) {
 		var fs []SteerFeature
 		for _, it := range p.Features {
 			v := explorers[it.SAE].View
-			if v.SAE.Weights.Transcoder {
-				notes = append(notes, fmt.Sprintf("steered feature %d of %s: a transcoder's features cannot be steered yet", it.Feature, v.Name()))
-				continue
-			}
 			fs = append(fs, SteerFeature{View: v, Feature: it.Feature, Mode: intervene.Mode(it.Mode), Coeff: it.Coeff})
 		}
 		b.Steer().Replace(fs, steerSettingsOf(p))

@@ -260,11 +260,10 @@ func (r *steerRunner) compute(ctx context.Context, req *steerRequest) (*SteerRes
 	}
 	steered, lossSteered := plain.res, plain.loss
 	if len(ivs) > 0 {
-		patches, err := intervene.PosPatches(ivs)
+		hooks, err := intervene.Apply(model.Hooks{Uncentred: uncentred}, ivs)
 		if err != nil {
 			return nil, err
 		}
-		hooks := model.Hooks{Uncentred: uncentred, PosPatches: patches}
 		if steered, err = intervene.Generate(ctx, m, prompt, st.Tokens, hooks, samp); err != nil {
 			return nil, err
 		}

@@ -159,9 +159,6 @@ func (s *SteerSet) Add(v *View, f int) error {
 	if s.Has(v, f) {
 		return fmt.Errorf("feature %d of %s is already in the Steer list", f, v.Name())
 	}
-	if v.SAE != nil && v.SAE.Weights.Transcoder {
-		return fmt.Errorf("feature %d of %s: steering a transcoder's features is not supported yet (they read one hook and write another)", f, v.Name())
-	}
 	s.features = append(s.features, SteerFeature{View: v, Feature: f, Mode: intervene.Add, Coeff: SteerDefault(v, f)})
 	s.changed(true)
 	return nil
