@@ -327,3 +327,50 @@ func TestParseShard(t *testing.T) {
 		t.Errorf("8 shards of 1000 rows on multiples of 160: %v", err)
 	}
 }
+
+// Past the bounded builder's exact prefix (store.ExactTokens tokens: the
+// bins are fixed, then the rows stream, ranges doubling) the merged store
+// is still the single scan's: the shards' rows are replayed in the same
+// order, so every streaming decision and reservoir draw is the same.
+func TestMergeShardsPastExactPrefix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans 1100 rows of 128 tokens twice")
+	}
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASAuto)
+	p := analysis.DefaultParams()
+	p.ReconRows = 2
+	rows := rowsOf(1100, 128, 11)
+	if len(rows)*128 <= store.ExactTokens {
+		t.Fatal("the corpus must be longer than the exact prefix")
+	}
+	ctx := context.Background()
+	meta := store.Meta{Params: p, SAE: store.Source{Path: "sae1", Hash: "hash of sae1"}}
+	one, err := analysis.Scan(ctx, s.Model, s.SAEs["sae1"], rows, meta, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var shards []*store.Store
+	for i := range 3 {
+		st, _ := shardScan(t, s, "sae1", rows, p, i, 3, dir)
+		shards = append(shards, st)
+	}
+	merged, err := analysis.Merge(ctx, s.Model, s.SAEs["sae1"], shards, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameBounded(t, merged, one)
+	doubled := 0
+	for f := 0; f < one.DSae(); f++ {
+		if one.Range[f] != one.Learnt.Max[f] {
+			doubled++
+		}
+		ia, err1 := merged.IntervalSamples(f, 5, 5)
+		ib, err2 := one.IntervalSamples(f, 5, 5)
+		if err1 != nil || err2 != nil || !reflect.DeepEqual(ia, ib) {
+			t.Fatalf("feature %d: interval samples differ (%v, %v)", f, err1, err2)
+		}
+	}
+	t.Logf("%d of %d features' ranges doubled past the prefix", doubled, one.DSae())
+}
