@@ -16,6 +16,7 @@ import (
 	"github.com/saescope/saescope/compute/cpu"
 	"github.com/saescope/saescope/compute/intervene"
 	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/compute/store"
 	"github.com/saescope/saescope/compute/workspace"
 	"github.com/saescope/saescope/ui/labels"
 	"github.com/saescope/saescope/weights/corpus"
@@ -209,6 +210,42 @@ func TestNeuroscopeHoverTranscoder(t *testing.T) {
 	if strings.Contains(line, "not supported") {
 		t.Fatalf("hover line %q", line)
 	}
+	for _, l := range [][]intervene.LogProbChange{want.Increases, want.Decreases} {
+		for _, ch := range l {
+			if item := fmt.Sprintf("%s %+.2f", v.Tok.DisplayString(ch.ID), ch.Delta); !strings.Contains(line, item) {
+				t.Errorf("line %q lacks %q", line, item)
+			}
+		}
+	}
+}
+
+// Hovering the marked token of a transcoder feature's strongest context
+// shows intervene.AblateAt's lists on that corpus row.
+func TestContextsHoverTranscoder(t *testing.T) {
+	test.NewTempApp(t)
+	v := transcoderView(t)
+	p := NewContextsPane(v)
+	show(t, p.Content(), 800, 700)
+	st := v.Store()
+	f := st.Rank(store.ByMean, true).Live[0].ID
+	v.Select(f)
+	s := p.TopList()[0]
+	c := firstOfEachRow(t, st, f, 1, DefaultPrefix, DefaultSuffix)[0]
+	s.OnHover(s.Marked())
+	p.SettleAblation()
+	seq := st.SeqLen()
+	whole, err := st.TopContexts(f, 1, seq, seq)
+	if err != nil || whole[0].Row != c.Row || len(whole[0].Tokens) != seq {
+		t.Fatalf("the strongest context's row: %+v, %v", whole, err)
+	}
+	want, err := intervene.AblateAt(context.Background(), v.SAE.W.Model, v.SAE.Enc, whole[0].Tokens, f, c.Pos, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Value == 0 || len(want.Increases) != 5 {
+		t.Fatalf("the direct ablation: %+v", want)
+	}
+	line := p.Ablation().Text
 	for _, l := range [][]intervene.LogProbChange{want.Increases, want.Decreases} {
 		for _, ch := range l {
 			if item := fmt.Sprintf("%s %+.2f", v.Tok.DisplayString(ch.ID), ch.Delta); !strings.Contains(line, item) {
