@@ -191,7 +191,7 @@ func NewFlowPane(v *View) *FlowPane {
 	right := container.NewBorder(nil, container.NewVBox(p.SplitNote,
 		exportButtons("Export split", func(f string) { p.Split.Export(f, nil) }, plots.Formats...)), nil, nil, p.Split)
 	split := container.NewHSplit(p.Table, right)
-	split.Offset = 0.55
+	split.Offset = 0.6
 	p.content = container.NewBorder(top, nil, nil, nil, split)
 	p.Prompt.OnChanged = func(string) { p.Status.SetText(""); p.syncRunRow() }
 	v.OnFeature(func(int) { p.syncTarget(); p.Table.Refresh() })
@@ -564,13 +564,9 @@ func mostActive(ctx context.Context, target *workspace.SAE, tokens []int32, pos 
 // show lists and plots a result.
 func (p *FlowPane) show(r *FlowResult) {
 	p.res = r
-	names := make([]string, len(r.Ups))
-	for i, u := range r.Ups {
-		names[i] = u.Name()
-	}
 	tok := p.v.Tok.DisplayString(int(r.Tokens[r.Pos]))
-	p.Summary.SetText(fmt.Sprintf("Feature %d of %s at position %d (%q) of %s: activation %s. Upstream: %s. Attribution = Σ over positions of f_up·∂f/∂f_up (errors held constant); Effect = its exact change when the feature is zero-ablated at every position (the top %d). Click a row to show that feature.",
-		r.Feature, p.v.Name(), r.Pos, tok, nOf(len(r.Tokens), "token"), fnum(r.Act), strings.Join(names, ", "), FlowExactTop))
+	p.Summary.SetText(fmt.Sprintf("Feature %d at position %d (%q) of %s: activation %s. Attribution: Σ over positions of f_up·∂f/∂f_up (errors held constant); Effect: the exact change when the feature is zero-ablated at every position (the top %d). Click a row to show that feature.",
+		r.Feature, r.Pos, tok, nOf(len(r.Tokens), "token"), fnum(r.Act), FlowExactTop))
 	p.Table.Refresh()
 	p.Table.ScrollToTop()
 	if r.Split == nil {
@@ -580,7 +576,7 @@ func (p *FlowPane) show(r *FlowResult) {
 	}
 	fl := r.Split
 	effs := flowSplitBars(fl)
-	p.SplitNote.SetText(fmt.Sprintf("Pre-activation %s (activation %s) = the bars + the target's bias %s; unexplained %s (rounding, or first order for an SAE that normalises its input).",
+	p.SplitNote.SetText(fmt.Sprintf("Pre-activation %s (activation %s) = the bars + the target's bias %s; unexplained: %s.",
 		fnum(fl.PreAct), fnum(fl.Act), fnum(fl.Bias), fnum(fl.Unexplained)))
 	title := fmt.Sprintf("What block %d adds to feature %d's pre-activation", fl.Layer, fl.Feature)
 	p.Split.SetSource(func() (*plots.Figure, error) { return plots.Effects(effs, title, "share of the pre-activation") }, time.Now())
@@ -615,16 +611,16 @@ type flowColumn struct {
 
 func flowColumns() []flowColumn {
 	return []flowColumn{
-		{"SAE", 170, func(r FlowRow) string { return r.SAE.Name() }},
+		{"Hook", 96, func(r FlowRow) string { return hookLabel(r.SAE) }},
 		{"Feature", 64, func(r FlowRow) string { return strconv.Itoa(r.Feature) }},
-		{"Attribution", 90, func(r FlowRow) string { return fnum(r.Attr) }},
+		{"Attribution", 92, func(r FlowRow) string { return fnum(r.Attr) }},
 		{"Effect", 84, func(r FlowRow) string {
 			if !r.Exact {
 				return ""
 			}
 			return fnum(r.Effect)
 		}},
-		{"Top pos.", 64, func(r FlowRow) string { return strconv.Itoa(r.Pos) }},
+		{"Top pos.", 70, func(r FlowRow) string { return strconv.Itoa(r.Pos) }},
 		{"Label", 200, func(r FlowRow) string {
 			if r.View == nil {
 				return ""
