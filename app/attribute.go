@@ -72,6 +72,27 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	case math.IsNaN(*threshold) || math.IsNaN(*edgeThreshold):
 		return errors.New("--threshold and --edge-threshold must be numbers")
 	}
+	set := setFlags(fs)
+	if *target < 0 {
+		if err := refuseFlags(set, "it is the position of --target N's feature, and no --target is given", "pos"); err != nil {
+			return err
+		}
+	}
+	if !*exact && *exactTop <= 0 {
+		if err := refuseFlags(set, "it counts the features ablated per pass of --exact or --exact-top", "batch"); err != nil {
+			return err
+		}
+	}
+	if !*graph {
+		if err := refuseFlags(set, "it shapes the graph of --graph", "threshold", "max-nodes", "edge-threshold"); err != nil {
+			return err
+		}
+	}
+	if !*flow {
+		if err := refuseFlags(set, "it counts the features listed by --flow", "top"); err != nil {
+			return err
+		}
+	}
 	var mt attribution.Metric
 	switch {
 	case *metric == "loss":
