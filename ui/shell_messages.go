@@ -49,3 +49,16 @@ func barHint(field, text, next string) string {
 	}
 	return fmt.Sprintf("%s %s: %s.", field, strings.TrimSpace(text), next)
 }
+
+// barTitleRunes is the most of a workspace's title the workspace bar's
+// header shows (about 700 pixels: a 1024-pixel window keeps its width).
+const barTitleRunes = 90
+
+// shorten cuts s to n runes, the last an ellipsis, when it is longer.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

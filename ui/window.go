@@ -189,7 +189,9 @@ func (s *Shell) updateTitle() {
 	s.workspaceShown()
 	bar := "Workspace"
 	if s.session != nil {
-		bar += ": " + s.spec.Title()
+		// an accordion's title cannot wrap or shorten itself: cut here, or a
+		// workspace of long names widens the window past the screen
+		bar += ": " + shorten(s.spec.Title(), barTitleRunes)
 	}
 	if s.BarItem.Title != bar {
 		s.BarItem.Title = bar
