@@ -31,8 +31,9 @@ const (
 	GraphExampleB = " John"
 )
 
-// GraphMaxNodes is the default bound on the feature nodes per SAE.
-const GraphMaxNodes = 30
+// GraphMaxNodes is the default bound on the feature nodes per SAE (the
+// attribute command's is 30: fewer keep the drawing readable).
+const GraphMaxNodes = 20
 
 // GraphPane builds the attribution graph of a prompt and a metric (a
 // logit difference of two one-token texts at the last position, the
@@ -78,7 +79,8 @@ type GraphPane struct {
 	msg                            *paneMsg
 	res                            *GraphResult
 	shown                          plots.GraphSpec
-	shownNodes                     []int // the result's node of each node shown
+	pruneDesc                      string // the thresholds of the pruning shown
+	shownNodes                     []int  // the result's node of each node shown
 	saes                           []*workspace.SAE
 	cancel                         context.CancelFunc
 	runID                          uint64
@@ -148,8 +150,8 @@ func NewGraphPane(v *View) *GraphPane {
 	p.Prune.OnChanged = func(float64) { p.redraw() }
 	p.PruneNote = widget.NewLabel("")
 	p.PruneNote.Truncation = fyne.TextTruncateEllipsis
-	p.Info = widget.NewLabel("Point at a node or an edge for its numbers; click a node to show its feature.")
-	p.Info.Truncation = fyne.TextTruncateEllipsis
+	p.Info = widget.NewLabel(graphLegend)
+	p.Info.Wrapping = fyne.TextWrapWord
 	p.Graph = NewGraphView(v.Jobs)
 	p.Graph.SetMessage("The attribution graph is drawn here after a run.")
 	p.Graph.OnTapNode = func(i int) {
@@ -178,9 +180,9 @@ func NewGraphPane(v *View) *GraphPane {
 			label("per SAE"), p.Run, p.Cancel), nil,
 		container.NewStack(p.Progress, p.Status))
 	top := container.NewVBox(promptRow, metricRow, runRow, p.Msg, p.Summary)
-	pruneRow := container.NewBorder(nil, nil, label("Prune"), nil, container.NewGridWithColumns(2, p.Prune, p.PruneNote))
-	exports := container.NewHBox(exportButtons("Export graph", p.Export, append(append([]string(nil), plots.Formats...), "json")...))
-	bottom := container.NewVBox(pruneRow, container.NewBorder(nil, nil, nil, exports, p.Info))
+	exports := exportButtons("", p.Export, append(append([]string(nil), plots.Formats...), "json")...)
+	pruneRow := container.NewBorder(nil, nil, container.NewHBox(label("Prune"), sized(p.Prune, 160)), exports, p.PruneNote)
+	bottom := container.NewVBox(pruneRow, p.Info)
 	p.content = container.NewBorder(top, bottom, nil, nil, p.Graph)
 
 	p.Metric.SetSelected(patchLogitDiff)
@@ -421,7 +423,7 @@ func (p *GraphPane) finish(id uint64, res *GraphResult, err error) {
 		p.msg.setResult(err.Error())
 		return
 	}
-	p.Status.SetText("Computed on " + res.ComputedOn + " in " + fduration2(res.Elapsed) + ".")
+	p.Status.SetText("")
 	p.res = res
 	feats, errs := 0, 0
 	for _, n := range res.Nodes {
@@ -431,8 +433,9 @@ func (p *GraphPane) finish(id uint64, res *GraphResult, err error) {
 			feats++
 		}
 	}
-	p.Summary.SetText(fmt.Sprintf("%s = %s on %s. %s and %s (grey squares; every SAE at every position); %s f_up·∂f_down/∂f_up between consecutive SAEs (blue positive, red negative, wider = larger). Nodes: blue for a positive attribution f·∂m/∂f, red for a negative one.",
-		upperFirst(res.Metric), fnum(res.Graph.Metric), nOf(len(res.Tokens), "token"), nOf(feats, "feature node"), nOf(errs, "error node"), nOf(len(res.Edges), "edge")))
+	p.Summary.SetText(fmt.Sprintf("Computed on %s in %s. %s = %s on %s: %s, %s, %s.",
+		res.ComputedOn, fduration2(res.Elapsed), upperFirst(res.Metric), fnum(res.Graph.Metric), nOf(len(res.Tokens), "token"),
+		nOf(feats, "feature node"), nOf(errs, "error node"), nOf(len(res.Edges), "edge")))
 	p.redraw()
 }
 
@@ -498,8 +501,9 @@ func (p *GraphPane) redraw() {
 	s, kept, aMin, wMin := pruned(r, p.Prune.Value, func(t int32) string { return p.v.Tok.DisplayString(int(t)) })
 	s.Title = "Attribution graph: " + r.Metric
 	p.shown, p.shownNodes = s, kept
-	p.PruneNote.SetText(fmt.Sprintf("%d of %d nodes (|attribution| ≥ %s), %d of %d edges (|weight| ≥ %s)",
-		len(s.Nodes), len(r.Nodes), fnum(aMin), len(s.Edges), len(r.Edges), fnum(wMin)))
+	p.PruneNote.SetText(fmt.Sprintf("%d/%d nodes, %d/%d edges", len(s.Nodes), len(r.Nodes), len(s.Edges), len(r.Edges)))
+	p.pruneDesc = fmt.Sprintf("feature nodes with |attribution| ≥ %s and edges with |weight| ≥ %s", fnum(aMin), fnum(wMin))
+	p.Info.SetText(p.describe(-1, -1))
 	p.Graph.SetSpec(s)
 }
 
@@ -529,8 +533,14 @@ func (p *GraphPane) describe(node, edge int) string {
 		from, to := r.Nodes[p.shownNodes[e.From]], r.Nodes[p.shownNodes[e.To]]
 		return fmt.Sprintf("Edge %s → %s: weight %s", at(from), at(to), fnum(e.Weight))
 	}
-	return "Point at a node or an edge for its numbers; click a node to show its feature."
+	if p.Prune.Value > 0 {
+		return "Pruned to " + p.pruneDesc + ". " + graphLegend
+	}
+	return graphLegend
 }
+
+// graphLegend says how the graph is drawn and used.
+const graphLegend = "Discs: features (blue: positive attribution f·∂m/∂f, red: negative); grey squares: SAE errors; edges f_up·∂f_down/∂f_up, blue positive, red negative, wider = larger. Point at a node or an edge for its numbers; click a node to show its feature."
 
 // SelectNode shows the feature of node i (of the nodes shown) in every
 // pane of its SAE's tab, brought to the front.

@@ -42,8 +42,8 @@ func TestGraphPaneExample(t *testing.T) {
 	if r == nil {
 		t.Fatal("no graph")
 	}
-	if !strings.Contains(p.Status.Text, "Computed on cpu") {
-		t.Errorf("status %q does not say where it ran", p.Status.Text)
+	if !strings.Contains(p.Summary.Text, "Computed on cpu") {
+		t.Errorf("summary %q does not say where it ran", p.Summary.Text)
 	}
 	// the library, called directly
 	saes := down.SAE.W.SAEs()

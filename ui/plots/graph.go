@@ -52,7 +52,8 @@ type GraphFigure struct {
 
 // Graph draws s: tokens along x, rows (hooks) along y, each node a disc
 // (a feature: blue for a positive attribution, red for a negative one)
-// or a grey square (an SAE's error), the nodes of one cell side by side;
+// or a grey square (an SAE's error), the nodes of one cell side by side
+// (labelled when there is room);
 // each edge a line from its upstream node to its downstream one, blue
 // for a positive weight and red for a negative one, its width and
 // opacity growing with |weight| (the largest drawn 4 points wide).
@@ -72,7 +73,7 @@ func Graph(s GraphSpec) (*GraphFigure, error) {
 	}
 	tokens := make([]string, len(s.Tokens))
 	for i, t := range s.Tokens {
-		tokens[i] = truncateRunes(t, 10)
+		tokens[i] = truncateRunes(t, 8)
 	}
 	if len(tokens) > 0 {
 		p.NominalX(tokens...)
@@ -84,7 +85,7 @@ func Graph(s GraphSpec) (*GraphFigure, error) {
 	f := &Figure{Kind: KindGraph, Unit: "node"}
 	g := &graphPlotter{spec: s, label: p.X.Tick.Label}
 	g.label.Font.Size = 9
-	g.xy = graphLayout(s)
+	g.xy, g.room = graphLayout(s)
 	p.Add(g)
 	p.X.Min, p.X.Max = -0.5, math.Max(0.5, float64(len(s.Tokens))-0.5)
 	p.Y.Min, p.Y.Max = -0.6, math.Max(0.5, float64(len(s.Rows))-0.4)
@@ -98,9 +99,11 @@ func Graph(s GraphSpec) (*GraphFigure, error) {
 }
 
 // graphLayout places each node in data coordinates: the feature nodes of
-// a cell spread across its column on the row's line (alternately a little
-// above and below it when there are many), its error below the line.
-func graphLayout(s GraphSpec) [][2]float64 {
+// a cell in a small grid across its column, above the row's line and
+// centred on it (up to 4 side by side), its error below the line. It
+// also says which nodes have room for their label (a cell of at most two
+// feature nodes).
+func graphLayout(s GraphSpec) ([][2]float64, []bool) {
 	type cell struct{ row, pos int }
 	count := map[cell]int{}
 	for _, n := range s.Nodes {
@@ -110,22 +113,24 @@ func graphLayout(s GraphSpec) [][2]float64 {
 	}
 	seen := map[cell]int{}
 	xy := make([][2]float64, len(s.Nodes))
+	room := make([]bool, len(s.Nodes))
 	for i, n := range s.Nodes {
 		c := cell{n.Row, n.Pos}
 		if n.Error {
-			xy[i] = [2]float64{float64(n.Pos) + 0.3, float64(n.Row) - 0.3}
+			xy[i] = [2]float64{float64(n.Pos) + 0.25, float64(n.Row) - 0.3}
 			continue
 		}
 		k, m := seen[c], count[c]
 		seen[c]++
-		x := float64(n.Pos) + 0.7*((float64(k)+0.5)/float64(m)-0.5)
-		y := float64(n.Row)
-		if m > 4 {
-			y += 0.12 * float64(1-2*(k%2))
-		}
-		xy[i] = [2]float64{x, y}
+		cols := min(4, int(math.Ceil(math.Sqrt(float64(m)))))
+		rows := (m + cols - 1) / cols
+		col, r := k%cols, k/cols
+		dx := 0.8 / float64(cols)
+		dy := math.Min(0.14, 0.5/float64(rows))
+		xy[i] = [2]float64{float64(n.Pos) + (float64(col)-float64(cols-1)/2)*dx, float64(n.Row) + (float64(r)-float64(rows-1)/2)*dy}
+		room[i] = m <= 2
 	}
-	return xy
+	return xy, room
 }
 
 // GraphHits is where a drawing put a graph's nodes and edges, in points
@@ -189,6 +194,7 @@ func (f *GraphFigure) Hits() *GraphHits {
 type graphPlotter struct {
 	spec  GraphSpec
 	xy    [][2]float64
+	room  []bool // whether a node's label is drawn
 	label draw.TextStyle
 
 	mu   sync.Mutex
@@ -259,7 +265,7 @@ func (g *graphPlotter) Plot(c draw.Canvas, p *plot.Plot) {
 		c.Fill(disc)
 		c.SetLineStyle(outline)
 		c.Stroke(disc)
-		if n.Label != "" {
+		if n.Label != "" && g.room[i] {
 			c.FillText(lab, vg.Point{X: pt.X + graphRadius*0.7, Y: pt.Y + graphRadius*0.7}, n.Label)
 		}
 	}
