@@ -12,6 +12,7 @@ import (
 	"github.com/saescope/saescope/compute/workspace"
 	"github.com/saescope/saescope/internal/numfmt"
 	"github.com/saescope/saescope/weights/demo"
+	"github.com/saescope/saescope/weights/tokenrows"
 )
 
 // prefRecent is the preference key of the recent workspaces.
@@ -61,7 +62,12 @@ func (w WorkspaceSpec) Title() string {
 	if rows <= 0 {
 		rows = analysis.DefaultParams().Rows
 	}
-	corpus += fmt.Sprintf(" (%s rows)", numfmt.Thousands(rows))
+	if tokenrows.IsTokenRowsFile(w.Corpus) {
+		// exact rows: the file's first rows, as many as it has up to Rows
+		corpus = fmt.Sprintf("token rows %s (up to %s)", corpus, numfmt.Thousands(rows))
+	} else {
+		corpus += fmt.Sprintf(" (%s rows)", numfmt.Thousands(rows))
+	}
 	t := filepath.Base(w.Model)
 	if isDemoSpec(w) {
 		t = demo.Label

@@ -39,3 +39,15 @@ func TestTokenRowsCorpus(t *testing.T) {
 		t.Errorf("corpus extensions %v", exts)
 	}
 }
+
+// A workspace on token rows is titled by them, with the most rows taken.
+func TestTitleOfTokenRows(t *testing.T) {
+	w := WorkspaceSpec{Model: "m", Corpus: "/x/rows.npy", Rows: 1000, SAEs: []SAESpec{{Path: "a.pt"}}}
+	if got := w.Title(); !strings.Contains(got, "token rows rows.npy (up to 1,000)") {
+		t.Errorf("title %q", got)
+	}
+	w.Corpus = "/x/c.jsonl"
+	if got := w.Title(); !strings.Contains(got, "c.jsonl (1,000 rows)") {
+		t.Errorf("title %q", got)
+	}
+}
