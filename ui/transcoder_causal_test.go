@@ -254,3 +254,37 @@ func TestContextsHoverTranscoder(t *testing.T) {
 		}
 	}
 }
+
+// A transcoder feature in the Steer list is saved with the workspace and
+// restored when it reopens (it was dropped with a note).
+func TestWorkspaceStateRestoresTranscoderSteering(t *testing.T) {
+	a := test.NewTempApp(t)
+	open := func(spec WorkspaceSpec) *Shell {
+		t.Helper()
+		s := NewShell(a, "test", testBackend)
+		if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
+			t.Fatal(err)
+		}
+		settleAll(s)
+		return s
+	}
+	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: 8, SAEs: []SAESpec{{Path: filepath.Join(fix, "v2", "saelens-transcoder-mlp-0")}}}
+	s := open(spec)
+	if !s.Session().Explorers[0].View.SAE.Weights.Transcoder {
+		t.Fatal("the fixture is not a transcoder")
+	}
+	if err := s.SteerFeatures("7 clamp 2.5"); err != nil {
+		t.Fatalf("--steer on a transcoder: %v", err)
+	}
+	s.closeSession()
+	rec := LoadRecent(a.Preferences())
+	if len(rec) == 0 || rec[0].State == nil {
+		t.Fatalf("no state remembered: %+v", rec)
+	}
+	s2 := open(rec[0])
+	defer s2.closeSession()
+	v := s2.Session().Explorers[0].View
+	if fs := v.Bench().Steer().Features(); len(fs) != 1 || fs[0] != (SteerFeature{v, 7, intervene.Clamp, 2.5}) {
+		t.Errorf("restored steer list %+v", fs)
+	}
+}
