@@ -122,7 +122,7 @@ func Apply(hooks model.Hooks, ivs []Intervention) (model.Hooks, error) {
 	for h, list := range byHook {
 		var in *inputs
 		for _, iv := range list {
-			if iv.Enc.SAE.Transcoder {
+			if iv.Enc.SAE.Transcoder && iv.Mode != Add { // an add needs no f(x_in)
 				if in == nil {
 					in = &inputs{be: iv.Enc.Backend(), acts: map[hookname.Hook][]float32{}}
 					readers = append(readers, in)
@@ -283,6 +283,9 @@ func patch(ivs []Intervention, in *inputs) model.PosPatch {
 				return act, nil
 			}
 			ih := e.SAE.Hook
+			if in == nil {
+				return nil, fmt.Errorf("transcoder %s: its input %s is not read by this patch (use Apply)", e.SAE.Name(), ih)
+			}
 			v := in.acts[ih]
 			if v == nil || in.rows[ih] != rows || len(v) != rows*e.SAE.DIn {
 				return nil, fmt.Errorf("transcoder %s: its input %s was not read in this pass before %s", e.SAE.Name(), ih, h)
