@@ -68,10 +68,10 @@ type GraphPane struct {
 	Msg                  *widget.Label
 	Summary              *widget.Label
 	// Prune hides the edges and feature nodes below its fraction of the
-	// largest |weight| and |attribution|; PruneNote says what is shown.
-	Prune     *widget.Slider
-	PruneNote *widget.Label
-	// Info shows the node or edge under the pointer.
+	// largest |weight| and |attribution|.
+	Prune *widget.Slider
+	// Info shows the node or edge under the pointer; else what is shown
+	// and how it is drawn.
 	Info  *widget.Label
 	Graph *GraphView
 
@@ -148,8 +148,6 @@ func NewGraphPane(v *View) *GraphPane {
 	p.Prune = widget.NewSlider(0, 1)
 	p.Prune.Step = 0.01
 	p.Prune.OnChanged = func(float64) { p.redraw() }
-	p.PruneNote = widget.NewLabel("")
-	p.PruneNote.Truncation = fyne.TextTruncateEllipsis
 	p.Info = widget.NewLabel(graphLegend)
 	p.Info.Wrapping = fyne.TextWrapWord
 	p.Graph = NewGraphView(v.Jobs)
@@ -181,7 +179,7 @@ func NewGraphPane(v *View) *GraphPane {
 		container.NewStack(p.Progress, p.Status))
 	top := container.NewVBox(promptRow, metricRow, runRow, p.Msg, p.Summary)
 	exports := exportButtons("", p.Export, append(append([]string(nil), plots.Formats...), "json")...)
-	pruneRow := container.NewBorder(nil, nil, container.NewHBox(label("Prune"), sized(p.Prune, 160)), exports, p.PruneNote)
+	pruneRow := container.NewBorder(nil, nil, label("Prune"), exports, p.Prune)
 	bottom := container.NewVBox(pruneRow, p.Info)
 	p.content = container.NewBorder(top, bottom, nil, nil, p.Graph)
 
@@ -501,8 +499,10 @@ func (p *GraphPane) redraw() {
 	s, kept, aMin, wMin := pruned(r, p.Prune.Value, func(t int32) string { return p.v.Tok.DisplayString(int(t)) })
 	s.Title = "Attribution graph: " + r.Metric
 	p.shown, p.shownNodes = s, kept
-	p.PruneNote.SetText(fmt.Sprintf("%d/%d nodes, %d/%d edges", len(s.Nodes), len(r.Nodes), len(s.Edges), len(r.Edges)))
-	p.pruneDesc = fmt.Sprintf("feature nodes with |attribution| ≥ %s and edges with |weight| ≥ %s", fnum(aMin), fnum(wMin))
+	p.pruneDesc = fmt.Sprintf("Showing %d of %d nodes and %d of %d edges", len(s.Nodes), len(r.Nodes), len(s.Edges), len(r.Edges))
+	if p.Prune.Value > 0 {
+		p.pruneDesc += fmt.Sprintf(" (feature nodes with |attribution| ≥ %s, edges with |weight| ≥ %s)", fnum(aMin), fnum(wMin))
+	}
 	p.Info.SetText(p.describe(-1, -1))
 	p.Graph.SetSpec(s)
 }
@@ -533,10 +533,7 @@ func (p *GraphPane) describe(node, edge int) string {
 		from, to := r.Nodes[p.shownNodes[e.From]], r.Nodes[p.shownNodes[e.To]]
 		return fmt.Sprintf("Edge %s → %s: weight %s", at(from), at(to), fnum(e.Weight))
 	}
-	if p.Prune.Value > 0 {
-		return "Pruned to " + p.pruneDesc + ". " + graphLegend
-	}
-	return graphLegend
+	return p.pruneDesc + ". " + graphLegend
 }
 
 // graphLegend says how the graph is drawn and used.

@@ -167,6 +167,9 @@ func TestGraphPaneExample(t *testing.T) {
 		t.Errorf("pruned at 0.5: %d edges, %d nodes; want %d of %d, %d of %d", len(shown.Edges), len(shown.Nodes),
 			wantEdges, len(r.Edges), wantNodes, len(r.Nodes))
 	}
+	if want := "Showing " + strconv.Itoa(wantNodes) + " of " + strconv.Itoa(len(r.Nodes)) + " nodes and " + strconv.Itoa(wantEdges) + " of "; !strings.HasPrefix(p.Info.Text, want) {
+		t.Errorf("after pruning: %q, want %q…", p.Info.Text, want)
+	}
 	if h := p.Graph.Hits(); h == nil || len(h.Nodes) != len(shown.Nodes) {
 		t.Error("the pruned graph is not the one drawn")
 	}

@@ -85,7 +85,7 @@ func Graph(s GraphSpec) (*GraphFigure, error) {
 	f := &Figure{Kind: KindGraph, Unit: "node"}
 	g := &graphPlotter{spec: s, label: p.X.Tick.Label}
 	g.label.Font.Size = 9
-	g.xy, g.room = graphLayout(s)
+	g.xy, g.room, g.gap = graphLayout(s)
 	p.Add(g)
 	p.X.Min, p.X.Max = -0.5, math.Max(0.5, float64(len(s.Tokens))-0.5)
 	p.Y.Min, p.Y.Max = -0.6, math.Max(0.5, float64(len(s.Rows))-0.4)
@@ -102,8 +102,8 @@ func Graph(s GraphSpec) (*GraphFigure, error) {
 // a cell in a small grid across its column, above the row's line and
 // centred on it (up to 4 side by side), its error below the line. It
 // also says which nodes have room for their label (a cell of at most two
-// feature nodes).
-func graphLayout(s GraphSpec) ([][2]float64, []bool) {
+// feature nodes), and the smallest spacing of a cell's nodes (x, y).
+func graphLayout(s GraphSpec) ([][2]float64, []bool, [2]float64) {
 	type cell struct{ row, pos int }
 	count := map[cell]int{}
 	for _, n := range s.Nodes {
@@ -114,6 +114,7 @@ func graphLayout(s GraphSpec) ([][2]float64, []bool) {
 	seen := map[cell]int{}
 	xy := make([][2]float64, len(s.Nodes))
 	room := make([]bool, len(s.Nodes))
+	gap := [2]float64{1, 1} // the smallest spacing of a cell's nodes, x and y
 	for i, n := range s.Nodes {
 		c := cell{n.Row, n.Pos}
 		if n.Error {
@@ -129,8 +130,14 @@ func graphLayout(s GraphSpec) ([][2]float64, []bool) {
 		dy := math.Min(0.14, 0.5/float64(rows))
 		xy[i] = [2]float64{float64(n.Pos) + (float64(col)-float64(cols-1)/2)*dx, float64(n.Row) + (float64(r)-float64(rows-1)/2)*dy}
 		room[i] = m <= 2
+		if cols > 1 {
+			gap[0] = math.Min(gap[0], dx)
+		}
+		if rows > 1 {
+			gap[1] = math.Min(gap[1], dy)
+		}
 	}
-	return xy, room
+	return xy, room, gap
 }
 
 // GraphHits is where a drawing put a graph's nodes and edges, in points
@@ -194,7 +201,8 @@ func (f *GraphFigure) Hits() *GraphHits {
 type graphPlotter struct {
 	spec  GraphSpec
 	xy    [][2]float64
-	room  []bool // whether a node's label is drawn
+	room  []bool     // whether a node's label is drawn
+	gap   [2]float64 // the nodes' smallest spacing, in data units
 	label draw.TextStyle
 
 	mu   sync.Mutex
@@ -206,7 +214,7 @@ var (
 	errorColour = color.NRGBA{128, 128, 128, 255}
 )
 
-// graphRadius is a node's radius, in points.
+// graphRadius is a node's largest radius, in points.
 const graphRadius = vg.Length(5)
 
 func (g *graphPlotter) Plot(c draw.Canvas, p *plot.Plot) {
@@ -216,6 +224,13 @@ func (g *graphPlotter) Plot(c draw.Canvas, p *plot.Plot) {
 		// the whole drawing's top: the canvas was cropped to the data area
 		if s, ok := c.Canvas.(interface{ Size() (vg.Length, vg.Length) }); ok {
 			_, top = s.Size()
+		}
+	}
+	// nodes as large as their spacing allows, within [2.5, 5] points
+	radius := graphRadius
+	for k, tr := range []func(float64) vg.Length{trX, trY} {
+		if sp := tr(g.gap[k]) - tr(0); sp > 0 {
+			radius = min(radius, max(graphRadius/2, sp/2.2))
 		}
 	}
 	pts := make([]vg.Point, len(g.xy))
@@ -247,7 +262,7 @@ func (g *graphPlotter) Plot(c draw.Canvas, p *plot.Plot) {
 	for i, n := range g.spec.Nodes {
 		pt := pts[i]
 		if n.Error {
-			sq := vg.Rectangle{Min: vg.Point{X: pt.X - graphRadius*0.8, Y: pt.Y - graphRadius*0.8}, Max: vg.Point{X: pt.X + graphRadius*0.8, Y: pt.Y + graphRadius*0.8}}
+			sq := vg.Rectangle{Min: vg.Point{X: pt.X - radius*0.8, Y: pt.Y - radius*0.8}, Max: vg.Point{X: pt.X + radius*0.8, Y: pt.Y + radius*0.8}}
 			c.SetColor(errorColour)
 			c.Fill(sq.Path())
 			c.StrokeLines(outline, []vg.Point{sq.Min, {X: sq.Max.X, Y: sq.Min.Y}, sq.Max, {X: sq.Min.X, Y: sq.Max.Y}, sq.Min})
@@ -258,18 +273,18 @@ func (g *graphPlotter) Plot(c draw.Canvas, p *plot.Plot) {
 			col = negativeColour
 		}
 		var disc vg.Path
-		disc.Move(vg.Point{X: pt.X + graphRadius, Y: pt.Y})
-		disc.Arc(pt, graphRadius, 0, 2*math.Pi)
+		disc.Move(vg.Point{X: pt.X + radius, Y: pt.Y})
+		disc.Arc(pt, radius, 0, 2*math.Pi)
 		disc.Close()
 		c.SetColor(col)
 		c.Fill(disc)
 		c.SetLineStyle(outline)
 		c.Stroke(disc)
 		if n.Label != "" && g.room[i] {
-			c.FillText(lab, vg.Point{X: pt.X + graphRadius*0.7, Y: pt.Y + graphRadius*0.7}, n.Label)
+			c.FillText(lab, vg.Point{X: pt.X + radius*0.7, Y: pt.Y + radius*0.7}, n.Label)
 		}
 	}
-	hits := &GraphHits{Radius: graphRadius, Edges: g.spec.Edges, Nodes: make([]vg.Point, len(pts))}
+	hits := &GraphHits{Radius: radius, Edges: g.spec.Edges, Nodes: make([]vg.Point, len(pts))}
 	for i, pt := range pts {
 		hits.Nodes[i] = vg.Point{X: pt.X, Y: top - pt.Y}
 	}
