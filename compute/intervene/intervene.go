@@ -463,11 +463,24 @@ func Generate(ctx context.Context, m *model.Model, prompt []int32, n int, hooks 
 // sample draws a token from softmax(logits/T), within the nucleus of
 // probability TopP.
 func sample(logits []float32, samp Sampling, rng *rand.Rand) int32 {
-	scaled := make([]float32, len(logits))
-	for i, v := range logits {
-		scaled[i] = float32(float64(v) / samp.Temperature)
+	// log softmax(logits/T) from each logit's gap to the largest, in
+	// float64: a small T (1e-40) made logits/T overflow float32 to ±Inf
+	// and every probability NaN, and the draw fell on an arbitrary token
+	// instead of the most likely one
+	mx := math.Inf(-1)
+	for _, v := range logits {
+		mx = math.Max(mx, float64(v))
 	}
-	lp := logSoftmax(scaled)
+	lp := make([]float64, len(logits))
+	var z float64
+	for i, v := range logits {
+		lp[i] = (float64(v) - mx) / samp.Temperature // ≤ 0, 0 at the largest
+		z += math.Exp(lp[i])
+	}
+	lz := math.Log(z)
+	for i := range lp {
+		lp[i] -= lz
+	}
 	idx := make([]int, len(lp))
 	for i := range idx {
 		idx[i] = i
