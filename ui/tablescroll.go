@@ -146,8 +146,11 @@ func (t *HeaderTable) Tapped(e *fyne.PointEvent) {
 	t.OnSelected = onSelected
 	// widget.Table focuses itself on a tap by looking up its canvas with
 	// the embedded Table, which the canvas does not know (it knows
-	// HeaderTable): focus the HeaderTable, or the keys never arrive.
-	if row >= 0 && !fyne.CurrentDevice().IsMobile() {
+	// HeaderTable): focus the HeaderTable, or the keys never arrive. A tap
+	// on the row already selected selects nothing new but focuses the
+	// table all the same: the arrows go on from that row.
+	inside := e.Position.X >= 0 && e.Position.Y >= 0 && e.Position.X < t.Size().Width && e.Position.Y < t.Size().Height
+	if (row >= 0 || inside && t.sel != nil) && !fyne.CurrentDevice().IsMobile() {
 		if c := fyne.CurrentApp().Driver().CanvasForObject(t); c != nil {
 			c.Focus(t)
 		}
