@@ -134,7 +134,8 @@ func paramsJSON(p store.Params) string {
 // the average activation norm; the unembedding statistics and the
 // reconstruction score are computed again with m and enc (the scan's
 // model and SAE, as loaded for it), on the merged average norm and the
-// first Params.ReconRows rows. progress sees the stages "merging" (rows
+// first Params.ReconRows rows; the summary's scan time is the sum of the
+// shards'. progress sees the stages "merging" (rows
 // replayed), then "unembedding", "reconstruction" and "indexing".
 func Merge(ctx context.Context, m *model.Model, enc *encoder.Encoder, shards []*store.Store, names []string, progress func(Progress)) (*store.Store, error) {
 	shards, meta, err := CheckShards(shards, names)
