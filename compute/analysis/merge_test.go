@@ -13,20 +13,29 @@ import (
 
 	"github.com/saescope/saescope/compute/analysis"
 	"github.com/saescope/saescope/compute/cpu"
+	"github.com/saescope/saescope/compute/encoder"
 	"github.com/saescope/saescope/compute/internal/fixture"
+	"github.com/saescope/saescope/compute/model"
 	"github.com/saescope/saescope/compute/store"
+	"github.com/saescope/saescope/weights/sae"
 )
 
 // shardScan scans rows as shard i of n with p, writes the shard store
 // into dir and opens it again.
 func shardScan(t *testing.T, s *fixture.Setup, sae string, rows [][]int32, p store.Params, i, n int, dir string) (*store.Store, string) {
 	t.Helper()
+	return shardScanOf(t, s.Model, s.SAEs[sae], sae, rows, p, i, n, dir)
+}
+
+// shardScanOf is shardScan with the encoder enc, called sae.
+func shardScanOf(t *testing.T, m *model.Model, enc *encoder.Encoder, sae string, rows [][]int32, p store.Params, i, n int, dir string) (*store.Store, string) {
+	t.Helper()
 	meta := store.Meta{Params: p, SAE: store.Source{Path: sae, Hash: "hash of " + sae}}
 	lo, hi, err := analysis.PlanShard(&meta, len(rows), i, n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := analysis.ScanFull(context.Background(), s.Model, s.SAEs[sae], rows[lo:hi], meta, nil)
+	st, err := analysis.ScanFull(context.Background(), m, enc, rows[lo:hi], meta, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,4 +382,69 @@ func TestMergeShardsPastExactPrefix(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d features' ranges doubled past the prefix", doubled, one.DSae())
+}
+
+// Shards merge into the single scan's store whichever positions count:
+// BOS counted with zero activations (Params.IncludeBOS, the notebook's
+// mode), and rows without BOS for an SAE trained without one
+// (Params.NoBOS, OpenAI's TopK fixture), where position 0 is text.
+func TestMergeBOSModes(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASAuto)
+	w, err := sae.Load(filepath.Join(fixture.Dir(), "v2", "oai-topk8-hook_resid_post-0.pt"), "blocks.0.hook_resid_post")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	oai, err := encoder.New(s.Backend, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oai.Close()
+	p := analysis.DefaultParams()
+	p.Batch, p.BaselineStride, p.ReconRows = 2, 2, 2
+	incl, nobos := p, p
+	incl.IncludeBOS, nobos.NoBOS = true, true
+	for _, tc := range []struct {
+		name string
+		enc  *encoder.Encoder
+		p    store.Params
+		rows [][]int32
+	}{
+		{"include BOS", s.SAEs["sae0"], incl, rowsOf(16, 24, 4)},
+		{"no BOS", oai, nobos, noBOSRows(16, 24, 5)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			one, err := analysis.Scan(ctx, s.Model, tc.enc, tc.rows, store.Meta{Params: tc.p, SAE: store.Source{Path: "x", Hash: "hash of x"}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			var shards []*store.Store
+			for i := range 4 {
+				st, _ := shardScanOf(t, s.Model, tc.enc, "x", tc.rows, tc.p, i, 4, dir)
+				shards = append(shards, st)
+			}
+			merged, err := analysis.Merge(ctx, s.Model, tc.enc, shards, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameBounded(t, merged, one)
+			ms, os1 := merged.Meta.Summary, one.Meta.Summary
+			if rel(ms.AvgNorm, os1.AvgNorm) > 1e-12 || ms.AvgNorm == 0 {
+				t.Errorf("avg norm %v, want %v", ms.AvgNorm, os1.AvgNorm)
+			}
+			if ms.Tokens != os1.Tokens || ms.RandomTokens != os1.RandomTokens || ms.L0 != os1.L0 || ms.LossRecons != os1.LossRecons || ms.Tokens != 16*24-16*btoi(!tc.p.IncludeBOS && !tc.p.NoBOS) {
+				t.Errorf("summary %+v, want %+v", ms, os1)
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
