@@ -3,6 +3,7 @@ package analysis_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -300,8 +301,26 @@ func TestMergeRefuses(t *testing.T) {
 			t.Errorf("%s: %v, want an error saying %q", tc.name, err, tc.want)
 		}
 	}
-	if _, err := analysis.Merge(context.Background(), s.Model, s.SAEs["sae0"], four, nil, nil); err != nil {
+	var stages []string
+	if _, err := analysis.Merge(context.Background(), s.Model, s.SAEs["sae0"], four, nil, func(pr analysis.Progress) {
+		if len(stages) == 0 || stages[len(stages)-1] != pr.Stage {
+			stages = append(stages, pr.Stage)
+		}
+	}); err != nil {
 		t.Fatalf("the four shards: %v", err)
+	}
+	if want := []string{"merging", "unembedding", "indexing"}; !slices.Equal(stages, want) {
+		t.Errorf("progress stages %v, want %v", stages, want)
+	}
+	// Cancelled while replaying: the context's error, no store.
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := analysis.Merge(ctx, s.Model, s.SAEs["sae0"], four, nil, func(pr analysis.Progress) {
+		if pr.Stage == "merging" {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) || st != nil {
+		t.Errorf("cancelled merge: %v", err)
 	}
 	if s.SAEs["sae1"].SAE.Hook != s.SAEs["sae0"].SAE.Hook || s.SAEs["sae1"].SAE.DSae != s.SAEs["sae0"].SAE.DSae {
 		_, err := analysis.Merge(context.Background(), s.Model, s.SAEs["sae1"], four, nil, nil)
