@@ -294,6 +294,13 @@ for theme in light dark; do
 	# The Patch pane after its example (indirect object identification:
 	# " Mary" − " John" from the clean prompt into the corrupted one) has run.
 	if want "patch-$theme"; then setup; shot "patch-$theme" ready --demo --theme "$theme" --tab 1 --pane patch --patch-example; fi
+	# The Flow pane after its example: the resid_pre 1 feature most active
+	# at the example's last token (picked by the pane, whatever the demo's
+	# weights), its mlp_out 0 inputs ranked, and what block 0 adds to it.
+	if want "flow-$theme"; then setup; shot "flow-$theme" ready --demo --theme "$theme" --tab 0 --pane flow --flow-example; fi
+	# The Attribution graph pane after its example (" Mary" − " John" at
+	# the last position) over both demo SAEs.
+	if want "graph-$theme"; then setup; shot "graph-$theme" ready --demo --theme "$theme" --tab 0 --pane graph --graph-example; fi
 	if want "steer-$theme"; then setup; shot "steer-$theme" ready --demo --theme "$theme" --tab 1 --pane steer --steer "66 add 12; 117 clamp 3; 0:17 ablate" --text "The history of the city"; fi
 	# The workspace bar, unfolded by a click on its header: the demo's files
 	# opened as local files (so the bar shows their paths in the repository
