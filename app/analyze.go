@@ -60,6 +60,13 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errors.New("--seed: exact token rows are scanned in the given order, never shuffled")
 	case exact && *tlCompat:
 		return errors.New("--tl-compat cuts text into rows: exact token rows are scanned as given")
+	case *shard != "" && (len(saes.values) > 1 || len(hooks.values) > 1):
+		return errors.New("--shard with several --sae: run analyze --shard I/N once per SAE (each SAE's shards are merged into its own store)")
+	}
+	if *shard != "" {
+		if _, _, err := store.ParseShard(*shard); err != nil { // before the corpus is read
+			return fmt.Errorf("--shard: %w", err)
+		}
 	}
 	e, err := ef.load(true)
 	if err != nil {
@@ -116,9 +123,6 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	meta.Hook = e.sae.Hook.String()
 	if *shard != "" {
-		if len(saes.values) > 1 || len(hooks.values) > 1 {
-			return errors.New("--shard with several --sae: run analyze --shard I/N once per SAE (each SAE's shards are merged into its own store)")
-		}
 		return analyzeShard(ctx, e, c, meta, *shard, *out, *force, say, stdout)
 	}
 	if len(saes.values) > 1 || len(hooks.values) > 1 {
