@@ -60,5 +60,3 @@ func (ff *featureField) cancel() {
 	}
 }
 
-// pending says whether an edit waits for its pause.
-func (ff *featureField) pending() bool { return ff.timer != nil }

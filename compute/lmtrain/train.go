@@ -52,7 +52,7 @@ func (o Options) check() error {
 	case o.WeightDecay < 0 || o.Clip < 0:
 		return fmt.Errorf("weight decay %g and clip %g must not be negative", o.WeightDecay, o.Clip)
 	case o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1 || !(o.Eps > 0):
-		return fmt.Errorf("Adam betas %g, %g must be in [0, 1) and eps %g positive", o.Beta1, o.Beta2, o.Eps)
+		return fmt.Errorf("the Adam betas %g, %g must be in [0, 1) and eps %g positive", o.Beta1, o.Beta2, o.Eps)
 	}
 	return nil
 }
