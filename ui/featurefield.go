@@ -59,4 +59,3 @@ func (ff *featureField) cancel() {
 		ff.timer = nil
 	}
 }
-
