@@ -263,3 +263,78 @@ func TestGraphPaneBadInput(t *testing.T) {
 		t.Error("a run started on bad input")
 	}
 }
+
+// In the window: a click on an upstream feature in the Flow pane, or on a
+// feature node of the other SAE in the Attribution graph pane, brings
+// that SAE's tab to the front with the feature selected.
+func TestShellFlowAndGraphSwitchTabs(t *testing.T) {
+	a := test.NewTempApp(t)
+	s := NewShell(a, "test", testBackend)
+	s.Window.Resize(fyne.NewSize(1280, 800))
+	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows,
+		SAEs: []SAESpec{{Path: fixSAE}, {Path: fixSAELens}}}
+	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
+		t.Fatal(err)
+	}
+	defer s.closeSession()
+	settleAll(s)
+	e0, e1 := s.Session().Explorers[0], s.Session().Explorers[1]
+	if e0.View.SAE.Weights.Hook.Layer != 1 || e1.View.SAE.Weights.Hook.Layer != 0 {
+		t.Fatalf("tabs %s, %s", e0.View.Name(), e1.View.Name())
+	}
+	s.Tabs.SelectIndex(0)
+	if err := e0.ShowPane(PaneFlow); err != nil {
+		t.Fatal(err)
+	}
+	f := e0.Flow()
+	f.RunExample()
+	settleAll(s)
+	r := f.Result()
+	if r == nil || len(r.Rows) == 0 || f.Msg.Visible() {
+		t.Fatalf("flow: %v, message %q", r, f.Msg.Text)
+	}
+	if err := f.SelectRow(0); err != nil {
+		t.Fatal(err)
+	}
+	settleAll(s)
+	if s.Tabs.SelectedIndex() != 1 || e1.View.Feature() != r.Rows[0].Feature {
+		t.Errorf("after a click on the flow's first row: tab %d, feature %d (want tab 1, feature %d)",
+			s.Tabs.SelectedIndex(), e1.View.Feature(), r.Rows[0].Feature)
+	}
+	s.Tabs.SelectIndex(0)
+	e0.ShowPane(PaneGraph)
+	g := e0.AttrGraph()
+	g.RunExample()
+	settleAll(s)
+	gr := g.Result()
+	if gr == nil || g.Msg.Visible() {
+		t.Fatalf("graph: %v, message %q", gr, g.Msg.Text)
+	}
+	node := -1
+	for i, n := range gr.Nodes { // every node is shown before any pruning
+		if gr.SAEs[n.SAE] == e1.View.SAE && !n.IsError() && n.Feature != e1.View.Feature() {
+			node = i
+			break
+		}
+	}
+	if node < 0 {
+		t.Fatal("no feature node of the second SAE")
+	}
+	if err := g.SelectNode(node); err != nil {
+		t.Fatal(err)
+	}
+	settleAll(s)
+	if s.Tabs.SelectedIndex() != 1 || e1.View.Feature() != gr.Nodes[node].Feature {
+		t.Errorf("after a click on node %d: tab %d, feature %d (want tab 1, feature %d)", node,
+			s.Tabs.SelectedIndex(), e1.View.Feature(), gr.Nodes[node].Feature)
+	}
+	// an error node names itself instead
+	for i, n := range gr.Nodes {
+		if n.IsError() {
+			if err := g.SelectNode(i); err == nil || !strings.Contains(err.Error(), "error") {
+				t.Errorf("error node: %v", err)
+			}
+			break
+		}
+	}
+}
