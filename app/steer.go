@@ -72,6 +72,9 @@ func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *greedy && *temperature != 0 {
 		return errors.New("--greedy and --temperature together: pick one")
 	}
+	if *top < 1 { // before the runs, which can take minutes
+		return fmt.Errorf("--top %d: at least 1", *top)
+	}
 	if iv.Where, err = steerSpan(pos, *promptOnly, len(rows[0]), *generate); err != nil {
 		return err
 	}
@@ -103,9 +106,6 @@ func runSteer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	steered, err := intervene.Generate(ctx, e.m, rows[0], *generate, steer, samp)
 	if err != nil {
 		return err
-	}
-	if *top < 1 {
-		return fmt.Errorf("--top %d: at least 1", *top)
 	}
 	next := intervene.CompareNext(plain.LogitsLast, steered.LogitsLast, *top)
 	res := map[string]any{"plain": show(plain), "steered": show(steered), "kl": next.KL, "next_token": next}
