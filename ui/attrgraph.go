@@ -138,7 +138,7 @@ func NewGraphPane(v *View) *GraphPane {
 	p.Status.Truncation = fyne.TextTruncateEllipsis
 	p.Progress = widget.NewProgressBar()
 	p.Progress.Hide()
-	p.Summary = widget.NewLabel("Type a prompt, choose a metric and press Run: the features of every SAE that drive it, and how they drive each other, are drawn here.")
+	p.Summary = widget.NewLabel("Type a prompt, choose a metric and press Run: the features of every SAE that drive it, and how they drive each other, are drawn here." + runsOn(v))
 	p.Summary.Wrapping = fyne.TextWrapWord
 	p.Run = widget.NewButtonWithIcon("Run", theme.MediaPlayIcon(), p.Start)
 	p.Run.Importance = widget.HighImportance

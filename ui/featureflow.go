@@ -137,7 +137,7 @@ func NewFlowPane(v *View) *FlowPane {
 	p.Status.Truncation = fyne.TextTruncateEllipsis
 	p.Progress = widget.NewProgressBar()
 	p.Progress.Hide()
-	p.Summary = widget.NewLabel("Select a feature, type a prompt and press Run: the features of the earlier SAEs that drive it are listed here.")
+	p.Summary = widget.NewLabel("Select a feature, type a prompt and press Run: the features of the earlier SAEs that drive it are listed here." + runsOn(v))
 	p.Summary.Wrapping = fyne.TextWrapWord
 	p.Run = widget.NewButtonWithIcon("Run", theme.MediaPlayIcon(), p.Start)
 	p.Run.Importance = widget.HighImportance
@@ -276,6 +276,14 @@ func promptTokens(v *View, text string, encs []*encoder.Encoder) ([]int32, error
 		return nil, fmt.Errorf("the prompt has %d tokens, more than the model's context of %d", len(out), w.Model.Config.NPositions)
 	}
 	return out, nil
+}
+
+// runsOn says where attribution runs for v's model (" " first), or "".
+func runsOn(v *View) string {
+	if v.SAE == nil || v.SAE.W == nil || v.SAE.W.Model == nil {
+		return ""
+	}
+	return " Attribution runs on " + attribution.ComputedOn(v.SAE.W.Model.Backend()) + "."
 }
 
 // benchViews maps each SAE of v's workbench to its tab.

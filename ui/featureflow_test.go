@@ -184,3 +184,38 @@ func TestFlowPaneBadInput(t *testing.T) {
 		t.Error("a run started on bad input")
 	}
 }
+
+// Cancel stops a run of either pane: the model is held while Run starts
+// its job, Cancel is pressed, and the job, once it gets the model, stops
+// and says so; before any run, each pane says where attribution runs.
+func TestFlowAndGraphPanesCancel(t *testing.T) {
+	test.NewTempApp(t)
+	down, _, target := flowViews(t)
+	down.Select(target)
+	fp, gp := NewFlowPane(down), NewGraphPane(down)
+	for _, s := range []string{fp.Summary.Text, gp.Summary.Text} {
+		if !strings.Contains(s, "Attribution runs on cpu.") {
+			t.Errorf("summary %q does not say where attribution runs", s)
+		}
+	}
+	show(t, containerOf(fp.Content(), gp.Content()), 1100, 1400)
+	m := down.SAE.W.Model
+	m.Lock()
+	fp.Prompt.SetText(FlowExample)
+	fp.Start()
+	fp.Stop()
+	gp.Prompt.SetText(FlowExample)
+	gp.TokenA.SetText(GraphExampleA)
+	gp.TokenB.SetText(GraphExampleB)
+	gp.Start()
+	gp.Stop()
+	m.Unlock()
+	fp.Settle()
+	gp.Settle()
+	if fp.Result() != nil || !strings.HasPrefix(fp.Status.Text, "Cancelled") || fp.Run.Disabled() {
+		t.Errorf("flow after Cancel: result %v, status %q, Run disabled %v", fp.Result() != nil, fp.Status.Text, fp.Run.Disabled())
+	}
+	if gp.Result() != nil || !strings.HasPrefix(gp.Status.Text, "Cancelled") || gp.Run.Disabled() {
+		t.Errorf("graph after Cancel: result %v, status %q, Run disabled %v", gp.Result() != nil, gp.Status.Text, gp.Run.Disabled())
+	}
+}
