@@ -198,6 +198,9 @@ func ablationEffects(ctx context.Context, m *model.Model, saes []*encoder.Encode
 		}
 	}
 	res.Active = len(active)
+	// a batch beyond the features to ablate would only allocate copies
+	// of the prompt that no feature uses (and run out of memory)
+	batch = min(batch, max(1, res.Active))
 	rep := be.Alloc(batch*T, m.Config.DModel)
 	defer be.Free(rep)
 	toks := make([]int32, batch*T)

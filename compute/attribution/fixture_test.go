@@ -166,7 +166,8 @@ func TestForwardIsTheModels(t *testing.T) {
 
 // The flow reference's exact effects: sae0's feature 135 at the last
 // position when each sae1 feature is zero-ablated at every position
-// (1e-4), in batches of 1 and 7; and with the logit difference and the
+// (1e-4), in batches of 1, 7 and 2^40 (cut to the active features: it
+// ran out of memory before); and with the logit difference and the
 // loss, each effect equals a separate run with that one feature ablated.
 func TestAblationEffectsFixture(t *testing.T) {
 	ref := fixture.Load(t)
@@ -177,7 +178,7 @@ func TestAblationEffectsFixture(t *testing.T) {
 	up, down := s.SAEs["sae1"], s.SAEs["sae0"]
 	saes := []*encoder.Encoder{up, down}
 	metric := Metric{Kind: Feature, SAE: 1, Feature: 135, Pos: -1}
-	for _, batch := range []int{1, 7} {
+	for _, batch := range []int{1, 7, 1 << 40} {
 		a, err := AblationEffects(context.Background(), s.Model, saes, tokens[:T], metric, batch, nil)
 		if err != nil {
 			t.Fatal(err)
