@@ -50,12 +50,15 @@ type DetailPane struct {
 	// LogitExport offers the logit-weight histogram as PNG, SVG, PDF or
 	// CSV.
 	LogitExport *widget.Button
-	Boosted     *pickList
-	Suppressed  *pickList
-	Nearest     *pickList
-	Other       *pickList
-	OtherSAE    *widget.Select
-	CoAct       *pickList
+	// ListTabs holds the boosted and suppressed tokens on one tab and
+	// the nearest and co-activating features on the other.
+	ListTabs   *container.AppTabs
+	Boosted    *pickList
+	Suppressed *pickList
+	Nearest    *pickList
+	Other      *pickList
+	OtherSAE   *widget.Select
+	CoAct      *pickList
 
 	runner *latest[detailRequest]
 	others []*View // the views behind OtherSAE's options
@@ -112,41 +115,27 @@ func newDetailPane(v *View, active bool) *DetailPane {
 	}
 	p.runner = newLatest(v.Jobs, p.run)
 
-	export := exportButtons("Density", func(f string) {
-		p.Density.Export(f, func(_ string, err error) {
-			if err != nil {
-				p.message(err.Error())
-			}
-		})
-	}, "png", "svg", "pdf", "csv")
+	// Each export is one button and a menu of formats, all three on one
+	// row below the pane: a row of buttons per plot would set the width of
+	// the plots' column.
+	densityExport := menuButton("Density", []string{"png", "svg", "pdf", "csv"}, p.exportDensity)
+	p.LogitExport = menuButton("Logit weights", []string{"png", "svg", "pdf", "csv"}, p.exportLogitHist)
 	lists := widget.NewButtonWithIcon("Lists CSV", theme.DownloadIcon(), p.exportLists)
 	lists.Importance = widget.LowImportance
-	export.Add(lists)
-	// the token columns wider: tokens are longer than feature ids
-	columns := container.New(weighted{1.3, 1.3, 0.8, 0.8, 0.8},
-		p.Boosted.Content(), p.Suppressed.Content(), p.Nearest.Content(), p.Other.Content(), p.CoAct.Content())
-	// one button and a menu of formats: the density's row of buttons
-	// already takes the width the pane can spare
-	p.LogitExport = widget.NewButtonWithIcon("Logit weights", theme.DownloadIcon(), nil)
-	p.LogitExport.Importance = widget.LowImportance
-	p.LogitExport.OnTapped = func() {
-		var items []*fyne.MenuItem
-		for _, f := range []string{"png", "svg", "pdf", "csv"} {
-			items = append(items, fyne.NewMenuItem(strings.ToUpper(f), func() { p.exportLogitHist(f) }))
-		}
-		c := fyne.CurrentApp().Driver().CanvasForObject(p.LogitExport)
-		if c == nil {
-			return
-		}
-		widget.ShowPopUpMenuAtRelativePosition(fyne.NewMenu("", items...), c,
-			fyne.NewPos(0, p.LogitExport.Size().Height), p.LogitExport)
-	}
-	plotsRow := container.NewHSplit(container.NewBorder(nil, export, nil, nil, p.Density),
-		container.NewBorder(nil, container.NewHBox(p.LogitExport), nil, nil, p.LogitHist))
-	plotsRow.Offset = 0.55
-	split := container.NewVSplit(plotsRow, columns)
-	split.Offset = 0.56
-	p.content = container.NewBorder(container.NewVBox(p.Info, p.Msg), nil, nil, nil, split)
+	exports := container.NewHBox(widget.NewLabel("Export"), densityExport, p.LogitExport, lists)
+	// The plots one above the other on the left, as sae_vis's middle
+	// column; the lists on the right, full height, so that each shows
+	// its rows (ten at 1280×800): the tokens the feature boosts and
+	// suppresses on one tab, its neighbours on the other.
+	plotsCol := container.NewVSplit(p.Density, p.LogitHist)
+	plotsCol.Offset = 0.5
+	p.ListTabs = container.NewAppTabs(
+		container.NewTabItem("Logit weights", container.New(weighted{1, 1}, p.Boosted.Content(), p.Suppressed.Content())),
+		container.NewTabItem("Neighbours", container.New(weighted{0.9, 1.2, 0.9},
+			p.Nearest.Content(), p.Other.Content(), p.CoAct.Content())))
+	split := container.NewHSplit(plotsCol, p.ListTabs)
+	split.Offset = 0.48
+	p.content = container.NewBorder(container.NewVBox(p.Info, p.Msg), exports, nil, nil, split)
 
 	v.OnFeature(func(int) { p.Update() })
 	v.OnStore(func(*store.Store) { p.Update() })
@@ -157,6 +146,15 @@ func newDetailPane(v *View, active bool) *DetailPane {
 	})
 	p.Update()
 	return p
+}
+
+// exportDensity saves the density plot in format (png, svg, pdf, csv).
+func (p *DetailPane) exportDensity(format string) {
+	p.Density.Export(format, func(_ string, err error) {
+		if err != nil {
+			p.message(err.Error())
+		}
+	})
 }
 
 // Content is the pane's widget tree.
@@ -507,4 +505,23 @@ func (p *DetailPane) exportLogitHist(format string) {
 			p.message(err.Error())
 		}
 	})
+}
+
+// menuButton is a low-importance download button named label whose tap
+// offers formats in a menu; export gets the one chosen.
+func menuButton(label string, formats []string, export func(format string)) *widget.Button {
+	b := widget.NewButtonWithIcon(label, theme.DownloadIcon(), nil)
+	b.Importance = widget.LowImportance
+	b.OnTapped = func() {
+		var items []*fyne.MenuItem
+		for _, f := range formats {
+			items = append(items, fyne.NewMenuItem(strings.ToUpper(f), func() { export(f) }))
+		}
+		c := fyne.CurrentApp().Driver().CanvasForObject(b)
+		if c == nil {
+			return
+		}
+		widget.ShowPopUpMenuAtRelativePosition(fyne.NewMenu("", items...), c, fyne.NewPos(0, b.Size().Height), b)
+	}
+	return b
 }

@@ -229,11 +229,15 @@ func TestDetailDensityExports(t *testing.T) {
 	f := liveFeature(t, v)
 	v.Select(f)
 	p.Settle()
+	// the Density button's menu of formats
+	if findButton(t, p.Content(), "Density") == nil {
+		t.Fatal("no Density export button")
+	}
 	for _, format := range plots.Formats {
-		test.Tap(findButton(t, p.Content(), strings.ToUpper(format)))
+		p.exportDensity(format)
 		checkFormat(t, format, exported(t, v, paths))
 	}
-	test.Tap(findButton(t, p.Content(), "CSV"))
+	p.exportDensity("csv")
 	sums := csvCounts(t, readCSV(t, exported(t, v, paths)))
 	s, _ := v.Store().Stats(f)
 	if sums["feature_"+itoa(f)] != s.Count {

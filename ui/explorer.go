@@ -33,6 +33,7 @@ type Explorer struct {
 
 	header fyne.CanvasObject
 	body   *fyne.Container               // the header above the panes' stack
+	scroll *container.Scroll             // the panes' stack, scrolled where the window is too small
 	panes  map[string]Pane               // built panes, by their entry's name
 	tabs   map[string]*container.TabItem // by tab title
 	holder map[string]*fyne.Container    // each tab's content, filled when built
@@ -58,7 +59,11 @@ func NewExplorer(v *View) *Explorer {
 	e.Tabs = container.NewAppTabs(items...)
 	e.Tabs.OnSelected = func(*container.TabItem) { e.tabShown() }
 	e.header = container.NewPadded(e.Header.Content())
-	e.body = container.NewBorder(e.header, nil, nil, nil, stack)
+	// The panes scroll where the window gives them less than their
+	// minimum size, rather than growing the window or moving the divider
+	// between the ranking and the panes when another pane is shown.
+	e.scroll = container.NewScroll(stack)
+	e.body = container.NewBorder(e.header, nil, nil, nil, e.scroll)
 	right := container.NewBorder(e.Tabs, nil, nil, nil, e.body)
 	e.Split = container.NewHSplit(e.Ranking.Content(), right)
 	e.Split.Offset = 0.45

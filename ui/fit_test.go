@@ -6,6 +6,8 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 )
 
 // View › Theme ticks the theme in use, and follows a change.
@@ -97,5 +99,85 @@ func TestShorten(t *testing.T) {
 	}
 	if got := shorten("abc", 4); got != "abc" {
 		t.Errorf("shorten of a short string: %q", got)
+	}
+}
+
+// The divider between the ranking and the panes stays where it is when
+// another pane is shown (issue 20, item 10: Patch and Detail, wider than
+// their share of 1280 pixels, pushed it left), and the window fits
+// 1024×700 beside every pane: a pane larger than its share scrolls.
+func TestSplitStaysAndWindowFits1024x700(t *testing.T) {
+	a := test.NewTempApp(t)
+	s := NewShell(a, "test", testBackend)
+	s.Window.Resize(fyne.NewSize(1280, 800))
+	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
+	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
+		t.Fatal(err)
+	}
+	defer s.closeSession()
+	e := s.Explorer()
+	var first float32
+	for i, pane := range PaneNames() {
+		if err := e.ShowPane(pane); err != nil {
+			t.Fatal(err)
+		}
+		e.Settle()
+		e.Split.Refresh() // as the window does when a pane's minimum size changes
+		w := e.Ranking.Content().Size().Width
+		if i == 0 {
+			first = w
+		} else if w != first {
+			t.Errorf("%s shown: the ranking is %.0f px wide, %.0f beside the ranking pane", pane, w, first)
+		}
+		// at 1280×800 the pane fits its place: nothing scrolls
+		if m, got := e.scroll.Content.MinSize(), e.scroll.Size(); m.Width > got.Width || m.Height > got.Height {
+			t.Errorf("%s shown: the pane needs %.0f×%.0f, it has %.0f×%.0f at 1280×800", pane, m.Width, m.Height, got.Width, got.Height)
+		}
+		if m := s.Window.Content().MinSize(); m.Width > 1024 || m.Height > 700 {
+			t.Errorf("%s shown: the window needs %.0f×%.0f", pane, m.Width, m.Height)
+		}
+	}
+}
+
+// visibleRows is how many whole rows of l its height shows.
+func visibleRows(l *widget.List) int {
+	row := l.CreateItem().MinSize().Height
+	return int((l.Size().Height + theme.Padding()) / (row + theme.Padding()))
+}
+
+// Detail's boosted and suppressed lists show at least 8 rows each at
+// 1280×800 beside the logit-weight histogram (issue 20, item 10: none
+// after the histogram was added), the neighbours at least 7, and the "Nearest in" picker is on screen whole.
+func TestDetailListsReadableAt1280(t *testing.T) {
+	a := test.NewTempApp(t)
+	s := NewShell(a, "test", testBackend)
+	s.Window.Resize(fyne.NewSize(1280, 800))
+	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
+	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
+		t.Fatal(err)
+	}
+	defer s.closeSession()
+	e := s.Explorer()
+	if err := e.ShowPane(PaneDetail); err != nil {
+		t.Fatal(err)
+	}
+	e.Settle()
+	p := e.Detail()
+	for _, l := range []*pickList{p.Boosted, p.Suppressed} {
+		if n := visibleRows(l.List); n < 8 {
+			t.Errorf("%s shows %d rows (%.0f px high)", l.Title.Text, n, l.List.Size().Height)
+		}
+	}
+	p.ListTabs.SelectIndex(1)
+	// the other SAE's list gives a line to its picker
+	for _, l := range []*pickList{p.Nearest, p.Other, p.CoAct} {
+		if n := visibleRows(l.List); n < 7 {
+			t.Errorf("%s shows %d rows (%.0f px high)", l.Title.Text, n, l.List.Size().Height)
+		}
+	}
+	win := s.Window.Canvas().Size()
+	pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(p.OtherSAE)
+	if sz := p.OtherSAE.Size(); pos.X < 0 || pos.Y < 0 || pos.X+sz.Width > win.Width || pos.Y+sz.Height > win.Height || sz.Height < p.OtherSAE.MinSize().Height {
+		t.Errorf("the Nearest in picker is at %v, %v in a %v window", pos, sz, win)
 	}
 }

@@ -28,7 +28,7 @@ type pickList struct {
 }
 
 // newPickList returns an empty list; head, when not nil, replaces the
-// subtitle (a selector, say).
+// subtitle (a selector, say) on its own line below the title.
 func newPickList(title, subtitle string, head fyne.CanvasObject) *pickList {
 	l := &pickList{Title: widget.NewLabel(title), Subtitle: widget.NewLabel(subtitle)}
 	l.Title.TextStyle.Bold = true
@@ -59,12 +59,13 @@ func newPickList(title, subtitle string, head fyne.CanvasObject) *pickList {
 			l.OnPick(i)
 		}
 	}
-	if head == nil {
-		head = l.Subtitle
-	} else {
-		head = container.New(narrow{60}, head)
+	// the title and subtitle on one line, a head (a selector) below the
+	// title: the rows get the height
+	top := container.NewBorder(nil, nil, l.Title, nil, l.Subtitle)
+	if head != nil {
+		top = container.NewVBox(l.Title, container.New(narrow{60}, head))
 	}
-	l.content = container.NewBorder(container.NewVBox(l.Title, head), nil, nil, nil, l.List)
+	l.content = container.NewBorder(top, nil, nil, nil, l.List)
 	return l
 }
 

@@ -215,7 +215,7 @@ func NewPatchPane(v *View) *PatchPane {
 	p.logitBox = container.NewHBox(sized(p.TokenA, 110), label("−"), sized(p.TokenB, 110))
 	p.featureBox = container.NewHBox(sized(p.MetricSAE, 300), label("feature"), sized(p.MetricFeature, 80),
 		label("at position"), sized(p.MetricPos, 64))
-	metricRow := container.NewBorder(nil, nil, container.NewHBox(label("Metric"), sized(p.Metric, 210)), p.Example,
+	metricRow := container.NewBorder(nil, nil, container.NewHBox(label("Metric"), sized(p.Metric, 175)), p.Example,
 		container.NewStack(p.logitBox, p.featureBox, p.LossNote))
 	runRow := container.NewBorder(nil, nil,
 		container.NewHBox(label("Patch at"), sized(p.Where, 150), sized(p.Pos, 64), p.Run, p.Cancel), nil,
