@@ -50,6 +50,7 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	set := setFlags(fs)
 	switch {
 	case *modelDir == "":
 		return errors.New("--model DIR is required")
@@ -57,7 +58,9 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return errors.New("--sae PATH is required (repeat it for several SAEs)")
 	case len(hooks) > len(saePaths):
 		return fmt.Errorf("%d --hook for %d --sae", len(hooks), len(saePaths))
-	case (*metric != "") == (*target >= 0):
+	case set["target"] && *target < 0:
+		return fmt.Errorf("--target %d: not a feature number (0 to d_sae−1 of the last --sae)", *target)
+	case (*metric != "") == set["target"]:
 		return errors.New(`give one metric: --metric A,B, --metric loss, or --target N [--pos P]`)
 	case *batch < 1:
 		return fmt.Errorf("--batch %d: at least 1", *batch)
@@ -69,10 +72,11 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("--exact-top %d: a number of features, at least 1", *exactTop)
 	case *maxNodes < 1:
 		return fmt.Errorf("--max-nodes %d: at least 1", *maxNodes)
-	case math.IsNaN(*threshold) || math.IsNaN(*edgeThreshold):
-		return errors.New("--threshold and --edge-threshold must be numbers")
+	case *threshold < 0 || math.IsNaN(*threshold) || math.IsInf(*threshold, 0):
+		return fmt.Errorf("--threshold %g: a finite |attribution|, 0 or more", *threshold)
+	case *edgeThreshold < 0 || math.IsNaN(*edgeThreshold) || math.IsInf(*edgeThreshold, 0):
+		return fmt.Errorf("--edge-threshold %g: a finite |edge weight|, 0 or more", *edgeThreshold)
 	}
-	set := setFlags(fs)
 	if *target < 0 {
 		if err := refuseFlags(set, "it is the position of --target N's feature, and no --target is given", "pos"); err != nil {
 			return err
@@ -175,6 +179,12 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		encs = append(encs, e)
 		names = append(names, w.Name())
 	}
+	if up, last := encs[0].SAE, encs[len(encs)-1].SAE; mt.Kind == attribution.Feature && len(encs) > 1 && last.Hook.Order() < up.Output().Order() {
+		// the forward pass computes the target before the attributed
+		// features exist: every attribution would be 0
+		return fmt.Errorf("--target: the last --sae (%s) reads %s, before %s where the first --sae (%s) writes, so its features cannot change the target: give the attributed SAE first and the target's SAE last",
+			names[len(names)-1], last.Hook, up.Output(), names[0])
+	}
 	if *text != "" && len(prompt) > 1 && prompt[0] == tokenizer.BOS {
 		// SAEs trained on text without BOS (prepend_bos false) see the
 		// typed text as they saw their training data, when all of them do
@@ -233,11 +243,26 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		out["flow"] = flowJSON(fl, *top)
 	}
 	if *graph {
+		shown := false
 		g, err := attribution.BuildGraph(ctx, m, encs, prompt, mt, attribution.GraphOptions{Threshold: *threshold, MaxNodes: *maxNodes, EdgeThreshold: *edgeThreshold,
-			Progress: func(done, total int) { fmt.Fprintf(stderr, "\rattribute --graph: %d/%d nodes", done, total) }})
-		fmt.Fprintln(stderr)
+			Progress: func(done, total int) {
+				shown = true
+				fmt.Fprintf(stderr, "\rattribute --graph: %d/%d nodes", done, total)
+			}})
+		if shown {
+			fmt.Fprintln(stderr)
+		}
 		if err != nil {
 			return err
+		}
+		if len(g.Edges) == 0 {
+			feats := 0
+			for _, nd := range g.Nodes {
+				if !nd.IsError() {
+					feats++
+				}
+			}
+			fmt.Fprintf(stderr, "attribute --graph: no edge (%d feature nodes at |attribution| ≥ %g; edges kept at |weight| > %g)\n", feats, *threshold, *edgeThreshold)
 		}
 		out["graph"] = g
 	}

@@ -200,6 +200,13 @@ func TestAttributeRefuses(t *testing.T) {
 		{[]string{"--sae", fixSAE0, "--metric", "1,2", "--flow"}, "--flow goes with --target"},
 		{[]string{"--sae", fixSAE0, "--metric", "1,2", "--exact", "--exact-top", "3"}, "not both"},
 		{[]string{"--sae", fixSAE0, "--metric", "1,2", "--exact-top", "-1"}, "--exact-top -1"},
+		{[]string{"--sae", fixSAE0, "--target", "-1"}, "--target -1: not a feature number"},
+		{[]string{"--sae", fixSAE0, "--sae", fixSAE1, "--target", "143"}, "before blocks.1.hook_resid_pre where the first --sae"},
+		{[]string{"--sae", fixSAE0, "--metric", "1,2", "--graph", "--threshold", "-1"}, "--threshold -1"},
+		{[]string{"--sae", fixSAE0, "--metric", "1,2", "--graph", "--threshold", "Inf"}, "--threshold +Inf"},
+		{[]string{"--sae", fixSAE0, "--metric", "1,2", "--graph", "--threshold", "NaN"}, "--threshold NaN"},
+		{[]string{"--sae", fixSAE0, "--metric", "1,2", "--graph", "--edge-threshold", "-1"}, "--edge-threshold -1"},
+		{[]string{"--sae", fixSAE0, "--metric", "1,2", "--graph", "--edge-threshold", "-Inf"}, "--edge-threshold -Inf"},
 	} {
 		_, errs, code := runCLI(t, append(append([]string(nil), base...), c.args...)...)
 		if code == 0 || !strings.Contains(errs, c.want) {
@@ -283,5 +290,36 @@ func TestAttributeTextBOS(t *testing.T) {
 		if (got.Tokens[0] == 50256) != c.bos || len(got.Attribution) != len(got.Tokens) {
 			t.Errorf("%v: tokens %v, %d attribution rows; want BOS first: %v", c.args, got.Tokens[:3], len(got.Attribution), c.bos)
 		}
+	}
+}
+
+// A graph threshold that no feature reaches gives the error nodes, no
+// edge, and says so: "edges": [] in the JSON (it was null) and a line on
+// stderr (it was blank).
+func TestAttributeEmptyGraph(t *testing.T) {
+	out, errs, code := runCLI(t, "attribute", "--model", fixModel, "--blas", "gonum", "--tokens", "50256,464,2068,7586",
+		"--sae", fixSAE1, "--sae", fixSAE0, "--metric", "13,11", "--graph", "--threshold", "1e30")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var res struct {
+		Graph struct {
+			Nodes []struct {
+				Feature int `json:"feature"`
+			} `json:"nodes"`
+			Edges *[]any `json:"edges"`
+		} `json:"graph"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Graph.Edges == nil || len(*res.Graph.Edges) != 0 {
+		t.Errorf("edges %v, want []", res.Graph.Edges)
+	}
+	if len(res.Graph.Nodes) != 8 {
+		t.Errorf("%d nodes, want the errors of 2 SAEs at 4 positions", len(res.Graph.Nodes))
+	}
+	if !strings.Contains(errs, "no edge (0 feature nodes") || strings.Contains(errs, "\n\n") || strings.HasPrefix(errs, "\n") {
+		t.Errorf("stderr %q: want a line saying there is no edge, and no blank line", errs)
 	}
 }

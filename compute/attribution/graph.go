@@ -77,7 +77,7 @@ func BuildGraph(ctx context.Context, m *model.Model, saes []*encoder.Encoder, to
 	if err != nil {
 		return nil, err
 	}
-	g := &Graph{Metric: res.Metric}
+	g := &Graph{Metric: res.Metric, Edges: []Edge{}} // no edges: [] in JSON, not null
 	for i := range saes {
 		g.Order = append(g.Order, i)
 	}

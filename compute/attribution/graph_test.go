@@ -2,6 +2,9 @@ package attribution
 
 import (
 	"context"
+	"encoding/json"
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/saescope/saescope/compute/cpu"
@@ -152,5 +155,34 @@ func TestBatchedGradientsEqualSingle(t *testing.T) {
 	}
 	if nonzero == 0 {
 		t.Error("every gradient is 0: the check says little")
+	}
+}
+
+// A threshold no feature reaches leaves only the error nodes and no edge:
+// the graph's JSON says "edges": [] (it said null).
+func TestBuildGraphNoFeatureNode(t *testing.T) {
+	ref := fixture.Load(t)
+	s := fixture.NewSetup(t, ref, cpu.BLASGonum)
+	tokens, shape := ref.Ints(t, "tokens")
+	T := shape[1]
+	saes := []*encoder.Encoder{s.SAEs["sae1"], s.SAEs["sae0"]}
+	g, err := BuildGraph(context.Background(), s.Model, saes, tokens[:T], Metric{Kind: LogitDiff, A: 13, B: 11}, GraphOptions{Threshold: math.Inf(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nd := range g.Nodes {
+		if !nd.IsError() {
+			t.Fatalf("feature node %+v above an infinite threshold", nd)
+		}
+	}
+	if len(g.Nodes) != 2*T {
+		t.Errorf("%d nodes, want the %d errors of 2 SAEs at %d positions", len(g.Nodes), 2*T, T)
+	}
+	b, err := json.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"edges":[]`) {
+		t.Errorf("graph JSON without edges: %.200s…, want \"edges\":[]", b)
 	}
 }
