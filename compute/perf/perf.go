@@ -109,6 +109,36 @@ func (o *Options) defaults() {
 	}
 }
 
+// MaxScanTokens bounds a scan benchmark's batch × sequence: its
+// activations (the MLP's 3072 columns, the SAE's features, attention
+// scores) grow with it, and 2^18 tokens of a 6144-feature SAE already
+// take about 10 GB. MaxScanFeatures bounds batch × sequence × SAE
+// features (2^31 float32s, 8 GB): the features of one batch, dense.
+const (
+	MaxScanTokens   = 1 << 18
+	MaxScanFeatures = 1 << 31
+)
+
+// checkShape refuses a scan shape that is not positive, longer than the
+// model's context, or beyond MaxScanTokens, before anything is allocated.
+func (o *Options) checkShape(nCtx int) error {
+	switch {
+	case o.Batch < 1:
+		return fmt.Errorf("bench: batch %d: at least 1 sequence", o.Batch)
+	case o.Seq < 1 || o.Seq > nCtx:
+		return fmt.Errorf("bench: sequence length %d: 1 to the model's context of %d", o.Seq, nCtx)
+	case o.Batch > MaxScanTokens/o.Seq:
+		return fmt.Errorf("bench: batch %d × sequence %d: more than %d tokens in one batch (the activations would not fit in memory)", o.Batch, o.Seq, MaxScanTokens)
+	case o.DSae < 1:
+		return fmt.Errorf("bench: %d SAE features: at least 1", o.DSae)
+	case o.DSae > MaxScanFeatures/(o.Batch*o.Seq):
+		return fmt.Errorf("bench: %d SAE features on batch %d × sequence %d: more than %d feature activations in one batch (they would not fit in memory)", o.DSae, o.Batch, o.Seq, MaxScanFeatures)
+	case o.Reps < 1:
+		return fmt.Errorf("bench: %d repetitions: at least 1", o.Reps)
+	}
+	return nil
+}
+
 // SGEMM times an m×k by k×n product on be and returns GFLOPS (best of reps).
 func SGEMM(be compute.Backend, m, k, n, reps int) float64 {
 	a, b, c := be.Alloc(m, k), be.Alloc(k, n), be.Alloc(m, n)
@@ -146,6 +176,9 @@ func ForwardFLOPs(cfg gpt2.Config, layers, seq int) float64 {
 func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error) {
 	opts.defaults()
 	cfg := gpt2.SmallConfig()
+	if err := opts.checkShape(cfg.NPositions); err != nil {
+		return nil, err
+	}
 	h, err := hookname.Parse(opts.Hook, cfg.NLayer)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package perf_test
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/saescope/saescope/compute/cpu"
@@ -74,5 +75,32 @@ func TestRunTimesSAEsTogether(t *testing.T) {
 	opts.Hooks = []string{"blocks.0.hook_resid_pre", "blocks.1.mlp.hook_post"}
 	if _, err := perf.Run(context.Background(), be, opts); err == nil {
 		t.Error("a hook of d_mlp width accepted")
+	}
+}
+
+// A scan shape that is not positive, past the context or too large to fit
+// in memory is refused before anything is allocated (batch 10^8 ran out of
+// memory, batch −3 panicked in make).
+func TestRunRefusesBadShape(t *testing.T) {
+	be, err := cpu.New(cpu.BLASGonum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		opts perf.Options
+		want string
+	}{
+		{perf.Options{Batch: -3}, "batch -3"},
+		{perf.Options{Batch: 100000000}, "batch 100000000 × sequence 128"},
+		{perf.Options{Seq: -1}, "sequence length -1"},
+		{perf.Options{Seq: 1025}, "sequence length 1025"},
+		{perf.Options{DSae: -5}, "-5 SAE features"},
+		{perf.Options{DSae: 100000000}, "100000000 SAE features"},
+		{perf.Options{Reps: -1}, "-1 repetitions"},
+	} {
+		_, err := perf.Run(context.Background(), be, c.opts)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want an error saying %q", c.opts, err, c.want)
+		}
 	}
 }
