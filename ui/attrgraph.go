@@ -95,9 +95,10 @@ type GraphResult struct {
 	// tabs (nil for none).
 	SAEs  []*workspace.SAE
 	Views []*View
-	// Metric describes the metric; IsFeature says it is a feature's
-	// activation.
+	// Metric describes the metric; MetricJSON is the attribute command's
+	// description of it; IsFeature says it is a feature's activation.
 	Metric     string
+	MetricJSON string
 	IsFeature  bool
 	ComputedOn string
 	Backend    string
@@ -380,7 +381,11 @@ func (p *GraphPane) Start() {
 		g, err := attribution.BuildGraph(ctx, m, encs, req.tokens, req.metric, req.opt)
 		var res *GraphResult
 		if err == nil {
-			res = &GraphResult{Graph: g, Tokens: req.tokens, SAEs: req.saes, Views: req.views, Metric: req.desc,
+			mj := req.metric.String()
+			if req.metric.Kind == attribution.Feature {
+				mj = req.desc // as attribute words it, with the SAE's name
+			}
+			res = &GraphResult{Graph: g, Tokens: req.tokens, SAEs: req.saes, Views: req.views, Metric: req.desc, MetricJSON: mj,
 				IsFeature: req.metric.Kind == attribution.Feature, ComputedOn: attribution.ComputedOn(m.Backend()),
 				Backend: m.Backend().Name(), Elapsed: time.Since(t0)}
 		}
@@ -593,7 +598,7 @@ func writeGraphJSON(w io.Writer, r *GraphResult) error {
 	for i, s := range r.SAEs {
 		names[i] = s.Name()
 	}
-	out := map[string]any{"metric": r.Metric, "tokens": r.Tokens, "saes": names, "backend": r.Backend,
+	out := map[string]any{"metric": r.MetricJSON, "tokens": r.Tokens, "saes": names, "backend": r.Backend,
 		"computed_on": r.ComputedOn, "graph": r.Graph}
 	if r.IsFeature {
 		out["target_act"] = r.Graph.Metric

@@ -199,14 +199,16 @@ func TestGraphPaneExample(t *testing.T) {
 				SAEs        []string          `json:"saes"`
 				MetricValue float64           `json:"metric_value"`
 				ComputedOn  string            `json:"computed_on"`
+				Metric      string            `json:"metric"`
 			}
 			if err := json.Unmarshal(data, &out); err != nil {
 				t.Fatalf("json: %v", err)
 			}
 			if len(out.Graph.Nodes) != len(want.Nodes) || len(out.Graph.Edges) != len(want.Edges) || len(out.Tokens) != len(tokens) ||
-				len(out.SAEs) != len(saes) || out.MetricValue != r.Graph.Metric || out.ComputedOn != "cpu" {
-				t.Errorf("json: %d nodes, %d edges, %d tokens, SAEs %v, metric %g, on %q", len(out.Graph.Nodes), len(out.Graph.Edges),
-					len(out.Tokens), out.SAEs, out.MetricValue, out.ComputedOn)
+				len(out.SAEs) != len(saes) || out.MetricValue != r.Graph.Metric || out.ComputedOn != "cpu" ||
+				out.Metric != "logits[-1, 5335] - logits[-1, 1757]" {
+				t.Errorf("json: %d nodes, %d edges, %d tokens, SAEs %v, metric %q = %g, on %q", len(out.Graph.Nodes), len(out.Graph.Edges),
+					len(out.Tokens), out.SAEs, out.Metric, out.MetricValue, out.ComputedOn)
 			}
 		}
 	}
