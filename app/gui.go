@@ -55,7 +55,7 @@ func guiFlags(out io.Writer) (*flag.FlagSet, *guiOptions) {
 	fs.IntVar(&o.rows, "rows", 1000, "rows of 128 tokens to analyse")
 	fs.BoolVar(&o.analyze, "analyze", false, "analyse the SAEs that have no finished analysis")
 	fs.BoolVar(&o.patchExample, "patch-example", false, "run the Patch pane's example (indirect object identification) at start")
-	fs.BoolVar(&o.flowExample, "flow-example", false, "run the Flow pane's example prompt at start, for the feature selected (--feature)")
+	fs.BoolVar(&o.flowExample, "flow-example", false, "run the Flow pane's example prompt at start, for the feature selected (--feature), else for the one most active at its last token")
 	fs.BoolVar(&o.graphExample, "graph-example", false, "run the Attribution graph pane's example (indirect object identification) at start")
 	fs.BoolVar(&o.demo, "demo", false, "open the demo workspace (no download: a tiny random GPT-2 and two small SAEs on the shipped corpus)")
 	fs.StringVar(&o.pane, "pane", "", "pane to show: "+strings.Join(ui.PaneNames(), ", "))
