@@ -64,11 +64,11 @@ func CheckShards(shards []*store.Store, names []string) ([]*store.Store, store.M
 		var diff string
 		switch {
 		case m.Model.Hash != m0.Model.Hash:
-			diff = fmt.Sprintf("the model (%s, not %s)", m.Model.Path, m0.Model.Path)
+			diff = sourceDiff("the model", m.Model.Path, m0.Model.Path, m.Model.Hash, m0.Model.Hash)
 		case m.SAE.Hash != m0.SAE.Hash:
-			diff = fmt.Sprintf("the SAE (%s, not %s)", m.SAE.Path, m0.SAE.Path)
+			diff = sourceDiff("the SAE", m.SAE.Path, m0.SAE.Path, m.SAE.Hash, m0.SAE.Hash)
 		case m.Corpus.Hash != m0.Corpus.Hash || m.Corpus.Kind != m0.Corpus.Kind:
-			diff = fmt.Sprintf("the corpus (%s, not %s)", m.Corpus.Describe(), m0.Corpus.Describe())
+			diff = sourceDiff("the corpus", m.Corpus.Describe(), m0.Corpus.Describe(), m.Corpus.Hash, m0.Corpus.Hash)
 		case m.Hook != m0.Hook || m.DIn != m0.DIn || m.DSae != m0.DSae:
 			diff = fmt.Sprintf("the hook or width (%s, %d×%d, not %s, %d×%d)", m.Hook, m.DIn, m.DSae, m0.Hook, m0.DIn, m0.DSae)
 		case got != want:
@@ -242,4 +242,15 @@ func PlanShard(meta *store.Meta, total, index, count int) (lo, hi int, err error
 	}
 	meta.Params.Shard = &store.Shard{Index: index, Count: count, FirstRow: lo, TotalRows: total}
 	return lo, hi, nil
+}
+
+// sourceDiff says how two shards' sources of one kind (what) differ: by
+// their descriptions, or, when those are the same, by their contents'
+// hashes (the first 12 digits).
+func sourceDiff(what, desc, desc0, hash, hash0 string) string {
+	if desc != desc0 {
+		return fmt.Sprintf("%s (%s, not %s)", what, desc, desc0)
+	}
+	short := func(h string) string { return h[:min(12, len(h))] }
+	return fmt.Sprintf("%s: both %s, but different contents (hash %s, not %s)", what, desc, short(hash), short(hash0))
 }

@@ -276,6 +276,11 @@ func TestMergeRefuses(t *testing.T) {
 		c.Meta.Corpus = store.Source{Path: "corpus-" + hash, Hash: hash}
 		return &c
 	}
+	rowsHash := func(st *store.Store, hash string) *store.Store {
+		c := *st
+		c.Meta.Corpus = store.Source{Kind: store.TokenRows, Hash: hash}
+		return &c
+	}
 	moved := *four[2]
 	sh := *moved.Meta.Params.Shard
 	sh.FirstRow--
@@ -288,6 +293,10 @@ func TestMergeRefuses(t *testing.T) {
 		{"other SAE", []*store.Store{four[0], four[1], other, four[3]}, "differ in the SAE"},
 		{"other settings", []*store.Store{four[0], four[1], seeded, four[3]}, "differ in the settings"},
 		{"other corpus", []*store.Store{corpus(four[0], "a"), corpus(four[1], "a"), corpus(four[2], "b"), corpus(four[3], "a")}, "differ in the corpus"},
+		// the same description (token rows typed on the command line):
+		// the hashes tell them apart, not "X, not X"
+		{"other rows", []*store.Store{rowsHash(four[0], "0123456789abcdef"), rowsHash(four[1], "0123456789abcdef"), rowsHash(four[2], "fedcba9876543210"), rowsHash(four[3], "0123456789abcdef")},
+			"differ in the corpus: both token rows given on the command line, but different contents (hash fedcba987654, not 0123456789ab)"},
 		{"other split", []*store.Store{four[0], half, four[2], four[3]}, "differ in the split"},
 		{"twice", []*store.Store{four[0], four[1], four[1], four[3]}, "shard 1/4 is given twice"},
 		{"missing", []*store.Store{four[0], four[1], four[3]}, "shard 2/4 is missing"},
