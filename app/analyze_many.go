@@ -132,6 +132,7 @@ func analyzeMany(ctx context.Context, e *engine, paths []string, c *corpus.Corpu
 	fp := weights.DefaultFingerprinter()
 	var todo []*manySAE
 	var targets []analysis.Target
+	seen := map[string]string{} // store key → the --sae that has it
 	for _, m := range all {
 		m.meta = meta
 		if m.meta.SAE.Hash, err = fp.Fingerprint(ctx, m.path); err != nil {
@@ -139,6 +140,11 @@ func analyzeMany(ctx context.Context, e *engine, paths []string, c *corpus.Corpu
 		}
 		m.meta.SAE.Path, m.meta.Hook = m.path, m.s.Hook.String()
 		m.meta.Key = analysis.Key(m.meta)
+		if first, ok := seen[m.meta.Key]; ok {
+			// the same weights at the same hook: one scan and one store
+			return fmt.Errorf("--sae %s is given twice (as %s and %s: the same SAE at %s): give each SAE once", m.path, first, m.path, m.meta.Hook)
+		}
+		seen[m.meta.Key] = m.path
 		m.store = analysis.StorePath(dir, m.meta.Key)
 		if !opt.force {
 			if st, err := analysis.OpenCached(dir, m.meta.Key); err == nil && st != nil {

@@ -91,6 +91,11 @@ func TestAnalyzeSeveralSAEs(t *testing.T) {
 	if e := res.Stores[0]; e.Cached || e.Hook != "blocks.0.hook_resid_pre" || e.Store == first[0].Store || !res.Stores[1].Cached {
 		t.Errorf("SAE 0 at blocks.0.hook_resid_pre: %+v, %+v", e, res.Stores[1])
 	}
+	// one file at two hooks is two SAEs (both stores are in the cache now)
+	out, errs, code = runCLI(t, append(base, "--sae", fixSAE0, "--hook", "blocks.1.hook_resid_pre", "--sae", fixSAE0, "--hook", "blocks.0.hook_resid_pre")...)
+	if code != 0 || strings.Count(out, `"cached":true`) != 2 {
+		t.Errorf("one file at two hooks: exit %d: %s %s", code, out, errs)
+	}
 	oai := "../testdata/fixtures/v2/oai-topk8-hook_resid_post-0.pt"
 	for _, c := range []struct {
 		args []string
@@ -100,6 +105,11 @@ func TestAnalyzeSeveralSAEs(t *testing.T) {
 		{[]string{"--sae", fixSAE0, "--sae", fixSAE1, "--hook", "blocks.1.hook_resid_pre"}, "1 --hook for 2 --sae"},
 		{[]string{"--sae", fixSAE0, "--hook", "blocks.1.hook_resid_pre", "--hook", "blocks.0.hook_mlp_out"}, "2 --hook for 1 --sae"},
 		{[]string{"--sae", fixSAE0, "--hook", "", "--sae", oai, "--hook", "blocks.0.hook_resid_post"}, "trained without BOS"},
+		// the same SAE twice: by the same path, by another path to the
+		// same file, and at the same hook given once by name
+		{[]string{"--sae", fixSAE0, "--sae", fixSAE0}, "--sae " + fixSAE0 + " is given twice"},
+		{[]string{"--sae", fixSAE0, "--sae", fixSAE1, "--sae", "../testdata/fixtures/../fixtures/tiny-gpt2_256_resid_pre_1.pt"}, "the same SAE at blocks.1.hook_resid_pre"},
+		{[]string{"--sae", fixSAE0, "--hook", "", "--sae", fixSAE0, "--hook", "blocks.1.hook_resid_pre"}, "is given twice"},
 	} {
 		_, errs, code := runCLI(t, append(base, c.args...)...)
 		if code == 0 || !strings.Contains(errs, c.want) {
