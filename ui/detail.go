@@ -50,8 +50,9 @@ type DetailPane struct {
 	// LogitExport offers the logit-weight histogram as PNG, SVG, PDF or
 	// CSV.
 	LogitExport *widget.Button
-	// ListTabs holds the boosted and suppressed tokens on one tab and
-	// the nearest and co-activating features on the other.
+	// ListTabs holds the boosted and suppressed tokens on one tab, the
+	// nearest and co-activating features on the second, the nearest in
+	// another SAE (and its picker) on the third.
 	ListTabs   *container.AppTabs
 	Boosted    *pickList
 	Suppressed *pickList
@@ -116,26 +117,27 @@ func newDetailPane(v *View, active bool) *DetailPane {
 	p.runner = newLatest(v.Jobs, p.run)
 
 	// Each export is one button and a menu of formats, all three on one
-	// row below the pane: a row of buttons per plot would set the width of
-	// the plots' column.
+	// row below the plots: a row of buttons per plot would set the width
+	// of the plots' column.
 	densityExport := menuButton("Density", []string{"png", "svg", "pdf", "csv"}, p.exportDensity)
 	p.LogitExport = menuButton("Logit weights", []string{"png", "svg", "pdf", "csv"}, p.exportLogitHist)
-	lists := widget.NewButtonWithIcon("Lists CSV", theme.DownloadIcon(), p.exportLists)
+	lists := widget.NewButtonWithIcon("Lists", theme.DownloadIcon(), p.exportLists)
 	lists.Importance = widget.LowImportance
-	exports := container.NewHBox(widget.NewLabel("Export"), densityExport, p.LogitExport, lists)
+	exports := container.NewHBox(densityExport, p.LogitExport, lists)
 	// The plots one above the other on the left, as sae_vis's middle
 	// column; the lists on the right, full height, so that each shows
-	// its rows (ten at 1280×800): the tokens the feature boosts and
-	// suppresses on one tab, its neighbours on the other.
+	// its rows (eight or more at 1280×800) with room for their text: the
+	// tokens the feature boosts and suppresses, its neighbours here, its
+	// neighbours in another SAE.
 	plotsCol := container.NewVSplit(p.Density, p.LogitHist)
 	plotsCol.Offset = 0.5
 	p.ListTabs = container.NewAppTabs(
-		container.NewTabItem("Logit weights", container.New(weighted{1, 1}, p.Boosted.Content(), p.Suppressed.Content())),
-		container.NewTabItem("Neighbours", container.New(weighted{0.9, 1.2, 0.9},
-			p.Nearest.Content(), p.Other.Content(), p.CoAct.Content())))
-	split := container.NewHSplit(plotsCol, p.ListTabs)
-	split.Offset = 0.48
-	p.content = container.NewBorder(container.NewVBox(p.Info, p.Msg), exports, nil, nil, split)
+		container.NewTabItem("Logits", container.New(weighted{1, 1}, p.Boosted.Content(), p.Suppressed.Content())),
+		container.NewTabItem("Neighbours", container.New(weighted{1, 1}, p.Nearest.Content(), p.CoAct.Content())),
+		container.NewTabItem("Other SAE", p.Other.Content()))
+	split := container.NewHSplit(container.NewBorder(nil, exports, nil, nil, plotsCol), p.ListTabs)
+	split.Offset = 0.5
+	p.content = container.NewBorder(container.NewVBox(p.Info, p.Msg), nil, nil, nil, split)
 
 	v.OnFeature(func(int) { p.Update() })
 	v.OnStore(func(*store.Store) { p.Update() })

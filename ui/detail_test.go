@@ -243,7 +243,7 @@ func TestDetailDensityExports(t *testing.T) {
 	if sums["feature_"+itoa(f)] != s.Count {
 		t.Errorf("CSV counts %v, want %d", sums, s.Count)
 	}
-	test.Tap(findButton(t, p.Content(), "Lists CSV"))
+	test.Tap(findButton(t, p.Content(), "Lists"))
 	rows := readCSV(t, exported(t, v, paths))
 	co, _ := v.Store().CoActivation(f, nearK)
 	var coRows [][]string

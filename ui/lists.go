@@ -61,8 +61,11 @@ func newPickList(title, subtitle string, head fyne.CanvasObject) *pickList {
 	}
 	// the title and subtitle on one line, a head (a selector) below the
 	// title: the rows get the height
+	// (the title whole, the subtitle shortened)
 	top := container.NewBorder(nil, nil, l.Title, nil, l.Subtitle)
-	if head != nil {
+	if head == nil {
+		l.Title.Truncation = fyne.TextTruncateOff
+	} else {
 		top = container.NewVBox(l.Title, container.New(narrow{60}, head))
 	}
 	l.content = container.NewBorder(top, nil, nil, nil, l.List)
