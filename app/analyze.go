@@ -63,6 +63,9 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case *shard != "" && (len(saes.values) > 1 || len(hooks.values) > 1):
 		return errors.New("--shard with several --sae: run analyze --shard I/N once per SAE (each SAE's shards are merged into its own store)")
 	}
+	if err := checkStoreOut("--out", *out, append([]string{*ef.model, *ef.saePath, *corpusPath, *tokensFile}, saes.values...)...); err != nil {
+		return err
+	}
 	if *shard != "" {
 		if _, _, err := store.ParseShard(*shard); err != nil { // before the corpus is read
 			return fmt.Errorf("--shard: %w", err)

@@ -106,6 +106,9 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(paths) == 0 {
 		return fmt.Errorf("merge: give the shard stores: merge [--out FILE] STORE… (every shard of one analyze --shard I/N scan)")
 	}
+	if err := checkStoreOut("--out", *out, append([]string{*modelPath, *saePath}, paths...)...); err != nil {
+		return err
+	}
 	say := func(format string, a ...any) {
 		if !*quiet {
 			fmt.Fprintf(stderr, format, a...)
@@ -133,6 +136,9 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *saePath == "" {
 		*saePath = meta.SAE.Path
+	}
+	if err := checkStoreOut("--out", *out, *modelPath, *saePath); err != nil { // the shards' model and SAE
+		return err
 	}
 	fp := weights.DefaultFingerprinter()
 	for _, f := range []struct{ what, path, hash string }{{"model", *modelPath, meta.Model.Hash}, {"SAE", *saePath, meta.SAE.Hash}} {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -384,6 +385,28 @@ func removeIfStale(p string) bool {
 }
 
 func align8(n int64) int64 { return (n + 7) &^ 7 }
+
+// HasMagic reports whether the file at path begins as a store of any
+// format version does (damaged or finished): what may be overwritten by a
+// new store without losing something else. A missing file is false, nil.
+func HasMagic(path string) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read store %s: %w", path, err)
+	}
+	defer f.Close()
+	var head [8]byte
+	if _, err := io.ReadFull(f, head[:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return false, nil
+		}
+		return false, fmt.Errorf("read store %s: %w", path, err)
+	}
+	return head == magic || head == magicV1, nil
+}
 
 // Open maps a store file read-only and checks its structure and the
 // checksums of its header and small sections (those of the large sections
