@@ -57,7 +57,7 @@ func guiFlags(out io.Writer) (*flag.FlagSet, *guiOptions) {
 	fs.BoolVar(&o.patchExample, "patch-example", false, "run the Patch pane's example (indirect object identification) at start")
 	fs.BoolVar(&o.flowExample, "flow-example", false, "run the Flow pane's example prompt at start, for the feature selected (--feature), else for the one most active at its last token")
 	fs.BoolVar(&o.graphExample, "graph-example", false, "run the Attribution graph pane's example (indirect object identification) at start")
-	fs.BoolVar(&o.demo, "demo", false, "open the demo workspace (no download: a tiny random GPT-2 and two small SAEs on the shipped corpus)")
+	fs.BoolVar(&o.demo, "demo", false, "open the demo workspace (no download: a tiny GPT-2 trained on the shipped corpus and two SAEs trained on it)")
 	fs.StringVar(&o.pane, "pane", "", "pane to show: "+strings.Join(ui.PaneNames(), ", "))
 	fs.IntVar(&o.feature, "feature", -1, "feature to select")
 	fs.StringVar(&o.pin, "pin", "", `features to pin for the compare pane: "3,17" in the SAE tab shown, "1:12" for feature 12 of tab 1`)

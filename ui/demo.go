@@ -29,7 +29,7 @@ var demoDir = demo.Dir
 const demoPrefix = "Demo · "
 
 // OpenDemo opens the demo workspace, which needs no download: it writes
-// the tiny random GPT-2 and its two SAEs (one random, one trained) embedded in the binary to
+// the tiny GPT-2 trained on the shipped corpus and its two trained SAEs embedded in the binary to
 // the cache folder (once), opens them on the shipped corpus and analyses
 // them (a few seconds the first time; later the finished analysis
 // reopens at once). then (if not nil) runs on the UI thread when it is

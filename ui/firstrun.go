@@ -185,8 +185,9 @@ func (fr *FirstRun) layout() fyne.CanvasObject {
 		container.NewBorder(nil, nil, container.NewHBox(fr.OpenReal, widget.NewLabel("SAE")), nil, fr.SAEChoice),
 		fr.OpenHint,
 	)
-	demoHint := widget.NewLabel("The demo is a tiny GPT-2 with random weights and two SAEs, one random and one trained on it, scanned on the corpus " +
-		"shipped with the app: it tours every pane offline, but its features say nothing about language. " +
+	demoHint := widget.NewLabel("The demo is a tiny 2-layer GPT-2 that SAE Scope trained on the corpus shipped with the app, and two SAEs trained on it, " +
+		"scanned on that corpus: it tours every pane offline and its features pick out punctuation, word pieces and common words, " +
+		"but it is not GPT-2 small: its features are not GPT-2 small's. " +
 		"Open local files: a GPT-2 folder (config.json and weights), then SAE files, in the workspace bar above.")
 	demoHint.Wrapping = fyne.TextWrapWord
 	start := widget.NewCard("", "Start", container.NewVBox(

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Remakes the screenshots in docs/screenshots/ that README.md shows, and the
 # other window shots kept next to them, from the demo workspace (a tiny GPT-2
-# with random weights, one random and one trained SAE, the corpus shipped with
-# the app: no download, no network). The window runs under Xvfb with its own
+# trained by SAE Scope on the corpus shipped with the app, a TopK and a ReLU
+# SAE trained on it: no download, no network). The window runs under Xvfb with its own
 # temporary settings and caches, so the user's settings, labels, recent
 # workspaces and Hugging Face cache neither show nor change, and two runs give
 # the same pictures (but for the analysis in progress, caught where it is).
@@ -28,7 +28,7 @@
 #               then says that downloads are off, and why).
 #   analysis-*  an analysis in progress: the trained SAE's analysis at 2,000
 #               rows is made first with `saescope analyze`, then the window
-#               opens it with the random SAE, whose analysis starts at once;
+#               opens it with the TopK SAE, whose analysis starts at once;
 #               frames are grabbed while it runs and the first one whose
 #               progress bar is between 25% and 75% full is kept. The window is
 #               closed before that analysis finishes.
@@ -251,9 +251,9 @@ analyze() {
 }
 
 # The demo's files, as the workspace bar shows them (relative to the
-# repository root); tab 0 is the random SAE, tab 1 the trained one.
+# repository root); tab 0 is the TopK SAE at blocks.1.hook_resid_pre, tab 1 the ReLU one at blocks.0.hook_mlp_out.
 model=assets/demo/tiny-gpt2
-random_sae=assets/demo/tiny-gpt2_256_resid_pre_1.pt
+resid_sae=assets/demo/tiny-gpt2-saelens-topk-resid_pre-1
 trained_sae=assets/demo/tiny-gpt2-saelens-mlp_out-0
 kennedy=$'Ask not what your country can do for you, ask what you can do for your country.\n        John F. Kennedy, inaugural address, January 20, 1961'
 ask=$'Ask not what your country can do for you, ask what you can do for your country.'
@@ -307,7 +307,7 @@ for theme in light dark; do
 	# rather than the temporary cache's), ranked by the largest activation.
 	if want "workspace-$theme"; then
 		setup
-		CLICK="60 50" shot "workspace-$theme" ready --model "$model" --sae "$random_sae" --sae "$trained_sae" --analyze \
+		CLICK="60 50" shot "workspace-$theme" ready --model "$model" --sae "$resid_sae" --sae "$trained_sae" --analyze \
 			--theme "$theme" --tab 1 --sort max --feature 128 --pane contexts
 	fi
 	# A first start: no settings, nothing in the Hugging Face cache, offline.
@@ -320,7 +320,7 @@ for theme in light dark; do
 	if want "analysis-$theme"; then
 		setup
 		[[ -n $(analyze 2000 "$trained_sae") ]] || die "saescope analyze failed"
-		analysis_shot "analysis-$theme" --model "$model" --sae "$trained_sae" --sae "$random_sae" --rows 2000 --analyze --theme "$theme"
+		analysis_shot "analysis-$theme" --model "$model" --sae "$trained_sae" --sae "$resid_sae" --rows 2000 --analyze --theme "$theme"
 	fi
 done
 

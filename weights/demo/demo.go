@@ -1,6 +1,7 @@
 // Package demo writes the demo workspace embedded in the binary (a tiny
-// random GPT-2, a random SAE and one trained on it, see assets/demo/README.md) to a folder
-// on disk, where the ordinary loaders read it.
+// GPT-2 that SAE Scope trained on the shipped corpus and two SAEs trained
+// on it, see assets/demo/README.md) to a folder on disk, where the ordinary
+// loaders read it.
 package demo
 
 import (
@@ -15,12 +16,12 @@ import (
 )
 
 // Label is how the app names the demo everywhere it shows it.
-const Label = "Demo (tiny random GPT-2: features are not meaningful)"
+const Label = "Demo (tiny GPT-2 trained on the shipped corpus, not GPT-2 small)"
 
 // Paths are the demo's files once on disk.
 type Paths struct {
 	Model string   // folder with config.json + model.safetensors
-	SAEs  []string // an SAE .pt file and a SAELens folder
+	SAEs  []string // SAELens folders: TopK at blocks.1.hook_resid_pre, ReLU at blocks.0.hook_mlp_out
 }
 
 // Dir returns the default folder of the demo files (under the user cache).
@@ -59,6 +60,6 @@ func Materialize(dir string) (Paths, error) {
 	}
 	return Paths{
 		Model: filepath.Join(dir, "tiny-gpt2"),
-		SAEs:  []string{filepath.Join(dir, "tiny-gpt2_256_resid_pre_1.pt"), filepath.Join(dir, "tiny-gpt2-saelens-mlp_out-0")},
+		SAEs:  []string{filepath.Join(dir, "tiny-gpt2-saelens-topk-resid_pre-1"), filepath.Join(dir, "tiny-gpt2-saelens-mlp_out-0")},
 	}, nil
 }

@@ -2,7 +2,10 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -21,16 +24,29 @@ import (
 	"github.com/saescope/saescope/weights/tokenizer"
 )
 
-// The demo's SAELens SAE is trained (compute/train) on the demo model's
-// blocks.0.hook_mlp_out over the shipped corpus. Remake it with
+// The demo's SAEs are trained (compute/train) on the demo model's
+// activations over the shipped corpus. Remake them (after the model, see
+// packaging/make-demo.sh) with
 //
 //	go test ./weights/demo -run TestRegenerateTrainedSAE -regen-trained-sae
-var regen = flag.Bool("regen-trained-sae", false, "retrain the demo's SAELens SAE into assets/demo")
+var regen = flag.Bool("regen-trained-sae", false, "retrain the demo's SAEs into assets/demo")
 
-const trainedSAE = "tiny-gpt2-saelens-mlp_out-0"
+// demoSAE is one of the demo's SAEs: its folder, hook and training settings.
+type demoSAE struct {
+	dir  string
+	hook hookname.Hook
+	opt  train.Options
+}
 
-// trainOptions are the settings the shipped SAE was made with.
-var trainOptions = train.Options{DSae: 256, L1: 0.3, LR: 2e-3, Batch: 1024, Epochs: 30, Seed: 1}
+// demoSAEs are the shipped SAEs, in the order Materialize lists them: a
+// TopK one on the residual stream between the blocks and a ReLU one on the
+// first MLP's output.
+var demoSAEs = []demoSAE{
+	{"tiny-gpt2-saelens-topk-resid_pre-1", hookname.Hook{Layer: 1, Point: hookname.ResidPre},
+		train.Options{DSae: 512, K: 16, LR: 2e-3, Batch: 1024, Epochs: 12, Seed: 1}},
+	{"tiny-gpt2-saelens-mlp_out-0", hookname.Hook{Layer: 0, Point: hookname.MLPOut},
+		train.Options{DSae: 512, L1: 0.3, LR: 2e-3, Batch: 1024, Epochs: 12, Seed: 2}},
+}
 
 // demoActivations returns the demo model's activations at h on the first
 // rows rows of the shipped corpus, BOS positions left out.
@@ -84,36 +100,60 @@ func demoActivations(t *testing.T, h hookname.Hook, rows int) (x []float32, d in
 
 func TestRegenerateTrainedSAE(t *testing.T) {
 	if !*regen {
-		t.Skip("run with -regen-trained-sae to retrain the demo's SAE")
+		t.Skip("run with -regen-trained-sae to retrain the demo's SAEs")
 	}
-	h := hookname.Hook{Layer: 0, Point: hookname.MLPOut}
-	x, d := demoActivations(t, h, 1000)
-	n := len(x) / d
-	s, fit, err := train.SAE(context.Background(), x, n, d, h, trainOptions, func(epoch int, f train.Fit) {
-		t.Logf("epoch %d: L0 %.2f, FVU %.4f, %d dead", epoch, f.L0, f.FVU, f.Dead)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%d activations of width %d: %+v", n, d, fit)
-	out := filepath.Join("..", "..", "assets", "demo", trainedSAE, "sae_weights.safetensors")
-	err = safetensors.Write(out, map[string]weights.Tensor{"W_enc": s.WEnc, "W_dec": s.WDec, "b_enc": s.BEnc, "b_dec": s.BDec},
-		map[string]string{"made_by": "SAE Scope compute/train (weights/demo/trained_test.go)"})
-	if err != nil {
-		t.Fatal(err)
+	for _, ds := range demoSAEs {
+		x, d := demoActivations(t, ds.hook, 1000)
+		n := len(x) / d
+		s, fit, err := train.SAE(context.Background(), x, n, d, ds.hook, ds.opt, func(epoch int, f train.Fit) {
+			t.Logf("%s epoch %d: L0 %.2f, FVU %.4f, %d dead", ds.dir, epoch, f.L0, f.FVU, f.Dead)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d activations of width %d: %+v", ds.dir, n, d, fit)
+		dir := filepath.Join("..", "..", "assets", "demo", ds.dir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cfg := map[string]any{"architecture": "standard", "d_in": d, "d_sae": s.DSae, "dtype": "float32", "device": "cpu",
+			"model_name": "saescope-demo-gpt2", "hook_name": ds.hook.String(), "hook_layer": ds.hook.Layer, "hook_head_index": nil,
+			"activation_fn_str": "relu", "apply_b_dec_to_input": true, "finetuning_scaling_factor": false,
+			"context_size": 128, "prepend_bos": true, "normalize_activations": "none"}
+		if ds.opt.K > 0 {
+			cfg["architecture"], cfg["activation_fn_str"], cfg["activation_fn_kwargs"] = "topk", "topk", map[string]int{"k": ds.opt.K}
+		}
+		raw, err := json.MarshalIndent(cfg, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "cfg.json"), append(raw, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err = safetensors.Write(filepath.Join(dir, "sae_weights.safetensors"), map[string]weights.Tensor{"W_enc": s.WEnc, "W_dec": s.WDec, "b_enc": s.BEnc, "b_dec": s.BDec},
+			map[string]string{"made_by": "SAE Scope compute/train (weights/demo/trained_test.go)",
+				"training": fmt.Sprintf("%+v on 1000 rows of the shipped corpus", ds.opt)})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
-// The shipped SAE is the trained one: sparse and faithful on corpus rows
-// (the random SAE it replaced fired on about half its features).
+// The shipped SAEs are trained: sparse and faithful on corpus rows (a
+// random SAE fires on about half its features).
 func TestDemoSAEIsTrained(t *testing.T) {
 	p, err := Materialize(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := hookname.Hook{Layer: 0, Point: hookname.MLPOut}
+	for _, ds := range demoSAEs {
+		t.Run(ds.dir, func(t *testing.T) { checkTrained(t, filepath.Join(filepath.Dir(p.Model), ds.dir), ds.hook) })
+	}
+}
+
+func checkTrained(t *testing.T, dir string, h hookname.Hook) {
 	x, d := demoActivations(t, h, 60)
-	s, err := sae.Load(filepath.Join(filepath.Dir(p.Model), trainedSAE), "")
+	s, err := sae.Load(dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +198,6 @@ func TestDemoSAEIsTrained(t *testing.T) {
 	L0, fvu := float64(l0)/float64(n), sse/sst
 	t.Logf("trained demo SAE on %d activations: L0 %.2f, FVU %.4f", n, L0, fvu)
 	if L0 > 32 || fvu > 0.3 {
-		t.Errorf("the demo's SAELens SAE does not look trained: L0 %.2f (want ≤ 32 of %d), FVU %.3f (want ≤ 0.3)", L0, s.DSae, fvu)
+		t.Errorf("the demo's SAE %s does not look trained: L0 %.2f (want ≤ 32 of %d), FVU %.3f (want ≤ 0.3)", h, L0, s.DSae, fvu)
 	}
 }
