@@ -7,6 +7,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/saescope/saescope/compute/features"
@@ -114,7 +115,6 @@ func NewElicitPane(v *View) *ElicitPane {
 		}
 		p.setPos(nil)
 	})
-	p.Mode.Horizontal = true
 	p.Mode.Required = true
 	p.Mode.SetSelected(modeMean)
 
@@ -144,7 +144,7 @@ func NewElicitPane(v *View) *ElicitPane {
 	p.Results.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
 		o.(*widget.Label).SetText([]string{"#", "Feature", "Activation", "Label"}[id.Col])
 	}
-	for c, w := range []float32{44, 80, 96, 260} {
+	for c, w := range []float32{40, 72, 92, 150} {
 		p.Results.SetColumnWidth(c, w)
 	}
 	p.Results.OnSelected = func(id widget.TableCellID) {
@@ -171,13 +171,17 @@ func NewElicitPane(v *View) *ElicitPane {
 	small := func(o fyne.CanvasObject, w float32) fyne.CanvasObject {
 		return container.NewGridWrap(fyne.NewSize(w, o.MinSize().Height), o)
 	}
-	controls := container.NewHBox(widget.NewLabel("Top"), small(p.KEntry, 64), p.Mode, small(p.PosEntry, 72))
-	top := container.NewVBox(container.NewHBox(ex1, ex2), p.Text, controls, p.Msg)
-	tokens := container.NewBorder(nil, p.Hover, nil, nil, container.NewVScroll(container.NewPadded(p.Strip)))
-	results := container.NewBorder(p.Summary, nil, nil, nil, p.Results)
-	split := container.NewVSplit(tokens, results)
-	split.Offset = 0.25 // the results get the room: more of the top features show at 1280×800
-	p.content = container.NewBorder(top, nil, nil, nil, split)
+	// The text, its tokens and the controls on the left, the results on
+	// the right, full height: all ten rows of the default top 10 show at
+	// 1280×800.
+	mode := container.NewBorder(nil, nil, nil, container.NewVBox(layout.NewSpacer(), small(p.PosEntry, 72)), p.Mode)
+	controls := container.NewVBox(container.NewHBox(widget.NewLabel("Top"), small(p.KEntry, 64)), mode)
+	top := container.NewVBox(ex1, ex2, p.Text, controls, p.Msg)
+	left := container.NewBorder(top, container.NewVBox(p.Hover, p.Summary), nil, nil,
+		container.NewVScroll(container.NewPadded(p.Strip)))
+	split := container.NewHSplit(left, p.Results)
+	split.Offset = 0.45
+	p.content = split
 
 	v.OnFeature(func(int) {
 		p.recolour()

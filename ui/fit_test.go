@@ -186,3 +186,31 @@ func TestDetailListsReadableAt1280(t *testing.T) {
 		t.Errorf("the Nearest in picker is at %v, %v in a %v window", pos, sz, win)
 	}
 }
+
+// Elicitation's ten results all show at 1280×800, the table's own scroll
+// unused (issue 20, item 10: 4 or 5 of 10 showed).
+func TestElicitResultsAllShownAt1280(t *testing.T) {
+	a := test.NewTempApp(t)
+	s := NewShell(a, "test", testBackend)
+	s.Window.Resize(fyne.NewSize(1280, 800))
+	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
+	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
+		t.Fatal(err)
+	}
+	defer s.closeSession()
+	e := s.Explorer()
+	if err := e.ShowPane(PaneElicitation); err != nil {
+		t.Fatal(err)
+	}
+	p := e.Elicit()
+	n := ExampleAskNotPos
+	p.Example(ExampleAskNot, &n)
+	e.Settle()
+	if len(p.Top()) != 10 {
+		t.Fatalf("%d results, want the default 10", len(p.Top()))
+	}
+	header, height, pad := tableRowGeometry(&p.Results.Table)
+	if shown := int((p.Results.Size().Height - header + pad) / (height + pad)); shown < len(p.Top()) {
+		t.Errorf("%d of %d results show (the table is %.0f px high)", shown, len(p.Top()), p.Results.Size().Height)
+	}
+}
