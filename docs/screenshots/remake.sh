@@ -262,7 +262,7 @@ for theme in light dark; do
 	# The first demo shot opens the demo on a first run: it writes the demo
 	# files to the temporary cache and analyses both SAEs (seconds); every
 	# later one reopens those analyses.
-	if want "contexts-$theme"; then setup; shot "contexts-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 117; fi
+	if want "contexts-$theme"; then setup; shot "contexts-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 324; fi
 	# The pointer on the top context's activating token: what ablating the
 	# feature there does to the next token's log-probabilities.
 	if want "contexts-ablation-$theme"; then setup; HOVER="990 438" shot "contexts-ablation-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 117; fi
