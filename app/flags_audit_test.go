@@ -498,8 +498,21 @@ func auditBaselines(fix string) map[string][]auditBaseline {
 				}
 			}
 		}}},
-		"train-model": {{args: []string{"train-model", "--layers", "1", "--d-model", "8", "--heads", "2", "--ctx", "16", "--steps", "4", "--batch", "2",
-			"--warmup", "1", "--val-every", "2", "--corpus", "{fix}/docs.jsonl", "--out", "{dir}/m", "--blas", "gonum"}}},
+		"train-model": {
+			{args: []string{"train-model", "--layers", "1", "--d-model", "8", "--heads", "2", "--ctx", "16", "--steps", "4", "--batch", "2",
+				"--warmup", "1", "--val-every", "2", "--corpus", "{fix}/docs.jsonl", "--out", "{dir}/m", "--blas", "gonum"},
+				skip: notHere("force", "nothing to replace in a fresh folder: probed with a model there below")},
+			// a model already in --out: replaced with --force, refused without
+			{args: []string{"train-model", "--layers", "1", "--d-model", "8", "--heads", "2", "--ctx", "16", "--steps", "4", "--batch", "2",
+				"--warmup", "1", "--val-every", "2", "--corpus", "{fix}/docs.jsonl", "--out", "{dir}/m", "--force", "--blas", "gonum"}, prep: func(t *testing.T, dir string) {
+				if err := os.MkdirAll(filepath.Join(dir, "m"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "m", "config.json"), []byte("{}"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		},
 		"contexts": {{args: []string{"contexts", "--store", "{fix}/s.saestore", "--feature", "17"}}, {args: []string{"contexts", "--store", "{fix}/s.saestore", "--feature", "17", "--intervals"}}},
 		"stats": {
 			{args: []string{"stats", "--store", "{fix}/s.saestore", "--kind", "features_per_token"}},

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/saescope/saescope/assets"
@@ -40,14 +43,28 @@ func runTrainModel(ctx context.Context, args []string, stdout, stderr io.Writer)
 	out := fs.String("out", "", "folder to write config.json and model.safetensors into (required)")
 	minCount := fs.Int("min-count", 2, "tokens seen fewer times than this in the training rows share one embedding row")
 	blasName := fs.String("blas", "auto", "matrix products: auto, openblas or gonum")
+	force := fs.Bool("force", false, "replace the model (config.json, model.safetensors) in an existing --out folder")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *out == "" {
+	switch {
+	case *out == "":
 		return errors.New("--out FOLDER is required")
-	}
-	if *seqLen < 2 {
+	case *seqLen < 2:
 		return fmt.Errorf("--ctx %d: need at least 2 tokens", *seqLen)
+	case *batch < 1:
+		return fmt.Errorf("--batch %d: at least 1 sequence a step", *batch)
+	case !(*lr > 0) || *lr > lmtrain.MaxLR:
+		return fmt.Errorf("--lr %g: a learning rate above 0 and at most %g", *lr, float64(lmtrain.MaxLR))
+	case !(*wd >= 0) || math.IsInf(*wd, 0):
+		return fmt.Errorf("--weight-decay %g: a finite number, 0 or more", *wd)
+	case !(*clip >= 0) || math.IsInf(*clip, 0):
+		return fmt.Errorf("--clip %g: a finite gradient norm, 0 (no clipping) or more", *clip)
+	case *valEvery < 1:
+		return fmt.Errorf("--val-every %d: at least 1 step (the validation loss is also measured at the last step)", *valEvery)
+	}
+	if err := checkModelOut(*out, *force); err != nil {
+		return err
 	}
 	cfg := gpt2.Config{VocabSize: 50257, NPositions: *seqLen, DModel: *dModel, NHead: *heads, NLayer: *layers,
 		LayerNormEps: 1e-5, Activation: "gelu_new", ModelType: "gpt2"}
@@ -64,6 +81,9 @@ func runTrainModel(ctx context.Context, args []string, stdout, stderr io.Writer)
 	data, err := trainModelData(ctx, *corpusPath, *seqLen, *seed)
 	if err != nil {
 		return err
+	}
+	if *batch > len(data.Train) {
+		return fmt.Errorf("--batch %d: more than the corpus' %d training rows of %d tokens (a step would hold rows twice): give --batch %d or less", *batch, len(data.Train), *seqLen, len(data.Train))
 	}
 	// Tokens seen fewer than --min-count times in the training rows share
 	// one embedding row (BOS always has its own).
@@ -123,6 +143,28 @@ func runTrainModel(ctx context.Context, args []string, stdout, stderr io.Writer)
 		"tokens_with_own_row": len(vocab.Used), "min_count": *minCount, "steps": *steps, "tokens_seen": *steps * *batch * *seqLen,
 		"train_loss": trainLoss, "validation_loss": val, "unigram_validation_loss": unigram,
 		"seconds": time.Since(start).Seconds(), "blas": gemmName})
+}
+
+// checkModelOut refuses a train-model --out that is an existing file, or
+// a folder that already holds a model (config.json or model.safetensors)
+// unless force: before training, not after it.
+func checkModelOut(out string, force bool) error {
+	fi, err := os.Stat(out)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", out, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("--out %s exists and is not a folder: the model is written as a folder (config.json, model.safetensors); give a new or empty folder", out)
+	}
+	for _, name := range []string{"config.json", "model.safetensors"} {
+		if _, err := os.Lstat(filepath.Join(out, name)); err == nil && !force {
+			return fmt.Errorf("--out %s already holds a model (%s): give --force to replace it, or another folder", out, name)
+		}
+	}
+	return nil
 }
 
 func describeCorpusFlag(p string) string {

@@ -68,6 +68,18 @@ func TestTrainModelRefusesBadInput(t *testing.T) {
 		{[]string{"--d-model", "10", "--heads", "3", "--out", t.TempDir()}, "n_head 3 does not divide"},
 		{[]string{"--ctx", "1", "--out", t.TempDir()}, "--ctx 1"},
 		{[]string{"--steps", "0", "--ctx", "16", "--out", t.TempDir()}, "steps 0"},
+		// refused before the corpus is read: names the flag
+		{[]string{"--lr", "Inf", "--out", t.TempDir()}, "--lr +Inf"},
+		{[]string{"--lr", "1e30", "--out", t.TempDir()}, "--lr 1e+30"},
+		{[]string{"--lr", "NaN", "--out", t.TempDir()}, "--lr NaN"},
+		{[]string{"--weight-decay", "NaN", "--out", t.TempDir()}, "--weight-decay NaN"},
+		{[]string{"--clip", "NaN", "--out", t.TempDir()}, "--clip NaN"},
+		{[]string{"--clip", "-1", "--out", t.TempDir()}, "--clip -1"},
+		{[]string{"--val-every", "0", "--out", t.TempDir()}, "--val-every 0"},
+		{[]string{"--val-every", "-1", "--out", t.TempDir()}, "--val-every -1"},
+		{[]string{"--batch", "0", "--out", t.TempDir()}, "--batch 0"},
+		// 30 documents: 27 training documents, a few training rows of 16
+		{[]string{"--batch", "1000000", "--ctx", "16", "--out", t.TempDir()}, "--batch 1000000: more than the corpus'"},
 	} {
 		_, stderr, code := runCLI(t, append([]string{"train-model", "--corpus", trainCorpus(t)}, c.args...)...)
 		if code == 0 || !strings.Contains(stderr, c.want) {
@@ -85,4 +97,48 @@ func TestTrainModelRefusesBadInput(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("a cancelled run left %s", out)
 	}
+}
+
+// TestTrainModelOutChecked: --out naming an existing file, or a folder that
+// already holds a model, is refused before training (the file and the
+// model left as they were); --force replaces the model.
+func TestTrainModelOutChecked(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(file, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "m")
+	if err := os.Mkdir(model, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(model, "config.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"train-model", "--corpus", trainCorpus(t), "--layers", "1", "--d-model", "8", "--heads", "2", "--ctx", "16", "--steps", "2", "--batch", "2", "--blas", "gonum"}
+	for _, c := range []struct {
+		out, want string
+	}{
+		{file, "--out " + file + " exists and is not a folder"},
+		{model, "--out " + model + " already holds a model (config.json): give --force"},
+	} {
+		_, stderr, code := runCLI(t, append(append([]string{}, args...), "--out", c.out)...)
+		if code == 0 || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "step 1/") {
+			t.Errorf("--out %s: exit %d, stderr %q, want it to say %q before training", c.out, code, stderr, c.want)
+		}
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "mine" {
+		t.Errorf("%s changed: %q, %v", file, b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(model, "config.json")); err != nil || string(b) != "{}" {
+		t.Errorf("the model's config.json changed: %q, %v", b, err)
+	}
+	if _, stderr, code := runCLI(t, append(append([]string{}, args...), "--out", model, "--force")...); code != 0 {
+		t.Fatalf("--force: exit %d: %s", code, stderr)
+	}
+	ck, err := gpt2.Load(model)
+	if err != nil {
+		t.Fatalf("the model replaced with --force: %v", err)
+	}
+	ck.Close()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/saescope/saescope/weights/gpt2"
@@ -224,5 +225,45 @@ func TestExp32(t *testing.T) {
 	}
 	if exp32(-100) != 0 {
 		t.Fatal("exp32(-100) should be 0")
+	}
+}
+
+// Train refuses settings that can only diverge or are not numbers, and a
+// batch larger than the training sequences (10^6 of them took 10.9 GB
+// for 74 rows), before the first step.
+func TestTrainRefusesBadOptions(t *testing.T) {
+	used := make([]int32, 30)
+	for i := range used {
+		used[i] = int32(i)
+	}
+	v, _ := NewVocab(40, used)
+	p, err := Init(tinyConfig(), v, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		set  func(*Options)
+		want string
+	}{
+		{func(o *Options) { o.LR = math.Inf(1) }, "learning rates +Inf"},
+		{func(o *Options) { o.LR = 1e30 }, "learning rates 1e+30"},
+		{func(o *Options) { o.LR = math.NaN() }, "learning rates NaN"},
+		{func(o *Options) { o.MinLR = math.NaN() }, "and NaN (min)"},
+		{func(o *Options) { o.WeightDecay = math.NaN() }, "weight decay NaN"},
+		{func(o *Options) { o.WeightDecay = math.Inf(1) }, "weight decay +Inf"},
+		{func(o *Options) { o.Clip = math.NaN() }, "clip NaN"},
+		{func(o *Options) { o.Clip = -1 }, "clip -1"},
+		{func(o *Options) { o.Beta1 = math.NaN() }, "the Adam betas NaN"},
+		{func(o *Options) { o.Batch = 1000000 }, "batch 1000000: more than the 64 training sequences"},
+	} {
+		o := Defaults()
+		o.Steps, o.Batch = 3, 4
+		c.set(&o)
+		steps := 0
+		tr := &Trainer{P: p, Opt: o}
+		_, err := tr.Train(context.Background(), Data{Train: tinyData(64, 1), Val: tinyData(16, 2)}, func(Progress) { steps++ })
+		if err == nil || !strings.Contains(err.Error(), c.want) || steps != 0 {
+			t.Errorf("%+v: %v after %d steps, want an error saying %q before any", o, err, steps, c.want)
+		}
 	}
 }

@@ -33,6 +33,10 @@ type Options struct {
 	Seed uint64
 }
 
+// MaxLR bounds the peak learning rate: an AdamW step moves every weight
+// by about the learning rate, and past 1 training only diverges.
+const MaxLR = 1
+
 // Defaults returns settings that train a small GPT-2 in a few thousand steps.
 func Defaults() Options {
 	return Options{Steps: 2000, Batch: 8, LR: 3e-3, MinLR: 3e-4, Warmup: 100, WeightDecay: 0.1,
@@ -45,13 +49,13 @@ func (o Options) check() error {
 		return fmt.Errorf("steps %d must be positive", o.Steps)
 	case o.Batch <= 0:
 		return fmt.Errorf("batch %d must be positive", o.Batch)
-	case !(o.LR > 0) || o.MinLR < 0 || o.MinLR > o.LR:
-		return fmt.Errorf("learning rates %g (peak) and %g (min) must satisfy 0 ≤ min ≤ peak, peak > 0", o.LR, o.MinLR)
+	case !(o.LR > 0) || o.LR > MaxLR || !(o.MinLR >= 0) || o.MinLR > o.LR:
+		return fmt.Errorf("learning rates %g (peak) and %g (min) must satisfy 0 ≤ min ≤ peak, 0 < peak ≤ %g", o.LR, o.MinLR, float64(MaxLR))
 	case o.Warmup < 0:
 		return fmt.Errorf("warm-up %d must not be negative", o.Warmup)
-	case o.WeightDecay < 0 || o.Clip < 0:
-		return fmt.Errorf("weight decay %g and clip %g must not be negative", o.WeightDecay, o.Clip)
-	case o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1 || !(o.Eps > 0):
+	case !(o.WeightDecay >= 0) || math.IsInf(o.WeightDecay, 0) || !(o.Clip >= 0) || math.IsInf(o.Clip, 0):
+		return fmt.Errorf("weight decay %g and clip %g must be finite and not negative", o.WeightDecay, o.Clip)
+	case !(o.Beta1 >= 0) || o.Beta1 >= 1 || !(o.Beta2 >= 0) || o.Beta2 >= 1 || !(o.Eps > 0) || math.IsInf(o.Eps, 0):
 		return fmt.Errorf("the Adam betas %g, %g must be in [0, 1) and eps %g positive", o.Beta1, o.Beta2, o.Eps)
 	}
 	return nil
@@ -167,6 +171,11 @@ func (tr *Trainer) Train(ctx context.Context, d Data, progress func(Progress)) (
 	}
 	if len(d.Train) == 0 {
 		return 0, errors.New("train: no training sequences")
+	}
+	if o.Batch > len(d.Train) {
+		// a step would hold the same rows several times (and batch copies
+		// of the activations: a careless batch runs out of memory)
+		return 0, fmt.Errorf("train: batch %d: more than the %d training sequences", o.Batch, len(d.Train))
 	}
 	T := len(d.Train[0])
 	for _, s := range append(append([][]int32{}, d.Train...), d.Val...) {
