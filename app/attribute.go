@@ -183,7 +183,7 @@ func runAttribute(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		// the forward pass computes the target before the attributed
 		// features exist: every attribution would be 0
 		return fmt.Errorf("--target: the last --sae (%s) reads %s, before %s where the first --sae (%s) writes, so its features cannot change the target: give the attributed SAE first and the target's SAE last",
-			names[len(names)-1], last.Hook, up.Output(), names[0])
+			saePaths[len(saePaths)-1], last.Hook, up.Output(), saePaths[0])
 	}
 	if *text != "" && len(prompt) > 1 && prompt[0] == tokenizer.BOS {
 		// SAEs trained on text without BOS (prepend_bos false) see the
