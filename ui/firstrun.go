@@ -47,17 +47,21 @@ type FirstRun struct {
 	client    *hub.Client
 	clientErr error
 
-	Notice    *widget.Label // online or offline, and why
-	Retry     *widget.Button
-	Rows      []*EntryRow // the first-run entries
-	More      []*EntryRow // every other entry, under MoreBox
-	MoreBox   *widget.Accordion
-	SAEChoice *widget.Select
-	OpenReal  *widget.Button
-	OpenHint  *widget.Label
-	OpenDemo  *widget.Button
-	OpenLocal *widget.Button
-	GetAll    *widget.Button
+	Notice  *widget.Label // online or offline, and why
+	Retry   *widget.Button
+	Rows    []*EntryRow // the first-run entries
+	More    []*EntryRow // every other entry, under MoreBox
+	MoreBox *widget.Accordion
+	// MoreFilter narrows More to the entries whose name, title, hook or
+	// release contains its text; MoreGroups holds them by release.
+	MoreFilter *widget.Entry
+	MoreGroups *widget.Accordion
+	SAEChoice  *widget.Select
+	OpenReal   *widget.Button
+	OpenHint   *widget.Label
+	OpenDemo   *widget.Button
+	OpenLocal  *widget.Button
+	GetAll     *widget.Button
 
 	noticeIcon *widget.Icon
 	net        netState
@@ -197,16 +201,74 @@ func (fr *FirstRun) layout() fyne.CanvasObject {
 		demoHint,
 	))
 
-	more := container.NewVBox()
-	for i, r := range fr.More {
-		if i > 0 {
-			more.Add(widget.NewSeparator())
-		}
-		more.Add(r.Content())
-	}
 	fr.MoreBox = widget.NewAccordion(widget.NewAccordionItem(
-		fmt.Sprintf("More models, SAEs and corpora (%d)", len(fr.More)), more))
+		fmt.Sprintf("More models, SAEs and corpora (%d)", len(fr.More)), fr.moreGroups()))
 	return container.NewVBox(heading, intro, notice, start, needs, fr.MoreBox)
+}
+
+// moreGroups lays the other catalogue entries out in a filter field and
+// one folded group per SAELens release (models and corpora in a group of
+// their own), each in a card as the entries above are, so that their
+// Download buttons line up with those of "What a first analysis needs".
+// Typing in the filter shows only the entries whose name, title or hook
+// contains the text, their groups unfolded.
+func (fr *FirstRun) moreGroups() fyne.CanvasObject {
+	type group struct {
+		item *widget.AccordionItem
+		rows []*EntryRow
+		box  *fyne.Container
+	}
+	var groups []*group
+	byName := map[string]*group{}
+	for _, r := range fr.More {
+		name := byNameTitle(r)
+		g := byName[name]
+		if g == nil {
+			g = &group{box: container.NewVBox()}
+			g.item = widget.NewAccordionItem(name, widget.NewCard("", "", g.box))
+			byName[name] = g
+			groups = append(groups, g)
+		}
+		g.rows = append(g.rows, r)
+	}
+	fr.MoreGroups = widget.NewAccordion()
+	fr.MoreGroups.MultiOpen = true
+	fr.MoreFilter = widget.NewEntry()
+	fr.MoreFilter.SetPlaceHolder("Filter: a release, hook or layer (e.g. res-jb, mlp_out, blocks.8)")
+	fr.MoreFilter.OnChanged = func(text string) {
+		text = strings.ToLower(strings.TrimSpace(text))
+		fr.MoreGroups.Items = nil
+		for _, g := range groups {
+			g.box.RemoveAll()
+			for _, r := range g.rows {
+				e := r.Entry
+				if text != "" && !strings.Contains(strings.ToLower(e.Name+" "+e.Title+" "+e.Hook+" "+e.Release), text) {
+					continue
+				}
+				if len(g.box.Objects) > 0 {
+					g.box.Add(widget.NewSeparator())
+				}
+				g.box.Add(r.Content())
+			}
+			if n := (len(g.box.Objects) + 1) / 2; n > 0 {
+				g.item.Title = fmt.Sprintf("%s (%d)", byNameTitle(g.rows[0]), n)
+				g.item.Open = text != ""
+				fr.MoreGroups.Items = append(fr.MoreGroups.Items, g.item)
+			}
+		}
+		fr.MoreGroups.Refresh()
+	}
+	fr.MoreFilter.OnChanged("")
+	return container.NewBorder(fr.MoreFilter, nil, nil, nil, fr.MoreGroups)
+}
+
+// byNameTitle is the name of the More group of r's entry: its release,
+// or "Models and corpora".
+func byNameTitle(r *EntryRow) string {
+	if r.Entry.Kind != catalog.KindSAE || r.Entry.Release == "" {
+		return "Models and corpora"
+	}
+	return r.Entry.Release
 }
 
 // Content is the screen's widget tree (without a scroll).
