@@ -255,8 +255,9 @@ analyze() {
 model=assets/demo/tiny-gpt2
 resid_sae=assets/demo/tiny-gpt2-saelens-topk-resid_pre-1
 trained_sae=assets/demo/tiny-gpt2-saelens-mlp_out-0
-kennedy=$'Ask not what your country can do for you, ask what you can do for your country.\n        John F. Kennedy, inaugural address, January 20, 1961'
-ask=$'Ask not what your country can do for you, ask what you can do for your country.'
+# Prose in the style of the corpus (Newton's Opticks): ' and' (feature 208
+# of the ReLU SAE) and sentence-ending full stops (324) in it.
+newton=$'Heat is a Motion of the Parts of Bodies, and Light is refracted and reflected by them. The Rays of Light are of several Colours. Compare the Colours of the Rainbow.'
 
 for theme in light dark; do
 	# The first demo shot opens the demo on a first run: it writes the demo
@@ -265,32 +266,32 @@ for theme in light dark; do
 	if want "contexts-$theme"; then setup; shot "contexts-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 324; fi
 	# The pointer on the top context's activating token: what ablating the
 	# feature there does to the next token's log-probabilities.
-	if want "contexts-ablation-$theme"; then setup; HOVER="990 438" shot "contexts-ablation-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 117; fi
-	if want "demo-$theme"; then setup; shot "demo-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 66; fi
-	if want "intervals-$theme"; then setup; shot "intervals-$theme" ready --demo --theme "$theme" --tab 1 --pane intervals --feature 117; fi
-	if want "neuroscope-$theme"; then setup; HOVER="762 489" shot "neuroscope-$theme" ready --demo --theme "$theme" --tab 1 --pane neuroscope --feature 66 --text "$kennedy"; fi
+	if want "contexts-ablation-$theme"; then setup; HOVER="812 480" shot "contexts-ablation-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 208; fi
+	if want "demo-$theme"; then setup; shot "demo-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 208; fi
+	if want "intervals-$theme"; then setup; shot "intervals-$theme" ready --demo --theme "$theme" --tab 1 --pane intervals --feature 324; fi
+	if want "neuroscope-$theme"; then setup; HOVER="808 531" shot "neuroscope-$theme" ready --demo --theme "$theme" --tab 1 --pane neuroscope --feature 324 --text "$newton"; fi
 	# The pointer on the neuroscope's strongest token: below the text, what
 	# ablating the feature there does to the next token's log-probabilities.
-	if want "neuroscope-ablation-$theme"; then setup; HOVER="939 512" shot "neuroscope-ablation-$theme" ready --demo --theme "$theme" --tab 1 --pane neuroscope --feature 66 --text "$kennedy"; fi
-	if want "elicitation-$theme"; then setup; shot "elicitation-$theme" ready --demo --theme "$theme" --tab 1 --pane elicitation --text "$ask" --pos -4 --feature 52; fi
-	if want "detail-$theme"; then setup; shot "detail-$theme" ready --demo --theme "$theme" --tab 1 --pane detail --feature 117; fi
+	if want "neuroscope-ablation-$theme"; then setup; HOVER="942 554" shot "neuroscope-ablation-$theme" ready --demo --theme "$theme" --tab 1 --pane neuroscope --feature 324 --text "$newton"; fi
+	if want "elicitation-$theme"; then setup; shot "elicitation-$theme" ready --demo --theme "$theme" --tab 1 --pane elicitation --text "$newton" --pos -1 --feature 324; fi
+	if want "detail-$theme"; then setup; shot "detail-$theme" ready --demo --theme "$theme" --tab 1 --pane detail --feature 208; fi
 	if want "statistics-$theme"; then setup; shot "statistics-$theme" ready --demo --theme "$theme" --tab 1 --pane statistics --plot frequency; fi
 	# The feature density: log10 of each feature's activation frequency
 	# (the frequency plot's default x axis), features that never fire counted
 	# in the note.
 	if want "feature-density-$theme"; then setup; shot "feature-density-$theme" ready --demo --theme "$theme" --tab 1 --pane statistics --plot frequency; fi
 	if want "demo-statistics-$theme"; then setup; shot "demo-statistics-$theme" ready --demo --theme "$theme" --tab 1 --pane statistics --plot features_per_token; fi
-	if want "compare-$theme"; then setup; shot "compare-$theme" ready --demo --theme "$theme" --tab 1 --pane compare --pin "66,117,0:17"; fi
+	if want "compare-$theme"; then setup; shot "compare-$theme" ready --demo --theme "$theme" --tab 1 --pane compare --pin "208,324,0:141"; fi
 	# Statistics and Compare reached through Contexts (a click on their
 	# tab): the same place and size as when shown first, no band where the
 	# feature header was (issue 20). The tabs sit at y 130; Statistics
 	# spans x ~905-990 and Compare ~990-1075 whatever the split's width.
-	if want "via-contexts-statistics-$theme"; then setup; CLICK="950 130" shot "via-contexts-statistics-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 117; fi
-	if want "via-contexts-compare-$theme"; then setup; CLICK="1035 130" shot "via-contexts-compare-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 117 --pin "66,117,0:17"; fi
+	if want "via-contexts-statistics-$theme"; then setup; CLICK="950 130" shot "via-contexts-statistics-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 208; fi
+	if want "via-contexts-compare-$theme"; then setup; CLICK="1035 130" shot "via-contexts-compare-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --feature 208 --pin "208,324,0:141"; fi
 	# The ranking after a search inside a rank range: the fields, the rows
 	# and the status line say the same (the demo has no labels: the search
 	# finds suggested labels, as many as are computed when it runs).
-	if want "ranking-search-in-range-$theme"; then setup; shot "ranking-search-in-range-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --ranks 0-40 --find "·the" --feature 12; fi
+	if want "ranking-search-in-range-$theme"; then setup; shot "ranking-search-in-range-$theme" ready --demo --theme "$theme" --tab 1 --pane contexts --ranks 0-40 --find "·and" --feature 208; fi
 	# The Patch pane after its example (indirect object identification:
 	# " Mary" − " John" from the clean prompt into the corrupted one) has run.
 	if want "patch-$theme"; then setup; shot "patch-$theme" ready --demo --theme "$theme" --tab 1 --pane patch --patch-example; fi
@@ -301,14 +302,14 @@ for theme in light dark; do
 	# The Attribution graph pane after its example (" Mary" − " John" at
 	# the last position) over both demo SAEs.
 	if want "graph-$theme"; then setup; shot "graph-$theme" ready --demo --theme "$theme" --tab 0 --pane graph --graph-example; fi
-	if want "steer-$theme"; then setup; shot "steer-$theme" ready --demo --theme "$theme" --tab 1 --pane steer --steer "66 add 12; 117 clamp 3; 0:17 ablate" --text "The history of the city"; fi
+	if want "steer-$theme"; then setup; shot "steer-$theme" ready --demo --theme "$theme" --tab 1 --pane steer --steer "324 add 10" --text "The history of the city"; fi
 	# The workspace bar, unfolded by a click on its header: the demo's files
 	# opened as local files (so the bar shows their paths in the repository
 	# rather than the temporary cache's), ranked by the largest activation.
 	if want "workspace-$theme"; then
 		setup
 		CLICK="60 50" shot "workspace-$theme" ready --model "$model" --sae "$resid_sae" --sae "$trained_sae" --analyze \
-			--theme "$theme" --tab 1 --sort max --feature 128 --pane contexts
+			--theme "$theme" --tab 1 --sort max --feature 208 --pane contexts
 	fi
 	# A first start: no settings, nothing in the Hugging Face cache, offline.
 	if want "firstrun-$theme"; then
@@ -341,7 +342,7 @@ for f in "topk:saelens-topk-hook_resid_post-1:0:detail" "hookz:saelens-attn-hook
 done
 
 # The exported plots: the trained SAE (features per token, learnt vs random
-# directions; the activation density of feature 66), as `saescope plot`
+# directions; the activation density of feature 324, the full stop), as `saescope plot`
 # draws them without a window.
 if want plot-features-per-token; then
 	setup
@@ -352,8 +353,8 @@ fi
 if want plot-density; then
 	setup
 	store=$(analyze 1000 "$trained_sae")
-	echo "plot-density: saescope plot --kind density --feature 66"
-	app plot --store "$store" --kind density --feature 66 --out "$out/plot-density.png" >/dev/null
+	echo "plot-density: saescope plot --kind density --feature 324"
+	app plot --store "$store" --kind density --feature 324 --out "$out/plot-density.png" >/dev/null
 fi
 
 if [[ -n ${list_only:-} ]]; then
