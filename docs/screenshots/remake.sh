@@ -274,7 +274,7 @@ for theme in light dark; do
 	# ablating the feature there does to the next token's log-probabilities.
 	if want "neuroscope-ablation-$theme"; then setup; HOVER="942 554" shot "neuroscope-ablation-$theme" ready --demo --theme "$theme" --tab 1 --pane neuroscope --feature 324 --text "$newton"; fi
 	if want "elicitation-$theme"; then setup; shot "elicitation-$theme" ready --demo --theme "$theme" --tab 1 --pane elicitation --text "$newton" --feature 324; fi
-	if want "detail-$theme"; then setup; shot "detail-$theme" ready --demo --theme "$theme" --tab 1 --pane detail --feature 208; fi
+	if want "detail-$theme"; then setup; shot "detail-$theme" ready --demo --theme "$theme" --tab 1 --pane detail --feature 324; fi
 	if want "statistics-$theme"; then setup; shot "statistics-$theme" ready --demo --theme "$theme" --tab 1 --pane statistics --plot frequency; fi
 	# The feature density: log10 of each feature's activation frequency
 	# (the frequency plot's default x axis), features that never fire counted
