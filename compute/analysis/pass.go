@@ -29,8 +29,9 @@ type multiScan struct {
 	start    time.Time   // of the first batch
 
 	// Buffers the scanners share, used by one scanner at a time: backend
-	// tensors by shape, and host slices grown to the largest request.
-	bufs                map[[2]int]compute.Tensor
+	// tensors by role and shape, and host slices grown to the largest
+	// request.
+	bufs                map[bufKey]compute.Tensor
 	hostF, hostR, hostX []float32
 }
 
@@ -118,9 +119,18 @@ func (ms *multiScan) named(sc *scanner, err error) error {
 	return fmt.Errorf("%s at %s: %w", name, sc.hook, err)
 }
 
-// tensor returns the shared backend buffer of shape [rows, cols].
-func (ms *multiScan) tensor(rows, cols int) compute.Tensor {
-	k := [2]int{rows, cols}
+// bufKey names a shared backend buffer: its role in a batch and its
+// shape. Buffers of different roles are never one tensor, even of one
+// shape: a scanner holds its features and its baseline's features at
+// the same time.
+type bufKey struct {
+	role       string
+	rows, cols int
+}
+
+// tensor returns the shared backend buffer for role of shape [rows, cols].
+func (ms *multiScan) tensor(role string, rows, cols int) compute.Tensor {
+	k := bufKey{role, rows, cols}
 	if t, ok := ms.bufs[k]; ok {
 		return t
 	}

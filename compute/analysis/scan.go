@@ -134,7 +134,7 @@ func ScanMany(ctx context.Context, m *model.Model, rows [][]int32, targets []Tar
 		progress = func(int, Progress) {}
 	}
 	ms := &multiScan{ctx: ctx, m: m, be: m.Backend(), rows: rows, progress: progress,
-		bufs: map[[2]int]compute.Tensor{}}
+		bufs: map[bufKey]compute.Tensor{}}
 	defer ms.close()
 	if err := ms.check(targets); err != nil {
 		return nil, err
@@ -283,11 +283,11 @@ func (sc *scanner) prepare() error {
 	B := min(p.Batch, len(sc.rows))
 	sc.d, sc.dIn, sc.batch = d, dIn, B
 	sh := sc.shared
-	sc.feats = sh.tensor(B*seq, d)
+	sc.feats = sh.tensor("features", B*seq, d)
 	// At most ceil(B/stride)+1 rows of a batch get the baseline.
 	rcap := ((B+p.BaselineStride-1)/p.BaselineStride + 1) * seq
-	sc.rfeats = sh.tensor(rcap, d)
-	sc.ract = sh.tensor(rcap, dIn)
+	sc.rfeats = sh.tensor("baseline features", rcap, d)
+	sc.ract = sh.tensor("baseline activations", rcap, dIn)
 	sc.hostView, sc.inPlace = be.(compute.HostData)
 	sc.devSparse, sc.onDevice = compute.ReadsBackSparse(be)
 	sc.workers = runtime.GOMAXPROCS(0)

@@ -114,10 +114,17 @@ func TestScanUncentredSAE(t *testing.T) {
 }
 
 // Every statistic against a brute-force pass over the dense activations.
+// Batches of 3 rows with a baseline every 2nd row make the batch's
+// features and its baseline's features buffers of one shape, which the
+// scan once shared as one tensor.
 func TestScanMatchesBruteForce(t *testing.T) {
-	for _, includeBOS := range []bool{false, true} {
+	for _, c := range []struct {
+		batch, stride int
+		includeBOS    bool
+	}{{5, 3, false}, {5, 3, true}, {3, 2, false}} {
+		includeBOS := c.includeBOS
 		p := analysis.DefaultParams()
-		p.Batch, p.IncludeBOS, p.BaselineStride, p.ReconRows = 5, includeBOS, 3, 4
+		p.Batch, p.IncludeBOS, p.BaselineStride, p.ReconRows = c.batch, includeBOS, c.stride, 4
 		sc := scan(t, "sae0", p, 23)
 		st, d, seq := sc.st, sc.d, sc.seq
 		counted := 0
@@ -244,10 +251,10 @@ func TestScanMatchesBruteForce(t *testing.T) {
 				i++
 			}
 		}
-		// Random baseline: rows 0, 3, 6, … ; each token's vector has the
-		// learnt vector's norm.
+		// Random baseline: rows 0, stride, 2·stride, … ; each token's
+		// vector has the learnt vector's norm.
 		wantTok := 0
-		for r := 0; r < len(sc.rows); r += 3 {
+		for r := 0; r < len(sc.rows); r += c.stride {
 			for pos := 0; pos < seq; pos++ {
 				if pos == 0 && !includeBOS {
 					continue
