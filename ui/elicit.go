@@ -257,6 +257,16 @@ func (p *ElicitPane) rank() {
 		return
 	}
 	p.msg.setResult("")
+	// features that do not fire are not listed: the top k of fewer than
+	// k firing features would fill the table with zeros
+	asked := len(top)
+	fire := top[:0]
+	for _, r := range top {
+		if r.Value > 0 {
+			fire = append(fire, r)
+		}
+	}
+	top = fire
 	p.top = top
 	n := len(ta.Tokens) - 1
 	if p.pos == nil {
@@ -268,6 +278,13 @@ func (p *ElicitPane) rank() {
 		}
 		p.Summary.SetText(fmt.Sprintf("Top %s at position %d (%d from the end): %q. Click one to select it.",
 			nOf(len(top), "feature"), at, at-n, ta.Display[at+1]))
+	}
+	if len(top) < asked {
+		fires := nOf(len(top), "feature") + " fire"
+		if len(top) == 1 {
+			fires += "s"
+		}
+		p.Summary.SetText(p.Summary.Text + fmt.Sprintf(" Only %s here; the rest are 0.", fires))
 	}
 	if ta.Truncated {
 		p.Summary.SetText(p.Summary.Text + fmt.Sprintf(" The text was cut to the model's %d-token context.", len(ta.Tokens)))

@@ -63,6 +63,23 @@ func TestElicitationNotebookExamples(t *testing.T) {
 		t.Errorf("at 2: %v, want %v", p.Top(), want)
 	}
 
+	// a k larger than the features firing there lists only those that fire
+	p.KEntry.SetText("500")
+	all, _ := ta.Elicit(500, &at2)
+	firing := 0
+	for _, r := range all {
+		if r.Value > 0 {
+			firing++
+		}
+	}
+	if firing == 0 || firing == len(all) {
+		t.Fatalf("%d of %d features fire at 2: the case needs some that do not", firing, len(all))
+	}
+	if got := p.Top(); len(got) != firing || got[len(got)-1].Value <= 0 || !strings.Contains(p.Summary.Text, "Only") {
+		t.Errorf("k=500 at 2: %d listed (last %v), %d fire; summary %q", len(got), got[len(got)-1], firing, p.Summary.Text)
+	}
+	p.KEntry.SetText("3")
+
 	// clicking a result selects the feature everywhere
 	p.Results.Select(widget.TableCellID{Row: 1, Col: 1})
 	if v.Feature() != p.Top()[1].ID {
