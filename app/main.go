@@ -38,7 +38,7 @@ func commands() map[string]command {
 		"acts":     {"activations at a hook (and SAE features): acts --model DIR --hook NAME [--sae PATH] --text T|--tokens IDS", runActs},
 		"elicit":   {"top features of a text: elicit --model DIR --sae PATH [--top K] [--pos P] --text T", runElicit},
 		"bench":    {"measure speed on full-size random GPT-2 small: bench [--json] [--blas gonum|openblas]", runBench},
-		"analyze":  {"scan a corpus into a feature store: analyze --model DIR --sae PATH [--corpus PATH] [--rows 1000]", runAnalyze},
+		"analyze":  {"scan a corpus into a feature store: analyze --model DIR --sae PATH [--sae PATH2 …] [--corpus PATH | --tokens-file F | --tokens IDS] [--rows 1000] [--shard I/N]", runAnalyze},
 		"rank":     {"rank features of a store: rank --store FILE [--by mean|cv|frequency|max] [--from 2000 --to 2050] [--csv]", runRank},
 		"contexts": {"top contexts of a feature: contexts --store FILE --feature N [--k 30 --prefix 30 --suffix 2] [--intervals] [--text]", runContexts},
 		"stats":    {"summary and learnt-vs-random histograms: stats --store FILE [--kind K --threshold T]", runStats},
@@ -47,7 +47,7 @@ func commands() map[string]command {
 		"plot":     {"draw a plot to PNG/SVG/PDF: plot --store FILE --kind K|density [--feature N,M] --out FILE.png|svg|pdf", runPlot},
 		"recons":   {"losses with the SAE spliced in: recons --model DIR --sae PATH --text T|--tokens IDS", runRecons},
 		"steer":    {"generate with a feature added, clamped or ablated: steer --model DIR --sae PATH --feature N --add C|--clamp C|--ablate --text T|--tokens IDS [--generate N]", runSteer},
-		"patch":    {"each feature's exact patching effect: patch --model DIR --sae PATH --clean IDS --corrupt IDS --metric A,B", runPatch},
+		"patch":    {"each feature's exact patching effect: patch --model DIR --sae PATH --clean IDS --corrupt IDS (--metric A,B|loss | --metric-text \"A,B\" | --metric-feature N[@POS]) [--pos P]", runPatch},
 
 		"train-model": {"train a GPT-2 from scratch on a corpus: train-model --out DIR [--layers 2 --d-model 64 --heads 4 --ctx 128 --steps 2000 --corpus PATH --seed 1]", runTrainModel},
 
