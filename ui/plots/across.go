@@ -125,7 +125,7 @@ func CompareAcross(srcs []Source, o Options) (*Figure, error) {
 	title := fmt.Sprintf("Activation density of %d features (non-zero activations)", len(srcs))
 	if len(srcs) == 1 {
 		st := stats[0]
-		title = fmt.Sprintf("Feature %d activation density: fires on %s of tokens (%s of %s)",
+		title = fmt.Sprintf("Feature %d activation density\nfires on %s of tokens (%s of %s)",
 			st.ID, fmtPercent(st.Frequency), numfmt.Thousands(st.Count), numfmt.Thousands(tokens))
 	}
 	fig.build(title, "activation (non-zero values only)", o)
