@@ -152,6 +152,9 @@ func TestHostFuncPatch(t *testing.T) {
 // The forward pass allocates the same amount whatever the number of
 // tokens: buffers are reused, nothing is allocated per token.
 func TestRunAllocationsDoNotGrowWithTokens(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts under the race detector include its own (77 against 85 seen)")
+	}
 	ref := fixture.Load(t)
 	// gonum's own Sgemm starts goroutines in proportion to the matrix
 	// size, so the count is taken with OpenBLAS, whose calls allocate nothing.
