@@ -454,12 +454,20 @@ func (p *ComparePane) card(i int, pin Pin, d *compareData) *CompareCard {
 	} else {
 		c.Boosts = tokenValues(v, d.logits[i].Boosted)
 		c.Suppresses = tokenValues(v, d.logits[i].Suppressed)
-		logits = container.NewGridWithColumns(2, container.NewVBox(caption("Boosts (logit)"), c.Boosts), container.NewVBox(caption("Suppresses"), c.Suppresses))
+		// Side by side for one or two pins; from three on, stacked, so
+		// that the columns fit the pane at 1280×800 (the pane scrolls
+		// down, not sideways).
+		cols := 2
+		if len(d.req.pins) > 2 {
+			cols = 1
+		}
+		logits = container.NewGridWithColumns(cols, container.NewVBox(caption("Boosts (logit)"), c.Boosts), container.NewVBox(caption("Suppresses"), c.Suppresses))
 	}
 	c.Contexts = newContextList(p.hover)
 	c.Contexts.show(d.contexts[i], d.scales[i])
 	ctxHead := widget.NewLabel(fmt.Sprintf("Feature %d", f))
 	ctxHead.TextStyle.Bold = true
+	ctxHead.Wrapping = fyne.TextWrapWord // "Feature 17: no contexts (dead)" in a narrow column
 	switch {
 	case d.req.stores[i] == nil:
 		ctxHead.SetText(fmt.Sprintf("Feature %d: not analysed, no contexts", f))

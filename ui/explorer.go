@@ -64,7 +64,11 @@ func NewExplorer(v *View) *Explorer {
 	// between the ranking and the panes when another pane is shown.
 	e.scroll = container.NewScroll(stack)
 	e.body = container.NewBorder(e.header, nil, nil, nil, e.scroll)
-	right := container.NewBorder(e.Tabs, nil, nil, nil, e.body)
+	// The tabs' inner padding is 5 px, not the theme's 8, so that all
+	// ten pane tabs show at 1280×800 rather than the last ones hiding in
+	// the strip's "…" menu.
+	strip := container.NewThemeOverride(e.Tabs, overrideTheme{innerPadding: 5})
+	right := container.NewBorder(strip, nil, nil, nil, e.body)
 	e.Split = container.NewHSplit(e.Ranking.Content(), right)
 	e.Split.Offset = 0.45
 	e.content = e.Split

@@ -214,3 +214,89 @@ func TestElicitResultsAllShownAt1280(t *testing.T) {
 		t.Errorf("%d of %d results show (the table is %.0f px high)", shown, len(p.Top()), p.Results.Size().Height)
 	}
 }
+
+// At 1280×800 every pane's tab shows in the strip: none is left in the
+// strip's "…" menu (Flow and Graph were, with the theme's tab padding).
+func TestPaneTabsAllShownAt1280(t *testing.T) {
+	a := test.NewTempApp(t)
+	ApplyTheme(a, ThemeDark) // the window's sizes, not the test theme's
+	s := NewShell(a, "test", testBackend)
+	s.Window.Resize(fyne.NewSize(1280, 800))
+	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
+	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
+		t.Fatal(err)
+	}
+	defer s.closeSession()
+	e := s.Explorer()
+	if len(e.Tabs.Items) < 10 {
+		t.Fatalf("%d pane tabs, want the ten of the pane table", len(e.Tabs.Items))
+	}
+	more := theme.MoreHorizontalIcon().Name()
+	var overflow []*widget.Button
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if b, ok := o.(*widget.Button); ok && b.Icon != nil && b.Icon.Name() == more {
+			overflow = append(overflow, b)
+		}
+		if c, ok := o.(*fyne.Container); ok {
+			for _, o := range c.Objects {
+				walk(o)
+			}
+		}
+	}
+	for _, o := range test.WidgetRenderer(e.Tabs).Objects() {
+		walk(o)
+	}
+	if len(overflow) == 0 {
+		t.Fatal("the tab strip's overflow button was not found: the test no longer sees the strip")
+	}
+	for _, b := range overflow {
+		if b.Visible() {
+			t.Errorf("the tab strip's overflow button shows at 1280×800: some pane tabs are hidden (strip %.0f px wide)", e.Tabs.Size().Width)
+		}
+	}
+	// and it shows when the strip is too narrow: the check above can fail
+	s.Window.Resize(fyne.NewSize(900, 800))
+	e.Split.Refresh()
+	e.Tabs.Refresh()
+	shown := false
+	for _, b := range overflow {
+		shown = shown || b.Visible()
+	}
+	if !shown {
+		t.Errorf("at 900×800 (strip %.0f px) the overflow button is hidden too", e.Tabs.Size().Width)
+	}
+}
+
+// Compare with three and four pins fits the pane's width at 1280×800:
+// the columns stack each feature's boosted and suppressed tokens rather
+// than pushing the last column, "Unpin all" and the plot off the side.
+func TestComparePinsFitAt1280(t *testing.T) {
+	a := test.NewTempApp(t)
+	ApplyTheme(a, ThemeDark)
+	s := NewShell(a, "test", testBackend)
+	s.Window.Resize(fyne.NewSize(1280, 800))
+	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
+	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
+		t.Fatal(err)
+	}
+	defer s.closeSession()
+	e := s.Explorer()
+	if err := e.ShowPane(PaneCompare); err != nil {
+		t.Fatal(err)
+	}
+	for n, f := range []int{3, 17, 40, 100} {
+		if err := e.View.Bench().Pin(e.View, f); err != nil {
+			t.Fatal(err)
+		}
+		e.Settle()
+		e.Split.Refresh()
+		cp := e.Compare()
+		if len(cp.Cards) != n+1 {
+			t.Fatalf("%d pins, %d columns", n+1, len(cp.Cards))
+		}
+		if m, got := e.scroll.Content.MinSize(), e.scroll.Size(); m.Width > got.Width {
+			t.Errorf("%d pins: Compare needs %.0f px, it has %.0f at 1280×800", n+1, m.Width, got.Width)
+		}
+	}
+}

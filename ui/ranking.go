@@ -146,8 +146,11 @@ func NewRankingPane(v *View) *RankingPane {
 		p.selectFeature(p.ranking.Dead[i])
 	}
 
+	// Suggested labels are Labels of LowImportance, drawn in the theme's
+	// placeholder grey rather than its disabled one (near white in the
+	// light theme).
 	p.Tabs = container.NewAppTabs(
-		container.NewTabItem("Live features", p.Table),
+		container.NewTabItem("Live features", container.NewThemeOverride(p.Table, overrideTheme{placeholderForDisabled: true})),
 		container.NewTabItem("Dead features", p.Dead),
 	)
 

@@ -69,3 +69,43 @@ func themeChoice(a fyne.App) string {
 func ApplyTheme(a fyne.App, name string) {
 	a.Settings().SetTheme(ThemeFor(name))
 }
+
+// overrideTheme is the window's theme with a few sizes or colours changed
+// for one part of it (container.NewThemeOverride). It asks the running
+// app for its theme on every call, so a theme switch in the View menu
+// reaches the overridden part too.
+type overrideTheme struct {
+	// innerPadding, when not 0, replaces theme.SizeNameInnerPadding.
+	innerPadding float32
+	// placeholderForDisabled draws what the theme draws in its disabled
+	// colour (a Label of LowImportance) in its placeholder colour: the
+	// light theme's disabled grey is barely visible on white.
+	placeholderForDisabled bool
+}
+
+func (t overrideTheme) base() fyne.Theme {
+	if a := fyne.CurrentApp(); a != nil {
+		if th := a.Settings().Theme(); th != nil {
+			return th
+		}
+	}
+	return theme.DefaultTheme()
+}
+
+func (t overrideTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
+	if t.placeholderForDisabled && n == theme.ColorNameDisabled {
+		n = theme.ColorNamePlaceHolder
+	}
+	return t.base().Color(n, v)
+}
+
+func (t overrideTheme) Font(s fyne.TextStyle) fyne.Resource { return t.base().Font(s) }
+
+func (t overrideTheme) Icon(n fyne.ThemeIconName) fyne.Resource { return t.base().Icon(n) }
+
+func (t overrideTheme) Size(n fyne.ThemeSizeName) float32 {
+	if t.innerPadding != 0 && n == theme.SizeNameInnerPadding {
+		return t.innerPadding
+	}
+	return t.base().Size(n)
+}
