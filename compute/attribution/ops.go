@@ -9,8 +9,9 @@ import (
 
 // This file holds the backward of the element- and row-wise ops of the
 // GPT-2 forward, on host memory, as llm.c writes them: LayerNorm,
-// gelu_new, causal attention and the centring of residual writes. Sums are
-// accumulated in float64.
+// gelu_new, causal attention and the centring of residual writes; and the
+// causal attention forward, whose softmax rows the backward recomputes with
+// the same loop (causalScores). Sums are accumulated in float64.
 
 // rows runs fn over [0, n) in parallel ranges.
 func rows(n int, fn func(lo, hi int)) {
@@ -92,6 +93,60 @@ func centreRows(g []float32, d int) {
 	})
 }
 
+// causalScores sets p[j], j ≤ t, to exp(s_j − max s) with s_j = q_t·k_j·scale
+// over one head's causal window (q at column qo and k at column ko of qkv's
+// rows, ld wide; dh elements each) and returns Σ_j p[j]: one row of the
+// softmax before its normalisation, shared by the attention forward and
+// backward so that both compute it with the same arithmetic.
+func causalScores(p []float64, qkv []float32, t, ld, qo, ko, dh int, scale float64) float64 {
+	q := qkv[t*ld+qo : t*ld+qo+dh]
+	mx := math.Inf(-1)
+	for j := 0; j <= t; j++ {
+		k := qkv[j*ld+ko : j*ld+ko+dh]
+		var s float64
+		for e := range q {
+			s += float64(q[e]) * float64(k[e])
+		}
+		p[j] = s * scale
+		mx = math.Max(mx, p[j])
+	}
+	var sum float64
+	for j := 0; j <= t; j++ {
+		p[j] = math.Exp(p[j] - mx)
+		sum += p[j]
+	}
+	return sum
+}
+
+// attentionForward sets z ([T, d]) to one sequence's causal multi-head
+// attention of qkv ([T, 3d]: q, k, v blocks, heads contiguous): per head,
+// z_t = Σ_{j ≤ t} p_tj v_j with p the softmax of q·kᵀ/√d_head, in float64.
+// It runs on the calling goroutine (callers parallelise over sequences).
+func attentionForward(z, qkv []float32, T, d, heads int) {
+	dh := d / heads
+	ld := 3 * d
+	scale := 1 / math.Sqrt(float64(dh))
+	p := make([]float64, T)
+	acc := make([]float64, dh)
+	for h := 0; h < heads; h++ {
+		qo, ko, vo := h*dh, d+h*dh, 2*d+h*dh
+		for t := 0; t < T; t++ {
+			sum := causalScores(p, qkv, t, ld, qo, ko, dh, scale)
+			clear(acc)
+			for j := 0; j <= t; j++ {
+				v := qkv[j*ld+vo : j*ld+vo+dh]
+				w := p[j] / sum
+				for e := range acc {
+					acc[e] += w * float64(v[e])
+				}
+			}
+			for e := range acc {
+				z[t*d+h*dh+e] = float32(acc[e])
+			}
+		}
+	}
+}
+
 // attentionBackward sets dqkv ([T, 3d]: q, k, v blocks, heads contiguous)
 // to the gradient of causal attention's output z ([T, d]) given dz, from
 // the forward's qkv: per head, with p the softmax of q·kᵀ/√d_head over
@@ -121,21 +176,7 @@ func attentionBackward(dqkv, qkv, dz []float32, T, d, heads int) {
 			for t := 0; t < T; t++ {
 				q := qkv[t*ld+qo : t*ld+qo+dh]
 				g := dz[t*d+h*dh : t*d+h*dh+dh]
-				mx := math.Inf(-1)
-				for j := 0; j <= t; j++ {
-					k := qkv[j*ld+ko : j*ld+ko+dh]
-					var s float64
-					for e := range q {
-						s += float64(q[e]) * float64(k[e])
-					}
-					p[j] = s * scale
-					mx = math.Max(mx, p[j])
-				}
-				var sum float64
-				for j := 0; j <= t; j++ {
-					p[j] = math.Exp(p[j] - mx)
-					sum += p[j]
-				}
+				sum := causalScores(p, qkv, t, ld, qo, ko, dh, scale)
 				var pdp float64
 				for j := 0; j <= t; j++ {
 					p[j] /= sum

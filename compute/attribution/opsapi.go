@@ -1,8 +1,10 @@
 package attribution
 
-// The backward of GPT-2's row-wise ops on host memory, exported for other
-// packages that differentiate the forward (compute/lmtrain trains GPT-2
-// with them). They are the ones the attribution backward uses.
+// The backward of GPT-2's row-wise ops on host memory, and the causal
+// attention forward whose softmax that backward recomputes, exported for
+// other packages that differentiate the forward (compute/lmtrain trains
+// GPT-2 with them). The backward ops are the ones the attribution backward
+// uses.
 
 // LayerNormBackward adds to dx ([n, d]) the gradient with respect to x of
 // y = (x − mean)/sqrt(var + eps)·w + b (biased variance, row by row), given
@@ -21,4 +23,12 @@ func GeluNewBackward(dx, h, dy []float32) { geluBackward(dx, h, dy) }
 // forward's qkv (the softmax is recomputed).
 func CausalAttentionBackward(dqkv, qkv, dz []float32, T, d, heads int) {
 	attentionBackward(dqkv, qkv, dz, T, d, heads)
+}
+
+// CausalAttention sets z ([T, d]) to one sequence's causal multi-head
+// attention of qkv ([T, 3d]: q, k, v blocks, heads contiguous, as GPT-2's
+// c_attn writes them), in float64 on the calling goroutine. Its softmax is
+// computed by the same loop as CausalAttentionBackward's.
+func CausalAttention(z, qkv []float32, T, d, heads int) {
+	attentionForward(z, qkv, T, d, heads)
 }

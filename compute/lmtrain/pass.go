@@ -127,48 +127,6 @@ func gelu(x float32) float32 {
 	return float32(0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v))))
 }
 
-// attention sets z ([T, d]) to one sequence's causal multi-head attention
-// of qkv ([T, 3d]).
-func attention(z, qkv []float32, T, d, heads int) {
-	dh := d / heads
-	ld := 3 * d
-	scale := 1 / math.Sqrt(float64(dh))
-	p := make([]float64, T)
-	acc := make([]float64, dh)
-	for h := 0; h < heads; h++ {
-		qo, ko, vo := h*dh, d+h*dh, 2*d+h*dh
-		for t := 0; t < T; t++ {
-			q := qkv[t*ld+qo : t*ld+qo+dh]
-			mx := math.Inf(-1)
-			for j := 0; j <= t; j++ {
-				k := qkv[j*ld+ko : j*ld+ko+dh]
-				var s float64
-				for e := range q {
-					s += float64(q[e]) * float64(k[e])
-				}
-				p[j] = s * scale
-				mx = math.Max(mx, p[j])
-			}
-			var sum float64
-			for j := 0; j <= t; j++ {
-				p[j] = math.Exp(p[j] - mx)
-				sum += p[j]
-			}
-			clear(acc)
-			for j := 0; j <= t; j++ {
-				v := qkv[j*ld+vo : j*ld+vo+dh]
-				w := p[j] / sum
-				for e := range acc {
-					acc[e] += w * float64(v[e])
-				}
-			}
-			for e := range acc {
-				z[t*d+h*dh+e] = float32(acc[e])
-			}
-		}
-	}
-}
-
 // forward runs the model on B sequences of T tokens (GPT-2 ids) and keeps
 // the activations.
 func (ps *pass) forward(ctx context.Context, tokens []int32) error {
@@ -207,7 +165,7 @@ func (ps *pass) forward(ctx context.Context, tokens []int32) error {
 		bt.z = make([]float32, N*d)
 		parallel.Ranges(runtime.GOMAXPROCS(0), ps.B, func(_, lo, hi int) {
 			for b := lo; b < hi; b++ {
-				attention(bt.z[b*T*d:(b+1)*T*d], bt.qkv[b*T*3*d:(b+1)*T*3*d], T, d, cfg.NHead)
+				attribution.CausalAttention(bt.z[b*T*d:(b+1)*T*d], bt.qkv[b*T*3*d:(b+1)*T*3*d], T, d, cfg.NHead)
 			}
 		})
 		a := make([]float32, N*d)
