@@ -19,7 +19,6 @@ import (
 
 	"github.com/saescope/saescope/compute/attribution"
 	"github.com/saescope/saescope/compute/encoder"
-	"github.com/saescope/saescope/compute/intervene"
 	"github.com/saescope/saescope/compute/workspace"
 	"github.com/saescope/saescope/ui/plots"
 )
@@ -52,13 +51,9 @@ type GraphPane struct {
 	content fyne.CanvasObject
 
 	Prompt *widget.Entry
-	Metric *widget.Select
-	// TokenA and TokenB are the logit difference's tokens, typed as text.
-	TokenA, TokenB *widget.Entry
-	// MetricSAE, MetricFeature and MetricPos choose a feature metric.
-	MetricSAE     *widget.Select
-	MetricFeature *widget.Entry
-	MetricPos     *widget.Entry
+	// The metric: Metric, TokenA and TokenB, MetricSAE, MetricFeature,
+	// MetricPos and LossNote.
+	*metricPicker
 	// Threshold and MaxNodes choose the feature nodes.
 	Threshold, MaxNodes *widget.Entry
 
@@ -75,16 +70,14 @@ type GraphPane struct {
 	Info  *widget.Label
 	Graph *GraphView
 
-	logitBox, featureBox, lossNote fyne.CanvasObject
-	msg                            *paneMsg
-	res                            *GraphResult
-	shown                          plots.GraphSpec
-	pruneDesc                      string // the thresholds of the pruning shown
-	shownNodes                     []int  // the result's node of each node shown
-	saes                           []*workspace.SAE
-	cancel                         context.CancelFunc
-	runID                          uint64
-	wg                             sync.WaitGroup
+	msg        *paneMsg
+	res        *GraphResult
+	shown      plots.GraphSpec
+	pruneDesc  string // the thresholds of the pruning shown
+	shownNodes []int  // the result's node of each node shown
+	cancel     context.CancelFunc
+	runID      uint64
+	wg         sync.WaitGroup
 }
 
 // GraphResult is one run of the Attribution graph pane.
@@ -120,14 +113,8 @@ func NewGraphPane(v *View) *GraphPane {
 	p := &GraphPane{v: v}
 	p.Prompt = widget.NewEntry()
 	p.Prompt.SetPlaceHolder("Prompt, e.g. " + FlowExample)
-	p.TokenA, p.TokenB = widget.NewEntry(), widget.NewEntry()
-	p.TokenA.SetPlaceHolder(GraphExampleA)
-	p.TokenB.SetPlaceHolder(GraphExampleB)
-	p.MetricSAE = widget.NewSelect(nil, nil)
-	p.MetricFeature = widget.NewEntry()
-	p.MetricFeature.SetPlaceHolder("feature")
-	p.MetricPos = widget.NewEntry()
-	p.MetricPos.SetText("-1")
+	p.metricPicker = newMetricPicker(v, metricPickerOptions{MetricWidth: 210, SAEWidth: 260, PosLabel: "at", PosWidth: 56,
+		LossNote: "mean next-token cross-entropy over the prompt", Prompts: "a prompt"})
 	p.Threshold = widget.NewEntry()
 	p.Threshold.SetText("0")
 	p.MaxNodes = widget.NewEntry()
@@ -159,23 +146,12 @@ func NewGraphPane(v *View) *GraphPane {
 		}
 	}
 	p.Graph.OnHover = func(node, edge int) { p.Info.SetText(p.describe(node, edge)) }
-	p.Metric = widget.NewSelect([]string{patchLogitDiff, patchLoss, patchFeature}, func(string) { p.syncMetric() })
 
 	label := func(s string) *widget.Label { return widget.NewLabel(s) }
-	sized := func(o fyne.CanvasObject, w float32) fyne.CanvasObject {
-		return container.NewGridWrap(fyne.NewSize(w, o.MinSize().Height), o)
-	}
-	p.logitBox = container.NewHBox(sized(p.TokenA, 110), label("−"), sized(p.TokenB, 110))
-	p.featureBox = container.NewHBox(sized(p.MetricSAE, 260), label("feature"), sized(p.MetricFeature, 80),
-		label("at"), sized(p.MetricPos, 56))
-	loss := widget.NewLabel("mean next-token cross-entropy over the prompt")
-	loss.Importance = widget.LowImportance
-	p.lossNote = loss
 	promptRow := container.NewBorder(nil, nil, label("Prompt"), p.Example, p.Prompt)
-	metricRow := container.NewBorder(nil, nil, container.NewHBox(label("Metric"), sized(p.Metric, 210)), nil,
-		container.NewStack(p.logitBox, p.featureBox, p.lossNote))
+	metricRow := p.metricPicker.row(nil)
 	runRow := container.NewBorder(nil, nil,
-		container.NewHBox(label("Nodes: |attribution| ≥"), sized(p.Threshold, 70), label("at most"), sized(p.MaxNodes, 56),
+		container.NewHBox(label("Nodes: |attribution| ≥"), fixedWidth(p.Threshold, 70), label("at most"), fixedWidth(p.MaxNodes, 56),
 			label("per SAE"), p.Run, p.Cancel), nil,
 		container.NewStack(p.Progress, p.Status))
 	top := container.NewVBox(promptRow, metricRow, runRow, p.Msg, p.Summary)
@@ -219,47 +195,6 @@ func (p *GraphPane) RunExample() {
 	p.Start()
 }
 
-// syncMetric shows the inputs of the metric chosen.
-func (p *GraphPane) syncMetric() {
-	p.logitBox.Hide()
-	p.featureBox.Hide()
-	p.lossNote.Hide()
-	switch p.Metric.Selected {
-	case patchLogitDiff:
-		p.logitBox.Show()
-	case patchFeature:
-		p.refreshSAEs()
-		p.featureBox.Show()
-	default:
-		p.lossNote.Show()
-	}
-}
-
-// refreshSAEs lists the workspace's SAEs for a feature metric, keeping the
-// choice (the tab's own SAE at first).
-func (p *GraphPane) refreshSAEs() {
-	if p.v.SAE == nil || p.v.SAE.W == nil {
-		return
-	}
-	p.saes = p.v.SAE.W.SAEs()
-	names := make([]string, len(p.saes))
-	sel := -1
-	for i, s := range p.saes {
-		names[i] = fmt.Sprintf("%d: %s", i, s.Name())
-		if s == p.v.SAE {
-			sel = i
-		}
-	}
-	prev := p.MetricSAE.SelectedIndex()
-	p.MetricSAE.SetOptions(names)
-	switch {
-	case prev >= 0 && prev < len(names):
-		p.MetricSAE.SetSelectedIndex(prev)
-	case sel >= 0:
-		p.MetricSAE.SetSelectedIndex(sel)
-	}
-}
-
 // request reads the inputs.
 func (p *GraphPane) request() (*graphRunRequest, error) {
 	s := p.v.SAE
@@ -284,51 +219,11 @@ func (p *GraphPane) request() (*graphRunRequest, error) {
 	for _, x := range saes {
 		r.views = append(r.views, views[x])
 	}
-	switch p.Metric.Selected {
-	case patchLogitDiff:
-		if p.TokenA.Text == "" || p.TokenB.Text == "" {
-			return nil, errors.New(`type the two tokens of the logit difference (with their leading space: " Mary")`)
-		}
-		a, err := intervene.OneToken(p.v.Tok, p.TokenA.Text)
-		if err != nil {
-			return nil, fmt.Errorf("first token: %w", err)
-		}
-		b, err := intervene.OneToken(p.v.Tok, p.TokenB.Text)
-		if err != nil {
-			return nil, fmt.Errorf("second token: %w", err)
-		}
-		r.metric = attribution.Metric{Kind: attribution.LogitDiff, A: a, B: b}
-		r.desc = fmt.Sprintf("logit %q − logit %q at the last position", p.TokenA.Text, p.TokenB.Text)
-	case patchLoss:
-		if len(tokens) < 2 {
-			return nil, errors.New("the loss needs a prompt of at least 2 tokens")
-		}
-		r.metric = attribution.Metric{Kind: attribution.Loss}
-		r.desc = "loss over the prompt"
-	case patchFeature:
-		i := p.MetricSAE.SelectedIndex()
-		if i < 0 || i >= len(saes) {
-			return nil, errors.New("choose the SAE whose feature is the metric")
-		}
-		f, err := parseInt(p.MetricFeature.Text)
-		if err != nil {
-			return nil, fmt.Errorf("metric feature: %w", err)
-		}
-		if f < 0 || f >= saes[i].Weights.DSae {
-			return nil, fmt.Errorf("metric feature %d out of range: that SAE has features 0 to %d", f, saes[i].Weights.DSae-1)
-		}
-		pos, err := parseInt(p.MetricPos.Text)
-		if err != nil {
-			return nil, fmt.Errorf("metric position: %w", err)
-		}
-		if T := len(tokens); pos < -T || pos >= T {
-			return nil, fmt.Errorf("metric position %d outside a prompt of %d tokens (0 to %d, or -1 to -%d from the end)", pos, T, T-1, T)
-		}
-		r.metric = attribution.Metric{Kind: attribution.Feature, SAE: i, Feature: f, Pos: pos}
-		r.desc = fmt.Sprintf("feature %d of %s at position %d", f, saes[i].Name(), pos)
-	default:
-		return nil, errors.New("choose a metric")
+	mt, err := p.readMetric(len(tokens))
+	if err != nil {
+		return nil, err
 	}
+	r.metric, r.desc = mt.Attr, mt.Desc
 	th, err := parseFloat(p.Threshold.Text)
 	if err != nil || th < 0 || math.IsInf(th, 0) {
 		return nil, fmt.Errorf("node threshold %q: a number, at least 0", p.Threshold.Text)

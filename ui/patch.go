@@ -68,16 +68,12 @@ type PatchPane struct {
 	// Lengths shows each prompt's tokens, or why they cannot be patched.
 	Lengths *widget.Label
 
-	Metric *widget.Select
-	// TokenA and TokenB are the logit difference's tokens, typed as text;
-	// TokenIDs shows their ids, or which of them is not one token.
-	TokenA, TokenB *widget.Entry
-	TokenIDs       *widget.Label
-	// MetricSAE, MetricFeature and MetricPos choose a feature metric.
-	MetricSAE     *widget.Select
-	MetricFeature *widget.Entry
-	MetricPos     *widget.Entry
-	LossNote      *widget.Label
+	// The metric: Metric, TokenA and TokenB, MetricSAE, MetricFeature,
+	// MetricPos and LossNote.
+	*metricPicker
+	// TokenIDs shows the logit difference's token ids, or which of its
+	// tokens is not one token.
+	TokenIDs *widget.Label
 
 	Where *widget.Select
 	Pos   *widget.Entry
@@ -90,14 +86,12 @@ type PatchPane struct {
 	Table                *HeaderTable
 	Plot                 *PlotView
 
-	logitBox, featureBox *fyne.Container
-	msg                  *paneMsg
-	res                  *PatchResult
-	ranked               []int // the patched features, largest |effect| first
-	saes                 []*workspace.SAE
-	cancel               context.CancelFunc
-	runID                uint64
-	wg                   sync.WaitGroup
+	msg    *paneMsg
+	res    *PatchResult
+	ranked []int // the patched features, largest |effect| first
+	cancel context.CancelFunc
+	runID  uint64
+	wg     sync.WaitGroup
 }
 
 // PatchResult is one run of the Patch pane.
@@ -138,19 +132,11 @@ func NewPatchPane(v *View) *PatchPane {
 	p.Lengths = widget.NewLabel("")
 	p.Lengths.Truncation = fyne.TextTruncateEllipsis
 
-	p.TokenA, p.TokenB = widget.NewEntry(), widget.NewEntry()
-	p.TokenA.SetPlaceHolder(PatchExampleA)
-	p.TokenB.SetPlaceHolder(PatchExampleB)
+	p.metricPicker = newMetricPicker(v, metricPickerOptions{MetricWidth: 175, SAEWidth: 300, PosLabel: "at position", PosWidth: 64,
+		LossNote: "mean next-token cross-entropy of each run over its own prompt (positions 0 to T−2)",
+		Prompts:  "prompts", OnChange: func() { p.checkTokens() }})
 	p.TokenIDs = widget.NewLabel("")
 	p.TokenIDs.Truncation = fyne.TextTruncateEllipsis
-	p.MetricSAE = widget.NewSelect(nil, nil)
-	p.MetricFeature = widget.NewEntry()
-	p.MetricFeature.SetPlaceHolder("feature")
-	p.MetricPos = widget.NewEntry()
-	p.MetricPos.SetText("-1")
-	p.LossNote = widget.NewLabel("mean next-token cross-entropy of each run over its own prompt (positions 0 to T−2)")
-	p.LossNote.Importance = widget.LowImportance
-	p.LossNote.Truncation = fyne.TextTruncateEllipsis
 
 	p.Where = widget.NewSelect([]string{patchEverywhere, patchOnePos}, func(string) { p.syncWhere() })
 	p.Pos = widget.NewEntry()
@@ -202,23 +188,13 @@ func NewPatchPane(v *View) *PatchPane {
 	p.Plot.Name = fileStem("patch", v.Name())
 	p.Plot.SetMessage("The largest effects are plotted here after a run.")
 
-	p.Metric = widget.NewSelect([]string{patchLogitDiff, patchLoss, patchFeature}, func(string) { p.syncMetric() })
 	p.Clean.OnChanged = func(string) { p.checkLengths() }
 	p.Corrupt.OnChanged = func(string) { p.checkLengths() }
-	p.TokenA.OnChanged = func(string) { p.checkTokens() }
-	p.TokenB.OnChanged = func(string) { p.checkTokens() }
 
 	label := func(s string) *widget.Label { return widget.NewLabel(s) }
-	sized := func(o fyne.CanvasObject, w float32) fyne.CanvasObject {
-		return container.NewGridWrap(fyne.NewSize(w, o.MinSize().Height), o)
-	}
-	p.logitBox = container.NewHBox(sized(p.TokenA, 110), label("−"), sized(p.TokenB, 110))
-	p.featureBox = container.NewHBox(sized(p.MetricSAE, 300), label("feature"), sized(p.MetricFeature, 80),
-		label("at position"), sized(p.MetricPos, 64))
-	metricRow := container.NewBorder(nil, nil, container.NewHBox(label("Metric"), sized(p.Metric, 175)), p.Example,
-		container.NewStack(p.logitBox, p.featureBox, p.LossNote))
+	metricRow := p.metricPicker.row(p.Example)
 	runRow := container.NewBorder(nil, nil,
-		container.NewHBox(label("Patch at"), sized(p.Where, 150), sized(p.Pos, 64), p.Run, p.Cancel), nil,
+		container.NewHBox(label("Patch at"), fixedWidth(p.Where, 150), fixedWidth(p.Pos, 64), p.Run, p.Cancel), nil,
 		container.NewStack(p.Progress, p.Lengths, p.Status))
 	form := container.NewBorder(nil, nil, container.NewVBox(label("Clean"), label("Corrupted")), nil,
 		container.NewVBox(p.Clean, p.Corrupt))
@@ -274,54 +250,12 @@ func (p *PatchPane) RunExample() {
 	p.Start()
 }
 
-// syncMetric shows the inputs of the metric chosen.
-func (p *PatchPane) syncMetric() {
-	p.checkTokens()
-	p.logitBox.Hide()
-	p.featureBox.Hide()
-	p.LossNote.Hide()
-	switch p.Metric.Selected {
-	case patchLogitDiff:
-		p.logitBox.Show()
-	case patchFeature:
-		p.refreshSAEs()
-		p.featureBox.Show()
-	default:
-		p.LossNote.Show()
-	}
-}
-
 // syncWhere enables the position of one-position patching.
 func (p *PatchPane) syncWhere() {
 	if p.Where.Selected == patchOnePos {
 		p.Pos.Enable()
 	} else {
 		p.Pos.Disable()
-	}
-}
-
-// refreshSAEs lists the workspace's SAEs for a feature metric, keeping the
-// choice (the tab's own SAE at first).
-func (p *PatchPane) refreshSAEs() {
-	if p.v.SAE == nil || p.v.SAE.W == nil {
-		return
-	}
-	p.saes = p.v.SAE.W.SAEs()
-	names := make([]string, len(p.saes))
-	sel := -1
-	for i, s := range p.saes {
-		names[i] = fmt.Sprintf("%d: %s", i, s.Name())
-		if s == p.v.SAE {
-			sel = i
-		}
-	}
-	prev := p.MetricSAE.SelectedIndex()
-	p.MetricSAE.SetOptions(names)
-	switch {
-	case prev >= 0 && prev < len(names):
-		p.MetricSAE.SetSelectedIndex(prev)
-	case sel >= 0:
-		p.MetricSAE.SetSelectedIndex(sel)
 	}
 }
 
@@ -414,20 +348,6 @@ func (p *PatchPane) checkLengths() {
 	p.setLengths(fmt.Sprintf("%s each, BOS first", nOf(len(clean), "token")))
 }
 
-// metricTokens returns the logit difference's two token ids.
-func (p *PatchPane) metricTokens() (a, b int, err error) {
-	if p.TokenA.Text == "" || p.TokenB.Text == "" {
-		return 0, 0, errors.New(`type the two tokens of the logit difference (with their leading space: " Mary")`)
-	}
-	if a, err = intervene.OneToken(p.v.Tok, p.TokenA.Text); err != nil {
-		return 0, 0, fmt.Errorf("first token: %w", err)
-	}
-	if b, err = intervene.OneToken(p.v.Tok, p.TokenB.Text); err != nil {
-		return 0, 0, fmt.Errorf("second token: %w", err)
-	}
-	return a, b, nil
-}
-
 // checkTokens shows the metric tokens' ids as they are typed (only with
 // the logit difference chosen).
 func (p *PatchPane) checkTokens() {
@@ -460,43 +380,12 @@ func (p *PatchPane) request() (*patchRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &patchRequest{clean: clean, corrupt: corrupt, where: "every position", opt: intervene.PatchOptions{Batch: 16}}
-	switch p.Metric.Selected {
-	case patchLogitDiff:
-		a, b, err := p.metricTokens()
-		if err != nil {
-			return nil, err
-		}
-		r.metric = intervene.LogitDiff(a, b)
-		r.attr = attribution.Metric{Kind: attribution.LogitDiff, A: a, B: b}
-		r.desc = fmt.Sprintf("logit %q − logit %q at the last position", p.TokenA.Text, p.TokenB.Text)
-	case patchLoss:
-		r.metric = intervene.LossMetric()
-		r.attr = attribution.Metric{Kind: attribution.Loss}
-		r.desc = "loss over the prompt"
-	case patchFeature:
-		i := p.MetricSAE.SelectedIndex()
-		if i < 0 || i >= len(p.saes) {
-			return nil, errors.New("choose the SAE whose feature is the metric")
-		}
-		f, err := parseInt(p.MetricFeature.Text)
-		if err != nil {
-			return nil, fmt.Errorf("metric feature: %w", err)
-		}
-		s := p.saes[i]
-		if f < 0 || f >= s.Weights.DSae {
-			return nil, fmt.Errorf("metric feature %d out of range: that SAE has features 0 to %d", f, s.Weights.DSae-1)
-		}
-		pos, err := parseInt(p.MetricPos.Text)
-		if err != nil {
-			return nil, fmt.Errorf("metric position: %w", err)
-		}
-		r.metric = intervene.FeatureMetric(s.Enc, f, pos)
-		r.attr, r.target = attribution.Metric{Kind: attribution.Feature, Feature: f, Pos: pos}, s.Enc
-		r.desc = fmt.Sprintf("feature %d of %s at position %d", f, s.Name(), pos)
-	default:
-		return nil, errors.New("choose a metric")
+	mt, err := p.readMetric(len(clean))
+	if err != nil {
+		return nil, err
 	}
+	r := &patchRequest{clean: clean, corrupt: corrupt, where: "every position", opt: intervene.PatchOptions{Batch: 16},
+		metric: mt.Patch, attr: mt.Attr, target: mt.Target, desc: mt.Desc}
 	if p.Where.Selected == patchOnePos {
 		pos, err := parseInt(p.Pos.Text)
 		if err != nil {
