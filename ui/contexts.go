@@ -397,9 +397,49 @@ type contextRow struct {
 }
 
 func newContextList(onHover func(*Token)) *contextList {
-	l := &contextList{onHover: onHover, box: container.NewVBox()}
+	l := &contextList{onHover: onHover}
+	// the box culls after each layout, and the scroll after each move: the
+	// strips out of view draw nothing (see cull)
+	l.box = container.New(&cullingVBox{after: l.cull})
 	l.scroll = container.NewVScroll(l.box)
+	l.scroll.OnScrolled = func(fyne.Position) { l.cull() }
 	return l
+}
+
+// cullMargin is how far beyond the view, in view heights, strips still
+// draw: a scroll by the wheel shows drawn rows before cull catches up.
+const cullMargin = 1
+
+// cull tells each strip whether it lies in (or near) the view of the
+// list's scroll. A list shown without its scroll (Compare puts the box in
+// its own scrolling page) draws everything: its scroll has no size.
+func (l *contextList) cull() {
+	view := l.scroll.Size().Height
+	if view <= 0 || l.box.Size().Height <= 0 {
+		for _, r := range l.rows {
+			r.strip.setOffscreen(false)
+		}
+		return
+	}
+	top := l.scroll.Offset.Y - cullMargin*view
+	bottom := l.scroll.Offset.Y + (1+cullMargin)*view
+	for _, r := range l.rows {
+		y, h := r.line.Position().Y, r.line.Size().Height
+		r.strip.setOffscreen(!r.line.Visible() || y+h < top || y > bottom)
+	}
+}
+
+// cullingVBox is a VBox layout that calls after once it has laid out
+// (the rows' places are then known).
+type cullingVBox struct{ after func() }
+
+func (c *cullingVBox) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	return layout.NewVBoxLayout().MinSize(objs)
+}
+
+func (c *cullingVBox) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	layout.NewVBoxLayout().Layout(objs, size)
+	c.after()
 }
 
 func (l *contextList) row(i int) *contextRow {

@@ -359,3 +359,47 @@ func TestContextsHoverAblation(t *testing.T) {
 		t.Errorf("after a new selection: %q", p.Ablation().Text)
 	}
 }
+
+// Only the contexts in (or within a view's height of) the scroll's view
+// draw their chips; scrolling to the end draws the last ones and drops
+// the first (the renderer paints every object of the tree, in view or
+// not: thirty contexts of chips cost a click ~40 ms of drawing).
+func TestContextsDrawOnlyThoseInView(t *testing.T) {
+	test.NewTempApp(t)
+	v := newTestView(t)
+	p := NewContextsPane(v)
+	show(t, p.Content(), 800, 500)
+	p.AllWindowsCheck.SetChecked(true) // as many contexts as the store keeps
+	st := v.Store()
+	if err := v.Select(st.Rank(store.ByMean, true).Live[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	strips := p.TopList()
+	if len(strips) < 10 {
+		t.Fatalf("%d contexts: too few to scroll", len(strips))
+	}
+	drawn := func() (n []bool) {
+		for _, s := range strips {
+			n = append(n, len(test.WidgetRenderer(s).Objects()) > 1) // more than the hover outline
+		}
+		return n
+	}
+	first := drawn()
+	if !first[0] {
+		t.Fatal("the first context, in view, draws nothing")
+	}
+	if first[len(first)-1] {
+		t.Fatalf("the last of %d contexts, two views below, draws its chips", len(strips))
+	}
+	p.top.scroll.ScrollToBottom()
+	last := drawn()
+	if !last[len(last)-1] || last[0] {
+		t.Errorf("scrolled to the end: first drawn %v, last drawn %v", last[0], last[len(last)-1])
+	}
+	// every context still has its tokens and its full size
+	for i, s := range strips {
+		if len(s.Tokens()) == 0 || s.Size().Height < s.MinSize().Height {
+			t.Errorf("context %d: %d tokens, %v high for %v", i, len(s.Tokens()), s.Size().Height, s.MinSize().Height)
+		}
+	}
+}

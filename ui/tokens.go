@@ -74,6 +74,11 @@ type TokenStrip struct {
 	pos         []fyne.Position
 	height      float32
 	measureDone bool
+
+	// offscreen: the strip lies outside its scroll's view (contextList
+	// culls): it keeps its size but draws nothing, so that a list of
+	// thirty contexts costs the renderer only the few in view.
+	offscreen bool
 }
 
 var _ fyne.Tappable = (*TokenStrip)(nil)
@@ -105,6 +110,16 @@ func (s *TokenStrip) SetTokens(tokens []Token, scale float32, marked int) {
 			s.OnHover(-1)
 		}
 	}
+}
+
+// setOffscreen says whether the strip lies outside its scroll's view: it
+// then draws nothing (its size is unchanged).
+func (s *TokenStrip) setOffscreen(off bool) {
+	if s.offscreen == off {
+		return
+	}
+	s.offscreen = off
+	s.Refresh()
 }
 
 // SetMarked outlines chip i (-1 for none).
@@ -267,6 +282,9 @@ func (r *stripRenderer) Layout(size fyne.Size) {
 	s := r.s
 	s.flow(size.Width)
 	for i := range s.tokens {
+		if s.offscreen {
+			break // nothing drawn
+		}
 		p := s.pos[i]
 		r.bgs[i].Move(p)
 		r.bgs[i].Resize(fyne.NewSize(s.widths[i], s.chipH))
@@ -294,6 +312,9 @@ func (r *stripRenderer) Refresh() {
 		r.texts = append(r.texts, canvas.NewText("", color.Black))
 	}
 	r.objects = r.objects[:0]
+	if s.offscreen {
+		n = 0 // out of view: nothing to draw (MinSize still measures every chip)
+	}
 	for i := 0; i < n; i++ {
 		bg, fg := s.ChipColours(i)
 		b, t := r.bgs[i], r.texts[i]
