@@ -146,11 +146,8 @@ func NewRankingPane(v *View) *RankingPane {
 		p.selectFeature(p.ranking.Dead[i])
 	}
 
-	// Suggested labels are Labels of LowImportance, drawn in the theme's
-	// placeholder grey rather than its disabled one (near white in the
-	// light theme).
 	p.Tabs = container.NewAppTabs(
-		container.NewTabItem("Live features", container.NewThemeOverride(p.Table, overrideTheme{placeholderForDisabled: true})),
+		container.NewTabItem("Live features", p.Table),
 		container.NewTabItem("Dead features", p.Dead),
 	)
 
@@ -587,11 +584,23 @@ func (p *RankingPane) createCell() fyne.CanvasObject {
 	// no truncation: an ellipsis is re-measured glyph by glyph on every
 	// refresh, the dearest part of scrolling; a long label is clipped by
 	// the table instead
-	return widget.NewLabel("0000000000")
+	// Suggested labels are Labels of LowImportance, drawn in the theme's
+	// placeholder grey rather than its disabled one (near white in the
+	// light theme). Each cell has its own override: the table makes cells
+	// as it needs them, after an override of the whole table was applied.
+	return container.NewThemeOverride(widget.NewLabel("0000000000"), overrideTheme{placeholderForDisabled: true})
+}
+
+// cellLabel is the Label of a ranking cell (createCell's, or a bare one).
+func cellLabel(o fyne.CanvasObject) *widget.Label {
+	if t, ok := o.(*container.ThemeOverride); ok {
+		o = t.Content
+	}
+	return o.(*widget.Label)
 }
 
 func (p *RankingPane) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
-	l := o.(*widget.Label)
+	l := cellLabel(o)
 	if id.Row < 0 || id.Row >= len(p.rows) {
 		l.SetText("")
 		return

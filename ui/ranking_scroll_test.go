@@ -26,9 +26,10 @@ func tableView(t *testing.T, tb *HeaderTable) *container.Scroll {
 	return nil
 }
 
-// cellAt returns the label drawn in column col whose text is text, nil
-// when none is drawn.
-func cellAt(t *testing.T, tb *HeaderTable, col int, text string) *widget.Label {
+// cellAt returns the cell drawn in column col whose label's text is
+// text (its place and size are the cell's), and that label; nil when none
+// is drawn.
+func cellAt(t *testing.T, tb *HeaderTable, col int, text string) (fyne.CanvasObject, *widget.Label) {
 	t.Helper()
 	x := float32(0)
 	for c := 0; c < col; c++ {
@@ -39,11 +40,15 @@ func cellAt(t *testing.T, tb *HeaderTable, col int, text string) *widget.Label {
 	}
 	cells := tableView(t, tb).Content.(fyne.Widget)
 	for _, o := range test.WidgetRenderer(cells).Objects() {
-		if l, ok := o.(*widget.Label); ok && l.Visible() && l.Text == text && (x < 0 || l.Position().X == x) {
-			return l
+		l, ok := o.(*widget.Label)
+		if w, isOverride := o.(*container.ThemeOverride); isOverride {
+			l, ok = w.Content.(*widget.Label)
+		}
+		if ok && o.Visible() && l.Text == text && (x < 0 || o.Position().X == x) {
+			return o, l
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // rowInView returns where the table draws row (by its rank cell): its top
@@ -51,7 +56,7 @@ func cellAt(t *testing.T, tb *HeaderTable, col int, text string) *widget.Label {
 func rowInView(t *testing.T, p *RankingPane, row int) (top, bottom, view float32) {
 	t.Helper()
 	sc := tableView(t, p.Table)
-	l := cellAt(t, p.Table, colRank, strconv.Itoa(p.Ranks()[row]))
+	l, _ := cellAt(t, p.Table, colRank, strconv.Itoa(p.Ranks()[row]))
 	if l == nil {
 		t.Fatalf("row %d is not drawn (offset %v)", row, sc.Offset)
 	}
@@ -205,12 +210,12 @@ func TestRankingLabelColumnFitsLabels(t *testing.T) {
 	if err := v.Select(f); err != nil {
 		t.Fatal(err)
 	}
-	l := cellAt(t, p.Table, colLabel, long)
+	c, l := cellAt(t, p.Table, colLabel, long)
 	if l == nil {
 		t.Fatal("the label is not drawn")
 	}
-	if !l.TextStyle.Bold || l.Size().Width < l.MinSize().Width || l.Size().Width > maxLabelWidth {
-		t.Errorf("label cell %.1f wide (bold %v), the label needs %.1f", l.Size().Width, l.TextStyle.Bold, l.MinSize().Width)
+	if !l.TextStyle.Bold || c.Size().Width < l.MinSize().Width || c.Size().Width > maxLabelWidth {
+		t.Errorf("label cell %.1f wide (bold %v), the label needs %.1f", c.Size().Width, l.TextStyle.Bold, l.MinSize().Width)
 	}
 	// a very long label: the column stops at maxLabelWidth
 	other := p.Rows()[5].ID

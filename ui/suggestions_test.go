@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/saescope/saescope/compute/store"
@@ -111,5 +112,30 @@ func TestSuggestedLabelsShown(t *testing.T) {
 	p.updateCell(widget.TableCellID{Row: 0, Col: colLabel}, cell)
 	if cell.Text != "my label" || cell.Importance == widget.LowImportance {
 		t.Errorf("labelled: cell %q (importance %v)", cell.Text, cell.Importance)
+	}
+}
+
+// A suggested label is drawn in the theme's placeholder grey in every
+// ranking cell, those the table makes later included (the light theme's
+// disabled grey, which a LowImportance label takes, is near white).
+func TestSuggestedLabelCellsUsePlaceholderGrey(t *testing.T) {
+	a := test.NewTempApp(t)
+	for _, name := range []string{ThemeLight, ThemeDark} {
+		ApplyTheme(a, name)
+		v := newTestView(t)
+		p := NewRankingPane(v)
+		for i := 0; i < 3; i++ { // cells made at any time
+			cell := p.createCell()
+			l := cellLabel(cell)
+			l.Importance = widget.LowImportance
+			got := l.Theme().Color(theme.ColorNameDisabled, a.Settings().ThemeVariant())
+			want := a.Settings().Theme().Color(theme.ColorNamePlaceHolder, a.Settings().ThemeVariant())
+			if got != want {
+				t.Errorf("%s theme: a suggested label is drawn in %v, not the placeholder grey %v", name, got, want)
+			}
+			if plain := a.Settings().Theme().Color(theme.ColorNameDisabled, a.Settings().ThemeVariant()); plain == want {
+				t.Fatalf("%s theme: disabled and placeholder colours are the same: the test cannot tell them apart", name)
+			}
+		}
 	}
 }
