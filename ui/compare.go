@@ -464,6 +464,7 @@ func (p *ComparePane) card(i int, pin Pin, d *compareData) *CompareCard {
 		logits = container.NewGridWithColumns(cols, container.NewVBox(caption("Boosts (logit)"), c.Boosts), container.NewVBox(caption("Suppresses"), c.Suppresses))
 	}
 	c.Contexts = newContextList(p.hover)
+	c.Contexts.stacked = len(d.req.pins) > 2 // the columns are narrow: each value above its tokens
 	c.Contexts.show(d.contexts[i], d.scales[i])
 	ctxHead := widget.NewLabel(fmt.Sprintf("Feature %d", f))
 	ctxHead.TextStyle.Bold = true

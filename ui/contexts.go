@@ -139,14 +139,15 @@ func NewContextsPane(v *View) *ContextsPane {
 	)
 	p.Tabs.OnSelected = func(*container.TabItem) { p.Update() }
 
-	small := func(e *widget.Entry) fyne.CanvasObject {
-		return container.NewGridWrap(fyne.NewSize(64, e.MinSize().Height), e)
+	field := func(name string, e *widget.Entry) fyne.CanvasObject {
+		return container.NewHBox(widget.NewLabel(name), container.NewGridWrap(fyne.NewSize(56, e.MinSize().Height), e))
 	}
-	controls := container.NewHBox(
-		widget.NewLabel("Contexts"), small(p.KEntry),
-		widget.NewLabel("Prefix"), small(p.PrefixEntry),
-		widget.NewLabel("Suffix"), small(p.SuffixEntry), p.AllWindowsCheck,
-		layout.NewSpacer(), p.Legend)
+	// the controls wrap where the pane is narrower than they are (the
+	// colour scale goes to a second line) rather than widening the pane
+	// past its place, which cut the contexts off at the right
+	controls := container.New(&flowLayout{},
+		field("Contexts", p.KEntry), field("Prefix", p.PrefixEntry), field("Suffix", p.SuffixEntry),
+		p.AllWindowsCheck, p.Legend)
 	p.ExportHTML = widget.NewButtonWithIcon("HTML", theme.DownloadIcon(), p.exportHTML)
 	p.ExportHTML.Importance = widget.LowImportance
 	top := container.NewVBox(controls, container.NewBorder(nil, nil, nil, p.ExportHTML, p.Title), p.Msg)
@@ -387,6 +388,9 @@ type contextList struct {
 	scroll *container.Scroll
 	rows   []*contextRow
 	heads  []*widget.Label
+	// stacked puts each context's value above its tokens rather than
+	// beside them (Compare's narrow columns)
+	stacked bool
 }
 
 type contextRow struct {
@@ -458,7 +462,11 @@ func (l *contextList) row(i int) *contextRow {
 			t := s.Tokens()[j]
 			l.onHover(&t)
 		}
-		r.line = container.NewBorder(nil, nil, container.NewVBox(r.value), nil, container.NewPadded(s))
+		if l.stacked {
+			r.line = container.NewVBox(r.value, container.NewPadded(s))
+		} else {
+			r.line = container.NewBorder(nil, nil, container.NewVBox(r.value), nil, container.NewPadded(s))
+		}
 		l.rows = append(l.rows, r)
 	}
 	return l.rows[i]

@@ -108,14 +108,23 @@ func TestShorten(t *testing.T) {
 // 1024×700 beside every pane: a pane larger than its share scrolls.
 func TestSplitStaysAndWindowFits1024x700(t *testing.T) {
 	a := test.NewTempApp(t)
+	ApplyTheme(a, ThemeDark) // the window's sizes, not the test theme's
 	s := NewShell(a, "test", testBackend)
 	s.Window.Resize(fyne.NewSize(1280, 800))
 	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
-	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
+	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, true, done) }); err != nil {
 		t.Fatal(err)
 	}
+	settleAll(s)
 	defer s.closeSession()
 	e := s.Explorer()
+	// with a feature selected: its header, colour scale and contexts shown
+	if len(e.Ranking.Rows()) == 0 {
+		t.Fatal("no analysis: no feature to select")
+	}
+	if err := e.View.Select(e.Ranking.Rows()[0].ID); err != nil {
+		t.Fatal(err)
+	}
 	var first float32
 	for i, pane := range PaneNames() {
 		if err := e.ShowPane(pane); err != nil {
@@ -277,15 +286,21 @@ func TestComparePinsFitAt1280(t *testing.T) {
 	s := NewShell(a, "test", testBackend)
 	s.Window.Resize(fyne.NewSize(1280, 800))
 	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
-	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
+	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, true, done) }); err != nil { // analysed: the pins' contexts shown
 		t.Fatal(err)
 	}
+	settleAll(s)
 	defer s.closeSession()
 	e := s.Explorer()
 	if err := e.ShowPane(PaneCompare); err != nil {
 		t.Fatal(err)
 	}
-	for n, f := range []int{3, 17, 40, 100} {
+	live := e.Ranking.Rows()
+	if len(live) < 4 {
+		t.Fatalf("%d live features: too few to pin four", len(live))
+	}
+	for n, st := range live[:4] {
+		f := st.ID
 		if err := e.View.Bench().Pin(e.View, f); err != nil {
 			t.Fatal(err)
 		}
@@ -296,7 +311,8 @@ func TestComparePinsFitAt1280(t *testing.T) {
 			t.Fatalf("%d pins, %d columns", n+1, len(cp.Cards))
 		}
 		if m, got := e.scroll.Content.MinSize(), e.scroll.Size(); m.Width > got.Width {
-			t.Errorf("%d pins: Compare needs %.0f px, it has %.0f at 1280×800", n+1, m.Width, got.Width)
+			t.Errorf("%d pins: Compare needs %.0f px (its columns %.0f, its pins' bar %.0f), it has %.0f at 1280×800",
+				n+1, m.Width, cp.Columns.MinSize().Width, cp.PinBar.MinSize().Width, got.Width)
 		}
 	}
 }
