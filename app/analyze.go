@@ -131,35 +131,53 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(saes.values) > 1 || len(hooks.values) > 1 {
 		return analyzeMany(ctx, e, saes.values, c, meta, manyOptions{out: *out, force: *force, foldDec: *ef.foldDec, hooks: hooks.values, say: say}, stdout)
 	}
+	return scanStore(meta, *out, *force, "", say, func(meta store.Meta, progress func(analysis.Progress)) (*store.Store, error) {
+		return analysis.Scan(ctx, e.m, e.enc, c.Rows, meta, progress)
+	}, func(st *store.Store, path string, cached bool) error {
+		return writeJSON(stdout, map[string]any{"store": path, "cached": cached, "corpus": st.Meta.Corpus.Describe(), "summary": st.Meta.Summary})
+	})
+}
+
+// scanStore is what analyze and analyze --shard share once the rows are
+// read and meta is built: the store goes to out (when "", to the cache
+// folder under meta's key); a finished one there is reused unless force
+// (a damaged one is scanned again and replaced); otherwise scan makes it
+// from meta, keyed, with progress on say, and it is written there. shard
+// is the --shard I/N spec ("" for the whole scan), which the messages
+// name. result reports the store, its path and whether it was reused; a
+// reused store is closed after it.
+func scanStore(meta store.Meta, out string, force bool, shard string, say func(string, ...any),
+	scan func(store.Meta, func(analysis.Progress)) (*store.Store, error),
+	result func(st *store.Store, path string, cached bool) error) error {
 	key := analysis.Key(meta)
 	meta.Key = key
-	path := *out
-	if path == "" {
-		dir, err := analysis.CacheDir()
-		if err != nil {
-			return err
-		}
-		path = analysis.StorePath(dir, key)
+	path, err := storePath(out, key)
+	if err != nil {
+		return err
 	}
-	if !*force {
+	var name, kind, rows string // how the messages name a shard
+	if shard != "" {
+		name, kind, rows = "shard "+shard+" ", "shard ", "shard "+shard+": "
+	}
+	if !force {
 		// A finished store is reused once every section matches its
 		// checksum (a damaged one is scanned again and replaced).
 		if s, err := store.Open(path); err == nil && s.Meta.Key == key {
 			if err := s.Verify(); err == nil {
 				defer s.Close()
-				say("analyze: already done, %s\n", path)
-				return writeJSON(stdout, map[string]any{"store": path, "cached": true, "corpus": s.Meta.Corpus.Describe(), "summary": s.Meta.Summary})
+				say("analyze: %salready done, %s\n", name, path)
+				return result(s, path, true)
 			}
-			say("analyze: the store there is damaged; scanning again\n")
+			say("analyze: the %sstore there is damaged; scanning again\n", kind)
 			s.Close()
 		} else if err == nil {
 			s.Close()
 		}
 	}
 	t0 := time.Now()
-	st, err := analysis.Scan(ctx, e.m, e.enc, c.Rows, meta, func(pr analysis.Progress) {
+	st, err := scan(meta, func(pr analysis.Progress) {
 		if pr.Stage == "scan" {
-			say("\ranalyze: %d/%d rows, %.0f tokens/s, ETA %s    ", pr.Rows, pr.TotalRows, pr.TokensPerS, pr.ETA.Round(time.Second))
+			say("\ranalyze: %s%d/%d rows, %.0f tokens/s, ETA %s    ", rows, pr.Rows, pr.TotalRows, pr.TokensPerS, pr.ETA.Round(time.Second))
 		} else {
 			say("\nanalyze: %s", pr.Stage)
 		}
@@ -176,7 +194,20 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if fi, err := os.Stat(path); err == nil {
 		say("analyze: %.1f MB in %.1f s\n", float64(fi.Size())/(1<<20), time.Since(t0).Seconds())
 	}
-	return writeJSON(stdout, map[string]any{"store": path, "cached": false, "corpus": st.Meta.Corpus.Describe(), "summary": st.Meta.Summary})
+	return result(st, path, false)
+}
+
+// storePath is where a store keyed key goes: out, or when out is "" the
+// cache folder's file for key.
+func storePath(out, key string) (string, error) {
+	if out != "" {
+		return out, nil
+	}
+	dir, err := analysis.CacheDir()
+	if err != nil {
+		return "", err
+	}
+	return analysis.StorePath(dir, key), nil
 }
 
 // loadTextCorpus reads the corpus at path (the default one when path is

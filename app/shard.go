@@ -29,54 +29,13 @@ func analyzeShard(ctx context.Context, e *engine, c *corpus.Corpus, meta store.M
 	if err != nil {
 		return fmt.Errorf("--shard: %w", err)
 	}
-	key := analysis.Key(meta)
-	meta.Key = key
-	path := out
-	if path == "" {
-		dir, err := analysis.CacheDir()
-		if err != nil {
-			return err
-		}
-		path = analysis.StorePath(dir, key)
-	}
-	result := func(st *store.Store, cached bool) error {
+	return scanStore(meta, out, force, spec, say, func(meta store.Meta, progress func(analysis.Progress)) (*store.Store, error) {
+		say("analyze: shard %s: rows %d to %d of %d\n", spec, lo, hi-1, len(c.Rows))
+		return analysis.ScanFull(ctx, e.m, e.enc, c.Rows[lo:hi], meta, progress)
+	}, func(st *store.Store, path string, cached bool) error {
 		return writeJSON(stdout, map[string]any{"store": path, "cached": cached, "shard": spec,
 			"rows": []int{lo, hi}, "total_rows": len(c.Rows), "corpus": st.Meta.Corpus.Describe(), "summary": st.Meta.Summary})
-	}
-	if !force {
-		if s, err := store.Open(path); err == nil && s.Meta.Key == key {
-			defer s.Close()
-			if err := s.Verify(); err == nil {
-				say("analyze: shard %s already done, %s\n", spec, path)
-				return result(s, true)
-			}
-			say("analyze: the shard store there is damaged; scanning again\n")
-		} else if err == nil {
-			s.Close()
-		}
-	}
-	say("analyze: shard %s: rows %d to %d of %d\n", spec, lo, hi-1, len(c.Rows))
-	t0 := time.Now()
-	st, err := analysis.ScanFull(ctx, e.m, e.enc, c.Rows[lo:hi], meta, func(pr analysis.Progress) {
-		if pr.Stage == "scan" {
-			say("\ranalyze: shard %s: %d/%d rows, %.0f tokens/s, ETA %s    ", spec, pr.Rows, pr.TotalRows, pr.TokensPerS, pr.ETA.Round(time.Second))
-		} else {
-			say("\nanalyze: %s", pr.Stage)
-		}
 	})
-	say("\n")
-	if err != nil {
-		return err
-	}
-	st.Meta.Key = key
-	say("analyze: writing %s\n", path)
-	if err := st.Write(path); err != nil {
-		return err
-	}
-	if fi, err := os.Stat(path); err == nil {
-		say("analyze: %.1f MB in %.1f s\n", float64(fi.Size())/(1<<20), time.Since(t0).Seconds())
-	}
-	return result(st, false)
 }
 
 // runMerge is merge STORE…: the shard stores of one scan (analyze
@@ -158,13 +117,9 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer e.Close()
 	key := analysis.Key(meta)
-	path := *out
-	if path == "" {
-		dir, err := analysis.CacheDir()
-		if err != nil {
-			return err
-		}
-		path = analysis.StorePath(dir, key)
+	path, err := storePath(*out, key)
+	if err != nil {
+		return err
 	}
 	say("merge: %d shards of %d rows\n", len(sorted), meta.Params.Rows)
 	t0 := time.Now()
