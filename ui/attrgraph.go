@@ -9,12 +9,10 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/saescope/saescope/compute/attribution"
@@ -57,11 +55,11 @@ type GraphPane struct {
 	// Threshold and MaxNodes choose the feature nodes.
 	Threshold, MaxNodes *widget.Entry
 
-	Run, Cancel, Example *widget.Button
-	Progress             *widget.ProgressBar
-	Status               *widget.Label
-	Msg                  *widget.Label
-	Summary              *widget.Label
+	// The run: Run, Cancel, Progress and Status.
+	*paneRun
+	Example *widget.Button
+	Msg     *widget.Label
+	Summary *widget.Label
 	// Prune hides the edges and feature nodes below its fraction of the
 	// largest |weight| and |attribution|.
 	Prune *widget.Slider
@@ -75,9 +73,6 @@ type GraphPane struct {
 	shown      plots.GraphSpec
 	pruneDesc  string // the thresholds of the pruning shown
 	shownNodes []int  // the result's node of each node shown
-	cancel     context.CancelFunc
-	runID      uint64
-	wg         sync.WaitGroup
 }
 
 // GraphResult is one run of the Attribution graph pane.
@@ -121,17 +116,9 @@ func NewGraphPane(v *View) *GraphPane {
 	p.MaxNodes.SetText(strconv.Itoa(GraphMaxNodes))
 	p.Msg = newMessageLine(widget.DangerImportance)
 	p.msg = newPaneMsg(p.Msg)
-	p.Status = widget.NewLabel("")
-	p.Status.Importance = widget.LowImportance
-	p.Status.Truncation = fyne.TextTruncateEllipsis
-	p.Progress = widget.NewProgressBar()
-	p.Progress.Hide()
+	p.paneRun = newPaneRun(v.Jobs, p.msg, p.Start, "Cancelled: the graph shown is the previous run's, if any.")
 	p.Summary = widget.NewLabel("Type a prompt, choose a metric and press Run: the features of every SAE that drive it, and how they drive each other, are drawn here." + runsOn(v))
 	p.Summary.Wrapping = fyne.TextWrapWord
-	p.Run = widget.NewButtonWithIcon("Run", theme.MediaPlayIcon(), p.Start)
-	p.Run.Importance = widget.HighImportance
-	p.Cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), p.Stop)
-	p.Cancel.Disable()
 	p.Example = widget.NewButton("Example: Mary and John", p.RunExample)
 	p.Prune = widget.NewSlider(0, 1)
 	p.Prune.Step = 0.01
@@ -169,15 +156,7 @@ func NewGraphPane(v *View) *GraphPane {
 func (p *GraphPane) Content() fyne.CanvasObject { return p.content }
 
 // Settle waits for the run in flight and its drawing (tests).
-func (p *GraphPane) Settle() {
-	for {
-		p.wg.Wait()
-		p.Graph.Settle()
-		if !settled() {
-			return
-		}
-	}
-}
+func (p *GraphPane) Settle() { p.settle(p.Graph.Settle) }
 
 // Result returns the last run's result (nil before one finished).
 func (p *GraphPane) Result() *GraphResult { return p.res }
@@ -239,7 +218,7 @@ func (p *GraphPane) request() (*graphRunRequest, error) {
 // Start builds the graph of the inputs in the background; Cancel stops
 // it. A bad input is said in the message line instead.
 func (p *GraphPane) Start() {
-	if p.cancel != nil {
+	if p.running() {
 		return
 	}
 	req, err := p.request()
@@ -247,81 +226,31 @@ func (p *GraphPane) Start() {
 		p.msg.setResult(err.Error())
 		return
 	}
-	p.msg.setResult("")
-	ctx, cancel := context.WithCancel(p.v.Jobs.Context())
-	p.cancel = cancel
-	p.runID++
-	id := p.runID
-	p.Run.Disable()
-	p.Cancel.Enable()
-	p.Progress.SetValue(0)
-	p.Status.SetText("")
-	p.syncRunRow()
-	req.opt.Progress = func(done, total int) {
-		uiDo(func() {
-			if id == p.runID && total > 0 {
-				p.Progress.SetValue(float64(done) / float64(total))
-			}
-		})
-	}
 	m := p.v.SAE.W.Model
 	t0 := time.Now()
-	p.wg.Add(1)
-	p.v.Jobs.Go(func(context.Context) {
-		defer p.wg.Done()
+	p.begin(func(ctx context.Context, progress func(done, total int)) (func(), error) {
+		req.opt.Progress = progress
 		encs := make([]*encoder.Encoder, len(req.saes))
 		for i, s := range req.saes {
 			encs[i] = s.Enc
 		}
 		g, err := attribution.BuildGraph(ctx, m, encs, req.tokens, req.metric, req.opt)
-		var res *GraphResult
-		if err == nil {
-			mj := req.metric.String()
-			if req.metric.Kind == attribution.Feature {
-				mj = req.desc // as attribute words it, with the SAE's name
-			}
-			res = &GraphResult{Graph: g, Tokens: req.tokens, SAEs: req.saes, Views: req.views, Metric: req.desc, MetricJSON: mj,
-				IsFeature: req.metric.Kind == attribution.Feature, ComputedOn: attribution.ComputedOn(m.Backend()),
-				Backend: m.Backend().Name(), Elapsed: time.Since(t0)}
+		if err != nil {
+			return nil, err
 		}
-		uiDo(func() { p.finish(id, res, err) })
+		mj := req.metric.String()
+		if req.metric.Kind == attribution.Feature {
+			mj = req.desc // as attribute words it, with the SAE's name
+		}
+		res := &GraphResult{Graph: g, Tokens: req.tokens, SAEs: req.saes, Views: req.views, Metric: req.desc, MetricJSON: mj,
+			IsFeature: req.metric.Kind == attribution.Feature, ComputedOn: attribution.ComputedOn(m.Backend()),
+			Backend: m.Backend().Name(), Elapsed: time.Since(t0)}
+		return func() { p.finish(res) }, nil
 	})
 }
 
-// Stop cancels the run in flight.
-func (p *GraphPane) Stop() {
-	if p.cancel != nil {
-		p.cancel()
-	}
-}
-
-// syncRunRow shows the progress of a run, else its status.
-func (p *GraphPane) syncRunRow() {
-	running := p.cancel != nil
-	p.Progress.Hidden = !running
-	p.Status.Hidden = running
-	p.Progress.Refresh()
-	p.Status.Refresh()
-}
-
-// finish shows a run's outcome (UI thread).
-func (p *GraphPane) finish(id uint64, res *GraphResult, err error) {
-	if id != p.runID {
-		return
-	}
-	p.cancel = nil
-	p.Run.Enable()
-	p.Cancel.Disable()
-	defer p.syncRunRow()
-	switch {
-	case errors.Is(err, context.Canceled):
-		p.Status.SetText("Cancelled: the graph shown is the previous run's, if any.")
-		return
-	case err != nil:
-		p.msg.setResult(err.Error())
-		return
-	}
-	p.Status.SetText("")
+// finish shows a run's result (UI thread).
+func (p *GraphPane) finish(res *GraphResult) {
 	p.res = res
 	feats, errs := 0, 0
 	for _, n := range res.Nodes {
@@ -331,8 +260,8 @@ func (p *GraphPane) finish(id uint64, res *GraphResult, err error) {
 			feats++
 		}
 	}
-	p.Summary.SetText(fmt.Sprintf("Computed on %s in %s. %s = %s on %s: %s, %s, %s.",
-		res.ComputedOn, fduration2(res.Elapsed), upperFirst(res.Metric), fnum(res.Graph.Metric), nOf(len(res.Tokens), "token"),
+	p.Summary.SetText(fmt.Sprintf("%s. %s = %s on %s: %s, %s, %s.",
+		computedOn(res.ComputedOn, res.Elapsed), upperFirst(res.Metric), fnum(res.Graph.Metric), nOf(len(res.Tokens), "token"),
 		nOf(feats, "feature node"), nOf(errs, "error node"), nOf(len(res.Edges), "edge")))
 	p.redraw()
 }

@@ -8,13 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/saescope/saescope/compute/attribution"
@@ -54,22 +52,19 @@ type FlowPane struct {
 	// Target names the feature whose input is split (the selected one).
 	Target *widget.Label
 
-	Run, Cancel, Example *widget.Button
-	Progress             *widget.ProgressBar
-	Status               *widget.Label
-	Msg                  *widget.Label
-	Summary              *widget.Label
-	Table                *HeaderTable
+	// The run: Run, Cancel, Progress and Status.
+	*paneRun
+	Example *widget.Button
+	Msg     *widget.Label
+	Summary *widget.Label
+	Table   *HeaderTable
 	// Split plots the per-layer split; SplitNote says what it is, or why
 	// there is none.
 	Split     *PlotView
 	SplitNote *widget.Label
 
-	msg    *paneMsg
-	res    *FlowResult
-	cancel context.CancelFunc
-	runID  uint64
-	wg     sync.WaitGroup
+	msg *paneMsg
+	res *FlowResult
 }
 
 // FlowRow is one upstream feature of a flow.
@@ -132,17 +127,10 @@ func NewFlowPane(v *View) *FlowPane {
 	p.Target.Truncation = fyne.TextTruncateEllipsis
 	p.Msg = newMessageLine(widget.DangerImportance)
 	p.msg = newPaneMsg(p.Msg)
-	p.Status = widget.NewLabel("")
-	p.Status.Importance = widget.LowImportance
-	p.Status.Truncation = fyne.TextTruncateEllipsis
-	p.Progress = widget.NewProgressBar()
-	p.Progress.Hide()
+	p.paneRun = newPaneRun(v.Jobs, p.msg, p.Start, "Cancelled: the table shows the previous run, if any.")
+	p.alt = p.Target
 	p.Summary = widget.NewLabel("Select a feature, type a prompt and press Run: the features of the earlier SAEs that drive it are listed here." + runsOn(v))
 	p.Summary.Wrapping = fyne.TextWrapWord
-	p.Run = widget.NewButtonWithIcon("Run", theme.MediaPlayIcon(), p.Start)
-	p.Run.Importance = widget.HighImportance
-	p.Cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), p.Stop)
-	p.Cancel.Disable()
 	p.Example = widget.NewButton("Example", p.RunExample)
 
 	cols := flowColumns()
@@ -204,15 +192,7 @@ func NewFlowPane(v *View) *FlowPane {
 func (p *FlowPane) Content() fyne.CanvasObject { return p.content }
 
 // Settle waits for the run in flight and its plot (tests).
-func (p *FlowPane) Settle() {
-	for {
-		p.wg.Wait()
-		p.Split.Settle()
-		if !settled() {
-			return
-		}
-	}
-}
+func (p *FlowPane) Settle() { p.settle(p.Split.Settle) }
 
 // Result returns the last run's result (nil before one finished).
 func (p *FlowPane) Result() *FlowResult { return p.res }
@@ -234,18 +214,6 @@ func (p *FlowPane) syncTarget() {
 		p.Target.SetText("select a feature: the flow shows where its input comes from")
 	}
 	p.syncRunRow()
-}
-
-// syncRunRow shows the progress of a run, else its status, else the
-// target.
-func (p *FlowPane) syncRunRow() {
-	running := p.cancel != nil
-	p.Progress.Hidden = !running
-	p.Status.Hidden = running || p.Status.Text == ""
-	p.Target.Hidden = running || p.Status.Text != ""
-	for _, o := range []fyne.CanvasObject{p.Progress, p.Status, p.Target} {
-		o.Refresh()
-	}
 }
 
 // promptTokens returns a typed prompt as the model reads it (BOS first,
@@ -355,7 +323,7 @@ func (p *FlowPane) Start() { p.start(false) }
 // start is Start; with pick, the target is the feature most active at
 // the position, selected in every pane when the run ends.
 func (p *FlowPane) start(pick bool) {
-	if p.cancel != nil {
+	if p.running() {
 		return
 	}
 	req, err := p.request(pick)
@@ -363,50 +331,25 @@ func (p *FlowPane) start(pick bool) {
 		p.msg.setResult(err.Error())
 		return
 	}
-	p.msg.setResult("")
-	ctx, cancel := context.WithCancel(p.v.Jobs.Context())
-	p.cancel = cancel
-	p.runID++
-	id := p.runID
-	p.Run.Disable()
-	p.Cancel.Enable()
-	p.Progress.SetValue(0)
-	p.Status.SetText("")
-	p.syncRunRow()
-	progress := func(done, total int) {
-		uiDo(func() {
-			if id == p.runID && total > 0 {
-				p.Progress.SetValue(float64(done) / float64(total))
-			}
-		})
-	}
 	t0 := time.Now()
-	p.wg.Add(1)
-	p.v.Jobs.Go(func(context.Context) {
-		defer p.wg.Done()
-		var res *FlowResult
-		err := error(nil)
+	p.begin(func(ctx context.Context, progress func(done, total int)) (func(), error) {
 		if req.pick {
-			req.feature, err = mostActive(ctx, req.target, req.tokens, req.pos)
-		}
-		if err == nil {
-			res, err = ComputeFlow(ctx, req.target, req.ups, req.tokens, req.feature, req.pos, progress)
-		}
-		if res != nil {
-			res.Elapsed = time.Since(t0)
-			for i := range res.Rows {
-				res.Rows[i].View = req.views[res.Rows[i].SAE]
+			f, err := mostActive(ctx, req.target, req.tokens, req.pos)
+			if err != nil {
+				return nil, err
 			}
+			req.feature = f
 		}
-		uiDo(func() { p.finish(id, res, err) })
+		res, err := ComputeFlow(ctx, req.target, req.ups, req.tokens, req.feature, req.pos, progress)
+		if err != nil {
+			return nil, err
+		}
+		res.Elapsed = time.Since(t0)
+		for i := range res.Rows {
+			res.Rows[i].View = req.views[res.Rows[i].SAE]
+		}
+		return func() { p.finish(res) }, nil
 	})
-}
-
-// Stop cancels the run in flight.
-func (p *FlowPane) Stop() {
-	if p.cancel != nil {
-		p.cancel()
-	}
 }
 
 // ComputeFlow is the Flow pane's computation: the upstream features of
@@ -524,24 +467,10 @@ func ComputeFlow(ctx context.Context, target *workspace.SAE, ups []*workspace.SA
 	return res, nil
 }
 
-// finish shows a run's outcome (UI thread).
-func (p *FlowPane) finish(id uint64, res *FlowResult, err error) {
-	if id != p.runID {
-		return
-	}
-	p.cancel = nil
-	p.Run.Enable()
-	p.Cancel.Disable()
-	defer p.syncRunRow()
-	switch {
-	case errors.Is(err, context.Canceled):
-		p.Status.SetText("Cancelled: the table shows the previous run, if any.")
-		return
-	case err != nil:
-		p.msg.setResult(err.Error())
-		return
-	}
-	p.Status.SetText("Computed on " + res.ComputedOn + " in " + fduration2(res.Elapsed) + ".")
+// finish shows a run's result, selecting the example's pick (UI
+// thread).
+func (p *FlowPane) finish(res *FlowResult) {
+	p.Status.SetText(computedOn(res.ComputedOn, res.Elapsed) + ".")
 	if res.Feature != p.v.Feature() {
 		p.v.Select(res.Feature) // the example's pick
 	}

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -78,20 +77,17 @@ type PatchPane struct {
 	Where *widget.Select
 	Pos   *widget.Entry
 
-	Run, Cancel, Example *widget.Button
-	Progress             *widget.ProgressBar
-	Status               *widget.Label
-	Msg                  *widget.Label
-	Summary              *widget.Label
-	Table                *HeaderTable
-	Plot                 *PlotView
+	// The run: Run, Cancel, Progress and Status.
+	*paneRun
+	Example *widget.Button
+	Msg     *widget.Label
+	Summary *widget.Label
+	Table   *HeaderTable
+	Plot    *PlotView
 
 	msg    *paneMsg
 	res    *PatchResult
 	ranked []int // the patched features, largest |effect| first
-	cancel context.CancelFunc
-	runID  uint64
-	wg     sync.WaitGroup
 }
 
 // PatchResult is one run of the Patch pane.
@@ -144,18 +140,11 @@ func NewPatchPane(v *View) *PatchPane {
 
 	p.Msg = newMessageLine(widget.DangerImportance)
 	p.msg = newPaneMsg(p.Msg)
-	p.Status = widget.NewLabel("")
-	p.Status.Importance = widget.LowImportance
-	p.Status.Truncation = fyne.TextTruncateEllipsis
-	p.Progress = widget.NewProgressBar()
-	p.Progress.Hide()
+	p.paneRun = newPaneRun(v.Jobs, p.msg, p.Start, "Cancelled: the table shows the previous run, if any.")
+	p.alt = p.Lengths
 	p.Summary = widget.NewLabel("Type two prompts of the same token length, choose a metric and press Run.")
 	p.Summary.Wrapping = fyne.TextWrapWord
 
-	p.Run = widget.NewButtonWithIcon("Run", theme.MediaPlayIcon(), p.Start)
-	p.Run.Importance = widget.HighImportance
-	p.Cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), p.Stop)
-	p.Cancel.Disable()
 	p.Example = widget.NewButton("Example: Mary and John", p.RunExample)
 
 	p.Table = NewHeaderTable(
@@ -222,15 +211,7 @@ func NewPatchPane(v *View) *PatchPane {
 func (p *PatchPane) Content() fyne.CanvasObject { return p.content }
 
 // Settle waits for the run in flight and its plot (tests).
-func (p *PatchPane) Settle() {
-	for {
-		p.wg.Wait()
-		p.Plot.Settle()
-		if !settled() {
-			return
-		}
-	}
-}
+func (p *PatchPane) Settle() { p.settle(p.Plot.Settle) }
 
 // Result returns the last run's result (nil before one finished).
 func (p *PatchPane) Result() *PatchResult { return p.res }
@@ -308,18 +289,6 @@ func setNote(l *widget.Label, text string) {
 func (p *PatchPane) setLengths(text string) {
 	p.Lengths.SetText(text)
 	p.syncRunRow()
-}
-
-// syncRunRow shows, beside Run, the progress of a run, else the status
-// of the last one (Cancelled), else the prompts' token counts.
-func (p *PatchPane) syncRunRow() {
-	running := p.cancel != nil
-	p.Progress.Hidden = !running
-	p.Status.Hidden = running || p.Status.Text == ""
-	p.Lengths.Hidden = running || p.Status.Text != "" || p.Lengths.Text == ""
-	for _, o := range []fyne.CanvasObject{p.Progress, p.Status, p.Lengths} {
-		o.Refresh()
-	}
 }
 
 // checkLengths shows the prompts' token counts as they are typed.
@@ -408,7 +377,7 @@ func (p *PatchPane) request() (*patchRequest, error) {
 // Start runs the patching of the inputs in the background; Cancel stops
 // it. A bad input is said in the message line instead.
 func (p *PatchPane) Start() {
-	if p.cancel != nil {
+	if p.running() {
 		return // one run at a time: Cancel first
 	}
 	req, err := p.request()
@@ -416,70 +385,29 @@ func (p *PatchPane) Start() {
 		p.msg.setResult(err.Error())
 		return
 	}
-	p.msg.setResult("")
-	ctx, cancel := context.WithCancel(p.v.Jobs.Context())
-	p.cancel = cancel
-	p.runID++
-	id := p.runID
-	p.Run.Disable()
-	p.Cancel.Enable()
-	p.Progress.SetValue(0)
-	p.Status.SetText("")
-	p.syncRunRow()
 	sae, m := p.v.SAE, p.v.SAE.W.Model
 	t0 := time.Now()
-	req.opt.Progress = func(done, total int) {
-		uiDo(func() {
-			if id == p.runID && total > 0 {
-				p.Progress.SetValue(float64(done) / float64(total))
-			}
-		})
-	}
-	p.wg.Add(1)
-	p.v.Jobs.Go(func(context.Context) {
-		defer p.wg.Done()
+	p.begin(func(ctx context.Context, progress func(done, total int)) (func(), error) {
+		req.opt.Progress = progress
 		res, err := intervene.PatchWith(ctx, m, sae.Enc, req.clean, req.corrupt, req.metric, req.opt)
-		var est []float64
-		var estErr error
-		if err == nil {
-			// attribution patching's estimate of the same effects: one
-			// backward pass on each prompt
-			var onePos *int
-			if req.opt.OnePosition {
-				onePos = &req.opt.Pos
-			}
-			est, estErr = attribution.PatchEstimate(ctx, m, sae.Enc, req.target, req.clean, req.corrupt, req.attr, onePos)
+		if err != nil {
+			return nil, err
 		}
+		// attribution patching's estimate of the same effects: one
+		// backward pass on each prompt
+		var onePos *int
+		if req.opt.OnePosition {
+			onePos = &req.opt.Pos
+		}
+		est, estErr := attribution.PatchEstimate(ctx, m, sae.Enc, req.target, req.clean, req.corrupt, req.attr, onePos)
 		elapsed := time.Since(t0)
-		uiDo(func() { p.finish(id, req, res, err, elapsed, est, estErr) })
+		return func() { p.finish(req, res, elapsed, est, estErr) }, nil
 	})
 }
 
-// Stop cancels the run in flight.
-func (p *PatchPane) Stop() {
-	if p.cancel != nil {
-		p.cancel()
-	}
-}
-
-// finish shows a run's outcome (UI thread).
-func (p *PatchPane) finish(id uint64, req *patchRequest, res *intervene.Patching, err error, elapsed time.Duration, est []float64, estErr error) {
-	if id != p.runID {
-		return
-	}
-	p.cancel = nil
-	p.Run.Enable()
-	p.Cancel.Disable()
-	defer p.syncRunRow()
-	switch {
-	case errors.Is(err, context.Canceled):
-		p.Status.SetText("Cancelled: the table shows the previous run, if any.")
-		return
-	case err != nil:
-		p.msg.setResult(err.Error())
-		return
-	}
-	p.Status.SetText("")
+// finish shows a run's result and its estimate's agreement, or why there
+// is no estimate (UI thread).
+func (p *PatchPane) finish(req *patchRequest, res *intervene.Patching, elapsed time.Duration, est []float64, estErr error) {
 	if estErr != nil && !errors.Is(estErr, context.Canceled) {
 		p.Status.SetText("No attribution estimate: " + estErr.Error())
 	}
