@@ -433,6 +433,9 @@ func (p *DetailPane) show(d *detailData) {
 		p.CoAct.Subtitle.SetText("fires with no other")
 	default:
 		p.CoAct.Subtitle.SetText("correlation")
+		if note := d.req.st.CoActivationNote(); note != "" {
+			notes = append(notes, "Co-activation: "+note)
+		}
 	}
 	p.message(strings.Join(notes, "\n"))
 	logTiming("detail of feature %d: logit effect, nearest features and co-activation in %v", d.req.f, d.took)

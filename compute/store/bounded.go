@@ -22,9 +22,17 @@ const ExactTokens = 1 << 17
 const CoK = 100
 
 // CoMaxFeatures is the widest SAE whose co-activations a bounded builder
-// accumulates: the d·(d−1)/2 cross sums take 8 bytes each while the scan
-// runs (268 MB at 8192 features). Wider SAEs' stores keep none.
+// accumulates for every pair: the d·(d−1)/2 cross sums take 8 bytes each
+// while the scan runs (268 MB at 8192 features). For a wider SAE the
+// builder chooses each feature's CoCandidates likeliest partners on the
+// exact prefix (the first ExactTokens tokens: every pair's correlation
+// there) and sums only those pairs over the whole corpus: the
+// correlations kept are exact, the partners chosen on the prefix.
 const CoMaxFeatures = 8192
+
+// CoCandidates is how many partners per feature a wide SAE's builder
+// follows past the prefix (each pair once, whichever feature chose it).
+const CoCandidates = 2 * CoK
 
 // GridThresholds returns the thresholds at which a bounded store keeps
 // the distribution of the number of features above threshold per token
@@ -76,7 +84,13 @@ type bounded struct {
 	order    []int32
 	// summaries of every token
 	nnz   int
-	cross []float64 // upper triangle of Σ f·g, nil when d > CoMaxFeatures
+	cross []float64 // upper triangle of Σ f·g, nil when d > coMax
+	// wide SAEs (d > coMax): feature a's followed partners b > a, sorted,
+	// and Σ a·b over the tokens so far; chosen when the prefix ends
+	coMax      int
+	prefixToks int // tokens kept whole in the exact prefix
+	cand       [][]uint32
+	candSum    [][]float64
 	// tokens whose pairs are not yet in cross: token i's entries are
 	// pendFeat/pendVal[pendPtr[i]:pendPtr[i+1]] (the last ends at len)
 	pendPtr    []int
@@ -98,21 +112,27 @@ func NewBoundedBuilder(meta Meta, tokens []int32) *Builder {
 }
 
 func newBoundedBuilder(meta Meta, tokens []int32, limit int) *Builder {
+	return newBoundedBuilderCo(meta, tokens, limit, CoMaxFeatures)
+}
+
+// newBoundedBuilderCo is newBoundedBuilder with the widest SAE whose every
+// pair is summed set to coMax (smaller in tests).
+func newBoundedBuilderCo(meta Meta, tokens []int32, limit, coMax int) *Builder {
 	d := meta.DSae
 	s := &Store{Meta: meta, Tokens: tokens, Random: newMoments(d), Learnt: newMoments(d)}
 	bd := &bounded{limit: limit, row: -1, ftok: make([][]uint32, d), fval: make([][]float32, d),
-		thresholds: GridThresholds()}
+		thresholds: GridThresholds(), coMax: coMax}
 	g := len(bd.thresholds)
 	bd.grid = make([]uint64, g*(d+1))
 	bd.randGrid = make([]uint64, g*(d+1))
-	if d <= CoMaxFeatures {
+	if d <= coMax {
 		bd.cross = make([]float64, d*(d-1)/2)
 	}
 	return &Builder{s: s, bd: bd}
 }
 
 // addBounded is AddToken for a bounded builder.
-func (b *Builder) addBounded(tok int, feats []uint32, vals []float32) {
+func (b *Builder) addBounded(tok int, feats []uint32, vals []float32, counted bool) {
 	s, bd := b.s, b.bd
 	d := s.Meta.DSae
 	seq := max(1, s.SeqLen())
@@ -152,11 +172,17 @@ func (b *Builder) addBounded(tok int, feats []uint32, vals []float32) {
 		bd.switchToStreaming(b)
 	}
 	if !bd.streaming {
+		if counted {
+			bd.prefixToks++
+		}
 		for i, f := range feats {
 			bd.ftok[f] = append(bd.ftok[f], uint32(tok))
 			bd.fval[f] = append(bd.fval[f], vals[i])
 		}
 		return
+	}
+	if bd.cand != nil && len(feats) > 1 && slices.IsSorted(feats) {
+		bd.addCandidatePairs(feats, vals)
 	}
 	if row != bd.row {
 		bd.flushRow(b)
@@ -283,6 +309,7 @@ func (bd *bounded) prepare(s *Store) {
 // switchToStreaming fixes every feature's range from the exact prefix
 // and drops the prefix's activations.
 func (bd *bounded) switchToStreaming(b *Builder) {
+	bd.chooseCandidates(b.s.Meta.DSae)
 	bd.prepare(b.s)
 	var idx []int
 	for f := range bd.feats {
@@ -506,6 +533,7 @@ func (b *Builder) finishBounded() *Store {
 		b.AddToken(b.next, nil, nil, false)
 	}
 	if !bd.streaming {
+		bd.chooseCandidates(d)
 		bd.prepare(s)
 		var idx []int
 		for f := 0; f < d; f++ {
@@ -664,9 +692,12 @@ func worseCo(x, y Correlated) bool {
 	return x.Correlation < y.Correlation || x.Correlation == y.Correlation && x.ID > y.ID
 }
 
-func (h *coHeap) offer(c Correlated) {
+func (h *coHeap) offer(c Correlated) { h.offerK(c, CoK) }
+
+// offerK keeps c if it ranks among the k best offered.
+func (h *coHeap) offerK(c Correlated, k int) {
 	q := *h
-	if len(q) < CoK {
+	if len(q) < k {
 		q = append(q, c)
 		for j := len(q) - 1; j > 0; {
 			p := (j - 1) / 2
@@ -709,13 +740,15 @@ func (bd *bounded) coactivations(s *Store) {
 	s.CoN = make([]uint32, d)
 	s.CoID = make([]uint32, d*CoK)
 	s.CoCorr = make([]float64, d*CoK)
-	if bd.cross == nil {
+	if bd.cross == nil && bd.cand == nil {
 		return
 	}
-	bd.flushCross(d)
+	if bd.cross != nil {
+		bd.flushCross(d)
+	}
 	n := s.Meta.Summary.Tokens
 	if n == 0 {
-		bd.cross = nil
+		bd.cross, bd.cand, bd.candSum = nil, nil, nil
 		return
 	}
 	stats := make([]FeatureStats, d)
@@ -723,24 +756,34 @@ func (bd *bounded) coactivations(s *Store) {
 		stats[f] = s.Learnt.stats(f, n)
 	}
 	heaps := make([]coHeap, d)
-	k := 0
-	for a := 0; a < d; a++ {
-		sa := stats[a]
-		for b := a + 1; b < d; b, k = b+1, k+1 {
-			c := bd.cross[k]
-			if c == 0 {
-				continue
-			}
-			sb := stats[b]
-			if sa.Std == 0 || sb.Std == 0 || s.Learnt.Count[a] == 0 || s.Learnt.Count[b] == 0 {
-				continue
-			}
-			// As CoActivation writes it for f = a, g = b; for f = b,
-			// g = a the products are the same (commutative).
-			r := (c/float64(n) - sa.Mean*sb.Mean) / (sa.Std * sb.Std)
-			heaps[a].offer(Correlated{ID: b, Correlation: r})
-			heaps[b].offer(Correlated{ID: a, Correlation: r})
+	pair := func(a, b int, c float64) {
+		if c == 0 {
+			return
 		}
+		sa, sb := stats[a], stats[b]
+		if sa.Std == 0 || sb.Std == 0 || s.Learnt.Count[a] == 0 || s.Learnt.Count[b] == 0 {
+			return
+		}
+		// As CoActivation writes it for f = a, g = b; for f = b,
+		// g = a the products are the same (commutative).
+		r := (c/float64(n) - sa.Mean*sb.Mean) / (sa.Std * sb.Std)
+		heaps[a].offer(Correlated{ID: b, Correlation: r})
+		heaps[b].offer(Correlated{ID: a, Correlation: r})
+	}
+	if bd.cross != nil {
+		k := 0
+		for a := 0; a < d; a++ {
+			for b := a + 1; b < d; b, k = b+1, k+1 {
+				pair(a, b, bd.cross[k])
+			}
+		}
+	} else {
+		for a, bs := range bd.cand {
+			for i, b := range bs {
+				pair(a, int(b), bd.candSum[a][i])
+			}
+		}
+		s.Meta.Summary.CoPrefixTokens = bd.prefixToks
 	}
 	for f, h := range heaps {
 		out := []Correlated(h)
@@ -751,7 +794,7 @@ func (bd *bounded) coactivations(s *Store) {
 			s.CoCorr[f*CoK+i] = c.Correlation
 		}
 	}
-	bd.cross = nil
+	bd.cross, bd.cand, bd.candSum = nil, nil, nil
 }
 
 // sortCorrelated orders by correlation, largest first, then by id.

@@ -179,8 +179,8 @@ func offGrid(th float32) error {
 
 // boundedCoActivation is CoActivation for a bounded store.
 func (s *Store) boundedCoActivation(f, k int) ([]Correlated, error) {
-	if len(s.CoN) == 0 || s.Meta.DSae > CoMaxFeatures {
-		return nil, fmt.Errorf("co-activations of feature %d: %w for an SAE of more than %d features", f, ErrNotKept, CoMaxFeatures)
+	if len(s.CoN) == 0 || s.Meta.DSae > CoMaxFeatures && s.Meta.Summary.CoPrefixTokens == 0 {
+		return nil, fmt.Errorf("co-activations of feature %d: %w for an SAE of more than %d features by this store (made before they were; analyse again to get them)", f, ErrNotKept, CoMaxFeatures)
 	}
 	if err := s.need(secCoID, secCoCorr); err != nil {
 		return nil, err
@@ -194,4 +194,15 @@ func (s *Store) boundedCoActivation(f, k int) ([]Correlated, error) {
 		out[i] = Correlated{ID: int(s.CoID[f*CoK+i]), Correlation: s.CoCorr[f*CoK+i]}
 	}
 	return out, nil
+}
+
+// CoActivationNote says how a bounded store chose the co-activating
+// features of an SAE wider than CoMaxFeatures (empty otherwise): the
+// partners on the first tokens, the correlations over all of them.
+func (s *Store) CoActivationNote() string {
+	if !s.bounded || s.Meta.Summary.CoPrefixTokens == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the partners of this %d-feature SAE were chosen on the first %d tokens (%d per feature); their correlations are over all %d",
+		s.Meta.DSae, s.Meta.Summary.CoPrefixTokens, CoCandidates, s.Meta.Summary.Tokens)
 }

@@ -74,7 +74,7 @@ func (b *Builder) AddToken(tok int, feats []uint32, vals []float32, counted bool
 		b.counted++
 	}
 	if b.bd != nil {
-		b.addBounded(tok, feats, vals)
+		b.addBounded(tok, feats, vals, counted)
 		return
 	}
 	s := b.s

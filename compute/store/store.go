@@ -166,6 +166,11 @@ type Summary struct {
 	// HostSeconds is the part of ScanSeconds the host spent turning each
 	// batch's results into the store's arrays while the backend waited.
 	HostSeconds float64 `json:"host_seconds,omitempty"`
+	// CoPrefixTokens, for an SAE wider than CoMaxFeatures, is the number
+	// of tokens its features' co-activation partners were chosen on (the
+	// exact prefix); 0 for a narrower SAE (every pair summed) or a store
+	// that kept no co-activations of a wide SAE (made before they were).
+	CoPrefixTokens int `json:"co_prefix_tokens,omitempty"`
 }
 
 // Meta is the JSON header of a store file.
