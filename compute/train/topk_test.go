@@ -3,7 +3,6 @@ package train
 import (
 	"context"
 	"math"
-	"math/rand/v2"
 	"sort"
 	"testing"
 
@@ -16,18 +15,8 @@ import (
 // of 6 pre-activations kept, ReLU'd), h = 1e-3, tolerance 2% or 2e-2.
 func TestTopKGradientMatchesFiniteDifferences(t *testing.T) {
 	const m, d, k, topK = 5, 4, 6, 2
-	rng := rand.New(rand.NewPCG(7, 8))
-	p := newParams(d, k)
-	for _, s := range p.slices() {
-		for i := range s {
-			s[i] = float32(rng.NormFloat64() * 0.5)
-		}
-	}
-	sc := newScratch(m, d, k)
+	p, sc := randomStep(7, 8, m, d, k)
 	sc.topK = topK
-	for i := range sc.x {
-		sc.x[i] = float32(rng.NormFloat64())
-	}
 	loss := func() float64 {
 		var sum float64
 		for i := 0; i < m; i++ {
@@ -53,27 +42,7 @@ func TestTopKGradientMatchesFiniteDifferences(t *testing.T) {
 	}
 	g := newParams(d, k)
 	sc.step(p, g, 0)
-	names := []string{"W_enc", "W_dec", "b_enc", "b_dec"}
-	nonzero := 0
-	for si, s := range p.slices() {
-		for i := range s {
-			old := s[i]
-			const h = 1e-3
-			s[i] = old + h
-			up := loss()
-			s[i] = old - h
-			down := loss()
-			s[i] = old
-			num := (up - down) / (2 * h)
-			got := float64(g.slices()[si][i])
-			if math.Abs(got-num) > 2e-2*math.Max(1, math.Abs(num)) {
-				t.Errorf("%s[%d]: gradient %g, finite differences %g", names[si], i, got, num)
-			}
-			if got != 0 {
-				nonzero++
-			}
-		}
-	}
+	nonzero := checkFiniteDifferences(t, p, g, loss)
 	if nonzero < 10 {
 		t.Fatalf("only %d nonzero gradients: the check says little", nonzero)
 	}
@@ -84,23 +53,7 @@ func TestTopKGradientMatchesFiniteDifferences(t *testing.T) {
 // per token, and says it is TopK.
 func TestTopKRecoversPlantedDictionary(t *testing.T) {
 	const d, atoms, n, per = 16, 24, 24000, 2
-	rng := rand.New(rand.NewPCG(1, 2))
-	dict := make([]float32, atoms*d)
-	for a := 0; a < atoms; a++ {
-		for j := 0; j < d; j++ {
-			dict[a*d+j] = float32(rng.NormFloat64())
-		}
-		normalize(dict[a*d : (a+1)*d])
-	}
-	x := make([]float32, n*d)
-	for i := 0; i < n; i++ {
-		for _, a := range rng.Perm(atoms)[:per] {
-			c := float32(0.5 + rng.ExpFloat64())
-			for j := 0; j < d; j++ {
-				x[i*d+j] += c * dict[a*d+j]
-			}
-		}
-	}
+	_, x := plantedData(d, atoms, n, per, false)
 	h := hookname.Hook{Layer: 0, Point: hookname.ResidPre}
 	s, fit, err := SAE(context.Background(), x, n, d, h, Options{DSae: 48, K: per, LR: 3e-3, Batch: 512, Epochs: 25, Seed: 3}, nil)
 	if err != nil {

@@ -3,7 +3,6 @@ package train
 import (
 	"context"
 	"math"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/saescope/saescope/weights/hookname"
@@ -15,26 +14,7 @@ import (
 // atoms among its decoder rows.
 func TestRecoversPlantedDictionary(t *testing.T) {
 	const d, atoms, n, per = 16, 24, 24000, 2
-	rng := rand.New(rand.NewPCG(1, 2))
-	dict := make([]float32, atoms*d)
-	for a := 0; a < atoms; a++ {
-		for j := 0; j < d; j++ {
-			dict[a*d+j] = float32(rng.NormFloat64())
-		}
-		normalize(dict[a*d : (a+1)*d])
-	}
-	x := make([]float32, n*d)
-	for i := 0; i < n; i++ {
-		for _, a := range rng.Perm(atoms)[:per] {
-			c := float32(0.5 + rng.ExpFloat64())
-			for j := 0; j < d; j++ {
-				x[i*d+j] += c * dict[a*d+j]
-			}
-		}
-		for j := 0; j < d; j++ {
-			x[i*d+j] += float32(0.01*rng.NormFloat64()) + 0.3 // an offset for b_dec
-		}
-	}
+	dict, x := plantedData(d, atoms, n, per, true)
 	h := hookname.Hook{Layer: 0, Point: hookname.ResidPre}
 	s, fit, err := SAE(context.Background(), x, n, d, h, Options{DSae: 48, L1: 0.3, LR: 3e-3, Batch: 512, Epochs: 25, Seed: 3}, nil)
 	if err != nil {
@@ -76,17 +56,7 @@ func TestRecoversPlantedDictionary(t *testing.T) {
 // The analytic gradient against finite differences of the loss.
 func TestGradientMatchesFiniteDifferences(t *testing.T) {
 	const m, d, k = 5, 4, 6
-	rng := rand.New(rand.NewPCG(5, 6))
-	p := newParams(d, k)
-	for _, s := range p.slices() {
-		for i := range s {
-			s[i] = float32(rng.NormFloat64() * 0.5)
-		}
-	}
-	sc := newScratch(m, d, k)
-	for i := range sc.x {
-		sc.x[i] = float32(rng.NormFloat64())
-	}
+	p, sc := randomStep(5, 6, m, d, k)
 	const l1 = 0.3
 	loss := func() float64 {
 		var sum float64
@@ -115,20 +85,5 @@ func TestGradientMatchesFiniteDifferences(t *testing.T) {
 	}
 	g := newParams(d, k)
 	sc.step(p, g, l1)
-	names := []string{"W_enc", "W_dec", "b_enc", "b_dec"}
-	for si, s := range p.slices() {
-		for i := range s {
-			old := s[i]
-			const h = 1e-3
-			s[i] = old + h
-			up := loss()
-			s[i] = old - h
-			down := loss()
-			s[i] = old
-			num := (up - down) / (2 * h)
-			if got := float64(g.slices()[si][i]); math.Abs(got-num) > 2e-2*math.Max(1, math.Abs(num)) {
-				t.Errorf("%s[%d]: gradient %g, finite differences %g", names[si], i, got, num)
-			}
-		}
-	}
+	checkFiniteDifferences(t, p, g, loss)
 }
