@@ -516,7 +516,7 @@ func (p *FlowPane) show(r *FlowResult) {
 	p.SplitNote.SetText(fmt.Sprintf("Pre-activation %s (activation %s) = the bars + the target's bias %s; unexplained: %s.",
 		fnum(fl.PreAct), fnum(fl.Act), fnum(fl.Bias), fnum(fl.Unexplained)))
 	title := fmt.Sprintf("What block %d adds to feature %d's pre-activation", fl.Layer, fl.Feature)
-	p.Split.SetSource(func() (*plots.Figure, error) { return plots.Effects(effs, title, "share of the pre-activation") }, time.Now())
+	p.Split.SetSource(func() (*plots.Figure, error) { return plots.Effects(effs, title, "contribution to the pre-activation") }, time.Now())
 }
 
 // flowSplitBars are a LayerFlow's shares as bars: each hook's features,

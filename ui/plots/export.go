@@ -55,15 +55,15 @@ func Render(p *plot.Plot, w, h vg.Length, format string) ([]byte, error) {
 	switch strings.ToLower(strings.TrimPrefix(format, ".")) {
 	case "png":
 		c := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(PNGDPI))
-		p.Draw(canvas(c, p))
+		drawPlot(c, p)
 		wt = vgimg.PngCanvas{Canvas: c}
 	case "svg":
 		c := vgsvg.New(w, h)
-		p.Draw(canvas(c, p))
+		drawPlot(c, p)
 		wt = c
 	case "pdf":
 		c := pdfCanvas{vgpdf.New(w, h)}
-		p.Draw(canvas(c, p))
+		drawPlot(c, p)
 		wt = c
 	default:
 		return nil, fmt.Errorf("unknown plot format %q (png, svg, pdf)", format)
@@ -103,8 +103,44 @@ func Image(p *plot.Plot, w, h vg.Length) image.Image { return ImageDPI(p, w, h, 
 // pixels wide): a window scaled by s shows it sharp at dpi = 72·s.
 func ImageDPI(p *plot.Plot, w, h vg.Length, dpi int) image.Image {
 	c := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(max(1, dpi)))
-	p.Draw(canvas(c, p))
+	drawPlot(c, p)
 	return c.Image()
+}
+
+// drawPlot draws p on c (with canvas' margin), its title's lines broken
+// at spaces to fit the width (a long note under the title would be cut
+// at both sides); p itself is not changed.
+func drawPlot(c vg.CanvasSizer, p *plot.Plot) {
+	dc := canvas(c, p)
+	q := *p
+	q.Title.Text = wrapLines(p.Title.Text, dc.Max.X-dc.Min.X, p.Title.TextStyle.Width)
+	q.Draw(dc)
+}
+
+// wrapLines breaks each line of s at spaces so that no line is wider than
+// w as measured by width (a word wider than w stays on its own line).
+func wrapLines(s string, w vg.Length, width func(string) vg.Length) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if width(line) <= w {
+			out = append(out, line)
+			continue
+		}
+		cur := ""
+		for _, word := range strings.Fields(line) {
+			switch {
+			case cur == "":
+				cur = word
+			case width(cur+" "+word) <= w:
+				cur += " " + word
+			default:
+				out = append(out, cur)
+				cur = word
+			}
+		}
+		out = append(out, cur)
+	}
+	return strings.Join(out, "\n")
 }
 
 // canvas leaves a margin around the plot, so that the last tick label and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/xml"
+	"fmt"
 	"image"
 	"image/png"
 	"math"
@@ -15,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/saescope/saescope/compute/store"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
 )
 
 // checkPNG decodes a PNG and checks its size in pixels.
@@ -350,6 +353,42 @@ func TestConcurrentRender(t *testing.T) {
 	for i := 0; i < 8; i++ {
 		if err := <-errs; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// A title line wider than the plot is broken at spaces (the log-density
+// plot's note was cut at both sides in a 700-point pane); lines that fit
+// and the break before the note stay.
+func TestWrapLines(t *testing.T) {
+	runes := func(s string) vg.Length { return vg.Length(len([]rune(s))) }
+	cases := []struct {
+		in   string
+		w    vg.Length
+		want string
+	}{
+		{"short title\n(a note)", 40, "short title\n(a note)"},
+		{"one two three four", 9, "one two\nthree\nfour"},
+		{"title\n(a long note that does not fit)", 12, "title\n(a long note\nthat does\nnot fit)"},
+		{"averyveryverylongword and", 5, "averyveryverylongword\nand"},
+	}
+	for _, c := range cases {
+		if got := wrapLines(c.in, c.w, runes); got != c.want {
+			t.Errorf("wrapLines(%q, %v) = %q, want %q", c.in, c.w, got, c.want)
+		}
+	}
+	// with the plots' font: every line of the density plot's title fits
+	p := plot.New()
+	p.Title.TextStyle.Font.Size = fontTitle
+	p.Title.Text = "Feature density (log10 activation frequency): learnt SAE vs random directions\n(" +
+		fmt.Sprintf(zeroNote, "299 features", "0 features") + ")"
+	const w = 600
+	if p.Title.TextStyle.Width(p.Title.Text) <= w {
+		t.Fatal("the title fits unbroken: the test checks nothing")
+	}
+	for _, line := range strings.Split(wrapLines(p.Title.Text, w, p.Title.TextStyle.Width), "\n") {
+		if p.Title.TextStyle.Width(line) > w {
+			t.Errorf("line %q is %.0f wide, the plot %d", line, float64(p.Title.TextStyle.Width(line)), w)
 		}
 	}
 }
