@@ -137,7 +137,8 @@ func NewElicitPane(v *View) *ElicitPane {
 		func() fyne.CanvasObject {
 			l := widget.NewLabel("000000")
 			l.Truncation = fyne.TextTruncateEllipsis
-			return l
+			// a suggested label greyed, as in the ranking
+			return container.NewThemeOverride(l, overrideTheme{placeholderForDisabled: true})
 		},
 		p.updateResult)
 	p.Results.CreateHeader = func() fyne.CanvasObject { return widget.NewLabel("") }
@@ -188,6 +189,7 @@ func NewElicitPane(v *View) *ElicitPane {
 		p.Results.Refresh()
 	})
 	v.OnLabel(func(int) { p.Results.Refresh() })
+	v.OnSuggestions(p.Results.Refresh) // more suggested labels computed
 	return p
 }
 
@@ -328,13 +330,14 @@ func (p *ElicitPane) recolour() {
 }
 
 func (p *ElicitPane) updateResult(id widget.TableCellID, o fyne.CanvasObject) {
-	l := o.(*widget.Label)
+	l := cellLabel(o)
 	if id.Row < 0 || id.Row >= len(p.top) {
 		l.SetText("")
 		return
 	}
 	r := p.top[id.Row]
 	var text string
+	imp := widget.MediumImportance
 	switch id.Col {
 	case 0:
 		text = fmt.Sprint(id.Row + 1)
@@ -343,11 +346,14 @@ func (p *ElicitPane) updateResult(id widget.TableCellID, o fyne.CanvasObject) {
 	case 2:
 		text = fmt.Sprintf("%.4f", r.Value)
 	case 3:
-		text = p.v.Label(r.ID)
+		if text = p.v.Label(r.ID); text == "" {
+			// the suggested label (suggestions.go), greyed, until one is typed
+			text, imp = p.v.SuggestedShort(r.ID), widget.LowImportance
+		}
 	}
 	bold := r.ID == p.v.Feature()
-	if l.Text != text || l.TextStyle.Bold != bold {
-		l.Text, l.TextStyle.Bold = text, bold
+	if l.Text != text || l.TextStyle.Bold != bold || l.Importance != imp {
+		l.Text, l.TextStyle.Bold, l.Importance = text, bold, imp
 		l.Refresh()
 	}
 }

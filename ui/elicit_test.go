@@ -7,6 +7,8 @@ import (
 
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/saescope/saescope/ui/labels"
 )
 
 func TestElicitationNotebookExamples(t *testing.T) {
@@ -130,5 +132,39 @@ func TestElicitationBadInput(t *testing.T) {
 	p.Settle()
 	if !strings.Contains(p.Msg.Text, "more than") || len(p.Top()) != 0 {
 		t.Errorf("20,001 characters: %q", p.Msg.Text)
+	}
+}
+
+// Elicitation's Label column shows a feature's suggested label greyed
+// until a label is typed, as the ranking does.
+func TestElicitationShowsSuggestedLabels(t *testing.T) {
+	test.NewTempApp(t)
+	v := newTestView(t)
+	t.Cleanup(v.FlushLabels) // the label book writes on a goroutine
+	p := NewElicitPane(v)
+	show(t, p.Content(), 800, 700)
+	v.Jobs.Wait()
+	drainUI()
+	p.Example(ExampleCountries, nil)
+	p.Settle()
+	var f, row = -1, -1
+	for i, r := range p.Top() {
+		if v.SuggestedShort(r.ID) != "" {
+			f, row = r.ID, i
+			break
+		}
+	}
+	if f < 0 {
+		t.Fatal("no elicited feature has a suggested label")
+	}
+	cell := widget.NewLabel("")
+	p.updateResult(widget.TableCellID{Row: row, Col: 3}, cell)
+	if cell.Text != v.SuggestedShort(f) || cell.Importance != widget.LowImportance {
+		t.Errorf("label cell %q (importance %v), want %q greyed", cell.Text, cell.Importance, v.SuggestedShort(f))
+	}
+	v.SetEntry(f, labels.Entry{Label: "typed"})
+	p.updateResult(widget.TableCellID{Row: row, Col: 3}, cell)
+	if cell.Text != "typed" || cell.Importance == widget.LowImportance {
+		t.Errorf("labelled: cell %q (importance %v)", cell.Text, cell.Importance)
 	}
 }
