@@ -171,7 +171,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		fmt.Fprintf(stdout, "scan               %.0f tokens/s  (%d×%d to %s + %d-feature %s SAE encode, %.2f s/batch)\n", rep.ScanTokensPerS, rep.Batch, rep.Seq, rep.Hook, rep.DSae, fam, rep.ScanSecondsPerB)
 	}
-	fmt.Fprintf(stdout, "scan effective     %.1f GFLOPS = %.0f%% of SGEMM\n", rep.ScanGFLOPS, 100*rep.ScanFraction)
+	fmt.Fprintf(stdout, "scan effective     %.1f GFLOPS = %.0f%% of SGEMM (%.0f%% of the SGEMM timed just before each repetition, median)\n",
+		rep.ScanGFLOPS, 100*rep.ScanFraction, 100*rep.ScanFractionPaired)
 	if rep.ReadBackTokensPerS > 0 {
 		fmt.Fprintf(stdout, "scan + read-back   %.0f tokens/s  (positive features, %.1f per token, and activation norms copied to the host)\n", rep.ReadBackTokensPerS, rep.ReadBackL0)
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"time"
 
@@ -45,20 +46,26 @@ type Options struct {
 
 // Report holds the measured figures.
 type Report struct {
-	Backend         string  `json:"backend"`
-	Batch           int     `json:"batch"`
-	Seq             int     `json:"seq"`
-	Hook            string  `json:"hook"`
-	DSae            int     `json:"d_sae"`
-	Family          string  `json:"family"`
-	K               int     `json:"k,omitempty"`
-	SGEMMGFLOPS     float64 `json:"sgemm_gflops"`
-	ScanTokensPerS  float64 `json:"scan_tokens_per_s"`
-	ScanGFLOPS      float64 `json:"scan_gflops"`
-	ScanFraction    float64 `json:"scan_fraction_of_sgemm"`
-	FullTokensPerS  float64 `json:"full_tokens_per_s"`
-	FullGFLOPS      float64 `json:"full_gflops"`
-	ScanSecondsPerB float64 `json:"scan_seconds_per_batch"`
+	Backend        string  `json:"backend"`
+	Batch          int     `json:"batch"`
+	Seq            int     `json:"seq"`
+	Hook           string  `json:"hook"`
+	DSae           int     `json:"d_sae"`
+	Family         string  `json:"family"`
+	K              int     `json:"k,omitempty"`
+	SGEMMGFLOPS    float64 `json:"sgemm_gflops"`
+	ScanTokensPerS float64 `json:"scan_tokens_per_s"`
+	ScanGFLOPS     float64 `json:"scan_gflops"`
+	ScanFraction   float64 `json:"scan_fraction_of_sgemm"`
+	// ScanFractionPaired is the median, over the timed repetitions of the
+	// reported scan, of its rate over an SGEMM timed just before it: on a
+	// machine whose speed drifts (shared with other work) the ratio of
+	// two figures measured seconds apart, where ScanFraction divides the
+	// best scan by the best SGEMM of the whole run.
+	ScanFractionPaired float64 `json:"scan_fraction_paired"`
+	FullTokensPerS     float64 `json:"full_tokens_per_s"`
+	FullGFLOPS         float64 `json:"full_gflops"`
+	ScanSecondsPerB    float64 `json:"scan_seconds_per_batch"`
 	// ReadBackTokensPerS is the scan rate when each batch also brings its
 	// features' positive entries and the activations' squared norms back
 	// to the host (compute.SparseReader), as a scan does; 0 on the CPU,
@@ -271,6 +278,13 @@ func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error)
 	}
 	// Each set is timed Reps times, the sets alternating, so that a
 	// machine shared with other work slows them alike; the best is kept.
+	// pairs: the reported set's repetitions of the plain scan, each with
+	// the SGEMM rate measured just before it
+	type pair struct {
+		scan  time.Duration
+		sgemm float64
+	}
+	var pairs []pair
 	timeScan := func(withReadBack bool) ([]time.Duration, error) {
 		best := make([]time.Duration, len(sets))
 		for i, set := range sets {
@@ -281,11 +295,19 @@ func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error)
 		}
 		for r := 0; r < opts.Reps; r++ {
 			for i, set := range sets {
+				var g float64
+				if !withReadBack && i == len(sets)-1 {
+					g = SGEMM(be, 4096, 768, 3072, 2)
+				}
 				t0 := time.Now()
 				if err := set.scan(ctx, withReadBack); err != nil {
 					return nil, err
 				}
-				best[i] = min(best[i], time.Since(t0))
+				took := time.Since(t0)
+				best[i] = min(best[i], took)
+				if g > 0 {
+					pairs = append(pairs, pair{took, g})
+				}
 			}
 		}
 		return best, nil
@@ -326,6 +348,11 @@ func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error)
 	// first measurement.
 	rep.SGEMMGFLOPS = max(rep.SGEMMGFLOPS, SGEMM(be, 4096, 768, 3072, 3))
 	rep.ScanFraction = rep.ScanGFLOPS / rep.SGEMMGFLOPS
+	fr := make([]float64, len(pairs))
+	for i, p := range pairs {
+		fr[i] = scanFlops * tokensN / p.scan.Seconds() / 1e9 / p.sgemm
+	}
+	rep.ScanFractionPaired = median(fr)
 
 	if !opts.SkipFull {
 		opts.Progress("full forward to logits")
@@ -445,4 +472,17 @@ func setFamily(s *sae.SAE, arch sae.Architecture, k int) error {
 	}
 	s.Arch = arch
 	return nil
+}
+
+// median of xs (0 for none); xs is sorted in place.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	sort.Float64s(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }

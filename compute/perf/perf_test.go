@@ -43,6 +43,10 @@ func TestRunTimesTheReadBackOnDevices(t *testing.T) {
 	if rep.ScanTokensPerS <= 0 || rep.ReadBackTokensPerS != 0 || rep.ReadBackL0 != 0 {
 		t.Errorf("CPU: scan %v tokens/s, read-back %v at L0 %v (none expected)", rep.ScanTokensPerS, rep.ReadBackTokensPerS, rep.ReadBackL0)
 	}
+	// the paired fraction: a rate over a rate, each repetition's
+	if rep.ScanFractionPaired <= 0 || rep.ScanFraction <= 0 {
+		t.Errorf("fractions of SGEMM: %v, paired %v", rep.ScanFraction, rep.ScanFractionPaired)
+	}
 }
 
 // With Options.Hooks, Run times the SAEs together and the single SAE at
