@@ -38,14 +38,7 @@ func TestThemeMenuTicksTheCurrentTheme(t *testing.T) {
 // split by default.
 func TestRankingColumnsFitAt1280(t *testing.T) {
 	a := test.NewTempApp(t)
-	s := NewShell(a, "test", testBackend)
-	s.Window.Resize(fyne.NewSize(1280, 800))
-	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
-	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
-		t.Fatal(err)
-	}
-	defer s.closeSession()
-	e := s.Explorer()
+	_, e := openFixture(t, a, 1280, 800, false)
 	var total float32
 	for _, w := range colWidths {
 		total += w
@@ -68,14 +61,7 @@ func TestRankingColumnsFitAt1280(t *testing.T) {
 // 10: --size 1024x700 gave a window 1133 wide with the demo).
 func TestWindowWidthFits1024(t *testing.T) {
 	a := test.NewTempApp(t)
-	s := NewShell(a, "test", testBackend)
-	s.Window.Resize(fyne.NewSize(1024, 700))
-	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
-	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
-		t.Fatal(err)
-	}
-	defer s.closeSession()
-	e := s.Explorer()
+	s, e := openFixture(t, a, 1024, 700, false)
 	e.View.Select(3)
 	s.spec.Corpus = "/corpora/" + strings.Repeat("a-long-corpus-name-", 10) + ".txt"
 	s.updateTitle()
@@ -109,15 +95,7 @@ func TestShorten(t *testing.T) {
 func TestSplitStaysAndWindowFits1024x700(t *testing.T) {
 	a := test.NewTempApp(t)
 	ApplyTheme(a, ThemeDark) // the window's sizes, not the test theme's
-	s := NewShell(a, "test", testBackend)
-	s.Window.Resize(fyne.NewSize(1280, 800))
-	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
-	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, true, done) }); err != nil {
-		t.Fatal(err)
-	}
-	settleAll(s)
-	defer s.closeSession()
-	e := s.Explorer()
+	s, e := openFixture(t, a, 1280, 800, true)
 	// with a feature selected: its header, colour scale and contexts shown
 	if len(e.Ranking.Rows()) == 0 {
 		t.Fatal("no analysis: no feature to select")
@@ -160,14 +138,7 @@ func visibleRows(l *widget.List) int {
 // under its picker), and the "Nearest in" picker is on screen whole.
 func TestDetailListsReadableAt1280(t *testing.T) {
 	a := test.NewTempApp(t)
-	s := NewShell(a, "test", testBackend)
-	s.Window.Resize(fyne.NewSize(1280, 800))
-	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
-	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
-		t.Fatal(err)
-	}
-	defer s.closeSession()
-	e := s.Explorer()
+	s, e := openFixture(t, a, 1280, 800, false)
 	if err := e.ShowPane(PaneDetail); err != nil {
 		t.Fatal(err)
 	}
@@ -200,14 +171,7 @@ func TestDetailListsReadableAt1280(t *testing.T) {
 // unused (issue 20, item 10: 4 or 5 of 10 showed).
 func TestElicitResultsAllShownAt1280(t *testing.T) {
 	a := test.NewTempApp(t)
-	s := NewShell(a, "test", testBackend)
-	s.Window.Resize(fyne.NewSize(1280, 800))
-	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
-	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
-		t.Fatal(err)
-	}
-	defer s.closeSession()
-	e := s.Explorer()
+	_, e := openFixture(t, a, 1280, 800, false)
 	if err := e.ShowPane(PaneElicitation); err != nil {
 		t.Fatal(err)
 	}
@@ -229,14 +193,7 @@ func TestElicitResultsAllShownAt1280(t *testing.T) {
 func TestPaneTabsAllShownAt1280(t *testing.T) {
 	a := test.NewTempApp(t)
 	ApplyTheme(a, ThemeDark) // the window's sizes, not the test theme's
-	s := NewShell(a, "test", testBackend)
-	s.Window.Resize(fyne.NewSize(1280, 800))
-	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
-	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
-		t.Fatal(err)
-	}
-	defer s.closeSession()
-	e := s.Explorer()
+	s, e := openFixture(t, a, 1280, 800, false)
 	if len(e.Tabs.Items) < 10 {
 		t.Fatalf("%d pane tabs, want the ten of the pane table", len(e.Tabs.Items))
 	}
@@ -283,15 +240,7 @@ func TestPaneTabsAllShownAt1280(t *testing.T) {
 func TestComparePinsFitAt1280(t *testing.T) {
 	a := test.NewTempApp(t)
 	ApplyTheme(a, ThemeDark)
-	s := NewShell(a, "test", testBackend)
-	s.Window.Resize(fyne.NewSize(1280, 800))
-	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
-	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, true, done) }); err != nil { // analysed: the pins' contexts shown
-		t.Fatal(err)
-	}
-	settleAll(s)
-	defer s.closeSession()
-	e := s.Explorer()
+	_, e := openFixture(t, a, 1280, 800, true)
 	if err := e.ShowPane(PaneCompare); err != nil {
 		t.Fatal(err)
 	}
@@ -315,4 +264,22 @@ func TestComparePinsFitAt1280(t *testing.T) {
 				n+1, m.Width, cp.Columns.MinSize().Width, cp.PinBar.MinSize().Width, got.Width)
 		}
 	}
+}
+
+// openFixture opens the fixture workspace in a new shell of a, its window
+// w×h; analysed first (and its work settled) when analyse is set. The
+// session closes with the test.
+func openFixture(t *testing.T, a fyne.App, w, h float32, analyse bool) (*Shell, *Explorer) {
+	t.Helper()
+	s := NewShell(a, "test", testBackend)
+	s.Window.Resize(fyne.NewSize(w, h))
+	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
+	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, analyse, done) }); err != nil {
+		t.Fatal(err)
+	}
+	if analyse {
+		settleAll(s)
+	}
+	t.Cleanup(s.closeSession)
+	return s, s.Explorer()
 }

@@ -138,14 +138,7 @@ func compareExact(t *testing.T, a, b *Store, contextsToo bool) {
 		}
 	}
 	for f := 0; f < d; f++ {
-		ca, err := a.CoActivation(f, CoK)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cb, err := b.CoActivation(f, CoK)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ca, cb := coOf(t, a, f, CoK), coOf(t, b, f, CoK)
 		if !reflect.DeepEqual(ca, cb) {
 			t.Fatalf("feature %d: co-activations %v, want %v", f, cb, ca)
 		}

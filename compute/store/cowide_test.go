@@ -69,14 +69,7 @@ func TestBoundedWideCoActivation(t *testing.T) {
 	}
 	nonEmpty := 0
 	for f := 0; f < d; f++ {
-		want, err := full.CoActivation(f, CoK)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := chosen.CoActivation(f, CoK)
-		if err != nil {
-			t.Fatal(err)
-		}
+		want, got := coOf(t, full, f, CoK), coOf(t, chosen, f, CoK)
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("feature %d: chosen pairs give %v, every pair %v", f, got, want)
 		}
@@ -102,18 +95,12 @@ func TestBoundedWideCoActivation(t *testing.T) {
 	}
 	partners := 0
 	for f := 0; f < d-2; f++ {
-		all, err := full.CoActivation(f, d)
-		if err != nil {
-			t.Fatal(err)
-		}
+		all := coOf(t, full, f, d)
 		exact := map[int]float64{}
 		for _, c := range all {
 			exact[c.ID] = c.Correlation
 		}
-		got, err := chosen.CoActivation(f, CoK)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := coOf(t, chosen, f, CoK)
 		for i, c := range got {
 			if r, ok := exact[c.ID]; !ok || r != c.Correlation {
 				t.Fatalf("feature %d: partner %d at %v, the full store says %v (%v)", f, c.ID, c.Correlation, r, ok)
@@ -145,4 +132,14 @@ func TestBoundedWideCoActivation(t *testing.T) {
 	if o.CoActivationNote() == "" {
 		t.Error("the reopened store lost how its partners were chosen")
 	}
+}
+
+// coOf is s.CoActivation(f, k), failing the test on an error.
+func coOf(t *testing.T, s *Store, f, k int) []Correlated {
+	t.Helper()
+	c, err := s.CoActivation(f, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
