@@ -93,6 +93,9 @@ func TestShorten(t *testing.T) {
 // their share of 1280 pixels, pushed it left), and the window fits
 // 1024×700 beside every pane: a pane larger than its share scrolls.
 func TestSplitStaysAndWindowFits1024x700(t *testing.T) {
+	if testing.Short() {
+		t.Skip("layout with an analysed workspace: the plain test pass runs it (the race pass is -short)")
+	}
 	a := test.NewTempApp(t)
 	ApplyTheme(a, ThemeDark) // the window's sizes, not the test theme's
 	s, e := openFixture(t, a, 1280, 800, true)
@@ -238,6 +241,9 @@ func TestPaneTabsAllShownAt1280(t *testing.T) {
 // the columns stack each feature's boosted and suppressed tokens rather
 // than pushing the last column, "Unpin all" and the plot off the side.
 func TestComparePinsFitAt1280(t *testing.T) {
+	if testing.Short() {
+		t.Skip("layout with an analysed workspace: the plain test pass runs it (the race pass is -short)")
+	}
 	a := test.NewTempApp(t)
 	ApplyTheme(a, ThemeDark)
 	_, e := openFixture(t, a, 1280, 800, true)
