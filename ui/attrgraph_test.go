@@ -271,15 +271,7 @@ func TestGraphPaneBadInput(t *testing.T) {
 // that SAE's tab to the front with the feature selected.
 func TestShellFlowAndGraphSwitchTabs(t *testing.T) {
 	a := test.NewTempApp(t)
-	s := NewShell(a, "test", testBackend)
-	s.Window.Resize(fyne.NewSize(1280, 800))
-	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows,
-		SAEs: []SAESpec{{Path: fixSAE}, {Path: fixSAELens}}}
-	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
-		t.Fatal(err)
-	}
-	defer s.closeSession()
-	settleAll(s)
+	s, _ := openFixture(t, a, 1280, 800, false, fixSAE, fixSAELens)
 	e0, e1 := s.Session().Explorers[0], s.Session().Explorers[1]
 	if e0.View.SAE.Weights.Hook.Layer != 1 || e1.View.SAE.Weights.Hook.Layer != 0 {
 		t.Fatalf("tabs %s, %s", e0.View.Name(), e1.View.Name())

@@ -404,7 +404,7 @@ func newContextList(onHover func(*Token)) *contextList {
 	l := &contextList{onHover: onHover}
 	// the box culls after each layout, and the scroll after each move: the
 	// strips out of view draw nothing (see cull)
-	l.box = container.New(&cullingVBox{after: l.cull})
+	l.box = container.New(&cullingVBox{vbox: layout.NewVBoxLayout(), after: l.cull})
 	l.scroll = container.NewVScroll(l.box)
 	l.scroll.OnScrolled = func(fyne.Position) { l.cull() }
 	return l
@@ -435,14 +435,15 @@ func (l *contextList) cull() {
 
 // cullingVBox is a VBox layout that calls after once it has laid out
 // (the rows' places are then known).
-type cullingVBox struct{ after func() }
-
-func (c *cullingVBox) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	return layout.NewVBoxLayout().MinSize(objs)
+type cullingVBox struct {
+	vbox  fyne.Layout
+	after func()
 }
 
+func (c *cullingVBox) MinSize(objs []fyne.CanvasObject) fyne.Size { return c.vbox.MinSize(objs) }
+
 func (c *cullingVBox) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	layout.NewVBoxLayout().Layout(objs, size)
+	c.vbox.Layout(objs, size)
 	c.after()
 }
 

@@ -271,21 +271,3 @@ func TestComparePinsFitAt1280(t *testing.T) {
 		}
 	}
 }
-
-// openFixture opens the fixture workspace in a new shell of a, its window
-// w×h; analysed first (and its work settled) when analyse is set. The
-// session closes with the test.
-func openFixture(t *testing.T, a fyne.App, w, h float32, analyse bool) (*Shell, *Explorer) {
-	t.Helper()
-	s := NewShell(a, "test", testBackend)
-	s.Window.Resize(fyne.NewSize(w, h))
-	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows, SAEs: []SAESpec{{Path: fixSAE}}}
-	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, analyse, done) }); err != nil {
-		t.Fatal(err)
-	}
-	if analyse {
-		settleAll(s)
-	}
-	t.Cleanup(s.closeSession)
-	return s, s.Explorer()
-}

@@ -175,3 +175,26 @@ func show(t testing.TB, o fyne.CanvasObject, w, h float32) fyne.Window {
 func containerOf(objs ...fyne.CanvasObject) fyne.CanvasObject {
 	return container.NewVBox(objs...)
 }
+
+// openFixture opens the fixture model's workspace with the SAEs at paths
+// (the fixture SAE when none) in a new shell of a, its window w×h,
+// analysed first when analyse is set, and waits for its work to settle.
+// The session closes with the test.
+func openFixture(t *testing.T, a fyne.App, w, h float32, analyse bool, paths ...string) (*Shell, *Explorer) {
+	t.Helper()
+	if len(paths) == 0 {
+		paths = []string{fixSAE}
+	}
+	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows}
+	for _, p := range paths {
+		spec.SAEs = append(spec.SAEs, SAESpec{Path: p})
+	}
+	s := NewShell(a, "test", testBackend)
+	s.Window.Resize(fyne.NewSize(w, h))
+	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, analyse, done) }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.closeSession)
+	settleAll(s)
+	return s, s.Explorer()
+}

@@ -69,7 +69,7 @@ func (r *paneRun) running() bool { return r.cancel != nil }
 // returns the run's id; nothing is started (and 0 returned) while a run
 // is in flight.
 func (r *paneRun) begin(job runJob) uint64 {
-	if r.cancel != nil {
+	if r.running() {
 		return 0 // one run at a time: Cancel first
 	}
 	r.msg.setResult("")
@@ -134,7 +134,7 @@ func (r *paneRun) finish(id uint64, show func(), err error) {
 // syncRunRow shows, beside Run, the progress of a run, else the status
 // of the last one, else alt.
 func (r *paneRun) syncRunRow() {
-	running := r.cancel != nil
+	running := r.running()
 	r.Progress.Hidden = !running
 	r.Status.Hidden = running || (r.alt != nil && r.Status.Text == "")
 	objs := []fyne.CanvasObject{r.Progress, r.Status}

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 )
 
@@ -68,15 +67,7 @@ func TestExplorerNewPanes(t *testing.T) {
 // and a nearest feature of the other SAE opens in its tab.
 func TestShellCompareAcrossTabs(t *testing.T) {
 	a := test.NewTempApp(t)
-	s := NewShell(a, "test", testBackend)
-	s.Window.Resize(fyne.NewSize(1280, 800))
-	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows,
-		SAEs: []SAESpec{{Path: fixSAE}, {Path: fixSAELens}}}
-	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
-		t.Fatal(err)
-	}
-	defer s.closeSession()
-	settleAll(s)
+	s, _ := openFixture(t, a, 1280, 800, false, fixSAE, fixSAELens)
 	e0, e1 := s.Session().Explorers[0], s.Session().Explorers[1]
 	if e0.View.Bench() != e1.View.Bench() || e0.View.Bench().Window != s.Window {
 		t.Fatal("the tabs do not share the window's workbench")

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
 )
@@ -64,15 +63,7 @@ func settleAll(s *Shell) {
 
 func TestShellOpensAWorkspaceWithTwoSAEs(t *testing.T) {
 	a := test.NewTempApp(t)
-	s := NewShell(a, "test", testBackend)
-	s.Window.Resize(fyne.NewSize(1280, 800))
-	spec := WorkspaceSpec{Model: fixModel, Corpus: ShippedCorpus, Rows: testRows,
-		SAEs: []SAESpec{{Path: fixSAE}, {Path: fixSAELens}}}
-	if err := wait(t, func(done func(error)) { s.OpenWorkspace(spec, false, done) }); err != nil {
-		t.Fatal(err)
-	}
-	settleAll(s)
-	defer s.closeSession()
+	s, _ := openFixture(t, a, 1280, 800, false, fixSAE, fixSAELens)
 	if len(s.Tabs.Items) != 2 || len(s.Session().Explorers) != 2 {
 		t.Fatalf("%d tabs", len(s.Tabs.Items))
 	}
