@@ -1,11 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"math"
 	"runtime"
 	"slices"
-	"sort"
 	"sync"
+	"sync/atomic"
 )
 
 // Co-activations of SAEs wider than CoMaxFeatures. Summing every pair
@@ -87,8 +88,7 @@ func (bd *bounded) chooseCandidates(d int) {
 	workers := max(1, runtime.GOMAXPROCS(0))
 	picks := make([][]chosen, workers)
 	var wg sync.WaitGroup
-	var next sync.Mutex
-	nextF := 0
+	var next atomic.Int64 // the next feature to take
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
@@ -97,10 +97,7 @@ func (bd *bounded) chooseCandidates(d int) {
 			var touched []uint32
 			var rank coHeap
 			for {
-				next.Lock()
-				a := nextF
-				nextF++
-				next.Unlock()
+				a := int(next.Add(1) - 1)
 				if a >= d {
 					return
 				}
@@ -145,28 +142,19 @@ func (bd *bounded) chooseCandidates(d int) {
 	// Each pair once, under its lower feature, partners ascending. A pair
 	// chosen by both features has the same sum both ways: the products
 	// commute and both are summed in token order.
+	byLo := make([][]chosen, d)
 	for _, ps := range picks {
 		for _, c := range ps {
-			bd.cand[c.lo] = append(bd.cand[c.lo], c.hi)
-			bd.candSum[c.lo] = append(bd.candSum[c.lo], c.sum)
+			byLo[c.lo] = append(byLo[c.lo], c)
 		}
 	}
-	for a := range bd.cand {
-		bs, sums := bd.cand[a], bd.candSum[a]
-		idx := make([]int, len(bs))
-		for i := range idx {
-			idx[i] = i
+	for a, cs := range byLo {
+		slices.SortFunc(cs, func(x, y chosen) int { return cmp.Compare(x.hi, y.hi) })
+		cs = slices.CompactFunc(cs, func(x, y chosen) bool { return x.hi == y.hi })
+		bd.cand[a], bd.candSum[a] = make([]uint32, len(cs)), make([]float64, len(cs))
+		for i, c := range cs {
+			bd.cand[a][i], bd.candSum[a][i] = c.hi, c.sum
 		}
-		sort.Slice(idx, func(i, j int) bool { return bs[idx[i]] < bs[idx[j]] })
-		var nb []uint32
-		var ns []float64
-		for _, i := range idx {
-			if k := len(nb); k > 0 && nb[k-1] == bs[i] {
-				continue
-			}
-			nb, ns = append(nb, bs[i]), append(ns, sums[i])
-		}
-		bd.cand[a], bd.candSum[a] = slices.Clip(nb), slices.Clip(ns)
 	}
 }
 
