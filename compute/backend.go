@@ -83,6 +83,18 @@ type HostData interface {
 	HostData(t Tensor) []float32
 }
 
+// ResidualAdder is implemented by backends with a fused kernel for the
+// elementwise work between a block's matrix products, which the model
+// uses where no hook needs the values in between (the CPU backend: one pass
+// over the rows instead of three). Its results are those of CenterRows,
+// Add and LayerNorm one after another, to the bit.
+type ResidualAdder interface {
+	// AddResidual centres each row of delta over its columns when centre,
+	// adds delta to resid and, when ln is not nil, sets
+	// ln = LayerNorm(resid)·w + lnBias.
+	AddResidual(resid, delta Tensor, centre bool, ln, w, lnBias Tensor, eps float32)
+}
+
 // SparseReader is implemented by backends that can compact a matrix on the
 // device, so that only its non-zero entries cross to the host (the scan's
 // feature activations are ~1% dense).

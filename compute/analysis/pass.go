@@ -201,9 +201,13 @@ func (ms *multiScan) scanBatches() error {
 // take the activations in the targets' order.
 func (ms *multiScan) run(pp *passPlan, k, r0, nb int) error {
 	tokens := ms.tokens[r0*ms.seq : (r0+nb)*ms.seq]
+	at := make([]hookname.Hook, len(pp.scanners))
+	for i, sc := range pp.scanners {
+		at[i] = sc.hook
+	}
 	ms.m.Lock()
 	defer ms.m.Unlock()
-	_, err := ms.m.Run(ms.ctx, tokens, nb, ms.seq, model.Hooks{StopAfter: &pp.stop, Uncentred: pp.uncentred, Observe: func(h hookname.Hook, act compute.Tensor) error {
+	_, err := ms.m.Run(ms.ctx, tokens, nb, ms.seq, model.Hooks{StopAfter: &pp.stop, Uncentred: pp.uncentred, ObserveAt: at, Observe: func(h hookname.Hook, act compute.Tensor) error {
 		for _, sc := range pp.scanners {
 			if sc.hook != h {
 				continue

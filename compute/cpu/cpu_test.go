@@ -126,9 +126,23 @@ func TestLayerNormAndCenter(t *testing.T) {
 
 func TestCausalAttentionAgainstNaive(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
-	const B, T, H, D = 2, 7, 3, 12
+	// shapes: one tile; several row tiles, the last partial (70 = 32+32+6
+	// query rows, d_head 64 as GPT-2); and key tiles of 2 positions (d_head
+	// 4096: 2^18 / (32·4096)), so that every tiling path is compared
+	for _, sh := range []struct{ B, T, H, D int }{{2, 7, 3, 12}, {2, 70, 2, 128}, {1, 45, 1, 4096}} {
+		testCausalAttention(t, rng, sh.B, sh.T, sh.H, sh.D)
+	}
+}
+
+func testCausalAttention(t *testing.T, rng *rand.Rand, B, T, H, D int) {
 	dh := D / H
 	qkv := randMat(rng, B*T, 3*D, 1)
+	if dh > 64 {
+		// scores of a few units, as a trained model's, not sums of thousands
+		for i, v := range qkv.Data() {
+			qkv.Data()[i] = v / 8
+		}
+	}
 	for _, be := range backends(t) {
 		z := be.Alloc(B*T, D).(*Mat)
 		be.CausalAttention(z, qkv, B, T, H)
@@ -159,7 +173,7 @@ func TestCausalAttentionAgainstNaive(t *testing.T) {
 						}
 						got := float64(z.Data()[(b*T+i)*D+h*dh+c])
 						if math.Abs(got-want) > 1e-5 {
-							t.Fatalf("%s: z[b%d h%d i%d c%d] = %g want %g", be.Name(), b, h, i, c, got, want)
+							t.Fatalf("%s, %d×%d×%d heads of %d: z[b%d h%d i%d c%d] = %g want %g", be.Name(), B, T, H, dh, b, h, i, c, got, want)
 						}
 					}
 				}

@@ -81,3 +81,69 @@ void saescope_exp_sums(const float* x, ptrdiff_t n, float* mx_out, double* s_out
 	*s_out = (s[0] + s[1]) + (s[2] + s[3]);
 	if (t_out) *t_out = (t[0] + t[1]) + (t[2] + t[3]);
 }
+
+// saescope_row_mean is the mean of a row of n over 16 partial float32
+// sums (a loop the compiler vectorizes); centring and LayerNorm share it,
+// so that the fused and the separate kernels give the same bits.
+static inline float saescope_row_mean(const float* x, int n) {
+	float s[16] = {0};
+	int j = 0;
+	for (; j + 16 <= n; j += 16)
+		for (int k = 0; k < 16; k++) s[k] += x[j + k];
+	for (int k = 0; j < n; j++, k++) s[k] += x[j];
+	float sum = 0;
+	for (int k = 0; k < 16; k++) sum += s[k];
+	return sum / (float)n;
+}
+
+// saescope_row_norm writes (x - mean)·inv·w + b of one row of n into out
+// (out may be x), the variance over 16 partial float32 sums, the inverse
+// square root in double.
+static inline void saescope_row_norm(const float* x, float* out, const float* w, const float* b, int n, float eps) {
+	float mean = saescope_row_mean(x, n);
+	float q[16] = {0};
+	int j = 0;
+	for (; j + 16 <= n; j += 16)
+		for (int k = 0; k < 16; k++) {
+			float a = x[j + k] - mean;
+			q[k] += a * a;
+		}
+	for (int k = 0; j < n; j++, k++) {
+		float a = x[j] - mean;
+		q[k] += a * a;
+	}
+	float var = 0;
+	for (int k = 0; k < 16; k++) var += q[k];
+	var /= (float)n;
+	float inv = (float)(1.0 / __builtin_sqrt((double)(var + eps)));
+	for (j = 0; j < n; j++) out[j] = (x[j] - mean) * inv * w[j] + b[j];
+}
+
+SAESCOPE_CLONES
+void saescope_layernorm(const float* x, float* out, const float* w, const float* b, ptrdiff_t rows, int cols, float eps) {
+	for (ptrdiff_t i = 0; i < rows; i++) saescope_row_norm(x + i * cols, out + i * cols, w, b, cols, eps);
+}
+
+SAESCOPE_CLONES
+void saescope_center_rows(float* x, ptrdiff_t rows, int cols) {
+	for (ptrdiff_t i = 0; i < rows; i++) {
+		float* d = x + i * cols;
+		float mean = saescope_row_mean(d, cols);
+		for (int j = 0; j < cols; j++) d[j] -= mean;
+	}
+}
+
+SAESCOPE_CLONES
+void saescope_add_residual(float* resid, float* delta, int centre, float* ln, const float* w, const float* b,
+                           ptrdiff_t rows, int cols, float eps) {
+	for (ptrdiff_t i = 0; i < rows; i++) {
+		float* r = resid + i * cols;
+		float* d = delta + i * cols;
+		if (centre) {
+			float mean = saescope_row_mean(d, cols);
+			for (int j = 0; j < cols; j++) d[j] -= mean;
+		}
+		for (int j = 0; j < cols; j++) r[j] += d[j];
+		if (ln) saescope_row_norm(r, ln + i * cols, w, b, cols, eps);
+	}
+}

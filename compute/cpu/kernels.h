@@ -15,4 +15,19 @@ void saescope_causal_softmax(float* s, int seq);
 // Σ exp(x[j] - mx) and, when t is not null, *t to Σ exp(x[j] - mx)·(x[j] - mx),
 // the exponentials in float32, the sums in float64.
 void saescope_exp_sums(const float* x, ptrdiff_t n, float* mx, double* s, double* t);
+// saescope_layernorm writes LayerNorm(x)·w + b of each of rows rows of
+// cols into out (which may be x).
+void saescope_layernorm(const float* x, float* out, const float* w, const float* b, ptrdiff_t rows, int cols, float eps);
+
+// saescope_center_rows subtracts from each row of x its mean.
+void saescope_center_rows(float* x, ptrdiff_t rows, int cols);
+
+// saescope_add_residual centres each row of delta over its columns when
+// centre, adds it to resid, and, when ln is not null, writes
+// LayerNorm(resid)·w + b into ln: a write into the residual stream and the
+// next LayerNorm in one pass over the rows, with the same arithmetic as
+// saescope_center_rows, an addition and saescope_layernorm one after
+// another.
+void saescope_add_residual(float* resid, float* delta, int centre, float* ln, const float* w, const float* b,
+                           ptrdiff_t rows, int cols, float eps);
 #endif

@@ -4,6 +4,7 @@ package cpu
 
 /*
 #cgo CFLAGS: -O3
+#cgo LDFLAGS: -lm
 #include "kernels.h"
 */
 import "C"
@@ -30,4 +31,41 @@ func expSums(row []float32) (mx float32, s, t float64) {
 	var cs, ct C.double
 	C.saescope_exp_sums((*C.float)(unsafe.Pointer(&row[0])), C.ptrdiff_t(len(row)), &cm, &cs, &ct)
 	return float32(cm), float64(cs), float64(ct)
+}
+
+// fptr is the address of v's first element (v is not empty), or nil.
+func fptr(v []float32) *C.float {
+	if len(v) == 0 {
+		return nil
+	}
+	return (*C.float)(unsafe.Pointer(&v[0]))
+}
+
+// layerNormRows writes LayerNorm(x)·w + b of rows×cols x into out.
+func layerNormRows(x, out, w, b []float32, rows, cols int, eps float32) {
+	if rows == 0 {
+		return
+	}
+	C.saescope_layernorm(fptr(x), fptr(out), fptr(w), fptr(b), C.ptrdiff_t(rows), C.int(cols), C.float(eps))
+}
+
+// centerRows subtracts from each row of rows×cols x its mean.
+func centerRows(x []float32, rows, cols int) {
+	if rows == 0 {
+		return
+	}
+	C.saescope_center_rows(fptr(x), C.ptrdiff_t(rows), C.int(cols))
+}
+
+// addResidualRows centres delta's rows when centre, adds delta to resid
+// and, when ln is not nil, writes LayerNorm(resid)·w + b into ln.
+func addResidualRows(resid, delta []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32) {
+	if rows == 0 {
+		return
+	}
+	c := C.int(0)
+	if centre {
+		c = 1
+	}
+	C.saescope_add_residual(fptr(resid), fptr(delta), c, fptr(ln), fptr(w), fptr(b), C.ptrdiff_t(rows), C.int(cols), C.float(eps))
 }

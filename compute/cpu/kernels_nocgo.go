@@ -11,3 +11,13 @@ func geluSlice(x []float32) {
 func causalSoftmax(scores []float32, seq int) { causalSoftmaxGo(scores, seq) }
 
 func expSums(row []float32) (mx float32, s, t float64) { return expSumsGo(row) }
+
+func layerNormRows(x, out, w, b []float32, rows, cols int, eps float32) {
+	layerNormRowsGo(x, out, w, b, rows, cols, eps)
+}
+
+func centerRows(x []float32, rows, cols int) { centerRowsGo(x, rows, cols) }
+
+func addResidualRows(resid, delta []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32) {
+	addResidualRowsGo(resid, delta, centre, ln, w, b, rows, cols, eps)
+}

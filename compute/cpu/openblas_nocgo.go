@@ -11,3 +11,5 @@ func setBLASThreads(int)   {}
 func (openBLAS) Sgemm(blas.Transpose, blas.Transpose, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int) {
 	panic("openBLAS used without cgo")
 }
+
+func blasCore() string { return "" }

@@ -146,6 +146,10 @@ type Hooks struct {
 	// tensor is a buffer that the pass goes on to overwrite: copy what you
 	// keep. Returning an error ends the pass with it.
 	Observe func(h hookname.Hook, act compute.Tensor) error
+	// ObserveAt, when not empty, limits Observe to these hooks: the pass
+	// may then fuse the elementwise work between the other hooks (a scan
+	// observes only its SAEs' hooks).
+	ObserveAt []hookname.Hook
 	// Uncentred runs the pass as HookedTransformer
 	// .from_pretrained_no_processing does for the residual stream: its
 	// writes (embeddings, attention and MLP outputs) are not centred over
@@ -241,6 +245,12 @@ type pass struct {
 	// attention of the batch with one over cached keys and values.
 	first  int
 	attend func(li int)
+	// fused, when the backend has them, runs the work between hooks that
+	// nobody patches or observes in fused kernels; lnReady says the last
+	// block's fused residual write already left this block's ln_1 in
+	// acts.ln.
+	fused   compute.ResidualAdder
+	lnReady bool
 }
 
 // Run computes the forward pass on tokens ([batch·seq] ids, row-major), as
@@ -256,6 +266,7 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 	rows := batch * seq
 	p := &pass{m: m, be: m.be, hooks: hooks, batch: batch, seq: seq, stop: -1,
 		centre: !hooks.Uncentred, eps: float32(cfg.LayerNormEps)}
+	p.fused, _ = m.be.(compute.ResidualAdder)
 	if h := hooks.StopAfter; h != nil {
 		p.stop = h.Order()
 		if h.Layer >= cfg.NLayer || p.stop < 0 {
@@ -328,7 +339,7 @@ func (p *pass) visit(h hookname.Hook, act compute.Tensor) error {
 			return fmt.Errorf("patch at %s: %w", h, err)
 		}
 	}
-	if p.hooks.Observe != nil {
+	if p.observes(h) {
 		if err := p.hooks.Observe(h, act); err != nil {
 			return err
 		}
@@ -342,7 +353,23 @@ func (p *pass) visit(h hookname.Hook, act compute.Tensor) error {
 // wants says whether the pass patches, observes or stops at h: hooks
 // that cost work of their own (ln2.hook_normalized) are computed only then.
 func (p *pass) wants(h hookname.Hook) bool {
-	return p.hooks.Observe != nil || h.Order() == p.stop || p.hooks.Patches[h.String()] != nil || p.hooks.PosPatches[h.String()] != nil
+	return p.observes(h) || h.Order() == p.stop || p.hooks.Patches[h.String()] != nil || p.hooks.PosPatches[h.String()] != nil
+}
+
+// observes says whether Observe sees h.
+func (p *pass) observes(h hookname.Hook) bool {
+	if p.hooks.Observe == nil {
+		return false
+	}
+	if len(p.hooks.ObserveAt) == 0 {
+		return true
+	}
+	for _, o := range p.hooks.ObserveAt {
+		if o == h {
+			return true
+		}
+	}
+	return false
 }
 
 // centreRows centres each row of a write into the residual stream over
@@ -387,10 +414,14 @@ func (p *pass) block(li int) error {
 	hook := func(point hookname.Point, act compute.Tensor) error {
 		return p.visit(hookname.Hook{Layer: li, Point: point}, act)
 	}
+	wants := func(point hookname.Point) bool { return p.wants(hookname.Hook{Layer: li, Point: point}) }
 	if err := hook(hookname.ResidPre, a.resid); err != nil {
 		return err
 	}
-	be.LayerNorm(a.ln, a.resid, l.ln1W, l.ln1B, p.eps)
+	if !p.lnReady {
+		be.LayerNorm(a.ln, a.resid, l.ln1W, l.ln1B, p.eps)
+	}
+	p.lnReady = false
 	be.MatMul(a.qkv, a.ln, l.qkvW, l.qkvB)
 	if p.attend != nil {
 		p.attend(li)
@@ -400,27 +431,47 @@ func (p *pass) block(li int) error {
 	if err := hook(hookname.AttnZ, a.z); err != nil {
 		return err
 	}
-	be.MatMul(a.attnOut, a.z, l.oW, l.oB)
-	p.centreRows(a.attnOut)
-	if err := hook(hookname.AttnOut, a.attnOut); err != nil {
-		return err
-	}
-	be.Add(a.resid, a.resid, a.attnOut)
-	if err := hook(hookname.ResidMid, a.resid); err != nil {
-		return err
-	}
-	if h := (hookname.Hook{Layer: li, Point: hookname.LN2Normalized}); p.wants(h) {
-		// a.z is free once c_proj has read it
-		be.LayerNorm(a.z, a.resid, p.m.ones, p.m.zeros, p.eps)
-		if err := p.visit(h, a.z); err != nil {
+	if p.fused != nil && !wants(hookname.AttnOut) && !wants(hookname.ResidMid) && !wants(hookname.LN2Normalized) {
+		// centring, the residual write and ln_2 in one pass
+		be.MatMul(a.attnOut, a.z, l.oW, l.oB)
+		p.fused.AddResidual(a.resid, a.attnOut, p.centre, a.ln, l.ln2W, l.ln2B, p.eps)
+	} else {
+		be.MatMul(a.attnOut, a.z, l.oW, l.oB)
+		p.centreRows(a.attnOut)
+		if err := hook(hookname.AttnOut, a.attnOut); err != nil {
 			return err
 		}
+		be.Add(a.resid, a.resid, a.attnOut)
+		if err := hook(hookname.ResidMid, a.resid); err != nil {
+			return err
+		}
+		if h := (hookname.Hook{Layer: li, Point: hookname.LN2Normalized}); p.wants(h) {
+			// a.z is free once c_proj has read it
+			be.LayerNorm(a.z, a.resid, p.m.ones, p.m.zeros, p.eps)
+			if err := p.visit(h, a.z); err != nil {
+				return err
+			}
+		}
+		be.LayerNorm(a.ln, a.resid, l.ln2W, l.ln2B, p.eps)
 	}
-	be.LayerNorm(a.ln, a.resid, l.ln2W, l.ln2B, p.eps)
 	be.MatMul(a.hidden, a.ln, l.fcW, l.fcB)
 	be.GeluNew(a.hidden)
 	if err := hook(hookname.MLPPost, a.hidden); err != nil {
 		return err
+	}
+	if p.fused != nil && !wants(hookname.MLPOut) {
+		// centring, the residual write and, when the next block runs and
+		// nobody sees its residual input, its ln_1
+		be.MatMul(a.mlpOut, a.hidden, l.projW, l.projB)
+		next := hookname.Hook{Layer: li + 1, Point: hookname.ResidPre}
+		if li+1 < len(p.m.layers) && !wants(hookname.ResidPost) && !p.wants(next) {
+			nl := &p.m.layers[li+1]
+			p.fused.AddResidual(a.resid, a.mlpOut, p.centre, a.ln, nl.ln1W, nl.ln1B, p.eps)
+			p.lnReady = true
+		} else {
+			p.fused.AddResidual(a.resid, a.mlpOut, p.centre, nil, nil, nil, p.eps)
+		}
+		return hook(hookname.ResidPost, a.resid)
 	}
 	be.MatMul(a.mlpOut, a.hidden, l.projW, l.projB)
 	p.centreRows(a.mlpOut)

@@ -97,7 +97,7 @@ func Attribute(ctx context.Context, be compute.Backend, hooks []string, dSae, se
 		encs = append(encs, e)
 	}
 	metric := attribution.Metric{Kind: attribution.LogitDiff, A: 13, B: 11}
-	rep := &AttributeReport{Backend: be.Name(), Tokens: seq, Hooks: hooks, DSae: dSae, Metric: metric.String()}
+	rep := &AttributeReport{Backend: compute.Describe(be), Tokens: seq, Hooks: hooks, DSae: dSae, Metric: metric.String()}
 	best := func(cur *float64, v float64) {
 		if *cur == 0 || v < *cur {
 			*cur = v

@@ -64,7 +64,7 @@ func Patch(ctx context.Context, be compute.Backend, hook string, dSae, seq int, 
 	if err != nil {
 		return nil, err
 	}
-	rep := &PatchReport{Backend: be.Name(), Hook: h.String(), DSae: dSae, Tokens: seq, Active: res.Active, Seconds: time.Since(t0).Seconds()}
+	rep := &PatchReport{Backend: compute.Describe(be), Hook: h.String(), DSae: dSae, Tokens: seq, Active: res.Active, Seconds: time.Since(t0).Seconds()}
 	if res.Active > 0 {
 		rep.PerFeatS = rep.Seconds / float64(res.Active)
 	}
@@ -114,7 +114,7 @@ func Generate(ctx context.Context, be compute.Backend, hook string, n int, progr
 	if err != nil {
 		return nil, err
 	}
-	rep := &GenerateReport{Backend: be.Name(), Hook: h.String(), Prompt: len(prompt), Generated: len(res.Generated), Seconds: time.Since(t0).Seconds()}
+	rep := &GenerateReport{Backend: compute.Describe(be), Hook: h.String(), Prompt: len(prompt), Generated: len(res.Generated), Seconds: time.Since(t0).Seconds()}
 	if rep.Seconds > 0 {
 		rep.TokensPerSecond = float64(rep.Generated) / rep.Seconds
 	}

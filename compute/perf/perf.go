@@ -204,7 +204,7 @@ func Run(ctx context.Context, be compute.Backend, opts Options) (*Report, error)
 		}
 		many = append(many, hk)
 	}
-	rep := &Report{Backend: be.Name(), Batch: opts.Batch, Seq: opts.Seq, Hook: h.String(), DSae: opts.DSae, Family: opts.Family}
+	rep := &Report{Backend: compute.Describe(be), Batch: opts.Batch, Seq: opts.Seq, Hook: h.String(), DSae: opts.DSae, Family: opts.Family}
 
 	opts.Progress("SGEMM 4096×768×3072")
 	rep.SGEMMGFLOPS = SGEMM(be, 4096, 768, 3072, 3)
@@ -414,7 +414,11 @@ func (s *scanSet) scan(ctx context.Context, withReadBack bool) error {
 	s.m.Lock()
 	defer s.m.Unlock()
 	s.readBack = 0
-	_, err := s.m.Run(ctx, s.tokens, s.batch, s.seq, model.Hooks{StopAfter: &s.stop, Observe: func(hk hookname.Hook, act compute.Tensor) error {
+	at := make([]hookname.Hook, len(s.encs))
+	for i, enc := range s.encs {
+		at[i] = enc.SAE.Hook
+	}
+	_, err := s.m.Run(ctx, s.tokens, s.batch, s.seq, model.Hooks{StopAfter: &s.stop, ObserveAt: at, Observe: func(hk hookname.Hook, act compute.Tensor) error {
 		for _, enc := range s.encs {
 			if enc.SAE.Hook != hk {
 				continue

@@ -1,0 +1,70 @@
+package cpu
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/cpu"
+)
+
+func TestBetterCore(t *testing.T) {
+	for _, c := range []struct {
+		chosen, best string
+		userSet      bool
+		want         string
+	}{
+		{"Prescott", "SkylakeX", false, "SkylakeX"}, // a CPU newer than the library
+		{"Sandybridge", "Haswell", false, "Haswell"},
+		{"prescott", "Haswell", false, "Haswell"}, // case as the library spells it
+		{"Prescott", "SkylakeX", true, ""},        // OPENBLAS_CORETYPE is the user's
+		{"Prescott", "", false, ""},               // an old CPU: the library knows best
+		{"Haswell", "SkylakeX", false, ""},        // a modern choice stands
+		{"Zen", "SkylakeX", false, ""},            // (Zen 4 on an older library)
+		{"SapphireRapids", "SkylakeX", false, ""}, // a newer choice than ours
+		{"", "SkylakeX", false, ""},               // not OpenBLAS: no core named
+		{"NEOVERSEN1", "", false, ""},             // not x86
+	} {
+		if got := betterCore(c.chosen, c.best, c.userSet); got != c.want {
+			t.Errorf("betterCore(%q, %q, %v) = %q, want %q", c.chosen, c.best, c.userSet, got, c.want)
+		}
+	}
+}
+
+// TestOpenBLASRunsTheCPUsKernels: on a CPU with AVX2 and FMA, the loaded
+// OpenBLAS must run AVX2 or AVX-512 kernels, not an SSE3 fallback chosen
+// because the library predates the CPU (it was Prescott on this project's
+// AVX-512 test machine, a fifth of the speed).
+func TestOpenBLASRunsTheCPUsKernels(t *testing.T) {
+	if loadOpenBLAS() == "" {
+		t.Skip("OpenBLAS is not installed")
+	}
+	if os.Getenv("OPENBLAS_CORETYPE") != "" {
+		t.Skip("OPENBLAS_CORETYPE chooses the core")
+	}
+	core := blasCore()
+	if core == "" {
+		t.Skip("the library does not name its core")
+	}
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
+		t.Skipf("no AVX2 and FMA; OpenBLAS runs %s", core)
+	}
+	if oldCores[strings.ToLower(core)] {
+		t.Fatalf("OpenBLAS runs %s kernels on a CPU with AVX2 and FMA", core)
+	}
+	want := "Haswell"
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512CD && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL {
+		want = "SkylakeX"
+	}
+	t.Logf("OpenBLAS runs %s kernels (this CPU: %s or newer)", core, want)
+	if os.Getenv("OPENBLAS_CORETYPE") != "" {
+		t.Fatal("loading OpenBLAS left OPENBLAS_CORETYPE in the environment")
+	}
+	b, err := New(BLASOpenBLAS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Info(); got != core+" kernels" {
+		t.Fatalf("Info() = %q, want %q", got, core+" kernels")
+	}
+}

@@ -1,0 +1,82 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/saescope/saescope/compute"
+)
+
+// AddResidual implements compute.ResidualAdder.
+func (b *Backend) AddResidual(resid, delta compute.Tensor, centre bool, ln, w, lnBias compute.Tensor, eps float32) {
+	r, d := host(resid), host(delta)
+	var lv, wv, lbv []float32
+	if ln != nil {
+		lv, wv, lbv = host(ln).data, host(w).data, host(lnBias).data
+	}
+	n := r.cols
+	parallel(r.rows, 4*n, func(lo, hi int) {
+		var l []float32
+		if lv != nil {
+			l = lv[lo*n : hi*n]
+		}
+		addResidualRows(r.data[lo*n:hi*n], d.data[lo*n:hi*n], centre, l, wv, lbv, hi-lo, n, eps)
+	})
+}
+
+// layerNormRowsGo is layerNormRows in Go (builds without cgo): mean and
+// variance over four partial float32 sums, the inverse square root in
+// float64.
+func layerNormRowsGo(x, out, w, b []float32, rows, cols int, eps float32) {
+	n := float32(cols)
+	for i := 0; i < rows; i++ {
+		in := x[i*cols : (i+1)*cols]
+		o := out[i*cols : (i+1)*cols]
+		mean := sum32(in) / n
+		var s0, s1, s2, s3 float32
+		j := 0
+		for ; j+4 <= len(in); j += 4 {
+			a0, a1, a2, a3 := in[j]-mean, in[j+1]-mean, in[j+2]-mean, in[j+3]-mean
+			s0 += a0 * a0
+			s1 += a1 * a1
+			s2 += a2 * a2
+			s3 += a3 * a3
+		}
+		for ; j < len(in); j++ {
+			a := in[j] - mean
+			s0 += a * a
+		}
+		variance := ((s0 + s1) + (s2 + s3)) / n
+		inv := float32(1 / math.Sqrt(float64(variance+eps)))
+		for j := range in {
+			o[j] = (in[j]-mean)*inv*w[j] + b[j]
+		}
+	}
+}
+
+// centerRowsGo is centerRows in Go.
+func centerRowsGo(x []float32, rows, cols int) {
+	for i := 0; i < rows; i++ {
+		d := x[i*cols : (i+1)*cols]
+		mean := sum32(d) / float32(cols)
+		for j := range d {
+			d[j] -= mean
+		}
+	}
+}
+
+// addResidualRowsGo is addResidualRows in Go, with centerRowsGo's and
+// layerNormRowsGo's arithmetic.
+func addResidualRowsGo(resid, delta []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32) {
+	for i := 0; i < rows; i++ {
+		r, d := resid[i*cols:(i+1)*cols], delta[i*cols:(i+1)*cols]
+		if centre {
+			centerRowsGo(d, 1, cols)
+		}
+		for j := range r {
+			r[j] += d[j]
+		}
+		if ln != nil {
+			layerNormRowsGo(r, ln[i*cols:(i+1)*cols], w, b, 1, cols, eps)
+		}
+	}
+}

@@ -1,0 +1,222 @@
+package cpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/saescope/saescope/compute"
+)
+
+// naiveLN is LayerNorm of one row in float64.
+func naiveLN(row, w, b []float64, eps float64) []float64 {
+	var mean, v float64
+	for _, a := range row {
+		mean += a
+	}
+	mean /= float64(len(row))
+	for _, a := range row {
+		v += (a - mean) * (a - mean)
+	}
+	v /= float64(len(row))
+	out := make([]float64, len(row))
+	for j, a := range row {
+		out[j] = (a-mean)/math.Sqrt(v+eps)*w[j] + b[j]
+	}
+	return out
+}
+
+func f64(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+// fusedVariant is one implementation of the row kernels: C (with cgo),
+// Go, and the backend's methods (rows split across cores).
+type fusedVariant struct {
+	name   string
+	add    func(resid, delta []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32)
+	center func(x []float32, rows, cols int)
+	layerN func(x, out, w, b []float32, rows, cols int, eps float32)
+}
+
+func fusedVariants() []fusedVariant {
+	be, _ := New(BLASGonum)
+	return []fusedVariant{
+		{"kernel", addResidualRows, centerRows, layerNormRows},
+		{"go", addResidualRowsGo, centerRowsGo, layerNormRowsGo},
+		{"backend", func(resid, delta []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32) {
+			var lm, wm, lbm compute.Tensor // nil interfaces where not given
+			if ln != nil {
+				lm, wm, lbm = NewMat(ln, rows, cols), NewMat(w, 1, cols), NewMat(b, 1, cols)
+			}
+			be.AddResidual(NewMat(resid, rows, cols), NewMat(delta, rows, cols), centre, lm, wm, lbm, eps)
+		}, func(x []float32, rows, cols int) {
+			be.CenterRows(NewMat(x, rows, cols))
+		}, func(x, out, w, b []float32, rows, cols int, eps float32) {
+			be.LayerNorm(NewMat(out, rows, cols), NewMat(x, rows, cols), NewMat(w, 1, cols), NewMat(b, 1, cols), eps)
+		}},
+	}
+}
+
+// residualCase is a residual stream (large mean, as GPT-2's), a write into
+// it and LayerNorm weights.
+func residualCase(rng *rand.Rand, rows, cols int) (resid, delta, w, b []float32) {
+	resid = randMat(rng, rows, cols, 3).Data()
+	for i := range resid {
+		resid[i] += 20
+	}
+	delta = randMat(rng, rows, cols, 1).Data()
+	for i := range delta {
+		delta[i] += 0.5
+	}
+	return resid, delta, randMat(rng, 1, cols, 1).Data(), randMat(rng, 1, cols, 1).Data()
+}
+
+// TestFusedResidualAgainstFloat64 checks the fused residual write (centre,
+// add, LayerNorm), centring and LayerNorm against float64 computations, on
+// widths that are and are not a multiple of the 16 partial sums (768, 37).
+func TestFusedResidualAgainstFloat64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	const eps = 1e-5
+	for _, v := range fusedVariants() {
+		for _, cols := range []int{768, 37} {
+			rows := 3
+			if v.name == "backend" {
+				rows = 200 // enough work to be split across cores
+			}
+			for _, centre := range []bool{true, false} {
+				for _, withLN := range []bool{true, false} {
+					resid, delta, w, b := residualCase(rng, rows, cols)
+					var ln []float32
+					if withLN {
+						ln = make([]float32, rows*cols)
+					}
+					r0, d0 := f64(resid), f64(delta)
+					v.add(resid, delta, centre, ln, w, b, rows, cols, eps)
+					for i := 0; i < rows; i++ {
+						d := d0[i*cols : (i+1)*cols]
+						if centre {
+							var m float64
+							for _, a := range d {
+								m += a
+							}
+							m /= float64(cols)
+							for j := range d {
+								d[j] -= m
+							}
+						}
+						r := r0[i*cols : (i+1)*cols]
+						for j := range r {
+							r[j] += d[j]
+							if got := float64(delta[i*cols+j]); math.Abs(got-d[j]) > 1e-5 {
+								t.Fatalf("%s cols %d centre %v: delta[%d][%d] = %g, want %g", v.name, cols, centre, i, j, got, d[j])
+							}
+							if got := float64(resid[i*cols+j]); math.Abs(got-r[j]) > 2e-5*math.Max(1, math.Abs(r[j])) {
+								t.Fatalf("%s cols %d centre %v: resid[%d][%d] = %g, want %g", v.name, cols, centre, i, j, got, r[j])
+							}
+						}
+						if ln != nil {
+							// against LayerNorm of the float32 residual written
+							want := naiveLN(f64(resid[i*cols:(i+1)*cols]), f64(w), f64(b), eps)
+							for j, wv := range want {
+								if got := float64(ln[i*cols+j]); math.Abs(got-wv) > 1e-4 {
+									t.Fatalf("%s cols %d centre %v: ln[%d][%d] = %g, want %g", v.name, cols, centre, i, j, got, wv)
+								}
+							}
+						}
+					}
+				}
+			}
+			// centring alone
+			x := randMat(rng, rows, cols, 2).Data()
+			for i := range x {
+				x[i] += 10
+			}
+			x0 := f64(x)
+			v.center(x, rows, cols)
+			for i := 0; i < rows; i++ {
+				var m float64
+				for _, a := range x0[i*cols : (i+1)*cols] {
+					m += a
+				}
+				m /= float64(cols)
+				for j := 0; j < cols; j++ {
+					if got, want := float64(x[i*cols+j]), x0[i*cols+j]-m; math.Abs(got-want) > 1e-5 {
+						t.Fatalf("%s centre cols %d: [%d][%d] = %g, want %g", v.name, cols, i, j, got, want)
+					}
+				}
+			}
+			// LayerNorm alone
+			w, b := randMat(rng, 1, cols, 1).Data(), randMat(rng, 1, cols, 1).Data()
+			out := make([]float32, rows*cols)
+			v.layerN(x0f(x0), out, w, b, rows, cols, eps)
+			for i := 0; i < rows; i++ {
+				want := naiveLN(x0[i*cols:(i+1)*cols], f64(w), f64(b), eps)
+				for j, wv := range want {
+					if got := float64(out[i*cols+j]); math.Abs(got-wv) > 1e-4 {
+						t.Fatalf("%s LayerNorm cols %d: [%d][%d] = %g, want %g", v.name, cols, i, j, got, wv)
+					}
+				}
+			}
+		}
+	}
+}
+
+// x0f is v in float32 (exact: v was float32).
+func x0f(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
+}
+
+// TestFusedResidualSameBitsAsSeparate: the model takes the fused path
+// only where no hook looks between the steps, so a pass observed at more
+// hooks (an SAE scanned alone or with others, a brute-force check) must
+// give the same bits: the fused write equals CenterRows, Add and LayerNorm
+// one after another, exactly.
+func TestFusedResidualSameBitsAsSeparate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	be, _ := New(BLASGonum)
+	const rows, eps = 300, 1e-5
+	for _, cols := range []int{768, 37} {
+		for _, centre := range []bool{true, false} {
+			resid, delta, w, b := residualCase(rng, rows, cols)
+			r2, d2 := slices.Clone(resid), slices.Clone(delta)
+			ln, ln2 := make([]float32, rows*cols), make([]float32, rows*cols)
+			be.AddResidual(NewMat(resid, rows, cols), NewMat(delta, rows, cols), centre, NewMat(ln, rows, cols), NewMat(w, 1, cols), NewMat(b, 1, cols), eps)
+			if centre {
+				be.CenterRows(NewMat(d2, rows, cols))
+			}
+			be.Add(NewMat(r2, rows, cols), NewMat(r2, rows, cols), NewMat(d2, rows, cols))
+			be.LayerNorm(NewMat(ln2, rows, cols), NewMat(r2, rows, cols), NewMat(w, 1, cols), NewMat(b, 1, cols), eps)
+			for name, pair := range map[string][2][]float32{"delta": {delta, d2}, "resid": {resid, r2}, "ln": {ln, ln2}} {
+				for i := range pair[0] {
+					if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
+						t.Fatalf("cols %d centre %v: fused %s[%d] = %g, separate steps %g", cols, centre, name, i, pair[0][i], pair[1][i])
+					}
+				}
+			}
+			// and the Go kernels among themselves (builds without cgo)
+			resid, delta, w, b = residualCase(rng, 2, cols)
+			r2, d2 = slices.Clone(resid), slices.Clone(delta)
+			addResidualRowsGo(resid, delta, centre, ln[:2*cols], w, b, 2, cols, eps)
+			if centre {
+				centerRowsGo(d2, 2, cols)
+			}
+			for i := range r2 {
+				r2[i] += d2[i]
+			}
+			layerNormRowsGo(r2, ln2[:2*cols], w, b, 2, cols, eps)
+			if !slices.Equal(resid, r2) || !slices.Equal(delta, d2) || !slices.Equal(ln[:2*cols], ln2[:2*cols]) {
+				t.Fatalf("cols %d centre %v: the Go fused write differs from its separate steps", cols, centre)
+			}
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package model_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/saescope/saescope/compute"
+	"github.com/saescope/saescope/compute/internal/fixture"
+	"github.com/saescope/saescope/compute/model"
+	"github.com/saescope/saescope/weights/gpt2"
+	"github.com/saescope/saescope/weights/hookname"
+)
+
+// countingAdder passes the backend through and counts fused residual
+// writes.
+type countingAdder struct {
+	compute.Backend
+	fused compute.ResidualAdder
+	n     int
+}
+
+func (c *countingAdder) AddResidual(resid, delta compute.Tensor, centre bool, ln, w, b compute.Tensor, eps float32) {
+	c.n++
+	c.fused.AddResidual(resid, delta, centre, ln, w, b, eps)
+}
+
+// A pass observed at a few hooks fuses the residual writes between them
+// (centring, the addition and the next LayerNorm in one kernel); a pass
+// observed everywhere takes the separate steps. Both must give every
+// observed activation and the final residual to the bit, centred or not,
+// with a patch inside the fused stretch's block and stopping early.
+func TestFusedPassSameBitsAsObservedEverywhere(t *testing.T) {
+	tokens, B, T, m, be := fixtureModel(t)
+	adder, ok := be.(compute.ResidualAdder)
+	if !ok {
+		t.Fatalf("%s has no fused residual write: nothing to compare", be.Name())
+	}
+	ck, err := gpt2.Load(filepath.Join(fixture.Dir(), "tiny-gpt2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	nl := m.Config.NLayer
+	watch := []hookname.Hook{{Layer: 0, Point: hookname.AttnZ}, {Layer: nl - 1, Point: hookname.MLPPost}}
+	for _, uncentred := range []bool{false, true} {
+		for _, patched := range []bool{false, true} {
+			run := func(at []hookname.Hook, stop *hookname.Hook) (map[string][]float32, []float32, int) {
+				counted := &countingAdder{Backend: be, fused: adder}
+				mm, err := model.New(counted, ck)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer mm.Close()
+				seen := map[string][]float32{}
+				hooks := model.Hooks{Uncentred: uncentred, ObserveAt: at, StopAfter: stop, Observe: func(h hookname.Hook, act compute.Tensor) error {
+					buf := make([]float32, act.Rows()*act.Cols())
+					be.Read(act, buf)
+					seen[h.String()] = buf
+					return nil
+				}}
+				if patched {
+					hooks.Patches = map[string]model.Patch{hookname.Hook{Layer: 0, Point: hookname.ResidMid}.String(): model.MeanAblate()}
+				}
+				out, err := mm.Run(context.Background(), tokens, B, T, hooks)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var final []float32
+				if out.Resid != nil {
+					final = make([]float32, out.Resid.Rows()*out.Resid.Cols())
+					be.Read(out.Resid, final)
+				}
+				return seen, final, counted.n
+			}
+			all, allFinal, nAll := run(nil, nil)
+			few, fewFinal, nFew := run(watch, nil)
+			if nAll != 0 {
+				t.Errorf("observed everywhere, the pass fused %d residual writes", nAll)
+			}
+			if nFew == 0 {
+				t.Errorf("observed at %v, the pass fused no residual write", watch)
+			}
+			if !slices.Equal(allFinal, fewFinal) {
+				t.Errorf("uncentred %v patched %v: final residual differs between the fused and the separate passes", uncentred, patched)
+			}
+			if len(few) != len(watch) {
+				t.Errorf("observed %d hooks, want %d", len(few), len(watch))
+			}
+			for name, got := range few {
+				if !slices.Equal(got, all[name]) {
+					t.Errorf("uncentred %v patched %v: %s differs between the fused and the separate passes", uncentred, patched, name)
+				}
+			}
+			stop := hookname.Hook{Layer: nl - 1, Point: hookname.ResidPre}
+			early, _, _ := run([]hookname.Hook{stop}, &stop)
+			if !slices.Equal(early[stop.String()], all[stop.String()]) {
+				t.Errorf("uncentred %v patched %v: %s, stopping there, differs from the pass observed everywhere", uncentred, patched, stop)
+			}
+		}
+	}
+}
