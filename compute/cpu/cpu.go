@@ -391,17 +391,16 @@ func (b *Backend) SAEEncode(dst, x, wEnc, bEnc, bDec compute.Tensor) {
 		})
 		src = tmp
 	}
+	// the product alone, then bias and ReLU in one vectorized pass, as the
+	// CUDA backend does (copying the bias into the 4096×6144 output for the
+	// product to add to cost a pass of its own, and the ReLU was a Go loop)
+	b.gemm.Sgemm(blas.NoTrans, blas.NoTrans, src.rows, d.cols, src.cols, 1, src.data, src.cols, host(wEnc).data, d.cols, 0, d.data, d.cols)
 	var bv []float32
 	if bEnc != nil {
 		bv = host(bEnc).data
 	}
-	b.matMul(d, src, host(wEnc), bv)
-	parallel(len(d.data), 1, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if d.data[i] < 0 {
-				d.data[i] = 0
-			}
-		}
+	parallel(d.rows, d.cols, func(lo, hi int) {
+		biasReLURows(d.data[lo*d.cols:hi*d.cols], bv, hi-lo, d.cols)
 	})
 }
 

@@ -80,3 +80,19 @@ func addResidualRowsGo(resid, delta []float32, centre bool, ln, w, b []float32, 
 		}
 	}
 }
+
+// biasReLURowsGo is biasReLURows in Go.
+func biasReLURowsGo(x, bias []float32, rows, cols int) {
+	for i := 0; i < rows; i++ {
+		r := x[i*cols : (i+1)*cols]
+		for j, v := range r {
+			if bias != nil {
+				v += bias[j]
+			}
+			if v < 0 { // NaN stays NaN, for the scan to report it
+				v = 0
+			}
+			r[j] = v
+		}
+	}
+}

@@ -220,3 +220,37 @@ func TestFusedResidualSameBitsAsSeparate(t *testing.T) {
 		}
 	}
 }
+
+// TestBiasReLUKernels checks max(x + bias, 0), with and without a bias, in
+// C (with cgo) and Go, against float64.
+func TestBiasReLUKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for name, f := range map[string]func(x, bias []float32, rows, cols int){"kernel": biasReLURows, "go": biasReLURowsGo} {
+		for _, cols := range []int{6144, 37} {
+			for _, withBias := range []bool{true, false} {
+				x := randMat(rng, 3, cols, 1).Data()
+				x[5] = float32(math.NaN())
+				x0 := f64(x)
+				var bias []float32
+				if withBias {
+					bias = randMat(rng, 1, cols, 1).Data()
+				}
+				f(x, bias, 3, cols)
+				for i, v := range x0 {
+					if bias != nil {
+						v += float64(bias[i%cols])
+					}
+					if math.IsNaN(v) {
+						if !math.IsNaN(float64(x[i])) {
+							t.Fatalf("%s cols %d bias %v: NaN became %g", name, cols, withBias, x[i])
+						}
+						continue
+					}
+					if want := math.Max(v, 0); math.Abs(float64(x[i])-want) > 1e-6 {
+						t.Fatalf("%s cols %d bias %v: [%d] = %g, want %g", name, cols, withBias, i, x[i], want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -147,3 +147,17 @@ void saescope_add_residual(float* resid, float* delta, int centre, float* ln, co
 		if (ln) saescope_row_norm(r, ln + i * cols, w, b, cols, eps);
 	}
 }
+
+SAESCOPE_CLONES
+void saescope_bias_relu(float* x, const float* bias, ptrdiff_t rows, int cols) {
+	for (ptrdiff_t i = 0; i < rows; i++) {
+		float* r = x + i * cols;
+		if (bias)
+			for (int j = 0; j < cols; j++) {
+				float v = r[j] + bias[j];
+				r[j] = v < 0 ? 0 : v;
+			}
+		else
+			for (int j = 0; j < cols; j++) r[j] = r[j] < 0 ? 0 : r[j];
+	}
+}

@@ -30,4 +30,7 @@ void saescope_center_rows(float* x, ptrdiff_t rows, int cols);
 // another.
 void saescope_add_residual(float* resid, float* delta, int centre, float* ln, const float* w, const float* b,
                            ptrdiff_t rows, int cols, float eps);
+// saescope_bias_relu sets each row of x to max(x + bias, 0) (bias may be
+// null); NaN stays NaN, for the scan to report it.
+void saescope_bias_relu(float* x, const float* bias, ptrdiff_t rows, int cols);
 #endif

@@ -69,3 +69,12 @@ func addResidualRows(resid, delta []float32, centre bool, ln, w, b []float32, ro
 	}
 	C.saescope_add_residual(fptr(resid), fptr(delta), c, fptr(ln), fptr(w), fptr(b), C.ptrdiff_t(rows), C.int(cols), C.float(eps))
 }
+
+// biasReLURows sets each row of rows×cols x to max(x + bias, 0) (bias may
+// be nil).
+func biasReLURows(x, bias []float32, rows, cols int) {
+	if rows == 0 {
+		return
+	}
+	C.saescope_bias_relu(fptr(x), fptr(bias), C.ptrdiff_t(rows), C.int(cols))
+}

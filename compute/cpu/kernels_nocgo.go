@@ -21,3 +21,5 @@ func centerRows(x []float32, rows, cols int) { centerRowsGo(x, rows, cols) }
 func addResidualRows(resid, delta []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32) {
 	addResidualRowsGo(resid, delta, centre, ln, w, b, rows, cols, eps)
 }
+
+func biasReLURows(x, bias []float32, rows, cols int) { biasReLURowsGo(x, bias, rows, cols) }
