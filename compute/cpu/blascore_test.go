@@ -57,8 +57,11 @@ func TestOpenBLASRunsTheCPUsKernels(t *testing.T) {
 		want = "SkylakeX"
 	}
 	t.Logf("OpenBLAS runs %s kernels (this CPU: %s or newer)", core, want)
-	if os.Getenv("OPENBLAS_CORETYPE") != "" {
+	if _, set := os.LookupEnv("OPENBLAS_CORETYPE"); set {
 		t.Fatal("loading OpenBLAS left OPENBLAS_CORETYPE in the environment")
+	}
+	if os.Getenv("OPENBLAS_THREAD_TIMEOUT") == "4" { // the value loading sets
+		t.Fatal("loading OpenBLAS left OPENBLAS_THREAD_TIMEOUT in the environment")
 	}
 	b, err := New(BLASOpenBLAS)
 	if err != nil {

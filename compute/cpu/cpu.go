@@ -209,9 +209,11 @@ func (b *Backend) MatMul(dst, a, w, bias compute.Tensor) {
 func (b *Backend) matMul(d, x, y hostMat, bias []float32) {
 	beta := float32(0)
 	if bias != nil {
-		for i := 0; i < d.rows; i++ {
-			copy(d.data[i*d.cols:(i+1)*d.cols], bias)
-		}
+		parallel(d.rows, d.cols, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				copy(d.data[i*d.cols:(i+1)*d.cols], bias)
+			}
+		})
 		beta = 1
 	}
 	b.gemm.Sgemm(blas.NoTrans, blas.NoTrans, x.rows, y.cols, x.cols, 1, x.data, x.cols, y.data, y.cols, beta, d.data, d.cols)

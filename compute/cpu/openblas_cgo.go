@@ -38,21 +38,16 @@ static const char* saescope_corename(void) {
 	return f ? f() : "";
 }
 
-// saescope_reload_openblas closes the library and opens name again with
-// OPENBLAS_CORETYPE=want, which a DYNAMIC_ARCH build reads when it loads,
-// then takes the variable out of the environment again (the caller only
-// asks when it was not set).
-static int saescope_reload_openblas(const char* name, const char* want) {
+// saescope_reopen closes the library and opens name again (for it to read
+// the environment again when it loads).
+static int saescope_reopen(const char* name) {
 	if (p_handle) {
 		dlclose(p_handle);
 		p_handle = NULL;
 		p_sgemm = NULL;
 		p_set_threads = NULL;
 	}
-	setenv("OPENBLAS_CORETYPE", want, 1);
-	int ok = saescope_open(name);
-	unsetenv("OPENBLAS_CORETYPE");
-	return ok;
+	return saescope_open(name);
 }
 
 // saescope_cpu_core names the OpenBLAS core whose kernels this CPU runs
@@ -104,31 +99,46 @@ var (
 // The dlopen happens once per process; the library stays loaded.
 func loadOpenBLAS() string {
 	openBLASOnce.Do(func() {
+		// OpenBLAS' idle threads spin, yielding, for 2^28 cycles after each
+		// product (a tenth of a second): between the products of a block
+		// they took a core from the attention and LayerNorm workers (7% of
+		// a scan's CPU time was sched_yield). 2^4 cycles: they sleep at
+		// once, and waking them costs microseconds per product.
+		if _, set := os.LookupEnv("OPENBLAS_THREAD_TIMEOUT"); !set {
+			os.Setenv("OPENBLAS_THREAD_TIMEOUT", "4")
+			defer os.Unsetenv("OPENBLAS_THREAD_TIMEOUT")
+		}
 		for _, name := range []string{"libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0"} {
-			cname := C.CString(name)
-			ok := C.saescope_open(cname)
-			if ok == 1 {
-				openBLASName = name
-				openBLASCore = C.GoString(C.saescope_corename())
-				if want := betterCore(openBLASCore, C.GoString(C.saescope_cpu_core()), os.Getenv("OPENBLAS_CORETYPE") != ""); want != "" {
-					cwant := C.CString(want)
-					if C.saescope_reload_openblas(cname, cwant) == 1 {
-						openBLASCore = C.GoString(C.saescope_corename())
-					} else {
-						openBLASName = ""
-					}
-					C.free(unsafe.Pointer(cwant))
-				}
-				C.free(unsafe.Pointer(cname))
-				if openBLASName != "" {
-					return
-				}
-				continue
+			if openBLASName, openBLASCore = openLibrary(name); openBLASName != "" {
+				return
 			}
-			C.free(unsafe.Pointer(cname))
 		}
 	})
 	return openBLASName
+}
+
+// openLibrary opens the BLAS library name and returns its name and core,
+// or "" when it cannot be used. A DYNAMIC_ARCH OpenBLAS that chose an old
+// core on a newer CPU is opened again with OPENBLAS_CORETYPE set to the
+// CPU's (betterCore), which it reads when it loads.
+func openLibrary(name string) (string, string) {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	if C.saescope_open(cname) != 1 {
+		return "", ""
+	}
+	core := C.GoString(C.saescope_corename())
+	_, userSet := os.LookupEnv("OPENBLAS_CORETYPE")
+	want := betterCore(core, C.GoString(C.saescope_cpu_core()), userSet)
+	if want == "" {
+		return name, core
+	}
+	os.Setenv("OPENBLAS_CORETYPE", want)
+	defer os.Unsetenv("OPENBLAS_CORETYPE")
+	if C.saescope_reopen(cname) != 1 {
+		return "", ""
+	}
+	return name, C.GoString(C.saescope_corename())
 }
 
 // blasCore is the kernel family the loaded OpenBLAS uses ("" when none is
