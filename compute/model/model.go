@@ -431,12 +431,11 @@ func (p *pass) block(li int) error {
 	if err := hook(hookname.AttnZ, a.z); err != nil {
 		return err
 	}
+	be.MatMul(a.attnOut, a.z, l.oW, l.oB)
 	if p.fused != nil && !wants(hookname.AttnOut) && !wants(hookname.ResidMid) && !wants(hookname.LN2Normalized) {
 		// centring, the residual write and ln_2 in one pass
-		be.MatMul(a.attnOut, a.z, l.oW, l.oB)
 		p.fused.AddResidual(a.resid, a.attnOut, p.centre, a.ln, l.ln2W, l.ln2B, p.eps)
 	} else {
-		be.MatMul(a.attnOut, a.z, l.oW, l.oB)
 		p.centreRows(a.attnOut)
 		if err := hook(hookname.AttnOut, a.attnOut); err != nil {
 			return err
@@ -459,10 +458,10 @@ func (p *pass) block(li int) error {
 	if err := hook(hookname.MLPPost, a.hidden); err != nil {
 		return err
 	}
+	be.MatMul(a.mlpOut, a.hidden, l.projW, l.projB)
 	if p.fused != nil && !wants(hookname.MLPOut) {
 		// centring, the residual write and, when the next block runs and
 		// nobody sees its residual input, its ln_1
-		be.MatMul(a.mlpOut, a.hidden, l.projW, l.projB)
 		next := hookname.Hook{Layer: li + 1, Point: hookname.ResidPre}
 		if li+1 < len(p.m.layers) && !wants(hookname.ResidPost) && !p.wants(next) {
 			nl := &p.m.layers[li+1]
@@ -473,7 +472,6 @@ func (p *pass) block(li int) error {
 		}
 		return hook(hookname.ResidPost, a.resid)
 	}
-	be.MatMul(a.mlpOut, a.hidden, l.projW, l.projB)
 	p.centreRows(a.mlpOut)
 	if err := hook(hookname.MLPOut, a.mlpOut); err != nil {
 		return err
