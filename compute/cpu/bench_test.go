@@ -91,3 +91,29 @@ func BenchmarkCrossEntropy(b *testing.B) {
 		be.CrossEntropy(loss, logits, targets)
 	}
 }
+
+// BenchmarkModelShapes times the products of a GPT-2 small scan at batch
+// 32×128, each with its bias as the model passes it, against which the
+// 4096×768×3072 figure of BenchmarkSGEMM (and of `bench`) is the
+// reference: qkv, attention output, MLP in, MLP out, and a 6144-feature
+// SAE encode.
+func BenchmarkModelShapes(b *testing.B) {
+	be, err := New(BLASOpenBLAS)
+	if err != nil {
+		b.Skip(err)
+	}
+	for _, s := range []struct {
+		name    string
+		m, k, n int
+	}{{"qkv", 4096, 768, 2304}, {"o", 4096, 768, 768}, {"fc", 4096, 768, 3072}, {"proj", 4096, 3072, 768}, {"encode", 4096, 768, 6144}} {
+		b.Run(s.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(4, 4))
+			x, w, bias := randMat(rng, s.m, s.k, 1), randMat(rng, s.k, s.n, 1), randMat(rng, 1, s.n, 1)
+			dst := be.Alloc(s.m, s.n)
+			for b.Loop() {
+				be.MatMul(dst, x, w, bias)
+			}
+			b.ReportMetric(2*float64(s.m*s.k*s.n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+		})
+	}
+}

@@ -317,6 +317,7 @@ func (b *Backend) GeluNew(x compute.Tensor) {
 const (
 	attnRows = 32
 	attnTile = 1 << 18
+	qkTile   = 1024
 )
 
 // CausalAttention implements compute.Backend. Each (sequence, head) pair
@@ -330,6 +331,11 @@ func (b *Backend) CausalAttention(dst, qkv compute.Tensor, batch, seq, heads int
 	ld := in.cols // 3·d
 	scale := float32(1 / math.Sqrt(float64(dh)))
 	keys := max(1, attnTile/(attnRows*dh)) // key positions per tile
+	// Q·Kᵀ is a transposed product for OpenBLAS, whose small-matrix kernel
+	// takes it only for outputs of at most ~1200 values: its tiles have
+	// fewer rows (8 of 128 keys at d_head 64; 1.5× faster than 32 rows
+	// through the general kernel and its packing)
+	qkRows := max(1, min(attnRows, qkTile/keys))
 	pairs := batch * heads
 	workers := max(1, min(runtime.GOMAXPROCS(0), pairs))
 	var next atomic.Int64
@@ -350,8 +356,8 @@ func (b *Backend) CausalAttention(dst, qkv compute.Tensor, batch, seq, heads int
 				v := in.data[base+2*dm+h*dh:]
 				out := z.data[bi*seq*dm+h*dh:]
 				// scores[i][j] for j ≤ i: the rows' tiles reach the last row's key
-				for r0 := 0; r0 < seq; r0 += attnRows {
-					rows := min(attnRows, seq-r0)
+				for r0 := 0; r0 < seq; r0 += qkRows {
+					rows := min(qkRows, seq-r0)
 					for c0 := 0; c0 < r0+rows; c0 += keys {
 						cols := min(keys, r0+rows-c0)
 						b.gemm.Sgemm(blas.NoTrans, blas.Trans, rows, cols, dh, scale, q[r0*ld:], ld, k[c0*ld:], ld, 0, scores[r0*seq+c0:], seq)

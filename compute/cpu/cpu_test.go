@@ -126,9 +126,10 @@ func TestLayerNormAndCenter(t *testing.T) {
 
 func TestCausalAttentionAgainstNaive(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
-	// shapes: one tile; several row tiles, the last partial (70 = 32+32+6
-	// query rows, d_head 64 as GPT-2); and key tiles of 2 positions (d_head
-	// 4096: 2^18 / (32·4096)), so that every tiling path is compared
+	// shapes: one tile (Q·Kᵀ a row at a time: 2048 keys per tile at d_head
+	// 4); several row tiles, the last partial (70 = 32+32+6 query rows, and
+	// 8·8+6 for Q·Kᵀ, d_head 64 as GPT-2); and key tiles of 2 positions
+	// (d_head 4096: 2^18 / (32·4096)), so that every tiling path is compared
 	for _, sh := range []struct{ B, T, H, D int }{{2, 7, 3, 12}, {2, 70, 2, 128}, {1, 45, 1, 4096}} {
 		testCausalAttention(t, rng, sh.B, sh.T, sh.H, sh.D)
 	}
