@@ -86,13 +86,23 @@ type HostData interface {
 // ResidualAdder is implemented by backends with a fused kernel for the
 // elementwise work between a block's matrix products, which the model
 // uses where no hook needs the values in between (the CPU backend: one pass
-// over the rows instead of three). Its results are those of CenterRows,
-// Add and LayerNorm one after another, to the bit.
+// over the rows instead of four). Its results are those of MatMul's bias,
+// CenterRows, Add and LayerNorm one after another, to the bit.
 type ResidualAdder interface {
-	// AddResidual centres each row of delta over its columns when centre,
-	// adds delta to resid and, when ln is not nil, sets
-	// ln = LayerNorm(resid)·w + lnBias.
-	AddResidual(resid, delta Tensor, centre bool, ln, w, lnBias Tensor, eps float32)
+	// AddResidual adds bias (when not nil) to each row of delta, the
+	// output of a MatMul made without it; centres each row of delta over
+	// its columns when centre; adds delta to resid and, when ln is not
+	// nil, sets ln = LayerNorm(resid)·w + lnBias.
+	AddResidual(resid, delta, bias Tensor, centre bool, ln, w, lnBias Tensor, eps float32)
+}
+
+// BiasGeluer is implemented by backends that add a product's bias and
+// apply gelu_new in one pass (the CPU backend), which the model uses on
+// the MLP's first product, made without its bias. Its results are those
+// of MatMul's bias, then GeluNew, to the bit.
+type BiasGeluer interface {
+	// BiasGeluNew sets x to gelu_new(x + bias), bias broadcast over rows.
+	BiasGeluNew(x, bias Tensor)
 }
 
 // SparseReader is implemented by backends that can compact a matrix on the

@@ -207,16 +207,15 @@ func (b *Backend) MatMul(dst, a, w, bias compute.Tensor) {
 
 // matMul sets d = x·y, plus bias broadcast over rows when bias is not nil.
 func (b *Backend) matMul(d, x, y hostMat, bias []float32) {
-	beta := float32(0)
+	b.gemm.Sgemm(blas.NoTrans, blas.NoTrans, x.rows, y.cols, x.cols, 1, x.data, x.cols, y.data, y.cols, 0, d.data, d.cols)
 	if bias != nil {
+		// added after the product (not copied into dst for it to add): so
+		// the sums are those of the fused kernels, which take the bias
+		// with the next elementwise step (BiasGeluNew, AddResidual)
 		parallel(d.rows, d.cols, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				copy(d.data[i*d.cols:(i+1)*d.cols], bias)
-			}
+			addBiasRows(d.data[lo*d.cols:hi*d.cols], bias, hi-lo, d.cols)
 		})
-		beta = 1
 	}
-	b.gemm.Sgemm(blas.NoTrans, blas.NoTrans, x.rows, y.cols, x.cols, 1, x.data, x.cols, y.data, y.cols, beta, d.data, d.cols)
 }
 
 // MatMulTransB implements compute.Backend.

@@ -7,11 +7,14 @@ import (
 )
 
 // AddResidual implements compute.ResidualAdder.
-func (b *Backend) AddResidual(resid, delta compute.Tensor, centre bool, ln, w, lnBias compute.Tensor, eps float32) {
+func (b *Backend) AddResidual(resid, delta, bias compute.Tensor, centre bool, ln, w, lnBias compute.Tensor, eps float32) {
 	r, d := host(resid), host(delta)
-	var lv, wv, lbv []float32
+	var lv, wv, lbv, bv []float32
 	if ln != nil {
 		lv, wv, lbv = host(ln).data, host(w).data, host(lnBias).data
+	}
+	if bias != nil {
+		bv = host(bias).data
 	}
 	n := r.cols
 	parallel(r.rows, 4*n, func(lo, hi int) {
@@ -19,7 +22,19 @@ func (b *Backend) AddResidual(resid, delta compute.Tensor, centre bool, ln, w, l
 		if lv != nil {
 			l = lv[lo*n : hi*n]
 		}
-		addResidualRows(r.data[lo*n:hi*n], d.data[lo*n:hi*n], centre, l, wv, lbv, hi-lo, n, eps)
+		addResidualRows(r.data[lo*n:hi*n], d.data[lo*n:hi*n], bv, centre, l, wv, lbv, hi-lo, n, eps)
+	})
+}
+
+// BiasGeluNew implements compute.BiasGeluer.
+func (b *Backend) BiasGeluNew(x, bias compute.Tensor) {
+	if bias == nil {
+		b.GeluNew(x)
+		return
+	}
+	m, bv := host(x), host(bias).data
+	parallel(m.rows, 8*m.cols, func(lo, hi int) {
+		biasGeluRows(m.data[lo*m.cols:hi*m.cols], bv, hi-lo, m.cols)
 	})
 }
 
@@ -64,11 +79,14 @@ func centerRowsGo(x []float32, rows, cols int) {
 	}
 }
 
-// addResidualRowsGo is addResidualRows in Go, with centerRowsGo's and
-// layerNormRowsGo's arithmetic.
-func addResidualRowsGo(resid, delta []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32) {
+// addResidualRowsGo is addResidualRows in Go, with addBiasRowsGo's,
+// centerRowsGo's and layerNormRowsGo's arithmetic.
+func addResidualRowsGo(resid, delta, bias []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32) {
 	for i := 0; i < rows; i++ {
 		r, d := resid[i*cols:(i+1)*cols], delta[i*cols:(i+1)*cols]
+		if bias != nil {
+			addBiasRowsGo(d, bias, 1, cols)
+		}
 		if centre {
 			centerRowsGo(d, 1, cols)
 		}
@@ -77,6 +95,26 @@ func addResidualRowsGo(resid, delta []float32, centre bool, ln, w, b []float32, 
 		}
 		if ln != nil {
 			layerNormRowsGo(r, ln[i*cols:(i+1)*cols], w, b, 1, cols, eps)
+		}
+	}
+}
+
+// addBiasRowsGo is addBiasRows in Go.
+func addBiasRowsGo(x, bias []float32, rows, cols int) {
+	for i := 0; i < rows; i++ {
+		r := x[i*cols : (i+1)*cols]
+		for j := range r {
+			r[j] += bias[j]
+		}
+	}
+}
+
+// biasGeluRowsGo is biasGeluRows in Go.
+func biasGeluRowsGo(x, bias []float32, rows, cols int) {
+	for i := 0; i < rows; i++ {
+		r := x[i*cols : (i+1)*cols]
+		for j := range r {
+			r[j] = geluNew(r[j] + bias[j])
 		}
 	}
 }

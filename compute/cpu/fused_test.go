@@ -39,7 +39,7 @@ func f64(v []float32) []float64 {
 // Go, and the backend's methods (rows split across cores).
 type fusedVariant struct {
 	name   string
-	add    func(resid, delta []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32)
+	add    func(resid, delta, bias []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32)
 	center func(x []float32, rows, cols int)
 	layerN func(x, out, w, b []float32, rows, cols int, eps float32)
 }
@@ -49,12 +49,15 @@ func fusedVariants() []fusedVariant {
 	return []fusedVariant{
 		{"kernel", addResidualRows, centerRows, layerNormRows},
 		{"go", addResidualRowsGo, centerRowsGo, layerNormRowsGo},
-		{"backend", func(resid, delta []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32) {
-			var lm, wm, lbm compute.Tensor // nil interfaces where not given
+		{"backend", func(resid, delta, bias []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32) {
+			var lm, wm, lbm, bm compute.Tensor // nil interfaces where not given
 			if ln != nil {
 				lm, wm, lbm = NewMat(ln, rows, cols), NewMat(w, 1, cols), NewMat(b, 1, cols)
 			}
-			be.AddResidual(NewMat(resid, rows, cols), NewMat(delta, rows, cols), centre, lm, wm, lbm, eps)
+			if bias != nil {
+				bm = NewMat(bias, 1, cols)
+			}
+			be.AddResidual(NewMat(resid, rows, cols), NewMat(delta, rows, cols), bm, centre, lm, wm, lbm, eps)
 		}, func(x []float32, rows, cols int) {
 			be.CenterRows(NewMat(x, rows, cols))
 		}, func(x, out, w, b []float32, rows, cols int, eps float32) {
@@ -77,9 +80,10 @@ func residualCase(rng *rand.Rand, rows, cols int) (resid, delta, w, b []float32)
 	return resid, delta, randMat(rng, 1, cols, 1).Data(), randMat(rng, 1, cols, 1).Data()
 }
 
-// TestFusedResidualAgainstFloat64 checks the fused residual write (centre,
-// add, LayerNorm), centring and LayerNorm against float64 computations, on
-// widths that are and are not a multiple of the 16 partial sums (768, 37).
+// TestFusedResidualAgainstFloat64 checks the fused residual write (the
+// product's bias, centre, add, LayerNorm), centring and LayerNorm against
+// float64 computations, on widths that are and are not a multiple of the
+// 16 partial sums (768, 37).
 func TestFusedResidualAgainstFloat64(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	const eps = 1e-5
@@ -92,14 +96,22 @@ func TestFusedResidualAgainstFloat64(t *testing.T) {
 			for _, centre := range []bool{true, false} {
 				for _, withLN := range []bool{true, false} {
 					resid, delta, w, b := residualCase(rng, rows, cols)
-					var ln []float32
+					var ln, bias []float32
 					if withLN {
 						ln = make([]float32, rows*cols)
 					}
+					if centre == withLN { // with and without the product's bias, centred or not
+						bias = randMat(rng, 1, cols, 1).Data()
+					}
 					r0, d0 := f64(resid), f64(delta)
-					v.add(resid, delta, centre, ln, w, b, rows, cols, eps)
+					v.add(resid, delta, bias, centre, ln, w, b, rows, cols, eps)
 					for i := 0; i < rows; i++ {
 						d := d0[i*cols : (i+1)*cols]
+						for j := range d {
+							if bias != nil {
+								d[j] += float64(bias[j])
+							}
+						}
 						if centre {
 							var m float64
 							for _, a := range d {
@@ -179,45 +191,103 @@ func x0f(v []float64) []float32 {
 // TestFusedResidualSameBitsAsSeparate: the model takes the fused path
 // only where no hook looks between the steps, so a pass observed at more
 // hooks (an SAE scanned alone or with others, a brute-force check) must
-// give the same bits: the fused write equals CenterRows, Add and LayerNorm
-// one after another, exactly.
+// give the same bits: a product made without its bias, then the fused
+// write taking the bias, equals the product with its bias, CenterRows, Add
+// and LayerNorm one after another, exactly.
 func TestFusedResidualSameBitsAsSeparate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 8))
-	be, _ := New(BLASGonum)
-	const rows, eps = 300, 1e-5
-	for _, cols := range []int{768, 37} {
-		for _, centre := range []bool{true, false} {
-			resid, delta, w, b := residualCase(rng, rows, cols)
-			r2, d2 := slices.Clone(resid), slices.Clone(delta)
-			ln, ln2 := make([]float32, rows*cols), make([]float32, rows*cols)
-			be.AddResidual(NewMat(resid, rows, cols), NewMat(delta, rows, cols), centre, NewMat(ln, rows, cols), NewMat(w, 1, cols), NewMat(b, 1, cols), eps)
-			if centre {
-				be.CenterRows(NewMat(d2, rows, cols))
-			}
-			be.Add(NewMat(r2, rows, cols), NewMat(r2, rows, cols), NewMat(d2, rows, cols))
-			be.LayerNorm(NewMat(ln2, rows, cols), NewMat(r2, rows, cols), NewMat(w, 1, cols), NewMat(b, 1, cols), eps)
-			for name, pair := range map[string][2][]float32{"delta": {delta, d2}, "resid": {resid, r2}, "ln": {ln, ln2}} {
-				for i := range pair[0] {
-					if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
-						t.Fatalf("cols %d centre %v: fused %s[%d] = %g, separate steps %g", cols, centre, name, i, pair[0][i], pair[1][i])
+	const rows, k, eps = 300, 40, 1e-5
+	for _, choice := range []BLAS{BLASGonum, BLASOpenBLAS} {
+		be, err := New(choice)
+		if err != nil {
+			t.Logf("%s: %v", choice, err)
+			continue
+		}
+		for _, cols := range []int{768, 37} {
+			for _, centre := range []bool{true, false} {
+				resid, _, w, b := residualCase(rng, rows, cols)
+				x, wo, bo := randMat(rng, rows, k, 1), randMat(rng, k, cols, 0.3), randMat(rng, 1, cols, 1)
+				r2 := slices.Clone(resid)
+				delta, d2 := make([]float32, rows*cols), make([]float32, rows*cols)
+				ln, ln2 := make([]float32, rows*cols), make([]float32, rows*cols)
+				be.MatMul(NewMat(delta, rows, cols), x, wo, nil)
+				be.AddResidual(NewMat(resid, rows, cols), NewMat(delta, rows, cols), bo, centre, NewMat(ln, rows, cols), NewMat(w, 1, cols), NewMat(b, 1, cols), eps)
+				be.MatMul(NewMat(d2, rows, cols), x, wo, bo)
+				if centre {
+					be.CenterRows(NewMat(d2, rows, cols))
+				}
+				be.Add(NewMat(r2, rows, cols), NewMat(r2, rows, cols), NewMat(d2, rows, cols))
+				be.LayerNorm(NewMat(ln2, rows, cols), NewMat(r2, rows, cols), NewMat(w, 1, cols), NewMat(b, 1, cols), eps)
+				for name, pair := range map[string][2][]float32{"delta": {delta, d2}, "resid": {resid, r2}, "ln": {ln, ln2}} {
+					for i := range pair[0] {
+						if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
+							t.Fatalf("%s cols %d centre %v: fused %s[%d] = %g, separate steps %g", choice, cols, centre, name, i, pair[0][i], pair[1][i])
+						}
 					}
 				}
-			}
-			// and the Go kernels among themselves (builds without cgo)
-			resid, delta, w, b = residualCase(rng, 2, cols)
-			r2, d2 = slices.Clone(resid), slices.Clone(delta)
-			addResidualRowsGo(resid, delta, centre, ln[:2*cols], w, b, 2, cols, eps)
-			if centre {
-				centerRowsGo(d2, 2, cols)
-			}
-			for i := range r2 {
-				r2[i] += d2[i]
-			}
-			layerNormRowsGo(r2, ln2[:2*cols], w, b, 2, cols, eps)
-			if !slices.Equal(resid, r2) || !slices.Equal(delta, d2) || !slices.Equal(ln[:2*cols], ln2[:2*cols]) {
-				t.Fatalf("cols %d centre %v: the Go fused write differs from its separate steps", cols, centre)
+				// and the Go kernels among themselves (builds without cgo)
+				resid, delta, w, b = residualCase(rng, 2, cols)
+				r2, d2 = slices.Clone(resid), slices.Clone(delta)
+				addResidualRowsGo(resid, delta, bo.Data(), centre, ln[:2*cols], w, b, 2, cols, eps)
+				addBiasRowsGo(d2, bo.Data(), 2, cols)
+				if centre {
+					centerRowsGo(d2, 2, cols)
+				}
+				for i := range r2 {
+					r2[i] += d2[i]
+				}
+				layerNormRowsGo(r2, ln2[:2*cols], w, b, 2, cols, eps)
+				if !slices.Equal(resid, r2) || !slices.Equal(delta, d2) || !slices.Equal(ln[:2*cols], ln2[:2*cols]) {
+					t.Fatalf("cols %d centre %v: the Go fused write differs from its separate steps", cols, centre)
+				}
 			}
 		}
+	}
+}
+
+// TestBiasGeluSameBitsAsSeparate: the MLP's first product made without
+// its bias, then BiasGeluNew, equals the product with its bias, then
+// GeluNew, to the bit (the model fuses where nothing observes between
+// them); and the C kernel against gelu_new's tanh form in float64.
+func TestBiasGeluSameBitsAsSeparate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 10))
+	const rows, k = 300, 40
+	for _, choice := range []BLAS{BLASGonum, BLASOpenBLAS} {
+		be, err := New(choice)
+		if err != nil {
+			t.Logf("%s: %v", choice, err)
+			continue
+		}
+		for _, cols := range []int{3072, 37} {
+			x, wi, bi := randMat(rng, rows, k, 1), randMat(rng, k, cols, 0.5), randMat(rng, 1, cols, 1)
+			a, b := be.Alloc(rows, cols).(*Mat), be.Alloc(rows, cols).(*Mat)
+			be.MatMul(a, x, wi, nil)
+			be.BiasGeluNew(a, bi)
+			be.MatMul(b, x, wi, bi)
+			pre := slices.Clone(b.Data())
+			be.GeluNew(b)
+			for i, v := range a.Data() {
+				if math.Float32bits(v) != math.Float32bits(b.Data()[i]) {
+					t.Fatalf("%s cols %d: fused [%d] = %g, separate %g", choice, cols, i, v, b.Data()[i])
+				}
+				p := float64(pre[i])
+				want := 0.5 * p * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(p+0.044715*p*p*p)))
+				if math.Abs(float64(v)-want) > 2e-6*math.Max(1, math.Abs(want)) {
+					t.Fatalf("%s cols %d: gelu_new(%g) = %g, want %g", choice, cols, p, v, want)
+				}
+			}
+		}
+	}
+	// the Go kernels among themselves
+	x, bias := randMat(rng, 3, 37, 2).Data(), randMat(rng, 1, 37, 1).Data()
+	y := slices.Clone(x)
+	biasGeluRowsGo(x, bias, 3, 37)
+	addBiasRowsGo(y, bias, 3, 37)
+	for i, v := range y {
+		y[i] = geluNew(v)
+	}
+	if !slices.Equal(x, y) {
+		t.Fatal("the Go bias + gelu_new differs from its separate steps")
 	}
 }
 

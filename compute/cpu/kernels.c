@@ -24,6 +24,26 @@ static inline float saescope_expf(float x) {
 }
 
 SAESCOPE_CLONES
+void saescope_bias_gelu_new(float* x, const float* bias, ptrdiff_t rows, int cols) {
+	for (ptrdiff_t i = 0; i < rows; i++) {
+		float* r = x + i * cols;
+		for (int j = 0; j < cols; j++) {
+			float v = r[j] + bias[j];
+			float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+			r[j] = v / (1.0f + saescope_expf(-2.0f * u));
+		}
+	}
+}
+
+SAESCOPE_CLONES
+void saescope_add_bias(float* x, const float* bias, ptrdiff_t rows, int cols) {
+	for (ptrdiff_t i = 0; i < rows; i++) {
+		float* r = x + i * cols;
+		for (int j = 0; j < cols; j++) r[j] += bias[j];
+	}
+}
+
+SAESCOPE_CLONES
 void saescope_gelu_new(float* x, ptrdiff_t n) {
 	// 0.5·x·(1 + tanh(u)) = x·sigmoid(2u), u = sqrt(2/pi)·(x + 0.044715·x³)
 	// (the division is cheaper here than a reciprocal by Newton steps:
@@ -155,11 +175,13 @@ void saescope_center_rows(float* x, ptrdiff_t rows, int cols) {
 }
 
 SAESCOPE_CLONES
-void saescope_add_residual(float* resid, float* delta, int centre, float* ln, const float* w, const float* b,
-                           ptrdiff_t rows, int cols, float eps) {
+void saescope_add_residual(float* resid, float* delta, const float* bias, int centre, float* ln, const float* w,
+                           const float* b, ptrdiff_t rows, int cols, float eps) {
 	for (ptrdiff_t i = 0; i < rows; i++) {
 		float* r = resid + i * cols;
 		float* d = delta + i * cols;
+		if (bias)
+			for (int j = 0; j < cols; j++) d[j] += bias[j];
 		if (centre) {
 			float mean = saescope_row_mean(d, cols);
 			for (int j = 0; j < cols; j++) d[j] -= mean;

@@ -7,6 +7,13 @@
 // saescope_gelu_new applies gelu_new in place to x[0..n).
 void saescope_gelu_new(float* x, ptrdiff_t n);
 
+// saescope_bias_gelu_new sets each row of x to gelu_new(x + bias): the
+// same arithmetic as saescope_add_bias, then saescope_gelu_new.
+void saescope_bias_gelu_new(float* x, const float* bias, ptrdiff_t rows, int cols);
+
+// saescope_add_bias adds bias to each row of x.
+void saescope_add_bias(float* x, const float* bias, ptrdiff_t rows, int cols);
+
 // saescope_causal_softmax turns each row i of a seq×seq score matrix into
 // softmax over columns 0..i and zeroes columns i+1..seq-1.
 void saescope_causal_softmax(float* s, int seq);
@@ -22,14 +29,14 @@ void saescope_layernorm(const float* x, float* out, const float* w, const float*
 // saescope_center_rows subtracts from each row of x its mean.
 void saescope_center_rows(float* x, ptrdiff_t rows, int cols);
 
-// saescope_add_residual centres each row of delta over its columns when
-// centre, adds it to resid, and, when ln is not null, writes
+// saescope_add_residual adds bias (when not null) to each row of delta,
+// centres each row of delta over its columns when centre, adds it to resid, and, when ln is not null, writes
 // LayerNorm(resid)·w + b into ln: a write into the residual stream and the
 // next LayerNorm in one pass over the rows, with the same arithmetic as
 // saescope_center_rows, an addition and saescope_layernorm one after
 // another.
-void saescope_add_residual(float* resid, float* delta, int centre, float* ln, const float* w, const float* b,
-                           ptrdiff_t rows, int cols, float eps);
+void saescope_add_residual(float* resid, float* delta, const float* bias, int centre, float* ln, const float* w,
+                           const float* b, ptrdiff_t rows, int cols, float eps);
 // saescope_bias_relu sets each row of x to max(x + bias, 0) (bias may be
 // null); NaN stays NaN, for the scan to report it.
 void saescope_bias_relu(float* x, const float* bias, ptrdiff_t rows, int cols);

@@ -59,7 +59,7 @@ func centerRows(x []float32, rows, cols int) {
 
 // addResidualRows centres delta's rows when centre, adds delta to resid
 // and, when ln is not nil, writes LayerNorm(resid)·w + b into ln.
-func addResidualRows(resid, delta []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32) {
+func addResidualRows(resid, delta, bias []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32) {
 	if rows == 0 {
 		return
 	}
@@ -67,7 +67,24 @@ func addResidualRows(resid, delta []float32, centre bool, ln, w, b []float32, ro
 	if centre {
 		c = 1
 	}
-	C.saescope_add_residual(fptr(resid), fptr(delta), c, fptr(ln), fptr(w), fptr(b), C.ptrdiff_t(rows), C.int(cols), C.float(eps))
+	C.saescope_add_residual(fptr(resid), fptr(delta), fptr(bias), c, fptr(ln), fptr(w), fptr(b), C.ptrdiff_t(rows), C.int(cols), C.float(eps))
+}
+
+// addBiasRows adds bias to each row of rows×cols x.
+func addBiasRows(x, bias []float32, rows, cols int) {
+	if rows == 0 {
+		return
+	}
+	C.saescope_add_bias(fptr(x), fptr(bias), C.ptrdiff_t(rows), C.int(cols))
+}
+
+// biasGeluRows sets each row of rows×cols x to gelu_new(x + bias), with
+// addBiasRows' and geluSlice's arithmetic.
+func biasGeluRows(x, bias []float32, rows, cols int) {
+	if rows == 0 {
+		return
+	}
+	C.saescope_bias_gelu_new(fptr(x), fptr(bias), C.ptrdiff_t(rows), C.int(cols))
 }
 
 // biasReLURows sets each row of rows×cols x to max(x + bias, 0) (bias may

@@ -18,8 +18,12 @@ func layerNormRows(x, out, w, b []float32, rows, cols int, eps float32) {
 
 func centerRows(x []float32, rows, cols int) { centerRowsGo(x, rows, cols) }
 
-func addResidualRows(resid, delta []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32) {
-	addResidualRowsGo(resid, delta, centre, ln, w, b, rows, cols, eps)
+func addResidualRows(resid, delta, bias []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32) {
+	addResidualRowsGo(resid, delta, bias, centre, ln, w, b, rows, cols, eps)
 }
+
+func addBiasRows(x, bias []float32, rows, cols int) { addBiasRowsGo(x, bias, rows, cols) }
+
+func biasGeluRows(x, bias []float32, rows, cols int) { biasGeluRowsGo(x, bias, rows, cols) }
 
 func biasReLURows(x, bias []float32, rows, cols int) { biasReLURowsGo(x, bias, rows, cols) }

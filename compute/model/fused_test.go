@@ -13,29 +13,44 @@ import (
 	"github.com/saescope/saescope/weights/hookname"
 )
 
-// countingAdder passes the backend through and counts fused residual
-// writes.
-type countingAdder struct {
+// countingFuser passes the backend through and counts fused residual
+// writes and fused bias + gelu_new passes.
+type countingFuser struct {
 	compute.Backend
-	fused compute.ResidualAdder
-	n     int
+	fused   compute.ResidualAdder
+	gelu    compute.BiasGeluer
+	n, nGel int
 }
 
-func (c *countingAdder) AddResidual(resid, delta compute.Tensor, centre bool, ln, w, b compute.Tensor, eps float32) {
+func (c *countingFuser) AddResidual(resid, delta, bias compute.Tensor, centre bool, ln, w, b compute.Tensor, eps float32) {
 	c.n++
-	c.fused.AddResidual(resid, delta, centre, ln, w, b, eps)
+	c.fused.AddResidual(resid, delta, bias, centre, ln, w, b, eps)
 }
+
+func (c *countingFuser) BiasGeluNew(x, bias compute.Tensor) {
+	c.nGel++
+	c.gelu.BiasGeluNew(x, bias)
+}
+
+// plainBackend hides the backend's fused kernels: every step separate.
+type plainBackend struct{ compute.Backend }
 
 // A pass observed at a few hooks fuses the residual writes between them
-// (centring, the addition and the next LayerNorm in one kernel); a pass
-// observed everywhere takes the separate steps. Both must give every
-// observed activation and the final residual to the bit, centred or not,
-// with a patch inside the fused stretch's block and stopping early.
+// (the product's bias, centring, the addition and the next LayerNorm in
+// one kernel) and the MLP's bias with gelu_new; a pass observed everywhere
+// on a backend without fused kernels takes every step separately. Both
+// must give every observed activation and the final residual to the bit,
+// centred or not, with a patch inside the fused stretch's block and
+// stopping early.
 func TestFusedPassSameBitsAsObservedEverywhere(t *testing.T) {
 	tokens, B, T, m, be := fixtureModel(t)
 	adder, ok := be.(compute.ResidualAdder)
 	if !ok {
 		t.Fatalf("%s has no fused residual write: nothing to compare", be.Name())
+	}
+	gelu, ok := be.(compute.BiasGeluer)
+	if !ok {
+		t.Fatalf("%s has no fused bias + gelu_new: nothing to compare", be.Name())
 	}
 	ck, err := gpt2.Load(filepath.Join(fixture.Dir(), "tiny-gpt2"))
 	if err != nil {
@@ -46,9 +61,16 @@ func TestFusedPassSameBitsAsObservedEverywhere(t *testing.T) {
 	watch := []hookname.Hook{{Layer: 0, Point: hookname.AttnZ}, {Layer: nl - 1, Point: hookname.MLPPost}}
 	for _, uncentred := range []bool{false, true} {
 		for _, patched := range []bool{false, true} {
-			run := func(at []hookname.Hook, stop *hookname.Hook) (map[string][]float32, []float32, int) {
-				counted := &countingAdder{Backend: be, fused: adder}
-				mm, err := model.New(counted, ck)
+			// run returns what was observed, the final residual and how many
+			// residual writes and gelu passes were fused (-1: none could be)
+			run := func(at []hookname.Hook, stop *hookname.Hook, fuse bool) (map[string][]float32, []float32, int, int) {
+				counted := &countingFuser{Backend: be, fused: adder, gelu: gelu}
+				var mb compute.Backend = counted
+				if !fuse {
+					mb = plainBackend{be}
+					counted.n, counted.nGel = -1, -1
+				}
+				mm, err := model.New(mb, ck)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -72,15 +94,18 @@ func TestFusedPassSameBitsAsObservedEverywhere(t *testing.T) {
 					final = make([]float32, out.Resid.Rows()*out.Resid.Cols())
 					be.Read(out.Resid, final)
 				}
-				return seen, final, counted.n
+				return seen, final, counted.n, counted.nGel
 			}
-			all, allFinal, nAll := run(nil, nil)
-			few, fewFinal, nFew := run(watch, nil)
-			if nAll != 0 {
+			all, allFinal, _, _ := run(nil, nil, false)
+			few, fewFinal, nFew, nGel := run(watch, nil, true)
+			if _, _, nAll, _ := run(nil, nil, true); nAll != 0 {
 				t.Errorf("observed everywhere, the pass fused %d residual writes", nAll)
 			}
 			if nFew == 0 {
 				t.Errorf("observed at %v, the pass fused no residual write", watch)
+			}
+			if nGel != nl {
+				t.Errorf("observed at %v, the pass fused %d of %d layers' bias + gelu_new", watch, nGel, nl)
 			}
 			if !slices.Equal(allFinal, fewFinal) {
 				t.Errorf("uncentred %v patched %v: final residual differs between the fused and the separate passes", uncentred, patched)
@@ -94,7 +119,7 @@ func TestFusedPassSameBitsAsObservedEverywhere(t *testing.T) {
 				}
 			}
 			stop := hookname.Hook{Layer: nl - 1, Point: hookname.ResidPre}
-			early, _, _ := run([]hookname.Hook{stop}, &stop)
+			early, _, _, _ := run([]hookname.Hook{stop}, &stop, true)
 			if !slices.Equal(early[stop.String()], all[stop.String()]) {
 				t.Errorf("uncentred %v patched %v: %s, stopping there, differs from the pass observed everywhere", uncentred, patched, stop)
 			}

@@ -250,6 +250,7 @@ type pass struct {
 	// block's fused residual write already left this block's ln_1 in
 	// acts.ln.
 	fused   compute.ResidualAdder
+	gelu    compute.BiasGeluer
 	lnReady bool
 }
 
@@ -267,6 +268,7 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 	p := &pass{m: m, be: m.be, hooks: hooks, batch: batch, seq: seq, stop: -1,
 		centre: !hooks.Uncentred, eps: float32(cfg.LayerNormEps)}
 	p.fused, _ = m.be.(compute.ResidualAdder)
+	p.gelu, _ = m.be.(compute.BiasGeluer)
 	if h := hooks.StopAfter; h != nil {
 		p.stop = h.Order()
 		if h.Layer >= cfg.NLayer || p.stop < 0 {
@@ -431,11 +433,13 @@ func (p *pass) block(li int) error {
 	if err := hook(hookname.AttnZ, a.z); err != nil {
 		return err
 	}
-	be.MatMul(a.attnOut, a.z, l.oW, l.oB)
 	if p.fused != nil && !wants(hookname.AttnOut) && !wants(hookname.ResidMid) && !wants(hookname.LN2Normalized) {
-		// centring, the residual write and ln_2 in one pass
-		p.fused.AddResidual(a.resid, a.attnOut, p.centre, a.ln, l.ln2W, l.ln2B, p.eps)
+		// the product's bias, centring, the residual write and ln_2 in one
+		// pass
+		be.MatMul(a.attnOut, a.z, l.oW, nil)
+		p.fused.AddResidual(a.resid, a.attnOut, l.oB, p.centre, a.ln, l.ln2W, l.ln2B, p.eps)
 	} else {
+		be.MatMul(a.attnOut, a.z, l.oW, l.oB)
 		p.centreRows(a.attnOut)
 		if err := hook(hookname.AttnOut, a.attnOut); err != nil {
 			return err
@@ -453,25 +457,32 @@ func (p *pass) block(li int) error {
 		}
 		be.LayerNorm(a.ln, a.resid, l.ln2W, l.ln2B, p.eps)
 	}
-	be.MatMul(a.hidden, a.ln, l.fcW, l.fcB)
-	be.GeluNew(a.hidden)
+	if p.gelu != nil {
+		// no hook between the product and gelu_new: the bias in gelu's pass
+		be.MatMul(a.hidden, a.ln, l.fcW, nil)
+		p.gelu.BiasGeluNew(a.hidden, l.fcB)
+	} else {
+		be.MatMul(a.hidden, a.ln, l.fcW, l.fcB)
+		be.GeluNew(a.hidden)
+	}
 	if err := hook(hookname.MLPPost, a.hidden); err != nil {
 		return err
 	}
-	be.MatMul(a.mlpOut, a.hidden, l.projW, l.projB)
 	if p.fused != nil && !wants(hookname.MLPOut) {
-		// centring, the residual write and, when the next block runs and
-		// nobody sees its residual input, its ln_1
+		// the product's bias, centring, the residual write and, when the
+		// next block runs and nobody sees its residual input, its ln_1
+		be.MatMul(a.mlpOut, a.hidden, l.projW, nil)
 		next := hookname.Hook{Layer: li + 1, Point: hookname.ResidPre}
 		if li+1 < len(p.m.layers) && !wants(hookname.ResidPost) && !p.wants(next) {
 			nl := &p.m.layers[li+1]
-			p.fused.AddResidual(a.resid, a.mlpOut, p.centre, a.ln, nl.ln1W, nl.ln1B, p.eps)
+			p.fused.AddResidual(a.resid, a.mlpOut, l.projB, p.centre, a.ln, nl.ln1W, nl.ln1B, p.eps)
 			p.lnReady = true
 		} else {
-			p.fused.AddResidual(a.resid, a.mlpOut, p.centre, nil, nil, nil, p.eps)
+			p.fused.AddResidual(a.resid, a.mlpOut, l.projB, p.centre, nil, nil, nil, p.eps)
 		}
 		return hook(hookname.ResidPost, a.resid)
 	}
+	be.MatMul(a.mlpOut, a.hidden, l.projW, l.projB)
 	p.centreRows(a.mlpOut)
 	if err := hook(hookname.MLPOut, a.mlpOut); err != nil {
 		return err
