@@ -8,12 +8,18 @@ import (
 )
 
 // topK against a sort: the k largest (lower index first among equals),
-// through ReLU, every other entry zero; on random rows with many ties.
+// through ReLU, every other entry zero; on random rows with many ties,
+// short ones with any k and SAE-wide ones (up to 40,000) with a k of at
+// most 64, as TopK SAEs keep, so that the candidates' blocks are many.
 func TestTopKMatchesSort(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for trial := 0; trial < 2000; trial++ {
+	for trial := 0; trial < 2200; trial++ {
 		n := 1 + rng.IntN(300)
 		k := 1 + rng.IntN(n)
+		if trial >= 2000 {
+			n = 1000 + rng.IntN(39000)
+			k = 1 + rng.IntN(64)
+		}
 		h := make([]float32, n)
 		for i := range h {
 			if trial%2 == 0 {
@@ -78,5 +84,20 @@ func TestFamiliesKeepNaN(t *testing.T) {
 	gate(m, []float32{nan, 1, -1})
 	if m[0] == m[0] || m[1] == m[1] || m[2] != 0 {
 		t.Errorf("gate: %v", m)
+	}
+}
+
+// BenchmarkTopK is the TopK step of a 32,768-feature SAE keeping 32, on
+// one row of pre-activations (a standard normal, as a random encoder's).
+func BenchmarkTopK(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	src := make([]float32, 32768)
+	for i := range src {
+		src[i] = float32(rng.NormFloat64())
+	}
+	h, scratch := make([]float32, len(src)), make([]float32, 0, len(src))
+	for b.Loop() {
+		copy(h, src)
+		topK(h, 32, scratch)
 	}
 }
