@@ -73,7 +73,7 @@ func (o *opTimer) Add(dst, a, b compute.Tensor) {
 // product (by name), the SAE encode, attention, the fused elementwise
 // passes and the rest, and the products' rate against the 4096×768×3072
 // SGEMM measured between them (products_fraction_of_sgemm; the best of
-// seven runs, as bench keeps its best). Run it with
+// eight, as bench keeps its best). Run it with
 // -benchtime 1x; it says where the time goes that scan_fraction_of_sgemm
 // does not reach.
 func BenchmarkScanOps(b *testing.B) {
