@@ -107,10 +107,8 @@ func TestFusedResidualAgainstFloat64(t *testing.T) {
 					v.add(resid, delta, bias, centre, ln, w, b, rows, cols, eps)
 					for i := 0; i < rows; i++ {
 						d := d0[i*cols : (i+1)*cols]
-						for j := range d {
-							if bias != nil {
-								d[j] += float64(bias[j])
-							}
+						for j := range bias {
+							d[j] += float64(bias[j])
 						}
 						if centre {
 							var m float64
@@ -197,12 +195,7 @@ func x0f(v []float64) []float32 {
 func TestFusedResidualSameBitsAsSeparate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 8))
 	const rows, k, eps = 300, 40, 1e-5
-	for _, choice := range []BLAS{BLASGonum, BLASOpenBLAS} {
-		be, err := New(choice)
-		if err != nil {
-			t.Logf("%s: %v", choice, err)
-			continue
-		}
+	for _, be := range backends(t) {
 		for _, cols := range []int{768, 37} {
 			for _, centre := range []bool{true, false} {
 				resid, _, w, b := residualCase(rng, rows, cols)
@@ -221,7 +214,7 @@ func TestFusedResidualSameBitsAsSeparate(t *testing.T) {
 				for name, pair := range map[string][2][]float32{"delta": {delta, d2}, "resid": {resid, r2}, "ln": {ln, ln2}} {
 					for i := range pair[0] {
 						if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
-							t.Fatalf("%s cols %d centre %v: fused %s[%d] = %g, separate steps %g", choice, cols, centre, name, i, pair[0][i], pair[1][i])
+							t.Fatalf("%s cols %d centre %v: fused %s[%d] = %g, separate steps %g", be.Name(), cols, centre, name, i, pair[0][i], pair[1][i])
 						}
 					}
 				}
@@ -252,12 +245,7 @@ func TestFusedResidualSameBitsAsSeparate(t *testing.T) {
 func TestBiasGeluSameBitsAsSeparate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(10, 10))
 	const rows, k = 300, 40
-	for _, choice := range []BLAS{BLASGonum, BLASOpenBLAS} {
-		be, err := New(choice)
-		if err != nil {
-			t.Logf("%s: %v", choice, err)
-			continue
-		}
+	for _, be := range backends(t) {
 		for _, cols := range []int{3072, 37} {
 			x, wi, bi := randMat(rng, rows, k, 1), randMat(rng, k, cols, 0.5), randMat(rng, 1, cols, 1)
 			a, b := be.Alloc(rows, cols).(*Mat), be.Alloc(rows, cols).(*Mat)
@@ -268,12 +256,12 @@ func TestBiasGeluSameBitsAsSeparate(t *testing.T) {
 			be.GeluNew(b)
 			for i, v := range a.Data() {
 				if math.Float32bits(v) != math.Float32bits(b.Data()[i]) {
-					t.Fatalf("%s cols %d: fused [%d] = %g, separate %g", choice, cols, i, v, b.Data()[i])
+					t.Fatalf("%s cols %d: fused [%d] = %g, separate %g", be.Name(), cols, i, v, b.Data()[i])
 				}
 				p := float64(pre[i])
 				want := 0.5 * p * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(p+0.044715*p*p*p)))
 				if math.Abs(float64(v)-want) > 2e-6*math.Max(1, math.Abs(want)) {
-					t.Fatalf("%s cols %d: gelu_new(%g) = %g, want %g", choice, cols, p, v, want)
+					t.Fatalf("%s cols %d: gelu_new(%g) = %g, want %g", be.Name(), cols, p, v, want)
 				}
 			}
 		}

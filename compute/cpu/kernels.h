@@ -30,9 +30,10 @@ void saescope_layernorm(const float* x, float* out, const float* w, const float*
 void saescope_center_rows(float* x, ptrdiff_t rows, int cols);
 
 // saescope_add_residual adds bias (when not null) to each row of delta,
-// centres each row of delta over its columns when centre, adds it to resid, and, when ln is not null, writes
-// LayerNorm(resid)·w + b into ln: a write into the residual stream and the
-// next LayerNorm in one pass over the rows, with the same arithmetic as
+// centres each row of delta over its columns when centre, adds it to
+// resid, and, when ln is not null, writes LayerNorm(resid)·w + b into ln:
+// a write into the residual stream and the next LayerNorm in one pass over
+// the rows, with the same arithmetic as saescope_add_bias,
 // saescope_center_rows, an addition and saescope_layernorm one after
 // another.
 void saescope_add_residual(float* resid, float* delta, const float* bias, int centre, float* ln, const float* w,

@@ -57,8 +57,9 @@ func centerRows(x []float32, rows, cols int) {
 	C.saescope_center_rows(fptr(x), C.ptrdiff_t(rows), C.int(cols))
 }
 
-// addResidualRows centres delta's rows when centre, adds delta to resid
-// and, when ln is not nil, writes LayerNorm(resid)·w + b into ln.
+// addResidualRows adds bias (when not nil) to delta's rows, centres them
+// when centre, adds delta to resid and, when ln is not nil, writes
+// LayerNorm(resid)·w + b into ln.
 func addResidualRows(resid, delta, bias []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32) {
 	if rows == 0 {
 		return

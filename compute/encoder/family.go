@@ -79,7 +79,7 @@ func topK(h []float32, k int, scratch []float32) {
 
 // candidates returns, in scratch, the entries of h (k < len(h)) that may
 // be among its k largest: those at least t, the smallest of the maxima of
-// blocks of h, at most k of them. When at least k entries reach t, the
+// at most k blocks of h. When at least k entries reach t, the
 // k-th largest does too, so it is the candidates' k-th largest; otherwise
 // (fewer than k blocks, NaN) the candidates are all of h. For a TopK
 // SAE's 32 of 32,768 features a few dozen entries go to the quickselect,

@@ -403,6 +403,15 @@ func (p *pass) embed(tokens []int32) error {
 	return nil
 }
 
+// productBias is a product's bias as MatMul takes it: nil where the fused
+// step after the product adds it (fused).
+func productBias(fused bool, bias compute.Tensor) compute.Tensor {
+	if fused {
+		return nil
+	}
+	return bias
+}
+
 // block runs transformer block li on the residual stream, op by op, each
 // hook visited where its activation is computed:
 //
@@ -433,13 +442,13 @@ func (p *pass) block(li int) error {
 	if err := hook(hookname.AttnZ, a.z); err != nil {
 		return err
 	}
-	if p.fused != nil && !wants(hookname.AttnOut) && !wants(hookname.ResidMid) && !wants(hookname.LN2Normalized) {
+	fuseMid := p.fused != nil && !wants(hookname.AttnOut) && !wants(hookname.ResidMid) && !wants(hookname.LN2Normalized)
+	be.MatMul(a.attnOut, a.z, l.oW, productBias(fuseMid, l.oB))
+	if fuseMid {
 		// the product's bias, centring, the residual write and ln_2 in one
 		// pass
-		be.MatMul(a.attnOut, a.z, l.oW, nil)
 		p.fused.AddResidual(a.resid, a.attnOut, l.oB, p.centre, a.ln, l.ln2W, l.ln2B, p.eps)
 	} else {
-		be.MatMul(a.attnOut, a.z, l.oW, l.oB)
 		p.centreRows(a.attnOut)
 		if err := hook(hookname.AttnOut, a.attnOut); err != nil {
 			return err
@@ -457,21 +466,21 @@ func (p *pass) block(li int) error {
 		}
 		be.LayerNorm(a.ln, a.resid, l.ln2W, l.ln2B, p.eps)
 	}
+	be.MatMul(a.hidden, a.ln, l.fcW, productBias(p.gelu != nil, l.fcB))
 	if p.gelu != nil {
 		// no hook between the product and gelu_new: the bias in gelu's pass
-		be.MatMul(a.hidden, a.ln, l.fcW, nil)
 		p.gelu.BiasGeluNew(a.hidden, l.fcB)
 	} else {
-		be.MatMul(a.hidden, a.ln, l.fcW, l.fcB)
 		be.GeluNew(a.hidden)
 	}
 	if err := hook(hookname.MLPPost, a.hidden); err != nil {
 		return err
 	}
-	if p.fused != nil && !wants(hookname.MLPOut) {
+	fuseEnd := p.fused != nil && !wants(hookname.MLPOut)
+	be.MatMul(a.mlpOut, a.hidden, l.projW, productBias(fuseEnd, l.projB))
+	if fuseEnd {
 		// the product's bias, centring, the residual write and, when the
 		// next block runs and nobody sees its residual input, its ln_1
-		be.MatMul(a.mlpOut, a.hidden, l.projW, nil)
 		next := hookname.Hook{Layer: li + 1, Point: hookname.ResidPre}
 		if li+1 < len(p.m.layers) && !wants(hookname.ResidPost) && !p.wants(next) {
 			nl := &p.m.layers[li+1]
@@ -482,7 +491,6 @@ func (p *pass) block(li int) error {
 		}
 		return hook(hookname.ResidPost, a.resid)
 	}
-	be.MatMul(a.mlpOut, a.hidden, l.projW, l.projB)
 	p.centreRows(a.mlpOut)
 	if err := hook(hookname.MLPOut, a.mlpOut); err != nil {
 		return err
