@@ -216,23 +216,19 @@ func (e *Encoder) encode(dst, x compute.Tensor) (rowNorm, error) {
 	case "", sae.Standard:
 		be.SAEEncode(dst, in, e.wEnc, e.bEff, nil)
 	case sae.TopK:
-		be.MatMul(dst, in, e.wEnc, e.bEff)
 		if e.fo != nil {
+			be.MatMul(dst, in, e.wEnc, e.bEff)
 			e.fo.TopKRows(dst, s.K)
 			break
 		}
-		onHost(be, dst, func(v []float32) {
-			eachRow(v, s.DSae, func(row, scratch []float32) { topK(row, s.K, scratch) })
-		})
+		e.rowStep(dst, in, func(row, bias, scratch []float32) { topK(row, bias, s.K, scratch) })
 	case sae.JumpReLU:
-		be.MatMul(dst, in, e.wEnc, e.bEff)
 		if e.fo != nil {
+			be.MatMul(dst, in, e.wEnc, e.bEff)
 			e.fo.JumpReLU(dst, e.thresholdT)
 			break
 		}
-		onHost(be, dst, func(v []float32) {
-			eachRow(v, s.DSae, func(row, _ []float32) { jumpReLU(row, e.threshold) })
-		})
+		e.rowStep(dst, in, func(row, bias, _ []float32) { jumpReLU(row, bias, e.threshold) })
 	case sae.Gated:
 		g := be.Alloc(x.Rows(), s.DSae)
 		defer be.Free(g)
@@ -250,6 +246,27 @@ func (e *Encoder) encode(dst, x compute.Tensor) (rowNorm, error) {
 		})
 	}
 	return st, nil
+}
+
+// rowStep sets dst to in·W_enc + b_eff and runs step (a family's
+// activation function) on each row. On a host backend the product is taken
+// without its bias and step adds it to the row it works on (bias is
+// b_eff), so the pre-activations, as wide as the SAE, are read once
+// instead of twice; the sums are the same float32 additions as MatMul's,
+// so the bits are too. Elsewhere the bias comes with the product, bias is
+// nil, and the rows are changed on a host copy.
+func (e *Encoder) rowStep(dst, in compute.Tensor, step func(row, bias, scratch []float32)) {
+	be, d := e.be, e.SAE.DSae
+	if h, ok := be.(compute.HostData); ok {
+		be.MatMul(dst, in, e.wEnc, nil)
+		bias := h.HostData(e.bEff)
+		eachRow(h.HostData(dst), d, func(row, scratch []float32) { step(row, bias, scratch) })
+		return
+	}
+	be.MatMul(dst, in, e.wEnc, e.bEff)
+	onHost(be, dst, func(v []float32) {
+		eachRow(v, d, func(row, scratch []float32) { step(row, nil, scratch) })
+	})
 }
 
 // Decode sets dst ([rows, d_out]) to f·W_dec + b_dec, in the SAE's

@@ -43,16 +43,20 @@ func eachRow(v []float32, cols int, fn func(row, scratch []float32)) {
 	})
 }
 
-// topK keeps the k largest entries of h, through ReLU, and zeroes the
-// rest. Among equal values at the k-th place the lower indices are kept.
-func topK(h []float32, k int, scratch []float32) {
+// topK adds bias (when not nil) to h, then keeps the k largest entries of
+// h, through ReLU, and zeroes the rest. Among equal values at the k-th
+// place the lower indices are kept.
+func topK(h, bias []float32, k int, scratch []float32) {
 	if k >= len(h) {
 		for i, v := range h {
+			if bias != nil {
+				v += bias[i]
+			}
 			h[i] = max(v, 0)
 		}
 		return
 	}
-	s := candidates(h, k, scratch)
+	s := candidates(h, bias, k, scratch)
 	kth := selectKth(s, k) // the k-th largest value
 	above := 0             // every entry above kth is a candidate
 	for _, v := range s {
@@ -77,22 +81,36 @@ func topK(h []float32, k int, scratch []float32) {
 	}
 }
 
-// candidates returns, in scratch, the entries of h (k < len(h)) that may
-// be among its k largest: those at least t, the smallest of the maxima of
+// candidates adds bias (when not nil) to h and returns, in scratch, the
+// entries of h (k < len(h)) that may be among its k largest: those at least t, the smallest of the maxima of
 // at most k blocks of h. When at least k entries reach t, the
 // k-th largest does too, so it is the candidates' k-th largest; otherwise
 // (fewer than k blocks, NaN) the candidates are all of h. For a TopK
 // SAE's 32 of 32,768 features a few dozen entries go to the quickselect,
 // which took the whole row (2.8× faster).
-func candidates(h []float32, k int, scratch []float32) []float32 {
+func candidates(h, bias []float32, k int, scratch []float32) []float32 {
 	n := len(h)
 	size := (n + k - 1) / k
 	t := float32(math.Inf(1))
 	for lo := 0; lo < n; lo += size {
+		hi := min(lo+size, n)
 		m := float32(math.Inf(-1))
-		for _, v := range h[lo:min(lo+size, n)] {
-			if v > m { // NaN is never a block's maximum
-				m = v
+		if bias != nil {
+			b := bias[lo:hi]
+			blk := h[lo:hi]
+			b = b[:len(blk)]
+			for i, v := range blk {
+				v += b[i]
+				blk[i] = v
+				if v > m { // NaN is never a block's maximum
+					m = v
+				}
+			}
+		} else {
+			for _, v := range h[lo:hi] {
+				if v > m {
+					m = v
+				}
 			}
 		}
 		if m < t {
@@ -155,9 +173,21 @@ func selectKth(s []float32, k int) float32 {
 	return s[lo]
 }
 
-// jumpReLU sets h[i] = h[i] where h[i] > threshold[i] (and > 0), else 0;
-// a NaN stays, for the scan to report.
-func jumpReLU(h, threshold []float32) {
+// addTo adds b to h, entry by entry.
+func addTo(h, b []float32) {
+	b = b[:len(h)]
+	for i := range h {
+		h[i] += b[i]
+	}
+}
+
+// jumpReLU adds bias (when not nil) to h, then sets h[i] = h[i] where
+// h[i] > threshold[i] (and > 0), else 0; a NaN stays, for the scan to
+// report.
+func jumpReLU(h, bias, threshold []float32) {
+	if bias != nil {
+		addTo(h, bias)
+	}
 	for i, v := range h {
 		if !(v > threshold[i] && v > 0) && v == v {
 			h[i] = 0
