@@ -21,14 +21,24 @@ func BenchmarkGeluNew(b *testing.B) {
 }
 
 // BenchmarkCausalAttention is one GPT-2 small layer's attention at batch
-// 32×128 (12 heads of 64).
+// 32×128 (12 heads of 64): the C kernel, and the products through the
+// BLAS in tiles.
 func BenchmarkCausalAttention(b *testing.B) {
 	be, _ := New(BLASAuto)
 	rng := rand.New(rand.NewPCG(2, 2))
 	qkv := randMat(rng, 4096, 3*768, 1)
 	z := be.Alloc(4096, 768)
-	for b.Loop() {
-		be.CausalAttention(z, qkv, 32, 128, 12)
+	tiled := *be
+	tiled.tiles = true
+	for _, c := range []struct {
+		name string
+		be   *Backend
+	}{{"kernel", be}, {"tiles", &tiled}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				c.be.CausalAttention(z, qkv, 32, 128, 12)
+			}
+		})
 	}
 }
 

@@ -130,7 +130,10 @@ func TestCausalAttentionAgainstNaive(t *testing.T) {
 	// 4); several row tiles, the last partial (70 = 32+32+6 query rows, and
 	// 8·8+6 for Q·Kᵀ, d_head 64 as GPT-2); and key tiles of 2 positions
 	// (d_head 4096: 2^18 / (32·4096)), so that every tiling path is compared
-	for _, sh := range []struct{ B, T, H, D int }{{2, 7, 3, 12}, {2, 70, 2, 128}, {1, 45, 1, 4096}} {
+	// The C kernel's paths: 8-row blocks (a short last one), 32-key chunks,
+	// P·V in 4-row groups by 64, 16 or single dimensions (d_head 4, 64,
+	// 4096, 80 and 20), and seq 1.
+	for _, sh := range []struct{ B, T, H, D int }{{2, 7, 3, 12}, {2, 70, 2, 128}, {1, 45, 1, 4096}, {3, 33, 2, 160}, {1, 1, 2, 40}, {2, 129, 1, 20}} {
 		testCausalAttention(t, rng, sh.B, sh.T, sh.H, sh.D)
 	}
 }
@@ -144,7 +147,13 @@ func testCausalAttention(t *testing.T, rng *rand.Rand, B, T, H, D int) {
 			qkv.Data()[i] = v / 8
 		}
 	}
+	var all []*Backend
 	for _, be := range backends(t) {
+		tiled := *be
+		tiled.tiles, tiled.name = true, be.name+" in BLAS tiles"
+		all = append(all, be, &tiled)
+	}
+	for _, be := range all {
 		z := be.Alloc(B*T, D).(*Mat)
 		be.CausalAttention(z, qkv, B, T, H)
 		for b := 0; b < B; b++ {

@@ -27,3 +27,11 @@ func addBiasRows(x, bias []float32, rows, cols int) { addBiasRowsGo(x, bias, row
 func biasGeluRows(x, bias []float32, rows, cols int) { biasGeluRowsGo(x, bias, rows, cols) }
 
 func biasReLURows(x, bias []float32, rows, cols int) { biasReLURowsGo(x, bias, rows, cols) }
+
+func attentionKernel() bool { return false }
+
+func attentionScratch(seq, dh int) int { return 0 }
+
+func attentionHead(q, k, v []float32, ld int, out []float32, ldo, seq, dh int, scale float32, scratch []float32) {
+	panic("cpu: attentionHead without cgo") // unreachable: attentionKernel is false
+}
