@@ -304,6 +304,92 @@ func Ops(t *testing.T, be compute.Backend, shapes Shapes) {
 		p.check(t, "layernorm of a constant row", d, dR, 1e-5)
 	})
 
+	// The fused residual write and bias + gelu_new (where the backend has
+	// them): against the CPU's, and against the backend's own separate
+	// steps to the bit, as the model's fused passes need.
+	t.Run("fused", func(t *testing.T) {
+		adder, okA := be.(compute.ResidualAdder)
+		gelu, okG := be.(compute.BiasGeluer)
+		if !okA && !okG {
+			t.Skipf("%s has no fused kernels", be.Name())
+		}
+		refAdder, refGelu := compute.Backend(ref).(compute.ResidualAdder), compute.Backend(ref).(compute.BiasGeluer)
+		for _, sh := range [][3]int{{1, 1, 3}, {3, 5, 4}, {37, 70, 9}, {130, 768, 64}} {
+			r, c, k := sh[0], sh[1], sh[2]
+			x, xR := p.upload(t, r, k, randn(rng, r*k, 1))
+			wt, wtR := p.upload(t, k, c, randn(rng, k*c, 0.5))
+			bias, biasR := p.upload(t, 1, c, randn(rng, c, 1))
+			residData := randn(rng, r*c, 2)
+			lw, lwR := p.upload(t, 1, c, randn(rng, c, 1))
+			lb, lbR := p.upload(t, 1, c, randn(rng, c, 1))
+			for _, centre := range []bool{false, true} {
+				for _, withLN := range []bool{false, true} {
+					for _, withBias := range []bool{false, true} {
+						what := fmt.Sprintf("residual write %v centre %v ln %v bias %v", sh, centre, withLN, withBias)
+						if !okA {
+							continue
+						}
+						var bs, bsR compute.Tensor
+						if withBias {
+							bs, bsR = bias, biasR
+						}
+						// fused, on the backend and the CPU
+						resid, residR := p.upload(t, r, c, residData)
+						delta, deltaR := p.alloc(r, c)
+						ln, lnR := p.alloc(r, c)
+						be.MatMul(delta, x, wt, nil)
+						ref.MatMul(deltaR, xR, wtR, nil)
+						var lnT, lnTR compute.Tensor
+						if withLN {
+							lnT, lnTR = ln, lnR
+						}
+						adder.AddResidual(resid, delta, bs, centre, lnT, lw, lb, 1e-5)
+						refAdder.AddResidual(residR, deltaR, bsR, centre, lnTR, lwR, lbR, 1e-5)
+						p.check(t, what+": residual", resid, residR, 1e-4)
+						if withLN {
+							p.check(t, what+": layernorm", ln, lnR, 1e-4)
+						}
+						// separate steps on the backend, compared bit for bit
+						resid2 := p.be.Alloc(r, c)
+						be.Write(resid2, residData)
+						delta2, ln2 := be.Alloc(r, c), be.Alloc(r, c)
+						be.MatMul(delta2, x, wt, bs)
+						if centre {
+							be.CenterRows(delta2)
+						}
+						be.Add(resid2, resid2, delta2)
+						expect(t, what+": fused against separate", read(be, resid), read(be, resid2), 0)
+						expect(t, what+": delta fused against separate", read(be, delta), read(be, delta2), 0)
+						if withLN {
+							be.LayerNorm(ln2, resid2, lw, lb, 1e-5)
+							expect(t, what+": layernorm fused against separate", read(be, ln), read(be, ln2), 0)
+						}
+						for _, tt := range []compute.Tensor{resid, delta, ln, resid2, delta2, ln2} {
+							be.Free(tt)
+						}
+					}
+				}
+			}
+			if okG {
+				h, hR := p.alloc(r, c)
+				be.MatMul(h, x, wt, nil)
+				ref.MatMul(hR, xR, wtR, nil)
+				gelu.BiasGeluNew(h, bias)
+				refGelu.BiasGeluNew(hR, biasR)
+				p.check(t, fmt.Sprint("bias + gelu_new ", sh), h, hR, 1e-4)
+				h2 := be.Alloc(r, c)
+				be.MatMul(h2, x, wt, bias)
+				be.GeluNew(h2)
+				expect(t, fmt.Sprint("bias + gelu_new fused against separate ", sh), read(be, h), read(be, h2), 0)
+				be.Free(h)
+				be.Free(h2)
+			}
+			for _, tt := range []compute.Tensor{x, wt, bias, lw, lb} {
+				be.Free(tt)
+			}
+		}
+	})
+
 	type att struct{ batch, seq, heads, dh int }
 	atts := []att{{1, 1, 1, 8}, {2, 17, 2, 8}, {1, 40, 3, 16}, {2, 33, 2, 64}, {1, 20, 1, 128}, {1, 5, 2, 40}}
 	if shapes == Full {

@@ -260,24 +260,59 @@ func (b *Backend) MatMul(dst, a, w, bias compute.Tensor) {
 	if d.n() == 0 {
 		return
 	}
-	defer b.enter()()
-	beta := float32(0)
-	if bias != nil {
-		bv := mat(bias)
-		if bv.n() != d.cols {
-			panic(fmt.Sprintf("cuda backend: bias of %d values for %d columns", bv.n(), d.cols))
-		}
-		g, bl := elementwise(d.n())
-		b.dev.Launch(FillRows, g, bl, p(d.p), p(bv.p), i64(d.rows), i32(d.cols))
-		beta = 1
+	if bias != nil && mat(bias).n() != d.cols {
+		panic(fmt.Sprintf("cuda backend: bias of %d values for %d columns", mat(bias).n(), d.cols))
 	}
+	defer b.enter()()
 	if x.cols == 0 {
-		if bias == nil {
-			b.dev.Memset32(d.p, 0, d.n())
-		}
+		b.dev.Memset32(d.p, 0, d.n())
+	} else {
+		b.dev.Sgemm(false, false, y.cols, x.rows, x.cols, 1, y.p, y.cols, x.p, x.cols, 0, d.p, d.cols)
+	}
+	// The bias after the product (not as its C with beta 1), so that the
+	// fused AddResidual and BiasGeluNew, which add it in their own pass,
+	// give the same bits.
+	if bias != nil {
+		g, bl := elementwise(d.n())
+		b.dev.Launch(AddRow, g, bl, p(d.p), p(mat(bias).p), i64(d.rows), i32(d.cols))
+	}
+}
+
+// AddResidual implements compute.ResidualAdder with one kernel (one block
+// per row, the launch of CenterRows and LayerNorm, whose bits it keeps).
+func (b *Backend) AddResidual(resid, delta, bias compute.Tensor, centre bool, ln, w, lnBias compute.Tensor, eps float32) {
+	r, d := mat(resid), mat(delta)
+	if r.rows != d.rows || r.cols != d.cols || (bias != nil && mat(bias).n() != d.cols) || (ln != nil && (mat(ln).rows != r.rows || mat(ln).cols != r.cols)) {
+		panic(fmt.Sprintf("cuda backend: residual write of %dx%d into %dx%d", d.rows, d.cols, r.rows, r.cols))
+	}
+	if r.n() == 0 {
 		return
 	}
-	b.dev.Sgemm(false, false, y.cols, x.rows, x.cols, 1, y.p, y.cols, x.p, x.cols, beta, d.p, d.cols)
+	defer b.enter()()
+	c := 0
+	if centre {
+		c = 1
+	}
+	var lnp, wp, bp Ptr
+	if ln != nil {
+		lnp, wp, bp = mat(ln).p, ptrOf(w), ptrOf(lnBias)
+	}
+	g, bl := perRow(r.rows, r.cols)
+	b.dev.Launch(AddResidual, g, bl, p(r.p), p(d.p), p(ptrOf(bias)), i32(c), p(lnp), p(wp), p(bp), i32(r.rows), i32(r.cols), f32(eps))
+}
+
+// BiasGeluNew implements compute.BiasGeluer: x = gelu_new(x + bias).
+func (b *Backend) BiasGeluNew(x, bias compute.Tensor) {
+	m := mat(x)
+	if mat(bias).n() != m.cols {
+		panic(fmt.Sprintf("cuda backend: bias of %d values for %d columns", mat(bias).n(), m.cols))
+	}
+	if m.n() == 0 {
+		return
+	}
+	defer b.enter()()
+	g, bl := elementwise(m.n())
+	b.dev.Launch(BiasGeluNew, g, bl, p(m.p), p(mat(bias).p), i64(m.rows), i32(m.cols))
 }
 
 // MatMulTransB implements compute.Backend: dst = a·wᵀ, i.e. dstᵀ = w·aᵀ
@@ -558,4 +593,8 @@ func resize[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-var _ compute.Backend = (*Backend)(nil)
+var (
+	_ compute.Backend       = (*Backend)(nil)
+	_ compute.ResidualAdder = (*Backend)(nil)
+	_ compute.BiasGeluer    = (*Backend)(nil)
+)

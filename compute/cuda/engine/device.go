@@ -46,6 +46,9 @@ const (
 	Gate                          // (float* mag, const float* gate, long long n)
 	NormalizeRows                 // (float* dst, float* stats, const float* x, int rows, int cols, int mode, float eps)
 	DenormalizeRows               // (float* x, const float* stats, long long rows, int cols)
+	AddRow                        // (float* x, const float* v, long long rows, int cols)
+	BiasGeluNew                   // (float* x, const float* bias, long long rows, int cols)
+	AddResidual                   // (float* resid, float* delta, const float* bias, int centre, float* ln, const float* w, const float* b, int rows, int cols, float eps)
 	numKernels
 )
 
@@ -55,7 +58,7 @@ var kernelNames = [...]string{
 	CrossEntropy: "cross_entropy", SoftmaxStats: "softmax_stats", Attention: "attention",
 	CountPositive: "count_positive", CompactPositive: "compact_positive", RowSumSq: "row_sumsq",
 	TopKRows: "topk_rows", JumpReLU: "jump_relu", Gate: "gate", NormalizeRows: "normalize_rows",
-	DenormalizeRows: "denormalize_rows",
+	DenormalizeRows: "denormalize_rows", AddRow: "add_row", BiasGeluNew: "bias_gelu_new", AddResidual: "add_residual",
 }
 
 // String returns the kernel's symbol in kernels.cu.

@@ -118,14 +118,34 @@ KERNEL void bias_relu(float* x, const float* bias, long long rows, int cols) {
 	}
 }
 
-// gelu_new: 0.5·x·(1 + tanh(u)), u = sqrt(2/pi)·(x + 0.044715·x³), written
-// as x·sigmoid(2u) like the CPU kernel.
+// gelu1: gelu_new of one value, 0.5·v·(1 + tanh(u)), u = sqrt(2/pi)·(v +
+// 0.044715·v³), written as v·sigmoid(2u) like the CPU kernel; shared by
+// gelu_new and bias_gelu_new, whose bits must agree.
+SC_DEV float gelu1(float v) {
+	float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+	return v / (1.0f + expf(-2.0f * u));
+}
+
+// gelu_new applies gelu_new in place.
 KERNEL void gelu_new(float* x, long long n) {
-	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-		float v = x[i];
-		float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
-		x[i] = v / (1.0f + expf(-2.0f * u));
-	}
+	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+		x[i] = gelu1(x[i]);
+}
+
+// add_row adds v to every row of x ([rows, cols]): a product's bias, after
+// the product (the arithmetic of add_residual's and bias_gelu_new's bias).
+KERNEL void add_row(float* x, const float* v, long long rows, int cols) {
+	long long n = rows * cols;
+	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+		x[i] = x[i] + v[i % cols];
+}
+
+// bias_gelu_new sets x = gelu_new(x + bias), bias broadcast over rows: the
+// bits of add_row, then gelu_new.
+KERNEL void bias_gelu_new(float* x, const float* bias, long long rows, int cols) {
+	long long n = rows * cols;
+	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+		x[i] = gelu1(x[i] + bias[i % cols]);
 }
 
 // gather_rows sets dst[r] = table[ids[r]]; one block per row.
@@ -140,37 +160,73 @@ KERNEL void gather_rows(float* dst, const float* table, const int* ids, int rows
 // ---------------------------------------------------------------------------
 // Row kernels: one block per row (grid-stride over rows), block reductions.
 
+// center_row subtracts from one row its mean, the block's threads taking
+// every blockDim-th column; shared by center_rows and add_residual.
+SC_DEV void center_row(float* row, int cols, float* sh) {
+	float s = 0.0f;
+	for (int j = threadIdx.x; j < cols; j += blockDim.x) s += row[j];
+	float mean = block_sum(s, sh) / (float)cols;
+	for (int j = threadIdx.x; j < cols; j += blockDim.x) row[j] -= mean;
+}
+
 // center_rows subtracts from each row its mean (in place).
 KERNEL void center_rows(float* x, int rows, int cols) {
 	__shared__ float sh[32];
 	for (int r = blockIdx.x; r < rows; r += gridDim.x) {
-		float* row = x + (long long)r * cols;
-		float s = 0.0f;
-		for (int j = threadIdx.x; j < cols; j += blockDim.x) s += row[j];
-		float mean = block_sum(s, sh) / (float)cols;
-		for (int j = threadIdx.x; j < cols; j += blockDim.x) row[j] -= mean;
+		center_row(x + (long long)r * cols, cols, sh);
 		__syncthreads();
 	}
 }
 
-// layernorm sets dst = (x - mean)/sqrt(var + eps)·w + b row by row (two
-// passes, biased variance, as the CPU).
+// layernorm_row sets out = (in - mean)/sqrt(var + eps)·w + b for one row,
+// the block's threads taking every blockDim-th column (two passes, biased
+// variance, as the CPU); shared by layernorm and add_residual.
+SC_DEV void layernorm_row(float* out, const float* in, const float* w, const float* b, int cols, float eps, float* sh) {
+	float s = 0.0f;
+	for (int j = threadIdx.x; j < cols; j += blockDim.x) s += in[j];
+	float mean = block_sum(s, sh) / (float)cols;
+	float q = 0.0f;
+	for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+		float a = in[j] - mean;
+		q += a * a;
+	}
+	float var = block_sum(q, sh) / (float)cols;
+	float inv = (float)(1.0 / sqrt((double)(var + eps)));
+	for (int j = threadIdx.x; j < cols; j += blockDim.x) out[j] = (in[j] - mean) * inv * w[j] + b[j];
+}
+
+// layernorm sets dst = LayerNorm(x)·w + b row by row.
 KERNEL void layernorm(float* dst, const float* x, const float* w, const float* b, int rows, int cols, float eps) {
 	__shared__ float sh[32];
 	for (int r = blockIdx.x; r < rows; r += gridDim.x) {
-		const float* in = x + (long long)r * cols;
-		float* out = dst + (long long)r * cols;
-		float s = 0.0f;
-		for (int j = threadIdx.x; j < cols; j += blockDim.x) s += in[j];
-		float mean = block_sum(s, sh) / (float)cols;
-		float q = 0.0f;
-		for (int j = threadIdx.x; j < cols; j += blockDim.x) {
-			float a = in[j] - mean;
-			q += a * a;
+		layernorm_row(dst + (long long)r * cols, x + (long long)r * cols, w, b, cols, eps, sh);
+		__syncthreads();
+	}
+}
+
+// add_residual is a write into the residual stream and the next LayerNorm
+// in one pass over each row (one block per row, the block size of
+// center_rows and layernorm): bias (when not null) added to the row of
+// delta, the row centred when centre, added to resid, and, when ln is not
+// null, LayerNorm(resid)·w + b written into ln. Each thread takes the
+// columns it takes in center_rows' and layernorm's launches and sums them
+// in the same order (center_row, layernorm_row), and the additions are
+// add_row's and add's, so the bits are those of the four kernels one after
+// another.
+KERNEL void add_residual(float* resid, float* delta, const float* bias, int centre, float* ln, const float* w,
+                         const float* b, int rows, int cols, float eps) {
+	__shared__ float sh[32];
+	for (int r = blockIdx.x; r < rows; r += gridDim.x) {
+		float* d = delta + (long long)r * cols;
+		float* x = resid + (long long)r * cols;
+		if (bias)
+			for (int j = threadIdx.x; j < cols; j += blockDim.x) d[j] = d[j] + bias[j];
+		if (centre) center_row(d, cols, sh);
+		for (int j = threadIdx.x; j < cols; j += blockDim.x) x[j] = x[j] + d[j];
+		if (ln) {
+			__syncthreads(); // every column of the row is written
+			layernorm_row(ln + (long long)r * cols, x, w, b, cols, eps, sh);
 		}
-		float var = block_sum(q, sh) / (float)cols;
-		float inv = (float)(1.0 / sqrt((double)(var + eps)));
-		for (int j = threadIdx.x; j < cols; j += blockDim.x) out[j] = (in[j] - mean) * inv * w[j] + b[j];
 		__syncthreads();
 	}
 }

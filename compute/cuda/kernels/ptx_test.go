@@ -19,7 +19,7 @@ func TestPTXUpToDate(t *testing.T) {
 	}
 	for _, name := range []string{"fill_rows", "add", "sub_row", "bias_relu", "gelu_new", "gather_rows", "center_rows", "layernorm",
 		"mean_rows", "cross_entropy", "softmax_stats", "attention", "count_positive", "compact_positive", "row_sumsq",
-		"topk_rows", "jump_relu", "gate", "normalize_rows", "denormalize_rows"} {
+		"topk_rows", "jump_relu", "gate", "normalize_rows", "denormalize_rows", "add_row", "bias_gelu_new", "add_residual"} {
 		if !strings.Contains(PTX, ".entry "+name+"(") {
 			t.Errorf("kernels.ptx has no entry %s", name)
 		}
