@@ -8,13 +8,26 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// The C attention kernel runs exactly where the CPU has the AVX-512 it is
-// built for; without it TestCausalAttentionAgainstNaive would compare the
-// BLAS tiles twice and the kernel never.
-func TestAttentionKernelWhereAVX512(t *testing.T) {
-	want := cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL && cpu.X86.HasFMA
-	if got := attentionKernel(); got != want {
-		t.Fatalf("attentionKernel() = %v on a CPU where AVX-512 (F, BW, DQ, VL) and FMA are %v", got, want)
+// The C attention kernels run exactly where the CPU has the instructions
+// they are built for, and New picks the best; without them
+// TestCausalAttentionAgainstNaive would compare the BLAS tiles alone.
+func TestAttentionKernelWhereAVX(t *testing.T) {
+	want := attnTiles
+	switch {
+	case cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL && cpu.X86.HasFMA:
+		want = attnAVX512
+	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		want = attnAVX2
 	}
-	t.Logf("attention kernel: %v", want)
+	if got := attentionVariant(); got != want {
+		t.Fatalf("attentionVariant() = %s on a CPU whose best is %s", got, want)
+	}
+	be, err := New(BLASGonum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if be.attn != want {
+		t.Fatalf("New chose attention %s, want %s", be.attn, want)
+	}
+	t.Logf("attention: %s", want)
 }

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -20,25 +21,24 @@ func BenchmarkGeluNew(b *testing.B) {
 	}
 }
 
-// BenchmarkCausalAttention is one GPT-2 small layer's attention at batch
-// 32×128 (12 heads of 64): the C kernel, and the products through the
-// BLAS in tiles.
+// BenchmarkCausalAttention is one GPT-2 small layer's attention, at batch
+// 32×128 and 4×1024 (12 heads of 64), by each path this CPU runs: the C
+// kernels (AVX-512, AVX2) and the products through the BLAS in tiles.
 func BenchmarkCausalAttention(b *testing.B) {
 	be, _ := New(BLASAuto)
 	rng := rand.New(rand.NewPCG(2, 2))
 	qkv := randMat(rng, 4096, 3*768, 1)
 	z := be.Alloc(4096, 768)
-	tiled := *be
-	tiled.tiles = true
-	for _, c := range []struct {
-		name string
-		be   *Backend
-	}{{"kernel", be}, {"tiles", &tiled}} {
-		b.Run(c.name, func(b *testing.B) {
-			for b.Loop() {
-				c.be.CausalAttention(z, qkv, 32, 128, 12)
-			}
-		})
+	for _, shape := range [][2]int{{32, 128}, {4, 1024}} {
+		for _, path := range attnPaths() {
+			pb := *be
+			pb.attn = path
+			b.Run(fmt.Sprintf("%dx%d/%s", shape[0], shape[1], path), func(b *testing.B) {
+				for b.Loop() {
+					pb.CausalAttention(z, qkv, shape[0], shape[1], 12)
+				}
+			})
+		}
 	}
 }
 

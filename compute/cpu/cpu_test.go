@@ -149,9 +149,11 @@ func testCausalAttention(t *testing.T, rng *rand.Rand, B, T, H, D int) {
 	}
 	var all []*Backend
 	for _, be := range backends(t) {
-		tiled := *be
-		tiled.tiles, tiled.name = true, be.name+" in BLAS tiles"
-		all = append(all, be, &tiled)
+		for _, path := range attnPaths() {
+			pb := *be
+			pb.attn, pb.name = path, be.name+" attention "+path.String()
+			all = append(all, &pb)
+		}
 	}
 	for _, be := range all {
 		z := be.Alloc(B*T, D).(*Mat)

@@ -207,200 +207,65 @@ void saescope_bias_relu(float* x, const float* bias, ptrdiff_t rows, int cols) {
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-// The attention kernel is built for AVX-512 alone (F, DQ, BW and VL, as
-// every AVX-512 CPU since Skylake-SP has): its 16-float vectors and their
-// lane masks become single instructions there, where AVX2 and SSE2 code
-// made of them was 20–50× slower than the BLAS tiles the backend uses on
-// those CPUs instead. A pragma, not target_clones: helpers inlined into a
-// clone keep the vector code of the default target (the masks became
-// scalar code, the softmax 4× slower).
+// The attention kernel is built twice, for AVX-512 (F, DQ, BW and VL, as
+// every AVX-512 CPU since Skylake-SP has) and for AVX2 with FMA, by
+// pragma: under target_clones, like the elementwise kernels, the helpers
+// inlined into a clone kept the default target's vector code (the lane
+// masks became scalar code, the softmax 4× slower). On CPUs with neither
+// (and without cgo) the backend computes attention through the BLAS.
+#define SAESCOPE_ATTN(name) name##_avx512
+#define SAESCOPE_VL 16
+#define SAESCOPE_QK_ROWS 8
+#define SAESCOPE_QK_VECS 2
+#define SAESCOPE_AV_VECS 4
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,fma")
-
-// saescope_vf16 is 16 floats, one AVX-512 register; saescope_vi16 its
-// lanes' masks.
-typedef float saescope_vf16 __attribute__((vector_size(64)));
-typedef int saescope_vi16 __attribute__((vector_size(64)));
-
-// Unaligned loads and stores of 16 floats, a lane-wise select and a
-// broadcast.
-#define SAESCOPE_LOAD16(v, p) memcpy(&(v), (p), sizeof(saescope_vf16))
-#define SAESCOPE_STORE16(p, v) memcpy((p), &(v), sizeof(saescope_vf16))
-#define SAESCOPE_SELECT(mask, a, b) ((saescope_vf16)(((mask) & (saescope_vi16)(a)) | (~(mask) & (saescope_vi16)(b))))
-#define SAESCOPE_SPLAT(c) ((saescope_vf16){0} + (c))
-
-// saescope_exp16 is saescope_expf on 16 floats in place (the rounding to
-// the nearest integer by adding and subtracting 1.5·2^23).
-static inline void saescope_exp16(float* p) {
-	saescope_vf16 x;
-	SAESCOPE_LOAD16(x, p);
-	x = SAESCOPE_SELECT(x < SAESCOPE_SPLAT(-87.3f), SAESCOPE_SPLAT(-87.3f), x);
-	x = SAESCOPE_SELECT(x > SAESCOPE_SPLAT(88.3f), SAESCOPE_SPLAT(88.3f), x);
-	saescope_vf16 n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-	saescope_vf16 r = x - n * 0.693145751953125f - n * 1.42860682030941723212e-6f;
-	saescope_vf16 e = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
-	saescope_vi16 bits = (__builtin_convertvector(n, saescope_vi16) + 127) << 23;
-	x = e * (saescope_vf16)bits;
-	SAESCOPE_STORE16(p, x);
-}
-
-// The largest of and the sum of 16 partial results, as trees four steps
-// deep (a chain of 15 took most of a short row's softmax).
-static inline float saescope_max16(const float* m) {
-	float a[8], b[4];
-	for (int k = 0; k < 8; k++) a[k] = m[k] > m[k + 8] ? m[k] : m[k + 8];
-	for (int k = 0; k < 4; k++) b[k] = a[k] > a[k + 4] ? a[k] : a[k + 4];
-	float c0 = b[0] > b[2] ? b[0] : b[2], c1 = b[1] > b[3] ? b[1] : b[3];
-	return c0 > c1 ? c0 : c1;
-}
-static inline float saescope_sum16(const float* p) {
-	float a[8], b[4];
-	for (int k = 0; k < 8; k++) a[k] = p[k] + p[k + 8];
-	for (int k = 0; k < 4; k++) b[k] = a[k] + a[k + 4];
-	return (b[0] + b[2]) + (b[1] + b[3]);
-}
-
-// saescope_softmax_prefix turns row[0..n) into its softmax and zeroes
-// row[n..width) (width a multiple of 16, at least n).
-static inline void saescope_softmax_prefix(float* row, int n, int width) {
-	const saescope_vi16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-	saescope_vf16 m, x;
-	SAESCOPE_LOAD16(m, row);
-	m = SAESCOPE_SELECT(lane < n, m, SAESCOPE_SPLAT(row[0]));
-	for (int j = 16; j < width; j += 16) {
-		SAESCOPE_LOAD16(x, row + j);
-		saescope_vi16 take = (lane + j < n) & (x > m);
-		m = SAESCOPE_SELECT(take, x, m);
-	}
-	float lanes[16];
-	SAESCOPE_STORE16(lanes, m);
-	saescope_vf16 mx = SAESCOPE_SPLAT(saescope_max16(lanes)), p = {0};
-	for (int j = 0; j < width; j += 16) {
-		SAESCOPE_LOAD16(x, row + j);
-		x -= mx;
-		SAESCOPE_STORE16(row + j, x);
-		saescope_exp16(row + j);
-		SAESCOPE_LOAD16(x, row + j);
-		x = SAESCOPE_SELECT(lane + j < n, x, SAESCOPE_SPLAT(0.0f));
-		p += x;
-		SAESCOPE_STORE16(row + j, x);
-	}
-	SAESCOPE_STORE16(lanes, p);
-	saescope_vf16 inv = SAESCOPE_SPLAT(1.0f / saescope_sum16(lanes));
-	for (int j = 0; j < width; j += 16) {
-		SAESCOPE_LOAD16(x, row + j);
-		x *= inv;
-		SAESCOPE_STORE16(row + j, x);
-	}
-}
-
-enum { SAESCOPE_ATTN_ROWS = 8 };
-
-// The head's rows lie ld floats apart (9 KB in GPT-2 small), which maps
-// them to a few of L1's sets: K and V are first copied into contiguous
-// rows, K then transposed (and scaled) into kt, zero-padded to sp keys, so
-// that Q·Kᵀ runs 32 keys at a time for 8 query rows: 16 sums in registers,
-// two loads and eight broadcasts for every 16 multiply-adds. P·V runs 4
-// rows by 64 dimensions: four loads and four broadcasts for 16.
-void saescope_attention_head(const float* q, const float* k, const float* v, ptrdiff_t ld, float* out, ptrdiff_t ldo,
-                             int seq, int dh, float scale, float* scratch) {
-	enum { R = SAESCOPE_ATTN_ROWS };
-	int sp = (seq + 31) & ~31;
-	float* kt = scratch;                  // dh × sp
-	float* vb = kt + (ptrdiff_t)dh * sp;  // seq × dh
-	float* kc = vb + (ptrdiff_t)seq * dh; // seq × dh
-	float* s = kc + (ptrdiff_t)seq * dh;  // R × sp
-	float* qc = s + (ptrdiff_t)R * sp;    // R × dh
-	for (int j = 0; j < seq; j++) {
-		memcpy(kc + (ptrdiff_t)j * dh, k + (ptrdiff_t)j * ld, sizeof(float) * dh);
-		memcpy(vb + (ptrdiff_t)j * dh, v + (ptrdiff_t)j * ld, sizeof(float) * dh);
-	}
-	for (int d = 0; d < dh; d++) {
-		float* t = kt + (ptrdiff_t)d * sp;
-		for (int j = 0; j < seq; j++) t[j] = kc[(ptrdiff_t)j * dh + d] * scale;
-		for (int j = seq; j < sp; j++) t[j] = 0.0f;
-	}
-	for (int i0 = 0; i0 < seq; i0 += R) {
-		int rows = seq - i0 < R ? seq - i0 : R;
-		// R rows always (a short last block repeats its last row, not stored)
-		for (int r = 0; r < R; r++)
-			memcpy(qc + (ptrdiff_t)r * dh, q + (ptrdiff_t)(r < rows ? i0 + r : i0 + rows - 1) * ld, sizeof(float) * dh);
-		int keys = i0 + rows;
-		int width = (keys + 31) & ~31;
-		for (int c = 0; c < width; c += 32) {
-			saescope_vf16 a[R][2];
-			for (int r = 0; r < R; r++) a[r][0] = a[r][1] = SAESCOPE_SPLAT(0.0f);
-			const float* t = kt + c;
-			for (int d = 0; d < dh; d++) {
-				saescope_vf16 k0, k1;
-				SAESCOPE_LOAD16(k0, t + (ptrdiff_t)d * sp);
-				SAESCOPE_LOAD16(k1, t + (ptrdiff_t)d * sp + 16);
-				for (int r = 0; r < R; r++) {
-					float qv = qc[(ptrdiff_t)r * dh + d];
-					a[r][0] += qv * k0;
-					a[r][1] += qv * k1;
-				}
-			}
-			for (int r = 0; r < R; r++) {
-				SAESCOPE_STORE16(s + (ptrdiff_t)r * sp + c, a[r][0]);
-				SAESCOPE_STORE16(s + (ptrdiff_t)r * sp + c + 16, a[r][1]);
-			}
-		}
-		for (int r = 0; r < rows; r++) saescope_softmax_prefix(s + (ptrdiff_t)r * sp, i0 + r + 1, width);
-		for (int r = rows; r < R; r++) memset(s + (ptrdiff_t)r * sp, 0, sizeof(float) * width);
-		// out = P·V, 4 rows at a time over the keys the last of them sees
-		// (P is zero past each row's own position)
-		for (int h = 0; h < rows; h += 4) {
-			int n4 = rows - h < 4 ? rows - h : 4;
-			int kk = i0 + h + n4;
-			const float* p = s + (ptrdiff_t)h * sp;
-			int d0 = 0;
-			for (; d0 + 64 <= dh; d0 += 64) {
-				saescope_vf16 a[4][4];
-				for (int r = 0; r < 4; r++)
-					for (int x = 0; x < 4; x++) a[r][x] = SAESCOPE_SPLAT(0.0f);
-				for (int j = 0; j < kk; j++) {
-					saescope_vf16 vv[4];
-					for (int x = 0; x < 4; x++) SAESCOPE_LOAD16(vv[x], vb + (ptrdiff_t)j * dh + d0 + 16 * x);
-					for (int r = 0; r < 4; r++) {
-						float pr = p[(ptrdiff_t)r * sp + j];
-						for (int x = 0; x < 4; x++) a[r][x] += pr * vv[x];
-					}
-				}
-				for (int r = 0; r < n4; r++)
-					for (int x = 0; x < 4; x++) SAESCOPE_STORE16(out + (ptrdiff_t)(i0 + h + r) * ldo + d0 + 16 * x, a[r][x]);
-			}
-			for (; d0 + 16 <= dh; d0 += 16) {
-				saescope_vf16 a[4];
-				for (int r = 0; r < 4; r++) a[r] = SAESCOPE_SPLAT(0.0f);
-				for (int j = 0; j < kk; j++) {
-					saescope_vf16 vv;
-					SAESCOPE_LOAD16(vv, vb + (ptrdiff_t)j * dh + d0);
-					for (int r = 0; r < 4; r++) a[r] += p[(ptrdiff_t)r * sp + j] * vv;
-				}
-				for (int r = 0; r < n4; r++) SAESCOPE_STORE16(out + (ptrdiff_t)(i0 + h + r) * ldo + d0, a[r]);
-			}
-			for (; d0 < dh; d0++)
-				for (int r = 0; r < n4; r++) {
-					float a = 0;
-					for (int j = 0; j < kk; j++) a += p[(ptrdiff_t)r * sp + j] * vb[(ptrdiff_t)j * dh + d0];
-					out[(ptrdiff_t)(i0 + h + r) * ldo + d0] = a;
-				}
-		}
-	}
-}
+#include "attention_kernel.h"
 #pragma GCC pop_options
+#undef SAESCOPE_ATTN
+#undef SAESCOPE_VL
+#undef SAESCOPE_QK_ROWS
+#undef SAESCOPE_QK_VECS
+#undef SAESCOPE_AV_VECS
 
-int saescope_attention_supported(void) {
-	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
-	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+// AVX2 has 16 registers of 8 floats: 4 query rows by 16 keys (8 sums) and
+// 4 rows by 16 dimensions (8 sums).
+#define SAESCOPE_ATTN(name) name##_avx2
+#define SAESCOPE_VL 8
+#define SAESCOPE_QK_ROWS 4
+#define SAESCOPE_QK_VECS 2
+#define SAESCOPE_AV_VECS 2
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#include "attention_kernel.h"
+#pragma GCC pop_options
+#undef SAESCOPE_ATTN
+#undef SAESCOPE_VL
+#undef SAESCOPE_QK_ROWS
+#undef SAESCOPE_QK_VECS
+#undef SAESCOPE_AV_VECS
+
+int saescope_attention_variant(void) {
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
+		return 2;
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+	return 0;
+}
+
+void saescope_attention_head(int variant, const float* q, const float* k, const float* v, ptrdiff_t ld, float* out,
+                             ptrdiff_t ldo, int seq, int dh, float scale, float* scratch) {
+	if (variant == 2)
+		saescope_attention_head_avx512(q, k, v, ld, out, ldo, seq, dh, scale, scratch);
+	else if (variant == 1)
+		saescope_attention_head_avx2(q, k, v, ld, out, ldo, seq, dh, scale, scratch);
 }
 #else
-int saescope_attention_supported(void) { return 0; }
+int saescope_attention_variant(void) { return 0; }
 
-void saescope_attention_head(const float* q, const float* k, const float* v, ptrdiff_t ld, float* out, ptrdiff_t ldo,
-                             int seq, int dh, float scale, float* scratch) {
-	(void)q, (void)k, (void)v, (void)ld, (void)out, (void)ldo, (void)seq, (void)dh, (void)scale, (void)scratch;
+void saescope_attention_head(int variant, const float* q, const float* k, const float* v, ptrdiff_t ld, float* out,
+                             ptrdiff_t ldo, int seq, int dh, float scale, float* scratch) {
+	(void)variant, (void)q, (void)k, (void)v, (void)ld, (void)out, (void)ldo, (void)seq, (void)dh, (void)scale, (void)scratch;
 }
 #endif
 

@@ -42,10 +42,10 @@ void saescope_add_residual(float* resid, float* delta, const float* bias, int ce
 // null); NaN stays NaN, for the scan to report it.
 void saescope_bias_relu(float* x, const float* bias, ptrdiff_t rows, int cols);
 
-// saescope_attention_supported says whether saescope_attention_head runs
-// on this CPU (built for AVX-512, x86-64 with GCC); when it does not, the
-// backend computes attention through the BLAS.
-int saescope_attention_supported(void);
+// saescope_attention_variant is the best attention kernel this CPU runs:
+// 2 for AVX-512, 1 for AVX2 with FMA, 0 for none (other CPUs, or not
+// x86-64 with GCC): the backend then computes attention through the BLAS.
+int saescope_attention_variant(void);
 
 // saescope_attention_scratch is the number of floats of scratch
 // saescope_attention_head needs at seq positions and head size dh.
@@ -53,7 +53,8 @@ ptrdiff_t saescope_attention_scratch(int seq, int dh);
 
 // saescope_attention_head writes one head's causal self-attention into
 // out (rows ldo floats apart): softmax(q·kᵀ·scale, masked to j ≤ i)·v,
-// where q, k and v are seq rows of dh floats, ld floats apart.
-void saescope_attention_head(const float* q, const float* k, const float* v, ptrdiff_t ld, float* out, ptrdiff_t ldo,
-                             int seq, int dh, float scale, float* scratch);
+// where q, k and v are seq rows of dh floats, ld floats apart, with the
+// kernel variant (1 or 2, at most saescope_attention_variant's).
+void saescope_attention_head(int variant, const float* q, const float* k, const float* v, ptrdiff_t ld, float* out,
+                             ptrdiff_t ldo, int seq, int dh, float scale, float* scratch);
 #endif

@@ -97,10 +97,10 @@ func biasReLURows(x, bias []float32, rows, cols int) {
 	C.saescope_bias_relu(fptr(x), fptr(bias), C.ptrdiff_t(rows), C.int(cols))
 }
 
-// attentionKernel says whether attentionHead runs on this CPU (the C
-// kernel is built for AVX-512; elsewhere the backend's attention runs its
-// products through the BLAS, in tiles).
-func attentionKernel() bool { return C.saescope_attention_supported() != 0 }
+// attentionVariant is the best attention kernel this CPU runs: attnAVX512,
+// attnAVX2 or attnTiles (none: the backend's attention runs its products
+// through the BLAS, in tiles).
+func attentionVariant() attnPath { return attnPath(C.saescope_attention_variant()) }
 
 // attentionScratch is the number of floats attentionHead needs as scratch.
 func attentionScratch(seq, dh int) int {
@@ -108,9 +108,10 @@ func attentionScratch(seq, dh int) int {
 }
 
 // attentionHead writes one head's causal self-attention into out (rows ldo
-// apart) from q, k and v (seq rows of dh, ld apart), with the C kernel.
-func attentionHead(q, k, v []float32, ld int, out []float32, ldo, seq, dh int, scale float32, scratch []float32) {
-	C.saescope_attention_head((*C.float)(unsafe.Pointer(&q[0])), (*C.float)(unsafe.Pointer(&k[0])), (*C.float)(unsafe.Pointer(&v[0])),
+// apart) from q, k and v (seq rows of dh, ld apart), with the C kernel of
+// variant (attnAVX512 or attnAVX2, one attentionVariant allows).
+func attentionHead(variant attnPath, q, k, v []float32, ld int, out []float32, ldo, seq, dh int, scale float32, scratch []float32) {
+	C.saescope_attention_head(C.int(variant), (*C.float)(unsafe.Pointer(&q[0])), (*C.float)(unsafe.Pointer(&k[0])), (*C.float)(unsafe.Pointer(&v[0])),
 		C.ptrdiff_t(ld), (*C.float)(unsafe.Pointer(&out[0])), C.ptrdiff_t(ldo), C.int(seq), C.int(dh), C.float(scale),
 		(*C.float)(unsafe.Pointer(&scratch[0])))
 }

@@ -28,10 +28,10 @@ func biasGeluRows(x, bias []float32, rows, cols int) { biasGeluRowsGo(x, bias, r
 
 func biasReLURows(x, bias []float32, rows, cols int) { biasReLURowsGo(x, bias, rows, cols) }
 
-func attentionKernel() bool { return false }
+func attentionVariant() attnPath { return attnTiles }
 
 func attentionScratch(seq, dh int) int { return 0 }
 
-func attentionHead(q, k, v []float32, ld int, out []float32, ldo, seq, dh int, scale float32, scratch []float32) {
-	panic("cpu: attentionHead without cgo") // unreachable: attentionKernel is false
+func attentionHead(variant attnPath, q, k, v []float32, ld int, out []float32, ldo, seq, dh int, scale float32, scratch []float32) {
+	panic("cpu: attentionHead without cgo") // unreachable: attentionVariant is attnTiles
 }

@@ -1,0 +1,185 @@
+// The CPU backend's attention kernel, included by kernels.c once per
+// instruction set, under that set's target pragma, so that its vector
+// types are the set's own registers. Before each inclusion kernels.c
+// defines SAESCOPE_ATTN(name), naming the variant's functions and types,
+// SAESCOPE_VL, the floats of one register (16 for AVX-512, 8 for AVX2), and
+// the blocking, sized to the set's registers: SAESCOPE_QK_ROWS (4 or 8)
+// query rows by SAESCOPE_QK_VECS registers of keys, SAESCOPE_AV_VECS
+// registers of dimensions (with SAESCOPE_VL·SAESCOPE_QK_VECS dividing 32).
+// Not a header of its own: it needs kernels.c's saescope_expf constants.
+
+typedef float SAESCOPE_ATTN(saescope_vf) __attribute__((vector_size(4 * SAESCOPE_VL)));
+typedef int SAESCOPE_ATTN(saescope_vi) __attribute__((vector_size(4 * SAESCOPE_VL)));
+#define VF SAESCOPE_ATTN(saescope_vf)
+#define VI SAESCOPE_ATTN(saescope_vi)
+#define VL SAESCOPE_VL
+#define LOADV(v, p) memcpy(&(v), (p), sizeof(VF))
+#define STOREV(p, v) memcpy((p), &(v), sizeof(VF))
+#define SELECT(mask, a, b) ((VF)(((mask) & (VI)(a)) | (~(mask) & (VI)(b))))
+#define SPLAT(c) ((VF){0} + (c))
+
+// exp of VL floats in place: saescope_expf's clamp, range reduction and
+// polynomial, the rounding to the nearest integer by adding and
+// subtracting 1.5·2^23.
+static inline void SAESCOPE_ATTN(saescope_expv)(float* p) {
+	VF x;
+	LOADV(x, p);
+	x = SELECT(x < SPLAT(-87.3f), SPLAT(-87.3f), x);
+	x = SELECT(x > SPLAT(88.3f), SPLAT(88.3f), x);
+	VF n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+	VF r = x - n * 0.693145751953125f - n * 1.42860682030941723212e-6f;
+	VF e = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+	VI bits = (__builtin_convertvector(n, VI) + 127) << 23;
+	x = e * (VF)bits;
+	STOREV(p, x);
+}
+
+// The largest of and the sum of VL partial results, as trees (a chain took
+// most of a short row's softmax).
+static inline float SAESCOPE_ATTN(saescope_maxv)(VF m) {
+	float a[VL];
+	STOREV(a, m);
+	for (int w = VL / 2; w >= 1; w /= 2)
+		for (int k = 0; k < w; k++) a[k] = a[k] > a[k + w] ? a[k] : a[k + w];
+	return a[0];
+}
+static inline float SAESCOPE_ATTN(saescope_sumv)(VF p) {
+	float a[VL];
+	STOREV(a, p);
+	for (int w = VL / 2; w >= 1; w /= 2)
+		for (int k = 0; k < w; k++) a[k] = a[k] + a[k + w];
+	return a[0];
+}
+
+// softmax of row[0..n), row[n..width) zeroed (width a multiple of VL, at
+// least n).
+static inline void SAESCOPE_ATTN(saescope_softmax_prefix)(float* row, int n, int width) {
+	VI lane;
+	for (int k = 0; k < VL; k++) lane[k] = k;
+	VF m, x;
+	LOADV(m, row);
+	m = SELECT(lane < n, m, SPLAT(row[0]));
+	for (int j = VL; j < width; j += VL) {
+		LOADV(x, row + j);
+		VI take = (lane + j < n) & (x > m);
+		m = SELECT(take, x, m);
+	}
+	VF mx = SPLAT(SAESCOPE_ATTN(saescope_maxv)(m)), p = SPLAT(0.0f);
+	for (int j = 0; j < width; j += VL) {
+		LOADV(x, row + j);
+		x -= mx;
+		STOREV(row + j, x);
+		SAESCOPE_ATTN(saescope_expv)(row + j);
+		LOADV(x, row + j);
+		x = SELECT(lane + j < n, x, SPLAT(0.0f));
+		p += x;
+		STOREV(row + j, x);
+	}
+	VF inv = SPLAT(1.0f / SAESCOPE_ATTN(saescope_sumv)(p));
+	for (int j = 0; j < width; j += VL) {
+		LOADV(x, row + j);
+		x *= inv;
+		STOREV(row + j, x);
+	}
+}
+
+// One head's causal self-attention. The head's rows lie ld floats apart
+// (9 KB in GPT-2 small), which maps them to a few of L1's sets: K and V are
+// first copied into contiguous rows, K then transposed (and scaled) into
+// kt, zero-padded to sp keys. Q·Kᵀ runs SAESCOPE_QK_ROWS query rows by
+// SAESCOPE_QK_VECS registers of keys, the sums in registers (AVX-512: 8
+// rows × 32 keys, two loads and eight broadcasts for every 16
+// multiply-adds); then each row's softmax; P·V runs 4 rows by
+// SAESCOPE_AV_VECS registers of dimensions (AVX-512: 64) over the keys the
+// last of them sees (P is zero past each row's own position).
+static void SAESCOPE_ATTN(saescope_attention_head)(const float* q, const float* k, const float* v, ptrdiff_t ld,
+                                                   float* out, ptrdiff_t ldo, int seq, int dh, float scale,
+                                                   float* scratch) {
+	enum { R = SAESCOPE_QK_ROWS, QK = VL * SAESCOPE_QK_VECS, AV = VL * SAESCOPE_AV_VECS };
+	int sp = (seq + 31) & ~31;            // a multiple of QK
+	float* kt = scratch;                  // dh × sp
+	float* vb = kt + (ptrdiff_t)dh * sp;  // seq × dh
+	float* kc = vb + (ptrdiff_t)seq * dh; // seq × dh
+	float* s = kc + (ptrdiff_t)seq * dh;  // R × sp
+	float* qc = s + (ptrdiff_t)R * sp;    // R × dh
+	for (int j = 0; j < seq; j++) {
+		memcpy(kc + (ptrdiff_t)j * dh, k + (ptrdiff_t)j * ld, sizeof(float) * dh);
+		memcpy(vb + (ptrdiff_t)j * dh, v + (ptrdiff_t)j * ld, sizeof(float) * dh);
+	}
+	for (int d = 0; d < dh; d++) {
+		float* t = kt + (ptrdiff_t)d * sp;
+		for (int j = 0; j < seq; j++) t[j] = kc[(ptrdiff_t)j * dh + d] * scale;
+		for (int j = seq; j < sp; j++) t[j] = 0.0f;
+	}
+	for (int i0 = 0; i0 < seq; i0 += R) {
+		int rows = seq - i0 < R ? seq - i0 : R;
+		// R rows always (a short last block repeats its last row, not stored)
+		for (int r = 0; r < R; r++)
+			memcpy(qc + (ptrdiff_t)r * dh, q + (ptrdiff_t)(r < rows ? i0 + r : i0 + rows - 1) * ld, sizeof(float) * dh);
+		int keys = i0 + rows;
+		int width = (keys + QK - 1) / QK * QK;
+		for (int c = 0; c < width; c += QK) {
+			VF a[R][SAESCOPE_QK_VECS];
+			for (int r = 0; r < R; r++)
+				for (int x = 0; x < SAESCOPE_QK_VECS; x++) a[r][x] = SPLAT(0.0f);
+			const float* t = kt + c;
+			for (int d = 0; d < dh; d++) {
+				VF kv[SAESCOPE_QK_VECS];
+				for (int x = 0; x < SAESCOPE_QK_VECS; x++) LOADV(kv[x], t + (ptrdiff_t)d * sp + VL * x);
+				for (int r = 0; r < R; r++) {
+					float qv = qc[(ptrdiff_t)r * dh + d];
+					for (int x = 0; x < SAESCOPE_QK_VECS; x++) a[r][x] += qv * kv[x];
+				}
+			}
+			for (int r = 0; r < R; r++)
+				for (int x = 0; x < SAESCOPE_QK_VECS; x++) STOREV(s + (ptrdiff_t)r * sp + c + VL * x, a[r][x]);
+		}
+		for (int r = 0; r < rows; r++) SAESCOPE_ATTN(saescope_softmax_prefix)(s + (ptrdiff_t)r * sp, i0 + r + 1, width);
+		for (int r = rows; r < R; r++) memset(s + (ptrdiff_t)r * sp, 0, sizeof(float) * width);
+		for (int h = 0; h < rows; h += 4) {
+			int n4 = rows - h < 4 ? rows - h : 4;
+			int kk = i0 + h + n4;
+			const float* p = s + (ptrdiff_t)h * sp;
+			int d0 = 0;
+			for (; d0 + AV <= dh; d0 += AV) {
+				VF a[4][SAESCOPE_AV_VECS];
+				for (int r = 0; r < 4; r++)
+					for (int x = 0; x < SAESCOPE_AV_VECS; x++) a[r][x] = SPLAT(0.0f);
+				for (int j = 0; j < kk; j++) {
+					VF vv[SAESCOPE_AV_VECS];
+					for (int x = 0; x < SAESCOPE_AV_VECS; x++) LOADV(vv[x], vb + (ptrdiff_t)j * dh + d0 + VL * x);
+					for (int r = 0; r < 4; r++) {
+						float pr = p[(ptrdiff_t)r * sp + j];
+						for (int x = 0; x < SAESCOPE_AV_VECS; x++) a[r][x] += pr * vv[x];
+					}
+				}
+				for (int r = 0; r < n4; r++)
+					for (int x = 0; x < SAESCOPE_AV_VECS; x++) STOREV(out + (ptrdiff_t)(i0 + h + r) * ldo + d0 + VL * x, a[r][x]);
+			}
+			for (; d0 + VL <= dh; d0 += VL) {
+				VF a[4];
+				for (int r = 0; r < 4; r++) a[r] = SPLAT(0.0f);
+				for (int j = 0; j < kk; j++) {
+					VF vv;
+					LOADV(vv, vb + (ptrdiff_t)j * dh + d0);
+					for (int r = 0; r < 4; r++) a[r] += p[(ptrdiff_t)r * sp + j] * vv;
+				}
+				for (int r = 0; r < n4; r++) STOREV(out + (ptrdiff_t)(i0 + h + r) * ldo + d0, a[r]);
+			}
+			for (; d0 < dh; d0++)
+				for (int r = 0; r < n4; r++) {
+					float a = 0;
+					for (int j = 0; j < kk; j++) a += p[(ptrdiff_t)r * sp + j] * vb[(ptrdiff_t)j * dh + d0];
+					out[(ptrdiff_t)(i0 + h + r) * ldo + d0] = a;
+				}
+		}
+	}
+}
+
+#undef VF
+#undef VI
+#undef VL
+#undef LOADV
+#undef STOREV
+#undef SELECT
+#undef SPLAT
