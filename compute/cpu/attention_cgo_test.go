@@ -31,3 +31,16 @@ func TestAttentionKernelWhereAVX(t *testing.T) {
 	}
 	t.Logf("attention: %s", want)
 }
+
+// Info names the attention path with the BLAS's kernels, so that bench
+// output and the status line say which ran.
+func TestInfoNamesAttention(t *testing.T) {
+	be, err := New(BLASGonum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[attnPath]string{attnTiles: "", attnAVX2: "AVX2 attention", attnAVX512: "AVX-512 attention"}[be.attn]
+	if got := be.Info(); got != want {
+		t.Fatalf("Info() with gonum and attention %s = %q, want %q", be.attn, got, want)
+	}
+}

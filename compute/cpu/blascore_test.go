@@ -67,7 +67,7 @@ func TestOpenBLASRunsTheCPUsKernels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := b.Info(); got != core+" kernels" {
-		t.Fatalf("Info() = %q, want %q", got, core+" kernels")
+	if got := b.Info(); !strings.HasPrefix(got, core+" kernels") {
+		t.Fatalf("Info() = %q, want it to begin %q", got, core+" kernels")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
@@ -85,15 +86,23 @@ func New(choice BLAS) (*Backend, error) {
 func (b *Backend) Name() string { return b.name }
 
 // Info implements compute.DeviceInfo: the kernel family OpenBLAS runs
-// ("SkylakeX kernels"), or "" with gonum or a library that does not say.
+// ("SkylakeX kernels"; none with gonum or a library that does not say) and
+// the attention kernel ("AVX-512 attention"; none with the BLAS tiles),
+// joined by a comma, or "".
 func (b *Backend) Info() string {
-	if _, ok := b.gemm.(openBLAS); !ok {
-		return ""
+	var parts []string
+	if _, ok := b.gemm.(openBLAS); ok {
+		if c := blasCore(); c != "" {
+			parts = append(parts, c+" kernels")
+		}
 	}
-	if c := blasCore(); c != "" {
-		return c + " kernels"
+	switch b.attn {
+	case attnAVX512:
+		parts = append(parts, "AVX-512 attention")
+	case attnAVX2:
+		parts = append(parts, "AVX2 attention")
 	}
-	return ""
+	return strings.Join(parts, ", ")
 }
 
 // Mat is a CPU tensor: a gorgonia.org/tensor Dense of float32 whose shape
