@@ -70,16 +70,21 @@ func New(choice BLAS) (*Backend, error) {
 			return nil, fmt.Errorf("cpu backend: OpenBLAS not found (install libopenblas0, e.g. apt-get install libopenblas-dev)")
 		}
 		setBLASThreads(runtime.GOMAXPROCS(0))
-		return &Backend{name: "cpu/openblas", gemm: openBLAS{}, attn: attentionVariant()}, nil
+		return newBackend("cpu/openblas", openBLAS{}), nil
 	case BLASGonum:
-		return &Backend{name: "cpu/gonum", gemm: gonumBLAS{}, attn: attentionVariant()}, nil
+		return newBackend("cpu/gonum", gonumBLAS{}), nil
 	}
 	// auto
 	if lib := loadOpenBLAS(); lib != "" {
 		setBLASThreads(runtime.GOMAXPROCS(0))
-		return &Backend{name: "cpu/openblas", gemm: openBLAS{}, attn: attentionVariant()}, nil
+		return newBackend("cpu/openblas", openBLAS{}), nil
 	}
-	return &Backend{name: "cpu/gonum", gemm: gonumBLAS{}, attn: attentionVariant()}, nil
+	return newBackend("cpu/gonum", gonumBLAS{}), nil
+}
+
+// newBackend is a backend on gemm with the best attention path the CPU runs.
+func newBackend(name string, gemm sgemmer) *Backend {
+	return &Backend{name: name, gemm: gemm, attn: attentionVariant()}
 }
 
 // Name implements compute.Backend.
@@ -535,13 +540,4 @@ func (p attnPath) String() string {
 		return "kernel-avx512"
 	}
 	return "tiles"
-}
-
-// attnPaths lists the attention paths this CPU runs, best last.
-func attnPaths() []attnPath {
-	paths := []attnPath{attnTiles}
-	for p := attnAVX2; p <= attentionVariant(); p++ {
-		paths = append(paths, p)
-	}
-	return paths
 }

@@ -22,6 +22,15 @@ func backends(t *testing.T) []*Backend {
 	return out
 }
 
+// attnPaths lists the attention paths this CPU runs, best last.
+func attnPaths() []attnPath {
+	paths := []attnPath{attnTiles}
+	for p := attnAVX2; p <= attentionVariant(); p++ {
+		paths = append(paths, p)
+	}
+	return paths
+}
+
 func randMat(rng *rand.Rand, r, c int, scale float64) *Mat {
 	d := make([]float32, r*c)
 	for i := range d {
