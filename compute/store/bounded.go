@@ -547,8 +547,22 @@ func (b *Builder) finishBounded() *Store {
 	nSlots := d * (TopK + Intervals*PerInterval)
 	s.SampPtr = make([]uint64, nSlots+1)
 	rows := map[uint32]bool{}
-	var pos []uint16
-	var val []float32
+	// The packed activations are sized first: grown by appends they took
+	// half as much again at their last doubling (~60 MB at 6144 features).
+	n := 0
+	for f := 0; f < d; f++ {
+		st := &bd.feats[f]
+		for _, a := range st.topActs[:s.TopN[f]] {
+			n += len(a)
+		}
+		o := f * Intervals * PerInterval
+		for k := 0; k < Intervals*PerInterval; k++ {
+			if s.IntTok[o+k] != NoToken {
+				n += len(st.intActs[k])
+			}
+		}
+	}
+	pos, val := make([]uint16, 0, n), make([]float32, 0, n)
 	slot := 0
 	put := func(tok uint32, acts []posVal) {
 		rows[tok/uint32(seq)] = true
