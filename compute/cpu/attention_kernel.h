@@ -5,7 +5,8 @@
 // SAESCOPE_VL, the floats of one register (16 for AVX-512, 8 for AVX2), and
 // the blocking, sized to the set's registers: SAESCOPE_QK_ROWS (4 or 8)
 // query rows by SAESCOPE_QK_VECS registers of keys, SAESCOPE_AV_VECS
-// registers of dimensions (with SAESCOPE_VL·SAESCOPE_QK_VECS dividing 32).
+// registers of dimensions (with SAESCOPE_VL·SAESCOPE_QK_VECS dividing 32);
+// it undefines them at its end.
 // Not a header of its own: it needs kernels.c's saescope_expf constants.
 
 typedef float SAESCOPE_ATTN(saescope_vf) __attribute__((vector_size(4 * SAESCOPE_VL)));
@@ -183,3 +184,9 @@ static void SAESCOPE_ATTN(saescope_attention_head)(const float* q, const float* 
 #undef STOREV
 #undef SELECT
 #undef SPLAT
+// the variant's parameters, for the next inclusion
+#undef SAESCOPE_ATTN
+#undef SAESCOPE_VL
+#undef SAESCOPE_QK_ROWS
+#undef SAESCOPE_QK_VECS
+#undef SAESCOPE_AV_VECS

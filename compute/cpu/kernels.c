@@ -222,11 +222,6 @@ void saescope_bias_relu(float* x, const float* bias, ptrdiff_t rows, int cols) {
 #pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,fma")
 #include "attention_kernel.h"
 #pragma GCC pop_options
-#undef SAESCOPE_ATTN
-#undef SAESCOPE_VL
-#undef SAESCOPE_QK_ROWS
-#undef SAESCOPE_QK_VECS
-#undef SAESCOPE_AV_VECS
 
 // AVX2 has 16 registers of 8 floats: 4 query rows by 16 keys (8 sums) and
 // 4 rows by 16 dimensions (8 sums).
@@ -239,11 +234,6 @@ void saescope_bias_relu(float* x, const float* bias, ptrdiff_t rows, int cols) {
 #pragma GCC target("avx2,fma")
 #include "attention_kernel.h"
 #pragma GCC pop_options
-#undef SAESCOPE_ATTN
-#undef SAESCOPE_VL
-#undef SAESCOPE_QK_ROWS
-#undef SAESCOPE_QK_VECS
-#undef SAESCOPE_AV_VECS
 
 int saescope_attention_variant(void) {
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
