@@ -6,8 +6,12 @@
 // the blocking, sized to the set's registers: SAESCOPE_QK_ROWS (4 or 8)
 // query rows by SAESCOPE_QK_VECS registers of keys, SAESCOPE_AV_VECS
 // registers of dimensions (with SAESCOPE_VL·SAESCOPE_QK_VECS dividing 32);
-// it undefines them at its end.
-// Not a header of its own: it needs kernels.c's saescope_expf constants.
+// it undefines them at its end. Not a header of its own: it uses
+// kernels.c's SAESCOPE_EXP_* arithmetic and SAESCOPE_ATTN_MAX_ROWS.
+
+_Static_assert(SAESCOPE_QK_ROWS == 4 || SAESCOPE_QK_ROWS == SAESCOPE_ATTN_MAX_ROWS,
+               "P·V takes the score rows four at a time, from a scratch sized for SAESCOPE_ATTN_MAX_ROWS");
+_Static_assert(32 % (SAESCOPE_VL * SAESCOPE_QK_VECS) == 0, "the keys are padded to a multiple of 32");
 
 typedef float SAESCOPE_ATTN(saescope_vf) __attribute__((vector_size(4 * SAESCOPE_VL)));
 typedef int SAESCOPE_ATTN(saescope_vi) __attribute__((vector_size(4 * SAESCOPE_VL)));
@@ -19,20 +23,16 @@ typedef int SAESCOPE_ATTN(saescope_vi) __attribute__((vector_size(4 * SAESCOPE_V
 #define SELECT(mask, a, b) ((VF)(((mask) & (VI)(a)) | (~(mask) & (VI)(b))))
 #define SPLAT(c) ((VF){0} + (c))
 
-// exp of VL floats in place: saescope_expf's clamp, range reduction and
-// polynomial, the rounding to the nearest integer by adding and
-// subtracting 1.5·2^23.
-static inline void SAESCOPE_ATTN(saescope_expv)(float* p) {
-	VF x;
-	LOADV(x, p);
-	x = SELECT(x < SPLAT(-87.3f), SPLAT(-87.3f), x);
-	x = SELECT(x > SPLAT(88.3f), SPLAT(88.3f), x);
-	VF n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-	VF r = x - n * 0.693145751953125f - n * 1.42860682030941723212e-6f;
-	VF e = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+// exp of VL floats: saescope_expf's arithmetic, the rounding to the nearest
+// integer by adding and subtracting 1.5·2^23.
+static inline VF SAESCOPE_ATTN(saescope_expv)(VF x) {
+	x = SELECT(x < SPLAT(SAESCOPE_EXP_MIN), SPLAT(SAESCOPE_EXP_MIN), x);
+	x = SELECT(x > SPLAT(SAESCOPE_EXP_MAX), SPLAT(SAESCOPE_EXP_MAX), x);
+	VF n = (x * SAESCOPE_LOG2E + 12582912.0f) - 12582912.0f;
+	VF r = SAESCOPE_EXP_REDUCE(x, n);
+	VF e = SAESCOPE_EXP_POLY(r);
 	VI bits = (__builtin_convertvector(n, VI) + 127) << 23;
-	x = e * (VF)bits;
-	STOREV(p, x);
+	return e * (VF)bits;
 }
 
 // The largest of and the sum of VL partial results, as trees (a chain took
@@ -68,10 +68,7 @@ static inline void SAESCOPE_ATTN(saescope_softmax_prefix)(float* row, int n, int
 	VF mx = SPLAT(SAESCOPE_ATTN(saescope_maxv)(m)), p = SPLAT(0.0f);
 	for (int j = 0; j < width; j += VL) {
 		LOADV(x, row + j);
-		x -= mx;
-		STOREV(row + j, x);
-		SAESCOPE_ATTN(saescope_expv)(row + j);
-		LOADV(x, row + j);
+		x = SAESCOPE_ATTN(saescope_expv)(x - mx);
 		x = SELECT(lane + j < n, x, SPLAT(0.0f));
 		p += x;
 		STOREV(row + j, x);

@@ -101,11 +101,8 @@ func (b *Backend) Info() string {
 			parts = append(parts, c+" kernels")
 		}
 	}
-	switch b.attn {
-	case attnAVX512:
-		parts = append(parts, "AVX-512 attention")
-	case attnAVX2:
-		parts = append(parts, "AVX2 attention")
+	if b.attn != attnTiles {
+		parts = append(parts, b.attn.String()+" attention")
 	}
 	return strings.Join(parts, ", ")
 }
@@ -531,13 +528,13 @@ func causalSoftmaxGo(scores []float32, seq int) {
 // HostData implements compute.HostData.
 func (b *Backend) HostData(t compute.Tensor) []float32 { return host(t).data }
 
-// String names the path.
+// String names the path: "tiles", or the kernel's instruction set.
 func (p attnPath) String() string {
 	switch p {
 	case attnAVX2:
-		return "kernel-avx2"
+		return "AVX2"
 	case attnAVX512:
-		return "kernel-avx512"
+		return "AVX-512"
 	}
 	return "tiles"
 }

@@ -8,15 +8,26 @@
 #define SAESCOPE_CLONES
 #endif
 
-// exp for float32 on [-87.3, 88.3] (inputs are clamped): Cody–Waite range
-// reduction and a degree-6 polynomial, relative error below 2e-7. Written
-// without branches so that loops calling it vectorize.
+// The arithmetic of exp for float32 on [SAESCOPE_EXP_MIN, SAESCOPE_EXP_MAX]
+// (inputs are clamped): Cody–Waite range reduction, x = n·ln 2 + r with ln 2
+// in two parts, and a degree-6 polynomial of r, relative error below 2e-7.
+// Macros, so that saescope_expf and the attention kernel's vector exp
+// (attention_kernel.h) are written once, for floats and for registers.
+#define SAESCOPE_EXP_MIN -87.3f
+#define SAESCOPE_EXP_MAX 88.3f
+#define SAESCOPE_LOG2E 1.44269504088896341f
+#define SAESCOPE_EXP_REDUCE(x, n) ((x) - (n) * 0.693145751953125f - (n) * 1.42860682030941723212e-6f)
+#define SAESCOPE_EXP_POLY(r) \
+	(1.0f + (r) * (1.0f + (r) * (0.5f + (r) * (1.0f / 6 + (r) * (1.0f / 24 + (r) * (1.0f / 120 + (r) * (1.0f / 720)))))))
+
+// exp for float32, written without branches so that loops calling it
+// vectorize.
 static inline float saescope_expf(float x) {
-	x = x < -87.3f ? -87.3f : x;
-	x = x > 88.3f ? 88.3f : x;
-	float n = __builtin_rintf(x * 1.44269504088896341f);
-	float r = x - n * 0.693145751953125f - n * 1.42860682030941723212e-6f;
-	float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+	x = x < SAESCOPE_EXP_MIN ? SAESCOPE_EXP_MIN : x;
+	x = x > SAESCOPE_EXP_MAX ? SAESCOPE_EXP_MAX : x;
+	float n = __builtin_rintf(x * SAESCOPE_LOG2E);
+	float r = SAESCOPE_EXP_REDUCE(x, n);
+	float p = SAESCOPE_EXP_POLY(r);
 	int32_t bits = ((int32_t)n + 127) << 23;
 	float scale;
 	memcpy(&scale, &bits, sizeof scale);
@@ -206,6 +217,10 @@ void saescope_bias_relu(float* x, const float* bias, ptrdiff_t rows, int cols) {
 	}
 }
 
+// The attention kernel's query rows per block, at most: what its scratch
+// is sized for (each variant's SAESCOPE_QK_ROWS is checked against it).
+enum { SAESCOPE_ATTN_MAX_ROWS = 8 };
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 // The attention kernel is built twice, for AVX-512 (F, DQ, BW and VL, as
 // every AVX-512 CPU since Skylake-SP has) and for AVX2 with FMA, by
@@ -259,7 +274,9 @@ void saescope_attention_head(int variant, const float* q, const float* k, const 
 }
 #endif
 
+// The scratch's layout is saescope_attention_head's (attention_kernel.h):
+// Kᵀ (dh × sp), V and K (seq × dh each), the scores and Q of a block of rows.
 ptrdiff_t saescope_attention_scratch(int seq, int dh) {
 	ptrdiff_t sp = (seq + 31) & ~31;
-	return (ptrdiff_t)dh * sp + 2 * (ptrdiff_t)seq * dh + 8 * (sp + dh);
+	return (ptrdiff_t)dh * sp + 2 * (ptrdiff_t)seq * dh + SAESCOPE_ATTN_MAX_ROWS * (sp + dh);
 }

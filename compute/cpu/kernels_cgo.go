@@ -111,7 +111,6 @@ func attentionScratch(seq, dh int) int {
 // apart) from q, k and v (seq rows of dh, ld apart), with the C kernel of
 // variant (attnAVX512 or attnAVX2, one attentionVariant allows).
 func attentionHead(variant attnPath, q, k, v []float32, ld int, out []float32, ldo, seq, dh int, scale float32, scratch []float32) {
-	C.saescope_attention_head(C.int(variant), (*C.float)(unsafe.Pointer(&q[0])), (*C.float)(unsafe.Pointer(&k[0])), (*C.float)(unsafe.Pointer(&v[0])),
-		C.ptrdiff_t(ld), (*C.float)(unsafe.Pointer(&out[0])), C.ptrdiff_t(ldo), C.int(seq), C.int(dh), C.float(scale),
-		(*C.float)(unsafe.Pointer(&scratch[0])))
+	C.saescope_attention_head(C.int(variant), fptr(q), fptr(k), fptr(v), C.ptrdiff_t(ld), fptr(out), C.ptrdiff_t(ldo),
+		C.int(seq), C.int(dh), C.float(scale), fptr(scratch))
 }
