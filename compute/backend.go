@@ -105,6 +105,18 @@ type BiasGeluer interface {
 	BiasGeluNew(x, bias Tensor)
 }
 
+// BiasAttender is implemented by backends whose causal attention can add
+// the qkv product's bias as it reads q, k and v (the CPU backend's kernel
+// copies each head's rows anyway), which the model uses where its own
+// attention runs on the product, made without its bias, and nothing else
+// reads it. Its results are those of MatMul's bias, then CausalAttention,
+// to the bit; qkv is left with or without the bias.
+type BiasAttender interface {
+	// CausalAttentionBias is CausalAttention of qkv plus bias (3·d_model
+	// values, broadcast over rows).
+	CausalAttentionBias(dst, qkv, bias Tensor, batch, seq, heads int)
+}
+
 // SparseReader is implemented by backends that can compact a matrix on the
 // device, so that only its non-zero entries cross to the host (the scan's
 // feature activations are ~1% dense).

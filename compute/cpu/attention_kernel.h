@@ -81,6 +81,17 @@ static inline void SAESCOPE_ATTN(saescope_softmax_prefix)(float* row, int n, int
 	}
 }
 
+// dst[0..n) = src[0..n) + bias[0..n), or a copy when bias is null: the
+// float32 sums MatMul's bias pass makes, so the attention is the same to
+// the bit whichever adds the bias.
+static inline void SAESCOPE_ATTN(saescope_copy_bias)(float* dst, const float* src, const float* bias, int n) {
+	if (!bias) {
+		memcpy(dst, src, sizeof(float) * n);
+		return;
+	}
+	for (int i = 0; i < n; i++) dst[i] = src[i] + bias[i];
+}
+
 // One head's causal self-attention. The head's rows lie ld floats apart
 // (9 KB in GPT-2 small), which maps them to a few of L1's sets: K and V are
 // first copied into contiguous rows, K then transposed (and scaled) into
@@ -89,10 +100,11 @@ static inline void SAESCOPE_ATTN(saescope_softmax_prefix)(float* row, int n, int
 // rows × 32 keys, two loads and eight broadcasts for every 16
 // multiply-adds); then each row's softmax; P·V runs 4 rows by
 // SAESCOPE_AV_VECS registers of dimensions (AVX-512: 64) over the keys the
-// last of them sees (P is zero past each row's own position).
+// last of them sees (P is zero past each row's own position). bq, bk and
+// bv (each null or dh floats) are added to q, k and v as they are copied.
 static void SAESCOPE_ATTN(saescope_attention_head)(const float* q, const float* k, const float* v, ptrdiff_t ld,
-                                                   float* out, ptrdiff_t ldo, int seq, int dh, float scale,
-                                                   float* scratch) {
+                                                   const float* bq, const float* bk, const float* bv, float* out,
+                                                   ptrdiff_t ldo, int seq, int dh, float scale, float* scratch) {
 	enum { R = SAESCOPE_QK_ROWS, QK = VL * SAESCOPE_QK_VECS, AV = VL * SAESCOPE_AV_VECS };
 	int sp = (seq + 31) & ~31;            // a multiple of QK
 	float* kt = scratch;                  // dh × sp
@@ -101,8 +113,8 @@ static void SAESCOPE_ATTN(saescope_attention_head)(const float* q, const float* 
 	float* s = kc + (ptrdiff_t)seq * dh;  // R × sp
 	float* qc = s + (ptrdiff_t)R * sp;    // R × dh
 	for (int j = 0; j < seq; j++) {
-		memcpy(kc + (ptrdiff_t)j * dh, k + (ptrdiff_t)j * ld, sizeof(float) * dh);
-		memcpy(vb + (ptrdiff_t)j * dh, v + (ptrdiff_t)j * ld, sizeof(float) * dh);
+		SAESCOPE_ATTN(saescope_copy_bias)(kc + (ptrdiff_t)j * dh, k + (ptrdiff_t)j * ld, bk, dh);
+		SAESCOPE_ATTN(saescope_copy_bias)(vb + (ptrdiff_t)j * dh, v + (ptrdiff_t)j * ld, bv, dh);
 	}
 	for (int d = 0; d < dh; d++) {
 		float* t = kt + (ptrdiff_t)d * sp;
@@ -113,7 +125,8 @@ static void SAESCOPE_ATTN(saescope_attention_head)(const float* q, const float* 
 		int rows = seq - i0 < R ? seq - i0 : R;
 		// R rows always (a short last block repeats its last row, not stored)
 		for (int r = 0; r < R; r++)
-			memcpy(qc + (ptrdiff_t)r * dh, q + (ptrdiff_t)(r < rows ? i0 + r : i0 + rows - 1) * ld, sizeof(float) * dh);
+			SAESCOPE_ATTN(saescope_copy_bias)(qc + (ptrdiff_t)r * dh, q + (ptrdiff_t)(r < rows ? i0 + r : i0 + rows - 1) * ld, bq,
+			                                  dh);
 		int keys = i0 + rows;
 		int width = (keys + QK - 1) / QK * QK;
 		for (int c = 0; c < width; c += QK) {

@@ -16,14 +16,19 @@ func TestBetterCore(t *testing.T) {
 	}{
 		{"Prescott", "SkylakeX", false, "SkylakeX"}, // a CPU newer than the library
 		{"Sandybridge", "Haswell", false, "Haswell"},
-		{"prescott", "Haswell", false, "Haswell"}, // case as the library spells it
-		{"Prescott", "SkylakeX", true, ""},        // OPENBLAS_CORETYPE is the user's
-		{"Prescott", "", false, ""},               // an old CPU: the library knows best
-		{"Haswell", "SkylakeX", false, ""},        // a modern choice stands
-		{"Zen", "SkylakeX", false, ""},            // (Zen 4 on an older library)
-		{"SapphireRapids", "SkylakeX", false, ""}, // a newer choice than ours
-		{"", "SkylakeX", false, ""},               // not OpenBLAS: no core named
-		{"NEOVERSEN1", "", false, ""},             // not x86
+		{"prescott", "Haswell", false, "Haswell"},  // case as the library spells it
+		{"Prescott", "SkylakeX", true, ""},         // OPENBLAS_CORETYPE is the user's
+		{"Prescott", "", false, ""},                // an old CPU: the library knows best
+		{"Haswell", "SkylakeX", false, "SkylakeX"}, // AVX2 kernels on an AVX-512 CPU
+		{"Zen", "SkylakeX", false, "SkylakeX"},     // Zen 4 on a library older than it
+		{"Haswell", "Haswell", false, ""},          // the CPU's best already
+		{"zen", "Haswell", false, ""},              // an AVX2 AMD CPU
+		{"SkylakeX", "Haswell", false, ""},         // never downwards
+		{"Cooperlake", "SkylakeX", false, ""},      // as good as ours, for SGEMM
+		{"Excavator", "Haswell", false, ""},        // its own kernels, chosen on purpose
+		{"SapphireRapids", "SkylakeX", false, ""},  // a newer choice than ours
+		{"", "SkylakeX", false, ""},                // not OpenBLAS: no core named
+		{"NEOVERSEN1", "", false, ""},              // not x86
 	} {
 		if got := betterCore(c.chosen, c.best, c.userSet); got != c.want {
 			t.Errorf("betterCore(%q, %q, %v) = %q, want %q", c.chosen, c.best, c.userSet, got, c.want)
@@ -49,14 +54,14 @@ func TestOpenBLASRunsTheCPUsKernels(t *testing.T) {
 	if !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
 		t.Skipf("no AVX2 and FMA; OpenBLAS runs %s", core)
 	}
-	if oldCores[strings.ToLower(core)] {
-		t.Fatalf("OpenBLAS runs %s kernels on a CPU with AVX2 and FMA", core)
-	}
 	want := "Haswell"
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512CD && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL {
 		want = "SkylakeX"
 	}
 	t.Logf("OpenBLAS runs %s kernels (this CPU: %s or newer)", core, want)
+	if level := coreLevel(core); level != 0 && level < coreLevel(want) {
+		t.Fatalf("OpenBLAS runs %s kernels on a CPU that runs %s's", core, want)
+	}
 	if _, set := os.LookupEnv("OPENBLAS_CORETYPE"); set {
 		t.Fatal("loading OpenBLAS left OPENBLAS_CORETYPE in the environment")
 	}

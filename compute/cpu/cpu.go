@@ -352,7 +352,28 @@ const (
 // 1024: the products are too small for its packing to pay), else through
 // the BLAS in tiles (5/8 of the full products at 128 positions).
 func (b *Backend) CausalAttention(dst, qkv compute.Tensor, batch, seq, heads int) {
-	z, in := host(dst), host(qkv)
+	b.causalAttention(host(dst), host(qkv), nil, batch, seq, heads)
+}
+
+// CausalAttentionBias implements compute.BiasAttender: the C kernel adds
+// the bias to each head's q, k and v as it copies them (the pass over the
+// 4096×2304 product that MatMul's bias would take is saved); the BLAS
+// tiles add it to qkv first.
+func (b *Backend) CausalAttentionBias(dst, qkv, bias compute.Tensor, batch, seq, heads int) {
+	in, bv := host(qkv), host(bias).data
+	if b.attn == attnTiles {
+		parallel(in.rows, in.cols, func(lo, hi int) {
+			addBiasRows(in.data[lo*in.cols:hi*in.cols], bv, hi-lo, in.cols)
+		})
+		bv = nil
+	}
+	b.causalAttention(host(dst), in, bv, batch, seq, heads)
+}
+
+// causalAttention is CausalAttention with the bias of the qkv product
+// (nil, or 3·d_model floats) added to q, k and v by the C kernel; the
+// tiles take it already added.
+func (b *Backend) causalAttention(z, in hostMat, bias []float32, batch, seq, heads int) {
 	dm := z.cols
 	dh := dm / heads
 	ld := in.cols // 3·d
@@ -389,7 +410,11 @@ func (b *Backend) CausalAttention(dst, qkv compute.Tensor, batch, seq, heads int
 				v := in.data[base+2*dm+h*dh:]
 				out := z.data[bi*seq*dm+h*dh:]
 				if kernel {
-					attentionHead(b.attn, q, k, v, ld, out, dm, seq, dh, scale, scores)
+					var bq, bk, bv []float32
+					if bias != nil {
+						bq, bk, bv = bias[h*dh:(h+1)*dh], bias[dm+h*dh:dm+(h+1)*dh], bias[2*dm+h*dh:2*dm+(h+1)*dh]
+					}
+					attentionHead(b.attn, q, k, v, bq, bk, bv, ld, out, dm, seq, dh, scale, scores)
 					continue
 				}
 				// scores[i][j] for j ≤ i: the rows' tiles reach the last row's key

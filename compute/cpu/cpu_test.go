@@ -3,6 +3,7 @@ package cpu
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/saescope/saescope/compute"
@@ -201,6 +202,45 @@ func testCausalAttention(t *testing.T, rng *rand.Rand, B, T, H, D int) {
 			}
 		}
 	}
+}
+
+// CausalAttentionBias must give, on every attention path, the bits of the
+// product's bias added by MatMul (addBiasRows) followed by CausalAttention,
+// on the shapes TestCausalAttentionAgainstNaive covers.
+func TestCausalAttentionBiasSameBitsAsBiasThenAttention(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, sh := range []struct{ B, T, H, D int }{{2, 7, 3, 12}, {2, 70, 2, 128}, {1, 45, 1, 4096}, {3, 33, 2, 160}, {1, 1, 2, 40}, {2, 129, 1, 20}} {
+		qkv := randMat(rng, sh.B*sh.T, 3*sh.D, 0.5)
+		bias := randMat(rng, 1, 3*sh.D, 0.5)
+		for _, be := range backends(t) {
+			for _, path := range attnPaths() {
+				pb := *be
+				pb.attn = path
+				// separate: the bias added to a copy of the product, then attention
+				sep := NewMat(slices.Clone(qkv.Data()), sh.B*sh.T, 3*sh.D)
+				addBiasRows(sep.Data(), bias.Data(), sh.B*sh.T, 3*sh.D)
+				want := pb.Alloc(sh.B*sh.T, sh.D).(*Mat)
+				pb.CausalAttention(want, sep, sh.B, sh.T, sh.H)
+				fused := NewMat(slices.Clone(qkv.Data()), sh.B*sh.T, 3*sh.D)
+				got := pb.Alloc(sh.B*sh.T, sh.D).(*Mat)
+				pb.CausalAttentionBias(got, fused, bias, sh.B, sh.T, sh.H)
+				if i := firstDiff(got.Data(), want.Data()); i >= 0 {
+					t.Errorf("%s attention %s, %d×%d×%d heads over %d: z[%d] = %g with the bias fused, %g added first",
+						be.Name(), path, sh.B, sh.T, sh.H, sh.D, i, got.Data()[i], want.Data()[i])
+				}
+			}
+		}
+	}
+}
+
+// firstDiff is the first index where a and b differ in bits, -1 if none.
+func firstDiff(a, b []float32) int {
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return i
+		}
+	}
+	return -1
 }
 
 func TestSAEEncodeAndLosses(t *testing.T) {

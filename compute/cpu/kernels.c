@@ -258,19 +258,22 @@ int saescope_attention_variant(void) {
 	return 0;
 }
 
-void saescope_attention_head(int variant, const float* q, const float* k, const float* v, ptrdiff_t ld, float* out,
-                             ptrdiff_t ldo, int seq, int dh, float scale, float* scratch) {
+void saescope_attention_head(int variant, const float* q, const float* k, const float* v, ptrdiff_t ld,
+                             const float* bq, const float* bk, const float* bv, float* out, ptrdiff_t ldo, int seq,
+                             int dh, float scale, float* scratch) {
 	if (variant == 2)
-		saescope_attention_head_avx512(q, k, v, ld, out, ldo, seq, dh, scale, scratch);
+		saescope_attention_head_avx512(q, k, v, ld, bq, bk, bv, out, ldo, seq, dh, scale, scratch);
 	else if (variant == 1)
-		saescope_attention_head_avx2(q, k, v, ld, out, ldo, seq, dh, scale, scratch);
+		saescope_attention_head_avx2(q, k, v, ld, bq, bk, bv, out, ldo, seq, dh, scale, scratch);
 }
 #else
 int saescope_attention_variant(void) { return 0; }
 
-void saescope_attention_head(int variant, const float* q, const float* k, const float* v, ptrdiff_t ld, float* out,
-                             ptrdiff_t ldo, int seq, int dh, float scale, float* scratch) {
-	(void)variant, (void)q, (void)k, (void)v, (void)ld, (void)out, (void)ldo, (void)seq, (void)dh, (void)scale, (void)scratch;
+void saescope_attention_head(int variant, const float* q, const float* k, const float* v, ptrdiff_t ld,
+                             const float* bq, const float* bk, const float* bv, float* out, ptrdiff_t ldo, int seq,
+                             int dh, float scale, float* scratch) {
+	(void)variant, (void)q, (void)k, (void)v, (void)ld, (void)bq, (void)bk, (void)bv, (void)out, (void)ldo, (void)seq,
+	    (void)dh, (void)scale, (void)scratch;
 }
 #endif
 

@@ -53,8 +53,10 @@ ptrdiff_t saescope_attention_scratch(int seq, int dh);
 
 // saescope_attention_head writes one head's causal self-attention into
 // out (rows ldo floats apart): softmax(q·kᵀ·scale, masked to j ≤ i)·v,
-// where q, k and v are seq rows of dh floats, ld floats apart, with the
-// kernel variant (1 or 2, at most saescope_attention_variant's).
-void saescope_attention_head(int variant, const float* q, const float* k, const float* v, ptrdiff_t ld, float* out,
-                             ptrdiff_t ldo, int seq, int dh, float scale, float* scratch);
+// where q, k and v are seq rows of dh floats, ld floats apart, each plus
+// its bias bq, bk or bv (dh floats, or null for none), with the kernel
+// variant (1 or 2, at most saescope_attention_variant's).
+void saescope_attention_head(int variant, const float* q, const float* k, const float* v, ptrdiff_t ld,
+                             const float* bq, const float* bk, const float* bv, float* out, ptrdiff_t ldo, int seq,
+                             int dh, float scale, float* scratch);
 #endif

@@ -108,9 +108,10 @@ func attentionScratch(seq, dh int) int {
 }
 
 // attentionHead writes one head's causal self-attention into out (rows ldo
-// apart) from q, k and v (seq rows of dh, ld apart), with the C kernel of
-// variant (attnAVX512 or attnAVX2, one attentionVariant allows).
-func attentionHead(variant attnPath, q, k, v []float32, ld int, out []float32, ldo, seq, dh int, scale float32, scratch []float32) {
-	C.saescope_attention_head(C.int(variant), fptr(q), fptr(k), fptr(v), C.ptrdiff_t(ld), fptr(out), C.ptrdiff_t(ldo),
-		C.int(seq), C.int(dh), C.float(scale), fptr(scratch))
+// apart) from q, k and v (seq rows of dh, ld apart), each plus its bias bq,
+// bk or bv (dh floats, or nil for none), with the C kernel of variant
+// (attnAVX512 or attnAVX2, one attentionVariant allows).
+func attentionHead(variant attnPath, q, k, v, bq, bk, bv []float32, ld int, out []float32, ldo, seq, dh int, scale float32, scratch []float32) {
+	C.saescope_attention_head(C.int(variant), fptr(q), fptr(k), fptr(v), C.ptrdiff_t(ld), fptr(bq), fptr(bk), fptr(bv),
+		fptr(out), C.ptrdiff_t(ldo), C.int(seq), C.int(dh), C.float(scale), fptr(scratch))
 }

@@ -32,6 +32,6 @@ func attentionVariant() attnPath { return attnTiles }
 
 func attentionScratch(seq, dh int) int { return 0 }
 
-func attentionHead(variant attnPath, q, k, v []float32, ld int, out []float32, ldo, seq, dh int, scale float32, scratch []float32) {
+func attentionHead(variant attnPath, q, k, v, bq, bk, bv []float32, ld int, out []float32, ldo, seq, dh int, scale float32, scratch []float32) {
 	panic("cpu: attentionHead without cgo") // unreachable: attentionVariant is attnTiles
 }

@@ -14,12 +14,18 @@ import (
 )
 
 // countingFuser passes the backend through and counts fused residual
-// writes and fused bias + gelu_new passes.
+// writes, fused bias + gelu_new passes and attentions given the qkv bias.
 type countingFuser struct {
 	compute.Backend
-	fused   compute.ResidualAdder
-	gelu    compute.BiasGeluer
-	n, nGel int
+	fused         compute.ResidualAdder
+	gelu          compute.BiasGeluer
+	att           compute.BiasAttender
+	n, nGel, nAtt int
+}
+
+func (c *countingFuser) CausalAttentionBias(dst, qkv, bias compute.Tensor, batch, seq, heads int) {
+	c.nAtt++
+	c.att.CausalAttentionBias(dst, qkv, bias, batch, seq, heads)
 }
 
 func (c *countingFuser) AddResidual(resid, delta, bias compute.Tensor, centre bool, ln, w, b compute.Tensor, eps float32) {
@@ -37,7 +43,8 @@ type plainBackend struct{ compute.Backend }
 
 // A pass observed at a few hooks fuses the residual writes between them
 // (the product's bias, centring, the addition and the next LayerNorm in
-// one kernel) and the MLP's bias with gelu_new; a pass observed everywhere
+// one kernel), the MLP's bias with gelu_new and the qkv bias with the
+// attention that reads it; a pass observed everywhere
 // on a backend without fused kernels takes every step separately. Both
 // must give every observed activation and the final residual to the bit,
 // centred or not, with a patch inside the fused stretch's block and
@@ -52,6 +59,10 @@ func TestFusedPassSameBitsAsObservedEverywhere(t *testing.T) {
 	if !ok {
 		t.Fatalf("%s has no fused bias + gelu_new: nothing to compare", be.Name())
 	}
+	att, ok := be.(compute.BiasAttender)
+	if !ok {
+		t.Fatalf("%s has no attention taking the qkv bias: nothing to compare", be.Name())
+	}
 	ck, err := gpt2.Load(filepath.Join(fixture.Dir(), "tiny-gpt2"))
 	if err != nil {
 		t.Fatal(err)
@@ -62,13 +73,14 @@ func TestFusedPassSameBitsAsObservedEverywhere(t *testing.T) {
 	for _, uncentred := range []bool{false, true} {
 		for _, patched := range []bool{false, true} {
 			// run returns what was observed, the final residual and how many
-			// residual writes and gelu passes were fused (-1: none could be)
-			run := func(at []hookname.Hook, stop *hookname.Hook, fuse bool) (map[string][]float32, []float32, int, int) {
-				counted := &countingFuser{Backend: be, fused: adder, gelu: gelu}
+			// residual writes, gelu passes and attentions with the qkv bias
+			// were fused (-1: none could be)
+			run := func(at []hookname.Hook, stop *hookname.Hook, fuse bool) (map[string][]float32, []float32, int, int, int) {
+				counted := &countingFuser{Backend: be, fused: adder, gelu: gelu, att: att}
 				var mb compute.Backend = counted
 				if !fuse {
 					mb = plainBackend{be}
-					counted.n, counted.nGel = -1, -1
+					counted.n, counted.nGel, counted.nAtt = -1, -1, -1
 				}
 				mm, err := model.New(mb, ck)
 				if err != nil {
@@ -94,12 +106,15 @@ func TestFusedPassSameBitsAsObservedEverywhere(t *testing.T) {
 					final = make([]float32, out.Resid.Rows()*out.Resid.Cols())
 					be.Read(out.Resid, final)
 				}
-				return seen, final, counted.n, counted.nGel
+				return seen, final, counted.n, counted.nGel, counted.nAtt
 			}
-			all, allFinal, _, _ := run(nil, nil, false)
-			few, fewFinal, nFew, nGel := run(watch, nil, true)
-			if _, _, nAll, _ := run(nil, nil, true); nAll != 0 {
+			all, allFinal, _, _, _ := run(nil, nil, false)
+			few, fewFinal, nFew, nGel, nAtt := run(watch, nil, true)
+			if _, _, nAll, _, _ := run(nil, nil, true); nAll != 0 {
 				t.Errorf("observed everywhere, the pass fused %d residual writes", nAll)
+			}
+			if nAtt != nl {
+				t.Errorf("observed at %v, %d of %d layers' attentions took the qkv bias", watch, nAtt, nl)
 			}
 			if nFew == 0 {
 				t.Errorf("observed at %v, the pass fused no residual write", watch)
@@ -119,7 +134,7 @@ func TestFusedPassSameBitsAsObservedEverywhere(t *testing.T) {
 				}
 			}
 			stop := hookname.Hook{Layer: nl - 1, Point: hookname.ResidPre}
-			early, _, _, _ := run([]hookname.Hook{stop}, &stop, true)
+			early, _, _, _, _ := run([]hookname.Hook{stop}, &stop, true)
 			if !slices.Equal(early[stop.String()], all[stop.String()]) {
 				t.Errorf("uncentred %v patched %v: %s, stopping there, differs from the pass observed everywhere", uncentred, patched, stop)
 			}

@@ -251,6 +251,7 @@ type pass struct {
 	// acts.ln.
 	fused   compute.ResidualAdder
 	gelu    compute.BiasGeluer
+	biasAtt compute.BiasAttender
 	lnReady bool
 }
 
@@ -269,6 +270,7 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 		centre: !hooks.Uncentred, eps: float32(cfg.LayerNormEps)}
 	p.fused, _ = m.be.(compute.ResidualAdder)
 	p.gelu, _ = m.be.(compute.BiasGeluer)
+	p.biasAtt, _ = m.be.(compute.BiasAttender)
 	if h := hooks.StopAfter; h != nil {
 		p.stop = h.Order()
 		if h.Layer >= cfg.NLayer || p.stop < 0 {
@@ -433,10 +435,17 @@ func (p *pass) block(li int) error {
 		be.LayerNorm(a.ln, a.resid, l.ln1W, l.ln1B, p.eps)
 	}
 	p.lnReady = false
-	be.MatMul(a.qkv, a.ln, l.qkvW, l.qkvB)
-	if p.attend != nil {
+	switch {
+	case p.attend != nil:
+		be.MatMul(a.qkv, a.ln, l.qkvW, l.qkvB)
 		p.attend(li)
-	} else {
+	case p.biasAtt != nil:
+		// no hook between the product and the attention: the bias added
+		// as the attention reads q, k and v
+		be.MatMul(a.qkv, a.ln, l.qkvW, nil)
+		p.biasAtt.CausalAttentionBias(a.z, a.qkv, l.qkvB, p.batch, p.seq, p.m.Config.NHead)
+	default:
+		be.MatMul(a.qkv, a.ln, l.qkvW, l.qkvB)
 		be.CausalAttention(a.z, a.qkv, p.batch, p.seq, p.m.Config.NHead)
 	}
 	if err := hook(hookname.AttnZ, a.z); err != nil {

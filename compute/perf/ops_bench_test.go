@@ -46,6 +46,10 @@ func (o *opTimer) CausalAttention(dst, qkv compute.Tensor, batch, seq, heads int
 	defer o.since("attention", time.Now())
 	o.Backend.CausalAttention(dst, qkv, batch, seq, heads)
 }
+func (o *opTimer) CausalAttentionBias(dst, qkv, bias compute.Tensor, batch, seq, heads int) {
+	defer o.since("attention", time.Now()) // with the qkv product's bias
+	o.Backend.CausalAttentionBias(dst, qkv, bias, batch, seq, heads)
+}
 func (o *opTimer) BiasGeluNew(x, bias compute.Tensor) {
 	defer o.since("bias_gelu", time.Now())
 	o.Backend.BiasGeluNew(x, bias)
