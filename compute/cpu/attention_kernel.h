@@ -113,6 +113,14 @@ static void SAESCOPE_ATTN(saescope_attention_head)(const float* q, const float* 
 	float* s = kc + (ptrdiff_t)seq * dh;  // R × sp
 	float* qc = s + (ptrdiff_t)R * sp;    // R × dh
 	for (int j = 0; j < seq; j++) {
+		if (j + SAESCOPE_ATTN_PREFETCH < seq) {
+			ptrdiff_t o = (ptrdiff_t)(j + SAESCOPE_ATTN_PREFETCH) * ld;
+			for (int c = 0; c < dh; c += 16) {
+				__builtin_prefetch(q + o + c);
+				__builtin_prefetch(k + o + c);
+				__builtin_prefetch(v + o + c);
+			}
+		}
 		SAESCOPE_ATTN(saescope_copy_bias)(kc + (ptrdiff_t)j * dh, k + (ptrdiff_t)j * ld, bk, dh);
 		SAESCOPE_ATTN(saescope_copy_bias)(vb + (ptrdiff_t)j * dh, v + (ptrdiff_t)j * ld, bv, dh);
 	}

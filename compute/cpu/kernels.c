@@ -221,6 +221,10 @@ void saescope_bias_relu(float* x, const float* bias, ptrdiff_t rows, int cols) {
 // is sized for (each variant's SAESCOPE_QK_ROWS is checked against it).
 enum { SAESCOPE_ATTN_MAX_ROWS = 8 };
 
+#ifndef SAESCOPE_ATTN_PREFETCH
+#define SAESCOPE_ATTN_PREFETCH 8
+#endif
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 // The attention kernel is built twice, for AVX-512 (F, DQ, BW and VL, as
 // every AVX-512 CPU since Skylake-SP has) and for AVX2 with FMA, by
