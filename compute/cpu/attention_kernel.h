@@ -35,22 +35,44 @@ static inline VF SAESCOPE_ATTN(saescope_expv)(VF x) {
 	return e * (VF)bits;
 }
 
-// The largest of and the sum of VL partial results, as trees (a chain took
-// most of a short row's softmax).
+// The largest of and the sum of VL partial results, as trees in registers
+// (a chain took most of a short row's softmax; a tree through memory, a
+// tenth of the kernel): at each step lane k takes lane k + w (w = VL/2 …
+// 1), so the sum is the same tree, to the bit, whatever VL.
+#if SAESCOPE_VL == 16
+#define SAESCOPE_SWAP8(v) __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7)
+#define SAESCOPE_SWAP4(v) __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11)
+#define SAESCOPE_SWAP2(v) __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13)
+#define SAESCOPE_SWAP1(v) __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14)
+#elif SAESCOPE_VL == 8
+#define SAESCOPE_SWAP4(v) __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3)
+#define SAESCOPE_SWAP2(v) __builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5)
+#define SAESCOPE_SWAP1(v) __builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6)
+#else
+#error "SAESCOPE_VL must be 8 or 16"
+#endif
 static inline float SAESCOPE_ATTN(saescope_maxv)(VF m) {
-	float a[VL];
-	STOREV(a, m);
-	for (int w = VL / 2; w >= 1; w /= 2)
-		for (int k = 0; k < w; k++) a[k] = a[k] > a[k + w] ? a[k] : a[k + w];
-	return a[0];
+#if SAESCOPE_VL == 16
+	m = SELECT(m > SAESCOPE_SWAP8(m), m, SAESCOPE_SWAP8(m));
+#endif
+	m = SELECT(m > SAESCOPE_SWAP4(m), m, SAESCOPE_SWAP4(m));
+	m = SELECT(m > SAESCOPE_SWAP2(m), m, SAESCOPE_SWAP2(m));
+	m = SELECT(m > SAESCOPE_SWAP1(m), m, SAESCOPE_SWAP1(m));
+	return m[0];
 }
 static inline float SAESCOPE_ATTN(saescope_sumv)(VF p) {
-	float a[VL];
-	STOREV(a, p);
-	for (int w = VL / 2; w >= 1; w /= 2)
-		for (int k = 0; k < w; k++) a[k] = a[k] + a[k + w];
-	return a[0];
+#if SAESCOPE_VL == 16
+	p += SAESCOPE_SWAP8(p);
+#endif
+	p += SAESCOPE_SWAP4(p);
+	p += SAESCOPE_SWAP2(p);
+	p += SAESCOPE_SWAP1(p);
+	return p[0];
 }
+#undef SAESCOPE_SWAP8
+#undef SAESCOPE_SWAP4
+#undef SAESCOPE_SWAP2
+#undef SAESCOPE_SWAP1
 
 // softmax of row[0..n), row[n..width) zeroed (width a multiple of VL, at
 // least n).
