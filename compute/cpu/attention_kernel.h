@@ -137,7 +137,7 @@ static void SAESCOPE_ATTN(saescope_attention_head)(const float* q, const float* 
 	for (int j = 0; j < seq; j++) {
 		if (j + SAESCOPE_ATTN_PREFETCH < seq) {
 			ptrdiff_t o = (ptrdiff_t)(j + SAESCOPE_ATTN_PREFETCH) * ld;
-			for (int c = 0; c < dh; c += 16) {
+			for (int c = 0; c < dh; c += 16) { // a 64-byte line each
 				__builtin_prefetch(q + o + c);
 				__builtin_prefetch(k + o + c);
 				__builtin_prefetch(v + o + c);
