@@ -126,19 +126,27 @@ start_app() {
 
 grab() { import -window root -depth 8 "rgb:$1"; } # raw pixels of the screen
 
-# settle FILE: grabs the screen until two grabs 0.5 s apart are the same
-# (the window has finished drawing), at most 30 s; leaves the last in FILE.
+# settle FILE: grabs the screen every 0.5 s until five grabs in a row are
+# the same as the one before them (the window has finished drawing), at
+# most 60 s; leaves the last in FILE. Two equal grabs were not enough: under
+# Xvfb with Mesa on a 2-core AMD EPYC the window showed the same
+# half-opened workspace for 2.6 s before the first frame of the open one.
 settle() {
-	local a=$tmp/frames/a.rgb b=$tmp/frames/b.rgb i
+	local a=$tmp/frames/a.rgb b=$tmp/frames/b.rgb i same=0
 	sleep 1
 	grab "$a"
-	for i in $(seq 60); do
+	for i in $(seq 120); do
 		sleep 0.5
 		grab "$b"
-		if cmp -s "$a" "$b"; then mv "$b" "$1"; return 0; fi
-		mv "$b" "$a"
+		if cmp -s "$a" "$b"; then
+			same=$((same + 1))
+			if ((same >= 5)); then mv "$b" "$1"; return 0; fi
+		else
+			same=0
+			mv "$b" "$a"
+		fi
 	done
-	echo "  warning: the window kept changing for 30 s; keeping the last frame" >&2
+	echo "  warning: the window kept changing for 60 s; keeping the last frame" >&2
 	mv "$a" "$1"
 }
 
