@@ -236,11 +236,18 @@ func (b *Backend) matMul(d, x, y hostMat, bias []float32) {
 	if bias != nil {
 		// added after the product (not copied into dst for it to add): so
 		// the sums are those of the fused kernels, which take the bias
-		// with the next elementwise step (BiasGeluNew, AddResidual)
-		parallel(d.rows, d.cols, func(lo, hi int) {
-			addBiasRows(d.data[lo*d.cols:hi*d.cols], bias, hi-lo, d.cols)
-		})
+		// with the next elementwise step (BiasGeluNew, AddResidual,
+		// CausalAttentionBias)
+		addBias(d, bias)
 	}
+}
+
+// addBias adds bias to each row of m, the rows split over the cores: the
+// bias pass of MatMul.
+func addBias(m hostMat, bias []float32) {
+	parallel(m.rows, m.cols, func(lo, hi int) {
+		addBiasRows(m.data[lo*m.cols:hi*m.cols], bias, hi-lo, m.cols)
+	})
 }
 
 // MatMulTransB implements compute.Backend.
@@ -362,9 +369,7 @@ func (b *Backend) CausalAttention(dst, qkv compute.Tensor, batch, seq, heads int
 func (b *Backend) CausalAttentionBias(dst, qkv, bias compute.Tensor, batch, seq, heads int) {
 	in, bv := host(qkv), host(bias).data
 	if b.attn == attnTiles {
-		parallel(in.rows, in.cols, func(lo, hi int) {
-			addBiasRows(in.data[lo*in.cols:hi*in.cols], bv, hi-lo, in.cols)
-		})
+		addBias(in, bv)
 		bv = nil
 	}
 	b.causalAttention(host(dst), in, bv, batch, seq, heads)

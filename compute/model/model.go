@@ -435,17 +435,16 @@ func (p *pass) block(li int) error {
 		be.LayerNorm(a.ln, a.resid, l.ln1W, l.ln1B, p.eps)
 	}
 	p.lnReady = false
+	// no hook between the product and the attention: where the batch's own
+	// attention runs, the bias is added as it reads q, k and v
+	fuseAtt := p.attend == nil && p.biasAtt != nil
+	be.MatMul(a.qkv, a.ln, l.qkvW, productBias(fuseAtt, l.qkvB))
 	switch {
 	case p.attend != nil:
-		be.MatMul(a.qkv, a.ln, l.qkvW, l.qkvB)
 		p.attend(li)
-	case p.biasAtt != nil:
-		// no hook between the product and the attention: the bias added
-		// as the attention reads q, k and v
-		be.MatMul(a.qkv, a.ln, l.qkvW, nil)
+	case fuseAtt:
 		p.biasAtt.CausalAttentionBias(a.z, a.qkv, l.qkvB, p.batch, p.seq, p.m.Config.NHead)
 	default:
-		be.MatMul(a.qkv, a.ln, l.qkvW, l.qkvB)
 		be.CausalAttention(a.z, a.qkv, p.batch, p.seq, p.m.Config.NHead)
 	}
 	if err := hook(hookname.AttnZ, a.z); err != nil {
