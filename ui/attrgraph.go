@@ -325,7 +325,7 @@ func (p *GraphPane) redraw() {
 	if r == nil {
 		return
 	}
-	s, kept, aMin, wMin := pruned(r, p.Prune.Value, func(t int32) string { return p.v.Tok.DisplayString(int(t)) })
+	s, kept, aMin, wMin := pruned(r, p.Prune.Value, func(t int32) string { return p.v.Tok.InlineString(int(t)) })
 	s.Title = "Attribution graph: " + r.Metric
 	p.shown, p.shownNodes = s, kept
 	p.pruneDesc = fmt.Sprintf("Showing %d of %d nodes and %d of %d edges", len(s.Nodes), len(r.Nodes), len(s.Edges), len(r.Edges))
@@ -348,7 +348,7 @@ func (p *GraphPane) describe(node, edge int) string {
 		if n.IsError() {
 			what = "SAE error"
 		}
-		return fmt.Sprintf("%s of %s at %d (%q)", what, hookLabel(r.SAEs[n.SAE]), n.Pos, p.v.Tok.DisplayString(int(r.Tokens[n.Pos])))
+		return fmt.Sprintf("%s of %s at %d (%s)", what, hookLabel(r.SAEs[n.SAE]), n.Pos, quoteTok(p.v.Tok.InlineString(int(r.Tokens[n.Pos]))))
 	}
 	switch {
 	case node >= 0 && node < len(p.shownNodes):

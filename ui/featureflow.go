@@ -501,8 +501,8 @@ func mostActive(ctx context.Context, target *workspace.SAE, tokens []int32, pos 
 // show lists and plots a result.
 func (p *FlowPane) show(r *FlowResult) {
 	p.res = r
-	tok := p.v.Tok.DisplayString(int(r.Tokens[r.Pos]))
-	p.Summary.SetText(fmt.Sprintf("Feature %d at position %d (%q) of %s: activation %s. Attribution: Σ over positions of f_up·∂f/∂f_up (errors held constant); Effect: the exact change when the feature is zero-ablated at every position (the top %d; attribution estimates it as −attribution). Click a row to show that feature.",
+	tok := quoteTok(p.v.Tok.InlineString(int(r.Tokens[r.Pos])))
+	p.Summary.SetText(fmt.Sprintf("Feature %d at position %d (%s) of %s: activation %s. Attribution: Σ over positions of f_up·∂f/∂f_up (errors held constant); Effect: the exact change when the feature is zero-ablated at every position (the top %d; attribution estimates it as −attribution). Click a row to show that feature.",
 		r.Feature, r.Pos, tok, nOf(len(r.Tokens), "token"), fnum(r.Act), FlowExactTop))
 	p.Table.Refresh()
 	p.Table.ScrollToTop()

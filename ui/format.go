@@ -162,3 +162,7 @@ func reconScore(s store.Summary) (text, why string) {
 func reconMeasured(s store.Summary) bool {
 	return s.LossClean != 0 || s.LossRecons != 0 || s.LossZero != 0
 }
+
+// quoteTok puts a token's inline text (tokenizer.Inline: no raw control
+// characters left) in double quotes, for running text.
+func quoteTok(s string) string { return `"` + s + `"` }

@@ -369,7 +369,7 @@ func (p *PatchPane) request() (*patchRequest, error) {
 		if at < 0 {
 			at += T
 		}
-		r.where = fmt.Sprintf("position %d (%q)", at, p.v.Tok.DisplayString(int(clean[at])))
+		r.where = fmt.Sprintf("position %d (%s)", at, quoteTok(p.v.Tok.InlineString(int(clean[at]))))
 	}
 	return r, nil
 }

@@ -488,7 +488,7 @@ func (p *SteerPane) show(id uint64, res *SteerResult, err error) {
 	}
 	steering := "no feature steered: both runs are the plain model"
 	if res.Steering > 0 {
-		steering = fmt.Sprintf("%s steered at %s", nOf(res.Steering, "feature"), steerSpanText(res.Settings, res, p.v.Tok.DisplayString))
+		steering = fmt.Sprintf("%s steered at %s", nOf(res.Steering, "feature"), steerSpanText(res.Settings, res, p.v.Tok.InlineString))
 	}
 	p.Status.SetText(fmt.Sprintf("Prompt of %s, %d generated, %s; %s · %s", nOf(len(res.Prompt), "token"), res.Settings.Tokens, how, steering, res.Elapsed.Round(time.Millisecond)))
 	p.setContinuation(p.PlainText, res.Settings.Prompt, res.Plain, res.PlainText)
@@ -576,9 +576,9 @@ func steerSpanText(st SteerSettings, res *SteerResult, tok func(id int) string) 
 	case st.Scope == ScopePrompt:
 		return "the prompt's positions"
 	case st.Scope == ScopePosition && sp.From < n:
-		return fmt.Sprintf("%s, the prompt's %q", sp, tok(int(res.Prompt[sp.From])))
+		return fmt.Sprintf("%s, the prompt's %s", sp, quoteTok(tok(int(res.Prompt[sp.From]))))
 	case st.Scope == ScopePosition && sp.From-n < len(res.Steered):
-		return fmt.Sprintf("%s, the generated %q", sp, tok(int(res.Steered[sp.From-n])))
+		return fmt.Sprintf("%s, the generated %s", sp, quoteTok(tok(int(res.Steered[sp.From-n]))))
 	}
 	return sp.String()
 }

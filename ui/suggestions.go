@@ -65,10 +65,10 @@ func (v *View) startSuggestions(st *store.Store) {
 			sg, err := g.ForFeature(st, f)
 			text, short, names := "", "", ""
 			if err == nil {
-				text, short = sg.Text(tok.DisplayString), sg.Short(tok.DisplayString)
+				text, short = sg.Text(tok.InlineString), sg.Short(tok.InlineString)
 				for _, id := range sg.Tokens {
 					// "\x00" between names: a search does not match across two
-					names += strings.ToLower(tok.DisplayString(id)) + "\x00"
+					names += strings.ToLower(tok.InlineString(id)) + "\x00"
 				}
 			}
 			s.mu.Lock()

@@ -36,10 +36,21 @@ func TestSuggestedLabels(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := v.Suggested(fs.ID); got != want.Text(v.Tok.DisplayString) || !strings.HasPrefix(got, "fires on ") {
-			t.Errorf("feature %d: %q, want %q", fs.ID, got, want.Text(v.Tok.DisplayString))
+		if got := v.Suggested(fs.ID); got != want.Text(v.Tok.InlineString) || !strings.HasPrefix(got, "fires on ") {
+			t.Errorf("feature %d: %q, want %q", fs.ID, got, want.Text(v.Tok.InlineString))
 		}
 	}
+	// in the proportional font's glyphs: a newline token as \n, not ↩
+	// (which Fyne draws from its colour-emoji font)
+	newlines := 0
+	for f := 0; f < st.DSae(); f++ {
+		got := v.Suggested(f)
+		if strings.ContainsAny(got, "↩→") {
+			t.Errorf("feature %d: %q has an arrow", f, got)
+		}
+		newlines += strings.Count(got, `\n`)
+	}
+	t.Logf("%d newline tokens named in the suggestions", newlines)
 	for _, d := range st.Rank(store.ByMean, true).Dead {
 		if v.Suggested(d) != "" {
 			t.Errorf("dead feature %d: %q", d, v.Suggested(d))
@@ -47,7 +58,7 @@ func TestSuggestedLabels(t *testing.T) {
 	}
 	// searchable: the first token named finds the feature
 	sg, _ := suggest.ForFeature(st, f)
-	q := v.Tok.DisplayString(sg.Tokens[0])
+	q := v.Tok.InlineString(sg.Tokens[0])
 	if !slices.Contains(v.FindLabel(q), f) {
 		t.Errorf("search %q does not find feature %d (%q)", q, f, v.Suggested(f))
 	}
@@ -92,15 +103,15 @@ func TestSuggestedLabelsShown(t *testing.T) {
 	}
 	cell := widget.NewLabel("")
 	p.updateCell(widget.TableCellID{Row: 0, Col: colLabel}, cell)
-	if cell.Text != sg.Short(v.Tok.DisplayString) || cell.Text == "" || cell.Importance != widget.LowImportance {
-		t.Errorf("label cell %q (importance %v), want %q greyed", cell.Text, cell.Importance, sg.Short(v.Tok.DisplayString))
+	if cell.Text != sg.Short(v.Tok.InlineString) || cell.Text == "" || cell.Importance != widget.LowImportance {
+		t.Errorf("label cell %q (importance %v), want %q greyed", cell.Text, cell.Importance, sg.Short(v.Tok.InlineString))
 	}
 	v.Select(f)
-	if !strings.Contains(h.Label.PlaceHolder, sg.Text(v.Tok.DisplayString)) || h.Label.Text != "" {
+	if !strings.Contains(h.Label.PlaceHolder, sg.Text(v.Tok.InlineString)) || h.Label.Text != "" {
 		t.Errorf("header placeholder %q", h.Label.PlaceHolder)
 	}
 	// searchable from the ranking
-	p.FindEntry.SetText(v.Tok.DisplayString(sg.Tokens[0]))
+	p.FindEntry.SetText(v.Tok.InlineString(sg.Tokens[0]))
 	p.Find()
 	if !slices.ContainsFunc(p.Rows(), func(s store.FeatureStats) bool { return s.ID == f }) {
 		t.Errorf("search %q: feature %d not among %d rows", p.FindEntry.Text, f, len(p.Rows()))

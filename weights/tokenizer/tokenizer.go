@@ -204,6 +204,16 @@ func (t *Tokenizer) DisplayString(id int) string {
 	return t.display[id]
 }
 
+// InlineString returns the token as written inside running text (labels,
+// lists, titles): see Inline. Ids outside the vocabulary show as
+// "<bad id N>".
+func (t *Tokenizer) InlineString(id int) string {
+	if id < 0 || id >= VocabSize {
+		return fmt.Sprintf("<bad id %d>", id)
+	}
+	return Inline(t.bytes[id])
+}
+
 // DisplayStrings maps DisplayString over ids.
 func (t *Tokenizer) DisplayStrings(ids []int) []string {
 	out := make([]string, len(ids))
@@ -232,6 +242,21 @@ func (t *Tokenizer) StrTokens(ids []int) []string {
 // \uXXXX escape, and bytes that are not a whole UTF-8 character (a token
 // holding part of an emoji, say) as <0xAB>.
 func Display(b []byte) string {
+	return display(b, "↩", "→")
+}
+
+// Inline renders token bytes as Display does, except a newline as \n and a
+// tab as \t: the form for proportional text. The app's proportional font
+// (Noto Sans, bundled with Fyne) has no arrows: Fyne draws ↩ from its
+// colour-emoji font instead (a coloured disc) and → from whatever system
+// font has it. The token chips, in the monospace font, keep Display's
+// arrows.
+func Inline(b []byte) string {
+	return display(b, `\n`, `\t`)
+}
+
+// display is Display with the newline and tab written as nl and tab.
+func display(b []byte, nl, tab string) string {
 	var sb strings.Builder
 	for len(b) > 0 {
 		r, size := utf8.DecodeRune(b)
@@ -244,9 +269,9 @@ func Display(b []byte) string {
 		case r == ' ':
 			sb.WriteRune('·')
 		case r == '\n':
-			sb.WriteRune('↩')
+			sb.WriteString(nl)
 		case r == '\t':
-			sb.WriteRune('→')
+			sb.WriteString(tab)
 		case r == '\r':
 			sb.WriteString("\\r")
 		case r < 0x20 || r == 0x7f:

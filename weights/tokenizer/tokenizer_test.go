@@ -164,3 +164,38 @@ func TestInvalidUTF8Text(t *testing.T) {
 		t.Fatalf("ids %v decode %q", ids, s)
 	}
 }
+
+// TestInline checks the proportional-text form: Display's, with a newline
+// and a tab as escapes (no arrows, which the proportional font lacks).
+func TestInline(t *testing.T) {
+	tok, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[int]string{
+		262:   "·the",
+		198:   `\n`,
+		197:   `\t`,
+		628:   `\n\n`,
+		12520: "·<0xF0><0x9F>",
+		50256: "<|endoftext|>",
+	}
+	for id, want := range cases {
+		if got := tok.InlineString(id); got != want {
+			t.Errorf("InlineString(%d) = %q, want %q", id, got, want)
+		}
+	}
+	if got := tok.InlineString(50257); got != "<bad id 50257>" {
+		t.Errorf("bad id: %q", got)
+	}
+	if got := Inline([]byte("a\tb\r\x00 c\n")); got != `a\tb\r\u0000·c\n` {
+		t.Errorf("Inline = %q", got)
+	}
+	for id := 0; id < VocabSize; id++ {
+		s := tok.InlineString(id)
+		b, _ := tok.Bytes(id)
+		if strings.ContainsAny(s, "\n\t") || (strings.ContainsAny(s, "↩→") && !strings.ContainsAny(string(b), "↩→")) {
+			t.Fatalf("InlineString(%d) = %q holds a raw control character or an arrow its token lacks", id, s)
+		}
+	}
+}
