@@ -199,7 +199,7 @@ func (t *Tokenizer) Bytes(id int) ([]byte, error) {
 // outside the vocabulary show as "<bad id N>".
 func (t *Tokenizer) DisplayString(id int) string {
 	if id < 0 || id >= VocabSize {
-		return fmt.Sprintf("<bad id %d>", id)
+		return badID(id)
 	}
 	return t.display[id]
 }
@@ -209,10 +209,13 @@ func (t *Tokenizer) DisplayString(id int) string {
 // "<bad id N>".
 func (t *Tokenizer) InlineString(id int) string {
 	if id < 0 || id >= VocabSize {
-		return fmt.Sprintf("<bad id %d>", id)
+		return badID(id)
 	}
 	return Inline(t.bytes[id])
 }
+
+// badID is how an id outside the vocabulary is shown: "<bad id N>".
+func badID(id int) string { return fmt.Sprintf("<bad id %d>", id) }
 
 // DisplayStrings maps DisplayString over ids.
 func (t *Tokenizer) DisplayStrings(ids []int) []string {
@@ -229,7 +232,7 @@ func (t *Tokenizer) StrTokens(ids []int) []string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
 		if id < 0 || id >= VocabSize {
-			out[i] = fmt.Sprintf("<bad id %d>", id)
+			out[i] = badID(id)
 			continue
 		}
 		out[i] = strings.ToValidUTF8(string(t.bytes[id]), "\uFFFD")
