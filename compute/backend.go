@@ -89,10 +89,13 @@ type HostData interface {
 // over the rows instead of four). Its results are those of MatMul's bias,
 // CenterRows, Add and LayerNorm one after another, to the bit.
 type ResidualAdder interface {
-	// AddResidual adds bias (when not nil) to each row of delta, the
-	// output of a MatMul made without it; centres each row of delta over
-	// its columns when centre; adds delta to resid and, when ln is not
-	// nil, sets ln = LayerNorm(resid)·w + lnBias.
+	// AddResidual adds to resid each row of delta (the output of a
+	// MatMul made without bias) plus bias when not nil, centred over its
+	// columns when centre, and, when ln is not nil, sets ln =
+	// LayerNorm(resid)·w + lnBias. Afterwards delta holds either what it
+	// held or those biased, centred rows, as the backend finds cheaper
+	// (the CPU leaves it, the CUDA kernel writes them): callers use it as
+	// scratch.
 	AddResidual(resid, delta, bias Tensor, centre bool, ln, w, lnBias Tensor, eps float32)
 }
 

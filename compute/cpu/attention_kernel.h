@@ -103,6 +103,59 @@ static inline void SAESCOPE_ATTN(saescope_softmax_prefix)(float* row, int n, int
 	}
 }
 
+// One round of saescope_transpose_scaled's transposition of the VL×VL
+// block in r[]: each row a whose bit w is clear and row a + w trade blocks
+// of w lanes, a keeping its first block of each pair of blocks and taking
+// b's first, b taking a's second and keeping its own (lo and hi:
+// __builtin_shufflevector's lane indices, a's lanes 0..VL-1, b's VL..).
+// After the rounds w = VL/2, …, 2, 1, r[i] holds column i.
+#define SAESCOPE_UNPAREN(...) __VA_ARGS__
+#define SAESCOPE_TSTAGE(w, lo, hi) \
+	for (int a = 0; a < VL; a++) \
+		if (!(a & (w))) { \
+			VF x = r[a], y = r[a + (w)]; \
+			r[a] = __builtin_shufflevector(x, y, SAESCOPE_UNPAREN lo); \
+			r[a + (w)] = __builtin_shufflevector(x, y, SAESCOPE_UNPAREN hi); \
+		}
+
+// kt[d·sp + j] = kc[j·dh + d]·scale for j < seq, 0 for seq ≤ j < sp (a
+// multiple of VL): whole VL×VL blocks transposed in registers by log2(VL)
+// rounds of two-register shuffles (one value at a time, this took a fifth
+// of a GPT-2 head's time), the edges one value at a time.
+static inline void SAESCOPE_ATTN(saescope_transpose_scaled)(float* kt, int sp, const float* kc, int seq, int dh,
+                                                          float scale) {
+	int d0 = 0;
+	for (; d0 + VL <= dh; d0 += VL) {
+		int j0 = 0;
+		for (; j0 + VL <= seq; j0 += VL) {
+			VF r[VL];
+			for (int i = 0; i < VL; i++) LOADV(r[i], kc + (ptrdiff_t)(j0 + i) * dh + d0);
+#if SAESCOPE_VL == 16
+			SAESCOPE_TSTAGE(8, (0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), (8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31))
+			SAESCOPE_TSTAGE(4, (0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27), (4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31))
+			SAESCOPE_TSTAGE(2, (0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29), (2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31))
+			SAESCOPE_TSTAGE(1, (0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30), (1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
+#else
+			SAESCOPE_TSTAGE(4, (0, 1, 2, 3, 8, 9, 10, 11), (4, 5, 6, 7, 12, 13, 14, 15))
+			SAESCOPE_TSTAGE(2, (0, 1, 8, 9, 4, 5, 12, 13), (2, 3, 10, 11, 6, 7, 14, 15))
+			SAESCOPE_TSTAGE(1, (0, 8, 2, 10, 4, 12, 6, 14), (1, 9, 3, 11, 5, 13, 7, 15))
+#endif
+			for (int i = 0; i < VL; i++) {
+				VF x = r[i] * scale;
+				STOREV(kt + (ptrdiff_t)(d0 + i) * sp + j0, x);
+			}
+		}
+		for (int d = d0; d < d0 + VL; d++) {
+			for (int j = j0; j < seq; j++) kt[(ptrdiff_t)d * sp + j] = kc[(ptrdiff_t)j * dh + d] * scale;
+			for (int j = seq; j < sp; j++) kt[(ptrdiff_t)d * sp + j] = 0.0f;
+		}
+	}
+	for (int d = d0; d < dh; d++) {
+		for (int j = 0; j < seq; j++) kt[(ptrdiff_t)d * sp + j] = kc[(ptrdiff_t)j * dh + d] * scale;
+		for (int j = seq; j < sp; j++) kt[(ptrdiff_t)d * sp + j] = 0.0f;
+	}
+}
+
 // dst[0..n) = src[0..n) + bias[0..n), or a copy when bias is null: the
 // float32 sums MatMul's bias pass makes, so the attention is the same to
 // the bit whichever adds the bias.
@@ -115,9 +168,11 @@ static inline void SAESCOPE_ATTN(saescope_copy_bias)(float* dst, const float* sr
 }
 
 // One head's causal self-attention. The head's rows lie ld floats apart
-// (9 KB in GPT-2 small), which maps them to a few of L1's sets: K and V are
-// first copied into contiguous rows, K then transposed (and scaled) into
-// kt, zero-padded to sp keys. Q·Kᵀ runs SAESCOPE_QK_ROWS query rows by
+// (9 KB in GPT-2 small), which maps them to a few of L1's sets: Q, K and V
+// are first copied into contiguous rows, in one pass that prefetches the
+// rows ahead (Q copied later, a block of rows at a time, waited for memory
+// again: a third of the kernel's time), K then transposed (and scaled)
+// into kt, zero-padded to sp keys. Q·Kᵀ runs SAESCOPE_QK_ROWS query rows by
 // SAESCOPE_QK_VECS registers of keys, the sums in registers (AVX-512: 8
 // rows × 32 keys, two loads and eight broadcasts for every 16
 // multiply-adds); then each row's softmax; P·V runs 4 rows by
@@ -133,7 +188,7 @@ static void SAESCOPE_ATTN(saescope_attention_head)(const float* q, const float* 
 	float* vb = kt + (ptrdiff_t)dh * sp;  // seq × dh
 	float* kc = vb + (ptrdiff_t)seq * dh; // seq × dh
 	float* s = kc + (ptrdiff_t)seq * dh;  // R × sp
-	float* qc = s + (ptrdiff_t)R * sp;    // R × dh
+	float* qb = s + (ptrdiff_t)R * sp;    // seq × dh
 	for (int j = 0; j < seq; j++) {
 		if (j + SAESCOPE_ATTN_PREFETCH < seq) {
 			ptrdiff_t o = (ptrdiff_t)(j + SAESCOPE_ATTN_PREFETCH) * ld;
@@ -143,20 +198,16 @@ static void SAESCOPE_ATTN(saescope_attention_head)(const float* q, const float* 
 				__builtin_prefetch(v + o + c);
 			}
 		}
+		SAESCOPE_ATTN(saescope_copy_bias)(qb + (ptrdiff_t)j * dh, q + (ptrdiff_t)j * ld, bq, dh);
 		SAESCOPE_ATTN(saescope_copy_bias)(kc + (ptrdiff_t)j * dh, k + (ptrdiff_t)j * ld, bk, dh);
 		SAESCOPE_ATTN(saescope_copy_bias)(vb + (ptrdiff_t)j * dh, v + (ptrdiff_t)j * ld, bv, dh);
 	}
-	for (int d = 0; d < dh; d++) {
-		float* t = kt + (ptrdiff_t)d * sp;
-		for (int j = 0; j < seq; j++) t[j] = kc[(ptrdiff_t)j * dh + d] * scale;
-		for (int j = seq; j < sp; j++) t[j] = 0.0f;
-	}
+	SAESCOPE_ATTN(saescope_transpose_scaled)(kt, sp, kc, seq, dh, scale);
 	for (int i0 = 0; i0 < seq; i0 += R) {
 		int rows = seq - i0 < R ? seq - i0 : R;
 		// R rows always (a short last block repeats its last row, not stored)
-		for (int r = 0; r < R; r++)
-			SAESCOPE_ATTN(saescope_copy_bias)(qc + (ptrdiff_t)r * dh, q + (ptrdiff_t)(r < rows ? i0 + r : i0 + rows - 1) * ld, bq,
-			                                  dh);
+		const float* qr[R];
+		for (int r = 0; r < R; r++) qr[r] = qb + (ptrdiff_t)(r < rows ? i0 + r : i0 + rows - 1) * dh;
 		int keys = i0 + rows;
 		int width = (keys + QK - 1) / QK * QK;
 		for (int c = 0; c < width; c += QK) {
@@ -168,7 +219,7 @@ static void SAESCOPE_ATTN(saescope_attention_head)(const float* q, const float* 
 				VF kv[SAESCOPE_QK_VECS];
 				for (int x = 0; x < SAESCOPE_QK_VECS; x++) LOADV(kv[x], t + (ptrdiff_t)d * sp + VL * x);
 				for (int r = 0; r < R; r++) {
-					float qv = qc[(ptrdiff_t)r * dh + d];
+					float qv = qr[r][d];
 					for (int x = 0; x < SAESCOPE_QK_VECS; x++) a[r][x] += qv * kv[x];
 				}
 			}
@@ -224,6 +275,8 @@ static void SAESCOPE_ATTN(saescope_attention_head)(const float* q, const float* 
 #undef STOREV
 #undef SELECT
 #undef SPLAT
+#undef SAESCOPE_UNPAREN
+#undef SAESCOPE_TSTAGE
 // the variant's parameters, for the next inclusion
 #undef SAESCOPE_ATTN
 #undef SAESCOPE_VL

@@ -216,9 +216,14 @@ func host(t compute.Tensor) hostMat {
 // Gather implements compute.Backend.
 func (b *Backend) Gather(dst, table compute.Tensor, ids []int32) {
 	d, t := host(dst), host(table)
-	for i, id := range ids {
-		copy(d.data[i*d.cols:(i+1)*d.cols], t.data[int(id)*t.cols:(int(id)+1)*t.cols])
-	}
+	// split over the cores: the rows of a vocabulary-sized table are
+	// scattered, and each row's copy waits on memory
+	parallel(len(ids), t.cols, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			id := int(ids[i])
+			copy(d.data[i*d.cols:(i+1)*d.cols], t.data[id*t.cols:(id+1)*t.cols])
+		}
+	})
 }
 
 // MatMul implements compute.Backend.

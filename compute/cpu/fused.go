@@ -80,10 +80,13 @@ func centerRowsGo(x []float32, rows, cols int) {
 }
 
 // addResidualRowsGo is addResidualRows in Go, with addBiasRowsGo's,
-// centerRowsGo's and layerNormRowsGo's arithmetic.
+// centerRowsGo's and layerNormRowsGo's arithmetic; delta is left as it was
+// (each row is biased and centred in a copy).
 func addResidualRowsGo(resid, delta, bias []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32) {
+	d := make([]float32, cols)
 	for i := 0; i < rows; i++ {
-		r, d := resid[i*cols:(i+1)*cols], delta[i*cols:(i+1)*cols]
+		r := resid[i*cols : (i+1)*cols]
+		copy(d, delta[i*cols:(i+1)*cols])
 		if bias != nil {
 			addBiasRowsGo(d, bias, 1, cols)
 		}

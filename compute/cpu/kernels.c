@@ -150,6 +150,20 @@ static inline float saescope_row_mean(const float* x, int n) {
 	return sum / (float)n;
 }
 
+// saescope_row_mean_biased is saescope_row_mean of x + bias (n floats
+// each), the sums without storing x + bias: the same bits as
+// saescope_add_bias_row, then saescope_row_mean.
+static inline float saescope_row_mean_biased(const float* x, const float* bias, int n) {
+	float s[16] = {0};
+	int j = 0;
+	for (; j + 16 <= n; j += 16)
+		for (int k = 0; k < 16; k++) s[k] += x[j + k] + bias[j + k];
+	for (int k = 0; j < n; j++, k++) s[k] += x[j] + bias[j];
+	float sum = 0;
+	for (int k = 0; k < 16; k++) sum += s[k];
+	return sum / (float)n;
+}
+
 // saescope_row_norm writes (x - mean)·inv·w + b of one row of n into out
 // (out may be x), the variance over 16 partial float32 sums, the inverse
 // square root in double.
@@ -188,17 +202,21 @@ void saescope_center_rows(float* x, ptrdiff_t rows, int cols) {
 }
 
 SAESCOPE_CLONES
-void saescope_add_residual(float* resid, float* delta, const float* bias, int centre, float* ln, const float* w,
+void saescope_add_residual(float* resid, const float* delta, const float* bias, int centre, float* ln, const float* w,
                            const float* b, ptrdiff_t rows, int cols, float eps) {
 	for (ptrdiff_t i = 0; i < rows; i++) {
 		float* r = resid + i * cols;
-		float* d = delta + i * cols;
-		if (bias) saescope_add_bias_row(d, bias, cols);
+		const float* d = delta + i * cols;
 		if (centre) {
-			float mean = saescope_row_mean(d, cols);
-			for (int j = 0; j < cols; j++) d[j] -= mean;
-		}
-		for (int j = 0; j < cols; j++) r[j] += d[j];
+			float mean = bias ? saescope_row_mean_biased(d, bias, cols) : saescope_row_mean(d, cols);
+			if (bias)
+				for (int j = 0; j < cols; j++) r[j] += (d[j] + bias[j]) - mean;
+			else
+				for (int j = 0; j < cols; j++) r[j] += d[j] - mean;
+		} else if (bias)
+			for (int j = 0; j < cols; j++) r[j] += d[j] + bias[j];
+		else
+			for (int j = 0; j < cols; j++) r[j] += d[j];
 		if (ln) saescope_row_norm(r, ln + i * cols, w, b, cols, eps);
 	}
 }
@@ -283,8 +301,9 @@ void saescope_attention_head(int variant, const float* q, const float* k, const 
 #endif
 
 // The scratch's layout is saescope_attention_head's (attention_kernel.h):
-// Kᵀ (dh × sp), V and K (seq × dh each), the scores and Q of a block of rows.
+// Kᵀ (dh × sp), V and K (seq × dh each), the scores of a block of rows,
+// and Q (seq × dh).
 ptrdiff_t saescope_attention_scratch(int seq, int dh) {
 	ptrdiff_t sp = (seq + 31) & ~31;
-	return (ptrdiff_t)dh * sp + 2 * (ptrdiff_t)seq * dh + SAESCOPE_ATTN_MAX_ROWS * (sp + dh);
+	return (ptrdiff_t)dh * sp + 3 * (ptrdiff_t)seq * dh + SAESCOPE_ATTN_MAX_ROWS * sp;
 }

@@ -29,14 +29,14 @@ void saescope_layernorm(const float* x, float* out, const float* w, const float*
 // saescope_center_rows subtracts from each row of x its mean.
 void saescope_center_rows(float* x, ptrdiff_t rows, int cols);
 
-// saescope_add_residual adds bias (when not null) to each row of delta,
-// centres each row of delta over its columns when centre, adds it to
-// resid, and, when ln is not null, writes LayerNorm(resid)·w + b into ln:
-// a write into the residual stream and the next LayerNorm in one pass over
-// the rows, with the same arithmetic as saescope_add_bias,
-// saescope_center_rows, an addition and saescope_layernorm one after
-// another.
-void saescope_add_residual(float* resid, float* delta, const float* bias, int centre, float* ln, const float* w,
+// saescope_add_residual adds to resid each row of delta plus bias (when not
+// null), centred over its columns when centre, and, when ln is not null,
+// writes LayerNorm(resid)·w + b into ln: a write into the residual stream
+// and the next LayerNorm in one pass over the rows, with the same
+// arithmetic as saescope_add_bias, saescope_center_rows, an addition and
+// saescope_layernorm one after another. delta is only read (writing its
+// biased, centred rows back cost a quarter of the pass).
+void saescope_add_residual(float* resid, const float* delta, const float* bias, int centre, float* ln, const float* w,
                            const float* b, ptrdiff_t rows, int cols, float eps);
 // saescope_bias_relu sets each row of x to max(x + bias, 0) (bias may be
 // null); NaN stays NaN, for the scan to report it.

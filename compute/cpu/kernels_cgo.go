@@ -57,9 +57,9 @@ func centerRows(x []float32, rows, cols int) {
 	C.saescope_center_rows(fptr(x), C.ptrdiff_t(rows), C.int(cols))
 }
 
-// addResidualRows adds bias (when not nil) to delta's rows, centres them
-// when centre, adds delta to resid and, when ln is not nil, writes
-// LayerNorm(resid)·w + b into ln.
+// addResidualRows adds to resid delta's rows plus bias (when not nil),
+// centred when centre, and, when ln is not nil, writes LayerNorm(resid)·w
+// + b into ln; delta is left as it was.
 func addResidualRows(resid, delta, bias []float32, centre bool, ln, w, b []float32, rows, cols int, eps float32) {
 	if rows == 0 {
 		return
