@@ -3,8 +3,11 @@
 # Usage: packaging/deps.sh run|test      (idempotent; uses sudo when not root)
 set -euo pipefail
 
+# fonts-dejavu-core: Fyne's bundled Noto Sans has no ∂ − ≥ ≤ ∞ (the
+# attribution graph's and the patch pane's texts, some error messages);
+# Fyne then looks in the system's fonts, and a minimal install may have none.
 need_run=(gcc pkg-config ca-certificates libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev
-  libxinerama-dev libxi-dev libxxf86vm-dev libopenblas-dev)
+  libxinerama-dev libxi-dev libxxf86vm-dev libopenblas-dev fonts-dejavu-core)
 need_test=("${need_run[@]}" xvfb libgl1-mesa-dri imagemagick desktop-file-utils xdotool xz-utils make)
 
 case "${1:-run}" in
