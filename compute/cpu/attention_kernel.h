@@ -120,8 +120,8 @@ static inline void SAESCOPE_ATTN(saescope_softmax_prefix)(float* row, int n, int
 
 // kt[d·sp + j] = kc[j·dh + d]·scale for j < seq, 0 for seq ≤ j < sp (a
 // multiple of VL): whole VL×VL blocks transposed in registers by log2(VL)
-// rounds of two-register shuffles (one value at a time, this took a fifth
-// of a GPT-2 head's time), the edges one value at a time.
+// rounds of two-register shuffles (one value at a time, this took 7% of
+// a GPT-2 head's time), the edges one value at a time.
 static inline void SAESCOPE_ATTN(saescope_transpose_scaled)(float* kt, int sp, const float* kc, int seq, int dh,
                                                           float scale) {
 	int d0 = 0;
@@ -171,7 +171,7 @@ static inline void SAESCOPE_ATTN(saescope_copy_bias)(float* dst, const float* sr
 // (9 KB in GPT-2 small), which maps them to a few of L1's sets: Q, K and V
 // are first copied into contiguous rows, in one pass that prefetches the
 // rows ahead (Q copied later, a block of rows at a time, waited for memory
-// again: a third of the kernel's time), K then transposed (and scaled)
+// again: an eighth of the kernel's time), K then transposed (and scaled)
 // into kt, zero-padded to sp keys. Q·Kᵀ runs SAESCOPE_QK_ROWS query rows by
 // SAESCOPE_QK_VECS registers of keys, the sums in registers (AVX-512: 8
 // rows × 32 keys, two loads and eight broadcasts for every 16
