@@ -209,8 +209,12 @@ static void SAESCOPE_ATTN(saescope_attention_head)(const float* q, const float* 
 		const float* qr[R];
 		for (int r = 0; r < R; r++) qr[r] = qb + (ptrdiff_t)(r < rows ? i0 + r : i0 + rows - 1) * dh;
 		int keys = i0 + rows;
-		int width = (keys + QK - 1) / QK * QK;
-		for (int c = 0; c < width; c += QK) {
+		// the keys to whole registers: whole chunks of QK, then the last
+		// register or two one at a time (rounding to QK computed and
+		// exponentiated a sixth more scores than the rows see)
+		int width = (keys + VL - 1) / VL * VL;
+		int c = 0;
+		for (; c + QK <= width; c += QK) {
 			VF a[R][SAESCOPE_QK_VECS];
 			for (int r = 0; r < R; r++)
 				for (int x = 0; x < SAESCOPE_QK_VECS; x++) a[r][x] = SPLAT(0.0f);
@@ -225,6 +229,17 @@ static void SAESCOPE_ATTN(saescope_attention_head)(const float* q, const float* 
 			}
 			for (int r = 0; r < R; r++)
 				for (int x = 0; x < SAESCOPE_QK_VECS; x++) STOREV(s + (ptrdiff_t)r * sp + c + VL * x, a[r][x]);
+		}
+		for (; c < width; c += VL) {
+			VF a[R];
+			for (int r = 0; r < R; r++) a[r] = SPLAT(0.0f);
+			const float* t = kt + c;
+			for (int d = 0; d < dh; d++) {
+				VF kv;
+				LOADV(kv, t + (ptrdiff_t)d * sp);
+				for (int r = 0; r < R; r++) a[r] += qr[r][d] * kv;
+			}
+			for (int r = 0; r < R; r++) STOREV(s + (ptrdiff_t)r * sp + c, a[r]);
 		}
 		for (int r = 0; r < rows; r++) SAESCOPE_ATTN(saescope_softmax_prefix)(s + (ptrdiff_t)r * sp, i0 + r + 1, width);
 		for (int r = rows; r < R; r++) memset(s + (ptrdiff_t)r * sp, 0, sizeof(float) * width);
