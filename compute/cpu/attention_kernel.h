@@ -124,10 +124,9 @@ static inline void SAESCOPE_ATTN(saescope_softmax_prefix)(float* row, int n, int
 // a GPT-2 head's time), the edges one value at a time.
 static inline void SAESCOPE_ATTN(saescope_transpose_scaled)(float* kt, int sp, const float* kc, int seq, int dh,
                                                           float scale) {
-	int d0 = 0;
-	for (; d0 + VL <= dh; d0 += VL) {
-		int j0 = 0;
-		for (; j0 + VL <= seq; j0 += VL) {
+	int dv = dh / VL * VL, jv = seq / VL * VL; // the whole blocks
+	for (int d0 = 0; d0 < dv; d0 += VL)
+		for (int j0 = 0; j0 < jv; j0 += VL) {
 			VF r[VL];
 			for (int i = 0; i < VL; i++) LOADV(r[i], kc + (ptrdiff_t)(j0 + i) * dh + d0);
 #if SAESCOPE_VL == 16
@@ -145,15 +144,34 @@ static inline void SAESCOPE_ATTN(saescope_transpose_scaled)(float* kt, int sp, c
 				STOREV(kt + (ptrdiff_t)(d0 + i) * sp + j0, x);
 			}
 		}
-		for (int d = d0; d < d0 + VL; d++) {
-			for (int j = j0; j < seq; j++) kt[(ptrdiff_t)d * sp + j] = kc[(ptrdiff_t)j * dh + d] * scale;
-			for (int j = seq; j < sp; j++) kt[(ptrdiff_t)d * sp + j] = 0.0f;
-		}
-	}
-	for (int d = d0; d < dh; d++) {
-		for (int j = 0; j < seq; j++) kt[(ptrdiff_t)d * sp + j] = kc[(ptrdiff_t)j * dh + d] * scale;
+	// the rest: the last keys of the blocks' dimensions, every key of the
+	// other dimensions, and the padding
+	for (int d = 0; d < dh; d++) {
+		for (int j = d < dv ? jv : 0; j < seq; j++) kt[(ptrdiff_t)d * sp + j] = kc[(ptrdiff_t)j * dh + d] * scale;
 		for (int j = seq; j < sp; j++) kt[(ptrdiff_t)d * sp + j] = 0.0f;
 	}
+}
+
+// The scores of R query rows (qr, dh floats each) against vecs registers
+// of keys (vecs at most SAESCOPE_QK_VECS; a constant where it is inlined,
+// so the loops over it unroll and the sums stay in registers): out[r·sp +
+// k] = Σ_d qr[r][d]·kt[d·sp + k], k < vecs·VL.
+static inline void SAESCOPE_ATTN(saescope_qk_chunk)(float* out, int sp, const float* kt, const float* const* qr, int dh,
+                                                   int vecs) {
+	enum { R = SAESCOPE_QK_ROWS };
+	VF a[R][SAESCOPE_QK_VECS];
+	for (int r = 0; r < R; r++)
+		for (int x = 0; x < vecs; x++) a[r][x] = SPLAT(0.0f);
+	for (int d = 0; d < dh; d++) {
+		VF kv[SAESCOPE_QK_VECS];
+		for (int x = 0; x < vecs; x++) LOADV(kv[x], kt + (ptrdiff_t)d * sp + VL * x);
+		for (int r = 0; r < R; r++) {
+			float qv = qr[r][d];
+			for (int x = 0; x < vecs; x++) a[r][x] += qv * kv[x];
+		}
+	}
+	for (int r = 0; r < R; r++)
+		for (int x = 0; x < vecs; x++) STOREV(out + (ptrdiff_t)r * sp + VL * x, a[r][x]);
 }
 
 // dst[0..n) = src[0..n) + bias[0..n), or a copy when bias is null: the
@@ -214,33 +232,8 @@ static void SAESCOPE_ATTN(saescope_attention_head)(const float* q, const float* 
 		// exponentiated a sixth more scores than the rows see)
 		int width = (keys + VL - 1) / VL * VL;
 		int c = 0;
-		for (; c + QK <= width; c += QK) {
-			VF a[R][SAESCOPE_QK_VECS];
-			for (int r = 0; r < R; r++)
-				for (int x = 0; x < SAESCOPE_QK_VECS; x++) a[r][x] = SPLAT(0.0f);
-			const float* t = kt + c;
-			for (int d = 0; d < dh; d++) {
-				VF kv[SAESCOPE_QK_VECS];
-				for (int x = 0; x < SAESCOPE_QK_VECS; x++) LOADV(kv[x], t + (ptrdiff_t)d * sp + VL * x);
-				for (int r = 0; r < R; r++) {
-					float qv = qr[r][d];
-					for (int x = 0; x < SAESCOPE_QK_VECS; x++) a[r][x] += qv * kv[x];
-				}
-			}
-			for (int r = 0; r < R; r++)
-				for (int x = 0; x < SAESCOPE_QK_VECS; x++) STOREV(s + (ptrdiff_t)r * sp + c + VL * x, a[r][x]);
-		}
-		for (; c < width; c += VL) {
-			VF a[R];
-			for (int r = 0; r < R; r++) a[r] = SPLAT(0.0f);
-			const float* t = kt + c;
-			for (int d = 0; d < dh; d++) {
-				VF kv;
-				LOADV(kv, t + (ptrdiff_t)d * sp);
-				for (int r = 0; r < R; r++) a[r] += qr[r][d] * kv;
-			}
-			for (int r = 0; r < R; r++) STOREV(s + (ptrdiff_t)r * sp + c, a[r]);
-		}
+		for (; c + QK <= width; c += QK) SAESCOPE_ATTN(saescope_qk_chunk)(s + c, sp, kt + c, qr, dh, SAESCOPE_QK_VECS);
+		for (; c < width; c += VL) SAESCOPE_ATTN(saescope_qk_chunk)(s + c, sp, kt + c, qr, dh, 1);
 		for (int r = 0; r < rows; r++) SAESCOPE_ATTN(saescope_softmax_prefix)(s + (ptrdiff_t)r * sp, i0 + r + 1, width);
 		for (int r = rows; r < R; r++) memset(s + (ptrdiff_t)r * sp, 0, sizeof(float) * width);
 		for (int h = 0; h < rows; h += 4) {

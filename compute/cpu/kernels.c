@@ -207,16 +207,12 @@ void saescope_add_residual(float* resid, const float* delta, const float* bias, 
 	for (ptrdiff_t i = 0; i < rows; i++) {
 		float* r = resid + i * cols;
 		const float* d = delta + i * cols;
-		if (centre) {
-			float mean = bias ? saescope_row_mean_biased(d, bias, cols) : saescope_row_mean(d, cols);
-			if (bias)
-				for (int j = 0; j < cols; j++) r[j] += (d[j] + bias[j]) - mean;
-			else
-				for (int j = 0; j < cols; j++) r[j] += d[j] - mean;
-		} else if (bias)
-			for (int j = 0; j < cols; j++) r[j] += d[j] + bias[j];
+		// uncentred, the mean is +0, and v - 0 is v to the bit (−0 included)
+		float mean = !centre ? 0.0f : bias ? saescope_row_mean_biased(d, bias, cols) : saescope_row_mean(d, cols);
+		if (bias)
+			for (int j = 0; j < cols; j++) r[j] += (d[j] + bias[j]) - mean;
 		else
-			for (int j = 0; j < cols; j++) r[j] += d[j];
+			for (int j = 0; j < cols; j++) r[j] += d[j] - mean;
 		if (ln) saescope_row_norm(r, ln + i * cols, w, b, cols, eps);
 	}
 }
