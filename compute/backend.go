@@ -120,6 +120,27 @@ type BiasAttender interface {
 	CausalAttentionBias(dst, qkv, bias Tensor, batch, seq, heads int)
 }
 
+// Laner is implemented by backends that run a large batch fastest as
+// lanes: groups of its sequences that go through the blocks concurrently,
+// each lane's ops on one core, instead of every op split over the cores
+// (the CPU backend: while one lane waits on memory in an elementwise pass
+// the other runs a product, and no op waits for the slowest core). A
+// token's results are the same whichever lane runs it, for a given batch
+// and machine, so that a pass's bits do not depend on what it observes.
+type Laner interface {
+	// Lanes is how many lanes a batch of rows token rows runs in: 1 for
+	// none (too few rows for every core to get a lane worth running).
+	Lanes(rows int) int
+	// Lane returns a backend that shares this one's tensors and runs each
+	// op on the goroutine that calls it.
+	Lane() Backend
+	// EnterLanes readies the backend's shared state for lanes running at
+	// once (the CPU backend runs OpenBLAS on one thread per call) until
+	// the returned leave is called; the backend's own ops keep their
+	// results but run slower in between.
+	EnterLanes() (leave func())
+}
+
 // SparseReader is implemented by backends that can compact a matrix on the
 // device, so that only its non-zero entries cross to the host (the scan's
 // feature activations are ~1% dense).

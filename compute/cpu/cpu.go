@@ -8,7 +8,6 @@ package cpu
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"strings"
 	"sync/atomic"
 
@@ -38,6 +37,12 @@ type Backend struct {
 	// attentionVariant, chosen by New) or the BLAS in tiles (the zero
 	// value; tests choose each path the CPU runs).
 	attn attnPath
+	// serial says the backend is a lane (Lane): its ops run on the
+	// calling goroutine, not split over the cores.
+	serial bool
+	// laneRows is the fewest token rows a lane may get (Lanes); 0 for
+	// minLaneRows.
+	laneRows int
 }
 
 // attnPath is a way to compute attention: the products through the BLAS in
@@ -69,14 +74,14 @@ func New(choice BLAS) (*Backend, error) {
 		if loadOpenBLAS() == "" {
 			return nil, fmt.Errorf("cpu backend: OpenBLAS not found (install libopenblas0, e.g. apt-get install libopenblas-dev)")
 		}
-		setBLASThreads(runtime.GOMAXPROCS(0))
+		setBLASThreadsAll()
 		return newBackend("cpu/openblas", openBLAS{}), nil
 	case BLASGonum:
 		return newBackend("cpu/gonum", gonumBLAS{}), nil
 	}
 	// auto
 	if lib := loadOpenBLAS(); lib != "" {
-		setBLASThreads(runtime.GOMAXPROCS(0))
+		setBLASThreadsAll()
 		return newBackend("cpu/openblas", openBLAS{}), nil
 	}
 	return newBackend("cpu/gonum", gonumBLAS{}), nil
@@ -218,7 +223,7 @@ func (b *Backend) Gather(dst, table compute.Tensor, ids []int32) {
 	d, t := host(dst), host(table)
 	// split over the cores: the rows of a vocabulary-sized table are
 	// scattered, and each row's copy waits on memory
-	parallel(len(ids), t.cols, func(lo, hi int) {
+	b.parallel(len(ids), t.cols, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			id := int(ids[i])
 			copy(d.data[i*d.cols:(i+1)*d.cols], t.data[id*t.cols:(id+1)*t.cols])
@@ -243,14 +248,14 @@ func (b *Backend) matMul(d, x, y hostMat, bias []float32) {
 		// the sums are those of the fused kernels, which take the bias
 		// with the next elementwise step (BiasGeluNew, AddResidual,
 		// CausalAttentionBias)
-		addBias(d, bias)
+		b.addBias(d, bias)
 	}
 }
 
 // addBias adds bias to each row of m, the rows split over the cores: the
 // bias pass of MatMul.
-func addBias(m hostMat, bias []float32) {
-	parallel(m.rows, m.cols, func(lo, hi int) {
+func (b *Backend) addBias(m hostMat, bias []float32) {
+	b.parallel(m.rows, m.cols, func(lo, hi int) {
 		addBiasRows(m.data[lo*m.cols:hi*m.cols], bias, hi-lo, m.cols)
 	})
 }
@@ -264,7 +269,7 @@ func (b *Backend) MatMulTransB(dst, a, w compute.Tensor) {
 // Add implements compute.Backend.
 func (b *Backend) Add(dst, a, c compute.Tensor) {
 	d, x, y := host(dst).data, host(a).data, host(c).data
-	parallel(len(d), 1, func(lo, hi int) {
+	b.parallel(len(d), 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			d[i] = x[i] + y[i]
 		}
@@ -307,7 +312,7 @@ func (b *Backend) MeanRows(dst, x compute.Tensor) {
 // CenterRows implements compute.Backend.
 func (b *Backend) CenterRows(x compute.Tensor) {
 	m := host(x)
-	parallel(m.rows, m.cols, func(lo, hi int) {
+	b.parallel(m.rows, m.cols, func(lo, hi int) {
 		centerRows(m.data[lo*m.cols:hi*m.cols], hi-lo, m.cols)
 	})
 }
@@ -332,7 +337,7 @@ func sum32(v []float32) float32 {
 func (b *Backend) LayerNorm(dst, x, w, bias compute.Tensor, eps float32) {
 	d, m := host(dst), host(x)
 	wv, bv := host(w).data, host(bias).data
-	parallel(m.rows, m.cols, func(lo, hi int) {
+	b.parallel(m.rows, m.cols, func(lo, hi int) {
 		layerNormRows(m.data[lo*m.cols:hi*m.cols], d.data[lo*m.cols:hi*m.cols], wv, bv, hi-lo, m.cols, eps)
 	})
 }
@@ -340,7 +345,7 @@ func (b *Backend) LayerNorm(dst, x, w, bias compute.Tensor, eps float32) {
 // GeluNew implements compute.Backend.
 func (b *Backend) GeluNew(x compute.Tensor) {
 	d := host(x).data
-	parallel(len(d), 8, func(lo, hi int) { geluSlice(d[lo:hi]) })
+	b.parallel(len(d), 8, func(lo, hi int) { geluSlice(d[lo:hi]) })
 }
 
 // attnTile bounds one matrix product of attention: tiles of attnRows
@@ -374,7 +379,7 @@ func (b *Backend) CausalAttention(dst, qkv compute.Tensor, batch, seq, heads int
 func (b *Backend) CausalAttentionBias(dst, qkv, bias compute.Tensor, batch, seq, heads int) {
 	in, bv := host(qkv), host(bias).data
 	if b.attn == attnTiles {
-		addBias(in, bv)
+		b.addBias(in, bv)
 		bv = nil
 	}
 	b.causalAttention(host(dst), in, bv, batch, seq, heads)
@@ -395,7 +400,7 @@ func (b *Backend) causalAttention(z, in hostMat, bias []float32, batch, seq, hea
 	// through the general kernel and its packing)
 	qkRows := max(1, min(attnRows, qkTile/keys))
 	pairs := batch * heads
-	workers := max(1, min(runtime.GOMAXPROCS(0), pairs))
+	workers := max(1, min(b.workers(), pairs))
 	var next atomic.Int64
 	done := make(chan struct{}, workers)
 	for w := 0; w < workers; w++ {
@@ -461,7 +466,7 @@ func (b *Backend) SAEEncode(dst, x, wEnc, bEnc, bDec compute.Tensor) {
 		// (x - b_dec) in a scratch matrix; the caller's x is left untouched.
 		bd := host(bDec).data
 		tmp := hostMat{data: make([]float32, len(in.data)), rows: in.rows, cols: in.cols}
-		parallel(in.rows, in.cols, func(lo, hi int) {
+		b.parallel(in.rows, in.cols, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				r, o := in.data[i*in.cols:(i+1)*in.cols], tmp.data[i*in.cols:(i+1)*in.cols]
 				for j := range r {
@@ -479,7 +484,7 @@ func (b *Backend) SAEEncode(dst, x, wEnc, bEnc, bDec compute.Tensor) {
 	if bEnc != nil {
 		bv = host(bEnc).data
 	}
-	parallel(d.rows, d.cols, func(lo, hi int) {
+	b.parallel(d.rows, d.cols, func(lo, hi int) {
 		biasReLURows(d.data[lo*d.cols:hi*d.cols], bv, hi-lo, d.cols)
 	})
 }
@@ -487,7 +492,7 @@ func (b *Backend) SAEEncode(dst, x, wEnc, bEnc, bDec compute.Tensor) {
 // CrossEntropy implements compute.Backend.
 func (b *Backend) CrossEntropy(loss []float32, logits compute.Tensor, targets []int32) {
 	m := host(logits)
-	parallel(m.rows, m.cols, func(lo, hi int) {
+	b.parallel(m.rows, m.cols, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row := m.data[i*m.cols : (i+1)*m.cols]
 			loss[i] = logSumExp(row) - row[targets[i]]
@@ -506,7 +511,7 @@ func logSumExp(row []float32) float32 {
 // logit (the CUDA kernel softmax_stats computes the same sums).
 func (b *Backend) SoftmaxStats(entropyBits, maxProb []float32, logits compute.Tensor) {
 	m := host(logits)
-	parallel(m.rows, m.cols, func(lo, hi int) {
+	b.parallel(m.rows, m.cols, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			_, s, t := expSums(m.data[i*m.cols : (i+1)*m.cols])
 			entropyBits[i] = float32((math.Log(s) - t/s) / math.Ln2)

@@ -17,7 +17,7 @@ func (b *Backend) AddResidual(resid, delta, bias compute.Tensor, centre bool, ln
 		bv = host(bias).data
 	}
 	n := r.cols
-	parallel(r.rows, 4*n, func(lo, hi int) {
+	b.parallel(r.rows, 4*n, func(lo, hi int) {
 		var l []float32
 		if lv != nil {
 			l = lv[lo*n : hi*n]
@@ -33,7 +33,7 @@ func (b *Backend) BiasGeluNew(x, bias compute.Tensor) {
 		return
 	}
 	m, bv := host(x), host(bias).data
-	parallel(m.rows, 8*m.cols, func(lo, hi int) {
+	b.parallel(m.rows, 8*m.cols, func(lo, hi int) {
 		biasGeluRows(m.data[lo*m.cols:hi*m.cols], bv, hi-lo, m.cols)
 	})
 }

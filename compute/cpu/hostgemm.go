@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"fmt"
-	"runtime"
 
 	"gonum.org/v1/gonum/blas"
 )
@@ -23,7 +22,7 @@ func HostGemm(choice BLAS) (Sgemmer, string, error) {
 	}
 	if choice != BLASGonum {
 		if loadOpenBLAS() != "" {
-			setBLASThreads(runtime.GOMAXPROCS(0))
+			setBLASThreadsAll()
 			return openBLAS{}, "openblas", nil
 		}
 		if choice == BLASOpenBLAS {

@@ -53,19 +53,37 @@ func (m *Model) activationsFor(rows int) *activations {
 
 // view returns a's buffers cut to their first rows (no copies).
 func (a *activations) view(be compute.Backend, rows int) *activations {
+	return a.rowsView(be, 0, rows)
+}
+
+// rowsView returns rows [lo, hi) of a's buffers (no copies): a lane's.
+func (a *activations) rowsView(be compute.Backend, lo, hi int) *activations {
 	return &activations{
-		rows:     rows,
-		pos:      a.pos[:rows],
-		embed:    be.RowsView(a.embed, 0, rows),
-		posEmbed: be.RowsView(a.posEmbed, 0, rows),
-		resid:    be.RowsView(a.resid, 0, rows),
-		ln:       be.RowsView(a.ln, 0, rows),
-		qkv:      be.RowsView(a.qkv, 0, rows),
-		z:        be.RowsView(a.z, 0, rows),
-		attnOut:  be.RowsView(a.attnOut, 0, rows),
-		hidden:   be.RowsView(a.hidden, 0, rows),
-		mlpOut:   be.RowsView(a.mlpOut, 0, rows),
+		rows:     hi - lo,
+		pos:      a.pos[lo:hi],
+		embed:    be.RowsView(a.embed, lo, hi),
+		posEmbed: be.RowsView(a.posEmbed, lo, hi),
+		resid:    be.RowsView(a.resid, lo, hi),
+		ln:       be.RowsView(a.ln, lo, hi),
+		qkv:      be.RowsView(a.qkv, lo, hi),
+		z:        be.RowsView(a.z, lo, hi),
+		attnOut:  be.RowsView(a.attnOut, lo, hi),
+		hidden:   be.RowsView(a.hidden, lo, hi),
+		mlpOut:   be.RowsView(a.mlpOut, lo, hi),
 	}
+}
+
+// counterpart returns the buffer of w whose rows t is, when a is a lane's
+// view (rowsView) of w and t one of a's buffers; nil otherwise.
+func (a *activations) counterpart(t compute.Tensor, w *activations) compute.Tensor {
+	pairs := [...][2]compute.Tensor{{a.embed, w.embed}, {a.posEmbed, w.posEmbed}, {a.resid, w.resid}, {a.ln, w.ln},
+		{a.qkv, w.qkv}, {a.z, w.z}, {a.attnOut, w.attnOut}, {a.hidden, w.hidden}, {a.mlpOut, w.mlpOut}}
+	for _, p := range pairs {
+		if p[0] == t {
+			return p[1]
+		}
+	}
+	return nil
 }
 
 // free releases a's buffers (not views: call it on m.acts only).

@@ -41,6 +41,10 @@ type Model struct {
 	mu   sync.Mutex
 	acts *activations // sized for the largest pass so far
 	cut  *activations // views of acts for the last smaller pass
+	// laneViews are the lanes' views of lanesOf (acts or cut), for
+	// passes run in lanes (lanes.go)
+	lanesOf   *activations
+	laneViews []*activations
 	// final and logits hold ln_final's output and the logits of
 	// logitChunk rows (logits.go), allocated on first use.
 	final, logits compute.Tensor
@@ -111,6 +115,7 @@ func (m *Model) Close() {
 	if m.acts != nil {
 		m.acts.free(m.be)
 		m.acts, m.cut = nil, nil
+		m.lanesOf, m.laneViews = nil, nil
 	}
 }
 
@@ -253,6 +258,9 @@ type pass struct {
 	gelu    compute.BiasGeluer
 	biasAtt compute.BiasAttender
 	lnReady bool
+	// lanes, when the pass is one lane of a Run's batch (lanes.go), is
+	// where it meets the other lanes at the hooks the pass wants.
+	lanes *laneSet
 }
 
 // Run computes the forward pass on tokens ([batch·seq] ids, row-major), as
@@ -301,6 +309,18 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 	} else if err := p.embed(tokens); err != nil {
 		return out.end(err)
 	}
+	if laner, ok := m.be.(compute.Laner); ok {
+		if n := min(laner.Lanes(rows), batch); n > 1 {
+			if err := p.runLanes(ctx, laner, first, n); err != nil {
+				if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+					return nil, err
+				}
+				return out.end(err)
+			}
+			out.Resid = p.acts.resid
+			return out, nil
+		}
+	}
 	for li := first; li < len(m.layers); li++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -333,6 +353,12 @@ func (m *Model) Unlock() { m.mu.Unlock() }
 // visit runs the hook h on its activation act: the patch registered for
 // it, then the observer. It returns errStopped when h is Hooks.StopAfter.
 func (p *pass) visit(h hookname.Hook, act compute.Tensor) error {
+	if p.lanes != nil {
+		if !p.wants(h) {
+			return nil
+		}
+		return p.lanes.visit(p, h, act)
+	}
 	if patch := p.hooks.Patches[h.String()]; patch != nil {
 		if err := patch(p.be, h, act, p.batch, p.seq); err != nil {
 			return fmt.Errorf("patch at %s: %w", h, err)
