@@ -36,9 +36,9 @@ const minLaneRows = 1024
 
 // Lanes implements compute.Laner: one lane per core when each gets at
 // least minLaneRows rows. On the 2-core machine of the README's speed
-// table a 32×128 scan in two lanes took 1494 ms against 1603 with every op
-// split over both cores (a C model of the scan's nine blocks and encode,
-// twelve alternating rounds).
+// table `bench`'s 32×128 scan ran at 2594 tokens/s in two lanes against
+// 2472 with every op split over both cores (medians of 16 alternating
+// runs; BenchmarkScanLanes in compute/perf times both).
 func (b *Backend) Lanes(rows int) int {
 	cores := runtime.GOMAXPROCS(0)
 	least := b.laneRows

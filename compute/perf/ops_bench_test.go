@@ -2,6 +2,9 @@ package perf_test
 
 import (
 	"context"
+	"math"
+	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -17,12 +20,16 @@ import (
 )
 
 // opTimer passes the CPU backend through, its fused kernels included, and
-// adds up the wall time of each operation under a name.
+// adds up the wall time of each operation under a name. It runs every batch
+// whole, not in lanes (Lanes), where two lanes' operations overlap in time.
 type opTimer struct {
 	*cpu.Backend
 	mu    sync.Mutex
 	spent map[string]time.Duration
 }
+
+// Lanes is 1: the pass runs whole, each operation on every core in turn.
+func (o *opTimer) Lanes(int) int { return 1 }
 
 func (o *opTimer) since(name string, t0 time.Time) {
 	o.mu.Lock()
@@ -72,7 +79,8 @@ func (o *opTimer) Add(dst, a, b compute.Tensor) {
 }
 
 // BenchmarkScanOps is `bench`'s scan (full-size random GPT-2 small to
-// blocks.9.hook_resid_pre, a 6144-feature SAE, batch 32×128) on the CPU
+// blocks.9.hook_resid_pre, a 6144-feature SAE, batch 32×128) on the CPU,
+// run whole (not in lanes: BenchmarkScanLanes compares the two),
 // with each operation timed: it reports milliseconds per scan for each
 // product (by name), the SAE encode, attention, the fused elementwise
 // passes and the rest, and the products' rate against the 4096×768×3072
@@ -148,5 +156,70 @@ func BenchmarkScanOps(b *testing.B) {
 		b.ReportMetric(flops/(products/1000)/1e9/sgemm, "products_fraction_of_sgemm")
 		counted := (perf.ForwardFLOPs(cfg, int(blocks), T) + 2*float64(cfg.DModel*dSae)) * float64(B*T)
 		b.ReportMetric(counted/wall/1e9/sgemm, "scan_fraction_of_sgemm")
+	}
+}
+
+// BenchmarkScanLanes times `bench`'s scan (as BenchmarkScanOps) run in
+// lanes, one group of sequences per core (compute.Laner), and run whole,
+// each operation split over the cores, alternating five times: it reports
+// the median milliseconds of each and their ratio. Run it with -benchtime
+// 1x on a machine of two or more cores.
+func BenchmarkScanLanes(b *testing.B) {
+	be, err := cpu.New(cpu.BLASAuto)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const B, T, dSae = 32, 128, 6144
+	if be.Lanes(B*T) < 2 {
+		b.Skipf("%d rows run in one lane here (%d cores)", B*T, runtime.GOMAXPROCS(0))
+	}
+	cfg := gpt2.SmallConfig()
+	ck := gpt2.Random(cfg, 1)
+	hook := hookname.Hook{Layer: 9, Point: hookname.ResidPre}
+	enc, err := encoder.New(be, sae.Random(cfg.DModel, dSae, hook, -0.5, 2))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer enc.Close()
+	feats := be.Alloc(B*T, dSae)
+	tokens := make([]int32, B*T)
+	for i := range tokens {
+		tokens[i] = int32((i * 7919) % cfg.VocabSize)
+		if i%T == 0 {
+			tokens[i] = 50256
+		}
+	}
+	// scanner returns a scan on a model of the weights on sb, whose first
+	// run allocates its buffers
+	scanner := func(sb compute.Backend) func() time.Duration {
+		m, err := model.New(sb, ck)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(m.Close)
+		return func() time.Duration {
+			t0 := time.Now()
+			_, err := m.Run(context.Background(), tokens, B, T, model.Hooks{StopAfter: &hook, ObserveAt: []hookname.Hook{hook},
+				Observe: func(_ hookname.Hook, act compute.Tensor) error { return enc.Encode(feats, act) }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return time.Since(t0)
+		}
+	}
+	laned, whole := scanner(be), scanner(be.WithLaneRows(math.MaxInt32))
+	for b.Loop() {
+		laned()
+		whole()
+		var l, w []float64
+		for range 5 {
+			l = append(l, laned().Seconds()*1000)
+			w = append(w, whole().Seconds()*1000)
+		}
+		slices.Sort(l)
+		slices.Sort(w)
+		b.ReportMetric(l[2], "lanes-ms")
+		b.ReportMetric(w[2], "whole-ms")
+		b.ReportMetric(l[2]/w[2], "lanes/whole")
 	}
 }
