@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +69,9 @@ func fileOf(t *testing.T, st *store.Store, dir, name string) []byte {
 
 // Each SAE scanned together with others gives the store it gives alone,
 // byte for byte once written (the time and speed of the scan aside), on
-// the CPU path and on the path of a device that compacts its results.
+// the CPU path, on the CPU path with its batches in lanes (compute.Laner:
+// the lanes then meet at other hooks together than alone), and on the path
+// of a device that compacts its results.
 func TestScanManyEqualsAlone(t *testing.T) {
 	ref := fixture.Load(t)
 	be, err := cpu.New(cpu.BLASAuto)
@@ -78,7 +81,15 @@ func TestScanManyEqualsAlone(t *testing.T) {
 	rows := rowsOf(13, 24, 21)
 	p := analysis.DefaultParams()
 	p.Batch, p.BaselineStride, p.ReconRows = 4, 3, 2
-	for _, b := range []compute.Backend{be, fixture.SparseCPU{Backend: be}} {
+	// lanes need two cores' worth (on one, they take turns: same results)
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	laned := be.WithLaneRows(1)
+	if laned.Lanes(p.Batch*24) < 2 {
+		t.Fatalf("batches of %d rows in %d lanes: the lanes go untested", p.Batch*24, laned.Lanes(p.Batch*24))
+	}
+	for _, b := range []compute.Backend{be, laned, fixture.SparseCPU{Backend: be}} {
 		s := fixture.NewSetupOn(t, ref, b)
 		targets := manyTargets(t, s, p)
 		together, err := analysis.ScanMany(context.Background(), s.Model, rows, targets, nil)

@@ -38,7 +38,8 @@ func lanedModels(t *testing.T, blas cpu.BLAS) (tokens []int32, B, T int, laned *
 	// at least two cores' worth of lanes, even on a one-core machine (the
 	// lanes then take turns: the results are the same)
 	if runtime.GOMAXPROCS(0) < 2 {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+		prev := runtime.GOMAXPROCS(2)
+		t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
 	}
 	ref := fixture.Load(t)
 	tokens, shape := ref.Ints(t, "tokens")
