@@ -1,7 +1,6 @@
 package model_test
 
 import (
-	"context"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -87,25 +86,11 @@ func TestFusedPassSameBitsAsObservedEverywhere(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer mm.Close()
-				seen := map[string][]float32{}
-				hooks := model.Hooks{Uncentred: uncentred, ObserveAt: at, StopAfter: stop, Observe: func(h hookname.Hook, act compute.Tensor) error {
-					buf := make([]float32, act.Rows()*act.Cols())
-					be.Read(act, buf)
-					seen[h.String()] = buf
-					return nil
-				}}
+				hooks := model.Hooks{Uncentred: uncentred, ObserveAt: at, StopAfter: stop}
 				if patched {
 					hooks.Patches = map[string]model.Patch{hookname.Hook{Layer: 0, Point: hookname.ResidMid}.String(): model.MeanAblate()}
 				}
-				out, err := mm.Run(context.Background(), tokens, B, T, hooks)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var final []float32
-				if out.Resid != nil {
-					final = make([]float32, out.Resid.Rows()*out.Resid.Cols())
-					be.Read(out.Resid, final)
-				}
+				seen, final := observeRun(t, mm, tokens, B, T, hooks)
 				return seen, final, counted.n, counted.nGel, counted.nAtt
 			}
 			all, allFinal, _, _, _ := run(nil, nil, false)

@@ -92,37 +92,10 @@ func BenchmarkScanOps(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := gpt2.SmallConfig()
-	ck := gpt2.Random(cfg, 1)
 	ot := &opTimer{Backend: be, spent: map[string]time.Duration{}}
-	m, err := model.New(ot, ck)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
-	const B, T, dSae = 32, 128, 6144
-	hook := hookname.Hook{Layer: 9, Point: hookname.ResidPre}
-	enc, err := encoder.New(ot, sae.Random(cfg.DModel, dSae, hook, -0.5, 2))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer enc.Close()
-	feats := ot.Alloc(B*T, dSae)
-	defer ot.Free(feats)
-	tokens := make([]int32, B*T)
-	for i := range tokens {
-		tokens[i] = int32((i * 7919) % cfg.VocabSize)
-		if i%T == 0 {
-			tokens[i] = 50256
-		}
-	}
-	scan := func() {
-		_, err := m.Run(context.Background(), tokens, B, T, model.Hooks{StopAfter: &hook, ObserveAt: []hookname.Hook{hook},
-			Observe: func(_ hookname.Hook, act compute.Tensor) error { return enc.Encode(feats, act) }})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
+	w := newScanWork(b, ot)
+	cfg, hook, B, T, dSae := w.cfg, w.hook, w.batch, w.seq, w.dSae
+	scan := w.scanner(ot)
 	for b.Loop() {
 		scan() // warm-up: buffers
 		clear(ot.spent)
@@ -169,45 +142,11 @@ func BenchmarkScanLanes(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	const B, T, dSae = 32, 128, 6144
-	if be.Lanes(B*T) < 2 {
-		b.Skipf("%d rows run in one lane here (%d cores)", B*T, runtime.GOMAXPROCS(0))
+	w := newScanWork(b, be)
+	if be.Lanes(w.batch*w.seq) < 2 {
+		b.Skipf("%d rows run in one lane here (%d cores)", w.batch*w.seq, runtime.GOMAXPROCS(0))
 	}
-	cfg := gpt2.SmallConfig()
-	ck := gpt2.Random(cfg, 1)
-	hook := hookname.Hook{Layer: 9, Point: hookname.ResidPre}
-	enc, err := encoder.New(be, sae.Random(cfg.DModel, dSae, hook, -0.5, 2))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer enc.Close()
-	feats := be.Alloc(B*T, dSae)
-	tokens := make([]int32, B*T)
-	for i := range tokens {
-		tokens[i] = int32((i * 7919) % cfg.VocabSize)
-		if i%T == 0 {
-			tokens[i] = 50256
-		}
-	}
-	// scanner returns a scan on a model of the weights on sb, whose first
-	// run allocates its buffers
-	scanner := func(sb compute.Backend) func() time.Duration {
-		m, err := model.New(sb, ck)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(m.Close)
-		return func() time.Duration {
-			t0 := time.Now()
-			_, err := m.Run(context.Background(), tokens, B, T, model.Hooks{StopAfter: &hook, ObserveAt: []hookname.Hook{hook},
-				Observe: func(_ hookname.Hook, act compute.Tensor) error { return enc.Encode(feats, act) }})
-			if err != nil {
-				b.Fatal(err)
-			}
-			return time.Since(t0)
-		}
-	}
-	laned, whole := scanner(be), scanner(be.WithLaneRows(math.MaxInt32))
+	laned, whole := w.scanner(be), w.scanner(be.WithLaneRows(math.MaxInt32))
 	for b.Loop() {
 		laned()
 		whole()
@@ -221,5 +160,60 @@ func BenchmarkScanLanes(b *testing.B) {
 		b.ReportMetric(l[2], "lanes-ms")
 		b.ReportMetric(w[2], "whole-ms")
 		b.ReportMetric(l[2]/w[2], "lanes/whole")
+	}
+}
+
+// scanWork is `bench`'s scan: full-size random GPT-2 small to
+// blocks.9.hook_resid_pre, then a random 6144-feature SAE's encode, on a
+// batch of 32×128 tokens.
+type scanWork struct {
+	b                *testing.B
+	cfg              gpt2.Config
+	ck               *gpt2.Checkpoint
+	hook             hookname.Hook
+	batch, seq, dSae int
+	enc              *encoder.Encoder
+	feats            compute.Tensor
+	tokens           []int32
+}
+
+// newScanWork makes the weights, and the SAE and its output on be.
+func newScanWork(b *testing.B, be compute.Backend) *scanWork {
+	w := &scanWork{b: b, cfg: gpt2.SmallConfig(), hook: hookname.Hook{Layer: 9, Point: hookname.ResidPre}, batch: 32, seq: 128, dSae: 6144}
+	w.ck = gpt2.Random(w.cfg, 1)
+	enc, err := encoder.New(be, sae.Random(w.cfg.DModel, w.dSae, w.hook, -0.5, 2))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(enc.Close)
+	w.enc = enc
+	w.feats = be.Alloc(w.batch*w.seq, w.dSae)
+	b.Cleanup(func() { be.Free(w.feats) })
+	w.tokens = make([]int32, w.batch*w.seq)
+	for i := range w.tokens {
+		w.tokens[i] = int32((i * 7919) % w.cfg.VocabSize)
+		if i%w.seq == 0 {
+			w.tokens[i] = 50256
+		}
+	}
+	return w
+}
+
+// scanner returns the scan on a model of the weights on be, timed; its
+// first run allocates the model's buffers.
+func (w *scanWork) scanner(be compute.Backend) func() time.Duration {
+	m, err := model.New(be, w.ck)
+	if err != nil {
+		w.b.Fatal(err)
+	}
+	w.b.Cleanup(m.Close)
+	return func() time.Duration {
+		t0 := time.Now()
+		_, err := m.Run(context.Background(), w.tokens, w.batch, w.seq, model.Hooks{StopAfter: &w.hook, ObserveAt: []hookname.Hook{w.hook},
+			Observe: func(_ hookname.Hook, act compute.Tensor) error { return w.enc.Encode(w.feats, act) }})
+		if err != nil {
+			w.b.Fatal(err)
+		}
+		return time.Since(t0)
 	}
 }
