@@ -68,6 +68,15 @@ static const char* saescope_cpu_core(void) {
 
 static void saescope_set_threads(int n) { if (p_set_threads) p_set_threads(n); }
 
+// saescope_get_threads is OpenBLAS' thread count, or 0 when the library
+// does not say.
+static int saescope_get_threads(void) {
+	if (!p_handle) return 0;
+	typedef int (*get_threads_fn)(void);
+	get_threads_fn f = (get_threads_fn)dlsym(p_handle, "openblas_get_num_threads");
+	return f ? f() : 0;
+}
+
 static void saescope_sgemm(int ta, int tb, int m, int n, int k, float alpha,
                            const float* a, int lda, const float* b, int ldb,
                            float beta, float* c, int ldc) {
@@ -149,6 +158,10 @@ func blasCore() string {
 }
 
 func setBLASThreads(n int) { C.saescope_set_threads(C.int(n)) }
+
+// blasThreads is OpenBLAS' thread count: 0 when none is loaded or the
+// library does not say.
+func blasThreads() int { return int(C.saescope_get_threads()) }
 
 func (openBLAS) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
