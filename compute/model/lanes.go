@@ -32,19 +32,22 @@ type laneSet struct {
 	leave func()
 }
 
-// laneActs returns the views of the model's buffers a's rows that each of
-// n lanes works on, sequence groups of (nearly) equal size, cached while a
-// and n repeat.
+// laneSeqs is the first sequence of lane i of n over batch sequences:
+// groups of (nearly) equal size.
+func laneSeqs(i, n, batch int) int { return i * batch / n }
+
+// laneActs returns the views of the model's buffers a that each of n lanes
+// works on (lane i: sequences laneSeqs(i) to laneSeqs(i+1) of batch, seq
+// rows each), cached while a and the split repeat.
 func (m *Model) laneActs(a *activations, n, batch, seq int) []*activations {
-	if m.lanesOf == a && len(m.laneViews) == n {
+	if k := [3]int{n, batch, seq}; m.lanesOf == a && m.laneSplit == k {
 		return m.laneViews
 	}
 	views := make([]*activations, n)
 	for i := range views {
-		lo, hi := i*batch/n*seq, (i+1)*batch/n*seq
-		views[i] = a.rowsView(m.be, lo, hi)
+		views[i] = a.rowsView(m.be, laneSeqs(i, n, batch)*seq, laneSeqs(i+1, n, batch)*seq)
 	}
-	m.lanesOf, m.laneViews = a, views
+	m.lanesOf, m.laneSplit, m.laneViews = a, [3]int{n, batch, seq}, views
 	return views
 }
 
@@ -57,7 +60,7 @@ func (p *pass) runLanes(ctx context.Context, laner compute.Laner, first, n int) 
 	views := p.m.laneActs(p.acts, n, p.batch, p.seq)
 	for i, a := range views {
 		be := laner.Lane()
-		lp := &pass{m: p.m, be: be, acts: a, hooks: p.hooks, batch: p.batch*(i+1)/n - p.batch*i/n, seq: p.seq,
+		lp := &pass{m: p.m, be: be, acts: a, hooks: p.hooks, batch: laneSeqs(i+1, n, p.batch) - laneSeqs(i, n, p.batch), seq: p.seq,
 			stop: p.stop, centre: p.centre, eps: p.eps, first: p.first, lnReady: p.lnReady, lanes: s}
 		lp.fused, _ = be.(compute.ResidualAdder)
 		lp.gelu, _ = be.(compute.BiasGeluer)

@@ -3,6 +3,7 @@ package model_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"runtime"
@@ -196,5 +197,23 @@ func TestLanesEndOnHookErrors(t *testing.T) {
 	}
 	if _, err := laned.Run(context.Background(), tokens, B, T, model.Hooks{}); err != nil {
 		t.Errorf("a pass after the failed ones: %v", err)
+	}
+}
+
+// Passes of the same number of rows in other shapes split into other
+// lanes (3×24 → sequences 0 | 1–2; 6×12 → 0–2 | 3–5): each must match
+// its shape run whole, whatever ran before it on the same buffers.
+func TestLanesFollowTheBatchShape(t *testing.T) {
+	tokens, B, T, laned, _, whole := lanedModels(t, cpu.BLASAuto)
+	if T%2 != 0 {
+		t.Fatalf("fixture sequences of %d tokens: cannot halve them", T)
+	}
+	for _, shape := range [][2]int{{B, T}, {2 * B, T / 2}, {B, T}} {
+		got, gotFinal := observeRun(t, laned, tokens, shape[0], shape[1], model.Hooks{})
+		want, wantFinal := observeRun(t, whole, tokens, shape[0], shape[1], model.Hooks{})
+		for name, w := range want {
+			fixture.Close(t, fmt.Sprintf("%d×%d %s", shape[0], shape[1], name), got[name], w, 1e-5)
+		}
+		fixture.Close(t, fmt.Sprintf("%d×%d final", shape[0], shape[1]), gotFinal, wantFinal, 1e-5)
 	}
 }

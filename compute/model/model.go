@@ -41,9 +41,11 @@ type Model struct {
 	mu   sync.Mutex
 	acts *activations // sized for the largest pass so far
 	cut  *activations // views of acts for the last smaller pass
-	// laneViews are the lanes' views of lanesOf (acts or cut), for
-	// passes run in lanes (lanes.go)
+	// laneViews are the lanes' views of lanesOf (acts or cut) for
+	// passes run in lanes (lanes.go), split as laneSplit says (lanes,
+	// batch, sequence length)
 	lanesOf   *activations
+	laneSplit [3]int
 	laneViews []*activations
 	// final and logits hold ln_final's output and the logits of
 	// logitChunk rows (logits.go), allocated on first use.
