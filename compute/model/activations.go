@@ -76,19 +76,23 @@ func (a *activations) rowsView(be compute.Backend, lo, hi int) *activations {
 // counterpart returns the buffer of w whose rows t is, when a is a lane's
 // view (rowsView) of w and t one of a's buffers; nil otherwise.
 func (a *activations) counterpart(t compute.Tensor, w *activations) compute.Tensor {
-	pairs := [...][2]compute.Tensor{{a.embed, w.embed}, {a.posEmbed, w.posEmbed}, {a.resid, w.resid}, {a.ln, w.ln},
-		{a.qkv, w.qkv}, {a.z, w.z}, {a.attnOut, w.attnOut}, {a.hidden, w.hidden}, {a.mlpOut, w.mlpOut}}
-	for _, p := range pairs {
-		if p[0] == t {
-			return p[1]
+	ws := w.tensors()
+	for i, v := range a.tensors() {
+		if v == t {
+			return ws[i]
 		}
 	}
 	return nil
 }
 
+// tensors returns a's buffers, in one order for every activations.
+func (a *activations) tensors() [9]compute.Tensor {
+	return [...]compute.Tensor{a.embed, a.posEmbed, a.resid, a.ln, a.qkv, a.z, a.attnOut, a.hidden, a.mlpOut}
+}
+
 // free releases a's buffers (not views: call it on m.acts only).
 func (a *activations) free(be compute.Backend) {
-	for _, t := range []compute.Tensor{a.embed, a.posEmbed, a.resid, a.ln, a.qkv, a.z, a.attnOut, a.hidden, a.mlpOut} {
+	for _, t := range a.tensors() {
 		be.Free(t)
 	}
 }

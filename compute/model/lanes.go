@@ -59,13 +59,10 @@ func (p *pass) runLanes(ctx context.Context, laner compute.Laner, first, n int) 
 	s.cond.L = &s.mu
 	views := p.m.laneActs(p.acts, n, p.batch, p.seq)
 	for i, a := range views {
-		be := laner.Lane()
-		lp := &pass{m: p.m, be: be, acts: a, hooks: p.hooks, batch: laneSeqs(i+1, n, p.batch) - laneSeqs(i, n, p.batch), seq: p.seq,
-			stop: p.stop, centre: p.centre, eps: p.eps, first: p.first, lnReady: p.lnReady, lanes: s}
-		lp.fused, _ = be.(compute.ResidualAdder)
-		lp.gelu, _ = be.(compute.BiasGeluer)
-		lp.biasAtt, _ = be.(compute.BiasAttender)
-		s.lanes = append(s.lanes, lp)
+		lp := *p // the pass's hooks, stop, centring and state, on the lane's rows
+		lp.onBackend(laner.Lane())
+		lp.acts, lp.batch, lp.lanes = a, laneSeqs(i+1, n, p.batch)-laneSeqs(i, n, p.batch), s
+		s.lanes = append(s.lanes, &lp)
 	}
 	s.leave = laner.EnterLanes()
 	var wg sync.WaitGroup
@@ -81,24 +78,6 @@ func (p *pass) runLanes(ctx context.Context, laner compute.Laner, first, n int) 
 		s.leave()
 	}
 	return s.err
-}
-
-// runBlocks runs the blocks from first on the lane's rows, a panic of its
-// backend or of a hook turned into an error.
-func (p *pass) runBlocks(ctx context.Context, first int) (err error) {
-	defer compute.RecoverBackend(p.be, &err)
-	for li := first; li < len(p.m.layers); li++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := p.lanes.failed(); err != nil {
-			return err
-		}
-		if err := p.block(li); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // failed returns the error that ends every lane, if any yet.

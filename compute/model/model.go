@@ -276,11 +276,9 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 	}
 	cfg := m.Config
 	rows := batch * seq
-	p := &pass{m: m, be: m.be, hooks: hooks, batch: batch, seq: seq, stop: -1,
+	p := &pass{m: m, hooks: hooks, batch: batch, seq: seq, stop: -1,
 		centre: !hooks.Uncentred, eps: float32(cfg.LayerNormEps)}
-	p.fused, _ = m.be.(compute.ResidualAdder)
-	p.gelu, _ = m.be.(compute.BiasGeluer)
-	p.biasAtt, _ = m.be.(compute.BiasAttender)
+	p.onBackend(m.be)
 	if h := hooks.StopAfter; h != nil {
 		p.stop = h.Order()
 		if h.Layer >= cfg.NLayer || p.stop < 0 {
@@ -311,28 +309,56 @@ func (m *Model) Run(ctx context.Context, tokens []int32, batch, seq int, hooks H
 	} else if err := p.embed(tokens); err != nil {
 		return out.end(err)
 	}
-	if laner, ok := m.be.(compute.Laner); ok {
-		if n := min(laner.Lanes(rows), batch); n > 1 {
-			if err := p.runLanes(ctx, laner, first, n); err != nil {
-				if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-					return nil, err
-				}
-				return out.end(err)
-			}
-			out.Resid = p.acts.resid
-			return out, nil
-		}
+	// the blocks, in lanes where the backend runs this batch so (lanes.go)
+	lanes := 1
+	laner, _ := m.be.(compute.Laner)
+	if laner != nil {
+		lanes = min(laner.Lanes(rows), batch)
 	}
-	for li := first; li < len(m.layers); li++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	var blocksErr error
+	if lanes > 1 {
+		blocksErr = p.runLanes(ctx, laner, first, lanes)
+	} else {
+		blocksErr = p.runBlocks(ctx, first)
+	}
+	if blocksErr != nil {
+		if ctx.Err() != nil && errors.Is(blocksErr, ctx.Err()) {
+			return nil, blocksErr
 		}
-		if err := p.block(li); err != nil {
-			return out.end(err)
-		}
+		return out.end(blocksErr)
 	}
 	out.Resid = p.acts.resid
 	return out, nil
+}
+
+// onBackend sets the backend the pass runs on and the fused kernels it
+// offers.
+func (p *pass) onBackend(be compute.Backend) {
+	p.be = be
+	p.fused, _ = be.(compute.ResidualAdder)
+	p.gelu, _ = be.(compute.BiasGeluer)
+	p.biasAtt, _ = be.(compute.BiasAttender)
+}
+
+// runBlocks runs the blocks from first, checking between them that ctx is
+// not done and, for a lane, that no other lane failed; a panic of the
+// backend or of a hook becomes an error.
+func (p *pass) runBlocks(ctx context.Context, first int) (err error) {
+	defer compute.RecoverBackend(p.be, &err)
+	for li := first; li < len(p.m.layers); li++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if p.lanes != nil {
+			if err := p.lanes.failed(); err != nil {
+				return err
+			}
+		}
+		if err := p.block(li); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // end returns o as a pass that stopped at its hook (err is errStopped) or
